@@ -1,0 +1,234 @@
+/// The loops behind the elementwise and reduction operations.
+///
+/// Every function here is generic but only ever called from the `Float` and `Double` conformances
+/// of ``TensorScalar``, where whole-module optimisation specialises it: the closures passed to the
+/// `@inline(__always)` loop helpers become straight-line code that the compiler vectorises.
+enum Kernels {
+    /// Elements per thread below which splitting work costs more than it saves.
+    static let grain = 1 << 15
+
+    // MARK: Unary
+
+    static func unary<T: TensorScalar>(_ op: UnaryOperation, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, count: Int) {
+        let grain = op == .exp || op == .log || op == .tanh || op == .sigmoid ? grain / 8 : grain
+        Parallelism.forEachChunk(count: count, minimumChunk: grain) { range in
+            let x = x + range.lowerBound, y = y + range.lowerBound, n = range.count
+            switch op {
+            case .negate: map(x, y, n) { -$0 }
+            case .exp: map(x, y, n) { T.exp($0) }
+            case .log: map(x, y, n) { T.log($0) }
+            case .tanh: map(x, y, n) { T.tanh($0) }
+            case .sqrt: map(x, y, n) { $0.squareRoot() }
+            case .abs: map(x, y, n) { Swift.abs($0) }
+            case .reciprocal: map(x, y, n) { 1 / $0 }
+            case .square: map(x, y, n) { $0 * $0 }
+            case .relu: map(x, y, n) { $0 > 0 ? $0 : 0 }
+            case .sigmoid: map(x, y, n) { v in
+                // Written so that neither branch overflows: exp of a non-positive number only.
+                if v >= 0 { return 1 / (1 + T.exp(-v)) }
+                let e = T.exp(v)
+                return e / (1 + e)
+            }
+            case .sign: map(x, y, n) { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
+            case .step: map(x, y, n) { $0 > 0 ? 1 : 0 }
+            case .isFinite: map(x, y, n) { $0.isFinite ? 1 : 0 }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func map<T>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int, _ f: (T) -> T) {
+        var i = 0
+        while i < n { y[i] = f(x[i]); i &+= 1 }
+    }
+
+    // MARK: Binary with broadcasting
+
+    static func binary<T: TensorScalar>(_ op: BinaryOperation, _ plan: BroadcastPlan,
+                                        _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>) {
+        Parallelism.forEachChunk(count: plan.count, minimumChunk: grain) { range in
+            switch op {
+            case .add: zip(plan, range, a, b, out) { $0 + $1 }
+            case .subtract: zip(plan, range, a, b, out) { $0 - $1 }
+            case .multiply: zip(plan, range, a, b, out) { $0 * $1 }
+            case .divide: zip(plan, range, a, b, out) { $0 / $1 }
+            case .power: zip(plan, range, a, b, out) { T.pow($0, $1) }
+            case .maximum: zip(plan, range, a, b, out) { $0.isNaN || $0 >= $1 ? $0 : $1 }
+            case .minimum: zip(plan, range, a, b, out) { $0.isNaN || $0 <= $1 ? $0 : $1 }
+            case .equal: zip(plan, range, a, b, out) { $0 == $1 ? 1 : 0 }
+            case .notEqual: zip(plan, range, a, b, out) { $0 != $1 ? 1 : 0 }
+            case .less: zip(plan, range, a, b, out) { $0 < $1 ? 1 : 0 }
+            case .lessEqual: zip(plan, range, a, b, out) { $0 <= $1 ? 1 : 0 }
+            case .greater: zip(plan, range, a, b, out) { $0 > $1 ? 1 : 0 }
+            case .greaterEqual: zip(plan, range, a, b, out) { $0 >= $1 ? 1 : 0 }
+            }
+        }
+    }
+
+    static func select<T: TensorScalar>(_ plan: BroadcastPlan, _ condition: UnsafePointer<T>,
+                                        _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>) {
+        // `condition` has the output's shape; `a` and `b` are broadcast as described by `plan`.
+        Parallelism.forEachChunk(count: plan.count, minimumChunk: grain) { range in
+            var index = range.lowerBound
+            forEachRun(plan, range) { aOffset, bOffset, run in
+                let sa = plan.aStrides.last!, sb = plan.bStrides.last!
+                for i in 0..<run {
+                    out[index + i] = condition[index + i] != 0 ? a[aOffset + i * sa] : b[bOffset + i * sb]
+                }
+                index += run
+            }
+        }
+    }
+
+    /// Calls `body(aOffset, bOffset, runLength)` for each run of consecutive output elements in
+    /// `range` along which both operands advance by their innermost stride.
+    @inline(__always)
+    private static func forEachRun(_ plan: BroadcastPlan, _ range: Range<Int>, _ body: (Int, Int, Int) -> Void) {
+        let shape = plan.shape, rank = shape.count, inner = shape[rank - 1]
+        var digits = [Int](repeating: 0, count: rank)
+        var rest = range.lowerBound
+        for d in stride(from: rank - 1, through: 0, by: -1) {
+            digits[d] = rest % shape[d]
+            rest /= shape[d]
+        }
+        var index = range.lowerBound
+        while index < range.upperBound {
+            var aOffset = 0, bOffset = 0
+            for d in 0..<rank {
+                aOffset &+= digits[d] &* plan.aStrides[d]
+                bOffset &+= digits[d] &* plan.bStrides[d]
+            }
+            let run = Swift.min(inner - digits[rank - 1], range.upperBound - index)
+            body(aOffset, bOffset, run)
+            index += run
+            digits[rank - 1] += run
+            var d = rank - 1
+            while d > 0 && digits[d] == shape[d] {
+                digits[d] = 0
+                digits[d - 1] += 1
+                d -= 1
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func zip<T>(_ plan: BroadcastPlan, _ range: Range<Int>, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
+                               _ out: UnsafeMutablePointer<T>, _ f: (T, T) -> T) {
+        let sa = plan.aStrides.last!, sb = plan.bStrides.last!
+        var o = out + range.lowerBound
+        forEachRun(plan, range) { aOffset, bOffset, n in
+            let pa = a + aOffset, pb = b + bOffset
+            var i = 0
+            if sa == 1 && sb == 1 {
+                while i < n { o[i] = f(pa[i], pb[i]); i &+= 1 }
+            } else if sa == 1 && sb == 0 {
+                let vb = pb[0]
+                while i < n { o[i] = f(pa[i], vb); i &+= 1 }
+            } else if sa == 0 && sb == 1 {
+                let va = pa[0]
+                while i < n { o[i] = f(va, pb[i]); i &+= 1 }
+            } else {
+                while i < n { o[i] = f(pa[i &* sa], pb[i &* sb]); i &+= 1 }
+            }
+            o += n
+        }
+    }
+
+    // MARK: Reductions
+
+    /// `y[o, i] = op over c of x[o, c, i]` for x of shape [outer, count, inner].
+    static func reduce<T: TensorScalar>(_ op: ReductionOperation, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>,
+                                        outer: Int, count: Int, inner: Int) {
+        let work = outer * count * inner
+        let rowsPerChunk = Swift.max(1, grain / Swift.max(1, count * inner))
+        Parallelism.forEachChunk(count: outer, minimumChunk: work < grain ? outer : rowsPerChunk) { rows in
+            for o in rows {
+                let src = x + o * count * inner, dst = y + o * inner
+                if inner == 1 {
+                    switch op {
+                    case .sum: dst[0] = sumContiguous(src, count)
+                    case .max: dst[0] = fold(src, count) { $0.isNaN || $0 >= $1 ? $0 : $1 }
+                    case .min: dst[0] = fold(src, count) { $0.isNaN || $0 <= $1 ? $0 : $1 }
+                    }
+                } else {
+                    dst.update(from: src, count: inner)
+                    for c in 1..<Swift.max(1, count) {
+                        let row = src + c * inner
+                        switch op {
+                        case .sum: accumulate(dst, row, inner) { $0 + $1 }
+                        case .max: accumulate(dst, row, inner) { $0.isNaN || $0 >= $1 ? $0 : $1 }
+                        case .min: accumulate(dst, row, inner) { $0.isNaN || $0 <= $1 ? $0 : $1 }
+                        }
+                    }
+                    if count == 0 { dst.update(repeating: op == .sum ? 0 : .nan, count: inner) }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func accumulate<T>(_ dst: UnsafeMutablePointer<T>, _ src: UnsafePointer<T>, _ n: Int, _ f: (T, T) -> T) {
+        var i = 0
+        while i < n { dst[i] = f(dst[i], src[i]); i &+= 1 }
+    }
+
+    @inline(__always)
+    private static func fold<T: TensorScalar>(_ x: UnsafePointer<T>, _ n: Int, _ f: (T, T) -> T) -> T {
+        if n == 0 { return .nan }
+        var r = x[0]
+        var i = 1
+        while i < n { r = f(r, x[i]); i &+= 1 }
+        return r
+    }
+
+    /// A sum with eight independent accumulators: vectorisable, and more accurate than one.
+    @inline(__always)
+    static func sumContiguous<T: TensorScalar>(_ x: UnsafePointer<T>, _ n: Int) -> T {
+        var s0: T = 0, s1: T = 0, s2: T = 0, s3: T = 0, s4: T = 0, s5: T = 0, s6: T = 0, s7: T = 0
+        var i = 0
+        while i + 8 <= n {
+            s0 += x[i]; s1 += x[i + 1]; s2 += x[i + 2]; s3 += x[i + 3]
+            s4 += x[i + 4]; s5 += x[i + 5]; s6 += x[i + 6]; s7 += x[i + 7]
+            i &+= 8
+        }
+        while i < n { s0 += x[i]; i &+= 1 }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    }
+
+    // MARK: Row-wise log-sum-exp and softmax over the last axis
+
+    static func logSumExp<T: TensorScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, rows: Int, columns: Int) {
+        Parallelism.forEachChunk(count: rows, minimumChunk: Swift.max(1, grain / 8 / Swift.max(1, columns))) { range in
+            for r in range {
+                let row = x + r * columns
+                let m = fold(row, columns) { $0.isNaN || $0 >= $1 ? $0 : $1 }
+                if !m.isFinite { y[r] = m == -.infinity ? -.infinity : m; continue }
+                var s: T = 0
+                for c in 0..<columns { s += T.exp(row[c] - m) }
+                y[r] = m + T.log(s)
+            }
+        }
+    }
+
+    static func softmax<T: TensorScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, rows: Int, columns: Int, log: Bool) {
+        Parallelism.forEachChunk(count: rows, minimumChunk: Swift.max(1, grain / 8 / Swift.max(1, columns))) { range in
+            for r in range {
+                let row = x + r * columns, out = y + r * columns
+                let m = fold(row, columns) { $0.isNaN || $0 >= $1 ? $0 : $1 }
+                var s: T = 0
+                for c in 0..<columns {
+                    let e = T.exp(row[c] - m)
+                    out[c] = e
+                    s += e
+                }
+                if log {
+                    let shift = m + T.log(s)
+                    for c in 0..<columns { out[c] = row[c] - shift }
+                } else {
+                    let inv = 1 / s
+                    for c in 0..<columns { out[c] *= inv }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+extension Tensor {
+    /// All zeros.
+    public static func zeros(shape: [Int]) -> Tensor { Tensor(repeating: 0, shape: shape) }
+    /// All ones.
+    public static func ones(shape: [Int]) -> Tensor { Tensor(repeating: 1, shape: shape) }
+    /// Every element equal to `value`.
+    public static func full(_ value: Scalar, shape: [Int]) -> Tensor { Tensor(repeating: value, shape: shape) }
+    /// Zeros of another tensor's shape.
+    public static func zeros(like other: Tensor) -> Tensor { zeros(shape: other.shape) }
+    /// Ones of another tensor's shape.
+    public static func ones(like other: Tensor) -> Tensor { ones(shape: other.shape) }
+
+    /// `[start, start + step, …]` up to but excluding `end`.
+    public static func arange(_ start: Scalar = 0, _ end: Scalar, step: Scalar = 1) -> Tensor {
+        precondition(step != 0, "arange step must not be zero")
+        let count = Swift.max(0, Int(((end - start) / step).rounded(.up)))
+        return Tensor(shape: [count]) { p in for i in 0..<count { p[i] = start + Scalar(i) * step } }
+    }
+
+    /// The n × n identity matrix.
+    public static func identity(_ n: Int) -> Tensor {
+        var t = zeros(shape: [n, n])
+        t.withUnsafeMutableBufferPointer { p in for i in 0..<n { p[i * n + i] = 1 } }
+        return t
+    }
+
+    /// A square matrix with `diagonal` on its diagonal.
+    public static func diagonal(_ diagonal: Tensor) -> Tensor {
+        precondition(diagonal.rank == 1, "diagonal needs a rank-1 tensor, got shape \(diagonal.shape)")
+        let n = diagonal.scalarCount
+        var t = zeros(shape: [n, n])
+        t.withUnsafeMutableBufferPointer { p in for i in 0..<n { p[i * n + i] = diagonal.storage.pointer[i] } }
+        return t
+    }
+
+    /// Normal random numbers from a seeded generator.
+    public static func randomNormal(shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1,
+                                    using generator: inout SeededGenerator) -> Tensor {
+        Tensor(shape: shape) { p in
+            for i in 0..<shape.reduce(1, *) { p[i] = mean + standardDeviation * Scalar(generator.nextNormal()) }
+        }
+    }
+
+    /// Uniform random numbers in `[lower, upper)` from a seeded generator.
+    public static func randomUniform(shape: [Int], lower: Scalar = 0, upper: Scalar = 1,
+                                     using generator: inout SeededGenerator) -> Tensor {
+        Tensor(shape: shape) { p in
+            for i in 0..<shape.reduce(1, *) { p[i] = lower + (upper - lower) * generator.nextUniform(Scalar.self) }
+        }
+    }
+}

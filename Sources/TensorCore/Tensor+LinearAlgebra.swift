@@ -1,0 +1,130 @@
+extension Tensor {
+    private func requireMatrix(_ routine: String, square: Bool) throws {
+        precondition(rank == 2, "\(routine) needs a matrix, got shape \(shape)")
+        if square { precondition(shape[0] == shape[1], "\(routine) needs a square matrix, got shape \(shape)") }
+        if !isFinite { throw LinearAlgebraError.nonFiniteInput(routine: routine, shape: shape) }
+    }
+
+    private static func routine(_ name: String) -> String { (Scalar.self == Float.self ? "s" : "d") + name }
+
+    /// Eigendecomposition of a symmetric matrix (LAPACK syevd; only the upper triangle is read).
+    ///
+    /// ```
+    /// A = V · diag(values) · Vᵀ
+    /// ```
+    /// - Returns: `values` [n] in ascending order and `vectors` [n, n] whose *columns* are the
+    ///   orthonormal eigenvectors.
+    /// - Throws: ``LinearAlgebraError`` on non-finite input or when syevd does not converge.
+    public func symmetricEigendecomposition() throws -> (values: Tensor, vectors: Tensor) {
+        let name = Tensor.routine("syevd")
+        try requireMatrix(name, square: true)
+        let n = shape[0]
+        var vectors = self
+        var values = Tensor.zeros(shape: [n])
+        Parallelism.prepare()
+        let info = vectors.withUnsafeMutableBufferPointer { a in
+            values.withUnsafeMutableBufferPointer { w in Scalar.syevd(n: n, a: a.baseAddress!, w: w.baseAddress!) }
+        }
+        if info != 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: shape) }
+        return (values, vectors)
+    }
+
+    /// The Cholesky factor L (lower triangular, zeros above the diagonal) with A = L Lᵀ (LAPACK potrf).
+    ///
+    /// - Throws: ``LinearAlgebraError/notPositiveDefinite(routine:order:pivot:)`` when A is not
+    ///   positive definite, or on non-finite input.
+    public func choleskyFactor() throws -> Tensor {
+        let name = Tensor.routine("potrf")
+        try requireMatrix(name, square: true)
+        let n = shape[0]
+        var l = self
+        Parallelism.prepare()
+        let info = l.withUnsafeMutableBufferPointer { Scalar.potrf(n: n, a: $0.baseAddress!) }
+        if info > 0 { throw LinearAlgebraError.notPositiveDefinite(routine: name, order: n, pivot: Int(info)) }
+        if info < 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: shape) }
+        l.withUnsafeMutableBufferPointer { p in
+            for i in 0..<n { for j in (i + 1)..<Swift.max(i + 1, n) { p[i * n + j] = 0 } }
+        }
+        return l
+    }
+
+    /// Solves A X = B given the Cholesky factor L of A (LAPACK potrs).
+    ///
+    /// - Parameters:
+    ///   - factor: L from ``choleskyFactor()``, [n, n].
+    ///   - rightHandSide: B, [n] or [n, r].
+    /// - Returns: X, of B's shape.
+    public static func choleskySolve(factor: Tensor, _ rightHandSide: Tensor) throws -> Tensor {
+        let name = routine("potrs")
+        precondition(factor.rank == 2 && factor.shape[0] == factor.shape[1], "\(name) needs a square factor, got \(factor.shape)")
+        let n = factor.shape[0]
+        precondition((rightHandSide.rank == 1 || rightHandSide.rank == 2) && rightHandSide.shape[0] == n,
+                     "\(name): right-hand side \(rightHandSide.shape) does not match factor \(factor.shape)")
+        if !rightHandSide.isFinite { throw LinearAlgebraError.nonFiniteInput(routine: name, shape: rightHandSide.shape) }
+        let r = rightHandSide.rank == 1 ? 1 : rightHandSide.shape[1]
+        var x = rightHandSide
+        Parallelism.prepare()
+        let info = factor.withUnsafeBufferPointer { a in
+            x.withUnsafeMutableBufferPointer { b in Scalar.potrs(n: n, rightHandSides: r, a: a.baseAddress!, b: b.baseAddress!) }
+        }
+        if info != 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: factor.shape) }
+        return x
+    }
+
+    /// Solves A X = B for a symmetric positive-definite A by Cholesky.
+    public func choleskySolve(_ rightHandSide: Tensor) throws -> Tensor {
+        try Tensor.choleskySolve(factor: choleskyFactor(), rightHandSide)
+    }
+
+    /// The thin singular value decomposition A = U · diag(S) · Vᵀ (LAPACK gesdd).
+    ///
+    /// - Returns: `u` [m, k], `singularValues` [k] in descending order, `vt` [k, n], k = min(m, n).
+    public func singularValueDecomposition() throws -> (u: Tensor, singularValues: Tensor, vt: Tensor) {
+        let name = Tensor.routine("gesdd")
+        try requireMatrix(name, square: false)
+        let (m, n) = (shape[0], shape[1]), k = Swift.min(m, n)
+        var a = self
+        var s = Tensor.zeros(shape: [k]), u = Tensor.zeros(shape: [m, k]), vt = Tensor.zeros(shape: [k, n])
+        Parallelism.prepare()
+        let info = a.withUnsafeMutableBufferPointer { pa in
+            s.withUnsafeMutableBufferPointer { ps in
+                u.withUnsafeMutableBufferPointer { pu in
+                    vt.withUnsafeMutableBufferPointer { pv in
+                        Scalar.gesdd(m: m, n: n, a: pa.baseAddress!, s: ps.baseAddress!, u: pu.baseAddress!, vt: pv.baseAddress!)
+                    }
+                }
+            }
+        }
+        if info != 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: shape) }
+        return (u, s, vt)
+    }
+
+    /// The thin QR decomposition A = Q R (LAPACK geqrf and orgqr).
+    ///
+    /// - Returns: `q` [m, k] with orthonormal columns and `r` [k, n] upper triangular, k = min(m, n).
+    public func qrDecomposition() throws -> (q: Tensor, r: Tensor) {
+        let name = Tensor.routine("geqrf")
+        try requireMatrix(name, square: false)
+        let (m, n) = (shape[0], shape[1]), k = Swift.min(m, n)
+        var a = self
+        var tau = Tensor.zeros(shape: [Swift.max(1, k)])
+        Parallelism.prepare()
+        var info = a.withUnsafeMutableBufferPointer { pa in
+            tau.withUnsafeMutableBufferPointer { Scalar.geqrf(m: m, n: n, a: pa.baseAddress!, tau: $0.baseAddress!) }
+        }
+        if info != 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: shape) }
+        var r = Tensor.zeros(shape: [k, n])
+        r.withUnsafeMutableBufferPointer { pr in
+            a.withUnsafeBufferPointer { pa in
+                for i in 0..<k { for j in i..<n { pr[i * n + j] = pa[i * n + j] } }
+            }
+        }
+        // orgqr forms the m × k matrix Q in the leading k columns of `a` (leading dimension n).
+        info = a.withUnsafeMutableBufferPointer { pa in
+            tau.withUnsafeBufferPointer { Scalar.orgqr(m: m, n: k, k: k, a: pa.baseAddress!, tau: $0.baseAddress!) }
+        }
+        if info != 0 { throw LinearAlgebraError.routineFailed(routine: Tensor.routine("orgqr"), info: info, shape: shape) }
+        let q = a.sliced(along: 1, 0..<k)
+        return (q, r)
+    }
+}

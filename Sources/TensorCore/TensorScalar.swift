@@ -1,0 +1,206 @@
+import CBLAS
+import CLAPACKE
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A floating-point element type that a ``Tensor`` can hold: `Float` or `Double`.
+///
+/// The protocol is the single point where generic tensor code meets concrete machine code. Its
+/// requirements are the BLAS and LAPACK routines (the `s` or `d` variant) and the elementwise and
+/// reduction kernels, each of which runs a whole loop. Generic code elsewhere, including code in
+/// other modules that is never specialised, therefore pays one witness-table call per *tensor
+/// operation*, never one per element.
+public protocol TensorScalar: BinaryFloatingPoint, Sendable, LosslessStringConvertible
+where RawSignificand: FixedWidthInteger {
+    /// The name used in messages and file formats (`"F32"`, `"F64"`).
+    static var typeName: String { get }
+
+    // MARK: Scalar functions (used by kernels and by small scalar code paths)
+    static func exp(_ x: Self) -> Self
+    static func log(_ x: Self) -> Self
+    static func tanh(_ x: Self) -> Self
+    static func pow(_ x: Self, _ y: Self) -> Self
+
+    // MARK: BLAS (row-major; transposes are passed through, never materialised)
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Self, a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+        beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    static func gemv(
+        transpose: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+        x: UnsafePointer<Self>, beta: Self, y: UnsafeMutablePointer<Self>)
+    static func dot(count: Int, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>) -> Self
+
+    // MARK: LAPACK (row-major through LAPACKE); each returns LAPACK's `info`
+    static func syevd(n: Int, a: UnsafeMutablePointer<Self>, w: UnsafeMutablePointer<Self>) -> Int32
+    static func potrf(n: Int, a: UnsafeMutablePointer<Self>) -> Int32
+    static func potrs(n: Int, rightHandSides: Int, a: UnsafePointer<Self>, b: UnsafeMutablePointer<Self>) -> Int32
+    static func gesdd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Self>, s: UnsafeMutablePointer<Self>,
+        u: UnsafeMutablePointer<Self>, vt: UnsafeMutablePointer<Self>) -> Int32
+    static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Self>, tau: UnsafeMutablePointer<Self>) -> Int32
+    static func orgqr(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Self>, tau: UnsafePointer<Self>) -> Int32
+
+    // MARK: Kernels (whole loops, see Kernels.swift)
+    static func unaryKernel(_ op: UnaryOperation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
+    static func binaryKernel(_ op: BinaryOperation, _ plan: BroadcastPlan,
+                             _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ out: UnsafeMutablePointer<Self>)
+    static func selectKernel(_ plan: BroadcastPlan, _ condition: UnsafePointer<Self>,
+                             _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ out: UnsafeMutablePointer<Self>)
+    static func reduceKernel(_ op: ReductionOperation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>,
+                             outer: Int, count: Int, inner: Int)
+    static func logSumExpKernel(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, columns: Int)
+    static func softmaxKernel(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, columns: Int, log: Bool)
+    static func scaleAddKernel(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, alpha: Self, count: Int)
+}
+
+@inline(__always) private func trans(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
+
+extension Float: TensorScalar {
+    public static var typeName: String { "F32" }
+    @inline(__always) public static func exp(_ x: Float) -> Float { expf(x) }
+    @inline(__always) public static func log(_ x: Float) -> Float { logf(x) }
+    @inline(__always) public static func tanh(_ x: Float) -> Float { tanhf(x) }
+    @inline(__always) public static func pow(_ x: Float, _ y: Float) -> Float { powf(x, y) }
+
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(CblasRowMajor, trans(transposeA), trans(transposeB), blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+    public static func gemv(
+        transpose: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+        x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>
+    ) {
+        cblas_sgemv(CblasRowMajor, trans(transpose), blasint(m), blasint(n), alpha, a, blasint(lda), x, 1, beta, y, 1)
+    }
+    public static func dot(count: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
+        cblas_sdot(blasint(count), x, 1, y, 1)
+    }
+    public static func syevd(n: Int, a: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>) -> Int32 {
+        LAPACKE_ssyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a, Int32(n), w)
+    }
+    public static func potrf(n: Int, a: UnsafeMutablePointer<Float>) -> Int32 {
+        LAPACKE_spotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n))
+    }
+    public static func potrs(n: Int, rightHandSides: Int, a: UnsafePointer<Float>, b: UnsafeMutablePointer<Float>) -> Int32 {
+        LAPACKE_spotrs(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), Int32(rightHandSides),
+                       a, Int32(n), b, Int32(rightHandSides))
+    }
+    public static func gesdd(m: Int, n: Int, a: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>,
+                             u: UnsafeMutablePointer<Float>, vt: UnsafeMutablePointer<Float>) -> Int32 {
+        let k = Swift.min(m, n)
+        return LAPACKE_sgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(n),
+                              s, u, Int32(k), vt, Int32(n))
+    }
+    public static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Float>, tau: UnsafeMutablePointer<Float>) -> Int32 {
+        LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(n), tau)
+    }
+    public static func orgqr(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, tau: UnsafePointer<Float>) -> Int32 {
+        LAPACKE_sorgqr(LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a, Int32(n), tau)
+    }
+
+    public static func unaryKernel(_ op: UnaryOperation, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        Kernels.unary(op, x, y, count: count)
+    }
+    public static func binaryKernel(_ op: BinaryOperation, _ plan: BroadcastPlan, _ a: UnsafePointer<Float>,
+                                    _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        Kernels.binary(op, plan, a, b, out)
+    }
+    public static func selectKernel(_ plan: BroadcastPlan, _ condition: UnsafePointer<Float>, _ a: UnsafePointer<Float>,
+                                    _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+        Kernels.select(plan, condition, a, b, out)
+    }
+    public static func reduceKernel(_ op: ReductionOperation, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                    outer: Int, count: Int, inner: Int) {
+        Kernels.reduce(op, x, y, outer: outer, count: count, inner: inner)
+    }
+    public static func logSumExpKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+        Kernels.logSumExp(x, y, rows: rows, columns: columns)
+    }
+    public static func softmaxKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, log: Bool) {
+        Kernels.softmax(x, y, rows: rows, columns: columns, log: log)
+    }
+    public static func scaleAddKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, alpha: Float, count: Int) {
+        cblas_saxpy(blasint(count), alpha, x, 1, y, 1)
+    }
+}
+
+extension Double: TensorScalar {
+    public static var typeName: String { "F64" }
+    @inline(__always) public static func exp(_ x: Double) -> Double { Glibc.exp(x) }
+    @inline(__always) public static func log(_ x: Double) -> Double { Glibc.log(x) }
+    @inline(__always) public static func tanh(_ x: Double) -> Double { Glibc.tanh(x) }
+    @inline(__always) public static func pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
+
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+        beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(CblasRowMajor, trans(transposeA), trans(transposeB), blasint(m), blasint(n), blasint(k),
+                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+    public static func gemv(
+        transpose: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+        x: UnsafePointer<Double>, beta: Double, y: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dgemv(CblasRowMajor, trans(transpose), blasint(m), blasint(n), alpha, a, blasint(lda), x, 1, beta, y, 1)
+    }
+    public static func dot(count: Int, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double {
+        cblas_ddot(blasint(count), x, 1, y, 1)
+    }
+    public static func syevd(n: Int, a: UnsafeMutablePointer<Double>, w: UnsafeMutablePointer<Double>) -> Int32 {
+        LAPACKE_dsyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a, Int32(n), w)
+    }
+    public static func potrf(n: Int, a: UnsafeMutablePointer<Double>) -> Int32 {
+        LAPACKE_dpotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n))
+    }
+    public static func potrs(n: Int, rightHandSides: Int, a: UnsafePointer<Double>, b: UnsafeMutablePointer<Double>) -> Int32 {
+        LAPACKE_dpotrs(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), Int32(rightHandSides),
+                       a, Int32(n), b, Int32(rightHandSides))
+    }
+    public static func gesdd(m: Int, n: Int, a: UnsafeMutablePointer<Double>, s: UnsafeMutablePointer<Double>,
+                             u: UnsafeMutablePointer<Double>, vt: UnsafeMutablePointer<Double>) -> Int32 {
+        let k = Swift.min(m, n)
+        return LAPACKE_dgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(n),
+                              s, u, Int32(k), vt, Int32(n))
+    }
+    public static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Double>, tau: UnsafeMutablePointer<Double>) -> Int32 {
+        LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(n), tau)
+    }
+    public static func orgqr(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Double>, tau: UnsafePointer<Double>) -> Int32 {
+        LAPACKE_dorgqr(LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a, Int32(n), tau)
+    }
+
+    public static func unaryKernel(_ op: UnaryOperation, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, count: Int) {
+        Kernels.unary(op, x, y, count: count)
+    }
+    public static func binaryKernel(_ op: BinaryOperation, _ plan: BroadcastPlan, _ a: UnsafePointer<Double>,
+                                    _ b: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>) {
+        Kernels.binary(op, plan, a, b, out)
+    }
+    public static func selectKernel(_ plan: BroadcastPlan, _ condition: UnsafePointer<Double>, _ a: UnsafePointer<Double>,
+                                    _ b: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>) {
+        Kernels.select(plan, condition, a, b, out)
+    }
+    public static func reduceKernel(_ op: ReductionOperation, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>,
+                                    outer: Int, count: Int, inner: Int) {
+        Kernels.reduce(op, x, y, outer: outer, count: count, inner: inner)
+    }
+    public static func logSumExpKernel(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, rows: Int, columns: Int) {
+        Kernels.logSumExp(x, y, rows: rows, columns: columns)
+    }
+    public static func softmaxKernel(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, rows: Int, columns: Int, log: Bool) {
+        Kernels.softmax(x, y, rows: rows, columns: columns, log: log)
+    }
+    public static func scaleAddKernel(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, alpha: Double, count: Int) {
+        cblas_daxpy(blasint(count), alpha, x, 1, y, 1)
+    }
+}
