@@ -6,25 +6,57 @@ let package = Package(
     products: [
         .library(name: "TensorCore", targets: ["TensorCore"]),
         .library(name: "Autograd", targets: ["Autograd"]),
+        .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
+        .library(name: "Training", targets: ["Training"]),
+        .library(name: "ModelIO", targets: ["ModelIO"]),
+        .executable(name: "influence", targets: ["InfluenceCLI"]),
         .executable(name: "influence-bench", targets: ["InfluenceBench"]),
     ],
     targets: [
-        .systemLibrary(
-            name: "CBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
-        ),
-        .systemLibrary(
-            name: "CLAPACKE",
-            pkgConfig: "lapacke",
-            providers: [.apt(["liblapacke-dev"])]
-        ),
+        // C libraries from Debian.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLAPACKE", pkgConfig: "lapacke", providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Numerics.
         .target(name: "TensorCore", dependencies: ["CBLAS", "CLAPACKE"]),
         .target(name: "Autograd", dependencies: ["TensorCore"]),
+
+        // Files and data.
+        .target(name: "Formats", dependencies: ["TensorCore", "CZlib"]),
+        .target(name: "Tokenizers", dependencies: []),
+        .target(name: "Datasets", dependencies: ["TensorCore", "Formats", "Tokenizers"]),
+
+        // Models and training.
+        .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Autograd"]),
+        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Datasets"]),
+        .target(name: "ModelIO", dependencies: ["TensorCore", "NeuralNetworks", "Formats", "Tokenizers"]),
+
+        // Executables.
+        .executableTarget(
+            name: "InfluenceCLI",
+            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO"]),
+        .executableTarget(
+            name: "InfluenceBench",
+            dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training"]),
+
+        // Tests.
         .target(name: "_TestSupport", dependencies: ["TensorCore", "Autograd"]),
-        .executableTarget(name: "InfluenceBench", dependencies: ["TensorCore", "Autograd"]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "_TestSupport"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "TensorCore", "_TestSupport"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TensorCore", "_TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Formats", "Tokenizers", "TensorCore", "_TestSupport"]),
+        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "Autograd", "TensorCore", "_TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NeuralNetworks", "Autograd", "TensorCore", "Formats", "_TestSupport"]),
+        .testTarget(
+            name: "ModelIOTests",
+            dependencies: ["ModelIO", "NeuralNetworks", "Autograd", "TensorCore", "Formats", "Tokenizers", "_TestSupport"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "InfluenceCLITests", dependencies: ["_TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
