@@ -53,6 +53,8 @@ public final class GradientNode<Scalar: TensorScalar> {
 /// A registered hook; call ``remove()`` to unregister it.
 public struct HookHandle {
     let remover: () -> Void
+    /// A handle whose ``remove()`` runs `remover`.
+    public init(remover: @escaping () -> Void) { self.remover = remover }
     /// Unregisters the hook.
     public func remove() { remover() }
 }

@@ -10,7 +10,12 @@ enum Kernels {
     // MARK: Unary
 
     static func unary<T: TensorScalar>(_ op: UnaryOperation, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, count: Int) {
-        let grain = op == .exp || op == .log || op == .tanh || op == .sigmoid ? grain / 8 : grain
+        let transcendental: Bool
+        switch op {
+        case .negate, .sqrt, .abs, .reciprocal, .square, .relu, .sign, .step, .isFinite: transcendental = false
+        default: transcendental = true
+        }
+        let grain = transcendental ? grain / 8 : grain
         Parallelism.forEachChunk(count: count, minimumChunk: grain) { range in
             let x = x + range.lowerBound, y = y + range.lowerBound, n = range.count
             switch op {
@@ -32,8 +37,43 @@ enum Kernels {
             case .sign: map(x, y, n) { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
             case .step: map(x, y, n) { $0 > 0 ? 1 : 0 }
             case .isFinite: map(x, y, n) { $0.isFinite ? 1 : 0 }
+            case .erf: map(x, y, n) { T.erf($0) }
+            case .gelu: map(x, y, n) { v in v * Gelu<T>.cdf(v) }
+            case .geluTanh: map(x, y, n) { v in
+                let t = T.tanh(Gelu<T>.tanhScale * (v + Gelu<T>.cubic * v * v * v))
+                return Gelu<T>.half * v * (1 + t)
+            }
+            case .geluDerivative: map(x, y, n) { v in Gelu<T>.cdf(v) + v * Gelu<T>.pdf(v) }
+            case .geluTanhDerivative: map(x, y, n) { v in
+                let u = Gelu<T>.tanhScale * (v + Gelu<T>.cubic * v * v * v)
+                let t = T.tanh(u)
+                let du = Gelu<T>.tanhScale * (1 + 3 * Gelu<T>.cubic * v * v)
+                return Gelu<T>.half * (1 + t) + Gelu<T>.half * v * (1 - t * t) * du
+            }
+            case .geluSecondDerivative: map(x, y, n) { v in Gelu<T>.pdf(v) * (2 - v * v) }
+            case .geluTanhSecondDerivative: map(x, y, n) { v in
+                // With u = s(x + c x³), t = tanh u, u' = s(1 + 3c x²), u'' = 6 s c x:
+                // f'' = (1 − t²)·u' + ½x·(−2t(1 − t²)u'² + (1 − t²)u'').
+                let u = Gelu<T>.tanhScale * (v + Gelu<T>.cubic * v * v * v)
+                let t = T.tanh(u), s = 1 - t * t
+                let du = Gelu<T>.tanhScale * (1 + 3 * Gelu<T>.cubic * v * v)
+                let ddu = 6 * Gelu<T>.tanhScale * Gelu<T>.cubic * v
+                return s * du + Gelu<T>.half * v * (-2 * t * s * du * du + s * ddu)
+            }
             }
         }
+    }
+
+    /// Constants of the GELU family.
+    enum Gelu<T: TensorScalar> {
+        static var half: T { 0.5 }
+        static var inverseSquareRoot2: T { T(0.70710678118654752440) }
+        static var inverseSquareRoot2Pi: T { T(0.39894228040143267794) }
+        /// √(2/π)
+        static var tanhScale: T { T(0.79788456080286535588) }
+        static var cubic: T { T(0.044715) }
+        @inline(__always) static func cdf(_ x: T) -> T { half * (1 + T.erf(x * inverseSquareRoot2)) }
+        @inline(__always) static func pdf(_ x: T) -> T { inverseSquareRoot2Pi * T.exp(-half * x * x) }
     }
 
     @inline(__always)

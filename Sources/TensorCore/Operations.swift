@@ -7,6 +7,20 @@ public enum UnaryOperation: Sendable {
     case step
     /// 1 where x is finite, else 0.
     case isFinite
+    /// The error function.
+    case erf
+    /// x·Φ(x) with the exact normal CDF Φ(x) = ½(1 + erf(x/√2)).
+    case gelu
+    /// The tanh approximation ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (GPT-2's `gelu_new`).
+    case geluTanh
+    /// d/dx of ``gelu``: Φ(x) + x·φ(x).
+    case geluDerivative
+    /// d/dx of ``geluTanh``.
+    case geluTanhDerivative
+    /// d²/dx² of ``gelu``: φ(x)·(2 − x²).
+    case geluSecondDerivative
+    /// d²/dx² of ``geluTanh``.
+    case geluTanhSecondDerivative
 }
 
 /// Elementwise functions of two tensors with broadcasting. Comparisons give 1 or 0.

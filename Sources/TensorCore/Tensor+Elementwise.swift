@@ -20,6 +20,11 @@ extension Tensor {
     public func sign() -> Tensor { applying(.sign) }
     /// 1 where the element is positive, else 0.
     public func step() -> Tensor { applying(.step) }
+    public func erf() -> Tensor { applying(.erf) }
+    /// GELU with the exact normal CDF.
+    public func gelu() -> Tensor { applying(.gelu) }
+    /// GELU with the tanh approximation (GPT-2's `gelu_new`).
+    public func geluTanh() -> Tensor { applying(.geluTanh) }
     /// 1 where the element is finite, else 0.
     public func finiteMask() -> Tensor { applying(.isFinite) }
 

@@ -23,6 +23,7 @@ where RawSignificand: FixedWidthInteger {
     static func log(_ x: Self) -> Self
     static func tanh(_ x: Self) -> Self
     static func pow(_ x: Self, _ y: Self) -> Self
+    static func erf(_ x: Self) -> Self
 
     // MARK: BLAS (row-major; transposes are passed through, never materialised)
     static func gemm(
@@ -65,6 +66,7 @@ extension Float: TensorScalar {
     @inline(__always) public static func log(_ x: Float) -> Float { logf(x) }
     @inline(__always) public static func tanh(_ x: Float) -> Float { tanhf(x) }
     @inline(__always) public static func pow(_ x: Float, _ y: Float) -> Float { powf(x, y) }
+    @inline(__always) public static func erf(_ x: Float) -> Float { erff(x) }
 
     public static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
@@ -138,6 +140,7 @@ extension Double: TensorScalar {
     @inline(__always) public static func log(_ x: Double) -> Double { Glibc.log(x) }
     @inline(__always) public static func tanh(_ x: Double) -> Double { Glibc.tanh(x) }
     @inline(__always) public static func pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
+    @inline(__always) public static func erf(_ x: Double) -> Double { Glibc.erf(x) }
 
     public static func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,

@@ -27,6 +27,25 @@ struct DifferentiationTests {
         #expect(result.passed, "\(result)")
     }
 
+    @Test(arguments: [false, true])
+    func thirdDerivativeOfGeluMatchesFiniteDifferences(approximate: Bool) {
+        // The rule of GELU's first derivative is composite, so third derivatives must be exact too.
+        let points: [Double] = [-1.7, -0.2, 0.4, 2.1]
+        func second(_ t: Tensor<Double>) -> Tensor<Double> {
+            let x = Variable(t, requiresGradient: true)
+            let d1 = gradients(of: x.gelu(approximate: approximate).sum(), at: [x], createGraph: true)[0]
+            return gradients(of: d1.sum(), at: [x])[0].value
+        }
+        let x = Variable(Tensor(points), requiresGradient: true)
+        var g = x.gelu(approximate: approximate).sum()
+        for _ in 0..<2 { g = gradients(of: g, at: [x], createGraph: true)[0].sum() }
+        let third = gradients(of: g, at: [x])[0].value
+        let h = 1e-5
+        let numeric = (second(Tensor(points) + h) - second(Tensor(points) - h)) / (2 * h)
+        let result = compare(third, numeric, tolerance: 1e-7, "GELU‴")
+        #expect(result.passed, "\(result)")
+    }
+
     @Test func vectorJacobianProductMatchesFiniteDifferenceJacobian() {
         var generator = testGenerator(3)
         let x = Tensor<Double>.randomNormal(shape: [4], using: &generator)

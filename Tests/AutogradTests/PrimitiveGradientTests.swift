@@ -47,6 +47,10 @@ let primitiveCases: [PrimitiveCase] = [
     PrimitiveCase(description: "sigmoid", shapes: [[7]]) { $0[0].sigmoid() },
     PrimitiveCase(description: "abs", shapes: [[7]], domain: awayFromZero) { $0[0].magnitude() },
     PrimitiveCase(description: "relu", shapes: [[7]], domain: awayFromZero) { $0[0].relu() },
+    PrimitiveCase(description: "erf", shapes: [[7]]) { $0[0].erf() },
+    PrimitiveCase(description: "gelu exact", shapes: [[9]]) { $0[0].gelu() },
+    PrimitiveCase(description: "gelu tanh approximation", shapes: [[9]]) { $0[0].gelu(approximate: true) },
+    PrimitiveCase(description: "silu", shapes: [[7]]) { $0[0].silu() },
     // Shapes.
     PrimitiveCase(description: "reshape", shapes: [[3, 4]]) { $0[0].reshaped(to: [2, -1]) },
     PrimitiveCase(description: "permute rank 3", shapes: [[2, 3, 4]]) { $0[0].permuted([2, 0, 1]) },
@@ -90,6 +94,8 @@ let primitiveCases: [PrimitiveCase] = [
     PrimitiveCase(description: "batched matmul, shared Bᵀ", shapes: [[2, 3, 4], [2, 4]]) { Variable.matmul($0[0], $0[1], transposeB: true) },
     PrimitiveCase(description: "batched matmul, shared A", shapes: [[3, 4], [2, 4, 2]]) { Variable.matmul($0[0], $0[1]) },
     PrimitiveCase(description: "batched matmul Aᵀ, shared B", shapes: [[2, 4, 3], [4, 2]]) { Variable.matmul($0[0], $0[1], transposeA: true) },
+    PrimitiveCase(description: "linear with bias", shapes: [[2, 3, 4], [5, 4], [5]]) { Variable.linear($0[0], weight: $0[1], bias: $0[2]) },
+    PrimitiveCase(description: "linear without bias", shapes: [[3, 4], [2, 4]]) { Variable.linear($0[0], weight: $0[1], bias: nil) },
     // Composite.
     PrimitiveCase(description: "softmax cross-entropy", shapes: [[4, 3]]) {
         Variable.softmaxCrossEntropy(logits: $0[0], labels: [2, 0, 1, 1])

@@ -1,0 +1,79 @@
+import Autograd
+import TensorCore
+
+/// The GPT-2 decoder stack (`transformer` in Hugging Face's names): token and position
+/// embeddings, layers, final LayerNorm.
+public final class GPT2Model<Scalar: TensorScalar>: Module<Scalar> {
+    public let wte: Embedding<Scalar>
+    public let wpe: Embedding<Scalar>
+    public let drop: Dropout<Scalar>
+    public let h: ModuleList<Scalar, GPT2Block<Scalar>>
+    public let ln_f: LayerNorm<Scalar>
+    public let configuration: GPT2Configuration
+
+    public init(configuration c: GPT2Configuration, using generator: inout SeededGenerator) {
+        configuration = c
+        let std = Scalar(c.initializerRange)
+        wte = Embedding(count: c.vocabularySize, dimension: c.embeddingSize, standardDeviation: std, using: &generator)
+        wpe = Embedding(count: c.contextLength, dimension: c.embeddingSize, standardDeviation: std, using: &generator)
+        drop = Dropout(probability: c.embeddingDropout)
+        var blocks: [GPT2Block<Scalar>] = []
+        for _ in 0..<c.layerCount { blocks.append(GPT2Block(configuration: c, using: &generator)) }
+        h = ModuleList(blocks)
+        ln_f = LayerNorm(dimension: c.embeddingSize, epsilon: Scalar(c.layerNormEpsilon))
+        super.init()
+        register(module: wte, "wte")
+        register(module: wpe, "wpe")
+        register(module: drop, "drop")
+        register(module: h, "h")
+        register(module: ln_f, "ln_f")
+    }
+
+    /// Hidden states `[batch, time, channels]` after the final LayerNorm.
+    ///
+    /// - Parameters:
+    ///   - tokens: `batch × time` token ids, row-major.
+    ///   - batchSize: the number of sequences.
+    ///   - attentionMask: `[batch, time]`, 1 for tokens and 0 for padding (right padding); nil for none.
+    public func callAsFunction(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>? = nil) -> Variable<Scalar> {
+        precondition(batchSize > 0 && tokens.count % batchSize == 0,
+                     "\(tokens.count) tokens do not split into \(batchSize) sequences of equal length")
+        let time = tokens.count / batchSize
+        precondition(time <= configuration.contextLength,
+                     "sequence length \(time) exceeds the context length \(configuration.contextLength)")
+        let tokenEmbeddings = wte(tokens).reshaped(to: [batchSize, time, configuration.embeddingSize])
+        let positionEmbeddings = wpe(Array(0..<time))
+        var x = drop(tokenEmbeddings + positionEmbeddings)
+        let mask = CausalSelfAttention<Scalar>.additiveMask(batch: batchSize, time: time, attentionMask: attentionMask)
+        for block in h.elements { x = block(x, mask: mask) }
+        return ln_f(x)
+    }
+}
+
+/// GPT-2 with its language-model head (`GPT2LMHeadModel`): logits over the vocabulary at every
+/// position. The head is a bias-free ``Linear`` named `lm_head` whose weight is, when tied, the
+/// same parameter as `transformer.wte.weight`.
+public final class GPT2LanguageModel<Scalar: TensorScalar>: Module<Scalar> {
+    public let transformer: GPT2Model<Scalar>
+    public let lm_head: Linear<Scalar>
+    public var configuration: GPT2Configuration { transformer.configuration }
+
+    public init(configuration: GPT2Configuration, seed: UInt64 = 0) {
+        var generator = SeededGenerator(seed: seed)
+        transformer = GPT2Model(configuration: configuration, using: &generator)
+        if configuration.tieWordEmbeddings {
+            lm_head = Linear(weight: transformer.wte.weight, bias: nil)
+        } else {
+            lm_head = Linear(inputCount: configuration.embeddingSize, outputCount: configuration.vocabularySize, hasBias: false,
+                             standardDeviation: Scalar(configuration.initializerRange), using: &generator)
+        }
+        super.init()
+        register(module: transformer, "transformer")
+        register(module: lm_head, "lm_head")
+    }
+
+    /// Logits `[batch, time, vocabulary]`.
+    public func callAsFunction(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>? = nil) -> Variable<Scalar> {
+        lm_head(transformer(tokens: tokens, batchSize: batchSize, attentionMask: attentionMask))
+    }
+}
