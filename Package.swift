@@ -20,9 +20,10 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLAPACKE", pkgConfig: "lapacke", providers: [.apt(["liblapacke-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPlatform"),
 
         // Numerics.
-        .target(name: "TensorCore", dependencies: ["CBLAS", "CLAPACKE"]),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CLAPACKE", "CPlatform"]),
         .target(name: "Autograd", dependencies: ["TensorCore"]),
 
         // Files and data.

@@ -1,6 +1,8 @@
 import Autograd
 import Foundation
+import NeuralNetworks
 import TensorCore
+import Training
 
 // The benchmark: every speed figure is a ratio to the machine's own sgemm throughput, measured in
 // the same run, so that numbers from different machines can be compared.
@@ -58,6 +60,10 @@ func mlpStep(batch: Int) -> (seconds: Double, flops: Double) {
     return (seconds, forward + backward)
 }
 
+// Sections to run: all by default, or those named on the command line (sgemm is always measured).
+let requested = Set(CommandLine.arguments.dropFirst())
+func wanted(_ section: String) -> Bool { requested.isEmpty || requested.contains(section) }
+
 let threads = Parallelism.threadCount
 print("swift-influence benchmark — \(threads) thread(s), OpenBLAS threads \(Parallelism.blasThreadCount)")
 let sgemm1024 = sgemmGFLOPs(n: 1024)
@@ -65,7 +71,39 @@ let sgemm2048 = sgemmGFLOPs(n: 2048)
 print(String(format: "sgemm n=1024: %.1f GFLOP/s", sgemm1024))
 print(String(format: "sgemm n=2048: %.1f GFLOP/s", sgemm2048))
 let reference = max(sgemm1024, sgemm2048)
+if wanted("mlp") {
 let mlp = mlpStep(batch: 512)
 let mlpRate = mlp.flops / mlp.seconds / 1e9
 print(String(format: "MLP 784-1024-1024-10, batch 512, forward+backward: %.2f ms/step, %.1f GFLOP/s, %.0f%% of sgemm",
              mlp.seconds * 1e3, mlpRate, 100 * mlpRate / reference))
+}
+
+/// One AdamW training step of a 4-layer GPT-2 (width 256, 4 heads, context 128, vocabulary 4096, batch 16).
+func gpt2TrainingStep() -> (seconds: Double, tokens: Int, flops: Double) {
+    let config = GPT2Configuration(vocabularySize: 4096, contextLength: 128, embeddingSize: 256, layerCount: 4, headCount: 4)
+    let model = GPT2LanguageModel<Float>(configuration: config, seed: 3)
+    let optimizer = AdamW(parameters: model.trainableParameters, learningRate: 3e-4)
+    var generator = SeededGenerator(seed: 5)
+    let (batch, time) = (16, 128)
+    let tokens = (0..<(batch * time)).map { _ in Int(generator.next() % 4096) }
+    var step = 0
+    let seconds = medianSeconds(warmup: 2, repeats: 7) {
+        model.reseed(UInt64(step)); step += 1
+        let logits = model(tokens: tokens, batchSize: batch)
+        let loss = Losses.nextTokenLosses(logits: logits, tokens: tokens).sum() * (1 / Float(batch * (time - 1)))
+        let grads = gradients(of: loss, at: optimizer.parameters.map(\.variable)).map(\.value)
+        optimizer.step(gradients: grads)
+    }
+    let c = Double(config.embeddingSize), layers = Double(config.layerCount), t = Double(time)
+    let linearPerToken = layers * (c * 3 * c + c * c + 2 * c * Double(config.feedForwardSize)) + c * Double(config.vocabularySize)
+    let attentionPerToken = layers * 2 * t * c   // QKᵀ and AV, multiply-adds per token (full T × T)
+    let flops = 3 * 2 * Double(batch * time) * (linearPerToken + attentionPerToken)
+    return (seconds, batch * time, flops)
+}
+
+if wanted("gpt2") {
+let gpt2 = gpt2TrainingStep()
+let gpt2Rate = gpt2.flops / gpt2.seconds / 1e9
+print(String(format: "GPT-2 4×256, T=128, V=4096, batch 16, AdamW step: %.3f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
+             gpt2.seconds, Double(gpt2.tokens) / gpt2.seconds, gpt2Rate, 100 * gpt2Rate / reference))
+}

@@ -22,10 +22,6 @@ public final class Dropout<Scalar: TensorScalar>: Module<Scalar> {
         guard isTraining && probability > 0 else { return x }
         let keep = 1 - probability
         let scale = Scalar(1 / keep)
-        let n = x.scalarCount
-        let mask = Tensor<Scalar>(shape: x.shape) { p in
-            for i in 0..<n { p[i] = generator.nextUniform(Double.self) < keep ? scale : 0 }
-        }
-        return x.masked(by: mask)
+        return x.masked(by: Tensor.bernoulliMask(shape: x.shape, keepProbability: keep, scale: scale, using: &generator))
     }
 }

@@ -20,47 +20,54 @@ enum Kernels {
             let x = x + range.lowerBound, y = y + range.lowerBound, n = range.count
             switch op {
             case .negate: map(x, y, n) { -$0 }
-            case .exp: map(x, y, n) { T.exp($0) }
+            case .exp: do { var i = 0; while i < n { y[i] = Fn<T>.exp(x[i]); i &+= 1 } }
             case .log: map(x, y, n) { T.log($0) }
-            case .tanh: map(x, y, n) { T.tanh($0) }
+            case .tanh: do { var i = 0; while i < n { y[i] = Fn<T>.tanh(x[i]); i &+= 1 } }
             case .sqrt: map(x, y, n) { $0.squareRoot() }
             case .abs: map(x, y, n) { Swift.abs($0) }
             case .reciprocal: map(x, y, n) { 1 / $0 }
             case .square: map(x, y, n) { $0 * $0 }
             case .relu: map(x, y, n) { $0 > 0 ? $0 : 0 }
-            case .sigmoid: map(x, y, n) { v in
-                // Written so that neither branch overflows: exp of a non-positive number only.
-                if v >= 0 { return 1 / (1 + T.exp(-v)) }
-                let e = T.exp(v)
-                return e / (1 + e)
-            }
+            case .sigmoid: do { var i = 0; while i < n { y[i] = Fn<T>.sigmoid(x[i]); i &+= 1 } }
             case .sign: map(x, y, n) { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
             case .step: map(x, y, n) { $0 > 0 ? 1 : 0 }
             case .isFinite: map(x, y, n) { $0.isFinite ? 1 : 0 }
             case .erf: map(x, y, n) { T.erf($0) }
             case .gelu: map(x, y, n) { v in v * Gelu<T>.cdf(v) }
-            case .geluTanh: map(x, y, n) { v in
-                let t = T.tanh(Gelu<T>.tanhScale * (v + Gelu<T>.cubic * v * v * v))
-                return Gelu<T>.half * v * (1 + t)
-            }
+            case .geluTanh: do { var i = 0; while i < n { y[i] = Fn<T>.geluTanh(x[i]); i &+= 1 } }
             case .geluDerivative: map(x, y, n) { v in Gelu<T>.cdf(v) + v * Gelu<T>.pdf(v) }
-            case .geluTanhDerivative: map(x, y, n) { v in
-                let u = Gelu<T>.tanhScale * (v + Gelu<T>.cubic * v * v * v)
-                let t = T.tanh(u)
-                let du = Gelu<T>.tanhScale * (1 + 3 * Gelu<T>.cubic * v * v)
-                return Gelu<T>.half * (1 + t) + Gelu<T>.half * v * (1 - t * t) * du
-            }
+            case .geluTanhDerivative: do { var i = 0; while i < n { y[i] = Fn<T>.geluTanhDerivative(x[i]); i &+= 1 } }
             case .geluSecondDerivative: map(x, y, n) { v in Gelu<T>.pdf(v) * (2 - v * v) }
-            case .geluTanhSecondDerivative: map(x, y, n) { v in
-                // With u = s(x + c x³), t = tanh u, u' = s(1 + 3c x²), u'' = 6 s c x:
-                // f'' = (1 − t²)·u' + ½x·(−2t(1 − t²)u'² + (1 − t²)u'').
-                let u = Gelu<T>.tanhScale * (v + Gelu<T>.cubic * v * v * v)
-                let t = T.tanh(u), s = 1 - t * t
-                let du = Gelu<T>.tanhScale * (1 + 3 * Gelu<T>.cubic * v * v)
-                let ddu = 6 * Gelu<T>.tanhScale * Gelu<T>.cubic * v
-                return s * du + Gelu<T>.half * v * (-2 * t * s * du * du + s * ddu)
+            case .geluTanhSecondDerivative: do { var i = 0; while i < n { y[i] = Fn<T>.geluTanhSecondDerivative(x[i]); i &+= 1 } }
             }
-            }
+        }
+    }
+
+    /// Elementwise functions as `@inline(__always)` functions rather than closures: a closure
+    /// passed to a loop helper may stay an out-of-line call per element, which blocks
+    /// vectorisation; these are forced inline into explicit loops.
+    enum Fn<T: TensorScalar> {
+        @inline(__always) static func exp(_ v: T) -> T { T.exp(v) }
+        @inline(__always) static func tanh(_ v: T) -> T { T.tanh(v) }
+        @inline(__always) static func sigmoid(_ v: T) -> T { 1 / (1 + T.exp(-v)) }
+        @inline(__always) static func geluTanh(_ v: T) -> T {
+            let t = T.tanh(Gelu<T>.tanhScale * (v + Gelu<T>.cubic * v * v * v))
+            return Gelu<T>.half * v * (1 + t)
+        }
+        @inline(__always) static func geluTanhDerivative(_ v: T) -> T {
+            let u = Gelu<T>.tanhScale * (v + Gelu<T>.cubic * v * v * v)
+            let t = T.tanh(u)
+            let du = Gelu<T>.tanhScale * (1 + 3 * Gelu<T>.cubic * v * v)
+            return Gelu<T>.half * (1 + t) + Gelu<T>.half * v * (1 - t * t) * du
+        }
+        @inline(__always) static func geluTanhSecondDerivative(_ v: T) -> T {
+            // With u = s(x + c x³), t = tanh u, u' = s(1 + 3c x²), u'' = 6 s c x:
+            // f'' = (1 − t²)·u' + ½x·(−2t(1 − t²)u'² + (1 − t²)u'').
+            let u = Gelu<T>.tanhScale * (v + Gelu<T>.cubic * v * v * v)
+            let t = T.tanh(u), s = 1 - t * t
+            let du = Gelu<T>.tanhScale * (1 + 3 * Gelu<T>.cubic * v * v)
+            let ddu = 6 * Gelu<T>.tanhScale * Gelu<T>.cubic * v
+            return s * du + Gelu<T>.half * v * (-2 * t * s * du * du + s * ddu)
         }
     }
 
@@ -235,6 +242,33 @@ enum Kernels {
         return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
     }
 
+    // MARK: Fills
+
+    static func fill<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, value: T, count: Int) {
+        if value == 0 && value.sign == .plus {
+            UnsafeMutableRawPointer(y).initializeMemory(as: UInt8.self, repeating: 0, count: count * MemoryLayout<T>.stride)
+        } else {
+            var i = 0
+            while i < count { y[i] = value; i &+= 1 }
+        }
+    }
+
+    static func random<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, count: Int, normal: Bool, _ a: T, _ b: T,
+                                        using generator: inout SeededGenerator) {
+        if normal {
+            for i in 0..<count { y[i] = a + b * T(generator.nextNormal()) }
+        } else {
+            for i in 0..<count { y[i] = a + (b - a) * generator.nextUniform(T.self) }
+        }
+    }
+
+    static func bernoulli<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, count: Int, keep: Double, scale: T,
+                                           using generator: inout SeededGenerator) {
+        // Compare 53-bit integers rather than converting each draw to a float.
+        let threshold = UInt64(keep * 9_007_199_254_740_992)
+        for i in 0..<count { y[i] = (generator.next() >> 11) < threshold ? scale : 0 }
+    }
+
     // MARK: Row-wise log-sum-exp and softmax over the last axis
 
     static func logSumExp<T: TensorScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, rows: Int, columns: Int) {
@@ -244,7 +278,18 @@ enum Kernels {
                 let m = fold(row, columns) { $0.isNaN || $0 >= $1 ? $0 : $1 }
                 if !m.isFinite { y[r] = m == -.infinity ? -.infinity : m; continue }
                 var s: T = 0
-                for c in 0..<columns { s += T.exp(row[c] - m) }
+                // Chunks of 64: exponentials in a vectorisable loop, then an eight-way sum.
+                var buffer = (T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0))
+                withUnsafeMutableBytes(of: &buffer) { raw in
+                    let chunk = raw.baseAddress!.assumingMemoryBound(to: T.self)
+                    var c = 0
+                    while c < columns {
+                        let n = Swift.min(16, columns - c)
+                        for i in 0..<n { chunk[i] = T.exp(row[c + i] - m) }
+                        s += sumContiguous(chunk, n)
+                        c += n
+                    }
+                }
                 y[r] = m + T.log(s)
             }
         }
@@ -255,12 +300,8 @@ enum Kernels {
             for r in range {
                 let row = x + r * columns, out = y + r * columns
                 let m = fold(row, columns) { $0.isNaN || $0 >= $1 ? $0 : $1 }
-                var s: T = 0
-                for c in 0..<columns {
-                    let e = T.exp(row[c] - m)
-                    out[c] = e
-                    s += e
-                }
+                for c in 0..<columns { out[c] = T.exp(row[c] - m) }
+                let s = sumContiguous(out, columns)
                 if log {
                     let shift = m + T.log(s)
                     for c in 0..<columns { out[c] = row[c] - shift }

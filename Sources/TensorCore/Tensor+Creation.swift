@@ -37,7 +37,7 @@ extension Tensor {
     public static func randomNormal(shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1,
                                     using generator: inout SeededGenerator) -> Tensor {
         Tensor(shape: shape) { p in
-            for i in 0..<shape.reduce(1, *) { p[i] = mean + standardDeviation * Scalar(generator.nextNormal()) }
+            Scalar.randomKernel(p, count: shape.reduce(1, *), normal: true, mean, standardDeviation, using: &generator)
         }
     }
 
@@ -45,7 +45,16 @@ extension Tensor {
     public static func randomUniform(shape: [Int], lower: Scalar = 0, upper: Scalar = 1,
                                      using generator: inout SeededGenerator) -> Tensor {
         Tensor(shape: shape) { p in
-            for i in 0..<shape.reduce(1, *) { p[i] = lower + (upper - lower) * generator.nextUniform(Scalar.self) }
+            Scalar.randomKernel(p, count: shape.reduce(1, *), normal: false, lower, upper, using: &generator)
+        }
+    }
+
+    /// A dropout mask: `scale` with probability `keepProbability`, else 0.
+    public static func bernoulliMask(shape: [Int], keepProbability: Double, scale: Scalar,
+                                     using generator: inout SeededGenerator) -> Tensor {
+        precondition(keepProbability >= 0 && keepProbability <= 1, "keep probability must be in [0, 1], got \(keepProbability)")
+        return Tensor(shape: shape) { p in
+            Scalar.bernoulliKernel(p, count: shape.reduce(1, *), keep: keepProbability, scale: scale, using: &generator)
         }
     }
 }

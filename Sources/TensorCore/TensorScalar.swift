@@ -56,15 +56,25 @@ where RawSignificand: FixedWidthInteger {
     static func logSumExpKernel(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, columns: Int)
     static func softmaxKernel(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, columns: Int, log: Bool)
     static func scaleAddKernel(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, alpha: Self, count: Int)
+    static func fillKernel(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int)
+    /// Fills with uniform numbers in [lower, upper), or with normal numbers (mean, standard
+    /// deviation) when `normal`, drawn from `generator` in order.
+    static func randomKernel(_ y: UnsafeMutablePointer<Self>, count: Int, normal: Bool, _ a: Self, _ b: Self,
+                             using generator: inout SeededGenerator)
+    /// Writes `scale` with probability `keep` and 0 otherwise (a dropout mask).
+    static func bernoulliKernel(_ y: UnsafeMutablePointer<Self>, count: Int, keep: Double, scale: Self,
+                                using generator: inout SeededGenerator)
 }
 
 @inline(__always) private func trans(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
 
 extension Float: TensorScalar {
     public static var typeName: String { "F32" }
-    @inline(__always) public static func exp(_ x: Float) -> Float { expf(x) }
+    /// The vectorisable ``FastMath/exp(_:)`` (relative error < 2·10⁻⁷).
+    @inline(__always) public static func exp(_ x: Float) -> Float { FastMath.exp(x) }
     @inline(__always) public static func log(_ x: Float) -> Float { logf(x) }
-    @inline(__always) public static func tanh(_ x: Float) -> Float { tanhf(x) }
+    /// The vectorisable ``FastMath/tanh(_:)`` (relative error < 2·10⁻⁶).
+    @inline(__always) public static func tanh(_ x: Float) -> Float { FastMath.tanh(x) }
     @inline(__always) public static func pow(_ x: Float, _ y: Float) -> Float { powf(x, y) }
     @inline(__always) public static func erf(_ x: Float) -> Float { erff(x) }
 
@@ -128,6 +138,17 @@ extension Float: TensorScalar {
     }
     public static func softmaxKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, log: Bool) {
         Kernels.softmax(x, y, rows: rows, columns: columns, log: log)
+    }
+    public static func fillKernel(_ y: UnsafeMutablePointer<Float>, value: Float, count: Int) {
+        Kernels.fill(y, value: value, count: count)
+    }
+    public static func randomKernel(_ y: UnsafeMutablePointer<Float>, count: Int, normal: Bool, _ a: Float, _ b: Float,
+                                    using generator: inout SeededGenerator) {
+        Kernels.random(y, count: count, normal: normal, a, b, using: &generator)
+    }
+    public static func bernoulliKernel(_ y: UnsafeMutablePointer<Float>, count: Int, keep: Double, scale: Float,
+                                       using generator: inout SeededGenerator) {
+        Kernels.bernoulli(y, count: count, keep: keep, scale: scale, using: &generator)
     }
     public static func scaleAddKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, alpha: Float, count: Int) {
         cblas_saxpy(blasint(count), alpha, x, 1, y, 1)
@@ -202,6 +223,17 @@ extension Double: TensorScalar {
     }
     public static func softmaxKernel(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, rows: Int, columns: Int, log: Bool) {
         Kernels.softmax(x, y, rows: rows, columns: columns, log: log)
+    }
+    public static func fillKernel(_ y: UnsafeMutablePointer<Double>, value: Double, count: Int) {
+        Kernels.fill(y, value: value, count: count)
+    }
+    public static func randomKernel(_ y: UnsafeMutablePointer<Double>, count: Int, normal: Bool, _ a: Double, _ b: Double,
+                                    using generator: inout SeededGenerator) {
+        Kernels.random(y, count: count, normal: normal, a, b, using: &generator)
+    }
+    public static func bernoulliKernel(_ y: UnsafeMutablePointer<Double>, count: Int, keep: Double, scale: Double,
+                                       using generator: inout SeededGenerator) {
+        Kernels.bernoulli(y, count: count, keep: keep, scale: scale, using: &generator)
     }
     public static func scaleAddKernel(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, alpha: Double, count: Int) {
         cblas_daxpy(blasint(count), alpha, x, 1, y, 1)
