@@ -1,1 +1,45 @@
-print("influence")
+import Foundation
+
+/// The `influence` command: subcommands over the swift-influence library.
+let subcommands: [any Subcommand.Type] = [InspectCommand.self, LossCommand.self, TrainCommand.self]
+
+let topLevelUsage = "influence <subcommand> [options]; subcommands: " + subcommands.map { $0.name }.joined(separator: ", ")
+
+func topLevelHelp() -> String {
+    var text = "influence — which training examples made a neural network say this?\n\nUsage: \(topLevelUsage)\n\nSubcommands:\n"
+    let width = (subcommands.map { $0.name.count }.max() ?? 0) + 2
+    for s in subcommands { text += "  " + s.name.padding(toLength: width, withPad: " ", startingAt: 0) + s.abstract + "\n" }
+    text += "\nRun 'influence <subcommand> --help' for the options of each."
+    return text
+}
+
+setvbuf(stdout, nil, _IOLBF, 0)
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let first = arguments.first else {
+    printError("Error: no subcommand given\nUsage: \(topLevelUsage)")
+    exit(64)
+}
+if first == "--help" || first == "-h" || first == "help" {
+    print(topLevelHelp())
+    exit(0)
+}
+guard let command = subcommands.first(where: { $0.name == first }) else {
+    printError("Error: unknown subcommand '\(first)'\nUsage: \(topLevelUsage)")
+    exit(64)
+}
+let rest = Array(arguments.dropFirst())
+if rest.contains("--help") || rest.contains("-h") {
+    print(command.help, terminator: "")
+    exit(0)
+}
+do {
+    let parsed = try ParsedArguments(rest, specification: command.options)
+    let instance = try command.init(parsed)
+    try instance.run()
+} catch let error as UsageError {
+    printError("Error: \(error)\nUsage: \(command.usage)")
+    exit(64)
+} catch {
+    printError("Error: \(error)")
+    exit(1)
+}
