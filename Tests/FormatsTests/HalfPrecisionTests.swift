@@ -57,7 +57,7 @@ struct HalfPrecisionTests {
 
     #if !(os(macOS) && arch(x86_64))
     /// Swift's own `Float16` is an independent implementation of the same conversions.
-    @Test func widenningAgreesWithSwiftFloat16ForEveryBitPattern() {
+    @Test func wideningAgreesWithSwiftFloat16ForEveryBitPattern() {
         var mismatches = 0
         for bits in UInt16.min...UInt16.max {
             let oracle = Float(Float16(bitPattern: bits))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Formats
+import TensorCore
 
 /// One test per way a safetensors header can be malformed: each asserts the exact error and
 /// that its message names the file (and the tensor, where there is one).
@@ -218,7 +219,7 @@ struct SafeTensorsHeaderTests {
         let header = #"{"__metadata__":{"k":"v"},"a":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]},"#
             + #""b":{"dtype":"I64","shape":[1],"data_offsets":[8,16]},"c":{"dtype":"BF16","shape":[],"data_offsets":[16,18]}}"#
         let valid = safeTensorsBytes(header: header, data: (0..<18).map { UInt8($0) })
-        var generator = SystemRandomNumberGenerator()
+        var generator = SeededGenerator(seed: 2024)
         let url = directory.file("fuzz.safetensors")
         var opened = 0
         for trial in 0..<400 {
@@ -228,8 +229,8 @@ struct SafeTensorsHeaderTests {
             case 1: bytes.removeLast(Int.random(in: 1...bytes.count, using: &generator))
             case 2:
                 let i = Int.random(in: 8..<bytes.count, using: &generator)
-                bytes[i] = [UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "]"), UInt8(ascii: "\""), 0xFF].randomElement()!
-            default: bytes = (0..<Int.random(in: 0..<64, using: &generator)).map { _ in UInt8.random(in: 0...255) }
+                bytes[i] = [UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "]"), UInt8(ascii: "\""), 0xFF][Int.random(in: 0..<5, using: &generator)]
+            default: bytes = (0..<Int.random(in: 0..<64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
             }
             try Data(bytes).write(to: url)
             do {
