@@ -1,0 +1,88 @@
+import TensorCore
+
+/// A numeric design matrix and class labels taken from a table.
+public struct LabeledFeatures: Sendable {
+    /// `[rowCount, featureCount]`, one row per table row.
+    public let features: Tensor<Float>
+    /// `[rowCount]` class indices.
+    public let labels: [Int]
+    /// The column of each feature, in order.
+    public let featureNames: [String]
+    /// For ``CSVTable/LabelEncoding/categorical`` labels, the class name of each index
+    /// (sorted); nil for integer labels.
+    public let classNames: [String]?
+}
+
+extension CSVTable {
+    /// How the label column is turned into class indices.
+    public enum LabelEncoding: Sendable {
+        /// The label column holds integers, used as they are.
+        case integer
+        /// The label column holds names; each distinct name becomes its index in the sorted list
+        /// of names (as scikit-learn's `LabelEncoder` does).
+        case categorical
+    }
+
+    /// Splits the table into a feature matrix and labels.
+    ///
+    /// Every feature value must parse as a finite number (surrounding spaces and tabs are
+    /// ignored).
+    ///
+    /// - Parameters:
+    ///   - labelColumn: the column holding each row's class.
+    ///   - featureColumns: the feature columns in order; by default every other column.
+    ///   - labelEncoding: whether labels are integers or class names.
+    /// - Returns: features `[rowCount, featureCount]` and `[rowCount]` labels.
+    /// - Throws: ``CSVError/unknownColumn(path:column:available:)``,
+    ///   ``CSVError/nonNumericValue(path:line:row:column:value:)`` or
+    ///   ``CSVError/invalidLabel(path:line:row:column:value:)``, naming file, line, row and column.
+    public func labeledFeatures(labelColumn: String, featureColumns: [String]? = nil,
+                                labelEncoding: LabelEncoding = .integer) throws -> LabeledFeatures {
+        let labelIndex = try columnIndex(named: labelColumn)
+        let names = featureColumns ?? columnNames.filter { $0 != labelColumn }
+        let featureIndices = try names.map { try columnIndex(named: $0) }
+
+        var values = [Float]()
+        values.reserveCapacity(rowCount * featureIndices.count)
+        for (row, fields) in rows.enumerated() {
+            for (column, index) in featureIndices.enumerated() {
+                let text = fields[index].trimmingSpacesAndTabs
+                guard let value = Float(text), value.isFinite else {
+                    throw CSVError.nonNumericValue(path: source, line: lineNumbers[row], row: row + 1,
+                                                   column: names[column], value: fields[index])
+                }
+                values.append(value)
+            }
+        }
+
+        let labelTexts = rows.map { $0[labelIndex].trimmingSpacesAndTabs }
+        var labels: [Int] = []
+        var classNames: [String]?
+        switch labelEncoding {
+        case .integer:
+            for (row, text) in labelTexts.enumerated() {
+                guard let label = Int(text) else {
+                    throw CSVError.invalidLabel(path: source, line: lineNumbers[row], row: row + 1,
+                                                column: labelColumn, value: rows[row][labelIndex])
+                }
+                labels.append(label)
+            }
+        case .categorical:
+            let sortedNames = Set(labelTexts).sorted()
+            let indexOfName = Dictionary(uniqueKeysWithValues: sortedNames.enumerated().map { ($1, $0) })
+            labels = labelTexts.compactMap { indexOfName[$0] }
+            classNames = sortedNames
+        }
+        return LabeledFeatures(features: Tensor(shape: [rowCount, featureIndices.count], scalars: values),
+                               labels: labels, featureNames: names, classNames: classNames)
+    }
+}
+
+extension String {
+    /// The string without leading and trailing spaces and tabs.
+    var trimmingSpacesAndTabs: String {
+        let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else { return "" }
+        return String(self[first...last])
+    }
+}
