@@ -46,3 +46,29 @@ import Tokenizers
         #expect(error.description.hasPrefix("/nonexistent-directory/tokenizer.json: "))
     }
 }
+
+/// Writes tokenizers saved by this library, with the ids they give, for
+/// scripts/fixtures/check_saved_tokenizers.py to load with Hugging Face `tokenizers`.
+@Suite struct SavedTokenizerExport {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TOKENIZERS_EXPORT_DIRECTORY"] != nil))
+    func exportSavedTokenizersWithTheirEncodings() throws {
+        let directory = URL(
+            fileURLWithPath: try #require(ProcessInfo.processInfo.environment["TOKENIZERS_EXPORT_DIRECTORY"]))
+        let corpus = try Fixtures.corpus()
+        let texts = try Fixtures.samples().samples.map(\.text) + corpus.prefix(50)
+        let tokenizers: [(String, BytePairTokenizer)] = [
+            ("trained", BytePairTrainer(vocabularySize: 1500, specialTokens: ["<|endoftext|>", "<pad>"]).train(on: corpus)),
+            (
+                "trained-prefix-space",
+                BytePairTrainer(vocabularySize: 600, minimumFrequency: 3, addsPrefixSpace: true).train(on: corpus)
+            ),
+            ("resaved-gpt2-style", try Fixtures.gpt2StyleTokenizer()),
+        ]
+        for (name, tokenizer) in tokenizers {
+            try tokenizer.save(to: directory.appendingPathComponent("\(name).json"))
+            let encodings = texts.map { ["text": $0, "ids": tokenizer.encode($0)] as [String: Any] }
+            try JSONSerialization.data(withJSONObject: encodings)
+                .write(to: directory.appendingPathComponent("\(name)-encodings.json"))
+        }
+    }
+}
