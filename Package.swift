@@ -23,18 +23,18 @@ let package = Package(
         .systemLibrary(name: "CPlatform"),
 
         // Numerics.
-        .target(name: "TensorCore", dependencies: ["CBLAS", "CLAPACKE", "CPlatform"]),
-        .target(name: "Autograd", dependencies: ["TensorCore"]),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CLAPACKE", "CPlatform"], exclude: ["README.md"]),
+        .target(name: "Autograd", dependencies: ["TensorCore"], exclude: ["README.md"]),
 
         // Files and data.
-        .target(name: "Formats", dependencies: ["TensorCore", "CZlib"]),
-        .target(name: "Tokenizers", dependencies: []),
-        .target(name: "Datasets", dependencies: ["TensorCore", "Formats", "Tokenizers"]),
+        .target(name: "Formats", dependencies: ["TensorCore", "CZlib"], exclude: ["README.md"]),
+        .target(name: "Tokenizers", dependencies: [], exclude: ["README.md"]),
+        .target(name: "Datasets", dependencies: ["TensorCore", "Formats", "Tokenizers"], exclude: ["README.md"]),
 
         // Models and training.
-        .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Autograd"]),
-        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Datasets"]),
-        .target(name: "ModelIO", dependencies: ["TensorCore", "NeuralNetworks", "Formats", "Tokenizers"]),
+        .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Autograd"], exclude: ["README.md"]),
+        .target(name: "Training", dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Datasets"], exclude: ["README.md"]),
+        .target(name: "ModelIO", dependencies: ["TensorCore", "NeuralNetworks", "Formats", "Tokenizers"], exclude: ["README.md"]),
 
         // Executables.
         .executableTarget(

@@ -1,0 +1,24 @@
+/// Problems with a model directory, each naming the file and what is wrong.
+public enum ModelIOError: Error, CustomStringConvertible, Equatable {
+    case missingFile(path: String, hint: String)
+    case malformedConfiguration(path: String, reason: String)
+    case unsupportedModelType(path: String, modelType: String)
+    case missingTensor(path: String, tensor: String)
+    case shapeMismatch(path: String, tensor: String, expected: [Int], found: [Int])
+    case nonFiniteTensor(path: String, tensor: String)
+    case unexpectedTensor(path: String, tensor: String)
+
+    public var description: String {
+        switch self {
+        case let .missingFile(path, hint): return "\(path) does not exist\(hint.isEmpty ? "" : "; \(hint)")"
+        case let .malformedConfiguration(path, reason): return "\(path): \(reason)"
+        case let .unsupportedModelType(path, type):
+            return "\(path): model_type '\(type)' is not supported (supported: gpt2, mlp)"
+        case let .missingTensor(path, tensor): return "\(path): tensor \(tensor) is missing"
+        case let .shapeMismatch(path, tensor, expected, found):
+            return "\(path): tensor \(tensor) has shape \(found), the configuration implies \(expected)"
+        case let .nonFiniteTensor(path, tensor): return "\(path): tensor \(tensor) contains NaN or infinity"
+        case let .unexpectedTensor(path, tensor): return "\(path): tensor \(tensor) does not belong to this model"
+        }
+    }
+}
