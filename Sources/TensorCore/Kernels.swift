@@ -197,6 +197,8 @@ enum Kernels {
                     case .max: dst[0] = fold(src, count) { $0.isNaN || $0 >= $1 ? $0 : $1 }
                     case .min: dst[0] = fold(src, count) { $0.isNaN || $0 <= $1 ? $0 : $1 }
                     }
+                } else if count == 0 {
+                    dst.update(repeating: op == .sum ? 0 : .nan, count: inner)
                 } else {
                     dst.update(from: src, count: inner)
                     for c in 1..<Swift.max(1, count) {
@@ -207,7 +209,6 @@ enum Kernels {
                         case .min: accumulate(dst, row, inner) { $0.isNaN || $0 <= $1 ? $0 : $1 }
                         }
                     }
-                    if count == 0 { dst.update(repeating: op == .sum ? 0 : .nan, count: inner) }
                 }
             }
         }

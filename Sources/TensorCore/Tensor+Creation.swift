@@ -10,8 +10,11 @@ extension Tensor {
     /// Ones of another tensor's shape.
     public static func ones(like other: Tensor) -> Tensor { ones(shape: other.shape) }
 
+    /// `[0, 1, …, end − 1]`.
+    public static func arange(_ end: Scalar) -> Tensor { arange(0, end) }
+
     /// `[start, start + step, …]` up to but excluding `end`.
-    public static func arange(_ start: Scalar = 0, _ end: Scalar, step: Scalar = 1) -> Tensor {
+    public static func arange(_ start: Scalar, _ end: Scalar, step: Scalar = 1) -> Tensor {
         precondition(step != 0, "arange step must not be zero")
         let count = Swift.max(0, Int(((end - start) / step).rounded(.up)))
         return Tensor(shape: [count]) { p in for i in 0..<count { p[i] = start + Scalar(i) * step } }

@@ -119,12 +119,14 @@ extension Tensor {
                 for i in 0..<k { for j in i..<n { pr[i * n + j] = pa[i * n + j] } }
             }
         }
-        // orgqr forms the m × k matrix Q in the leading k columns of `a` (leading dimension n).
-        info = a.withUnsafeMutableBufferPointer { pa in
-            tau.withUnsafeBufferPointer { Scalar.orgqr(m: m, n: k, k: k, a: pa.baseAddress!, tau: $0.baseAddress!) }
+        // orgqr forms the m × k matrix Q from the reflectors in the leading k columns. Its wrapper
+        // takes the leading dimension to be its column count, k, so a wide matrix (n > k) has those
+        // columns copied out to a contiguous m × k block first.
+        var q = n == k ? a : a.sliced(along: 1, 0..<k)
+        info = q.withUnsafeMutableBufferPointer { pq in
+            tau.withUnsafeBufferPointer { Scalar.orgqr(m: m, n: k, k: k, a: pq.baseAddress!, tau: $0.baseAddress!) }
         }
         if info != 0 { throw LinearAlgebraError.routineFailed(routine: Tensor.routine("orgqr"), info: info, shape: shape) }
-        let q = a.sliced(along: 1, 0..<k)
         return (q, r)
     }
 }

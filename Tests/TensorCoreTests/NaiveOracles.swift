@@ -62,7 +62,7 @@ func naiveBroadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
     let pb = [Int](repeating: 1, count: rank - b.count) + b
     return zip(pa, pb).map { x, y in
         precondition(x == y || x == 1 || y == 1, "test bug: \(a) and \(b) do not broadcast")
-        return max(x, y)
+        return x == 1 ? y : x
     }
 }
 
