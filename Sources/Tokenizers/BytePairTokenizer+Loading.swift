@@ -192,7 +192,11 @@ extension BytePairTokenizer {
     private static func readAddedTokens(of root: TokenizerField, into definition: inout Definition) throws {
         guard let list = try root.optionalMember("added_tokens") else { return }
         var vocabularyIDs: [String: Int] = [:]
-        for entry in definition.vocabulary { vocabularyIDs[entry.token] = entry.id }
+        var vocabularyTokens: [Int: String] = [:]
+        for entry in definition.vocabulary {
+            vocabularyIDs[entry.token] = entry.id
+            vocabularyTokens[entry.id] = entry.token
+        }
         var seenIDs: Set<Int> = []
         for entry in try list.elements() {
             let idField = try entry.member("id")
@@ -206,6 +210,9 @@ extension BytePairTokenizer {
             if let vocabularyID = vocabularyIDs[content], vocabularyID != id {
                 throw idField.error(
                     .invalidValue, "\(quoted(content)) has id \(vocabularyID) in model.vocab but \(id) here")
+            }
+            if let other = vocabularyTokens[id], other != content {
+                throw idField.error(.invalidValue, "id \(id) is the id of \(quoted(other)) in model.vocab")
             }
             guard seenIDs.insert(id).inserted else {
                 throw idField.error(.invalidValue, "id \(id) is used by another added token")

@@ -166,6 +166,12 @@ import Tokenizers
         }
         error = try #require(loadingError(conflictingID))
         #expect(error.field == "added_tokens[0].id")
+        let takenID = try Fixtures.json { document in
+            document["added_tokens"] = [["id": 5, "content": "<new>", "special": true]]
+        }
+        error = try #require(loadingError(takenID))
+        #expect(error.field == "added_tokens[0].id")
+        #expect(error.message == "id 5 is the id of \"%\" in model.vocab")
     }
 
     @Test func unsupportedFeaturesAreNamed() throws {
