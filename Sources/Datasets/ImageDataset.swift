@@ -1,0 +1,71 @@
+import Foundation
+import Formats
+import TensorCore
+
+/// Labelled feature vectors: images flattened to rows, or tabular data.
+public struct LabeledDataset: Sendable {
+    /// `[count, featureCount]`.
+    public var features: Tensor<Float>
+    public var labels: [Int]
+    public var classCount: Int
+    public var count: Int { labels.count }
+    public var featureCount: Int { features.shape[1] }
+
+    public init(features: Tensor<Float>, labels: [Int], classCount: Int) {
+        precondition(features.rank == 2 && features.shape[0] == labels.count,
+                     "features \(features.shape) do not match \(labels.count) labels")
+        self.features = features
+        self.labels = labels
+        self.classCount = classCount
+    }
+
+    /// The rows at `indices`: features `[indices.count, featureCount]` and their labels.
+    public func batch(_ indices: [Int]) -> (features: Tensor<Float>, labels: [Int]) {
+        (features.indexSelect(along: 0, indices: indices), indices.map { labels[$0] })
+    }
+
+    /// The first `count` examples.
+    public func prefix(_ count: Int) -> LabeledDataset {
+        let n = Swift.min(count, self.count)
+        return LabeledDataset(features: features.sliced(along: 0, 0..<n), labels: Array(labels.prefix(n)), classCount: classCount)
+    }
+
+    /// A CSV table with a label column; the other (or the listed) columns are features.
+    public static func load(csv url: URL, labelColumn: String, featureColumns: [String]? = nil) throws -> LabeledDataset {
+        let table = try CSVTable(contentsOf: url)
+        let labeled = try table.labeledFeatures(labelColumn: labelColumn, featureColumns: featureColumns)
+        let classCount = labeled.classNames?.count ?? ((labeled.labels.max() ?? -1) + 1)
+        return LabeledDataset(features: labeled.features, labels: labeled.labels, classCount: classCount)
+    }
+}
+
+/// FashionMNIST from Debian's `dataset-fashion-mnist` (IDX files, gzip-compressed): 28 × 28
+/// grey images scaled to [0, 1] and flattened to 784 features, ten classes.
+public enum FashionMNIST {
+    public static let defaultDirectory = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
+    public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+    public enum Split: String, Sendable { case train, test }
+
+    /// Loads a split, optionally only its first `limit` examples.
+    public static func load(_ split: Split, directory: URL = defaultDirectory, limit: Int? = nil) throws -> LabeledDataset {
+        let prefix = split == .train ? "train" : "t10k"
+        let imagesURL = directory.appendingPathComponent("\(prefix)-images-idx3-ubyte.gz")
+        let labelsURL = directory.appendingPathComponent("\(prefix)-labels-idx1-ubyte.gz")
+        for url in [imagesURL, labelsURL] where !FileManager.default.fileExists(atPath: url.path) {
+            throw DatasetError.missingFile(path: url.path + " (install the Debian package dataset-fashion-mnist; scripts/setup does)")
+        }
+        let images = try IDXFile(contentsOf: imagesURL), labels = try IDXFile(contentsOf: labelsURL)
+        guard images.shape.count == 3, labels.shape.count == 1, images.shape[0] == labels.shape[0] else {
+            throw DatasetError.malformedRow(path: imagesURL.path, line: 0,
+                                            reason: "images \(images.shape) and labels \(labels.shape) do not pair up")
+        }
+        let n = Swift.min(limit ?? images.shape[0], images.shape[0])
+        let pixels = images.shape[1] * images.shape[2]
+        let all = images.tensor(as: Float.self).reshaped(to: [images.shape[0], pixels])
+        let features = (n == images.shape[0] ? all : all.sliced(along: 0, 0..<n)) * (1 / Float(255))
+        let classes = try labels.integers()
+        return LabeledDataset(features: features, labels: Array(classes.prefix(n)), classCount: 10)
+    }
+}
