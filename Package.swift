@@ -57,7 +57,7 @@ let package = Package(
             name: "ModelIOTests",
             dependencies: ["ModelIO", "NeuralNetworks", "Autograd", "TensorCore", "Formats", "Tokenizers", "_TestSupport"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "InfluenceCLITests", dependencies: ["_TestSupport"]),
+        .testTarget(name: "InfluenceCLITests", dependencies: ["_TestSupport", "Formats", "TensorCore"]),
     ],
     swiftLanguageModes: [.v5]
 )

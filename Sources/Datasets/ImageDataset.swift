@@ -30,10 +30,15 @@ public struct LabeledDataset: Sendable {
         return LabeledDataset(features: features.sliced(along: 0, 0..<n), labels: Array(labels.prefix(n)), classCount: classCount)
     }
 
-    /// A CSV table with a label column; the other (or the listed) columns are features.
+    /// A CSV table with a label column; the other (or the listed) columns are features. Labels
+    /// that are all integers are used as class indices; otherwise each distinct name becomes its
+    /// index in the sorted list of names.
     public static func load(csv url: URL, labelColumn: String, featureColumns: [String]? = nil) throws -> LabeledDataset {
         let table = try CSVTable(contentsOf: url)
-        let labeled = try table.labeledFeatures(labelColumn: labelColumn, featureColumns: featureColumns)
+        let labelIndex = try table.columnIndex(named: labelColumn)
+        let numeric = table.rows.allSatisfy { $0.indices.contains(labelIndex) && Int($0[labelIndex].trimmingCharacters(in: .whitespaces)) != nil }
+        let labeled = try table.labeledFeatures(labelColumn: labelColumn, featureColumns: featureColumns,
+                                                labelEncoding: numeric ? .integer : .categorical)
         let classCount = labeled.classNames?.count ?? ((labeled.labels.max() ?? -1) + 1)
         return LabeledDataset(features: labeled.features, labels: labeled.labels, classCount: classCount)
     }

@@ -27,8 +27,10 @@ public struct TextDataset: Sendable {
     ///   - vocabularySize: when given, every id must be below it.
     /// - Throws: ``DatasetError`` naming the file and line of a row that is not usable, or a
     ///   `JSONLinesError` for a line that is not a JSON object.
+    ///   - encodesText: when false, text rows keep their text and get no ids (to train a
+    ///     tokenizer on them first).
     public static func load(jsonLines url: URL, tokenizer: BytePairTokenizer?, maximumLength: Int? = nil,
-                            vocabularySize: Int? = nil) throws -> TextDataset {
+                            vocabularySize: Int? = nil, encodesText: Bool = true) throws -> TextDataset {
         guard FileManager.default.fileExists(atPath: url.path) else { throw DatasetError.missingFile(path: url.path) }
         var dataset = TextDataset(sequences: [])
         let reader = try JSONLinesReader(contentsOf: url)
@@ -49,11 +51,15 @@ public struct TextDataset: Sendable {
                 guard let s = value.stringValue else {
                     throw DatasetError.malformedRow(path: url.path, line: line, reason: "text must be a string, got \(value.typeName)")
                 }
-                guard let tokenizer else {
-                    throw DatasetError.malformedRow(path: url.path, line: line, reason: "a text row needs a tokenizer (tokenizer.json in the model directory)")
-                }
                 text = s
-                ids = tokenizer.encode(s)
+                if encodesText {
+                    guard let tokenizer else {
+                        throw DatasetError.malformedRow(path: url.path, line: line, reason: "a text row needs a tokenizer (tokenizer.json in the model directory)")
+                    }
+                    ids = tokenizer.encode(s)
+                } else {
+                    ids = []
+                }
             } else {
                 throw DatasetError.malformedRow(path: url.path, line: line, reason: "a row needs \"text\" or \"input_ids\"")
             }
@@ -69,6 +75,7 @@ public struct TextDataset: Sendable {
             dataset.texts.append(text)
             dataset.metadata.append(extra)
         }
+        if dataset.count == 0 { throw DatasetError.empty(path: url.path) }
         return dataset
     }
 

@@ -19,8 +19,8 @@ public enum GPT2Checkpoint {
     static func isConv1D(_ name: String) -> Bool { conv1DSuffixes.contains { name.hasSuffix($0) } }
 
     /// Reads and validates `config.json`.
-    public static func configuration(in directory: URL) throws -> GPT2Configuration {
-        let url = directory.appendingPathComponent("config.json")
+    public static func configuration(in directory: URL, file: String = "config.json") throws -> GPT2Configuration {
+        let url = directory.appendingPathComponent(file)
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw ModelIOError.missingFile(path: url.path, hint: "a model directory needs config.json")
         }

@@ -4,7 +4,7 @@ import TensorCore
 
 /// Updates parameters from their gradients. The state (moments, step count) can be exported and
 /// restored, so that a resumed run continues exactly.
-public protocol Optimizer: AnyObject {
+public protocol Optimizer<Scalar>: AnyObject {
     associatedtype Scalar: TensorScalar
     /// The parameters updated, in the order of the gradients passed to ``step(gradients:)``.
     var parameters: [Parameter<Scalar>] { get }
