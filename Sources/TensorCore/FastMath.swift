@@ -9,6 +9,15 @@
 enum FastMath {
     @inline(__always)
     static func exp(_ x: Float) -> Float {
+        // e^x = e^{x+40}·e^{−40} for very negative x: the product rounds into the subnormal range.
+        let low = x < -80
+        let core = normalExp(low ? x + 40 : x)
+        return low ? core * 4.248_354_255e-18 : core
+    }
+
+    /// e^x for results in the normal range; 0 below −87.34.
+    @inline(__always)
+    static func normalExp(_ x: Float) -> Float {
         let clamped = Swift.min(Swift.max(x, -87.336_54), 88.722_83)
         // Adding 1.5·2²³ rounds to an integer in the low mantissa bits (no conversion traps).
         let magic: Float = 12_582_912

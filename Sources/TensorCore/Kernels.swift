@@ -49,7 +49,12 @@ enum Kernels {
     enum Fn<T: TensorScalar> {
         @inline(__always) static func exp(_ v: T) -> T { T.exp(v) }
         @inline(__always) static func tanh(_ v: T) -> T { T.tanh(v) }
-        @inline(__always) static func sigmoid(_ v: T) -> T { 1 / (1 + T.exp(-v)) }
+        /// 1/(1 + e^{−x}) for x ≥ 0 and e^x/(1 + e^x) below: e^{−|x|} never overflows.
+        @inline(__always) static func sigmoid(_ v: T) -> T {
+            let e = T.exp(-Swift.abs(v))
+            let s = 1 / (1 + e)
+            return v >= 0 ? s : e * s
+        }
         @inline(__always) static func geluTanh(_ v: T) -> T {
             let t = T.tanh(Gelu<T>.tanhScale * (v + Gelu<T>.cubic * v * v * v))
             return Gelu<T>.half * v * (1 + t)

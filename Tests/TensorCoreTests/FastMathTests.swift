@@ -31,8 +31,11 @@ struct FastMathTests {
     }
 
     @Test func specialValues() {
-        let e = Tensor<Float>([-.infinity, -200, -88, 0, 89, 1000, .infinity, .nan]).exp().scalars
-        #expect(e[0] == 0 && e[1] == 0 && e[2] == 0)
+        let e = Tensor<Float>([-.infinity, -200, -88, 0, 89, 1000, .infinity, .nan, -100, -105]).exp().scalars
+        #expect(e[0] == 0 && e[1] == 0 && e[9] == 0)
+        // Subnormal results are kept: e^−88 ≈ 6.05e-39, e^−100 ≈ 3.72e-44.
+        #expect(abs(Double(e[2]) - 6.0546e-39) < 1e-42, "e^-88 = \(e[2])")
+        #expect(e[8] > 0 && abs(Double(e[8]) - 3.72e-44) < 3e-45, "e^-100 = \(e[8])")
         #expect(e[3] == 1)
         #expect(e[4] == .infinity && e[5] == .infinity && e[6] == .infinity)
         #expect(e[7].isNaN)
