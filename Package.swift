@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "ModelIO", targets: ["ModelIO"]),
+        .library(name: "Influence", targets: ["Influence"]),
         .executable(name: "influence", targets: ["InfluenceCLI"]),
         .executable(name: "influence-bench", targets: ["InfluenceBench"]),
     ],
@@ -36,13 +37,19 @@ let package = Package(
         .target(name: "Training", dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Datasets"], exclude: ["README.md"]),
         .target(name: "ModelIO", dependencies: ["TensorCore", "NeuralNetworks", "Formats", "Tokenizers"], exclude: ["README.md"]),
 
+        // Influence functions.
+        .target(
+            name: "Influence",
+            dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Datasets"],
+            exclude: ["README.md"]),
+
         // Executables.
         .executableTarget(
             name: "InfluenceCLI",
-            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO"]),
+            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence"]),
         .executableTarget(
             name: "InfluenceBench",
-            dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training"]),
+            dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training", "Influence"]),
 
         // Tests.
         .target(name: "_TestSupport", dependencies: ["TensorCore", "Autograd"]),
@@ -57,6 +64,7 @@ let package = Package(
             name: "ModelIOTests",
             dependencies: ["ModelIO", "NeuralNetworks", "Autograd", "TensorCore", "Formats", "Tokenizers", "_TestSupport"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "InfluenceTests", dependencies: ["Influence", "NeuralNetworks", "Autograd", "TensorCore", "Datasets", "_TestSupport"]),
         .testTarget(name: "InfluenceCLITests", dependencies: ["_TestSupport", "Formats", "TensorCore"]),
     ],
     swiftLanguageModes: [.v5]

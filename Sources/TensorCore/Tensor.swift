@@ -57,11 +57,21 @@ public struct Tensor<Scalar: TensorScalar> {
         self.init(shape: shape, storage: TensorStorage(repeating: value, count: shape.reduce(1, *)))
     }
 
-    /// Converts from another scalar type.
+    /// Converts from another scalar type (a shared storage when the types are the same).
     public init<Other: TensorScalar>(_ other: Tensor<Other>) {
+        if let same = other as? Tensor<Scalar> { self = same; return }
         self.init(shape: other.shape) { out in
-            let src = other.storage.pointer
-            for i in 0..<other.scalarCount { out[i] = Scalar(src[i]) }
+            let n = other.scalarCount
+            let src = UnsafeRawPointer(other.storage.pointer)
+            // Concrete loops: this initialiser is called from unspecialised generic code.
+            if Other.self == Float.self && Scalar.self == Double.self {
+                Conversion.widen(src.assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(out).assumingMemoryBound(to: Double.self), n)
+            } else if Other.self == Double.self && Scalar.self == Float.self {
+                Conversion.narrow(src.assumingMemoryBound(to: Double.self), UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), n)
+            } else {
+                let typed = other.storage.pointer
+                for i in 0..<n { out[i] = Scalar(typed[i]) }
+            }
         }
     }
 
@@ -144,5 +154,14 @@ extension Tensor: CustomStringConvertible {
         }
         if scalarCount > 1000 { return "Tensor<\(Scalar.self)>(shape: \(shape))" }
         return render(0, 0)
+    }
+}
+
+enum Conversion {
+    static func widen(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Double>, _ n: Int) {
+        for i in 0..<n { y[i] = Double(x[i]) }
+    }
+    static func narrow(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { y[i] = Float(x[i]) }
     }
 }

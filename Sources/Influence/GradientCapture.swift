@@ -1,0 +1,116 @@
+import Autograd
+import NeuralNetworks
+import TensorCore
+
+/// What one tracked Linear layer saw in one batch.
+public struct LayerRecord<Scalar: TensorScalar> {
+    /// Inputs with the bias column appended, `[rows, in (+1)]`; padding rows are zero.
+    public var activations: Tensor<Scalar>
+    /// ∂L/∂(output), `[rows, out]`.
+    public var outputGradients: Tensor<Scalar>
+}
+
+/// A batch seen by every tracked layer.
+public struct BatchRecord<Scalar: TensorScalar> {
+    public var layers: [LayerRecord<Scalar>]
+    public var exampleCount: Int
+    public var rowsPerExample: Int
+    /// Real (non-padding) rows.
+    public var tokenCount: Int
+    public var loss: Scalar
+}
+
+/// Tracks chosen ``Linear`` layers of a model: runs a loss with only their weights recorded and
+/// returns, per layer, the inputs ā = [a; 1] and the output gradients g of every row.
+///
+/// The per-example gradient of a layer is then G_b = Σ_t g_t ā_tᵀ (`[out, in + 1]`), formed only
+/// where needed. The backward pass is asked for the tracked outputs only, so it stops below the
+/// lowest tracked layer and computes no weight gradient at all.
+public final class GradientCapture<Scalar: TensorScalar> {
+    public let names: [String]
+    public let layers: [Linear<Scalar>]
+    let model: Module<Scalar>
+
+    /// - Parameter patterns: module-name patterns (see ``Module/linearLayers(matching:)``); empty tracks every Linear.
+    /// - Throws: ``InfluenceError/noTrackedModules(patterns:available:)`` when nothing matches.
+    public init(model: Module<Scalar>, patterns: [String]) throws {
+        let found = model.linearLayers(matching: patterns)
+        guard !found.isEmpty else {
+            throw InfluenceError.noTrackedModules(patterns: patterns, available: model.linearLayers().map(\.name))
+        }
+        self.model = model
+        names = found.map(\.name)
+        layers = found.map(\.layer)
+    }
+
+    /// Input and output sizes of each tracked layer's gradient, `[out, in (+1 with a bias)]`.
+    public var gradientShapes: [[Int]] { layers.map { [$0.outputCount, $0.inputCount + ($0.bias == nil ? 0 : 1)] } }
+
+    /// Runs `loss` with capture and returns what each tracked layer saw.
+    public func record(_ loss: () -> TaskLoss<Scalar>) -> BatchRecord<Scalar> {
+        // Only the tracked weights are leaves that require gradients, so the graph starts at the
+        // lowest tracked layer; the previous state is restored afterwards.
+        let saved = model.parameters.map(\.requiresGradient)
+        model.freeze()
+        for layer in layers { layer.weight.requiresGradient = true }
+        defer { for (p, s) in zip(model.parameters, saved) { p.requiresGradient = s } }
+
+        var inputs = [Tensor<Scalar>?](repeating: nil, count: layers.count)
+        var outputs = [Variable<Scalar>?](repeating: nil, count: layers.count)
+        var handles: [HookHandle] = []
+        for (i, layer) in layers.enumerated() {
+            handles.append(layer.registerForwardHook { _, input, output in
+                precondition(outputs[i] == nil, "layer \(self.names[i]) was called twice in one forward pass; shared layers are not supported")
+                inputs[i] = input.value
+                outputs[i] = output
+            })
+        }
+        let result = withGradients { loss() }
+        for h in handles { h.remove() }
+        let recorded = outputs.enumerated().map { i, o -> Variable<Scalar> in
+            guard let o else { preconditionFailure("tracked layer \(names[i]) was not used by the loss") }
+            return o
+        }
+        let cotangents = gradients(of: result.loss, at: recorded)
+        let rows = cotangents.first.map { $0.scalarCount / Swift.max(1, $0.shape.last!) } ?? 0
+        let maskScalars: Tensor<Scalar>? = result.rowMask.map { m in Tensor(shape: [m.count, 1], scalars: m.map { $0 ? 1 : 0 }) }
+        var records: [LayerRecord<Scalar>] = []
+        for (i, layer) in layers.enumerated() {
+            var a = inputs[i]!.reshaped(to: [rows, layer.inputCount])
+            if layer.bias != nil { a = Tensor.concatenated([a, Tensor.ones(shape: [rows, 1])], along: 1) }
+            if let maskScalars { a = a * maskScalars }
+            records.append(LayerRecord(activations: a, outputGradients: cotangents[i].value.reshaped(to: [rows, layer.outputCount])))
+        }
+        let examples = rows / Swift.max(1, result.rowsPerExample)
+        return BatchRecord(layers: records, exampleCount: examples, rowsPerExample: result.rowsPerExample,
+                           tokenCount: result.rowMask.map { $0.filter { $0 }.count } ?? rows, loss: result.loss.value.scalar)
+    }
+}
+
+extension LayerRecord {
+    /// Per-example gradients `[examples, out, in (+1)]`: G_b = Σ_t g_t ā_tᵀ.
+    public func perExampleGradients(examples: Int) -> Tensor<Scalar> {
+        let rows = activations.shape[0], t = rows / Swift.max(1, examples)
+        let g = outputGradients.reshaped(to: [examples, t, outputGradients.shape[1]])
+        let a = activations.reshaped(to: [examples, t, activations.shape[1]])
+        return Tensor.matmul(g, a, transposeA: true)
+    }
+}
+
+/// Problems of influence computations that a user can cause.
+public enum InfluenceError: Error, CustomStringConvertible, Equatable {
+    case noTrackedModules(patterns: [String], available: [String])
+    case factorsMismatch(path: String, reason: String)
+    case malformedFactors(path: String, reason: String)
+    case nonFinite(what: String)
+
+    public var description: String {
+        switch self {
+        case let .noTrackedModules(patterns, available):
+            return "no Linear layer matches \(patterns.joined(separator: ",")); available: \(available.joined(separator: ", "))"
+        case let .factorsMismatch(path, reason): return "factors in \(path) do not fit: \(reason)"
+        case let .malformedFactors(path, reason): return "factors in \(path) are not usable: \(reason)"
+        case let .nonFinite(what): return "\(what) contains NaN or infinity; check the model and data for NaNs, or raise the damping"
+        }
+    }
+}

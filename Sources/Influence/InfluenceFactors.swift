@@ -1,0 +1,110 @@
+import Foundation
+import Formats
+import TensorCore
+
+/// The fitted curvature of each tracked layer, in Float64.
+public struct LayerFactors: Sendable {
+    /// A = E[ā āᵀ] over tokens, `[in+1, in+1]` (K-FAC, EK-FAC).
+    public var activationCovariance: Tensor<Double>?
+    /// S = E[g gᵀ] over tokens, `[out, out]` (K-FAC, EK-FAC).
+    public var gradientCovariance: Tensor<Double>?
+    /// Q_A (columns) and λ_A ascending.
+    public var activationEigenvectors: Tensor<Double>?
+    public var activationEigenvalues: Tensor<Double>?
+    /// Q_S (columns) and λ_S ascending.
+    public var gradientEigenvectors: Tensor<Double>?
+    public var gradientEigenvalues: Tensor<Double>?
+    /// Λ averaged over examples, `[out, in+1]`: in the Kronecker eigenbasis (EK-FAC) or the
+    /// identity basis (diagonal).
+    public var lambda: Tensor<Double>?
+}
+
+/// Factors of every tracked layer with what they were fitted on.
+public struct InfluenceFactors: Sendable {
+    public var strategy: CurvatureStrategy
+    public var moduleNames: [String]
+    /// `[out, in+1]` per module.
+    public var gradientShapes: [[Int]]
+    public var layers: [LayerFactors]
+    public var labels: LabelSource
+    public var exampleCount: Int
+    public var tokenCount: Int
+    public var modelFingerprint: String
+    public var accumulation: String
+
+    public static let fileName = "factors.safetensors"
+    static let format = "swift-influence-factors-1"
+
+    /// Writes `factors.safetensors` (F64 tensors named `<module>.<factor>`, metadata JSON) atomically.
+    public func save(to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var tensors: [(name: String, payload: SafeTensorsPayload)] = []
+        for (name, f) in zip(moduleNames, layers) {
+            let items: [(String, Tensor<Double>?)] = [
+                ("activation_covariance", f.activationCovariance), ("gradient_covariance", f.gradientCovariance),
+                ("activation_eigenvectors", f.activationEigenvectors), ("activation_eigenvalues", f.activationEigenvalues),
+                ("gradient_eigenvectors", f.gradientEigenvectors), ("gradient_eigenvalues", f.gradientEigenvalues),
+                ("lambda", f.lambda),
+            ]
+            for (key, t) in items { if let t { tensors.append(("\(name).\(key)", .float64(t))) } }
+        }
+        let metadata: [String: String] = [
+            "format": Self.format, "strategy": strategy.rawValue, "modules": moduleNames.joined(separator: ","),
+            "gradient_shapes": gradientShapes.map { $0.map(String.init).joined(separator: "x") }.joined(separator: ","),
+            "fisher": labels.rawValue, "examples": String(exampleCount), "tokens": String(tokenCount),
+            "model_fingerprint": modelFingerprint, "accumulation": accumulation, "eigendecomposition": "float64",
+        ]
+        try SafeTensorsFile.write(tensors, metadata: metadata, to: directory.appendingPathComponent(Self.fileName))
+    }
+
+    /// Reads factors written by ``save(to:)``.
+    public static func load(from directory: URL) throws -> InfluenceFactors {
+        let url = directory.appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw InfluenceError.malformedFactors(path: directory.path, reason: "\(fileName) is missing; run `influence fit` first")
+        }
+        let file = try SafeTensorsFile(contentsOf: url)
+        let m = file.metadata
+        guard m["format"] == format, let strategyName = m["strategy"], let strategy = CurvatureStrategy(rawValue: strategyName),
+              let modules = m["modules"], let shapesText = m["gradient_shapes"], let labels = m["fisher"].flatMap(LabelSource.init),
+              let examples = m["examples"].flatMap(Int.init), let tokens = m["tokens"].flatMap(Int.init),
+              let fingerprint = m["model_fingerprint"] else {
+            throw InfluenceError.malformedFactors(path: url.path, reason: "the metadata is not that of swift-influence factors")
+        }
+        let names = modules.split(separator: ",").map(String.init)
+        let shapes = shapesText.split(separator: ",").map { $0.split(separator: "x").compactMap { Int($0) } }
+        guard shapes.count == names.count, shapes.allSatisfy({ $0.count == 2 }) else {
+            throw InfluenceError.malformedFactors(path: url.path, reason: "gradient_shapes does not list one [out, in] per module")
+        }
+        var layers: [LayerFactors] = []
+        for name in names {
+            func read(_ key: String) throws -> Tensor<Double>? {
+                file.contains(tensorNamed: "\(name).\(key)") ? try file.tensor(named: "\(name).\(key)", as: Double.self) : nil
+            }
+            let f = LayerFactors(activationCovariance: try read("activation_covariance"), gradientCovariance: try read("gradient_covariance"),
+                                 activationEigenvectors: try read("activation_eigenvectors"), activationEigenvalues: try read("activation_eigenvalues"),
+                                 gradientEigenvectors: try read("gradient_eigenvectors"), gradientEigenvalues: try read("gradient_eigenvalues"),
+                                 lambda: try read("lambda"))
+            if strategy.needsCovariances && (f.activationEigenvectors == nil || f.gradientEigenvectors == nil) {
+                throw InfluenceError.malformedFactors(path: url.path, reason: "module \(name) lacks its eigenvectors")
+            }
+            if strategy.needsLambda && f.lambda == nil {
+                throw InfluenceError.malformedFactors(path: url.path, reason: "module \(name) lacks its lambda")
+            }
+            layers.append(f)
+        }
+        return InfluenceFactors(strategy: strategy, moduleNames: names, gradientShapes: shapes, layers: layers, labels: labels,
+                                exampleCount: examples, tokenCount: tokens, modelFingerprint: fingerprint,
+                                accumulation: m["accumulation"] ?? "float32")
+    }
+
+    /// Checks that these factors belong to this model and these modules.
+    public func check(modelFingerprint: String, moduleNames: [String], path: String) throws {
+        if modelFingerprint != self.modelFingerprint {
+            throw InfluenceError.factorsMismatch(path: path, reason: "they were fitted on another model (fingerprint \(self.modelFingerprint), this model \(modelFingerprint))")
+        }
+        if moduleNames != self.moduleNames {
+            throw InfluenceError.factorsMismatch(path: path, reason: "they cover modules \(self.moduleNames.joined(separator: ",")), not \(moduleNames.joined(separator: ","))")
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Formats
+import TensorCore
+
+/// Influence scores of queries on training examples.
+///
+/// ```
+/// score(q, m) = ∇f(z_q)ᵀ (H + λI)⁻¹ ∇L(z_m)
+/// ```
+/// A positive score means that up-weighting z_m lowers the query's loss (supports the query).
+/// Nothing is normalised: gradients are of the summed loss of one example.
+public struct InfluenceScores: Sendable {
+    /// `[queries, train]`.
+    public var pairwise: Tensor<Float>
+    /// Per tracked module, `[queries, train]`; they add up to ``pairwise``.
+    public var perModule: [(name: String, scores: Tensor<Float>)]
+    /// `[queries, train, tokens]` when asked for: score_t = g_tᵀ P_q ā_t, adding up to the score.
+    public var perToken: Tensor<Float>?
+    /// `[train]`: ∇L(z_m)ᵀ (H + λI)⁻¹ ∇L(z_m).
+    public var selfScores: Tensor<Float>?
+
+    /// Writes `pairwise_scores.safetensors` (`all_modules`, one tensor per module, `per_token`) and
+    /// `self_scores.safetensors` into `directory`, atomically.
+    public func save(to directory: URL, metadata: [String: String]) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var tensors: [(name: String, payload: SafeTensorsPayload)] = [("all_modules", .float32(pairwise))]
+        tensors += perModule.map { ($0.name, .float32($0.scores)) }
+        if let perToken { tensors.append(("per_token", .float32(perToken))) }
+        try SafeTensorsFile.write(tensors, metadata: metadata, to: directory.appendingPathComponent("pairwise_scores.safetensors"))
+        if let selfScores {
+            try SafeTensorsFile.write([("all_modules", .float32(selfScores))], metadata: metadata,
+                                      to: directory.appendingPathComponent("self_scores.safetensors"))
+        }
+    }
+}
+
+/// What to compute besides the pairwise scores.
+public struct ScoreConfiguration: Sendable {
+    public var damping: Damping
+    public var perModule: Bool
+    public var perToken: Bool
+    public var selfInfluence: Bool
+    public var batchSize: Int
+    public var queryBatchSize: Int
+
+    public init(damping: Damping = .automatic, perModule: Bool = false, perToken: Bool = false, selfInfluence: Bool = false,
+                batchSize: Int = 8, queryBatchSize: Int = 8) {
+        self.damping = damping
+        self.perModule = perModule
+        self.perToken = perToken
+        self.selfInfluence = selfInfluence
+        self.batchSize = batchSize
+        self.queryBatchSize = queryBatchSize
+    }
+}
+
+/// Computes scores of a task's queries against its training examples with fitted factors.
+public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float {
+    let task: Task
+    let capture: GradientCapture<Float>
+    let preconditioner: Preconditioner<Float>
+    public let configuration: ScoreConfiguration
+    public var progress: ((String, Int, Int) -> Void)?
+
+    /// - Throws: ``InfluenceError`` when the factors belong to another model or other modules.
+    public init(task: Task, factors: InfluenceFactors, factorsPath: String, configuration: ScoreConfiguration) throws {
+        self.task = task
+        self.capture = try GradientCapture(model: task.model, patterns: factors.moduleNames)
+        try factors.check(modelFingerprint: ModelFingerprint.of(task.model), moduleNames: capture.names, path: factorsPath)
+        self.preconditioner = try Preconditioner(factors: factors, damping: configuration.damping)
+        self.configuration = configuration
+    }
+
+    public var moduleNames: [String] { capture.names }
+    public var dampings: [Double] { preconditioner.dampings }
+
+    /// Preconditioned query gradients, per module: `[queries, out, in]`.
+    func preconditionedQueries() throws -> [Tensor<Float>] {
+        var parts = [[Tensor<Float>]](repeating: [], count: capture.layers.count)
+        let q = task.queryCount
+        var done = 0
+        for start in stride(from: 0, to: q, by: configuration.queryBatchSize) {
+            let indices = Array(start..<Swift.min(q, start + configuration.queryBatchSize))
+            let record = capture.record { task.queryMeasurement(indices: indices) }
+            guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the measurement of query \(indices[0])") }
+            for (i, layer) in record.layers.enumerated() {
+                parts[i].append(preconditioner.apply(layer.perExampleGradients(examples: indices.count), layer: i))
+            }
+            done += indices.count
+            progress?("queries", done, q)
+        }
+        return parts.map { Tensor.concatenated($0, along: 0) }
+    }
+
+    public func compute() throws -> InfluenceScores {
+        let queries = try preconditionedQueries()
+        let q = task.queryCount, n = task.trainingExampleCount
+        let flatQueries = queries.map { $0.reshaped(to: [q, -1]) }
+        var total = Tensor<Float>.zeros(shape: [q, n])
+        var modules = [Tensor<Float>](repeating: Tensor.zeros(shape: [0]), count: configuration.perModule ? queries.count : 0)
+        var moduleColumns = [[Tensor<Float>]](repeating: [], count: configuration.perModule ? queries.count : 0)
+        var totalColumns: [Tensor<Float>] = [], selfParts: [Tensor<Float>] = [], tokenParts: [Tensor<Float>] = []
+        var maxTokens = 0
+        var generator = SeededGenerator(seed: 0)
+        var done = 0
+        for start in stride(from: 0, to: n, by: configuration.batchSize) {
+            let indices = Array(start..<Swift.min(n, start + configuration.batchSize))
+            let record = capture.record { task.trainingLoss(indices: indices, labels: .data, generator: &generator) }
+            guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the training loss of example \(indices[0])") }
+            let b = indices.count, t = record.rowsPerExample
+            var batchScores = Tensor<Float>.zeros(shape: [q, b])
+            var batchSelf = Tensor<Float>.zeros(shape: [b])
+            var batchTokens = configuration.perToken ? Tensor<Float>.zeros(shape: [q, b, t]) : nil
+            for (i, layer) in record.layers.enumerated() {
+                let g = layer.perExampleGradients(examples: b)
+                let s = Tensor.matmul(flatQueries[i], g.reshaped(to: [b, -1]), transposeB: true)   // [q, b]
+                batchScores += s
+                if configuration.perModule { moduleColumns[i].append(s) }
+                if configuration.selfInfluence { batchSelf += preconditioner.selfScores(g, layer: i) }
+                if configuration.perToken {
+                    // score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t.
+                    for query in 0..<q {
+                        let p = queries[i].sliced(along: 0, query..<(query + 1)).reshaped(to: [queries[i].shape[1], queries[i].shape[2]])
+                        let gp = Tensor.matmul(layer.outputGradients, p)                          // [rows, in]
+                        let perRow = (gp * layer.activations).sum(alongAxes: [1]).reshaped(to: [1, b, t])
+                        var current = batchTokens!
+                        let before = current.sliced(along: 0, 0..<query), after = current.sliced(along: 0, (query + 1)..<q)
+                        let updated = current.sliced(along: 0, query..<(query + 1)) + perRow
+                        current = Tensor.concatenated([before, updated, after], along: 0)
+                        batchTokens = current
+                    }
+                }
+            }
+            totalColumns.append(batchScores)
+            if configuration.selfInfluence { selfParts.append(batchSelf) }
+            if let batchTokens { tokenParts.append(batchTokens); maxTokens = Swift.max(maxTokens, t) }
+            done += b
+            progress?("train", done, n)
+        }
+        total = Tensor.concatenated(totalColumns, along: 1)
+        if configuration.perModule { modules = moduleColumns.map { Tensor.concatenated($0, along: 1) } }
+        let perToken: Tensor<Float>? = configuration.perToken
+            ? Tensor.concatenated(tokenParts.map { $0.padded(along: 2, before: 0, after: maxTokens - $0.shape[2]) }, along: 1) : nil
+        return InfluenceScores(pairwise: total, perModule: configuration.perModule ? Array(zip(capture.names, modules)).map { ($0.0, $0.1) } : [],
+                               perToken: perToken, selfScores: configuration.selfInfluence ? Tensor.concatenated(selfParts, along: 0) : nil)
+    }
+}

@@ -1,0 +1,173 @@
+import Autograd
+import Datasets
+import NeuralNetworks
+import TensorCore
+
+/// Where the labels of a loss come from.
+public enum LabelSource: String, Sendable, Codable {
+    /// The data's own labels (empirical Fisher; always used for scores).
+    case data = "empirical"
+    /// Labels drawn from the model's predictive distribution (true Fisher, the default for fitting).
+    case sampled
+}
+
+/// The losses of a batch, as the influence engine needs them.
+public struct TaskLoss<Scalar: TensorScalar> {
+    /// The loss summed over the examples of the batch and their tokens (recorded).
+    public var loss: Variable<Scalar>
+    /// Rows (tokens) per example in the tracked layers' inputs: `time` for a sequence model, 1 otherwise.
+    public var rowsPerExample: Int
+    /// Per row, whether it is a real token (false for padding), or nil when every row is real.
+    public var rowMask: [Bool]?
+}
+
+/// A model with its training and query data: what influence needs to know about a problem.
+///
+/// The engine never sees a concrete model type: it tracks the ``Linear`` layers that
+/// ``trackedLayers`` returns and asks for losses of batches of example indices.
+public protocol InfluenceTask: AnyObject {
+    associatedtype Scalar: TensorScalar
+    var model: Module<Scalar> { get }
+    var trainingExampleCount: Int { get }
+    var queryCount: Int { get }
+    /// The training loss of training examples, summed over examples and tokens.
+    func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar>
+    /// The query measurement f(z_q), summed over the queries; by default their loss with data labels.
+    func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar>
+    /// The tokens of a training example (for per-token reports), or nil for non-sequence data.
+    func trainingTokens(_ index: Int) -> [Int]?
+}
+
+/// Next-token prediction with a GPT-2-family model over token sequences.
+///
+/// Training loss: Σ over examples and positions t ≥ 1 of −log p(x_t | x_<t) (padding excluded).
+/// Query measurement: the same sum over the query's *completion* tokens only, when the query has
+/// a prompt (``queryPromptLengths``): −log p(completion | prompt). A positive score therefore means
+/// the training example makes the completion more likely.
+public final class LanguageModelingTask<Scalar: TensorScalar>: InfluenceTask {
+    public let languageModel: GPT2LanguageModel<Scalar>
+    public var model: Module<Scalar> { languageModel }
+    public let training: [[Int]]
+    public let queries: [[Int]]
+    /// Tokens of each query that form its prompt (not measured); 0 measures the whole sequence.
+    public let queryPromptLengths: [Int]
+    public let padToken: Int
+
+    public init(model: GPT2LanguageModel<Scalar>, training: [[Int]], queries: [[Int]], queryPromptLengths: [Int]? = nil) {
+        self.languageModel = model
+        let context = model.configuration.contextLength
+        self.training = training.map { Array($0.prefix(context)) }
+        self.queries = queries.map { Array($0.prefix(context)) }
+        self.queryPromptLengths = queryPromptLengths ?? Array(repeating: 0, count: queries.count)
+        self.padToken = model.configuration.eosTokenID ?? 0
+    }
+
+    public var trainingExampleCount: Int { training.count }
+    public var queryCount: Int { queries.count }
+    public func trainingTokens(_ index: Int) -> [Int]? { training[index] }
+
+    func forward(_ sequences: [[Int]]) -> (logits: Variable<Scalar>, batch: TokenBatch) {
+        let batch = Batching.pad(sequences, padToken: padToken)
+        let logits = languageModel(tokens: batch.tokens, batchSize: batch.batchSize,
+                                   attentionMask: batch.mask.contains(0) ? batch.attentionMask(Scalar.self) : nil)
+        return (logits, batch)
+    }
+
+    public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
+        let (logits, batch) = forward(indices.map { training[$0] })
+        var targets = batch.tokens
+        if labels == .sampled && batch.length > 1 {
+            // One draw per position from the model's own next-token distribution; the draw at
+            // position t − 1 becomes the label of position t.
+            let drawn = LabelSampling.categorical(logits: logits.value, using: &generator)
+            for b in 0..<batch.batchSize { for t in 1..<batch.length { targets[b * batch.length + t] = drawn[b * batch.length + t - 1] } }
+        }
+        let loss = batch.length > 1 ? Losses.nextTokenLosses(logits: logits, tokens: targets, mask: batch.mask).sum() : (logits * 0).sum()
+        return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: batch.mask.map { $0 != 0 })
+    }
+
+    public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
+        let (logits, batch) = forward(indices.map { queries[$0] })
+        var mask = batch.mask
+        for (row, q) in indices.enumerated() {
+            // Positions up to the prompt's last token are not measured (position t predicts token t).
+            for t in 0..<Swift.min(queryPromptLengths[q], batch.length) { mask[row * batch.length + t] = 0 }
+        }
+        let loss = batch.length > 1 ? Losses.nextTokenLosses(logits: logits, tokens: batch.tokens, mask: mask).sum() : (logits * 0).sum()
+        return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: batch.mask.map { $0 != 0 })
+    }
+}
+
+/// Classification with softmax cross-entropy, or regression with squared error, over feature rows.
+public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
+    public let network: Module<Scalar>
+    public var model: Module<Scalar> { network }
+    let forwardPass: (Variable<Scalar>) -> Variable<Scalar>
+    public let trainingFeatures: Tensor<Scalar>
+    public let trainingLabels: [Int]
+    public let queryFeatures: Tensor<Scalar>
+    public let queryLabels: [Int]
+
+    public init(model: MultilayerPerceptron<Scalar>, trainingFeatures: Tensor<Scalar>, trainingLabels: [Int],
+                queryFeatures: Tensor<Scalar>, queryLabels: [Int]) {
+        network = model
+        forwardPass = { model($0) }
+        self.trainingFeatures = trainingFeatures
+        self.trainingLabels = trainingLabels
+        self.queryFeatures = queryFeatures
+        self.queryLabels = queryLabels
+    }
+
+    public var trainingExampleCount: Int { trainingLabels.count }
+    public var queryCount: Int { queryLabels.count }
+    public func trainingTokens(_ index: Int) -> [Int]? { nil }
+
+    public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
+        let logits = forwardPass(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
+        let targets = labels == .sampled ? LabelSampling.categorical(logits: logits.value, using: &generator) : indices.map { trainingLabels[$0] }
+        return TaskLoss(loss: Losses.crossEntropy(logits: logits, labels: targets, reduction: .sum), rowsPerExample: 1, rowMask: nil)
+    }
+
+    public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
+        let logits = forwardPass(Variable(queryFeatures.indexSelect(along: 0, indices: indices)))
+        return TaskLoss(loss: Losses.crossEntropy(logits: logits, labels: indices.map { queryLabels[$0] }, reduction: .sum),
+                        rowsPerExample: 1, rowMask: nil)
+    }
+}
+
+/// Regression with the squared error Σ_j (f(x)_j − y_j)² per example.
+///
+/// Sampled labels (true Fisher) are y = f(x) + ε, ε ~ N(0, 1).
+public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
+    public let network: MultilayerPerceptron<Scalar>
+    public var model: Module<Scalar> { network }
+    public let trainingFeatures: Tensor<Scalar>, trainingTargets: Tensor<Scalar>
+    public let queryFeatures: Tensor<Scalar>, queryTargets: Tensor<Scalar>
+
+    /// - Parameters: features `[count, inputs]` and targets `[count, outputs]` of each set.
+    public init(model: MultilayerPerceptron<Scalar>, trainingFeatures: Tensor<Scalar>, trainingTargets: Tensor<Scalar>,
+                queryFeatures: Tensor<Scalar>, queryTargets: Tensor<Scalar>) {
+        network = model
+        self.trainingFeatures = trainingFeatures
+        self.trainingTargets = trainingTargets
+        self.queryFeatures = queryFeatures
+        self.queryTargets = queryTargets
+    }
+
+    public var trainingExampleCount: Int { trainingFeatures.shape[0] }
+    public var queryCount: Int { queryFeatures.shape[0] }
+    public func trainingTokens(_ index: Int) -> [Int]? { nil }
+
+    public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
+        let prediction = network(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
+        let targets = labels == .sampled ? LabelSampling.gaussian(prediction: prediction.value, using: &generator)
+                                         : trainingTargets.indexSelect(along: 0, indices: indices)
+        return TaskLoss(loss: Losses.meanSquaredError(prediction, targets, reduction: .sum), rowsPerExample: 1, rowMask: nil)
+    }
+
+    public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
+        let prediction = network(Variable(queryFeatures.indexSelect(along: 0, indices: indices)))
+        return TaskLoss(loss: Losses.meanSquaredError(prediction, queryTargets.indexSelect(along: 0, indices: indices), reduction: .sum),
+                        rowsPerExample: 1, rowMask: nil)
+    }
+}
