@@ -1,0 +1,91 @@
+import Formats
+import Foundation
+import Influence
+import TensorCore
+
+/// `influence scores`: influence of every training row on every query.
+struct ScoresCommand: Subcommand {
+    static let name = "scores"
+    static let abstract = "Compute pairwise influence scores of training rows on queries with fitted factors."
+    static let options: [OptionSpecification] = [
+        .value("model", "DIR", required: true, "GPT-2 model directory (the one the factors were fitted on)."),
+        .value("factors", "FACTORS_DIR", required: true, "Output of `influence fit`."),
+        .value("train", "TRAIN.jsonl", required: true, "Training rows {\"text\"} or {\"input_ids\"}."),
+        .value("queries", "QUERIES.jsonl", required: true, "Query rows {\"text\"}, {\"input_ids\"} or {\"prompt\", \"completion\"}."),
+        .value("damping", "auto|X", default: "auto", "λ: a number, or 0.1 × mean(Λ) per module."),
+        .flag("per-module", "Also write one [queries, train] tensor per module."),
+        .flag("per-token", "Also write per_token [queries, train, tokens]."),
+        .flag("self", "Also write self_scores.safetensors."),
+        .value("batch-size", "N", default: "8", "Training rows per batch."),
+        .value("max-examples", "N", "Score only the first N training rows."),
+        .value("out", "SCORES_DIR", required: true, "Where the scores are written."),
+    ]
+    static let discussion = """
+    score(q, m) = ∇f(z_q)ᵀ (H + λI)⁻¹ ∇L(z_m): positive when training row m supports query q (up-weighting
+    it lowers the query's loss). f is the query's summed next-token loss, or with prompt and completion
+    −log p(completion | prompt). Outputs: pairwise_scores.safetensors (all_modules [queries, train] and,
+    when asked, one tensor per module and per_token), self_scores.safetensors, and summary.json with the
+    ten highest and ten lowest training rows per query.
+    """
+
+    let arguments: ParsedArguments
+    let damping: Damping
+
+    init(_ arguments: ParsedArguments) throws {
+        self.arguments = arguments
+        guard let d = Damping(arguments.string("damping")!) else {
+            throw UsageError("option '--damping' needs 'auto' or a non-negative number, got '\(arguments.string("damping")!)'")
+        }
+        damping = d
+        _ = try arguments.integer("batch-size", minimum: 1)
+    }
+
+    func run() throws {
+        let out = arguments.path("out")!, factorsDirectory = arguments.path("factors")!
+        let factors = try InfluenceFactors.load(from: factorsDirectory)
+        let (task, trainTexts, queryTexts) = try languageModelingTask(
+            model: arguments.path("model")!, train: arguments.path("train")!, queries: arguments.path("queries")!,
+            maximumExamples: try arguments.integer("max-examples", minimum: 1))
+        let configuration = ScoreConfiguration(damping: damping, perModule: arguments.flag("per-module"), perToken: arguments.flag("per-token"),
+                                               selfInfluence: arguments.flag("self"), batchSize: try arguments.integer("batch-size", minimum: 1)!)
+        let computer = try ScoreComputer(task: task, factors: factors, factorsPath: factorsDirectory.path, configuration: configuration)
+        let progress = StageProgress()
+        computer.progress = { progress.update($0, $1, $2) }
+        let started = Date()
+        let scores = try computer.compute()
+        let metadata = ["strategy": factors.strategy.rawValue, "damping": damping.description,
+                        "modules": factors.moduleNames.joined(separator: ","), "sign": "positive supports the query"]
+        try scores.save(to: out, metadata: metadata)
+        try writeSummary(scores, trainTexts: trainTexts, queryTexts: queryTexts, dampings: computer.dampings,
+                         moduleNames: computer.moduleNames, to: out.appendingPathComponent("summary.json"))
+        print("scored \(task.queryCount) queries against \(task.trainingExampleCount) training rows"
+            + String(format: " in %.1f s (%@, damping %@)", Date().timeIntervalSince(started), factors.strategy.rawValue, damping.description))
+        print("wrote \(out.path)")
+    }
+
+    func writeSummary(_ scores: InfluenceScores, trainTexts: [String], queryTexts: [String], dampings: [Double],
+                      moduleNames: [String], to url: URL) throws {
+        let (q, n) = (scores.pairwise.shape[0], scores.pairwise.shape[1])
+        var queries: [JSONValue] = []
+        for query in 0..<q {
+            let row = (0..<n).map { scores.pairwise[query, $0] }
+            let order = row.indices.sorted { row[$0] > row[$1] }
+            func entries(_ indices: ArraySlice<Int>) -> JSONValue {
+                .array(indices.map { i in
+                    var e: [String: JSONValue] = ["train_index": .number(Double(i)), "score": .number(Double(row[i]))]
+                    if i < trainTexts.count && !trainTexts[i].isEmpty { e["text"] = .string(String(trainTexts[i].prefix(200))) }
+                    return .object(e)
+                })
+            }
+            var entry: [String: JSONValue] = ["query_index": .number(Double(query)), "highest": entries(order.prefix(10)),
+                                              "lowest": entries(order.reversed().prefix(10))]
+            if query < queryTexts.count && !queryTexts[query].isEmpty { entry["query"] = .string(queryTexts[query]) }
+            queries.append(.object(entry))
+        }
+        let summary: JSONValue = .object([
+            "queries": .array(queries),
+            "damping_per_module": .object(Dictionary(uniqueKeysWithValues: zip(moduleNames, dampings.map { JSONValue.number($0) }))),
+        ])
+        try AtomicFile.write(Data(try summary.serialized().utf8), to: url)
+    }
+}
