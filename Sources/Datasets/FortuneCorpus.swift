@@ -38,9 +38,10 @@ public enum FortuneCorpus {
                 throw CorpusError.unknownLanguage(code)
             }
             let folder = entry.subdirectory.map { directory.appendingPathComponent($0) } ?? directory
-            let files = try fortuneFiles(in: folder)
+            let package = code == "en" ? "fortunes" : "fortunes-\(code)"
+            let files = try fortuneFiles(in: folder, package: package)
             if files.isEmpty {
-                throw CorpusError.missing(path: folder.path, package: code == "en" ? "fortunes" : "fortunes-\(code)")
+                throw CorpusError.missing(path: folder.path, package: package)
             }
             for file in files {
                 let data = try Data(contentsOf: file)
@@ -54,9 +55,9 @@ public enum FortuneCorpus {
         return documents
     }
 
-    private static func fortuneFiles(in folder: URL) throws -> [URL] {
+    private static func fortuneFiles(in folder: URL, package: String) throws -> [URL] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else {
-            throw CorpusError.missing(path: folder.path, package: "fortunes")
+            throw CorpusError.missing(path: folder.path, package: package)
         }
         return names.sorted().compactMap { name in
             if name.hasSuffix(".dat") || name.hasSuffix(".u8") || name.hasPrefix(".") { return nil }
@@ -76,7 +77,9 @@ public enum FortuneCorpus {
             if !joined.isEmpty { fortunes.append(joined) }
             current.removeAll()
         }
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Lines are split on the scalar "\n": as Characters, "\r\n" is a single grapheme that never
+        // equals "\n", so a file with CRLF line ends would otherwise be one line.
+        for line in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map(Substring.init) {
             if line == "%" || line == "%\r" { flush() } else { current.append(line) }
         }
         flush()
