@@ -35,6 +35,13 @@ public struct TrainingRecord: Codable, Equatable, Sendable {
     public var loss: Double
     public var learningRate: Double
     public var validationLoss: Double?
+
+    public init(step: Int, loss: Double, learningRate: Double, validationLoss: Double? = nil) {
+        self.step = step
+        self.loss = loss
+        self.learningRate = learningRate
+        self.validationLoss = validationLoss
+    }
 }
 
 /// Trains a module with an optimizer over an indexed dataset.
