@@ -1,5 +1,6 @@
 import Autograd
 import Foundation
+import Influence
 import NeuralNetworks
 import TensorCore
 import Training
@@ -106,4 +107,51 @@ let gpt2 = gpt2TrainingStep()
 let gpt2Rate = gpt2.flops / gpt2.seconds / 1e9
 print(String(format: "GPT-2 4×256, T=128, V=4096, batch 16, AdamW step: %.3f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
              gpt2.seconds, Double(gpt2.tokens) / gpt2.seconds, gpt2Rate, 100 * gpt2Rate / reference))
+}
+
+/// EK-FAC fit and pairwise scoring on the 4-layer GPT-2 of the training benchmark: 1,024
+/// sequences of 128 tokens, 8 queries, the MLP layers tracked.
+final class RandomTokenTask {
+    static func make(sequences: Int, queries: Int) -> LanguageModelingTask<Float> {
+        let config = GPT2Configuration(vocabularySize: 4096, contextLength: 128, embeddingSize: 256, layerCount: 4, headCount: 4)
+        let model = GPT2LanguageModel<Float>(configuration: config, seed: 11)
+        model.evaluate()
+        var generator = SeededGenerator(seed: 12)
+        func sequence() -> [Int] { (0..<128).map { _ in Int(generator.next() % 4096) } }
+        let train = (0..<sequences).map { _ in sequence() }
+        let query = (0..<queries).map { _ in sequence() }
+        return LanguageModelingTask(model: model, training: train, queries: query)
+    }
+}
+
+if wanted("influence") {
+    let sequences = Int(ProcessInfo.processInfo.environment["BENCH_SEQUENCES"] ?? "") ?? 1024
+    let task = RandomTokenTask.make(sequences: sequences, queries: 8)
+    let clock = ContinuousClock()
+    func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+    let fitter = try! FactorFitter(task: task, modules: ["transformer.h.*.mlp.c_fc", "transformer.h.*.mlp.c_proj"],
+                                   configuration: FitConfiguration(strategy: .ekfac, labels: .sampled, batchSize: 16))
+    var factors: InfluenceFactors? = nil
+    let fitTime = seconds(clock.measure { factors = try! fitter.fit() })
+    let computer = try! ScoreComputer(task: task, factors: factors!, factorsPath: "memory",
+                                      configuration: ScoreConfiguration(damping: .automatic, batchSize: 16))
+    let scoreTime = seconds(clock.measure { _ = try! computer.compute() })
+    let tokens = Double(sequences * 128)
+    // Matrix-product work, counted per token: the forward pass (2·P multiply-adds over the model's
+    // Linear layers and LM head, plus attention), the backward pass from the loss down to the
+    // lowest tracked layer (activation gradients only, about the forward work of the layers above it), and
+    // the factor products of each tracked layer (in = 256 + 1, out = 1024 for c_fc and reversed for c_proj).
+    let c = 256.0, f = 1024.0, v = 4096.0, layers = 4.0, t = 128.0
+    let forward = 2 * (layers * (3 * c * c + c * c + 2 * c * f) + c * v) + layers * 4 * t * c
+    let backward = forward   // activation gradients only: no weight gradient is formed
+    let pairs = [(c + 1, f), (f + 1, c)]
+    let covariance = layers * pairs.map { 2 * ($0.0 * $0.0 + $0.1 * $0.1) }.reduce(0, +)
+    let lambda = layers * pairs.map { 2 * ($0.0 * $0.0 + $0.1 * $0.1) + 2 * $0.0 * $0.1 + 3 * $0.0 * $0.1 / t }.reduce(0, +)
+    let perExample = layers * pairs.map { 2 * $0.0 * $0.1 }.reduce(0, +)
+    let fitFlops = tokens * (2 * (forward + backward) + covariance + lambda)
+    let scoreFlops = tokens * (forward + backward + perExample) + Double(sequences) * 8 * 2 * layers * pairs.map { $0.0 * $0.1 }.reduce(0, +)
+    print(String(format: "EK-FAC fit, GPT-2 4×256, %d × 128 tokens, MLP layers: %.1f s, %.0f tokens/s (two passes), %.1f GFLOP/s, %.0f%% of sgemm",
+                 sequences, fitTime, 2 * tokens / fitTime, fitFlops / fitTime / 1e9, 100 * fitFlops / fitTime / 1e9 / reference))
+    print(String(format: "EK-FAC pairwise scores, 8 queries × %d sequences: %.1f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
+                 sequences, scoreTime, tokens / scoreTime, scoreFlops / scoreTime / 1e9, 100 * scoreFlops / scoreTime / 1e9 / reference))
 }
