@@ -1,0 +1,548 @@
+#!/usr/bin/env python3
+"""Compare swift-influence's scores with Kronfluence's on the same GPT-2 model, data and options.
+
+Kronfluence (https://github.com/pomonam/kronfluence, the reference implementation of Grosse et al.
+2023) is used as a library: nothing of it is copied into swift-influence. This script is not part
+of CI; run it by hand after changes to the influence engine.
+
+What it does
+  1. Loads the Hugging Face GPT-2 in DIR with transformers (float32, eval, eager attention) and
+     replaces the MLP Conv1D modules (transformer.h.*.mlp.c_fc, c_proj) by equivalent nn.Linear
+     modules (weight transposed), because Kronfluence tracks nn.Linear only; checks that the
+     logits are unchanged.
+  2. Tokenises the rows with DIR/tokenizer.json (tokenizers library) like the CLI does: text rows
+     encode(text) truncated to n_positions; query rows encode(prompt) + encode(completion), only
+     the completion's targets measured. A preflight runs `influence loss` on the same rows and
+     checks the token counts and summed losses against the PyTorch model (conventions first).
+  3. Defines a Kronfluence Task with swift-influence's LanguageModelingTask conventions:
+       training loss  = Σ over examples and target positions t ≥ 1 of −log p(x_t | x_<t)
+                        (reduction "sum", padding targets ignored via −100; right padding with
+                        the eos token and an attention mask),
+       sampled labels = one draw per position, torch.multinomial(softmax(logits).detach()),
+                        padding targets still ignored,
+       measurement    = the same summed loss over the completion targets only,
+       tracked        = the MLP Linear layers, attention mask = the batch's mask.
+  4. Runs Kronfluence fit_all_factors (FactorArguments(strategy, use_empirical_fisher); no AMP,
+     float32 covariances and Λ, float64 eigendecomposition: Kronfluence's defaults) and
+     compute_pairwise_scores (ScoreArguments(damping_factor=None for "auto", else the number)).
+  5. Runs `influence fit` and `influence scores` with the same options into the work directory.
+  6. Prints, per strategy and Fisher, Pearson and Spearman over all (query, train) pairs, the
+     smallest per-query Pearson, max |ours − theirs| / max |theirs| (empirical Fisher only: sampled
+     labels come from different random streams), the least-squares scale of ours on theirs, and the
+     wall times of both sides (ours: the CLI process, including model loading; Kronfluence: the
+     library calls), plus a comparison of the fitted factors (A, S, eigenvalues, Λ, counts).
+     For the sampled Fisher with EK-FAC it also measures each side against itself with another
+     seed (the Monte-Carlo noise floor), unless --no-noise-floor.
+
+Exit status: 0 when EK-FAC agrees (Pearson ≥ 0.999 with the empirical Fisher, ≥ 0.98 with sampled
+labels), 1 when it does not, 2 on a preflight (conventions) failure.
+
+Conventions that must (and do) match; see Sources/Influence/*.swift and DESIGN.md §2:
+  sign          Kronfluence's pairwise score is ∇f(z_q)ᵀ (H + λI)⁻¹ ∇L(z_m), as ours: positive
+                means the training row supports the query (lowers its loss).
+  bias column   ā = [a; 1] appended last; gradients are [out, in + 1].
+  averaging     A and S are divided by the number of real (unmasked) tokens, Λ by the number of
+                examples; damping "auto" = 0.1 × mean(Λ) per module (mean(λ_S λ_Aᵀ) for K-FAC).
+  masking       padded rows of ā are zeroed (the output gradients there are zero anyway).
+
+Requirements
+  python ≥ 3.10 with torch, transformers (≥ 4.40; tested with 5.x), tokenizers, safetensors,
+  numpy, scipy and kronfluence 1.0.x (`pip install kronfluence`); the swift-influence CLI built
+  in release mode (`swift build -c release`, default path .build/release/influence).
+
+Usage
+  python scripts/compare/kronfluence_compare.py --model /tmp/lm --train /tmp/train.jsonl \\
+      --queries /tmp/queries.jsonl [--batch-size 8] [--strategies ekfac,kfac,diagonal,identity] \\
+      [--fishers empirical,sampled] [--damping auto] [--work-dir DIR] [--influence PATH]
+  A model and data to try it on:
+      influence train --corpus fortunes --out /tmp/lm --steps 200 --layers 2 --width 64 \\
+          --context 64 --vocab-size 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.numpy import load_file as load_numpy
+from scipy import stats
+from tokenizers import Tokenizer
+from torch import nn
+from torch.utils import data
+
+REPO = Path(__file__).resolve().parents[2]
+MLP_PATTERNS = ("mlp.c_fc", "mlp.c_proj")
+EKFAC_THRESHOLDS = {"empirical": 0.999, "sampled": 0.98}
+
+
+# ---------------------------------------------------------------------------------------------
+# Model and data
+
+
+def load_model(directory: Path) -> tuple[nn.Module, list[str]]:
+    """The HF GPT-2 in float32/eval/eager with its MLP Conv1D layers turned into nn.Linear."""
+    from transformers import GPT2LMHeadModel
+    from transformers.pytorch_utils import Conv1D
+
+    try:
+        model = GPT2LMHeadModel.from_pretrained(directory, dtype=torch.float32, attn_implementation="eager")
+    except TypeError:  # transformers < 4.56 names it torch_dtype
+        model = GPT2LMHeadModel.from_pretrained(directory, torch_dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    names = []
+    for i, block in enumerate(model.transformer.h):
+        for attribute in ("c_fc", "c_proj"):
+            conv = getattr(block.mlp, attribute)
+            assert isinstance(conv, Conv1D), f"transformer.h.{i}.mlp.{attribute} is {type(conv)}"
+            fan_in, fan_out = conv.weight.shape  # Conv1D: y = x W + b with W [in, out]
+            linear = nn.Linear(fan_in, fan_out, bias=conv.bias is not None)
+            with torch.no_grad():
+                linear.weight.copy_(conv.weight.t())
+                if conv.bias is not None:
+                    linear.bias.copy_(conv.bias)
+            setattr(block.mlp, attribute, linear.eval())
+            names.append(f"transformer.h.{i}.mlp.{attribute}")
+    return model, names
+
+
+@dataclass
+class Rows:
+    sequences: list[list[int]]
+    prompt_lengths: list[int]  # targets t < prompt length are not measured (0: all)
+    texts: list[dict] = field(default_factory=list)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def tokenise_training(path: Path, tokenizer: Tokenizer, context: int) -> Rows:
+    rows = read_jsonl(path)
+    sequences = []
+    for i, row in enumerate(rows):
+        if "input_ids" in row:
+            ids = list(row["input_ids"])
+        elif "text" in row:
+            ids = tokenizer.encode(row["text"]).ids
+        else:
+            raise SystemExit(f"{path}:{i + 1}: a row needs \"text\" or \"input_ids\"")
+        sequences.append(ids[:context])
+    return Rows(sequences, [0] * len(sequences), rows)
+
+
+def tokenise_queries(path: Path, tokenizer: Tokenizer, context: int) -> Rows:
+    rows = read_jsonl(path)
+    sequences, prompts = [], []
+    for i, row in enumerate(rows):
+        if "prompt" in row or "completion" in row:
+            p, c = tokenizer.encode(row["prompt"]).ids, tokenizer.encode(row["completion"]).ids
+            ids, prompt = p + c, len(p)
+        elif "input_ids" in row:
+            ids, prompt = list(row["input_ids"]), 0
+        else:
+            ids, prompt = tokenizer.encode(row["text"]).ids, 0
+        if len(ids) > context:  # the CLI refuses such queries rather than truncating them
+            raise SystemExit(f"{path}:{i + 1}: the query has {len(ids)} tokens, more than the context {context}")
+        sequences.append(ids)
+        prompts.append(prompt)
+    return Rows(sequences, prompts, rows)
+
+
+class RowDataset(data.Dataset):
+    def __init__(self, rows: Rows):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows.sequences)
+
+    def __getitem__(self, index: int) -> tuple[list[int], int]:
+        return self.rows.sequences[index], self.rows.prompt_lengths[index]
+
+
+def make_collate(pad_token: int):
+    """Right-pads a batch to its longest row with the eos token, like Batching.pad in Swift.
+
+    labels[b, t] is the target of position t (predicted from the logits at t − 1): −100 for
+    padding and for prompt targets (t < prompt length)."""
+
+    def collate(items):
+        length = max(len(ids) for ids, _ in items)
+        batch = len(items)
+        input_ids = torch.full((batch, length), pad_token, dtype=torch.long)
+        attention_mask = torch.zeros((batch, length), dtype=torch.long)
+        labels = torch.full((batch, length), -100, dtype=torch.long)
+        for b, (ids, prompt) in enumerate(items):
+            n = len(ids)
+            input_ids[b, :n] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[b, :n] = 1
+            labels[b, prompt:n] = input_ids[b, prompt:n]
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+    return collate
+
+
+# ---------------------------------------------------------------------------------------------
+# Kronfluence task
+
+
+def make_task(tracked: list[str]):
+    from kronfluence.task import Task
+
+    class LanguageModelingTask(Task):
+        """swift-influence's LanguageModelingTask, written against Kronfluence's Task."""
+
+        def _shifted(self, batch, model):
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logits = logits[:, :-1, :].float()
+            return logits.reshape(-1, logits.size(-1)), batch["labels"][:, 1:].reshape(-1)
+
+        def compute_train_loss(self, batch, model, sample: bool = False) -> torch.Tensor:
+            logits, labels = self._shifted(batch, model)
+            if sample:
+                with torch.no_grad():
+                    probabilities = torch.softmax(logits.detach(), dim=-1)
+                    drawn = torch.multinomial(probabilities, num_samples=1).flatten()
+                    labels = torch.where(labels == -100, labels, drawn)
+            return F.cross_entropy(logits, labels, ignore_index=-100, reduction="sum")
+
+        def compute_measurement(self, batch, model) -> torch.Tensor:
+            # −log p(completion | prompt): the prompt's targets are −100 in the labels.
+            logits, labels = self._shifted(batch, model)
+            return F.cross_entropy(logits, labels, ignore_index=-100, reduction="sum")
+
+        def get_influence_tracked_modules(self):
+            return list(tracked)
+
+        def get_attention_mask(self, batch):
+            return batch["attention_mask"]
+
+    return LanguageModelingTask()
+
+
+# ---------------------------------------------------------------------------------------------
+# The two sides
+
+
+def run_cli(arguments: list[str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(arguments, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(arguments)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return elapsed
+
+
+@dataclass
+class Side:
+    scores: np.ndarray
+    fit_seconds: float
+    score_seconds: float
+    factors_dir: Path
+
+
+def ours(cli: Path, args, strategy: str, fisher: str, work: Path, seed: int = 0) -> Side:
+    tag = f"{strategy}-{fisher}" + (f"-seed{seed}" if seed else "")
+    factors, scores = work / "ours" / f"factors-{tag}", work / "ours" / f"scores-{tag}"
+    for d in (factors, scores):
+        shutil.rmtree(d, ignore_errors=True)
+    fit = run_cli([str(cli), "fit", "--model", str(args.model), "--data", str(args.train), "--strategy", strategy,
+                   "--modules", "mlp", "--fisher", fisher, "--batch-size", str(args.batch_size), "--seed", str(seed),
+                   "--out", str(factors)])
+    score = run_cli([str(cli), "scores", "--model", str(args.model), "--factors", str(factors), "--train", str(args.train),
+                     "--queries", str(args.queries), "--damping", args.damping, "--batch-size", str(args.batch_size),
+                     "--out", str(scores)])
+    matrix = load_numpy(str(scores / "pairwise_scores.safetensors"))["all_modules"].astype(np.float64)
+    return Side(matrix, fit, score, factors)
+
+
+def theirs(analyzer, train_set, query_set, collate, args, strategy: str, fisher: str, seed: int = 0) -> Side:
+    from kronfluence.arguments import FactorArguments, ScoreArguments
+    from kronfluence.utils.dataset import DataLoaderKwargs
+
+    tag = f"{strategy}-{fisher}" + (f"-seed{seed}" if seed else "")
+    loader = DataLoaderKwargs(collate_fn=collate)
+    factor_args = FactorArguments(strategy=strategy, use_empirical_fisher=(fisher == "empirical"))
+    damping = None if args.damping == "auto" else float(args.damping)
+    score_args = ScoreArguments(damping_factor=damping)
+    torch.manual_seed(seed)
+    started = time.perf_counter()
+    analyzer.fit_all_factors(factors_name=tag, dataset=train_set, per_device_batch_size=args.batch_size,
+                             dataloader_kwargs=loader, factor_args=factor_args, overwrite_output_dir=True)
+    fit = time.perf_counter() - started
+    started = time.perf_counter()
+    analyzer.compute_pairwise_scores(scores_name=tag, factors_name=tag, query_dataset=query_set, train_dataset=train_set,
+                                     per_device_query_batch_size=args.batch_size,
+                                     per_device_train_batch_size=args.batch_size, dataloader_kwargs=loader,
+                                     score_args=score_args, overwrite_output_dir=True)
+    score = time.perf_counter() - started
+    matrix = analyzer.load_pairwise_scores(scores_name=tag)["all_modules"].double().numpy()
+    return Side(matrix, fit, score, analyzer.factors_output_dir(factors_name=tag))
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks and figures
+
+
+def check_linear_swap(model_dir: Path, converted: nn.Module, batch: dict) -> float:
+    from transformers import GPT2LMHeadModel
+
+    try:
+        original = GPT2LMHeadModel.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager").eval()
+    except TypeError:
+        original = GPT2LMHeadModel.from_pretrained(model_dir, torch_dtype=torch.float32, attn_implementation="eager").eval()
+    with torch.no_grad():
+        a = original(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        b = converted(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    mask = batch["attention_mask"].bool()
+    return ((a - b).abs()[mask].max() / a[mask].abs().max()).item()
+
+
+def preflight(cli: Path, args, model: nn.Module, train: Rows, queries: Rows, collate, work: Path) -> list[str]:
+    """`influence loss` against the PyTorch model: token counts (tokenisation) and summed losses
+    (forward pass, padding, loss convention) per row. Returns the problems found."""
+    problems = []
+    probe = work / "preflight.jsonl"
+    rows = [{"input_ids": ids} for ids in train.sequences]
+    # Queries: the full sequences, then their prompts and completions as text (their token counts).
+    rows += [{"input_ids": ids} for ids in queries.sequences]
+    texts = []
+    for row in queries.texts:
+        if "prompt" in row:
+            texts += [row["prompt"], row["completion"]]
+    rows += [{"text": t} for t in texts]
+    with open(probe, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    result = subprocess.run([str(cli), "loss", "--model", str(args.model), "--data", str(probe),
+                             "--batch-size", str(args.batch_size)], capture_output=True, text=True)
+    if result.returncode != 0:
+        return [f"influence loss failed: {result.stderr[-2000:]}"]
+    swift = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    sequences = train.sequences + queries.sequences
+    reference = []
+    with torch.no_grad():
+        for start in range(0, len(sequences), args.batch_size):
+            batch = collate([(s, 0) for s in sequences[start:start + args.batch_size]])
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+            per = F.cross_entropy(logits.transpose(1, 2), batch["labels"][:, 1:], ignore_index=-100, reduction="none")
+            reference += per.sum(1).tolist()
+    worst = 0.0
+    for i, (s, r, ids) in enumerate(zip(swift, reference, sequences)):
+        if s["tokens"] != max(0, len(ids) - 1):
+            problems.append(f"row {i}: the CLI predicts {s['tokens']} tokens, PyTorch {len(ids) - 1}")
+        worst = max(worst, abs(s["loss"] - r) / max(1.0, abs(r)))
+    if worst > 1e-4:
+        problems.append(f"summed losses differ by up to {worst:.2e} (relative)")
+    tokenizer = Tokenizer.from_file(str(args.model / "tokenizer.json"))
+    for s, t in zip(swift[len(sequences):], texts):
+        n = len(tokenizer.encode(t).ids)
+        if s["tokens"] != max(0, n - 1):
+            problems.append(f"{t!r}: the CLI has {s['tokens'] + 1} tokens, tokenizers {n}")
+    print(f"preflight: {len(sequences)} sequences, {len(texts)} prompt/completion texts; "
+          f"max relative loss difference CLI vs PyTorch {worst:.1e}; "
+          + ("token counts agree" if not any("tokens" in p for p in problems) else "TOKEN COUNTS DIFFER"))
+    return problems
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.ravel(), b.ravel()
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@dataclass
+class Figures:
+    pearson: float
+    spearman: float
+    min_query_pearson: float
+    max_relative: float
+    scale: float
+
+
+def figures(mine: np.ndarray, reference: np.ndarray) -> Figures:
+    assert mine.shape == reference.shape, f"score shapes differ: ours {mine.shape}, Kronfluence {reference.shape}"
+    rho = stats.spearmanr(mine.ravel(), reference.ravel()).statistic
+    per_query = min(pearson(mine[q], reference[q]) for q in range(mine.shape[0]))
+    relative = float(np.abs(mine - reference).max() / max(np.abs(reference).max(), 1e-30))
+    scale = float((mine * reference).sum() / max((reference * reference).sum(), 1e-300))
+    return Figures(pearson(mine, reference), float(rho), per_query, relative, scale)
+
+
+def relative_frobenius(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
+
+
+def compare_factors(mine_dir: Path, their_dir: Path, modules: list[str], strategy: str) -> list[str]:
+    """Per module: relative Frobenius differences of A, S (each divided by its token count),
+    eigenvalues and Λ (divided by its example count), and the counts themselves."""
+    if strategy == "identity":
+        return []
+    ours_file = load_numpy(str(mine_dir / "factors.safetensors"))
+    with open(mine_dir / "factors.safetensors", "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    meta = header.get("__metadata__", {})
+
+    def theirs_file(name: str) -> dict:
+        path = their_dir / f"{name}.safetensors"
+        return load_numpy(str(path)) if path.exists() else {}
+
+    cov_a, cov_s = theirs_file("activation_covariance"), theirs_file("gradient_covariance")
+    n_a, n_s = theirs_file("num_activation_covariance_processed"), theirs_file("num_gradient_covariance_processed")
+    eig_a, eig_s = theirs_file("activation_eigenvalues"), theirs_file("gradient_eigenvalues")
+    lam, n_lam = theirs_file("lambda_matrix"), theirs_file("num_lambda_processed")
+    lines = []
+    for m in modules:
+        parts = []
+        if m in cov_a:
+            tokens_a, tokens_s = int(n_a[m].ravel()[0]), int(n_s[m].ravel()[0])
+            parts.append(f"tokens ours {meta.get('tokens')} / theirs {tokens_a},{tokens_s}")
+            parts.append(f"A {relative_frobenius(ours_file[m + '.activation_covariance'], cov_a[m] / tokens_a):.1e}")
+            parts.append(f"S {relative_frobenius(ours_file[m + '.gradient_covariance'], cov_s[m] / tokens_s):.1e}")
+            parts.append(f"λ_A {relative_frobenius(ours_file[m + '.activation_eigenvalues'], eig_a[m]):.1e}")
+            parts.append(f"λ_S {relative_frobenius(ours_file[m + '.gradient_eigenvalues'], eig_s[m]):.1e}")
+        if m in lam:
+            examples = int(n_lam[m].ravel()[0])
+            mine_l, their_l = ours_file[m + ".lambda"], lam[m] / examples
+            parts.append(f"examples ours {meta.get('examples')} / theirs {examples}")
+            parts.append(f"Λ {relative_frobenius(mine_l, their_l):.1e} (mean ratio {mine_l.mean() / their_l.mean():.4f})")
+        lines.append(f"    {m}: " + ", ".join(parts))
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True, help="Hugging Face GPT-2 directory")
+    parser.add_argument("--train", type=Path, required=True, help="training rows {\"text\"} or {\"input_ids\"}")
+    parser.add_argument("--queries", type=Path, required=True, help="query rows {\"prompt\",\"completion\"}, {\"text\"} or {\"input_ids\"}")
+    parser.add_argument("--batch-size", type=int, default=8, help="examples per batch on both sides (default 8)")
+    parser.add_argument("--strategies", default="ekfac,kfac,diagonal,identity")
+    parser.add_argument("--fishers", default="empirical,sampled")
+    parser.add_argument("--damping", default="auto", help="auto (0.1 × mean Λ per module) or a number")
+    parser.add_argument("--work-dir", type=Path, help="where factors and scores go (default: a new temporary directory)")
+    parser.add_argument("--influence", type=Path, default=REPO / ".build" / "release" / "influence", help="the CLI binary")
+    parser.add_argument("--no-noise-floor", action="store_true", help="skip the second-seed runs of sampled EK-FAC")
+    parser.add_argument("--no-factors", action="store_true", help="skip the factor comparison")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = parser.parse_args()
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    fishers = [s.strip() for s in args.fishers.split(",") if s.strip()]
+    for s in strategies:
+        if s not in ("ekfac", "kfac", "diagonal", "identity"):
+            parser.error(f"unknown strategy {s}")
+    for f_ in fishers:
+        if f_ not in ("empirical", "sampled"):
+            parser.error(f"unknown Fisher {f_}")
+    if not args.influence.exists():
+        parser.error(f"{args.influence} does not exist; build it with `swift build -c release`")
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="kronfluence-compare-"))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "ours").mkdir(exist_ok=True)
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    from kronfluence.analyzer import Analyzer, prepare_model
+
+    model, tracked = load_model(args.model)
+    config = model.config
+    pad = config.eos_token_id if config.eos_token_id is not None else 0
+    tokenizer = Tokenizer.from_file(str(args.model / "tokenizer.json"))
+    train = tokenise_training(args.train, tokenizer, config.n_positions)
+    queries = tokenise_queries(args.queries, tokenizer, config.n_positions)
+    collate = make_collate(pad)
+    print(f"model {args.model}: {config.n_layer} layers, width {config.n_embd}, vocab {config.vocab_size}, "
+          f"context {config.n_positions}; {len(train.sequences)} training rows "
+          f"({sum(map(len, train.sequences))} tokens), {len(queries.sequences)} queries; "
+          f"batch {args.batch_size}, damping {args.damping}; torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads); work dir {work}")
+
+    swap = check_linear_swap(args.model, model, collate([(s, 0) for s in train.sequences[: args.batch_size]]))
+    print(f"Conv1D → Linear: max |Δlogit| / max |logit| = {swap:.1e}")
+    problems = [f"the Linear swap changes the logits by {swap:.1e}"] if swap > 1e-5 else []
+    problems += preflight(args.influence, args, model, train, queries, collate, work)
+    if problems:
+        print("conventions differ before any influence computation:\n  " + "\n  ".join(problems))
+        return 2
+
+    task = make_task(tracked)
+    model = prepare_model(model, task)
+    analyzer = Analyzer(analysis_name="compare", model=model, task=task, cpu=True, disable_tqdm=True,
+                        output_dir=str(work / "kronfluence"), log_level=logging.WARNING)
+    train_set, query_set = RowDataset(train), RowDataset(queries)
+
+    results, factor_lines, floors = [], [], []
+    for fisher in fishers:
+        for strategy in strategies:
+            mine = ours(args.influence, args, strategy, fisher, work)
+            reference = theirs(analyzer, train_set, query_set, collate, args, strategy, fisher)
+            fig = figures(mine.scores, reference.scores)
+            results.append((strategy, fisher, fig, mine, reference))
+            print(f"  {strategy:8s} {fisher:9s} Pearson {fig.pearson:.6f}  (ours {mine.fit_seconds:.1f}+{mine.score_seconds:.1f} s, "
+                  f"Kronfluence {reference.fit_seconds:.1f}+{reference.score_seconds:.1f} s)", flush=True)
+            if not args.no_factors:
+                factor_lines.append((strategy, fisher, compare_factors(mine.factors_dir, reference.factors_dir, tracked, strategy)))
+            if fisher == "sampled" and strategy == "ekfac" and not args.no_noise_floor:
+                mine2 = ours(args.influence, args, strategy, fisher, work, seed=1)
+                reference2 = theirs(analyzer, train_set, query_set, collate, args, strategy, fisher, seed=1)
+                floors.append(("ours seed 0 vs ours seed 1", figures(mine2.scores, mine.scores)))
+                floors.append(("Kronfluence seed 0 vs seed 1", figures(reference2.scores, reference.scores)))
+                floors.append(("ours seed 1 vs Kronfluence seed 1", figures(mine2.scores, reference2.scores)))
+
+    header = (f"{'strategy':9s} {'fisher':9s} {'pearson':>9s} {'spearman':>9s} {'min q-pearson':>13s} {'max rel diff':>12s} "
+              f"{'scale':>7s} | {'ours fit':>8s} {'ours scr':>8s} | {'kf fit':>7s} {'kf scr':>7s}")
+    print("\n" + header + "\n" + "-" * len(header))
+    for strategy, fisher, fig, mine, reference in results:
+        rel = f"{fig.max_relative:.2e}" if fisher == "empirical" else "—"
+        print(f"{strategy:9s} {fisher:9s} {fig.pearson:9.6f} {fig.spearman:9.6f} {fig.min_query_pearson:13.6f} {rel:>12s} "
+              f"{fig.scale:7.4f} | {mine.fit_seconds:7.2f}s {mine.score_seconds:7.2f}s | "
+              f"{reference.fit_seconds:6.2f}s {reference.score_seconds:6.2f}s")
+    if floors:
+        print("\nMonte-Carlo noise floor of the sampled Fisher (EK-FAC, seeds 0 and 1):")
+        for name, fig in floors:
+            print(f"  {name:36s} Pearson {fig.pearson:.6f}  Spearman {fig.spearman:.6f}  min q-Pearson {fig.min_query_pearson:.6f}")
+    if factor_lines:
+        print("\nFactors, relative Frobenius differences ours vs Kronfluence (A, S per token; Λ per example):")
+        for strategy, fisher, lines in factor_lines:
+            if lines:
+                print(f"  {strategy} / {fisher}")
+                print("\n".join(lines))
+
+    failures = []
+    for strategy, fisher, fig, _, _ in results:
+        if strategy == "ekfac" and not (fig.pearson >= EKFAC_THRESHOLDS[fisher]):
+            failures.append(f"ekfac/{fisher}: Pearson {fig.pearson:.6f} < {EKFAC_THRESHOLDS[fisher]}")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "model": str(args.model), "train": str(args.train), "queries": str(args.queries),
+            "batch_size": args.batch_size, "damping": args.damping,
+            "results": [{"strategy": s, "fisher": f_, **fig.__dict__,
+                         "ours_fit_seconds": m.fit_seconds, "ours_scores_seconds": m.score_seconds,
+                         "kronfluence_fit_seconds": r.fit_seconds, "kronfluence_scores_seconds": r.score_seconds}
+                        for s, f_, fig, m, r in results],
+            "noise_floor": [{"pair": n, **fig.__dict__} for n, fig in floors],
+            "failures": failures,
+        }, indent=2))
+    print("\n" + ("FAIL: " + "; ".join(failures) if failures else "PASS: EK-FAC agrees with Kronfluence within the thresholds"))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
