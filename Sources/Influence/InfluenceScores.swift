@@ -118,16 +118,16 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 if configuration.perModule { moduleColumns[i].append(s) }
                 if configuration.selfInfluence { batchSelf += preconditioner.selfScores(g, layer: i) }
                 if configuration.perToken {
-                    // score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t.
+                    // score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t, added into [q, b·t].
+                    let (out, inp) = (queries[i].shape[1], queries[i].shape[2])
                     for query in 0..<q {
-                        let p = queries[i].sliced(along: 0, query..<(query + 1)).reshaped(to: [queries[i].shape[1], queries[i].shape[2]])
-                        let gp = Tensor.matmul(layer.outputGradients, p)                          // [rows, in]
-                        let perRow = (gp * layer.activations).sum(alongAxes: [1]).reshaped(to: [1, b, t])
-                        var current = batchTokens!
-                        let before = current.sliced(along: 0, 0..<query), after = current.sliced(along: 0, (query + 1)..<q)
-                        let updated = current.sliced(along: 0, query..<(query + 1)) + perRow
-                        current = Tensor.concatenated([before, updated, after], along: 0)
-                        batchTokens = current
+                        let p = queries[i].sliced(along: 0, query..<(query + 1)).reshaped(to: [out, inp])
+                        let perRow = (Tensor.matmul(layer.outputGradients, p) * layer.activations).sum(alongAxes: [1])
+                        batchTokens!.withUnsafeMutableBufferPointer { dst in
+                            perRow.withUnsafeBufferPointer { src in
+                                for r in 0..<src.count { dst[query * b * t + r] += src[r] }
+                            }
+                        }
                     }
                 }
             }
