@@ -135,6 +135,7 @@ struct InfluenceScoresTests {
         let original = oracle.model.state()
         var expected = Tensor<Double>.zeros(shape: [2, 7])
         for m in 0..<7 {
+            try oracle.model.load(Dictionary(uniqueKeysWithValues: original.map { ($0.name, $0.value) }))
             let step = layerGradients(layers) { oracle.trainingLoss(indices: [m], labels: .data, generator: &generator).loss }
             func queryLosses(moving h: Double) throws -> [Double] {
                 try oracle.model.load(Dictionary(uniqueKeysWithValues: original.map { ($0.name, $0.value) }))
