@@ -157,6 +157,29 @@ struct CurvatureStrategyTests {
         }
     }
 
+    @Test func languageModelLambdaAveragesOverSequencesNotTokens() throws {
+        // Per-sequence gradients G_b = Σ_t g_t ā_tᵀ from autograd on each sequence alone (5
+        // sequences, 20 tokens): diagonal Λ = (1/5) Σ_b G_b ⊙ G_b, and EK-FAC's Λ for mlp.c_fc is
+        // diag(Qᵀ F Q) with F the dense per-sequence Fisher. Float64: 1e-11.
+        let model = Fixtures.languageModel(Double.self, seed: 21)
+        let task = LanguageModelingTask(model: model, training: Fixtures.sequences, queries: [])
+        let layers = model.linearLayers().map(\.layer)
+        let perExample = perExampleTrainingGradients(task, layers: layers, examples: Array(0..<5))
+        let diagonalFactors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: .diagonal, labels: .data, batchSize: 2)).fit()
+        for (l, name) in diagonalFactors.moduleNames.enumerated() {
+            let r = compare(diagonalFactors.layers[l].lambda!, perExample[l].squared().mean(alongAxes: [0]), tolerance: 1e-11, "\(name) diagonal Λ")
+            #expect(r.passed, "\(r)")
+        }
+        let ekfac = try FactorFitter(task: task, modules: ["*.mlp.c_fc"], configuration: FitConfiguration(strategy: .ekfac, labels: .data, batchSize: 2)).fit()
+        let f = ekfac.layers[0]
+        let index = try #require(diagonalFactors.moduleNames.firstIndex(of: "transformer.h.0.mlp.c_fc"))
+        let q = kronecker(f.gradientEigenvectors!, f.activationEigenvectors!)
+        let rotated = Tensor.matmul(Tensor.matmul(q, denseFisher(perExample[index]), transposeA: true), q)
+        let r = compare(f.lambda!.flattened(), diagonal(of: rotated), tolerance: 1e-11, "mlp.c_fc EK-FAC Λ")
+        #expect(r.passed, "\(r)")
+        #expect(ekfac.exampleCount == 5 && ekfac.tokenCount == 20)
+    }
+
     @Test func diagonalScoresDivideByTheMeanSquaredGradientPlusDamping() throws {
         // Oracle: Σ_layers Σ_ij G_q,ij G_m,ij / (D_ij + λ) with D from autograd per example, in
         // Float64, against the Float32 ScoreComputer: 1e-4.

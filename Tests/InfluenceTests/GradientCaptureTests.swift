@@ -97,6 +97,25 @@ struct GradientCaptureTests {
         }
     }
 
+    @Test func singleTokenSequenceHasNoGradientAndDoesNotDisturbItsBatch() throws {
+        // A one-token sequence predicts nothing: its gradient is zero, alone or padded beside a
+        // longer one, whose gradient stays that of the longer sequence alone (1e-10).
+        let model = Fixtures.languageModel(Double.self, seed: 10)
+        let task = LanguageModelingTask(model: model, training: [[5], [1, 2, 3, 4]], queries: [])
+        let capture = try GradientCapture(model: model, patterns: [])
+        let alone = record(task, capture, [0])
+        #expect(alone.tokenCount == 1 && alone.loss == 0)
+        for layer in alone.layers { #expect(layer.perExampleGradients(examples: 1).magnitude().max().scalar == 0) }
+        let batch = record(task, capture, [0, 1])
+        let expected = perExampleTrainingGradients(task, layers: capture.layers, examples: [1])
+        for (i, layer) in batch.layers.enumerated() {
+            let g = layer.perExampleGradients(examples: 2)
+            #expect(g.sliced(along: 0, 0..<1).magnitude().max().scalar == 0)
+            let r = compare(g.sliced(along: 0, 1..<2), expected[i], tolerance: 1e-10, capture.names[i])
+            #expect(r.passed, "\(r)")
+        }
+    }
+
     @Test func patternsMatchingNothingAreRefused() {
         let model = MultilayerPerceptron<Double>(sizes: [3, 4, 3])
         #expect(throws: InfluenceError.noTrackedModules(patterns: ["transformer.*"], available: ["layers.0", "layers.1"])) {
