@@ -58,6 +58,10 @@ public struct InfluenceFactors: Sendable {
     }
 
     /// Reads factors written by ``save(to:)``.
+    ///
+    /// - Throws: ``InfluenceError/malformedFactors(path:reason:)`` when the file is missing, its
+    ///   metadata is not that of swift-influence factors, or a tensor the strategy's preconditioner
+    ///   reads is absent or does not fit the module's `[out, in]` gradient shape.
     public static func load(from directory: URL) throws -> InfluenceFactors {
         let url = directory.appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: url.path) else {
