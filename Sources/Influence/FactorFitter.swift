@@ -71,16 +71,11 @@ public final class FactorFitter<Task: InfluenceTask> {
         let partial = partialDirectory.map { PartialSums(directory: $0, fingerprint: fingerprint,
                                                          configuration: configuration.description, modules: capture.names) }
         if strategy.needsCovariances {
-            let sums = try accumulate(pass: "covariance", partial: partial, initial: shapes.flatMap { [[$0[1], $0[1]], [$0[0], $0[0]]] }) { record, sums in
-                for (i, layer) in record.layers.enumerated() {
-                    sums[2 * i].addMatrixProduct(layer.activations, layer.activations, transposeA: true)
-                    sums[2 * i + 1].addMatrixProduct(layer.outputGradients, layer.outputGradients, transposeA: true)
-                }
-            }
+            let sums = try accumulate(.covariance, partial: partial, initial: shapes.flatMap { [[$0[1], $0[1]], [$0[0], $0[0]]] })
             tokens = sums.tokens
             for i in shapes.indices {
                 let count = Double(Swift.max(1, sums.tokens))
-                let a = Tensor<Double>(sums.values[2 * i]) * (1 / count), s = Tensor<Double>(sums.values[2 * i + 1]) * (1 / count)
+                let a = sums.values[2 * i] * (1 / count), s = sums.values[2 * i + 1] * (1 / count)
                 let symmetricA = (a + a.transposed()) * 0.5, symmetricS = (s + s.transposed()) * 0.5
                 let (la, qa) = try symmetricA.symmetricEigendecomposition()
                 let (ls, qs) = try symmetricS.symmetricEigendecomposition()
@@ -93,22 +88,10 @@ public final class FactorFitter<Task: InfluenceTask> {
             }
         }
         if strategy.needsLambda {
-            let rotations: [(Tensor<Scalar>, Tensor<Scalar>)]? = strategy == .ekfac
-                ? layers.map { (Tensor<Scalar>($0.gradientEigenvectors!), Tensor<Scalar>($0.activationEigenvectors!)) } : nil
-            let sums = try accumulate(pass: "lambda", partial: partial, initial: shapes) { record, sums in
-                for (i, layer) in record.layers.enumerated() {
-                    var g = layer.outputGradients, a = layer.activations
-                    if let rotations {
-                        // Rotate rows first, then form per-example gradients in the eigenbasis.
-                        g = Tensor.matmul(g, rotations[i].0)
-                        a = Tensor.matmul(a, rotations[i].1)
-                    }
-                    let perExample = LayerRecord(activations: a, outputGradients: g).perExampleGradients(examples: record.exampleCount)
-                    sums[i] += perExample.squared().sum(alongAxes: [0])
-                }
-            }
+            let rotations = strategy == .ekfac ? layers.map { (gradient: $0.gradientEigenvectors!, activation: $0.activationEigenvectors!) } : nil
+            let sums = try accumulate(.lambda(eigenbases: rotations), partial: partial, initial: shapes)
             if tokens == 0 { tokens = sums.tokens }
-            for i in shapes.indices { layers[i].lambda = Tensor<Double>(sums.values[i]) * (1 / Double(Swift.max(1, sums.examples))) }
+            for i in shapes.indices { layers[i].lambda = sums.values[i] * (1 / Double(Swift.max(1, sums.examples))) }
         }
         if strategy == .identity { tokens = 0 }
         if let partial { partial.removeAll() }
@@ -122,39 +105,76 @@ public final class FactorFitter<Task: InfluenceTask> {
                                 modelFingerprint: fingerprint, accumulation: configuration.accumulatesInDouble ? "float64" : "float32")
     }
 
+    /// Sums of one pass, in Float64 whatever precision they were accumulated in.
     struct Sums {
-        var values: [Tensor<Scalar>]
+        var values: [Tensor<Double>]
         var examples: Int
         var tokens: Int
     }
 
-    /// One pass over the training batches, accumulating into `initial`-shaped sums.
-    private func accumulate(pass: String, partial: PartialSums?, initial shapes: [[Int]],
-                            _ body: (BatchRecord<Scalar>, inout [Tensor<Scalar>]) -> Void) throws -> Sums {
-        var sums = Sums(values: shapes.map { Tensor.zeros(shape: $0) }, examples: 0, tokens: 0)
+    /// What a pass sums: ā āᵀ and g gᵀ per layer, or the squared per-example gradients G_b ⊙ G_b,
+    /// in the eigenbasis (Q_S, Q_A) of each layer (EK-FAC) or the identity basis (diagonal, nil).
+    enum Pass {
+        case covariance
+        case lambda(eigenbases: [(gradient: Tensor<Double>, activation: Tensor<Double>)]?)
+
+        var name: String {
+            switch self { case .covariance: return "covariance"; case .lambda: return "lambda" }
+        }
+    }
+
+    /// One pass over the training batches, accumulating into `initial`-shaped sums kept in Float64
+    /// when the configuration asks for it, otherwise in the model's precision.
+    private func accumulate(_ kind: Pass, partial: PartialSums?, initial shapes: [[Int]]) throws -> Sums {
+        if configuration.accumulatesInDouble { return try accumulate(Double.self, kind, partial: partial, initial: shapes) }
+        return try accumulate(Scalar.self, kind, partial: partial, initial: shapes)
+    }
+
+    private func accumulate<Accumulator: TensorScalar>(_: Accumulator.Type, _ kind: Pass, partial: PartialSums?,
+                                                       initial shapes: [[Int]]) throws -> Sums {
+        let pass = kind.name
+        var values = shapes.map { Tensor<Accumulator>.zeros(shape: $0) }
+        var examples = 0, tokens = 0
         var start = 0
-        if let partial, let saved = try partial.load(pass: pass, as: Scalar.self) {
+        if let partial, let saved = try partial.load(pass: pass, as: Accumulator.self) {
             guard saved.values.map(\.shape) == shapes else {
                 throw InfluenceError.malformedFactors(path: partial.url(pass).path, reason: "partial sums of the wrong shapes")
             }
-            sums = Sums(values: saved.values, examples: saved.examples, tokens: saved.tokens)
-            start = saved.batches
+            (values, examples, tokens, start) = (saved.values, saved.examples, saved.tokens, saved.batches)
         }
+        let bases: [(Tensor<Accumulator>, Tensor<Accumulator>)]?
+        if case let .lambda(eigenbases?) = kind { bases = eigenbases.map { (Tensor($0.gradient), Tensor($0.activation)) } } else { bases = nil }
         let all = batches
         for k in start..<all.count {
             var generator = SeededGenerator(seed: configuration.seed &+ UInt64(k) &* 0x9E37_79B9_7F4A_7C15 &+ (pass == "lambda" ? 0x5851_F42D : 0))
             let record = capture.record { task.trainingLoss(indices: all[k], labels: configuration.labels, generator: &generator) }
             guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the training loss of examples \(all[k].first!)…\(all[k].last!)") }
-            body(record, &sums.values)
-            sums.examples += record.exampleCount
-            sums.tokens += record.tokenCount
+            for (i, layer) in record.layers.enumerated() {
+                // A no-op conversion when the accumulator has the model's precision.
+                var a = Tensor<Accumulator>(layer.activations), g = Tensor<Accumulator>(layer.outputGradients)
+                switch kind {
+                case .covariance:
+                    values[2 * i].addMatrixProduct(a, a, transposeA: true)
+                    values[2 * i + 1].addMatrixProduct(g, g, transposeA: true)
+                case .lambda:
+                    if let bases {
+                        // Rotate rows first, then form per-example gradients in the eigenbasis.
+                        g = Tensor.matmul(g, bases[i].0)
+                        a = Tensor.matmul(a, bases[i].1)
+                    }
+                    let perExample = LayerRecord(activations: a, outputGradients: g).perExampleGradients(examples: record.exampleCount)
+                    values[i] += perExample.squared().sum(alongAxes: [0])
+                }
+            }
+            examples += record.exampleCount
+            tokens += record.tokenCount
             progress?(pass, k + 1, all.count)
             if let partial, (k + 1) % configuration.checkpointInterval == 0 && k + 1 < all.count {
-                try partial.save(pass: pass, values: sums.values, batches: k + 1, examples: sums.examples, tokens: sums.tokens)
+                try partial.save(pass: pass, values: values, batches: k + 1, examples: examples, tokens: tokens)
             }
         }
-        if let partial, start < all.count { try partial.save(pass: pass, values: sums.values, batches: all.count, examples: sums.examples, tokens: sums.tokens) }
-        return sums
+        if let partial, start < all.count { try partial.save(pass: pass, values: values, batches: all.count, examples: examples, tokens: tokens) }
+        return Sums(values: values.map { Tensor<Double>($0) }, examples: examples, tokens: tokens)
     }
 }
 

@@ -58,6 +58,10 @@ public struct InfluenceFactors: Sendable {
     }
 
     /// Reads factors written by ``save(to:)``.
+    ///
+    /// - Throws: ``InfluenceError/malformedFactors(path:reason:)`` when the file is missing, its
+    ///   metadata is not that of swift-influence factors, or a tensor the strategy's preconditioner
+    ///   reads is absent or does not fit the module's `[out, in]` gradient shape.
     public static func load(from directory: URL) throws -> InfluenceFactors {
         let url = directory.appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: url.path) else {
@@ -77,7 +81,7 @@ public struct InfluenceFactors: Sendable {
             throw InfluenceError.malformedFactors(path: url.path, reason: "gradient_shapes does not list one [out, in] per module")
         }
         var layers: [LayerFactors] = []
-        for name in names {
+        for (name, shape) in zip(names, shapes) {
             func read(_ key: String) throws -> Tensor<Double>? {
                 file.contains(tensorNamed: "\(name).\(key)") ? try file.tensor(named: "\(name).\(key)", as: Double.self) : nil
             }
@@ -85,11 +89,26 @@ public struct InfluenceFactors: Sendable {
                                  activationEigenvectors: try read("activation_eigenvectors"), activationEigenvalues: try read("activation_eigenvalues"),
                                  gradientEigenvectors: try read("gradient_eigenvectors"), gradientEigenvalues: try read("gradient_eigenvalues"),
                                  lambda: try read("lambda"))
-            if strategy.needsCovariances && (f.activationEigenvectors == nil || f.gradientEigenvectors == nil) {
-                throw InfluenceError.malformedFactors(path: url.path, reason: "module \(name) lacks its eigenvectors")
+            // What the preconditioner of this strategy reads, with the shape it must have: a
+            // missing or misshapen tensor is an error here rather than a crash when scoring.
+            let (out, inputs) = (shape[0], shape[1])
+            var needed: [(key: String, tensor: Tensor<Double>?, shape: [Int])] = []
+            if strategy.needsCovariances {
+                needed += [("activation_eigenvectors", f.activationEigenvectors, [inputs, inputs]),
+                           ("gradient_eigenvectors", f.gradientEigenvectors, [out, out])]
             }
-            if strategy.needsLambda && f.lambda == nil {
-                throw InfluenceError.malformedFactors(path: url.path, reason: "module \(name) lacks its lambda")
+            if strategy == .kfac {
+                needed += [("activation_eigenvalues", f.activationEigenvalues, [inputs]), ("gradient_eigenvalues", f.gradientEigenvalues, [out])]
+            }
+            if strategy.needsLambda { needed.append(("lambda", f.lambda, [out, inputs])) }
+            for item in needed {
+                guard let tensor = item.tensor else {
+                    throw InfluenceError.malformedFactors(path: url.path, reason: "module \(name) lacks its \(item.key)")
+                }
+                guard tensor.shape == item.shape else {
+                    throw InfluenceError.malformedFactors(path: url.path, reason: "\(name).\(item.key) has shape \(tensor.shape), "
+                                                             + "expected \(item.shape) for a gradient of shape [\(out), \(inputs)]")
+                }
             }
             layers.append(f)
         }
