@@ -69,7 +69,7 @@ public final class FactorFitter<Task: InfluenceTask> {
         var tokens = 0
         let strategy = configuration.strategy
         let partial = partialDirectory.map { PartialSums(directory: $0, fingerprint: fingerprint,
-                                                         configuration: configuration.description, modules: capture.names) }
+                                                         configuration: configuration.description + "/data" + task.trainingDataFingerprint, modules: capture.names) }
         if strategy.needsCovariances {
             let sums = try accumulate(.covariance, partial: partial, initial: shapes.flatMap { [[$0[1], $0[1]], [$0[0], $0[0]]] })
             tokens = sums.tokens

@@ -36,6 +36,26 @@ public protocol InfluenceTask: AnyObject {
     func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar>
     /// The tokens of a training example (for per-token reports), or nil for non-sequence data.
     func trainingTokens(_ index: Int) -> [Int]?
+    /// A fingerprint of the training data, so that partial sums of a fit are never resumed on other data.
+    var trainingDataFingerprint: String { get }
+}
+
+/// FNV-1a over integers, for data fingerprints.
+func fingerprint(_ sequences: [[Int]]) -> String {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for s in sequences {
+        for value in s + [-1] { hash = (hash ^ UInt64(bitPattern: Int64(value))) &* 0x0000_0100_0000_01B3 }
+    }
+    return String(hash, radix: 16)
+}
+
+func fingerprint<Scalar: TensorScalar>(_ tensor: Tensor<Scalar>, _ labels: [Int]) -> String {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    tensor.withUnsafeBufferPointer { p in
+        for b in UnsafeRawBufferPointer(p) { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    }
+    for l in labels { hash = (hash ^ UInt64(bitPattern: Int64(l))) &* 0x0000_0100_0000_01B3 }
+    return String(hash, radix: 16)
 }
 
 /// Next-token prediction with a GPT-2-family model over token sequences.
@@ -55,6 +75,7 @@ public final class LanguageModelingTask<Scalar: TensorScalar>: InfluenceTask {
 
     public init(model: GPT2LanguageModel<Scalar>, training: [[Int]], queries: [[Int]], queryPromptLengths: [Int]? = nil) {
         self.languageModel = model
+        model.evaluate()
         let context = model.configuration.contextLength
         self.training = training.map { Array($0.prefix(context)) }
         self.queries = queries.map { Array($0.prefix(context)) }
@@ -65,6 +86,7 @@ public final class LanguageModelingTask<Scalar: TensorScalar>: InfluenceTask {
     public var trainingExampleCount: Int { training.count }
     public var queryCount: Int { queries.count }
     public func trainingTokens(_ index: Int) -> [Int]? { training[index] }
+    public var trainingDataFingerprint: String { fingerprint(training) }
 
     func forward(_ sequences: [[Int]]) -> (logits: Variable<Scalar>, batch: TokenBatch) {
         let batch = Batching.pad(sequences, padToken: padToken)
@@ -111,6 +133,7 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
     public init(model: MultilayerPerceptron<Scalar>, trainingFeatures: Tensor<Scalar>, trainingLabels: [Int],
                 queryFeatures: Tensor<Scalar>, queryLabels: [Int]) {
         network = model
+        model.evaluate()
         forwardPass = { model($0) }
         self.trainingFeatures = trainingFeatures
         self.trainingLabels = trainingLabels
@@ -121,6 +144,7 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
     public var trainingExampleCount: Int { trainingLabels.count }
     public var queryCount: Int { queryLabels.count }
     public func trainingTokens(_ index: Int) -> [Int]? { nil }
+    public var trainingDataFingerprint: String { fingerprint(trainingFeatures, trainingLabels) }
 
     public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
         let logits = forwardPass(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
@@ -148,6 +172,7 @@ public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
     public init(model: MultilayerPerceptron<Scalar>, trainingFeatures: Tensor<Scalar>, trainingTargets: Tensor<Scalar>,
                 queryFeatures: Tensor<Scalar>, queryTargets: Tensor<Scalar>) {
         network = model
+        model.evaluate()
         self.trainingFeatures = trainingFeatures
         self.trainingTargets = trainingTargets
         self.queryFeatures = queryFeatures
@@ -157,6 +182,7 @@ public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
     public var trainingExampleCount: Int { trainingFeatures.shape[0] }
     public var queryCount: Int { queryFeatures.shape[0] }
     public func trainingTokens(_ index: Int) -> [Int]? { nil }
+    public var trainingDataFingerprint: String { fingerprint(trainingFeatures, [trainingTargets.scalarCount]) + fingerprint(trainingTargets, []) }
 
     public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
         let prediction = network(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
