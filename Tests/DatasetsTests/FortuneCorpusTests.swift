@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import _TestSupport
 import Testing
 
 /// The number of non-blank fortunes that `strfile` indexed in `file.dat`: an oracle for the

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import _TestSupport
 import Formats
 import Testing
 import TensorCore

@@ -1,0 +1,41 @@
+import Foundation
+
+/// A fresh, empty directory under the system temporary directory, deleted with its contents
+/// when the value is released.
+public final class TemporaryDirectory {
+    public let url: URL
+
+    /// - Parameter prefix: the start of the directory's name, to tell test runs apart.
+    public init(prefix: String = "swift-influence-tests") throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    /// The URL of `name` inside the directory.
+    public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    /// The names of the files in the directory, sorted (hidden ones included).
+    public func contents() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
+    }
+
+    /// Writes `text` as UTF-8 to `name` (creating intermediate directories) and returns its URL.
+    @discardableResult
+    public func write(_ text: String, to name: String) throws -> URL {
+        let target = file(name)
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: target)
+        return target
+    }
+
+    /// Writes raw bytes to `name` (creating intermediate directories) and returns its URL.
+    @discardableResult
+    public func write(_ bytes: [UInt8], to name: String) throws -> URL {
+        let target = file(name)
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(bytes).write(to: target)
+        return target
+    }
+}
