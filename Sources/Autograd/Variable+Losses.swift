@@ -13,8 +13,7 @@ extension Variable {
     public static func softmaxCrossEntropy(logits: Variable, labels: [Int], reduction: LossReduction = .mean) -> Variable {
         precondition(logits.rank == 2 && logits.shape[0] == labels.count,
                      "softmaxCrossEntropy: logits \(logits.shape) need [\(labels.count), classes] for \(labels.count) labels")
-        let picked = logits.logSoftmax(alongAxis: 1).gather(along: 1, indices: labels).reshaped(to: [labels.count])
-        return reduction.apply(-picked)
+        return reduction.apply(logits.crossEntropy(labels: labels))
     }
 }
 

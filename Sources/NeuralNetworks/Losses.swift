@@ -23,7 +23,7 @@ public enum Losses {
         }
         let kept = labels.map { $0 == ignoreIndex ? 0 : 1 }
         let safe = labels.map { $0 == ignoreIndex ? 0 : $0 }
-        var losses = -logits.logSoftmax(alongAxis: 1).gather(along: 1, indices: safe).reshaped(to: [labels.count])
+        var losses = logits.crossEntropy(labels: safe)
         let keptCount = kept.reduce(0, +)
         if keptCount < labels.count {
             losses = losses.masked(by: Tensor(shape: [labels.count], scalars: kept.map { Scalar($0) }))

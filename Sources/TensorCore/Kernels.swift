@@ -301,6 +301,28 @@ enum Kernels {
         }
     }
 
+    static func crossEntropy<T: TensorScalar>(_ x: UnsafePointer<T>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<T>,
+                                              rows: Int, columns: Int) {
+        logSumExp(x, loss, rows: rows, columns: columns)
+        for r in 0..<rows { loss[r] -= x[r * columns + labels[r]] }
+    }
+
+    static func crossEntropyGradient<T: TensorScalar>(_ x: UnsafePointer<T>, labels: UnsafePointer<Int>, scale: UnsafePointer<T>,
+                                                      _ y: UnsafeMutablePointer<T>, rows: Int, columns: Int) {
+        Parallelism.forEachChunk(count: rows, minimumChunk: Swift.max(1, grain / 8 / Swift.max(1, columns))) { range in
+            for r in range {
+                let row = x + r * columns, out = y + r * columns
+                let m = fold(row, columns) { $0.isNaN || $0 >= $1 ? $0 : $1 }
+                var c = 0
+                while c < columns { out[c] = Fn<T>.exp(row[c] - m); c &+= 1 }
+                let factor = scale[r] / sumContiguous(out, columns)
+                c = 0
+                while c < columns { out[c] *= factor; c &+= 1 }
+                out[labels[r]] -= scale[r]
+            }
+        }
+    }
+
     static func softmax<T: TensorScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, rows: Int, columns: Int, log: Bool) {
         Parallelism.forEachChunk(count: rows, minimumChunk: Swift.max(1, grain / 8 / Swift.max(1, columns))) { range in
             for r in range {

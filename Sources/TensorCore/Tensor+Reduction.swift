@@ -88,6 +88,39 @@ extension Tensor {
         }
     }
 
+    /// Softmax cross-entropy per row, `logsumexp(x[r]) − x[r, labels[r]]`, in one pass.
+    ///
+    /// - Parameters:
+    ///   - labels: one class per row of this `[rows, classes]` tensor.
+    /// - Returns: `[rows]`.
+    public func crossEntropy(labels: [Int]) -> Tensor {
+        precondition(rank == 2 && shape[0] == labels.count, "crossEntropy: logits \(shape) need [\(labels.count), classes]")
+        let (rows, columns) = (shape[0], shape[1])
+        for l in labels { precondition(l >= 0 && l < columns, "crossEntropy: label \(l) out of range 0..<\(columns)") }
+        return Tensor(shape: [rows]) { out in
+            withUnsafeBufferPointer { x in
+                labels.withUnsafeBufferPointer { Scalar.crossEntropyKernel(x.baseAddress!, labels: $0.baseAddress!, out, rows: rows, columns: columns) }
+            }
+        }
+    }
+
+    /// `(softmax(x[r]) − onehot(labels[r])) · scale[r]` per row: the gradient of ``crossEntropy(labels:)``
+    /// weighted by `scale` (`[rows]`), in one pass.
+    public func crossEntropyGradient(labels: [Int], scale: Tensor) -> Tensor {
+        precondition(rank == 2 && shape[0] == labels.count && scale.shape == [shape[0]],
+                     "crossEntropyGradient: logits \(shape), \(labels.count) labels, scale \(scale.shape)")
+        let (rows, columns) = (shape[0], shape[1])
+        return Tensor(shape: shape) { out in
+            withUnsafeBufferPointer { x in
+                scale.withUnsafeBufferPointer { s in
+                    labels.withUnsafeBufferPointer {
+                        Scalar.crossEntropyGradientKernel(x.baseAddress!, labels: $0.baseAddress!, scale: s.baseAddress!, out, rows: rows, columns: columns)
+                    }
+                }
+            }
+        }
+    }
+
     /// The index of the largest element along `axis` (the first one on ties), with that axis removed.
     public func argmax(alongAxis axis: Int = -1) -> [Int] {
         let axis = normalizedAxis(axis)

@@ -57,6 +57,12 @@ where RawSignificand: FixedWidthInteger {
     static func softmaxKernel(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, columns: Int, log: Bool)
     static func scaleAddKernel(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, alpha: Self, count: Int)
     static func fillKernel(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int)
+    /// Per row: `loss[r] = logsumexp(x[r]) − x[r, labels[r]]`.
+    static func crossEntropyKernel(_ x: UnsafePointer<Self>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<Self>,
+                                   rows: Int, columns: Int)
+    /// Per row: `y[r] = (softmax(x[r]) − onehot(labels[r])) · scale[r]`.
+    static func crossEntropyGradientKernel(_ x: UnsafePointer<Self>, labels: UnsafePointer<Int>, scale: UnsafePointer<Self>,
+                                           _ y: UnsafeMutablePointer<Self>, rows: Int, columns: Int)
     /// Fills with uniform numbers in [lower, upper), or with normal numbers (mean, standard
     /// deviation) when `normal`, drawn from `generator` in order.
     static func randomKernel(_ y: UnsafeMutablePointer<Self>, count: Int, normal: Bool, _ a: Self, _ b: Self,
@@ -138,6 +144,14 @@ extension Float: TensorScalar {
     }
     public static func softmaxKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, log: Bool) {
         Kernels.softmax(x, y, rows: rows, columns: columns, log: log)
+    }
+    public static func crossEntropyKernel(_ x: UnsafePointer<Float>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<Float>,
+                                          rows: Int, columns: Int) {
+        Kernels.crossEntropy(x, labels: labels, loss, rows: rows, columns: columns)
+    }
+    public static func crossEntropyGradientKernel(_ x: UnsafePointer<Float>, labels: UnsafePointer<Int>, scale: UnsafePointer<Float>,
+                                                  _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+        Kernels.crossEntropyGradient(x, labels: labels, scale: scale, y, rows: rows, columns: columns)
     }
     public static func fillKernel(_ y: UnsafeMutablePointer<Float>, value: Float, count: Int) {
         Kernels.fill(y, value: value, count: count)
@@ -223,6 +237,14 @@ extension Double: TensorScalar {
     }
     public static func softmaxKernel(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, rows: Int, columns: Int, log: Bool) {
         Kernels.softmax(x, y, rows: rows, columns: columns, log: log)
+    }
+    public static func crossEntropyKernel(_ x: UnsafePointer<Double>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<Double>,
+                                          rows: Int, columns: Int) {
+        Kernels.crossEntropy(x, labels: labels, loss, rows: rows, columns: columns)
+    }
+    public static func crossEntropyGradientKernel(_ x: UnsafePointer<Double>, labels: UnsafePointer<Int>, scale: UnsafePointer<Double>,
+                                                  _ y: UnsafeMutablePointer<Double>, rows: Int, columns: Int) {
+        Kernels.crossEntropyGradient(x, labels: labels, scale: scale, y, rows: rows, columns: columns)
     }
     public static func fillKernel(_ y: UnsafeMutablePointer<Double>, value: Double, count: Int) {
         Kernels.fill(y, value: value, count: count)

@@ -46,6 +46,25 @@ struct DifferentiationTests {
         #expect(result.passed, "\(result)")
     }
 
+    @Test func fusedCrossEntropyEqualsItsComposition() {
+        var generator = testGenerator(41)
+        let z = Variable(Tensor<Double>.randomNormal(shape: [6, 7], standardDeviation: 3, using: &generator), requiresGradient: true)
+        let labels = [0, 6, 3, 3, 1, 5]
+        let w = Variable(Tensor<Double>.randomNormal(shape: [6], using: &generator))
+        let fused = (z.crossEntropy(labels: labels) * w).sum()
+        let composed = (-(z.logSoftmax(alongAxis: 1).gather(along: 1, indices: labels).reshaped(to: [6])) * w).sum()
+        let r0 = compare(fused.value, composed.value, tolerance: 1e-14, "value")
+        #expect(r0.passed, "\(r0)")
+        let gf = gradients(of: fused, at: [z], createGraph: true)[0], gc = gradients(of: composed, at: [z], createGraph: true)[0]
+        let r1 = compare(gf.value, gc.value, tolerance: 1e-13, "gradient")
+        #expect(r1.passed, "\(r1)")
+        // Second order: the gradient of ⟨∇, v⟩.
+        let v = Variable(Tensor<Double>.randomNormal(shape: [6, 7], using: &generator))
+        let hf = gradients(of: (gf * v).sum(), at: [z])[0], hc = gradients(of: (gc * v).sum(), at: [z])[0]
+        let r2 = compare(hf.value, hc.value, tolerance: 1e-12, "Hessian–vector product")
+        #expect(r2.passed, "\(r2)")
+    }
+
     @Test func vectorJacobianProductMatchesFiniteDifferenceJacobian() {
         var generator = testGenerator(3)
         let x = Tensor<Double>.randomNormal(shape: [4], using: &generator)

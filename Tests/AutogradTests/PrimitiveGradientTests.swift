@@ -96,6 +96,7 @@ let primitiveCases: [PrimitiveCase] = [
     PrimitiveCase(description: "batched matmul Aᵀ, shared B", shapes: [[2, 4, 3], [4, 2]]) { Variable.matmul($0[0], $0[1], transposeA: true) },
     PrimitiveCase(description: "linear with bias", shapes: [[2, 3, 4], [5, 4], [5]]) { Variable.linear($0[0], weight: $0[1], bias: $0[2]) },
     PrimitiveCase(description: "linear without bias", shapes: [[3, 4], [2, 4]]) { Variable.linear($0[0], weight: $0[1], bias: nil) },
+    PrimitiveCase(description: "fused cross-entropy", shapes: [[4, 5]]) { $0[0].crossEntropy(labels: [2, 0, 4, 4]) },
     // Composite.
     PrimitiveCase(description: "softmax cross-entropy", shapes: [[4, 3]]) {
         Variable.softmaxCrossEntropy(logits: $0[0], labels: [2, 0, 1, 1])
