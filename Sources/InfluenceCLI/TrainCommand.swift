@@ -31,6 +31,7 @@ struct TrainCommand: Subcommand {
         .value("hidden", "LIST", default: "256,128", "MLP: hidden layer sizes."),
         .value("activation", "NAME", default: "relu", "MLP: activation (relu, gelu, tanh, sigmoid, silu)."),
         .value("steps", "N", default: "500", "Optimizer steps."),
+        .value("epochs", "N", "Train for N passes over the training examples instead of --steps."),
         .value("batch-size", "N", default: "32", "Examples per step."),
         .value("optimizer", "adamw|sgd", default: "adamw", "Optimizer."),
         .value("learning-rate", "X", default: "0.001", "Peak learning rate."),
@@ -47,20 +48,21 @@ struct TrainCommand: Subcommand {
     ]
     static let discussion = """
     Training resumes from OUT/checkpoint.safetensors when it exists and was made with the same
-    options (the number of steps may differ): an interrupted run continues with exactly the losses
-    it would have had. The validation loss is logged to stderr and to OUT/training_log.jsonl.
+    options: an interrupted run continues with exactly the losses it would have had. Giving more steps or
+    epochs extends a finished run; the learning-rate schedule then follows the new total. The validation loss is logged to stderr and to OUT/training_log.jsonl.
     """
 
     let arguments: ParsedArguments
     let out: URL
     let modelType: String
-    let steps: Int, batchSize: Int, seed: UInt64
+    let requestedSteps: Int, epochs: Int?, batchSize: Int, seed: UInt64
 
     init(_ arguments: ParsedArguments) throws {
         self.arguments = arguments
         out = arguments.path("out")!
         modelType = try arguments.choice("model-type", from: ["gpt2", "mlp"])!
-        steps = try arguments.integer("steps", minimum: 1)!
+        requestedSteps = try arguments.integer("steps", minimum: 1)!
+        epochs = try arguments.integer("epochs", minimum: 1)
         batchSize = try arguments.integer("batch-size", minimum: 1)!
         seed = UInt64(try arguments.integer("seed", minimum: 0)!)
         if modelType == "gpt2" {
@@ -82,15 +84,21 @@ struct TrainCommand: Subcommand {
         if try arguments.number("dropout")! >= 1 { throw UsageError("option '--dropout' must be below 1") }
     }
 
-    func schedule() throws -> LearningRateSchedule {
+    /// The steps of this run: `--steps`, or `--epochs` passes over `exampleCount` examples.
+    func steps(exampleCount: Int) -> Int {
+        guard let epochs else { return requestedSteps }
+        return epochs * ((exampleCount + batchSize - 1) / batchSize)
+    }
+
+    func schedule(steps: Int) throws -> LearningRateSchedule {
         let peak = try arguments.number("learning-rate")!
         let warmup = try arguments.integer("warmup", minimum: 0)!
         return .warmupCosine(peak: peak, warmupSteps: Swift.min(warmup, steps), totalSteps: steps, minimum: peak / 10)
     }
 
-    func configuration() throws -> TrainingConfiguration {
+    func configuration(steps: Int) throws -> TrainingConfiguration {
         let clip = try arguments.number("clip")!
-        return TrainingConfiguration(steps: steps, batchSize: batchSize, schedule: try schedule(),
+        return TrainingConfiguration(steps: steps, batchSize: batchSize, schedule: try schedule(steps: steps),
                                      maximumGradientNorm: clip > 0 ? clip : nil,
                                      validationInterval: try arguments.integer("validation-interval", minimum: 0)!,
                                      checkpointInterval: try arguments.integer("checkpoint-interval", minimum: 0)!, seed: seed)
@@ -115,7 +123,7 @@ struct TrainCommand: Subcommand {
         let runURL = out.appendingPathComponent("training_run.json")
         let checkpointURL = out.appendingPathComponent("checkpoint.safetensors")
         var options: [String: JSONValue] = [:]
-        for o in Self.options where o.takesValue && !["out", "steps", "validation-interval", "checkpoint-interval"].contains(o.name) {
+        for o in Self.options where o.takesValue && !["out", "steps", "epochs", "validation-interval", "checkpoint-interval"].contains(o.name) {
             if let v = arguments.string(o.name) { options[o.name] = .string(v) }
         }
         let current = JSONValue.object(options)
@@ -279,7 +287,8 @@ struct TrainCommand: Subcommand {
     func runTrainer(model: Module<Float>, optimizer: any Optimizer<Float>, exampleCount: Int,
                     batchLoss: @escaping ([Int]) throws -> Variable<Float>, validationLoss: (() throws -> Double)?) throws {
         func run<O: Optimizer>(_ optimizer: O) throws where O.Scalar == Float {
-            let trainer = Trainer(model: model, optimizer: optimizer, configuration: try configuration(), exampleCount: exampleCount,
+            let trainer = Trainer(model: model, optimizer: optimizer, configuration: try configuration(steps: steps(exampleCount: exampleCount)),
+                                  exampleCount: exampleCount,
                                   checkpoint: TrainingCheckpoint(url: out.appendingPathComponent("checkpoint.safetensors")),
                                   batchLoss: batchLoss, validationLoss: validationLoss)
             let resumed = try trainer.resumeIfPossible()

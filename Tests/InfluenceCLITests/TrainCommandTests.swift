@@ -48,6 +48,18 @@ struct TrainCommandTests {
         #expect(inspect.standardOutput.contains("configuration: sizes 3-8-2, activation relu"))
     }
 
+    @Test func epochsCountPassesOverTheTrainingExamples() throws {
+        let root = Influence.temporaryDirectory()
+        let csv = root.appendingPathComponent("data.csv")
+        try writeCSV(to: csv)
+        let out = root.appendingPathComponent("model")
+        // 240 rows, a tenth held out: 216 training rows, batches of 16 → 14 steps per epoch.
+        let r = try Influence.run(["train", "--model-type", "mlp", "--data", csv.path, "--hidden", "4", "--epochs", "2",
+                                   "--batch-size", "16", "--out", out.path])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        #expect(try log(out).count == 28)
+    }
+
     @Test func resumingWithOtherOptionsIsRefused() throws {
         let root = Influence.temporaryDirectory()
         let csv = root.appendingPathComponent("data.csv")
