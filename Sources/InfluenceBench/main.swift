@@ -8,6 +8,7 @@ import Training
 // The benchmark: every speed figure is a ratio to the machine's own sgemm throughput, measured in
 // the same run, so that numbers from different machines can be compared.
 
+Parallelism.relaunchWithShortBLASSpinIfNeeded()
 setvbuf(stdout, nil, _IOLBF, 0)
 
 /// Median wall time in seconds of `body` over `repeats` runs after `warmup` unmeasured runs.
@@ -143,7 +144,7 @@ if wanted("influence") {
         }
     })
     let computer = try! ScoreComputer(task: task, factors: factors!, factorsPath: "memory",
-                                      configuration: ScoreConfiguration(damping: .automatic, batchSize: 16))
+                                      configuration: ScoreConfiguration(damping: .automatic, batchSize: Int(ProcessInfo.processInfo.environment["BENCH_SCORE_BATCH"] ?? "") ?? 16))
     let scoreTime = seconds(clock.measure { _ = try! computer.compute() })
     let tokens = Double(sequences * 128)
     // Matrix-product work, counted per token: the forward pass (2·P multiply-adds over the model's

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// The `influence` command: subcommands over the swift-influence library.
 let subcommands: [any Subcommand.Type] = [InspectCommand.self, LossCommand.self, TrainCommand.self, FitCommand.self, ScoresCommand.self, DemoCommand.self]
@@ -13,6 +14,7 @@ func topLevelHelp() -> String {
     return text
 }
 
+Parallelism.relaunchWithShortBLASSpinIfNeeded()
 setvbuf(stdout, nil, _IOLBF, 0)
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let first = arguments.first else {

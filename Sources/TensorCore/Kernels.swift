@@ -279,24 +279,16 @@ enum Kernels {
 
     static func logSumExp<T: TensorScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, rows: Int, columns: Int) {
         Parallelism.forEachChunk(count: rows, minimumChunk: Swift.max(1, grain / 8 / Swift.max(1, columns))) { range in
+            // Exponentials go to a scratch row in a vectorisable loop, then an eight-way sum.
+            let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, columns))
+            defer { scratch.deallocate() }
             for r in range {
                 let row = x + r * columns
                 let m = fold(row, columns) { $0.isNaN || $0 >= $1 ? $0 : $1 }
                 if !m.isFinite { y[r] = m == -.infinity ? -.infinity : m; continue }
-                var s: T = 0
-                // Chunks of 64: exponentials in a vectorisable loop, then an eight-way sum.
-                var buffer = (T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0))
-                withUnsafeMutableBytes(of: &buffer) { raw in
-                    let chunk = raw.baseAddress!.assumingMemoryBound(to: T.self)
-                    var c = 0
-                    while c < columns {
-                        let n = Swift.min(16, columns - c)
-                        for i in 0..<n { chunk[i] = T.exp(row[c + i] - m) }
-                        s += sumContiguous(chunk, n)
-                        c += n
-                    }
-                }
-                y[r] = m + T.log(s)
+                var c = 0
+                while c < columns { scratch[c] = Fn<T>.exp(row[c] - m); c &+= 1 }
+                y[r] = m + T.log(sumContiguous(scratch, columns))
             }
         }
     }

@@ -26,6 +26,21 @@ public enum Parallelism {
         }
     }
 
+    /// Restarts the current executable once with `OPENBLAS_THREAD_TIMEOUT=4` when that variable is
+    /// not set.
+    ///
+    /// Between BLAS calls OpenBLAS's idle threads spin (calling `sched_yield`) for 2²⁸ cycles by
+    /// default before sleeping; on a two-core machine they then compete with the elementwise
+    /// kernels that run between matrix products (about a seventh of an influence scoring pass). The
+    /// timeout is read only when the library loads, so an executable must set it before it starts:
+    /// call this first thing in `main`. A value the user set is left alone.
+    public static func relaunchWithShortBLASSpinIfNeeded() {
+        guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil else { return }
+        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        // If exec fails the process simply goes on with OpenBLAS's default.
+    }
+
     /// The number of threads OpenBLAS reports it uses.
     public static var blasThreadCount: Int {
         _ = _threadCount
