@@ -42,9 +42,13 @@ public struct ScoreConfiguration: Sendable {
     public var selfInfluence: Bool
     public var batchSize: Int
     public var queryBatchSize: Int
+    /// Queries preconditioned and held in memory at once (each holds one gradient per tracked
+    /// layer); the training data is streamed once per chunk.
+    public var queryChunkSize: Int
 
     public init(damping: Damping = .automatic, perModule: Bool = false, perToken: Bool = false, selfInfluence: Bool = false,
-                batchSize: Int = 8, queryBatchSize: Int = 8) {
+                batchSize: Int = 8, queryBatchSize: Int = 8, queryChunkSize: Int = 64) {
+        self.queryChunkSize = queryChunkSize
         self.damping = damping
         self.perModule = perModule
         self.perToken = perToken
@@ -74,13 +78,13 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     public var moduleNames: [String] { capture.names }
     public var dampings: [Double] { preconditioner.dampings }
 
-    /// Preconditioned query gradients, per module: `[queries, out, in]`.
-    func preconditionedQueries() throws -> [Tensor<Float>] {
+    /// Preconditioned query gradients of the queries in `range`, per module: `[queries, out, in]`.
+    func preconditionedQueries(_ range: Range<Int>) throws -> [Tensor<Float>] {
         var parts = [[Tensor<Float>]](repeating: [], count: capture.layers.count)
         let q = task.queryCount
-        var done = 0
-        for start in stride(from: 0, to: q, by: configuration.queryBatchSize) {
-            let indices = Array(start..<Swift.min(q, start + configuration.queryBatchSize))
+        var done = range.lowerBound
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: configuration.queryBatchSize) {
+            let indices = Array(start..<Swift.min(range.upperBound, start + configuration.queryBatchSize))
             let record = capture.record { task.queryMeasurement(indices: indices) }
             guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the measurement of query \(indices[0])") }
             for (i, layer) in record.layers.enumerated() {
@@ -92,9 +96,30 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         return parts.map { Tensor.concatenated($0, along: 0) }
     }
 
+    /// Scores every query, one chunk of ``ScoreConfiguration/queryChunkSize`` queries at a time.
     public func compute() throws -> InfluenceScores {
-        let queries = try preconditionedQueries()
-        let q = task.queryCount, n = task.trainingExampleCount
+        let total = task.queryCount
+        let chunks = stride(from: 0, to: total, by: Swift.max(1, configuration.queryChunkSize)).map {
+            $0..<Swift.min(total, $0 + Swift.max(1, configuration.queryChunkSize))
+        }
+        var results: [InfluenceScores] = []
+        for (k, chunk) in chunks.enumerated() {
+            // Self-influence does not depend on the queries: compute it with the first chunk only.
+            results.append(try compute(queries: chunk, selfInfluence: configuration.selfInfluence && k == 0))
+        }
+        guard results.count > 1 else { return results[0] }
+        return InfluenceScores(
+            pairwise: Tensor.concatenated(results.map(\.pairwise), along: 0),
+            perModule: results[0].perModule.indices.map { i in
+                (results[0].perModule[i].name, Tensor.concatenated(results.map { $0.perModule[i].scores }, along: 0))
+            },
+            perToken: configuration.perToken ? Tensor.concatenated(results.map { $0.perToken! }, along: 0) : nil,
+            selfScores: results[0].selfScores)
+    }
+
+    func compute(queries range: Range<Int>, selfInfluence: Bool) throws -> InfluenceScores {
+        let queries = try preconditionedQueries(range)
+        let q = range.count, n = task.trainingExampleCount
         let flatQueries = queries.map { $0.reshaped(to: [q, -1]) }
         var total = Tensor<Float>.zeros(shape: [q, n])
         var modules = [Tensor<Float>](repeating: Tensor.zeros(shape: [0]), count: configuration.perModule ? queries.count : 0)
@@ -116,7 +141,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 let s = Tensor.matmul(flatQueries[i], g.reshaped(to: [b, -1]), transposeB: true)   // [q, b]
                 batchScores += s
                 if configuration.perModule { moduleColumns[i].append(s) }
-                if configuration.selfInfluence { batchSelf += preconditioner.selfScores(g, layer: i) }
+                if selfInfluence { batchSelf += preconditioner.selfScores(g, layer: i) }
                 if configuration.perToken {
                     // score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t, added into [q, b·t].
                     let (out, inp) = (queries[i].shape[1], queries[i].shape[2])
@@ -132,7 +157,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 }
             }
             totalColumns.append(batchScores)
-            if configuration.selfInfluence { selfParts.append(batchSelf) }
+            if selfInfluence { selfParts.append(batchSelf) }
             if let batchTokens { tokenParts.append(batchTokens); maxTokens = Swift.max(maxTokens, t) }
             done += b
             progress?("train", done, n)
@@ -142,6 +167,6 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         let perToken: Tensor<Float>? = configuration.perToken
             ? Tensor.concatenated(tokenParts.map { $0.padded(along: 2, before: 0, after: maxTokens - $0.shape[2]) }, along: 1) : nil
         return InfluenceScores(pairwise: total, perModule: configuration.perModule ? Array(zip(capture.names, modules)).map { ($0.0, $0.1) } : [],
-                               perToken: perToken, selfScores: configuration.selfInfluence ? Tensor.concatenated(selfParts, along: 0) : nil)
+                               perToken: perToken, selfScores: selfInfluence ? Tensor.concatenated(selfParts, along: 0) : nil)
     }
 }

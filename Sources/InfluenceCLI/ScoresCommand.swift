@@ -18,6 +18,7 @@ struct ScoresCommand: Subcommand {
         .flag("self", "Also write self_scores.safetensors."),
         .value("batch-size", "N", default: "8", "Training rows per batch."),
         .value("max-examples", "N", "Score only the first N training rows."),
+        .value("query-chunk", "N", default: "64", "Queries held in memory at once; the training rows are read once per chunk."),
         .value("out", "SCORES_DIR", required: true, "Where the scores are written."),
     ]
     static let discussion = """
@@ -47,7 +48,8 @@ struct ScoresCommand: Subcommand {
             model: arguments.path("model")!, train: arguments.path("train")!, queries: arguments.path("queries")!,
             maximumExamples: try arguments.integer("max-examples", minimum: 1))
         let configuration = ScoreConfiguration(damping: damping, perModule: arguments.flag("per-module"), perToken: arguments.flag("per-token"),
-                                               selfInfluence: arguments.flag("self"), batchSize: try arguments.integer("batch-size", minimum: 1)!)
+                                               selfInfluence: arguments.flag("self"), batchSize: try arguments.integer("batch-size", minimum: 1)!,
+                                               queryChunkSize: try arguments.integer("query-chunk", minimum: 1)!)
         let computer = try ScoreComputer(task: task, factors: factors, factorsPath: factorsDirectory.path, configuration: configuration)
         let progress = StageProgress()
         computer.progress = { progress.update($0, $1, $2) }

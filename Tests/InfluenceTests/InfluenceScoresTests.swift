@@ -74,14 +74,15 @@ struct InfluenceScoresTests {
         // Batching only changes padding and the order of Float32 sums: 1e-5.
         let task = languageTask(queries: [Fixtures.sequences[0], [3, 4, 5], Fixtures.sequences[4]])
         let factors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: .ekfac, labels: .data)).fit()
-        func run(_ batch: Int, _ queryBatch: Int) throws -> InfluenceScores {
+        func run(_ batch: Int, _ queryBatch: Int, chunk: Int = 64) throws -> InfluenceScores {
             try ScoreComputer(task: task, factors: factors, factorsPath: "memory",
                               configuration: ScoreConfiguration(perModule: true, perToken: true, selfInfluence: true,
-                                                                batchSize: batch, queryBatchSize: queryBatch)).compute()
+                                                                batchSize: batch, queryBatchSize: queryBatch, queryChunkSize: chunk)).compute()
         }
         let reference = try run(1, 1)
-        for (batch, queryBatch) in [(3, 3), (3, 1), (1, 3), (5, 2)] {
-            let other = try run(batch, queryBatch)
+        // The last two stream the training data once per chunk of one or two queries.
+        for (batch, queryBatch, chunk) in [(3, 3, 64), (3, 1, 64), (1, 3, 64), (5, 2, 64), (3, 3, 1), (2, 1, 2)] {
+            let other = try run(batch, queryBatch, chunk: chunk)
             let checks = [compare(other.pairwise, reference.pairwise, tolerance: 1e-5, "pairwise \(batch)/\(queryBatch)"),
                           compare(other.selfScores!, reference.selfScores!, tolerance: 1e-5, "self \(batch)/\(queryBatch)"),
                           compare(other.perModule[0].scores, reference.perModule[0].scores, tolerance: 1e-5, "module 0 \(batch)/\(queryBatch)"),
