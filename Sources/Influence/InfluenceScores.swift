@@ -97,27 +97,58 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     }
 
     /// Scores every query, one chunk of ``ScoreConfiguration/queryChunkSize`` queries at a time.
-    public func compute() throws -> InfluenceScores {
+    ///
+    /// - Parameters:
+    ///   - partialDirectory: when given, partial results are saved there (`partial-scores.safetensors`)
+    ///     every `checkpointInterval` training batches and after each chunk, and a run interrupted
+    ///     earlier with the same factors, options and data resumes from them; the file is removed
+    ///     when the run completes.
+    public func compute(partialDirectory: URL? = nil, checkpointInterval: Int = 50) throws -> InfluenceScores {
         let total = task.queryCount
-        let chunks = stride(from: 0, to: total, by: Swift.max(1, configuration.queryChunkSize)).map {
-            $0..<Swift.min(total, $0 + Swift.max(1, configuration.queryChunkSize))
+        let size = Swift.max(1, configuration.queryChunkSize)
+        let chunks = stride(from: 0, to: total, by: size).map { $0..<Swift.min(total, $0 + size) }
+        let checkpoint = partialDirectory.map { ScoringCheckpoint(url: $0.appendingPathComponent("partial-scores.safetensors"), key: resumeKey) }
+        var completed: InfluenceScores? = nil
+        var startChunk = 0
+        var resume: (scores: InfluenceScores, examples: Int)? = nil
+        if let checkpoint, let state = try checkpoint.load(moduleNames: capture.names) {
+            completed = state.completed
+            startChunk = state.completedChunks
+            resume = state.current.map { ($0, state.examplesDone) }
         }
-        var results: [InfluenceScores] = []
-        for (k, chunk) in chunks.enumerated() {
+        for k in startChunk..<chunks.count {
             // Self-influence does not depend on the queries: compute it with the first chunk only.
-            results.append(try compute(queries: chunk, selfInfluence: configuration.selfInfluence && k == 0))
+            let current = try compute(queries: chunks[k], selfInfluence: configuration.selfInfluence && k == 0,
+                                      resume: k == startChunk ? resume : nil, checkpointInterval: checkpointInterval) { partial, examples in
+                try checkpoint?.save(completedChunks: k, completed: completed, current: partial, examplesDone: examples)
+            }
+            completed = completed.map { Self.appendingRows(current, to: $0) } ?? current
+            if k + 1 < chunks.count { try checkpoint?.save(completedChunks: k + 1, completed: completed, current: nil, examplesDone: 0) }
         }
-        guard results.count > 1 else { return results[0] }
-        return InfluenceScores(
-            pairwise: Tensor.concatenated(results.map(\.pairwise), along: 0),
-            perModule: results[0].perModule.indices.map { i in
-                (results[0].perModule[i].name, Tensor.concatenated(results.map { $0.perModule[i].scores }, along: 0))
-            },
-            perToken: configuration.perToken ? Tensor.concatenated(results.map { $0.perToken! }, along: 0) : nil,
-            selfScores: results[0].selfScores)
+        if let checkpoint { try? FileManager.default.removeItem(at: checkpoint.url) }
+        return completed!
     }
 
-    func compute(queries range: Range<Int>, selfInfluence: Bool) throws -> InfluenceScores {
+    /// What identifies a scoring run: the factors, the options that change results, and the data.
+    var resumeKey: String {
+        [preconditioner.strategy.rawValue, preconditioner.dampings.map { String($0) }.joined(separator: ","), capture.names.joined(separator: ","),
+         "\(configuration.perModule)\(configuration.perToken)\(configuration.selfInfluence)", "\(configuration.batchSize)/\(configuration.queryChunkSize)",
+         ModelFingerprint.of(task.model), task.trainingDataFingerprint, task.queryDataFingerprint].joined(separator: "|")
+    }
+
+    /// `rows` below `scores`: more queries, the same training examples.
+    static func appendingRows(_ rows: InfluenceScores, to scores: InfluenceScores) -> InfluenceScores {
+        InfluenceScores(
+            pairwise: Tensor.concatenated([scores.pairwise, rows.pairwise], along: 0),
+            perModule: scores.perModule.indices.map { i in
+                (scores.perModule[i].name, Tensor.concatenated([scores.perModule[i].scores, rows.perModule[i].scores], along: 0))
+            },
+            perToken: scores.perToken.map { Tensor.concatenated([$0, rows.perToken!], along: 0) },
+            selfScores: scores.selfScores ?? rows.selfScores)
+    }
+
+    func compute(queries range: Range<Int>, selfInfluence: Bool, resume: (scores: InfluenceScores, examples: Int)? = nil,
+                 checkpointInterval: Int = 50, save: (InfluenceScores, Int) throws -> Void = { _, _ in }) throws -> InfluenceScores {
         let queries = try preconditionedQueries(range)
         let q = range.count, n = task.trainingExampleCount
         let flatQueries = queries.map { $0.reshaped(to: [q, -1]) }
@@ -128,7 +159,24 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         var maxTokens = 0
         var generator = SeededGenerator(seed: 0)
         var done = 0
-        for start in stride(from: 0, to: n, by: configuration.batchSize) {
+        if let resume {
+            // The columns scored before the interruption, as one part each.
+            totalColumns.append(resume.scores.pairwise)
+            for i in moduleColumns.indices { moduleColumns[i].append(resume.scores.perModule[i].scores) }
+            if let t = resume.scores.perToken { tokenParts.append(t); maxTokens = t.shape[2] }
+            if let s = resume.scores.selfScores { selfParts.append(s) }
+            done = resume.examples
+        }
+        /// The scores of the columns done so far.
+        func partial() -> InfluenceScores {
+            InfluenceScores(pairwise: Tensor.concatenated(totalColumns, along: 1),
+                            perModule: configuration.perModule ? zip(capture.names, moduleColumns).map { ($0, Tensor.concatenated($1, along: 1)) } : [],
+                            perToken: configuration.perToken
+                                ? Tensor.concatenated(tokenParts.map { $0.padded(along: 2, before: 0, after: maxTokens - $0.shape[2]) }, along: 1) : nil,
+                            selfScores: selfInfluence ? Tensor.concatenated(selfParts, along: 0) : nil)
+        }
+        var batchIndex = 0
+        for start in stride(from: done, to: n, by: configuration.batchSize) {
             let indices = Array(start..<Swift.min(n, start + configuration.batchSize))
             let record = capture.record { task.trainingLoss(indices: indices, labels: .data, generator: &generator) }
             guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the training loss of example \(indices[0])") }
@@ -160,7 +208,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             if selfInfluence { selfParts.append(batchSelf) }
             if let batchTokens { tokenParts.append(batchTokens); maxTokens = Swift.max(maxTokens, t) }
             done += b
+            batchIndex += 1
             progress?("train", done, n)
+            if done < n && batchIndex % Swift.max(1, checkpointInterval) == 0 { try save(partial(), done) }
         }
         total = Tensor.concatenated(totalColumns, along: 1)
         if configuration.perModule { modules = moduleColumns.map { Tensor.concatenated($0, along: 1) } }
@@ -168,5 +218,56 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             ? Tensor.concatenated(tokenParts.map { $0.padded(along: 2, before: 0, after: maxTokens - $0.shape[2]) }, along: 1) : nil
         return InfluenceScores(pairwise: total, perModule: configuration.perModule ? Array(zip(capture.names, modules)).map { ($0.0, $0.1) } : [],
                                perToken: perToken, selfScores: selfInfluence ? Tensor.concatenated(selfParts, along: 0) : nil)
+    }
+}
+
+/// Partial results of a scoring run in one safetensors file: the rows of the finished query
+/// chunks (`done.*`) and the columns of the chunk in progress (`current.*`).
+struct ScoringCheckpoint {
+    let url: URL
+    let key: String
+
+    struct State {
+        var completedChunks: Int
+        var completed: InfluenceScores?
+        var current: InfluenceScores?
+        var examplesDone: Int
+    }
+
+    static func tensors(_ scores: InfluenceScores?, prefix: String) -> [(name: String, payload: SafeTensorsPayload)] {
+        guard let scores else { return [] }
+        var result: [(name: String, payload: SafeTensorsPayload)] = [("\(prefix).pairwise", .float32(scores.pairwise))]
+        result += scores.perModule.enumerated().map { ("\(prefix).module.\($0.offset)", .float32($0.element.scores)) }
+        if let t = scores.perToken { result.append(("\(prefix).per_token", .float32(t))) }
+        if let s = scores.selfScores { result.append(("\(prefix).self", .float32(s))) }
+        return result
+    }
+
+    func save(completedChunks: Int, completed: InfluenceScores?, current: InfluenceScores?, examplesDone: Int) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try SafeTensorsFile.write(Self.tensors(completed, prefix: "done") + Self.tensors(current, prefix: "current"),
+                                  metadata: ["key": key, "completed_chunks": String(completedChunks), "examples_done": String(examplesDone)],
+                                  to: url)
+    }
+
+    /// The saved state when the file exists and belongs to the same run; nil otherwise.
+    func load(moduleNames: [String]) throws -> State? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let file = try SafeTensorsFile(contentsOf: url)
+        guard file.metadata["key"] == key, let chunks = file.metadata["completed_chunks"].flatMap(Int.init),
+              let examples = file.metadata["examples_done"].flatMap(Int.init) else { return nil }
+        func read(_ prefix: String) throws -> InfluenceScores? {
+            guard file.contains(tensorNamed: "\(prefix).pairwise") else { return nil }
+            func optional(_ name: String) throws -> Tensor<Float>? {
+                file.contains(tensorNamed: name) ? try file.tensor(named: name, as: Float.self) : nil
+            }
+            var modules: [(name: String, scores: Tensor<Float>)] = []
+            for (i, name) in moduleNames.enumerated() {
+                if let t = try optional("\(prefix).module.\(i)") { modules.append((name, t)) }
+            }
+            return InfluenceScores(pairwise: try file.tensor(named: "\(prefix).pairwise", as: Float.self), perModule: modules,
+                                   perToken: try optional("\(prefix).per_token"), selfScores: try optional("\(prefix).self"))
+        }
+        return State(completedChunks: chunks, completed: try read("done"), current: try read("current"), examplesDone: examples)
     }
 }

@@ -38,6 +38,8 @@ public protocol InfluenceTask: AnyObject {
     func trainingTokens(_ index: Int) -> [Int]?
     /// A fingerprint of the training data, so that partial sums of a fit are never resumed on other data.
     var trainingDataFingerprint: String { get }
+    /// A fingerprint of the queries, for the same reason when scoring.
+    var queryDataFingerprint: String { get }
 }
 
 /// FNV-1a over integers, for data fingerprints.
@@ -87,6 +89,7 @@ public final class LanguageModelingTask<Scalar: TensorScalar>: InfluenceTask {
     public var queryCount: Int { queries.count }
     public func trainingTokens(_ index: Int) -> [Int]? { training[index] }
     public var trainingDataFingerprint: String { fingerprint(training) }
+    public var queryDataFingerprint: String { fingerprint(queries + [queryPromptLengths]) }
 
     func forward(_ sequences: [[Int]]) -> (logits: Variable<Scalar>, batch: TokenBatch) {
         let batch = Batching.pad(sequences, padToken: padToken)
@@ -145,6 +148,7 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
     public var queryCount: Int { queryLabels.count }
     public func trainingTokens(_ index: Int) -> [Int]? { nil }
     public var trainingDataFingerprint: String { fingerprint(trainingFeatures, trainingLabels) }
+    public var queryDataFingerprint: String { fingerprint(queryFeatures, queryLabels) }
 
     public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
         let logits = forwardPass(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
@@ -183,6 +187,7 @@ public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
     public var queryCount: Int { queryFeatures.shape[0] }
     public func trainingTokens(_ index: Int) -> [Int]? { nil }
     public var trainingDataFingerprint: String { fingerprint(trainingFeatures, [trainingTargets.scalarCount]) + fingerprint(trainingTargets, []) }
+    public var queryDataFingerprint: String { fingerprint(queryFeatures, [queryTargets.scalarCount]) + fingerprint(queryTargets, []) }
 
     public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
         let prediction = network(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))

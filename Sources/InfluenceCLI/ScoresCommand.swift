@@ -26,7 +26,8 @@ struct ScoresCommand: Subcommand {
     it lowers the query's loss). f is the query's summed next-token loss, or with prompt and completion
     −log p(completion | prompt). Outputs: pairwise_scores.safetensors (all_modules [queries, train] and,
     when asked, one tensor per module and per_token), self_scores.safetensors, and summary.json with the
-    ten highest and ten lowest training rows per query.
+    ten highest and ten lowest training rows per query. An interrupted run resumes from the partial
+    results it keeps in SCORES_DIR when run again with the same factors, options and data.
     """
 
     let arguments: ParsedArguments
@@ -54,7 +55,7 @@ struct ScoresCommand: Subcommand {
         let progress = StageProgress()
         computer.progress = { progress.update($0, $1, $2) }
         let started = Date()
-        let scores = try computer.compute()
+        let scores = try computer.compute(partialDirectory: out)
         let metadata = ["strategy": factors.strategy.rawValue, "damping": damping.description,
                         "modules": factors.moduleNames.joined(separator: ","), "sign": "positive supports the query"]
         try scores.save(to: out, metadata: metadata)

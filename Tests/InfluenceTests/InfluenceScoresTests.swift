@@ -91,6 +91,69 @@ struct InfluenceScoresTests {
         }
     }
 
+    @Test(arguments: [(1, 2), (1, 7), (2, 3), (3, 1)])
+    func anInterruptedScoringRunResumesToTheSameScores(chunk: Int, stopAt: Int) throws {
+        // Three queries in chunks of `chunk`, training batches of 2 with a checkpoint after each:
+        // the partial file as it was after `stopAt` reported steps is put back, and a fresh
+        // computer must finish with exactly the scores of an uninterrupted run.
+        let task = languageTask(queries: [Fixtures.sequences[0], [3, 4, 5], Fixtures.sequences[4]])
+        let factors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: .ekfac, labels: .data)).fit()
+        let configuration = ScoreConfiguration(perModule: true, perToken: true, selfInfluence: true, batchSize: 2, queryChunkSize: chunk)
+        let reference = try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration).compute()
+
+        let first = try TemporaryDirectory(), second = try TemporaryDirectory()
+        let saved = first.file("partial-scores.safetensors"), kept = first.file("kept.safetensors")
+        let interrupted = try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration)
+        var steps = 0
+        interrupted.progress = { stage, _, _ in
+            guard stage == "train" else { return }
+            steps += 1
+            // A save happens after a step is reported: the file seen at step k + 1 holds step k.
+            if steps == stopAt + 1, FileManager.default.fileExists(atPath: saved.path) {
+                try? FileManager.default.removeItem(at: kept)
+                try? FileManager.default.copyItem(at: saved, to: kept)
+            }
+        }
+        _ = try interrupted.compute(partialDirectory: first.url, checkpointInterval: 1)
+        #expect(!FileManager.default.fileExists(atPath: saved.path), "a finished run removes its partial results")
+        try #require(FileManager.default.fileExists(atPath: kept.path), "no partial results were saved by step \(stopAt)")
+        try FileManager.default.copyItem(at: kept, to: second.file("partial-scores.safetensors"))
+        var resumedSteps = 0
+        let resumed = try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration)
+        resumed.progress = { stage, _, _ in if stage == "train" { resumedSteps += 1 } }
+        let result = try resumed.compute(partialDirectory: second.url, checkpointInterval: 1)
+        #expect(resumedSteps < steps, "the resumed run redid all \(steps) steps")
+        #expect(result.pairwise == reference.pairwise)
+        #expect(result.selfScores == reference.selfScores)
+        #expect(result.perToken == reference.perToken)
+        #expect(zip(result.perModule, reference.perModule).allSatisfy { $0.name == $1.name && $0.scores == $1.scores })
+    }
+
+    @Test func partialResultsOfAnotherRunAreIgnored() throws {
+        let task = languageTask()
+        let factors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: .kfac, labels: .data)).fit()
+        // Partial results kept from a run with other options (batches of 1) …
+        let directory = try TemporaryDirectory()
+        let saved = directory.file("partial-scores.safetensors"), kept = directory.file("kept.safetensors")
+        let other = try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: ScoreConfiguration(batchSize: 1))
+        var steps = 0
+        other.progress = { stage, _, _ in
+            guard stage == "train" else { return }
+            steps += 1
+            if steps == 3 { try? FileManager.default.copyItem(at: saved, to: kept) }
+        }
+        _ = try other.compute(partialDirectory: directory.url, checkpointInterval: 1)
+        try FileManager.default.moveItem(at: kept, to: saved)
+        // … are not used by a run with batches of 2, which scores everything itself.
+        var scored = 0
+        let computer = try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: ScoreConfiguration(batchSize: 2))
+        computer.progress = { stage, done, _ in if stage == "train" { scored = done } }
+        let result = try computer.compute(partialDirectory: directory.url)
+        let reference = try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: ScoreConfiguration(batchSize: 2)).compute()
+        #expect(result.pairwise == reference.pairwise)
+        #expect(scored == task.trainingExampleCount)
+    }
+
     @Test func promptedQueriesAreScoredOnTheirCompletionTokensOnly() throws {
         // Oracle: identity-strategy scores Σ_layers ⟨∇f(z_q), ∇L(z_m)⟩ where f is built
         // independently in Float64 from Losses.nextTokenLosses of the query alone, summed over the
