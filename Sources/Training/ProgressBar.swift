@@ -8,13 +8,19 @@ public final class ProgressBar {
     let isTerminal: Bool
     let plainInterval: Int
     let started = Date()
+    let write: (String) -> Void
     private var lastDraw = Date.distantPast
 
-    public init(total: Int, label: String, plainInterval: Int = 50) {
+    /// - Parameters:
+    ///   - isTerminal: draw a redrawn bar; by default, whether standard error is a terminal.
+    ///   - write: where the text goes; standard error by default.
+    public init(total: Int, label: String, plainInterval: Int = 50, isTerminal: Bool = isatty(2) != 0,
+                write: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
         self.total = max(1, total)
         self.label = label
-        self.isTerminal = isatty(2) != 0
+        self.isTerminal = isTerminal
         self.plainInterval = max(1, plainInterval)
+        self.write = write
     }
 
     /// Shows `done` of `total` with a short status text.
@@ -30,18 +36,18 @@ public final class ProgressBar {
             let filled = min(width, width * done / total)
             let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
             let line = String(format: "\r%@ [%@] %d/%d %@ %.1f/s ETA %@", label, bar, done, total, status, rate, ProgressBar.duration(remaining))
-            FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
-            if done >= total { FileHandle.standardError.write(Data("\n".utf8)) }
+            write(line + "\u{1B}[K")
+            if done >= total { write("\n") }
         } else if done % plainInterval == 0 || done >= total {
             let line = String(format: "%@ %d/%d %@ (%.1f/s, %@ elapsed)\n", label, done, total, status, rate, ProgressBar.duration(elapsed))
-            FileHandle.standardError.write(Data(line.utf8))
+            write(line)
         }
     }
 
     /// Writes a message on its own line without breaking the bar.
     public func log(_ message: String) {
         let prefix = isTerminal ? "\r\u{1B}[K" : ""
-        FileHandle.standardError.write(Data((prefix + message + "\n").utf8))
+        write(prefix + message + "\n")
     }
 
     static func duration(_ seconds: Double) -> String {
