@@ -40,6 +40,9 @@ public protocol InfluenceTask: AnyObject {
     var trainingDataFingerprint: String { get }
     /// A fingerprint of the queries, for the same reason when scoring.
     var queryDataFingerprint: String { get }
+    /// The network's outputs on training examples and the training loss (data labels, summed) as
+    /// a function of those outputs: what Gauss–Newton products need (H_GN = Jᵀ ∇²_z L J).
+    func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>)
 }
 
 /// FNV-1a over integers, for data fingerprints.
@@ -111,6 +114,11 @@ public final class LanguageModelingTask<Scalar: TensorScalar>: InfluenceTask {
         return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: batch.mask.map { $0 != 0 })
     }
 
+    public func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>) {
+        let (logits, batch) = forward(indices.map { training[$0] })
+        return (logits, { z in batch.length > 1 ? Losses.nextTokenLosses(logits: z, tokens: batch.tokens, mask: batch.mask).sum() : (z * 0).sum() })
+    }
+
     public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
         let (logits, batch) = forward(indices.map { queries[$0] })
         var mask = batch.mask
@@ -156,6 +164,12 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
         return TaskLoss(loss: Losses.crossEntropy(logits: logits, labels: targets, reduction: .sum), rowsPerExample: 1, rowMask: nil)
     }
 
+    public func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>) {
+        let logits = forwardPass(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
+        let labels = indices.map { trainingLabels[$0] }
+        return (logits, { Losses.crossEntropy(logits: $0, labels: labels, reduction: .sum) })
+    }
+
     public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
         let logits = forwardPass(Variable(queryFeatures.indexSelect(along: 0, indices: indices)))
         return TaskLoss(loss: Losses.crossEntropy(logits: logits, labels: indices.map { queryLabels[$0] }, reduction: .sum),
@@ -194,6 +208,12 @@ public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
         let targets = labels == .sampled ? LabelSampling.gaussian(prediction: prediction.value, using: &generator)
                                          : trainingTargets.indexSelect(along: 0, indices: indices)
         return TaskLoss(loss: Losses.meanSquaredError(prediction, targets, reduction: .sum), rowsPerExample: 1, rowMask: nil)
+    }
+
+    public func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>) {
+        let prediction = network(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
+        let targets = trainingTargets.indexSelect(along: 0, indices: indices)
+        return (prediction, { Losses.meanSquaredError($0, targets, reduction: .sum) })
     }
 
     public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {

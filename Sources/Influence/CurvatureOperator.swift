@@ -1,0 +1,161 @@
+import Autograd
+import NeuralNetworks
+import TensorCore
+
+/// Which curvature a ``CurvatureOperator`` applies.
+public enum CurvatureKind: String, Sendable, CaseIterable {
+    /// The Hessian of the training loss.
+    case hessian
+    /// The Gauss–Newton matrix Jᵀ (∇²_z L) J, with z the network's outputs: positive semi-definite
+    /// for convex losses, and equal to the true Fisher for cross-entropy.
+    case ggn
+}
+
+/// The curvature of the mean training loss over the weights and biases of tracked Linear
+/// layers, as a linear operator on per-layer blocks `[out, in (+1 for a bias)]` — the layout of
+/// the per-example gradients of ``GradientCapture``:
+///
+/// ```
+/// H = (1/N) Σ_m ∇²_θ L(z_m)        (or its Gauss–Newton part)
+/// ```
+/// Products come from the autograd engine: H v by differentiating ⟨∇L, v⟩; J v by the
+/// double-vjp trick; Jᵀ u by one reverse pass. Only the tracked parameters are leaves, so the
+/// other parameters are constants.
+public final class CurvatureOperator<Task: InfluenceTask> {
+    public typealias Scalar = Task.Scalar
+    let task: Task
+    public let names: [String]
+    let layers: [Linear<Scalar>]
+    public let kind: CurvatureKind
+    public let batchSize: Int
+    /// The examples averaged over: the first `exampleCount` training examples.
+    public let exampleCount: Int
+
+    public init(task: Task, modules patterns: [String], kind: CurvatureKind, batchSize: Int = 16, maximumExamples: Int? = nil) throws {
+        precondition(batchSize > 0, "batch size must be positive")
+        let found = task.model.linearLayers(matching: patterns)
+        guard !found.isEmpty else {
+            throw InfluenceError.noTrackedModules(patterns: patterns, available: task.model.linearLayers().map(\.name))
+        }
+        self.task = task
+        names = found.map(\.name)
+        layers = found.map(\.layer)
+        self.kind = kind
+        self.batchSize = batchSize
+        exampleCount = Swift.min(task.trainingExampleCount, maximumExamples ?? Int.max)
+    }
+
+    /// `[out, in (+1)]` per layer.
+    public var shapes: [[Int]] { layers.map { [$0.outputCount, $0.inputCount + ($0.bias == nil ? 0 : 1)] } }
+    /// The number of parameters the operator acts on.
+    public var dimension: Int { shapes.map { $0[0] * $0[1] }.reduce(0, +) }
+
+    /// Runs `body` with the tracked weights and biases as the only leaves that require gradients.
+    func withTrackedParameters<R>(_ body: ([Variable<Scalar>]) throws -> R) rethrows -> R {
+        let saved = task.model.parameters.map(\.requiresGradient)
+        task.model.freeze()
+        for layer in layers {
+            layer.weight.requiresGradient = true
+            layer.bias?.requiresGradient = true
+        }
+        defer { for (p, s) in zip(task.model.parameters, saved) { p.requiresGradient = s } }
+        return try withGradients { try body(layers.flatMap { [$0.weight.variable] + ($0.bias.map { [$0.variable] } ?? []) }) }
+    }
+
+    /// Per-parameter tensors (weight `[out, in]`, bias `[out]`) from per-layer blocks.
+    func split(_ blocks: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        precondition(blocks.map(\.shape) == shapes, "curvature blocks \(blocks.map(\.shape)) should be \(shapes)")
+        return zip(layers, blocks).flatMap { layer, block -> [Tensor<Scalar>] in
+            let weight = block.sliced(along: 1, 0..<layer.inputCount)
+            guard layer.bias != nil else { return [weight] }
+            return [weight, block.sliced(along: 1, layer.inputCount..<(layer.inputCount + 1)).reshaped(to: [layer.outputCount])]
+        }
+    }
+
+    /// Per-layer blocks from per-parameter tensors.
+    func join(_ parameters: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        var result: [Tensor<Scalar>] = [], k = 0
+        for layer in layers {
+            if layer.bias != nil {
+                result.append(Tensor.concatenated([parameters[k], parameters[k + 1].reshaped(to: [layer.outputCount, 1])], along: 1))
+                k += 2
+            } else {
+                result.append(parameters[k])
+                k += 1
+            }
+        }
+        return result
+    }
+
+    var batches: [[Int]] {
+        stride(from: 0, to: exampleCount, by: batchSize).map { Array($0..<Swift.min(exampleCount, $0 + batchSize)) }
+    }
+
+    /// H v (or the Gauss–Newton product) for per-layer blocks `v`, averaged over the examples.
+    public func apply(_ v: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        let parts = split(v)
+        var total: [Tensor<Scalar>]? = nil
+        for batch in batches {
+            let product = kind == .hessian ? hessianProduct(parts, batch) : gaussNewtonProduct(parts, batch)
+            total = total.map { zip($0, product).map { $0 + $1 } } ?? product
+        }
+        let scale = 1 / Scalar(Swift.max(1, exampleCount))
+        return join(total!.map { $0 * scale })
+    }
+
+    /// ∇²(Σ_batch L) v by differentiating ⟨∇L, v⟩.
+    func hessianProduct(_ v: [Tensor<Scalar>], _ batch: [Int]) -> [Tensor<Scalar>] {
+        withTrackedParameters { parameters in
+            var generator = SeededGenerator(seed: 0)
+            let loss = task.trainingLoss(indices: batch, labels: .data, generator: &generator).loss
+            let g = gradients(of: loss, at: parameters, createGraph: true)
+            var inner: Variable<Scalar>? = nil
+            for (gi, vi) in zip(g, v) {
+                let term = (gi * Variable(vi)).sum()
+                inner = inner.map { $0 + term } ?? term
+            }
+            return gradients(of: inner!, at: parameters).map(\.value)
+        }
+    }
+
+    /// Jᵀ (∇²_z L) J v for the batch's outputs z.
+    func gaussNewtonProduct(_ v: [Tensor<Scalar>], _ batch: [Int]) -> [Tensor<Scalar>] {
+        withTrackedParameters { parameters in
+            let (z, loss) = task.trainingOutputs(indices: batch)
+            // J v: u ↦ Jᵀu is linear, so the gradient of ⟨Jᵀu, v⟩ in u is J v.
+            let u = Variable(Tensor<Scalar>.zeros(shape: z.shape), requiresGradient: true)
+            let jtu = gradients(of: z, at: parameters, seed: u, createGraph: true)
+            var inner: Variable<Scalar>? = nil
+            for (a, b) in zip(jtu, v) {
+                let term = (a * Variable(b)).sum()
+                inner = inner.map { $0 + term } ?? term
+            }
+            let jv = gradients(of: inner!, at: [u])[0].value
+            // (∇²_z L)(J v) at the outputs, with z as a fresh leaf.
+            let leaf = Variable(z.value, requiresGradient: true)
+            let gz = gradients(of: loss(leaf), at: [leaf], createGraph: true)[0]
+            let hjv = gradients(of: (gz * Variable(jv)).sum(), at: [leaf])[0].value
+            // Jᵀ (…)
+            return gradients(of: z, at: parameters, seed: Variable(hjv)).map(\.value)
+        }
+    }
+
+    /// The dense matrix `[dimension, dimension]` over the row-major concatenation of the blocks,
+    /// from one product per column: for small models (the exact strategy).
+    public func denseMatrix() -> Tensor<Scalar> {
+        let n = dimension
+        let shapes = self.shapes
+        var columns: [Tensor<Scalar>] = []
+        columns.reserveCapacity(n)
+        for j in 0..<n {
+            var unit = Tensor<Scalar>.zeros(shape: [n]); unit[j] = 1
+            var offset = 0
+            let blocks = shapes.map { s -> Tensor<Scalar> in
+                defer { offset += s[0] * s[1] }
+                return unit.sliced(along: 0, offset..<(offset + s[0] * s[1])).reshaped(to: s)
+            }
+            columns.append(Tensor.concatenated(apply(blocks).map { $0.flattened() }, along: 0))
+        }
+        return Tensor.stacked(columns, along: 1)
+    }
+}
