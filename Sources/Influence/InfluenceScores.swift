@@ -58,25 +58,91 @@ public struct ScoreConfiguration: Sendable {
     }
 }
 
-/// Computes scores of a task's queries against its training examples with fitted factors.
+/// How the query gradients are preconditioned: layer by layer with fitted factors, or jointly
+/// over every tracked layer by solving (H + λI) x = g with a curvature operator.
+enum QueryPreconditioning {
+    case factors(Preconditioner<Float>)
+    /// Solves for the columns of a `[dimension, queries]` matrix.
+    case solve(name: String, damping: Double, (Tensor<Float>) throws -> Tensor<Float>)
+}
+
+/// The classical solvers for ``ScoreComputer/init(task:curvature:solver:damping:configuration:)``.
+public enum InverseSolver: Sendable {
+    /// The dense matrix and its Cholesky factor (small models).
+    case exact
+    /// Conjugate gradient on operator products; a query whose solve does not reach the tolerance
+    /// is an error when `failsWhenNotConverged`, else it is reported through ``ScoreComputer/warnings``.
+    case conjugateGradient(tolerance: Double, maximumIterations: Int?, failsWhenNotConverged: Bool)
+
+    var name: String {
+        switch self { case .exact: return "exact"; case .conjugateGradient: return "cg" }
+    }
+}
+
+/// Computes scores of a task's queries against its training examples, with fitted factors or
+/// with a curvature operator and a solver.
 public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float {
     let task: Task
     let capture: GradientCapture<Float>
-    let preconditioner: Preconditioner<Float>
+    let preconditioning: QueryPreconditioning
     public let configuration: ScoreConfiguration
     public var progress: ((String, Int, Int) -> Void)?
+    /// Messages about solves that did not converge.
+    public private(set) var warnings: [String] = []
 
     /// - Throws: ``InfluenceError`` when the factors belong to another model or other modules.
     public init(task: Task, factors: InfluenceFactors, factorsPath: String, configuration: ScoreConfiguration) throws {
         self.task = task
         self.capture = try GradientCapture(model: task.model, patterns: factors.moduleNames)
         try factors.check(modelFingerprint: ModelFingerprint.of(task.model), moduleNames: capture.names, path: factorsPath)
-        self.preconditioner = try Preconditioner(factors: factors, damping: configuration.damping)
+        self.preconditioning = .factors(try Preconditioner(factors: factors, damping: configuration.damping))
         self.configuration = configuration
     }
 
+    /// Scores with (H + λI)⁻¹ applied exactly or by conjugate gradient, jointly over every tracked
+    /// layer of `curvature`. Self-influence needs one solve per training example and is not offered.
+    public init(task: Task, curvature: CurvatureOperator<Task>, solver: InverseSolver, damping: Double,
+                configuration: ScoreConfiguration) throws {
+        precondition(!configuration.selfInfluence, "self-influence is computed with fitted factors only")
+        self.task = task
+        self.capture = try GradientCapture(model: task.model, patterns: curvature.names)
+        self.configuration = configuration
+        var warn: (String) -> Void = { _ in }
+        switch solver {
+        case .exact:
+            preconditioning = .solve(name: "exact", damping: damping) { b in
+                try CurvatureSolver.exact(curvature, damping: damping, rightHandSides: b)
+            }
+        case let .conjugateGradient(tolerance, maximumIterations, fails):
+            preconditioning = .solve(name: "cg/\(tolerance)", damping: damping) { b in
+                let (x, iterations) = CurvatureSolver.conjugateGradient(curvature, damping: damping, rightHandSides: b, tolerance: tolerance,
+                                                                        maximumIterations: maximumIterations)
+                for (q, it) in iterations.enumerated() where !it.converged {
+                    let message = "conjugate gradient for query column \(q) stopped after \(it.count) iterations at relative residual "
+                        + "\(it.relativeResidual) (tolerance \(tolerance)); raise the damping or the iteration limit"
+                    if fails { throw InfluenceError.notConverged(message) }
+                    warn(message)
+                }
+                return x
+            }
+        }
+        warn = { [weak self] in self?.warnings.append($0) }
+    }
+
     public var moduleNames: [String] { capture.names }
-    public var dampings: [Double] { preconditioner.dampings }
+    public var dampings: [Double] {
+        switch preconditioning {
+        case let .factors(p): return p.dampings
+        case let .solve(_, damping, _): return Array(repeating: damping, count: capture.names.count)
+        }
+    }
+
+    var strategyName: String {
+        switch preconditioning {
+        case let .factors(p): return p.strategy.rawValue
+        case let .solve(name, _, _): return name
+        }
+    }
 
     /// Preconditioned query gradients of the queries in `range`, per module: `[queries, out, in]`.
     func preconditionedQueries(_ range: Range<Int>) throws -> [Tensor<Float>] {
@@ -88,12 +154,24 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             let record = capture.record { task.queryMeasurement(indices: indices) }
             guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the measurement of query \(indices[0])") }
             for (i, layer) in record.layers.enumerated() {
-                parts[i].append(preconditioner.apply(layer.perExampleGradients(examples: indices.count), layer: i))
+                let g = layer.perExampleGradients(examples: indices.count)
+                if case let .factors(p) = preconditioning { parts[i].append(p.apply(g, layer: i)) } else { parts[i].append(g) }
             }
             done += indices.count
             progress?("queries", done, q)
         }
-        return parts.map { Tensor.concatenated($0, along: 0) }
+        let gradients = parts.map { Tensor.concatenated($0, along: 0) }
+        guard case let .solve(_, _, solve) = preconditioning else { return gradients }
+        // One joint solve over every layer: columns are queries.
+        let count = range.count
+        let flat = Tensor.concatenated(gradients.map { $0.reshaped(to: [count, -1]) }, along: 1).transposed()   // [dimension, q]
+        let solved = try solve(flat).transposed()                                                              // [q, dimension]
+        var offset = 0
+        return gradients.map { g in
+            let size = g.shape[1] * g.shape[2]
+            defer { offset += size }
+            return solved.sliced(along: 1, offset..<(offset + size)).reshaped(to: g.shape)
+        }
     }
 
     /// Scores every query, one chunk of ``ScoreConfiguration/queryChunkSize`` queries at a time.
@@ -131,7 +209,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
 
     /// What identifies a scoring run: the factors, the options that change results, and the data.
     var resumeKey: String {
-        [preconditioner.strategy.rawValue, preconditioner.dampings.map { String($0) }.joined(separator: ","), capture.names.joined(separator: ","),
+        [strategyName, dampings.map { String($0) }.joined(separator: ","), capture.names.joined(separator: ","),
          "\(configuration.perModule)\(configuration.perToken)\(configuration.selfInfluence)", "\(configuration.batchSize)/\(configuration.queryChunkSize)",
          ModelFingerprint.of(task.model), task.trainingDataFingerprint, task.queryDataFingerprint].joined(separator: "|")
     }
@@ -189,7 +267,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 let s = Tensor.matmul(flatQueries[i], g.reshaped(to: [b, -1]), transposeB: true)   // [q, b]
                 batchScores += s
                 if configuration.perModule { moduleColumns[i].append(s) }
-                if selfInfluence { batchSelf += preconditioner.selfScores(g, layer: i) }
+                if selfInfluence, case let .factors(p) = preconditioning { batchSelf += p.selfScores(g, layer: i) }
                 if configuration.perToken {
                     // score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t, added into [q, b·t].
                     let (out, inp) = (queries[i].shape[1], queries[i].shape[2])

@@ -9,7 +9,13 @@ struct ScoresCommand: Subcommand {
     static let abstract = "Compute pairwise influence scores of training rows on queries with fitted factors."
     static let options: [OptionSpecification] = [
         .value("model", "DIR", required: true, "GPT-2 model directory (the one the factors were fitted on)."),
-        .value("factors", "FACTORS_DIR", required: true, "Output of `influence fit`."),
+        .value("factors", "FACTORS_DIR", "Output of `influence fit` (or use --strategy exact|cg)."),
+        .value("strategy", "exact|cg", "Instead of factors: solve (H + λI)x = ∇f exactly (small models) or by conjugate gradient."),
+        .value("curvature", "hessian|ggn", default: "ggn", "With --strategy: the Hessian or the Gauss–Newton matrix of the mean training loss."),
+        .value("modules", "PATTERN[,PATTERN]", "With --strategy: Linear layers over which H is taken (default every Linear)."),
+        .value("cg-tolerance", "X", default: "1e-6", "With --strategy cg: relative residual to reach."),
+        .value("cg-iterations", "N", "With --strategy cg: iteration limit (default twice the dimension)."),
+        .flag("cg-fail", "With --strategy cg: stop with an error when a solve does not converge (default: warn)."),
         .value("train", "TRAIN.jsonl", required: true, "Training rows {\"text\"} or {\"input_ids\"}."),
         .value("queries", "QUERIES.jsonl", required: true, "Query rows {\"text\"}, {\"input_ids\"} or {\"prompt\", \"completion\"}."),
         .value("damping", "auto|X", default: "auto", "λ: a number, or 0.1 × mean(Λ) per module."),
@@ -32,6 +38,7 @@ struct ScoresCommand: Subcommand {
 
     let arguments: ParsedArguments
     let damping: Damping
+    let strategy: String?
 
     init(_ arguments: ParsedArguments) throws {
         self.arguments = arguments
@@ -39,30 +46,65 @@ struct ScoresCommand: Subcommand {
             throw UsageError("option '--damping' needs 'auto' or a non-negative number, got '\(arguments.string("damping")!)'")
         }
         damping = d
+        strategy = try arguments.choice("strategy", from: ["exact", "cg"])
+        _ = try arguments.choice("curvature", from: ["hessian", "ggn"])
         _ = try arguments.integer("batch-size", minimum: 1)
+        _ = try arguments.integer("cg-iterations", minimum: 1)
+        if let t = try arguments.number("cg-tolerance"), !(t > 0) { throw UsageError("option '--cg-tolerance' must be positive, got \(t)") }
+        if (arguments.string("factors") == nil) == (strategy == nil) {
+            throw UsageError("give either --factors FACTORS_DIR or --strategy exact|cg")
+        }
+        if strategy != nil {
+            if damping == .automatic { throw UsageError("--strategy \(strategy!) needs a numeric --damping (auto is defined by fitted factors)") }
+            if arguments.flag("self") { throw UsageError("--self needs fitted factors; it is not offered with --strategy \(strategy!)") }
+        } else if arguments.string("modules") != nil {
+            throw UsageError("--modules goes with --strategy; fitted factors already name their modules")
+        }
     }
 
     func run() throws {
-        let out = arguments.path("out")!, factorsDirectory = arguments.path("factors")!
-        let factors = try InfluenceFactors.load(from: factorsDirectory)
+        let out = arguments.path("out")!
         let (task, trainTexts, queryTexts) = try languageModelingTask(
             model: arguments.path("model")!, train: arguments.path("train")!, queries: arguments.path("queries")!,
             maximumExamples: try arguments.integer("max-examples", minimum: 1))
         let configuration = ScoreConfiguration(damping: damping, perModule: arguments.flag("per-module"), perToken: arguments.flag("per-token"),
                                                selfInfluence: arguments.flag("self"), batchSize: try arguments.integer("batch-size", minimum: 1)!,
                                                queryChunkSize: try arguments.integer("query-chunk", minimum: 1)!)
-        let computer = try ScoreComputer(task: task, factors: factors, factorsPath: factorsDirectory.path, configuration: configuration)
+        let computer: ScoreComputer<LanguageModelingTask<Float>>
+        var strategyName = strategy ?? ""
+        var moduleNames: [String] = []
+        if let strategy, case let .value(lambda) = damping {
+            let kind = CurvatureKind(rawValue: arguments.string("curvature")!)!
+            let curvature = try CurvatureOperator(task: task, modules: expandModulePatterns(arguments.string("modules")), kind: kind,
+                                                  batchSize: configuration.batchSize)
+            if strategy == "exact" && curvature.dimension > 20_000 {
+                throw CommandFailure("the exact strategy builds a \(curvature.dimension)×\(curvature.dimension) matrix; choose fewer --modules or --strategy cg")
+            }
+            let solver: InverseSolver = strategy == "exact" ? .exact
+                : .conjugateGradient(tolerance: try arguments.number("cg-tolerance")!, maximumIterations: try arguments.integer("cg-iterations", minimum: 1),
+                                     failsWhenNotConverged: arguments.flag("cg-fail"))
+            computer = try ScoreComputer(task: task, curvature: curvature, solver: solver, damping: lambda, configuration: configuration)
+            strategyName += " (\(kind.rawValue), \(curvature.dimension) parameters)"
+            moduleNames = curvature.names
+        } else {
+            let factorsDirectory = arguments.path("factors")!
+            let factors = try InfluenceFactors.load(from: factorsDirectory)
+            computer = try ScoreComputer(task: task, factors: factors, factorsPath: factorsDirectory.path, configuration: configuration)
+            strategyName = factors.strategy.rawValue
+            moduleNames = factors.moduleNames
+        }
         let progress = StageProgress()
         computer.progress = { progress.update($0, $1, $2) }
         let started = Date()
         let scores = try computer.compute(partialDirectory: out)
-        let metadata = ["strategy": factors.strategy.rawValue, "damping": damping.description,
-                        "modules": factors.moduleNames.joined(separator: ","), "sign": "positive supports the query"]
+        for warning in computer.warnings { printError("warning: \(warning)") }
+        let metadata = ["strategy": strategyName, "damping": damping.description,
+                        "modules": moduleNames.joined(separator: ","), "sign": "positive supports the query"]
         try scores.save(to: out, metadata: metadata)
         try writeSummary(scores, trainTexts: trainTexts, queryTexts: queryTexts, dampings: computer.dampings,
                          moduleNames: computer.moduleNames, to: out.appendingPathComponent("summary.json"))
         print("scored \(task.queryCount) queries against \(task.trainingExampleCount) training rows"
-            + String(format: " in %.1f s (%@, damping %@)", Date().timeIntervalSince(started), factors.strategy.rawValue, damping.description))
+            + String(format: " in %.1f s (%@, damping %@)", Date().timeIntervalSince(started), strategyName, damping.description))
         print("wrote \(out.path)")
     }
 

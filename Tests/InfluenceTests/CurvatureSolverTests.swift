@@ -1,3 +1,4 @@
+import Autograd
 import Foundation
 import Influence
 import Testing
@@ -38,5 +39,56 @@ struct CurvatureSolverTests {
         let error = #expect(throws: InfluenceError.self) { try CurvatureSolver.exact(op, damping: 0, rightHandSides: b) }
         #expect("\(error!)".contains("raise the damping"))
         _ = try CurvatureSolver.exact(op, damping: -lowest + 1e-3, rightHandSides: b)
+    }
+}
+
+@Suite("Scores with exact and conjugate-gradient solves")
+struct SolverScoreTests {
+    @Test(arguments: [(CurvatureKind.ggn, "exact"), (.ggn, "cg"), (.hessian, "exact"), (.hessian, "cg")])
+    func scoresEqualTheDenseSolveWithPerExampleGradients(kind: CurvatureKind, solverName: String) throws {
+        let task = Fixtures.classificationTask(Float.self)
+        let reference = Fixtures.classificationTask(Double.self)
+        try copyParameters(from: task.model, to: reference.model)
+        // Damping above the Hessian's most negative eigenvalue.
+        let op64 = try CurvatureOperator(task: reference, modules: [], kind: kind)
+        let h = op64.denseMatrix()
+        let symmetric = (h + h.transposed()) * 0.5
+        let damping = Swift.max(0, -(try symmetric.symmetricEigendecomposition().values.min().scalar)) + 0.1
+        // Oracle: per-example gradients by autograd on each example alone, a Cholesky solve in Double.
+        func gradient(_ loss: () -> Variable<Double>) -> Tensor<Double> {
+            Tensor.concatenated(layerGradients(reference.model.linearLayers().map(\.layer), of: loss).map { $0.flattened() }, along: 0)
+        }
+        let train = (0..<reference.trainingExampleCount).map { m in
+            gradient { var g = testGenerator(0); return reference.trainingLoss(indices: [m], labels: .data, generator: &g).loss }
+        }
+        let queries = (0..<reference.queryCount).map { q in gradient { reference.queryMeasurement(indices: [q]).loss } }
+        let solved = try (symmetric + Tensor.identity(op64.dimension) * damping).choleskySolve(Tensor.stacked(queries, along: 1))
+        let expected = Tensor.matmul(solved, Tensor.stacked(train, along: 1), transposeA: true)   // [queries, train]
+
+        let op = try CurvatureOperator(task: task, modules: [], kind: kind)
+        let solver: InverseSolver = solverName == "exact" ? .exact
+            : .conjugateGradient(tolerance: 1e-6, maximumIterations: nil, failsWhenNotConverged: true)
+        let scores = try ScoreComputer(task: task, curvature: op, solver: solver, damping: damping,
+                                       configuration: ScoreConfiguration(perModule: true, batchSize: 3)).compute()
+        let r = compare(scores.pairwise, expected, tolerance: 1e-4, "\(solverName) \(kind) scores")
+        #expect(r.passed, "\(r)")
+        var sum = Tensor<Float>.zeros(shape: scores.pairwise.shape)
+        for (_, part) in scores.perModule { sum += part }
+        let m = compare(sum, scores.pairwise, tolerance: 1e-5, "per-module sum")
+        #expect(m.passed, "\(m)")
+    }
+
+    @Test func conjugateGradientThatCannotConvergeIsReported() throws {
+        let task = Fixtures.classificationTask(Float.self)
+        let op = try CurvatureOperator(task: task, modules: [], kind: .ggn)
+        let failing = try ScoreComputer(task: task, curvature: op, solver: .conjugateGradient(tolerance: 1e-12, maximumIterations: 1,
+                                                                                                failsWhenNotConverged: true),
+                                        damping: 0.01, configuration: ScoreConfiguration())
+        #expect(throws: InfluenceError.self) { try failing.compute() }
+        let warning = try ScoreComputer(task: task, curvature: op, solver: .conjugateGradient(tolerance: 1e-12, maximumIterations: 1,
+                                                                                                failsWhenNotConverged: false),
+                                        damping: 0.01, configuration: ScoreConfiguration())
+        _ = try warning.compute()
+        #expect(warning.warnings.count == task.queryCount && warning.warnings[0].contains("raise the damping or the iteration limit"))
     }
 }
