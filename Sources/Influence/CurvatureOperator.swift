@@ -87,19 +87,20 @@ public final class CurvatureOperator<Task: InfluenceTask> {
         return result
     }
 
-    var batches: [[Int]] {
-        stride(from: 0, to: exampleCount, by: batchSize).map { Array($0..<Swift.min(exampleCount, $0 + batchSize)) }
-    }
-
     /// H v (or the Gauss–Newton product) for per-layer blocks `v`, averaged over the examples.
-    public func apply(_ v: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+    public func apply(_ v: [Tensor<Scalar>]) -> [Tensor<Scalar>] { apply(v, examples: Array(0..<exampleCount)) }
+
+    /// The product averaged over the given training examples only (a mini-batch estimate).
+    public func apply(_ v: [Tensor<Scalar>], examples: [Int]) -> [Tensor<Scalar>] {
+        precondition(!examples.isEmpty, "a curvature product needs at least one example")
         let parts = split(v)
         var total: [Tensor<Scalar>]? = nil
+        let batches = stride(from: 0, to: examples.count, by: batchSize).map { Array(examples[$0..<Swift.min(examples.count, $0 + batchSize)]) }
         for batch in batches {
             let product = kind == .hessian ? hessianProduct(parts, batch) : gaussNewtonProduct(parts, batch)
             total = total.map { zip($0, product).map { $0 + $1 } } ?? product
         }
-        let scale = 1 / Scalar(Swift.max(1, exampleCount))
+        let scale = 1 / Scalar(examples.count)
         return join(total!.map { $0 * scale })
     }
 

@@ -83,3 +83,115 @@ public enum CurvatureSolver {
         return (Tensor.stacked(solutions, along: 1), report)
     }
 }
+
+extension CurvatureSolver {
+    /// Flattens per-layer blocks and back.
+    static func flatten<S: TensorScalar>(_ blocks: [Tensor<S>]) -> Tensor<S> { Tensor.concatenated(blocks.map { $0.flattened() }, along: 0) }
+    static func blocks<S: TensorScalar>(_ x: Tensor<S>, shapes: [[Int]]) -> [Tensor<S>] {
+        var offset = 0
+        return shapes.map { s in
+            defer { offset += s[0] * s[1] }
+            return x.sliced(along: 0, offset..<(offset + s[0] * s[1])).reshaped(to: s)
+        }
+    }
+
+    /// LiSSA (Agarwal et al. 2017): the stochastic Neumann recursion
+    ///
+    /// ```
+    /// x₀ = b,   x_{j+1} = b + (I − (H_j + λI)/s) x_j,   (H + λI)⁻¹ b ≈ x_depth / s
+    /// ```
+    /// with H_j the curvature on a random mini-batch of `batchSize` distinct examples, averaged over
+    /// `repeats` runs. It converges when the scale s exceeds the largest eigenvalue of H + λI.
+    ///
+    /// - Throws: ``InfluenceError/diverged(_:)`` when the iterate grows without bound or is not
+    ///   finite, with the advice to raise the scale.
+    public static func lissa<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double, rightHandSides: Tensor<Task.Scalar>,
+                                                  scale: Double, depth: Int, repeats: Int = 1, batchSize: Int, seed: UInt64 = 0) throws -> Tensor<Task.Scalar> {
+        typealias S = Task.Scalar
+        precondition(scale > 0 && depth > 0 && repeats > 0 && batchSize > 0, "LiSSA needs positive scale, depth, repeats and batch size")
+        let n = op.dimension, shapes = op.shapes
+        var generator = SeededGenerator(seed: seed)
+        var solutions: [Tensor<S>] = []
+        for column in 0..<rightHandSides.shape[1] {
+            let b = rightHandSides.sliced(along: 1, column..<(column + 1)).reshaped(to: [n])
+            let bNorm = Swift.max(Double(Tensor.dot(b, b)).squareRoot(), Double.leastNormalMagnitude)
+            var average = Tensor<S>.zeros(shape: [n])
+            for _ in 0..<repeats {
+                var x = b
+                for step in 0..<depth {
+                    // A batch without replacement (partial Fisher–Yates): the whole set when batchSize ≥ N.
+                    var pool = Array(0..<op.exampleCount)
+                    let size = Swift.min(batchSize, pool.count)
+                    for i in 0..<size { pool.swapAt(i, i + Int(generator.next() % UInt64(pool.count - i))) }
+                    let batch = Array(pool.prefix(size))
+                    let hx = flatten(op.apply(blocks(x, shapes: shapes), examples: batch)) + x * S(damping)
+                    x = b + x - hx * S(1 / scale)
+                    let norm = Double(Tensor.dot(x, x)).squareRoot()
+                    if !norm.isFinite || norm > 1e6 * bNorm * Double(depth) {
+                        throw InfluenceError.diverged("LiSSA diverged at step \(step + 1) of \(depth) (‖x‖ = \(norm)); raise --lissa-scale above the largest eigenvalue of H + λI, or raise the damping")
+                    }
+                }
+                average += x
+            }
+            solutions.append(average * S(1 / (scale * Double(repeats))))
+        }
+        return Tensor.stacked(solutions, along: 1)
+    }
+
+    /// The top `rank` eigenpairs of H from a Krylov space of `krylovDimension` operator products
+    /// (Lanczos with full reorthogonalisation), and the low-rank inverse
+    ///
+    /// ```
+    /// (H + λI)⁻¹ b ≈ V diag(1/(μ + λ)) Vᵀ b
+    /// ```
+    /// on the span of the top eigenvectors V (as pyDVL's Arnoldi influence). With rank equal to
+    /// the dimension it is the exact solve.
+    public static func arnoldi<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double, rightHandSides: Tensor<Task.Scalar>,
+                                                    rank: Int, krylovDimension: Int, seed: UInt64 = 0) throws -> Tensor<Task.Scalar> {
+        typealias S = Task.Scalar
+        let n = op.dimension, shapes = op.shapes
+        let m = Swift.min(n, Swift.max(rank, krylovDimension))
+        precondition(rank > 0 && rank <= m, "Arnoldi rank \(rank) must be in 1...\(m)")
+        var generator = SeededGenerator(seed: seed)
+        var basis: [Tensor<Double>] = []
+        var q = Tensor<Double>.randomNormal(shape: [n], using: &generator)
+        q = q * (1 / Double(Tensor.dot(q, q)).squareRoot())
+        var tridiagonal = Tensor<Double>.zeros(shape: [m, m])
+        for j in 0..<m {
+            basis.append(q)
+            var w = Tensor<Double>(flatten(op.apply(blocks(Tensor<S>(q), shapes: shapes))))
+            // Full reorthogonalisation (twice) against every basis vector keeps the basis orthonormal.
+            for _ in 0..<2 {
+                for (i, v) in basis.enumerated() {
+                    let c = Tensor.dot(w, v)
+                    tridiagonal[i, j] += c
+                    w.add(v, scaledBy: -c)
+                }
+            }
+            let norm = Double(Tensor.dot(w, w)).squareRoot()
+            if j + 1 < m {
+                if norm < 1e-12 { // an invariant subspace: restart from a random vector orthogonal to the basis
+                    w = Tensor<Double>.randomNormal(shape: [n], using: &generator)
+                    for v in basis { w.add(v, scaledBy: -Tensor.dot(w, v)) }
+                    q = w * (1 / Double(Tensor.dot(w, w)).squareRoot())
+                } else {
+                    tridiagonal[j + 1, j] = norm
+                    q = w * (1 / norm)
+                }
+            }
+        }
+        let symmetric = (tridiagonal + tridiagonal.transposed()) * 0.5
+        let (values, vectors) = try symmetric.symmetricEigendecomposition()
+        let q2 = Tensor.stacked(basis, along: 1)                                   // [n, m]
+        let top = vectors.sliced(along: 1, (m - rank)..<m)                         // largest `rank` Ritz vectors
+        let v = Tensor.matmul(q2, top)                                               // [n, rank]
+        let mu = values.sliced(along: 0, (m - rank)..<m)
+        let shifted = mu + damping
+        if !(shifted.min().scalar > 0) {
+            throw InfluenceError.notPositiveDefinite(dimension: rank, damping: damping)
+        }
+        let b = Tensor<Double>(rightHandSides)
+        let projected = Tensor.matmul(v, b, transposeA: true) / shifted.reshaped(to: [rank, 1])
+        return Tensor<S>(Tensor.matmul(v, projected))
+    }
+}

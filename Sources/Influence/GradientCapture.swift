@@ -105,6 +105,7 @@ public enum InfluenceError: Error, CustomStringConvertible, Equatable {
     case nonFinite(what: String)
     case notPositiveDefinite(dimension: Int, damping: Double)
     case notConverged(String)
+    case diverged(String)
 
     public var description: String {
         switch self {
@@ -113,7 +114,7 @@ public enum InfluenceError: Error, CustomStringConvertible, Equatable {
         case let .factorsMismatch(path, reason): return "factors in \(path) do not fit: \(reason)"
         case let .malformedFactors(path, reason): return "factors in \(path) are not usable: \(reason)"
         case let .nonFinite(what): return "\(what) contains NaN or infinity; check the model and data for NaNs, or raise the damping"
-        case let .notConverged(message): return message
+        case let .notConverged(message), let .diverged(message): return message
         case let .notPositiveDefinite(dimension, damping):
             return "the \(dimension)×\(dimension) curvature plus damping \(damping) is not positive definite (the Hessian has negative eigenvalues away from a minimum); raise the damping, or use the Gauss–Newton curvature"
         }

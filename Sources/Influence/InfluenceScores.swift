@@ -73,9 +73,18 @@ public enum InverseSolver: Sendable {
     /// Conjugate gradient on operator products; a query whose solve does not reach the tolerance
     /// is an error when `failsWhenNotConverged`, else it is reported through ``ScoreComputer/warnings``.
     case conjugateGradient(tolerance: Double, maximumIterations: Int?, failsWhenNotConverged: Bool)
+    /// LiSSA's stochastic Neumann recursion.
+    case lissa(scale: Double, depth: Int, repeats: Int, batchSize: Int)
+    /// The low-rank inverse on the top eigenpairs found in a Krylov space.
+    case arnoldi(rank: Int, krylovDimension: Int)
 
     var name: String {
-        switch self { case .exact: return "exact"; case .conjugateGradient: return "cg" }
+        switch self {
+        case .exact: return "exact"
+        case .conjugateGradient: return "cg"
+        case let .lissa(scale, depth, repeats, batch): return "lissa/\(scale)/\(depth)/\(repeats)/\(batch)"
+        case let .arnoldi(rank, krylov): return "arnoldi/\(rank)/\(krylov)"
+        }
     }
 }
 
@@ -124,6 +133,18 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                     warn(message)
                 }
                 return x
+            }
+        case .lissa, .arnoldi:
+            preconditioning = .solve(name: solver.name, damping: damping) { b in
+                switch solver {
+                case let .lissa(scale, depth, repeats, batch):
+                    return try CurvatureSolver.lissa(curvature, damping: damping, rightHandSides: b, scale: scale, depth: depth,
+                                                     repeats: repeats, batchSize: batch)
+                case let .arnoldi(rank, krylov):
+                    return try CurvatureSolver.arnoldi(curvature, damping: damping, rightHandSides: b, rank: rank, krylovDimension: krylov)
+                default:
+                    preconditionFailure("unreachable")
+                }
             }
         }
         warn = { [weak self] in self?.warnings.append($0) }

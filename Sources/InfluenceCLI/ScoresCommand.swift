@@ -10,12 +10,18 @@ struct ScoresCommand: Subcommand {
     static let options: [OptionSpecification] = [
         .value("model", "DIR", required: true, "GPT-2 model directory (the one the factors were fitted on)."),
         .value("factors", "FACTORS_DIR", "Output of `influence fit` (or use --strategy exact|cg)."),
-        .value("strategy", "exact|cg", "Instead of factors: solve (H + λI)x = ∇f exactly (small models) or by conjugate gradient."),
+        .value("strategy", "exact|cg|lissa|arnoldi", "Instead of factors: solve (H + λI)x = ∇f exactly (small models), by conjugate gradient, LiSSA or Arnoldi."),
         .value("curvature", "hessian|ggn", default: "ggn", "With --strategy: the Hessian or the Gauss–Newton matrix of the mean training loss."),
         .value("modules", "PATTERN[,PATTERN]", "With --strategy: Linear layers over which H is taken (default every Linear)."),
         .value("cg-tolerance", "X", default: "1e-6", "With --strategy cg: relative residual to reach."),
         .value("cg-iterations", "N", "With --strategy cg: iteration limit (default twice the dimension)."),
         .flag("cg-fail", "With --strategy cg: stop with an error when a solve does not converge (default: warn)."),
+        .value("lissa-scale", "S", default: "10", "With --strategy lissa: scale above the largest eigenvalue of H + λI."),
+        .value("lissa-depth", "N", default: "1000", "With --strategy lissa: recursion steps."),
+        .value("lissa-repeats", "N", default: "1", "With --strategy lissa: independent runs averaged."),
+        .value("lissa-batch", "N", default: "8", "With --strategy lissa: examples per curvature estimate."),
+        .value("arnoldi-rank", "K", default: "20", "With --strategy arnoldi: top eigenpairs kept."),
+        .value("arnoldi-krylov", "M", default: "40", "With --strategy arnoldi: Krylov space dimension (≥ rank)."),
         .value("train", "TRAIN.jsonl", required: true, "Training rows {\"text\"} or {\"input_ids\"}."),
         .value("queries", "QUERIES.jsonl", required: true, "Query rows {\"text\"}, {\"input_ids\"} or {\"prompt\", \"completion\"}."),
         .value("damping", "auto|X", default: "auto", "λ: a number, or 0.1 × mean(Λ) per module."),
@@ -46,13 +52,15 @@ struct ScoresCommand: Subcommand {
             throw UsageError("option '--damping' needs 'auto' or a non-negative number, got '\(arguments.string("damping")!)'")
         }
         damping = d
-        strategy = try arguments.choice("strategy", from: ["exact", "cg"])
+        strategy = try arguments.choice("strategy", from: ["exact", "cg", "lissa", "arnoldi"])
+        for name in ["lissa-depth", "lissa-repeats", "lissa-batch", "arnoldi-rank", "arnoldi-krylov"] { _ = try arguments.integer(name, minimum: 1) }
+        if let scale = try arguments.number("lissa-scale"), !(scale > 0) { throw UsageError("option '--lissa-scale' must be positive, got \(scale)") }
         _ = try arguments.choice("curvature", from: ["hessian", "ggn"])
         _ = try arguments.integer("batch-size", minimum: 1)
         _ = try arguments.integer("cg-iterations", minimum: 1)
         if let t = try arguments.number("cg-tolerance"), !(t > 0) { throw UsageError("option '--cg-tolerance' must be positive, got \(t)") }
         if (arguments.string("factors") == nil) == (strategy == nil) {
-            throw UsageError("give either --factors FACTORS_DIR or --strategy exact|cg")
+            throw UsageError("give either --factors FACTORS_DIR or --strategy exact|cg|lissa|arnoldi")
         }
         if strategy != nil {
             if damping == .automatic { throw UsageError("--strategy \(strategy!) needs a numeric --damping (auto is defined by fitted factors)") }
@@ -80,9 +88,22 @@ struct ScoresCommand: Subcommand {
             if strategy == "exact" && curvature.dimension > 20_000 {
                 throw CommandFailure("the exact strategy builds a \(curvature.dimension)×\(curvature.dimension) matrix; choose fewer --modules or --strategy cg")
             }
-            let solver: InverseSolver = strategy == "exact" ? .exact
-                : .conjugateGradient(tolerance: try arguments.number("cg-tolerance")!, maximumIterations: try arguments.integer("cg-iterations", minimum: 1),
-                                     failsWhenNotConverged: arguments.flag("cg-fail"))
+            let solver: InverseSolver
+            switch strategy {
+            case "exact": solver = .exact
+            case "lissa":
+                solver = .lissa(scale: try arguments.number("lissa-scale")!, depth: try arguments.integer("lissa-depth", minimum: 1)!,
+                                repeats: try arguments.integer("lissa-repeats", minimum: 1)!, batchSize: try arguments.integer("lissa-batch", minimum: 1)!)
+            case "arnoldi":
+                let rank = try arguments.integer("arnoldi-rank", minimum: 1)!, krylov = try arguments.integer("arnoldi-krylov", minimum: 1)!
+                guard rank <= Swift.min(krylov, curvature.dimension) else {
+                    throw CommandFailure("--arnoldi-rank \(rank) must not exceed --arnoldi-krylov \(krylov) or the dimension \(curvature.dimension)")
+                }
+                solver = .arnoldi(rank: rank, krylovDimension: krylov)
+            default:
+                solver = .conjugateGradient(tolerance: try arguments.number("cg-tolerance")!, maximumIterations: try arguments.integer("cg-iterations", minimum: 1),
+                                            failsWhenNotConverged: arguments.flag("cg-fail"))
+            }
             computer = try ScoreComputer(task: task, curvature: curvature, solver: solver, damping: lambda, configuration: configuration)
             strategyName += " (\(kind.rawValue), \(curvature.dimension) parameters)"
             moduleNames = curvature.names

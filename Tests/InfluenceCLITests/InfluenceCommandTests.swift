@@ -88,11 +88,28 @@ struct InfluenceCommandTests {
         #expect(all.shape == [2, 8] && all.isFinite)
     }
 
+    @Test func arnoldiScoresOfFullRankEqualConjugateGradient() throws {
+        let dir = Influence.temporaryDirectory()
+        let (train, queries) = try writeRows(dir)
+        func run(_ extra: [String]) throws -> Tensor<Float> {
+            let out = dir.appendingPathComponent(UUID().uuidString)
+            let r = try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--curvature", "ggn", "--modules",
+                                       "transformer.h.0.attn.c_proj", "--damping", "0.1", "--train", train.path, "--queries", queries.path,
+                                       "--out", out.path] + extra)
+            #expect(r.exitCode == 0, "\(r.standardError)")
+            return try SafeTensorsFile(contentsOf: out.appendingPathComponent("pairwise_scores.safetensors")).tensor(named: "all_modules", as: Float.self)
+        }
+        let cg = try run(["--strategy", "cg", "--cg-tolerance", "1e-7"])
+        let arnoldi = try run(["--strategy", "arnoldi", "--arnoldi-rank", "1056", "--arnoldi-krylov", "1056"])
+        let scale = cg.magnitude().max().scalar
+        #expect((arnoldi - cg).magnitude().max().scalar <= 1e-3 * scale)
+    }
+
     @Test(arguments: [
         (["scores", "--model", "m", "--train", "t", "--queries", "q", "--out", "o"],
-         "Error: give either --factors FACTORS_DIR or --strategy exact|cg"),
+         "Error: give either --factors FACTORS_DIR or --strategy exact|cg|lissa|arnoldi"),
         (["scores", "--model", "m", "--strategy", "cg", "--factors", "f", "--train", "t", "--queries", "q", "--damping", "1", "--out", "o"],
-         "Error: give either --factors FACTORS_DIR or --strategy exact|cg"),
+         "Error: give either --factors FACTORS_DIR or --strategy exact|cg|lissa|arnoldi"),
         (["scores", "--model", "m", "--strategy", "exact", "--train", "t", "--queries", "q", "--damping", "1", "--self", "--out", "o"],
          "Error: --self needs fitted factors; it is not offered with --strategy exact"),
         (["fit", "--model", "m", "--data", "d", "--strategy", "newton", "--out", "o"],

@@ -92,3 +92,54 @@ struct SolverScoreTests {
         #expect(warning.warnings.count == task.queryCount && warning.warnings[0].contains("raise the damping or the iteration limit"))
     }
 }
+
+@Suite("LiSSA and Arnoldi against the exact solve")
+struct LissaArnoldiTests {
+    func setting() throws -> (op: CurvatureOperator<ClassificationTask<Double>>, b: Tensor<Double>, h: Tensor<Double>) {
+        let task = Fixtures.classificationTask(Double.self)
+        let op = try CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 7)
+        var generator = testGenerator(17)
+        let h = op.denseMatrix()
+        return (op, Tensor<Double>.randomNormal(shape: [op.dimension, 2], using: &generator), (h + h.transposed()) * 0.5)
+    }
+
+    @Test func fullRankArnoldiIsTheExactSolve() throws {
+        let (op, b, _) = try setting()
+        let exact = try CurvatureSolver.exact(op, damping: 0.1, rightHandSides: b)
+        let arnoldi = try CurvatureSolver.arnoldi(op, damping: 0.1, rightHandSides: b, rank: op.dimension, krylovDimension: op.dimension)
+        let r = compare(arnoldi, exact, tolerance: 1e-8, "full-rank Arnoldi")
+        #expect(r.passed, "\(r)")
+    }
+
+    @Test func lowRankArnoldiProjectsOntoTheTopEigenvectors() throws {
+        let (op, b, h) = try setting()
+        let rank = 5
+        let (values, vectors) = try h.symmetricEigendecomposition()
+        let v = vectors.sliced(along: 1, (op.dimension - rank)..<op.dimension)
+        let mu = values.sliced(along: 0, (op.dimension - rank)..<op.dimension) + 0.1
+        let expected = Tensor.matmul(v, Tensor.matmul(v, b, transposeA: true) / mu.reshaped(to: [rank, 1]))
+        let arnoldi = try CurvatureSolver.arnoldi(op, damping: 0.1, rightHandSides: b, rank: rank, krylovDimension: op.dimension)
+        let r = compare(arnoldi, expected, tolerance: 1e-7, "rank-5 Arnoldi")
+        #expect(r.passed, "\(r)")
+    }
+
+    @Test func convergedLissaIsTheExactSolve() throws {
+        let (op, b, h) = try setting()
+        let largest = try h.symmetricEigendecomposition().values.max().scalar
+        // Full-batch products make the recursion deterministic; (1 − λ/s)^depth bounds the error.
+        let exact = try CurvatureSolver.exact(op, damping: 0.1, rightHandSides: b)
+        let lissa = try CurvatureSolver.lissa(op, damping: 0.1, rightHandSides: b, scale: 1.5 * (largest + 0.1), depth: 3000,
+                                              batchSize: op.exampleCount * 10)
+        let r = compare(lissa, exact, tolerance: 1e-6, "LiSSA")
+        #expect(r.passed, "\(r)")
+    }
+
+    @Test func lissaWithTooSmallAScaleIsReportedAsDivergence() throws {
+        let (op, b, h) = try setting()
+        let largest = try h.symmetricEigendecomposition().values.max().scalar
+        let error = #expect(throws: InfluenceError.self) {
+            try CurvatureSolver.lissa(op, damping: 0.1, rightHandSides: b, scale: largest / 4, depth: 2000, batchSize: 7)
+        }
+        #expect("\(error!)".contains("raise --lissa-scale"))
+    }
+}
