@@ -93,7 +93,7 @@ public enum InverseSolver: Sendable {
 public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float {
     let task: Task
     let capture: GradientCapture<Float>
-    let preconditioning: QueryPreconditioning
+    var preconditioning: QueryPreconditioning
     public let configuration: ScoreConfiguration
     public var progress: ((String, Int, Int) -> Void)?
     /// Messages about solves that did not converge.
@@ -106,6 +106,34 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         try factors.check(modelFingerprint: ModelFingerprint.of(task.model), moduleNames: capture.names, path: factorsPath)
         self.preconditioning = .factors(try Preconditioner(factors: factors, damping: configuration.damping))
         self.configuration = configuration
+    }
+
+    /// Scores with the block-diagonal (layer-wise) variant: one curvature operator and one solve
+    /// per tracked layer, ignoring the curvature between layers (as K-FAC and EK-FAC do).
+    public convenience init(task: Task, modules patterns: [String], kind: CurvatureKind, layerwise solver: InverseSolver, damping: Double,
+                            batchSize: Int, configuration: ScoreConfiguration) throws {
+        let names = task.model.linearLayers(matching: patterns).map(\.name)
+        guard !names.isEmpty else {
+            throw InfluenceError.noTrackedModules(patterns: patterns, available: task.model.linearLayers().map(\.name))
+        }
+        let operators = try names.map { try CurvatureOperator(task: task, modules: [$0], kind: kind, batchSize: batchSize) }
+        let whole = try CurvatureOperator(task: task, modules: names, kind: kind, batchSize: batchSize)
+        try self.init(task: task, curvature: whole, solver: solver, damping: damping, configuration: configuration)
+        let single = try names.indices.map { i in
+            try ScoreComputer(task: task, curvature: operators[i], solver: solver, damping: damping, configuration: configuration)
+        }
+        // Replace the joint solve by one solve per layer's rows.
+        let sizes = operators.map(\.dimension)
+        preconditioning = .solve(name: "layerwise-" + solver.name, damping: damping) { b in
+            var offset = 0
+            var parts: [Tensor<Float>] = []
+            for (i, size) in sizes.enumerated() {
+                guard case let .solve(_, _, solve) = single[i].preconditioning else { preconditionFailure("unreachable") }
+                parts.append(try solve(b.sliced(along: 0, offset..<(offset + size))))
+                offset += size
+            }
+            return Tensor.concatenated(parts, along: 0)
+        }
     }
 
     /// Scores with (H + λI)⁻¹ applied exactly or by conjugate gradient, jointly over every tracked

@@ -16,6 +16,7 @@ struct ScoresCommand: Subcommand {
         .value("cg-tolerance", "X", default: "1e-6", "With --strategy cg: relative residual to reach."),
         .value("cg-iterations", "N", "With --strategy cg: iteration limit (default twice the dimension)."),
         .flag("cg-fail", "With --strategy cg: stop with an error when a solve does not converge (default: warn)."),
+        .flag("layerwise", "With --strategy: the block-diagonal variant, one curvature and one solve per tracked layer."),
         .value("lissa-scale", "S", default: "10", "With --strategy lissa: scale above the largest eigenvalue of H + λI."),
         .value("lissa-depth", "N", default: "1000", "With --strategy lissa: recursion steps."),
         .value("lissa-repeats", "N", default: "1", "With --strategy lissa: independent runs averaged."),
@@ -65,8 +66,8 @@ struct ScoresCommand: Subcommand {
         if strategy != nil {
             if damping == .automatic { throw UsageError("--strategy \(strategy!) needs a numeric --damping (auto is defined by fitted factors)") }
             if arguments.flag("self") { throw UsageError("--self needs fitted factors; it is not offered with --strategy \(strategy!)") }
-        } else if arguments.string("modules") != nil {
-            throw UsageError("--modules goes with --strategy; fitted factors already name their modules")
+        } else if arguments.string("modules") != nil || arguments.flag("layerwise") {
+            throw UsageError("--modules and --layerwise go with --strategy; fitted factors already name their modules")
         }
     }
 
@@ -104,7 +105,13 @@ struct ScoresCommand: Subcommand {
                 solver = .conjugateGradient(tolerance: try arguments.number("cg-tolerance")!, maximumIterations: try arguments.integer("cg-iterations", minimum: 1),
                                             failsWhenNotConverged: arguments.flag("cg-fail"))
             }
-            computer = try ScoreComputer(task: task, curvature: curvature, solver: solver, damping: lambda, configuration: configuration)
+            if arguments.flag("layerwise") {
+                computer = try ScoreComputer(task: task, modules: expandModulePatterns(arguments.string("modules")), kind: kind, layerwise: solver,
+                                             damping: lambda, batchSize: configuration.batchSize, configuration: configuration)
+                strategyName = "layer-wise " + strategyName
+            } else {
+                computer = try ScoreComputer(task: task, curvature: curvature, solver: solver, damping: lambda, configuration: configuration)
+            }
             strategyName += " (\(kind.rawValue), \(curvature.dimension) parameters)"
             moduleNames = curvature.names
         } else {

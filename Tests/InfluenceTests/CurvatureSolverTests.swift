@@ -143,3 +143,37 @@ struct LissaArnoldiTests {
         #expect("\(error!)".contains("raise --lissa-scale"))
     }
 }
+
+@Suite("The layer-wise (block-diagonal) variant")
+struct LayerwiseSolverTests {
+    @Test(arguments: ["exact", "cg"])
+    func layerwiseScoresUseTheBlockDiagonalOfTheCurvature(solverName: String) throws {
+        let task = Fixtures.classificationTask(Float.self)
+        let reference = Fixtures.classificationTask(Double.self)
+        try copyParameters(from: task.model, to: reference.model)
+        let op64 = try CurvatureOperator(task: reference, modules: [], kind: .ggn)
+        let h = op64.denseMatrix()
+        // Zero the curvature between the two layers.
+        let first = op64.shapes[0][0] * op64.shapes[0][1]
+        var blockDiagonal = (h + h.transposed()) * 0.5
+        blockDiagonal.withUnsafeMutableBufferPointer { p in
+            let n = op64.dimension
+            for i in 0..<n { for j in 0..<n where (i < first) != (j < first) { p[i * n + j] = 0 } }
+        }
+        func gradient(_ loss: () -> Variable<Double>) -> Tensor<Double> {
+            Tensor.concatenated(layerGradients(reference.model.linearLayers().map(\.layer), of: loss).map { $0.flattened() }, along: 0)
+        }
+        let train = (0..<reference.trainingExampleCount).map { m in
+            gradient { var g = testGenerator(0); return reference.trainingLoss(indices: [m], labels: .data, generator: &g).loss }
+        }
+        let queries = (0..<reference.queryCount).map { q in gradient { reference.queryMeasurement(indices: [q]).loss } }
+        let solved = try (blockDiagonal + Tensor.identity(op64.dimension) * 0.1).choleskySolve(Tensor.stacked(queries, along: 1))
+        let expected = Tensor.matmul(solved, Tensor.stacked(train, along: 1), transposeA: true)
+        let solver: InverseSolver = solverName == "exact" ? .exact
+            : .conjugateGradient(tolerance: 1e-7, maximumIterations: nil, failsWhenNotConverged: true)
+        let scores = try ScoreComputer(task: task, modules: [], kind: .ggn, layerwise: solver, damping: 0.1, batchSize: 4,
+                                       configuration: ScoreConfiguration()).compute()
+        let r = compare(scores.pairwise, expected, tolerance: 1e-4, "layer-wise \(solverName)")
+        #expect(r.passed, "\(r)")
+    }
+}
