@@ -49,7 +49,7 @@ let package = Package(
             dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence"]),
         .executableTarget(
             name: "InfluenceBench",
-            dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training", "Influence"]),
+            dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training", "Influence", "Datasets"]),
 
         // Tests.
         .target(name: "_TestSupport", dependencies: ["TensorCore", "Autograd"]),

@@ -1,4 +1,5 @@
 import Autograd
+import Datasets
 import Foundation
 import Influence
 import NeuralNetworks
@@ -164,4 +165,63 @@ if wanted("influence") {
                  sequences, fitTime, 2 * tokens / fitTime, fitFlops / fitTime / 1e9, 100 * fitFlops / fitTime / 1e9 / reference))
     print(String(format: "EK-FAC pairwise scores, 8 queries × %d sequences: %.1f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
                  sequences, scoreTime, tokens / scoreTime, scoreFlops / scoreTime / 1e9, 100 * scoreFlops / scoreTime / 1e9 / reference))
+}
+
+/// Every strategy on an MLP on FashionMNIST small enough for the exact solve: seconds per query
+/// and per training example, and the Pearson and Spearman correlation of its scores with exact.
+if requested.contains("strategies") {
+    func ranks(_ x: [Double]) -> [Double] {
+        var r = [Double](repeating: 0, count: x.count)
+        for (rank, i) in x.indices.sorted(by: { x[$0] < x[$1] }).enumerated() { r[i] = Double(rank) }
+        return r
+    }
+    func pearson(_ a: [Double], _ b: [Double]) -> Double {
+        let ma = a.reduce(0, +) / Double(a.count), mb = b.reduce(0, +) / Double(b.count)
+        let c = zip(a, b).map { ($0 - ma) * ($1 - mb) }.reduce(0, +)
+        return c / (a.map { ($0 - ma) * ($0 - ma) }.reduce(0, +) * b.map { ($0 - mb) * ($0 - mb) }.reduce(0, +)).squareRoot()
+    }
+    let train = try! FashionMNIST.load(.train, limit: 1000), test = try! FashionMNIST.load(.test, limit: 10)
+    let model = MultilayerPerceptron<Float>(sizes: [784, 8, 10], activation: .tanh, seed: 1)
+    let optimizer = AdamW(parameters: model.trainableParameters, learningRate: 3e-3, weightDecay: 0)
+    for step in 0..<300 {
+        let indices = (0..<64).map { (step * 64 + $0) % train.count }
+        let (x, y) = train.batch(indices)
+        let loss = Losses.crossEntropy(logits: model(Variable(x)), labels: y)
+        optimizer.step(gradients: gradients(of: loss, at: optimizer.parameters.map(\.variable)).map(\.value))
+    }
+    let task = ClassificationTask(model: model, trainingFeatures: train.features, trainingLabels: train.labels,
+                                  queryFeatures: test.features, queryLabels: test.labels)
+    let damping = 0.01
+    let clock = ContinuousClock()
+    func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+    var reference: [Double] = []
+    print("strategy        seconds   per query   per train   Pearson   Spearman   (MLP 784-8-10 on FashionMNIST, 1,000 train, 10 queries, GGN, λ = \(damping))")
+    let configuration = ScoreConfiguration(damping: .value(damping), batchSize: 100)
+    let names: [(String, () throws -> InfluenceScores)] = [
+        ("exact", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
+                                      solver: .exact, damping: damping, configuration: configuration).compute() }),
+        ("cg", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
+                                   solver: .conjugateGradient(tolerance: 1e-5, maximumIterations: 500, failsWhenNotConverged: false),
+                                   damping: damping, configuration: configuration).compute() }),
+        ("lissa", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
+                                      solver: .lissa(scale: 50, depth: 1000, repeats: 1, batchSize: 100),
+                                      damping: damping, configuration: configuration).compute() }),
+        ("arnoldi-100", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
+                                            solver: .arnoldi(rank: 100, krylovDimension: 200), damping: damping, configuration: configuration).compute() }),
+    ] + CurvatureStrategy.allCases.map { strategy in
+        (strategy.rawValue, {
+            let factors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: strategy, labels: .sampled, batchSize: 100)).fit()
+            return try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration).compute()
+        })
+    }
+    for (name, run) in names {
+        var scores: InfluenceScores? = nil
+        var failure: String? = nil
+        let time = seconds(clock.measure { do { scores = try run() } catch { failure = "\(error)" } })
+        guard let scores else { print("\(name): \(failure ?? "failed")"); continue }
+        let values = scores.pairwise.scalars.map(Double.init)
+        if reference.isEmpty { reference = values }
+        print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: " %8.2f %11.4f %11.5f %9.4f %10.4f", time, time / 10, time / 1000,
+                     pearson(values, reference), pearson(ranks(values), ranks(reference))))
+    }
 }
