@@ -10,7 +10,8 @@ struct ScoresCommand: Subcommand {
     static let options: [OptionSpecification] = [
         .value("model", "DIR", required: true, "GPT-2 model directory (the one the factors were fitted on)."),
         .value("factors", "FACTORS_DIR", "Output of `influence fit` (or use --strategy exact|cg)."),
-        .value("strategy", "exact|cg|lissa|arnoldi", "Instead of factors: solve (H + λI)x = ∇f exactly (small models), by conjugate gradient, LiSSA or Arnoldi."),
+        .value("strategy", "exact|cg|lissa|arnoldi|tracin", "Instead of factors: solve (H + λI)x = ∇f exactly (small models), by conjugate gradient, LiSSA or Arnoldi; or TracIn over --checkpoints."),
+        .value("checkpoints", "DIR", "With --strategy tracin: the checkpoints directory of `influence train --save-every`."),
         .value("curvature", "hessian|ggn", default: "ggn", "With --strategy: the Hessian or the Gauss–Newton matrix of the mean training loss."),
         .value("modules", "PATTERN[,PATTERN]", "With --strategy: Linear layers over which H is taken (default every Linear)."),
         .value("cg-tolerance", "X", default: "1e-6", "With --strategy cg: relative residual to reach."),
@@ -53,7 +54,10 @@ struct ScoresCommand: Subcommand {
             throw UsageError("option '--damping' needs 'auto' or a non-negative number, got '\(arguments.string("damping")!)'")
         }
         damping = d
-        strategy = try arguments.choice("strategy", from: ["exact", "cg", "lissa", "arnoldi"])
+        strategy = try arguments.choice("strategy", from: ["exact", "cg", "lissa", "arnoldi", "tracin"])
+        if (strategy == "tracin") != (arguments.string("checkpoints") != nil) {
+            throw UsageError("--strategy tracin and --checkpoints DIR go together")
+        }
         for name in ["lissa-depth", "lissa-repeats", "lissa-batch", "arnoldi-rank", "arnoldi-krylov"] { _ = try arguments.integer(name, minimum: 1) }
         if let scale = try arguments.number("lissa-scale"), !(scale > 0) { throw UsageError("option '--lissa-scale' must be positive, got \(scale)") }
         _ = try arguments.choice("curvature", from: ["hessian", "ggn"])
@@ -61,12 +65,12 @@ struct ScoresCommand: Subcommand {
         _ = try arguments.integer("cg-iterations", minimum: 1)
         if let t = try arguments.number("cg-tolerance"), !(t > 0) { throw UsageError("option '--cg-tolerance' must be positive, got \(t)") }
         if (arguments.string("factors") == nil) == (strategy == nil) {
-            throw UsageError("give either --factors FACTORS_DIR or --strategy exact|cg|lissa|arnoldi")
+            throw UsageError("give either --factors FACTORS_DIR or --strategy exact|cg|lissa|arnoldi|tracin")
         }
-        if strategy != nil {
+        if strategy != nil && strategy != "tracin" {
             if damping == .automatic { throw UsageError("--strategy \(strategy!) needs a numeric --damping (auto is defined by fitted factors)") }
             if arguments.flag("self") { throw UsageError("--self needs fitted factors; it is not offered with --strategy \(strategy!)") }
-        } else if arguments.string("modules") != nil || arguments.flag("layerwise") {
+        } else if strategy == nil && (arguments.string("modules") != nil || arguments.flag("layerwise")) {
             throw UsageError("--modules and --layerwise go with --strategy; fitted factors already name their modules")
         }
     }
@@ -82,6 +86,31 @@ struct ScoresCommand: Subcommand {
         let computer: ScoreComputer<LanguageModelingTask<Float>>
         var strategyName = strategy ?? ""
         var moduleNames: [String] = []
+        if strategy == "tracin" {
+            let directory = arguments.path("checkpoints")!
+            let index = directory.appendingPathComponent("checkpoints.json")
+            guard let data = FileManager.default.contents(atPath: index.path),
+                  let entries = try? JSONDecoder().decode([JSONValue].self, from: data), !entries.isEmpty else {
+                throw CommandFailure("\(index.path) is missing or lists no checkpoint; train with --save-every N")
+            }
+            var checkpoints: [(task: LanguageModelingTask<Float>, learningRate: Double)] = []
+            for entry in entries {
+                guard let path = entry["path"]?.stringValue, let rate = entry["learning_rate"]?.doubleValue else {
+                    throw CommandFailure("\(index.path): an entry lacks path or learning_rate")
+                }
+                let (t, _, _) = try languageModelingTask(model: directory.appendingPathComponent(path), train: arguments.path("train")!,
+                                                         queries: arguments.path("queries")!, maximumExamples: try arguments.integer("max-examples", minimum: 1))
+                checkpoints.append((t, rate))
+            }
+            let started = Date()
+            let scores = try TracIn.scores(checkpoints: checkpoints, modules: expandModulePatterns(arguments.string("modules")), configuration: configuration)
+            try scores.save(to: out, metadata: ["strategy": "tracin", "checkpoints": String(entries.count), "sign": "positive supports the query"])
+            try writeSummary(scores, trainTexts: trainTexts, queryTexts: queryTexts, dampings: [], moduleNames: [], to: out.appendingPathComponent("summary.json"))
+            print("scored \(task.queryCount) queries against \(task.trainingExampleCount) training rows"
+                + String(format: " in %.1f s (TracIn over %d checkpoints)", Date().timeIntervalSince(started), entries.count))
+            print("wrote \(out.path)")
+            return
+        }
         if let strategy, case let .value(lambda) = damping {
             let kind = CurvatureKind(rawValue: arguments.string("curvature")!)!
             let curvature = try CurvatureOperator(task: task, modules: expandModulePatterns(arguments.string("modules")), kind: kind,

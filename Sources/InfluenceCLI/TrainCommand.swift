@@ -44,6 +44,7 @@ struct TrainCommand: Subcommand {
         .value("checkpoint-interval", "N", default: "100", "Steps between checkpoints (OUT/checkpoint.safetensors)."),
         .value("max-examples", "N", "Use at most this many training examples."),
         .value("seed", "S", default: "0", "Seed for initialisation, shuffling and dropout."),
+        .value("save-every", "N", "Also keep the model every N steps in OUT/checkpoints (with each step's learning rate, for TracIn)."),
         .flag("restart", "Ignore an existing checkpoint in OUT and start over."),
     ]
     static let discussion = """
@@ -123,7 +124,7 @@ struct TrainCommand: Subcommand {
         let runURL = out.appendingPathComponent("training_run.json")
         let checkpointURL = out.appendingPathComponent("checkpoint.safetensors")
         var options: [String: JSONValue] = [:]
-        for o in Self.options where o.takesValue && !["out", "steps", "epochs", "validation-interval", "checkpoint-interval"].contains(o.name) {
+        for o in Self.options where o.takesValue && !["out", "steps", "epochs", "validation-interval", "checkpoint-interval", "save-every"].contains(o.name) {
             if let v = arguments.string(o.name) { options[o.name] = .string(v) }
         }
         let current = JSONValue.object(options)
@@ -228,6 +229,7 @@ struct TrainCommand: Subcommand {
         }
         let validationSet = Array(validation.prefix(256))
         try runTrainer(model: model, optimizer: optimizer, exampleCount: train.count,
+                       save: { try GPT2Checkpoint.save(model, tokenizer: tokenizer, to: $0) },
                        batchLoss: { indices in meanLoss(indices.map { train[$0] }) },
                        validationLoss: validationSet.isEmpty ? nil : {
                            var total = 0.0
@@ -267,7 +269,9 @@ struct TrainCommand: Subcommand {
         let model = MultilayerPerceptron<Float>(sizes: sizes, activation: activation, seed: seed)
         printError("model: MLP \(sizes.map(String.init).joined(separator: "-")), \(model.parameterCount.formatted()) parameters; \(train.count) training examples")
         let optimizer = try makeOptimizer(model.trainableParameters)
+        let mlpConfiguration = MLPConfiguration(sizes: sizes, activation: activation, task: "classification")
         try runTrainer(model: model, optimizer: optimizer, exampleCount: train.count,
+                       save: { try ModelDirectory.save(model, configuration: mlpConfiguration, to: $0) },
                        batchLoss: { indices in
                            let (x, y) = train.batch(indices)
                            return Losses.crossEntropy(logits: model(Variable(x)), labels: y)
@@ -284,16 +288,35 @@ struct TrainCommand: Subcommand {
         print("wrote \(out.path)")
     }
 
-    func runTrainer(model: Module<Float>, optimizer: any Optimizer<Float>, exampleCount: Int,
+    func runTrainer(model: Module<Float>, optimizer: any Optimizer<Float>, exampleCount: Int, save: @escaping (URL) throws -> Void,
                     batchLoss: @escaping ([Int]) throws -> Variable<Float>, validationLoss: (() throws -> Double)?) throws {
+        let saveEvery = try arguments.integer("save-every", minimum: 1)
+        let checkpoints = out.appendingPathComponent("checkpoints")
+        var saveError: Error? = nil
         func run<O: Optimizer>(_ optimizer: O) throws where O.Scalar == Float {
             let trainer = Trainer(model: model, optimizer: optimizer, configuration: try configuration(steps: steps(exampleCount: exampleCount)),
                                   exampleCount: exampleCount,
                                   checkpoint: TrainingCheckpoint(url: out.appendingPathComponent("checkpoint.safetensors")),
                                   batchLoss: batchLoss, validationLoss: validationLoss)
+            if let saveEvery {
+                // Keep the model of every N-th step with the learning rate that step used (TracIn's η_k).
+                trainer.onRecord = { record in
+                    guard record.step % saveEvery == 0, saveError == nil else { return }
+                    do {
+                        let name = String(format: "step-%06d", record.step)
+                        try save(checkpoints.appendingPathComponent(name))
+                        let index = checkpoints.appendingPathComponent("checkpoints.json")
+                        var entries = (try? JSONDecoder().decode([JSONValue].self, from: Data(contentsOf: index))) ?? []
+                        entries.removeAll { $0["path"]?.stringValue == name }
+                        entries.append(.object(["step": .number(Double(record.step)), "learning_rate": .number(record.learningRate), "path": .string(name)]))
+                        try AtomicFile.write(Data(try JSONValue.array(entries).serialized().utf8), to: index)
+                    } catch { saveError = error }
+                }
+            }
             let resumed = try trainer.resumeIfPossible()
             if resumed > 0 { printError("resuming from step \(resumed) (\(out.appendingPathComponent("checkpoint.safetensors").path))") }
             try trainer.run()
+            if let saveError { throw saveError }
             try writeLog(trainer.history)
             if let last = trainer.history.last(where: { $0.validationLoss != nil }), let first = trainer.history.first(where: { $0.validationLoss != nil }) {
                 printError(String(format: "validation loss: %.4f at step %d → %.4f at step %d", first.validationLoss!, first.step, last.validationLoss!, last.step))

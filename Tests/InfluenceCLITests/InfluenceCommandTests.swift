@@ -88,6 +88,36 @@ struct InfluenceCommandTests {
         #expect(all.shape == [2, 8] && all.isFinite)
     }
 
+    @Test func tracInSumsLearningRateWeightedIdentityScoresOverSavedCheckpoints() throws {
+        let dir = Influence.temporaryDirectory()
+        let (train, queries) = try writeRows(dir)
+        let model = dir.appendingPathComponent("model")
+        let trained = try Influence.run(["train", "--data", train.path, "--out", model.path, "--steps", "6", "--layers", "1", "--width", "16",
+                                         "--heads", "2", "--context", "32", "--vocab-size", "300", "--batch-size", "2", "--save-every", "3",
+                                         "--validation-fraction", "0", "--validation-interval", "0"])
+        #expect(trained.exitCode == 0, "\(trained.standardError)")
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: model.appendingPathComponent("checkpoints/checkpoints.json"))) as! [[String: Any]]
+        #expect(index.map { $0["path"] as! String } == ["step-000003", "step-000006"])
+        let tracin = dir.appendingPathComponent("tracin")
+        let r = try Influence.run(["scores", "--model", model.path, "--strategy", "tracin", "--checkpoints", model.appendingPathComponent("checkpoints").path,
+                                   "--modules", "mlp", "--train", train.path, "--queries", queries.path, "--out", tracin.path])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        // The oracle: each checkpoint's identity scores through fit and scores, weighted by its learning rate.
+        var expected = Tensor<Float>.zeros(shape: [2, 8])
+        for entry in index {
+            let checkpoint = model.appendingPathComponent("checkpoints").appendingPathComponent(entry["path"] as! String)
+            let factors = dir.appendingPathComponent("f-\(entry["path"]!)"), scores = dir.appendingPathComponent("s-\(entry["path"]!)")
+            #expect(try Influence.run(["fit", "--model", checkpoint.path, "--data", train.path, "--strategy", "identity", "--modules", "mlp",
+                                       "--out", factors.path]).exitCode == 0)
+            #expect(try Influence.run(["scores", "--model", checkpoint.path, "--factors", factors.path, "--train", train.path,
+                                       "--queries", queries.path, "--out", scores.path]).exitCode == 0)
+            let s = try SafeTensorsFile(contentsOf: scores.appendingPathComponent("pairwise_scores.safetensors")).tensor(named: "all_modules", as: Float.self)
+            expected += s * Float(entry["learning_rate"] as! Double)
+        }
+        let observed = try SafeTensorsFile(contentsOf: tracin.appendingPathComponent("pairwise_scores.safetensors")).tensor(named: "all_modules", as: Float.self)
+        #expect((observed - expected).magnitude().max().scalar <= 1e-5 * expected.magnitude().max().scalar)
+    }
+
     @Test func arnoldiScoresOfFullRankEqualConjugateGradient() throws {
         let dir = Influence.temporaryDirectory()
         let (train, queries) = try writeRows(dir)
@@ -107,9 +137,9 @@ struct InfluenceCommandTests {
 
     @Test(arguments: [
         (["scores", "--model", "m", "--train", "t", "--queries", "q", "--out", "o"],
-         "Error: give either --factors FACTORS_DIR or --strategy exact|cg|lissa|arnoldi"),
+         "Error: give either --factors FACTORS_DIR or --strategy exact|cg|lissa|arnoldi|tracin"),
         (["scores", "--model", "m", "--strategy", "cg", "--factors", "f", "--train", "t", "--queries", "q", "--damping", "1", "--out", "o"],
-         "Error: give either --factors FACTORS_DIR or --strategy exact|cg|lissa|arnoldi"),
+         "Error: give either --factors FACTORS_DIR or --strategy exact|cg|lissa|arnoldi|tracin"),
         (["scores", "--model", "m", "--strategy", "exact", "--train", "t", "--queries", "q", "--damping", "1", "--self", "--out", "o"],
          "Error: --self needs fitted factors; it is not offered with --strategy exact"),
         (["fit", "--model", "m", "--data", "d", "--strategy", "newton", "--out", "o"],

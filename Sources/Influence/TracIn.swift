@@ -1,0 +1,39 @@
+import Foundation
+import TensorCore
+
+/// TracIn (Pruthi et al. 2020): influence as a sum over checkpoints of learning-rate-weighted
+/// gradient dot products,
+///
+/// ```
+/// score(q, m) = Σ_k η_k ∇L_k(z_q) · ∇L_k(z_m)
+/// ```
+/// where L_k is the loss at checkpoint k, saved during training with the learning rate η_k of
+/// its step. Positive means z_m supports the query, as for the other strategies.
+public enum TracIn {
+    /// Sums the identity-strategy scores of each checkpoint's task, weighted by its learning rate.
+    ///
+    /// - Parameters:
+    ///   - checkpoints: one task per checkpoint (the same data, each with its checkpoint's model),
+    ///     with the learning rate of its step.
+    ///   - modules: the tracked Linear layers (name patterns; every Linear when empty).
+    public static func scores<Task: InfluenceTask>(checkpoints: [(task: Task, learningRate: Double)], modules: [String],
+                                                   configuration: ScoreConfiguration) throws -> InfluenceScores where Task.Scalar == Float {
+        precondition(!checkpoints.isEmpty, "TracIn needs at least one checkpoint")
+        var total: InfluenceScores? = nil
+        for (task, rate) in checkpoints {
+            let factors = try FactorFitter(task: task, modules: modules, configuration: FitConfiguration(strategy: .identity)).fit()
+            var identity = configuration
+            identity.damping = .value(0)
+            let s = try ScoreComputer(task: task, factors: factors, factorsPath: "checkpoint", configuration: identity).compute()
+            let eta = Float(rate)
+            let weighted = InfluenceScores(pairwise: s.pairwise * eta, perModule: s.perModule.map { ($0.name, $0.scores * eta) },
+                                           perToken: s.perToken.map { $0 * eta }, selfScores: s.selfScores.map { $0 * eta })
+            total = total.map { t in
+                InfluenceScores(pairwise: t.pairwise + weighted.pairwise,
+                                perModule: zip(t.perModule, weighted.perModule).map { ($0.name, $0.scores + $1.scores) },
+                                perToken: t.perToken.map { $0 + weighted.perToken! }, selfScores: t.selfScores.map { $0 + weighted.selfScores! })
+            } ?? weighted
+        }
+        return total!
+    }
+}
