@@ -279,8 +279,6 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         let queries = try preconditionedQueries(range)
         let q = range.count, n = task.trainingExampleCount
         let flatQueries = queries.map { $0.reshaped(to: [q, -1]) }
-        var total = Tensor<Float>.zeros(shape: [q, n])
-        var modules = [Tensor<Float>](repeating: Tensor.zeros(shape: [0]), count: configuration.perModule ? queries.count : 0)
         var moduleColumns = [[Tensor<Float>]](repeating: [], count: configuration.perModule ? queries.count : 0)
         var totalColumns: [Tensor<Float>] = [], selfParts: [Tensor<Float>] = [], tokenParts: [Tensor<Float>] = []
         var maxTokens = 0
@@ -294,7 +292,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             if let s = resume.scores.selfScores { selfParts.append(s) }
             done = resume.examples
         }
-        /// The scores of the columns done so far.
+        /// The scores of the columns done so far (all of them at the end).
         func partial() -> InfluenceScores {
             InfluenceScores(pairwise: Tensor.concatenated(totalColumns, along: 1),
                             perModule: configuration.perModule ? zip(capture.names, moduleColumns).map { ($0, Tensor.concatenated($1, along: 1)) } : [],
@@ -339,12 +337,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             progress?("train", done, n)
             if done < n && batchIndex % Swift.max(1, checkpointInterval) == 0 { try save(partial(), done) }
         }
-        total = Tensor.concatenated(totalColumns, along: 1)
-        if configuration.perModule { modules = moduleColumns.map { Tensor.concatenated($0, along: 1) } }
-        let perToken: Tensor<Float>? = configuration.perToken
-            ? Tensor.concatenated(tokenParts.map { $0.padded(along: 2, before: 0, after: maxTokens - $0.shape[2]) }, along: 1) : nil
-        return InfluenceScores(pairwise: total, perModule: configuration.perModule ? Array(zip(capture.names, modules)).map { ($0.0, $0.1) } : [],
-                               perToken: perToken, selfScores: selfInfluence ? Tensor.concatenated(selfParts, along: 0) : nil)
+        return partial()
     }
 }
 

@@ -50,7 +50,9 @@ struct DemoCommand: Subcommand {
 
         // 1. The model, trained once (the training command resumes an interrupted run).
         let trainedMarker = cache.appendingPathComponent("model.done")
-        if FileManager.default.fileExists(atPath: trainedMarker.path) {
+        // Reused only when trained for the same number of steps; otherwise training resumes from its
+        // checkpoint and extends (or restarts) to the new count.
+        if let text = try? String(contentsOf: trainedMarker, encoding: .utf8), text == "\(steps)\n" {
             step("model: reusing \(model.path)")
         } else {
             step("training a GPT-2 on the fortune corpora (\(steps) steps)")
@@ -72,7 +74,7 @@ struct DemoCommand: Subcommand {
 
         // 3. Factors, fitted once per document set.
         let fittedMarker = cache.appendingPathComponent("factors.done")
-        let fitKey = "\(documentsPerLanguage)\n"
+        let fitKey = "\(documentsPerLanguage) documents per language, model of \(steps) steps\n"
         if let text = try? String(contentsOf: fittedMarker, encoding: .utf8), text == fitKey,
            FileManager.default.fileExists(atPath: factors.appendingPathComponent(InfluenceFactors.fileName).path) {
             step("factors: reusing \(factors.path)")

@@ -114,7 +114,7 @@ struct BytePairModel: Sendable {
         var next = Array(1...count)  // `count` marks the end
         var previous = Array(-1..<(count - 1))
         var alive = [Bool](repeating: true, count: count)
-        var heap = MinHeap()
+        var heap = BinaryHeap<UInt64>()
         let rankMask: UInt64 = 0xFFFF_FFFF_0000_0000  // keeps the rank, drops the merged id
         func rank(_ position: Int) -> UInt64? {
             let successor = next[position]
@@ -152,41 +152,6 @@ struct BytePairModel: Sendable {
             position = next[position]
         }
         symbols = merged
-    }
-}
-
-/// A binary min-heap of `UInt64` keys.
-struct MinHeap {
-    private var keys: [UInt64] = []
-
-    mutating func push(_ key: UInt64) {
-        keys.append(key)
-        var child = keys.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard keys[child] < keys[parent] else { break }
-            keys.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> UInt64? {
-        guard let last = keys.popLast() else { return nil }
-        guard !keys.isEmpty else { return last }
-        let top = keys[0]
-        keys[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < keys.count && keys[left] < keys[smallest] { smallest = left }
-            if right < keys.count && keys[right] < keys[smallest] { smallest = right }
-            guard smallest != parent else { break }
-            keys.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return top
     }
 }
 

@@ -146,7 +146,7 @@ struct PairStatistics {
     private var counts: [UInt64: Int] = [:]
     /// The pieces in which each pair occurs or occurred (stale entries are skipped).
     private var occurrences: [UInt64: [Int32]] = [:]
-    private var queue = MergeQueue()
+    private var queue = BinaryHeap<MergeCandidate>()
     /// For each piece, the last merge that visited it, to visit each piece once per merge.
     private var lastVisit: [Int]
     private var mergeCount = 0
@@ -169,7 +169,7 @@ struct PairStatistics {
             }
         }
         for (pair, count) in counts {
-            queue.push(count: count, pair: pair)
+            queue.push(MergeCandidate(count: count, pair: pair))
         }
     }
 
@@ -190,7 +190,7 @@ struct PairStatistics {
             // Stale. A count that went up was pushed again when it changed; one that went down
             // goes back in with its current value.
             if current > 0 && top.count > current {
-                queue.push(count: current, pair: top.pair)
+                queue.push(MergeCandidate(count: current, pair: top.pair))
             }
         }
         return nil
@@ -246,47 +246,19 @@ struct PairStatistics {
             let updated = (counts[changed] ?? 0) + delta
             counts[changed] = updated > 0 ? updated : nil
             if delta > 0 {
-                queue.push(count: updated, pair: changed)
+                queue.push(MergeCandidate(count: updated, pair: changed))
             }
         }
     }
 }
 
-/// A max-heap of candidate merges: higher count first, then the smaller pair.
-struct MergeQueue {
-    private var entries: [(count: Int, pair: UInt64)] = []
+/// A candidate merge, ordered so that the one to make first is the smallest: the higher count,
+/// then the smaller pair.
+struct MergeCandidate: Comparable {
+    var count: Int
+    var pair: UInt64
 
-    private func precedes(_ a: (count: Int, pair: UInt64), _ b: (count: Int, pair: UInt64)) -> Bool {
+    static func < (a: MergeCandidate, b: MergeCandidate) -> Bool {
         a.count != b.count ? a.count > b.count : a.pair < b.pair
-    }
-
-    mutating func push(count: Int, pair: UInt64) {
-        entries.append((count, pair))
-        var child = entries.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard precedes(entries[child], entries[parent]) else { break }
-            entries.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> (count: Int, pair: UInt64)? {
-        guard let last = entries.popLast() else { return nil }
-        guard !entries.isEmpty else { return last }
-        let top = entries[0]
-        entries[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var first = parent
-            if left < entries.count && precedes(entries[left], entries[first]) { first = left }
-            if right < entries.count && precedes(entries[right], entries[first]) { first = right }
-            guard first != parent else { break }
-            entries.swapAt(parent, first)
-            parent = first
-        }
-        return top
     }
 }
