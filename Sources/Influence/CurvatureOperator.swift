@@ -88,75 +88,99 @@ public final class CurvatureOperator<Task: InfluenceTask> {
     }
 
     /// H v (or the Gauss–Newton product) for per-layer blocks `v`, averaged over the examples.
-    public func apply(_ v: [Tensor<Scalar>]) -> [Tensor<Scalar>] { apply(v, examples: Array(0..<exampleCount)) }
+    public func apply(_ v: [Tensor<Scalar>]) -> [Tensor<Scalar>] { apply([v], examples: Array(0..<exampleCount))[0] }
 
     /// The product averaged over the given training examples only (a mini-batch estimate).
-    public func apply(_ v: [Tensor<Scalar>], examples: [Int]) -> [Tensor<Scalar>] {
+    public func apply(_ v: [Tensor<Scalar>], examples: [Int]) -> [Tensor<Scalar>] { apply([v], examples: examples)[0] }
+
+    /// Products with several vectors in one pass over the examples: each batch's forward pass
+    /// (and, for the Hessian, its first backward pass) serves every vector.
+    public func apply(_ vectors: [[Tensor<Scalar>]], examples: [Int]) -> [[Tensor<Scalar>]] {
         precondition(!examples.isEmpty, "a curvature product needs at least one example")
-        let parts = split(v)
-        var total: [Tensor<Scalar>]? = nil
-        let batches = stride(from: 0, to: examples.count, by: batchSize).map { Array(examples[$0..<Swift.min(examples.count, $0 + batchSize)]) }
-        for batch in batches {
-            let product = kind == .hessian ? hessianProduct(parts, batch) : gaussNewtonProduct(parts, batch)
-            total = total.map { zip($0, product).map { $0 + $1 } } ?? product
+        guard !vectors.isEmpty else { return [] }
+        let parts = vectors.map(split)
+        var total: [[Tensor<Scalar>]]? = nil
+        for start in stride(from: 0, to: examples.count, by: batchSize) {
+            let batch = Array(examples[start..<Swift.min(examples.count, start + batchSize)])
+            let products = kind == .hessian ? hessianProducts(parts, batch) : gaussNewtonProducts(parts, batch)
+            total = total.map { zip($0, products).map { zip($0, $1).map { $0 + $1 } } } ?? products
         }
         let scale = 1 / Scalar(examples.count)
-        return join(total!.map { $0 * scale })
+        return total!.map { join($0.map { $0 * scale }) }
     }
 
-    /// ∇²(Σ_batch L) v by differentiating ⟨∇L, v⟩.
-    func hessianProduct(_ v: [Tensor<Scalar>], _ batch: [Int]) -> [Tensor<Scalar>] {
+    /// Products with the columns of `x` `[dimension, k]` over the row-major concatenation of the
+    /// blocks, in one pass over the examples (all of them when `examples` is nil).
+    public func apply(columns x: Tensor<Scalar>, examples: [Int]? = nil) -> Tensor<Scalar> {
+        precondition(x.rank == 2 && x.shape[0] == dimension, "columns \(x.shape) should be [\(dimension), k]")
+        let vectors = (0..<x.shape[1]).map { j in blocks(of: x.sliced(along: 1, j..<(j + 1)).reshaped(to: [dimension])) }
+        let products = apply(vectors, examples: examples ?? Array(0..<exampleCount))
+        return Tensor.stacked(products.map { Tensor.concatenated($0.map { $0.flattened() }, along: 0) }, along: 1)
+    }
+
+    /// Per-layer blocks of a flat vector `[dimension]`.
+    func blocks(of x: Tensor<Scalar>) -> [Tensor<Scalar>] {
+        var offset = 0
+        return shapes.map { s in
+            defer { offset += s[0] * s[1] }
+            return x.sliced(along: 0, offset..<(offset + s[0] * s[1])).reshaped(to: s)
+        }
+    }
+
+    /// ∇²(Σ_batch L) v for each v, by differentiating ⟨∇L, v⟩; the gradient graph is built once.
+    func hessianProducts(_ vectors: [[Tensor<Scalar>]], _ batch: [Int]) -> [[Tensor<Scalar>]] {
         withTrackedParameters { parameters in
             var generator = SeededGenerator(seed: 0)
             let loss = task.trainingLoss(indices: batch, labels: .data, generator: &generator).loss
             let g = gradients(of: loss, at: parameters, createGraph: true)
-            var inner: Variable<Scalar>? = nil
-            for (gi, vi) in zip(g, v) {
-                let term = (gi * Variable(vi)).sum()
-                inner = inner.map { $0 + term } ?? term
+            return vectors.map { v in
+                var inner: Variable<Scalar>? = nil
+                for (gi, vi) in zip(g, v) {
+                    let term = (gi * Variable(vi)).sum()
+                    inner = inner.map { $0 + term } ?? term
+                }
+                return gradients(of: inner!, at: parameters).map(\.value)
             }
-            return gradients(of: inner!, at: parameters).map(\.value)
         }
     }
 
-    /// Jᵀ (∇²_z L) J v for the batch's outputs z.
-    func gaussNewtonProduct(_ v: [Tensor<Scalar>], _ batch: [Int]) -> [Tensor<Scalar>] {
+    /// Jᵀ (∇²_z L) J v for the batch's outputs z and each v; the forward pass is shared.
+    func gaussNewtonProducts(_ vectors: [[Tensor<Scalar>]], _ batch: [Int]) -> [[Tensor<Scalar>]] {
         withTrackedParameters { parameters in
             let (z, loss) = task.trainingOutputs(indices: batch)
             // J v: u ↦ Jᵀu is linear, so the gradient of ⟨Jᵀu, v⟩ in u is J v.
             let u = Variable(Tensor<Scalar>.zeros(shape: z.shape), requiresGradient: true)
             let jtu = gradients(of: z, at: parameters, seed: u, createGraph: true)
-            var inner: Variable<Scalar>? = nil
-            for (a, b) in zip(jtu, v) {
-                let term = (a * Variable(b)).sum()
-                inner = inner.map { $0 + term } ?? term
-            }
-            let jv = gradients(of: inner!, at: [u])[0].value
-            // (∇²_z L)(J v) at the outputs, with z as a fresh leaf.
+            // ∇_z L at the outputs, with z as a fresh leaf, for the (∇²_z L)(J v) products.
             let leaf = Variable(z.value, requiresGradient: true)
             let gz = gradients(of: loss(leaf), at: [leaf], createGraph: true)[0]
-            let hjv = gradients(of: (gz * Variable(jv)).sum(), at: [leaf])[0].value
-            // Jᵀ (…)
-            return gradients(of: z, at: parameters, seed: Variable(hjv)).map(\.value)
+            return vectors.map { v in
+                var inner: Variable<Scalar>? = nil
+                for (a, b) in zip(jtu, v) {
+                    let term = (a * Variable(b)).sum()
+                    inner = inner.map { $0 + term } ?? term
+                }
+                let jv = gradients(of: inner!, at: [u])[0].value
+                let hjv = gradients(of: (gz * Variable(jv)).sum(), at: [leaf])[0].value
+                return gradients(of: z, at: parameters, seed: Variable(hjv)).map(\.value)
+            }
         }
     }
+
+    /// How many unit vectors ``denseMatrix()`` pushes through one pass over the examples.
+    public static var denseColumnGroup: Int { 32 }
 
     /// The dense matrix `[dimension, dimension]` over the row-major concatenation of the blocks,
     /// from one product per column: for small models (the exact strategy).
     public func denseMatrix() -> Tensor<Scalar> {
         let n = dimension
-        let shapes = self.shapes
-        var columns: [Tensor<Scalar>] = []
-        columns.reserveCapacity(n)
-        for j in 0..<n {
-            var unit = Tensor<Scalar>.zeros(shape: [n]); unit[j] = 1
-            var offset = 0
-            let blocks = shapes.map { s -> Tensor<Scalar> in
-                defer { offset += s[0] * s[1] }
-                return unit.sliced(along: 0, offset..<(offset + s[0] * s[1])).reshaped(to: s)
-            }
-            columns.append(Tensor.concatenated(apply(blocks).map { $0.flattened() }, along: 0))
+        var groups: [Tensor<Scalar>] = []
+        for start in stride(from: 0, to: n, by: Self.denseColumnGroup) {
+            let count = Swift.min(Self.denseColumnGroup, n - start)
+            var units = Tensor<Scalar>.zeros(shape: [n, count])
+            for j in 0..<count { units[start + j, j] = 1 }
+            groups.append(apply(columns: units))
         }
-        return Tensor.stacked(columns, along: 1)
+        return Tensor.concatenated(groups, along: 1)
     }
 }

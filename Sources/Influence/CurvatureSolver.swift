@@ -31,8 +31,10 @@ public enum CurvatureSolver {
         public var converged: Bool
     }
 
-    /// Conjugate gradient on (H + λI) x = b, one right-hand side at a time, with operator
-    /// products only (no dense matrix).
+    /// Conjugate gradient on (H + λI) x = b for every right-hand side together, with operator
+    /// products only (no dense matrix). The columns keep their own recurrences (each iterate is
+    /// what a solve of that column alone would give) but share the passes over the training data:
+    /// one pass per iteration serves every column that has not converged yet.
     ///
     /// - Parameters:
     ///   - rightHandSides: `[dimension, k]`.
@@ -43,58 +45,49 @@ public enum CurvatureSolver {
                                                                rightHandSides: Tensor<Task.Scalar>, tolerance: Double = 1e-8,
                                                                maximumIterations: Int? = nil) -> (solutions: Tensor<Task.Scalar>, iterations: [Iterations]) {
         typealias S = Task.Scalar
-        let n = op.dimension
-        let shapes = op.shapes
-        func blocks(_ x: Tensor<S>) -> [Tensor<S>] {
-            var offset = 0
-            return shapes.map { s in
-                defer { offset += s[0] * s[1] }
-                return x.sliced(along: 0, offset..<(offset + s[0] * s[1])).reshaped(to: s)
-            }
-        }
-        func applyDamped(_ x: Tensor<S>) -> Tensor<S> {
-            Tensor.concatenated(op.apply(blocks(x)).map { $0.flattened() }, along: 0) + x * S(damping)
+        let n = op.dimension, k = rightHandSides.shape[1]
+        precondition(rightHandSides.rank == 2 && n == rightHandSides.shape[0], "right-hand sides \(rightHandSides.shape) should be [\(n), k]")
+        func applyDamped(_ columns: [Tensor<S>]) -> [Tensor<S>] {
+            guard !columns.isEmpty else { return [] }
+            let products = op.apply(columns: Tensor.stacked(columns, along: 1))
+            return columns.indices.map { j in products.sliced(along: 1, j..<(j + 1)).reshaped(to: [n]) + columns[j] * S(damping) }
         }
         let limit = maximumIterations ?? 2 * n
-        var solutions: [Tensor<S>] = [], report: [Iterations] = []
-        for column in 0..<rightHandSides.shape[1] {
-            let b = rightHandSides.sliced(along: 1, column..<(column + 1)).reshaped(to: [n])
-            let bNorm = Swift.max(Double(Tensor.dot(b, b)).squareRoot(), Double.leastNormalMagnitude)
-            var x = Tensor<S>.zeros(shape: [n]), r = b, p = r
-            var rr = Double(Tensor.dot(r, r))
-            var k = 0
-            while k < limit && rr.squareRoot() / bNorm > tolerance {
-                let ap = applyDamped(p)
-                let pap = Double(Tensor.dot(p, ap))
-                guard pap > 0 else { break }   // not positive definite along p
-                let alpha = rr / pap
-                x.add(p, scaledBy: S(alpha))
-                r.add(ap, scaledBy: S(-alpha))
-                let next = Double(Tensor.dot(r, r))
-                p = r + p * S(next / rr)
-                rr = next
-                k += 1
+        let b = (0..<k).map { rightHandSides.sliced(along: 1, $0..<($0 + 1)).reshaped(to: [n]) }
+        let bNorm = b.map { Swift.max(Double(Tensor.dot($0, $0)).squareRoot(), Double.leastNormalMagnitude) }
+        var x = [Tensor<S>](repeating: .zeros(shape: [n]), count: k), r = b, p = b
+        var rr = r.map { Double(Tensor.dot($0, $0)) }
+        var count = [Int](repeating: 0, count: k)
+        var active = (0..<k).filter { rr[$0].squareRoot() / bNorm[$0] > tolerance }
+        while !active.isEmpty {
+            let ap = applyDamped(active.map { p[$0] })
+            var still: [Int] = []
+            for (j, column) in active.enumerated() {
+                let pap = Double(Tensor.dot(p[column], ap[j]))
+                guard pap > 0 else { continue }   // not positive definite along p: stop this column
+                let alpha = rr[column] / pap
+                x[column].add(p[column], scaledBy: S(alpha))
+                r[column].add(ap[j], scaledBy: S(-alpha))
+                let next = Double(Tensor.dot(r[column], r[column]))
+                p[column] = r[column] + p[column] * S(next / rr[column])
+                rr[column] = next
+                count[column] += 1
+                if count[column] < limit && next.squareRoot() / bNorm[column] > tolerance { still.append(column) }
             }
-            let residual = b - applyDamped(x)
-            let relative = Double(Tensor.dot(residual, residual)).squareRoot() / bNorm
-            solutions.append(x)
-            report.append(Iterations(count: k, relativeResidual: relative, converged: relative <= tolerance * 10))
+            active = still
         }
-        return (Tensor.stacked(solutions, along: 1), report)
+        // The true residual of every column, from one more shared pass.
+        let final = applyDamped(x)
+        let report = (0..<k).map { j -> Iterations in
+            let residual = b[j] - final[j]
+            let relative = Double(Tensor.dot(residual, residual)).squareRoot() / bNorm[j]
+            return Iterations(count: count[j], relativeResidual: relative, converged: relative <= tolerance * 10)
+        }
+        return (Tensor.stacked(x, along: 1), report)
     }
 }
 
 extension CurvatureSolver {
-    /// Flattens per-layer blocks and back.
-    static func flatten<S: TensorScalar>(_ blocks: [Tensor<S>]) -> Tensor<S> { Tensor.concatenated(blocks.map { $0.flattened() }, along: 0) }
-    static func blocks<S: TensorScalar>(_ x: Tensor<S>, shapes: [[Int]]) -> [Tensor<S>] {
-        var offset = 0
-        return shapes.map { s in
-            defer { offset += s[0] * s[1] }
-            return x.sliced(along: 0, offset..<(offset + s[0] * s[1])).reshaped(to: s)
-        }
-    }
-
     /// LiSSA (Agarwal et al. 2017): the stochastic Neumann recursion
     ///
     /// ```
@@ -109,33 +102,31 @@ extension CurvatureSolver {
                                                   scale: Double, depth: Int, repeats: Int = 1, batchSize: Int, seed: UInt64 = 0) throws -> Tensor<Task.Scalar> {
         typealias S = Task.Scalar
         precondition(scale > 0 && depth > 0 && repeats > 0 && batchSize > 0, "LiSSA needs positive scale, depth, repeats and batch size")
-        let n = op.dimension, shapes = op.shapes
+        let n = op.dimension
         var generator = SeededGenerator(seed: seed)
-        var solutions: [Tensor<S>] = []
-        for column in 0..<rightHandSides.shape[1] {
-            let b = rightHandSides.sliced(along: 1, column..<(column + 1)).reshaped(to: [n])
-            let bNorm = Swift.max(Double(Tensor.dot(b, b)).squareRoot(), Double.leastNormalMagnitude)
-            var average = Tensor<S>.zeros(shape: [n])
-            for _ in 0..<repeats {
-                var x = b
-                for step in 0..<depth {
-                    // A batch without replacement (partial Fisher–Yates): the whole set when batchSize ≥ N.
-                    var pool = Array(0..<op.exampleCount)
-                    let size = Swift.min(batchSize, pool.count)
-                    for i in 0..<size { pool.swapAt(i, i + Int(generator.next() % UInt64(pool.count - i))) }
-                    let batch = Array(pool.prefix(size))
-                    let hx = flatten(op.apply(blocks(x, shapes: shapes), examples: batch)) + x * S(damping)
-                    x = b + x - hx * S(1 / scale)
-                    let norm = Double(Tensor.dot(x, x)).squareRoot()
-                    if !norm.isFinite || norm > 1e6 * bNorm * Double(depth) {
-                        throw InfluenceError.diverged("LiSSA diverged at step \(step + 1) of \(depth) (‖x‖ = \(norm)); raise --lissa-scale above the largest eigenvalue of H + λI, or raise the damping")
-                    }
+        let b = rightHandSides, k = rightHandSides.shape[1]
+        precondition(b.rank == 2 && b.shape[0] == n, "right-hand sides \(b.shape) should be [\(n), k]")
+        // Every column follows the same mini-batches, so one pass per step serves them all.
+        let bNorm = Swift.max(Double(Tensor.dot(b.flattened(), b.flattened())).squareRoot() / Double(Swift.max(k, 1)).squareRoot(),
+                              Double.leastNormalMagnitude)
+        var average = Tensor<S>.zeros(shape: [n, k])
+        for _ in 0..<repeats {
+            var x = b
+            for step in 0..<depth {
+                // A batch without replacement (partial Fisher–Yates): the whole set when batchSize ≥ N.
+                var pool = Array(0..<op.exampleCount)
+                let size = Swift.min(batchSize, pool.count)
+                for i in 0..<size { pool.swapAt(i, i + Int(generator.next() % UInt64(pool.count - i))) }
+                let hx = op.apply(columns: x, examples: Array(pool.prefix(size))) + x * S(damping)
+                x = b + x - hx * S(1 / scale)
+                let norm = Double(Tensor.dot(x.flattened(), x.flattened())).squareRoot() / Double(Swift.max(k, 1)).squareRoot()
+                if !norm.isFinite || norm > 1e6 * bNorm * Double(depth) {
+                    throw InfluenceError.diverged("LiSSA diverged at step \(step + 1) of \(depth) (‖x‖ = \(norm)); raise --lissa-scale above the largest eigenvalue of H + λI, or raise the damping")
                 }
-                average += x
             }
-            solutions.append(average * S(1 / (scale * Double(repeats))))
+            average += x
         }
-        return Tensor.stacked(solutions, along: 1)
+        return average * S(1 / (scale * Double(repeats)))
     }
 
     /// The top `rank` eigenpairs of H from a Krylov space of `krylovDimension` operator products
@@ -149,7 +140,7 @@ extension CurvatureSolver {
     public static func arnoldi<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double, rightHandSides: Tensor<Task.Scalar>,
                                                     rank: Int, krylovDimension: Int, seed: UInt64 = 0) throws -> Tensor<Task.Scalar> {
         typealias S = Task.Scalar
-        let n = op.dimension, shapes = op.shapes
+        let n = op.dimension
         let m = Swift.min(n, Swift.max(rank, krylovDimension))
         precondition(rank > 0 && rank <= m, "Arnoldi rank \(rank) must be in 1...\(m)")
         var generator = SeededGenerator(seed: seed)
@@ -159,7 +150,7 @@ extension CurvatureSolver {
         var tridiagonal = Tensor<Double>.zeros(shape: [m, m])
         for j in 0..<m {
             basis.append(q)
-            var w = Tensor<Double>(flatten(op.apply(blocks(Tensor<S>(q), shapes: shapes))))
+            var w = Tensor<Double>(op.apply(columns: Tensor<S>(q).reshaped(to: [n, 1]))).reshaped(to: [n])
             // Full reorthogonalisation (twice) against every basis vector keeps the basis orthonormal.
             for _ in 0..<2 {
                 for (i, v) in basis.enumerated() {

@@ -90,4 +90,28 @@ struct CurvatureOperatorTests {
             #expect(r.passed, "\(r)")
         }
     }
+
+    @Test(arguments: CurvatureKind.allCases)
+    func severalVectorsInOnePassEqualOneProductEach(kind: CurvatureKind) throws {
+        let task = Fixtures.classificationTask(Double.self)
+        let op = try CurvatureOperator(task: task, modules: [], kind: kind, batchSize: 3)
+        var generator = testGenerator(21)
+        let x = Tensor<Double>.randomNormal(shape: [op.dimension, 4], using: &generator)
+        let together = op.apply(columns: x)
+        let dense = op.denseMatrix()
+        for j in 0..<4 {
+            let column = x.sliced(along: 1, j..<(j + 1)).reshaped(to: [op.dimension])
+            var offset = 0
+            let blocks = op.shapes.map { s -> Tensor<Double> in
+                defer { offset += s[0] * s[1] }
+                return column.sliced(along: 0, offset..<(offset + s[0] * s[1])).reshaped(to: s)
+            }
+            let alone = Tensor.concatenated(op.apply(blocks).map { $0.flattened() }, along: 0)
+            let r = compare(together.sliced(along: 1, j..<(j + 1)).reshaped(to: [op.dimension]), alone, tolerance: 1e-12, "\(kind) column \(j)")
+            #expect(r.passed, "\(r)")
+        }
+        // And the dense matrix (built from groups of unit vectors) applies the same operator.
+        let r = compare(Tensor.matmul(dense, x), together, tolerance: 1e-10, "\(kind) dense × x")
+        #expect(r.passed, "\(r)")
+    }
 }

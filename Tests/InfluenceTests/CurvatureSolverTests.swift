@@ -29,6 +29,27 @@ struct CurvatureSolverTests {
         #expect(iterations.allSatisfy { $0.count <= 2 * op.dimension })
     }
 
+    @Test func columnsSolvedTogetherFollowTheirOwnRecurrences() throws {
+        // Columns of very different difficulty: b = 0, an eigenvector (one iteration) and random ones.
+        let task = Fixtures.classificationTask(Double.self)
+        let op = try CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 5)
+        let h = op.denseMatrix()
+        let eigen = try ((h + h.transposed()) * 0.5).symmetricEigendecomposition()
+        var generator = testGenerator(31)
+        let n = op.dimension
+        let b = Tensor.concatenated([Tensor<Double>.zeros(shape: [n, 1]), eigen.vectors.sliced(along: 1, (n - 1)..<n),
+                                     Tensor<Double>.randomNormal(shape: [n, 3], using: &generator)], along: 1)
+        let (together, report) = CurvatureSolver.conjugateGradient(op, damping: 0.1, rightHandSides: b, tolerance: 1e-9)
+        for j in 0..<5 {
+            let (alone, single) = CurvatureSolver.conjugateGradient(op, damping: 0.1, rightHandSides: b.sliced(along: 1, j..<(j + 1)), tolerance: 1e-9)
+            #expect(single[0].count == report[j].count, "column \(j): \(single[0].count) alone, \(report[j].count) together")
+            let r = compare(together.sliced(along: 1, j..<(j + 1)), alone, tolerance: 1e-12, "column \(j)")
+            #expect(r.passed, "\(r)")
+        }
+        #expect(report[0].count == 0 && report[1].count == 1 && report[2].count > 5, "\(report.map(\.count))")
+        #expect(report.allSatisfy { $0.converged })
+    }
+
     @Test func anIndefiniteHessianWithoutDampingIsAnErrorThatSuggestsDamping() throws {
         let task = Fixtures.classificationTask(Double.self)
         let op = try CurvatureOperator(task: task, modules: [], kind: .hessian)
