@@ -29,6 +29,8 @@ public enum CurvatureSolver {
         /// ‖b − (H + λI)x‖ / ‖b‖ at the end.
         public var relativeResidual: Double
         public var converged: Bool
+        /// CG stopped because pᵀ(H + λI)p ≤ 0: H + λI is not positive definite.
+        public var foundNegativeCurvature = false
     }
 
     /// Conjugate gradient on (H + λI) x = b for every right-hand side together, with operator
@@ -58,13 +60,14 @@ public enum CurvatureSolver {
         var x = [Tensor<S>](repeating: .zeros(shape: [n]), count: k), r = b, p = b
         var rr = r.map { Double(Tensor.dot($0, $0)) }
         var count = [Int](repeating: 0, count: k)
+        var negative = [Bool](repeating: false, count: k)
         var active = (0..<k).filter { rr[$0].squareRoot() / bNorm[$0] > tolerance }
         while !active.isEmpty {
             let ap = applyDamped(active.map { p[$0] })
             var still: [Int] = []
             for (j, column) in active.enumerated() {
                 let pap = Double(Tensor.dot(p[column], ap[j]))
-                guard pap > 0 else { continue }   // not positive definite along p: stop this column
+                guard pap > 0 else { negative[column] = true; continue }   // not positive definite along p: stop this column
                 let alpha = rr[column] / pap
                 x[column].add(p[column], scaledBy: S(alpha))
                 r[column].add(ap[j], scaledBy: S(-alpha))
@@ -81,7 +84,7 @@ public enum CurvatureSolver {
         let report = (0..<k).map { j -> Iterations in
             let residual = b[j] - final[j]
             let relative = Double(Tensor.dot(residual, residual)).squareRoot() / bNorm[j]
-            return Iterations(count: count[j], relativeResidual: relative, converged: relative <= tolerance * 10)
+            return Iterations(count: count[j], relativeResidual: relative, converged: relative <= tolerance * 10, foundNegativeCurvature: negative[j])
         }
         return (Tensor.stacked(x, along: 1), report)
     }

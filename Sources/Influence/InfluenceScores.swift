@@ -154,9 +154,16 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             preconditioning = .solve(name: "cg/\(tolerance)", damping: damping) { b in
                 let (x, iterations) = CurvatureSolver.conjugateGradient(curvature, damping: damping, rightHandSides: b, tolerance: tolerance,
                                                                         maximumIterations: maximumIterations)
-                for (q, it) in iterations.enumerated() where !it.converged {
-                    let message = "conjugate gradient for query column \(q) stopped after \(it.count) iterations at relative residual "
-                        + "\(it.relativeResidual) (tolerance \(tolerance)); raise the damping or the iteration limit"
+                let failed = iterations.indices.filter { !iterations[$0].converged }
+                if !failed.isEmpty {
+                    let worst = failed.max { iterations[$0].relativeResidual < iterations[$1].relativeResidual }!
+                    let negative = failed.contains { iterations[$0].foundNegativeCurvature }
+                    let columns = failed.count == 1 ? "query column \(failed[0])" : "\(failed.count) of \(iterations.count) query columns"
+                    let message = "conjugate gradient did not converge for \(columns): worst relative residual \(iterations[worst].relativeResidual) "
+                        + "after \(iterations[worst].count) iterations (tolerance \(tolerance)); "
+                        + (negative
+                            ? "it met negative curvature, so H + λI is not positive definite: raise the damping above minus the lowest eigenvalue, or use the Gauss–Newton curvature"
+                            : "raise the damping or the iteration limit")
                     if fails { throw InfluenceError.notConverged(message) }
                     warn(message)
                 }

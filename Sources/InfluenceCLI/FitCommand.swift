@@ -6,8 +6,9 @@ struct FitCommand: Subcommand {
     static let name = "fit"
     static let abstract = "Fit influence factors (identity, diagonal, K-FAC, EK-FAC) on a model's training data."
     static let options: [OptionSpecification] = [
-        .value("model", "DIR", required: true, "GPT-2 model directory."),
-        .value("data", "TRAIN.jsonl", required: true, "Training rows {\"text\"} or {\"input_ids\"}."),
+        .value("model", "DIR", required: true, "Model directory: a GPT-2 or an MLP classifier."),
+        .value("data", "TRAIN", required: true, "Training rows. GPT-2: JSON Lines {\"text\"} or {\"input_ids\"}; MLP: a CSV file or fashion-mnist:train."),
+        .value("label-column", "NAME", default: "label", "MLP with a CSV file: the label column."),
         .value("strategy", "identity|diagonal|kfac|ekfac", required: true, "How the curvature is approximated."),
         .value("modules", "PATTERN[,PATTERN]", "Linear layers to track by name (* wildcards; 'mlp' = every MLP Linear); default every Linear."),
         .value("fisher", "sampled|empirical", default: "sampled", "Labels sampled from the model (true Fisher) or the data's own."),
@@ -38,8 +39,14 @@ struct FitCommand: Subcommand {
 
     func run() throws {
         let out = arguments.path("out")!
-        let (task, _, _) = try languageModelingTask(model: arguments.path("model")!, train: arguments.path("data")!, queries: nil,
-                                                    maximumExamples: configuration.maximumExamples)
+        switch try loadTask(model: arguments.path("model")!, train: arguments.string("data")!, queries: nil,
+                            labelColumn: arguments.string("label-column")!, maximumExamples: configuration.maximumExamples).task {
+        case let .language(task): try fit(task, out: out)
+        case let .classification(task): try fit(task, out: out)
+        }
+    }
+
+    func fit<T: InfluenceTask>(_ task: T, out: URL) throws {
         let fitter = try FactorFitter(task: task, modules: expandModulePatterns(arguments.string("modules")), configuration: configuration)
         let progress = StageProgress()
         fitter.progress = { progress.update($0, $1, $2) }

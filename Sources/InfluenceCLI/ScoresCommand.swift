@@ -8,7 +8,7 @@ struct ScoresCommand: Subcommand {
     static let name = "scores"
     static let abstract = "Compute pairwise influence scores of training rows on queries with fitted factors."
     static let options: [OptionSpecification] = [
-        .value("model", "DIR", required: true, "GPT-2 model directory (the one the factors were fitted on)."),
+        .value("model", "DIR", required: true, "Model directory, GPT-2 or MLP classifier (the one the factors were fitted on)."),
         .value("factors", "FACTORS_DIR", "Output of `influence fit` (or use --strategy exact|cg)."),
         .value("strategy", "exact|cg|lissa|arnoldi|tracin", "Instead of factors: solve (H + λI)x = ∇f exactly (small models), by conjugate gradient, LiSSA or Arnoldi; or TracIn over --checkpoints."),
         .value("checkpoints", "DIR", "With --strategy tracin: the checkpoints directory of `influence train --save-every`."),
@@ -24,21 +24,23 @@ struct ScoresCommand: Subcommand {
         .value("lissa-batch", "N", default: "8", "With --strategy lissa: examples per curvature estimate."),
         .value("arnoldi-rank", "K", default: "20", "With --strategy arnoldi: top eigenpairs kept."),
         .value("arnoldi-krylov", "M", default: "40", "With --strategy arnoldi: Krylov space dimension (≥ rank)."),
-        .value("train", "TRAIN.jsonl", required: true, "Training rows {\"text\"} or {\"input_ids\"}."),
-        .value("queries", "QUERIES.jsonl", required: true, "Query rows {\"text\"}, {\"input_ids\"} or {\"prompt\", \"completion\"}."),
+        .value("train", "TRAIN", required: true, "Training rows. GPT-2: JSON Lines {\"text\"} or {\"input_ids\"}; MLP: a CSV file or fashion-mnist:train."),
+        .value("queries", "QUERIES", required: true, "Query rows. GPT-2: JSON Lines {\"text\"}, {\"input_ids\"} or {\"prompt\", \"completion\"}; MLP: a CSV file or fashion-mnist:test."),
+        .value("label-column", "NAME", default: "label", "MLP with CSV files: the label column."),
         .value("damping", "auto|X", default: "auto", "λ: a number, or 0.1 × mean(Λ) per module."),
         .flag("per-module", "Also write one [queries, train] tensor per module."),
         .flag("per-token", "Also write per_token [queries, train, tokens]."),
         .flag("self", "Also write self_scores.safetensors."),
         .value("batch-size", "N", default: "8", "Training rows per batch."),
         .value("max-examples", "N", "Score only the first N training rows."),
+        .value("max-queries", "N", "Use only the first N query rows."),
         .value("query-chunk", "N", default: "64", "Queries held in memory at once; the training rows are read once per chunk."),
         .value("out", "SCORES_DIR", required: true, "Where the scores are written."),
     ]
     static let discussion = """
     score(q, m) = ∇f(z_q)ᵀ (H + λI)⁻¹ ∇L(z_m): positive when training row m supports query q (up-weighting
     it lowers the query's loss). f is the query's summed next-token loss, or with prompt and completion
-    −log p(completion | prompt). Outputs: pairwise_scores.safetensors (all_modules [queries, train] and,
+    −log p(completion | prompt); for an MLP classifier, f and L are the cross-entropy of a row's label. Outputs: pairwise_scores.safetensors (all_modules [queries, train] and,
     when asked, one tensor per module and per_token), self_scores.safetensors, and summary.json with the
     ten highest and ten lowest training rows per query. An interrupted run resumes from the partial
     results it keeps in SCORES_DIR when run again with the same factors, options and data.
@@ -76,14 +78,21 @@ struct ScoresCommand: Subcommand {
     }
 
     func run() throws {
+        let loaded = try loadTask(model: arguments.path("model")!, train: arguments.string("train")!, queries: arguments.string("queries")!,
+                                  labelColumn: arguments.string("label-column")!, maximumExamples: try arguments.integer("max-examples", minimum: 1),
+                                  maximumQueries: try arguments.integer("max-queries", minimum: 1))
+        switch loaded.task {
+        case let .language(task): try score(task, trainTexts: loaded.trainTexts, queryTexts: loaded.queryTexts)
+        case let .classification(task): try score(task, trainTexts: loaded.trainTexts, queryTexts: loaded.queryTexts)
+        }
+    }
+
+    func score<T: InfluenceTask>(_ task: T, trainTexts: [String], queryTexts: [String]) throws where T.Scalar == Float {
         let out = arguments.path("out")!
-        let (task, trainTexts, queryTexts) = try languageModelingTask(
-            model: arguments.path("model")!, train: arguments.path("train")!, queries: arguments.path("queries")!,
-            maximumExamples: try arguments.integer("max-examples", minimum: 1))
         let configuration = ScoreConfiguration(damping: damping, perModule: arguments.flag("per-module"), perToken: arguments.flag("per-token"),
                                                selfInfluence: arguments.flag("self"), batchSize: try arguments.integer("batch-size", minimum: 1)!,
                                                queryChunkSize: try arguments.integer("query-chunk", minimum: 1)!)
-        let computer: ScoreComputer<LanguageModelingTask<Float>>
+        let computer: ScoreComputer<T>
         var strategyName = strategy ?? ""
         var moduleNames: [String] = []
         if strategy == "tracin" {
@@ -93,13 +102,15 @@ struct ScoresCommand: Subcommand {
                   let entries = try? JSONDecoder().decode([JSONValue].self, from: data), !entries.isEmpty else {
                 throw CommandFailure("\(index.path) is missing or lists no checkpoint; train with --save-every N")
             }
-            var checkpoints: [(task: LanguageModelingTask<Float>, learningRate: Double)] = []
+            var checkpoints: [(task: T, learningRate: Double)] = []
             for entry in entries {
                 guard let path = entry["path"]?.stringValue, let rate = entry["learning_rate"]?.doubleValue else {
                     throw CommandFailure("\(index.path): an entry lacks path or learning_rate")
                 }
-                let (t, _, _) = try languageModelingTask(model: directory.appendingPathComponent(path), train: arguments.path("train")!,
-                                                         queries: arguments.path("queries")!, maximumExamples: try arguments.integer("max-examples", minimum: 1))
+                let t = try loadTask(T.self, model: directory.appendingPathComponent(path), train: arguments.string("train")!,
+                                     queries: arguments.string("queries")!, labelColumn: arguments.string("label-column")!,
+                                     maximumExamples: try arguments.integer("max-examples", minimum: 1),
+                                     maximumQueries: try arguments.integer("max-queries", minimum: 1))
                 checkpoints.append((t, rate))
             }
             let started = Date()

@@ -16,7 +16,7 @@ struct CommandLineTests {
         (["inspect", "--model"], "Error: option '--model' needs a value (DIR)\nUsage: influence inspect --model DIR\n"),
         (["inspect", "--model", "x", "--bogus"], "Error: unknown option '--bogus'\nUsage: influence inspect --model DIR\n"),
         (["loss", "--model", "m", "--data", "d", "--batch-size", "zero"],
-         "Error: option '--batch-size' needs an integer, got 'zero'\nUsage: influence loss --model DIR --data FILE.jsonl [--batch-size N]\n"),
+         "Error: option '--batch-size' needs an integer, got 'zero'\nUsage: influence loss --model DIR --data FILE [--label-column NAME] [--max-examples N] [--batch-size N]\n"),
     ])
     func usageErrorsExitWith64(arguments: [String], expected: String) throws {
         let r = try Influence.run(arguments)

@@ -110,7 +110,30 @@ struct SolverScoreTests {
                                                                                                 failsWhenNotConverged: false),
                                         damping: 0.01, configuration: ScoreConfiguration())
         _ = try warning.compute()
-        #expect(warning.warnings.count == task.queryCount && warning.warnings[0].contains("raise the damping or the iteration limit"))
+        // One message for the chunk, naming how many queries failed.
+        #expect(warning.warnings.count == 1, "\(warning.warnings)")
+        #expect(warning.warnings[0].contains("\(task.queryCount) of \(task.queryCount) query columns")
+            && warning.warnings[0].contains("raise the damping or the iteration limit"), "\(warning.warnings)")
+    }
+
+    @Test func negativeCurvatureIsNamedInTheReport() throws {
+        let task = Fixtures.classificationTask(Double.self)
+        let op = try CurvatureOperator(task: task, modules: [], kind: .hessian)
+        let h = op.denseMatrix()
+        let eigen = try ((h + h.transposed()) * 0.5).symmetricEigendecomposition()
+        try #require(eigen.values[0] < 0, "this model's Hessian happens to be positive definite")
+        // b along the most negative eigenvector: the first step meets pᵀHp < 0.
+        let b = eigen.vectors.sliced(along: 1, 0..<1)
+        let (_, report) = CurvatureSolver.conjugateGradient(op, damping: 0, rightHandSides: b, tolerance: 1e-8)
+        #expect(report[0].foundNegativeCurvature && !report[0].converged, "\(report)")
+        let task32 = Fixtures.classificationTask(Float.self)
+        try copyParameters(from: task.model, to: task32.model)
+        let op32 = try CurvatureOperator(task: task32, modules: [], kind: .hessian)
+        let computer = try ScoreComputer(task: task32, curvature: op32, solver: .conjugateGradient(tolerance: 1e-6, maximumIterations: nil,
+                                                                                                   failsWhenNotConverged: true),
+                                         damping: 0, configuration: ScoreConfiguration())
+        let error = #expect(throws: InfluenceError.self) { try computer.compute() }
+        #expect("\(error!)".contains("not positive definite"), "\(error!)")
     }
 }
 
