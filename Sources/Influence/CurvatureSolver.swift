@@ -138,10 +138,12 @@ extension CurvatureSolver {
     /// ```
     /// (H + λI)⁻¹ b ≈ V diag(1/(μ + λ)) Vᵀ b
     /// ```
-    /// on the span of the top eigenvectors V (as pyDVL's Arnoldi influence). With rank equal to
-    /// the dimension it is the exact solve.
+    /// on the span of the top eigenvectors V. With rank equal to the dimension it is the exact
+    /// solve. `byMagnitude` keeps the eigenvalues largest in absolute value instead (pyDVL's
+    /// choice): for an indefinite Hessian that includes its most negative directions.
     public static func arnoldi<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double, rightHandSides: Tensor<Task.Scalar>,
-                                                    rank: Int, krylovDimension: Int, seed: UInt64 = 0) throws -> Tensor<Task.Scalar> {
+                                                    rank: Int, krylovDimension: Int, byMagnitude: Bool = false,
+                                                    seed: UInt64 = 0) throws -> Tensor<Task.Scalar> {
         typealias S = Task.Scalar
         let n = op.dimension
         let m = Swift.min(n, Swift.max(rank, krylovDimension))
@@ -177,9 +179,11 @@ extension CurvatureSolver {
         let symmetric = (tridiagonal + tridiagonal.transposed()) * 0.5
         let (values, vectors) = try symmetric.symmetricEigendecomposition()
         let q2 = Tensor.stacked(basis, along: 1)                                   // [n, m]
-        let top = vectors.sliced(along: 1, (m - rank)..<m)                         // largest `rank` Ritz vectors
-        let v = Tensor.matmul(q2, top)                                               // [n, rank]
-        let mu = values.sliced(along: 0, (m - rank)..<m)
+        // The kept Ritz pairs: the largest `rank` values, or the largest in absolute value.
+        let order = byMagnitude ? (0..<m).sorted { abs(values[$0]) > abs(values[$1]) } : Array((0..<m).reversed())
+        let kept = Array(order.prefix(rank))
+        let v = Tensor.matmul(q2, vectors.indexSelect(along: 1, indices: kept))         // [n, rank]
+        let mu = values.indexSelect(along: 0, indices: kept)
         let shifted = mu + damping
         if !(shifted.min().scalar > 0) {
             throw InfluenceError.notPositiveDefinite(dimension: rank, damping: damping)

@@ -75,15 +75,16 @@ public enum InverseSolver: Sendable {
     case conjugateGradient(tolerance: Double, maximumIterations: Int?, failsWhenNotConverged: Bool)
     /// LiSSA's stochastic Neumann recursion.
     case lissa(scale: Double, depth: Int, repeats: Int, batchSize: Int)
-    /// The low-rank inverse on the top eigenpairs found in a Krylov space.
-    case arnoldi(rank: Int, krylovDimension: Int)
+    /// The low-rank inverse on the top eigenpairs found in a Krylov space: the largest
+    /// eigenvalues, or (`byMagnitude`, as pyDVL) the largest in absolute value.
+    case arnoldi(rank: Int, krylovDimension: Int, byMagnitude: Bool = false)
 
     var name: String {
         switch self {
         case .exact: return "exact"
         case .conjugateGradient: return "cg"
         case let .lissa(scale, depth, repeats, batch): return "lissa/\(scale)/\(depth)/\(repeats)/\(batch)"
-        case let .arnoldi(rank, krylov): return "arnoldi/\(rank)/\(krylov)"
+        case let .arnoldi(rank, krylov, magnitude): return "arnoldi/\(rank)/\(krylov)" + (magnitude ? "/magnitude" : "")
         }
     }
 }
@@ -175,8 +176,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 case let .lissa(scale, depth, repeats, batch):
                     return try CurvatureSolver.lissa(curvature, damping: damping, rightHandSides: b, scale: scale, depth: depth,
                                                      repeats: repeats, batchSize: batch)
-                case let .arnoldi(rank, krylov):
-                    return try CurvatureSolver.arnoldi(curvature, damping: damping, rightHandSides: b, rank: rank, krylovDimension: krylov)
+                case let .arnoldi(rank, krylov, magnitude):
+                    return try CurvatureSolver.arnoldi(curvature, damping: damping, rightHandSides: b, rank: rank, krylovDimension: krylov,
+                                                       byMagnitude: magnitude)
                 default:
                     preconditionFailure("unreachable")
                 }

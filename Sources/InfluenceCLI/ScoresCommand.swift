@@ -24,6 +24,7 @@ struct ScoresCommand: Subcommand {
         .value("lissa-batch", "N", default: "8", "With --strategy lissa: examples per curvature estimate."),
         .value("arnoldi-rank", "K", default: "20", "With --strategy arnoldi: top eigenpairs kept."),
         .value("arnoldi-krylov", "M", default: "40", "With --strategy arnoldi: Krylov space dimension (≥ rank)."),
+        .value("arnoldi-order", "largest|magnitude", default: "largest", "With --strategy arnoldi: keep the largest eigenvalues, or the largest in absolute value (pyDVL's choice)."),
         .value("train", "TRAIN", required: true, "Training rows. GPT-2: JSON Lines {\"text\"} or {\"input_ids\"}; MLP: a CSV file or fashion-mnist:train."),
         .value("queries", "QUERIES", required: true, "Query rows. GPT-2: JSON Lines {\"text\"}, {\"input_ids\"} or {\"prompt\", \"completion\"}; MLP: a CSV file or fashion-mnist:test."),
         .value("label-column", "NAME", default: "label", "MLP with CSV files: the label column."),
@@ -32,6 +33,7 @@ struct ScoresCommand: Subcommand {
         .flag("per-token", "Also write per_token [queries, train, tokens]."),
         .flag("self", "Also write self_scores.safetensors."),
         .value("batch-size", "N", default: "8", "Training rows per batch."),
+        .value("curvature-batch", "N", default: "64", "With --strategy: training rows per curvature-product batch (larger is faster and takes more memory)."),
         .value("max-examples", "N", "Score only the first N training rows."),
         .value("max-queries", "N", "Use only the first N query rows."),
         .value("query-chunk", "N", default: "64", "Queries held in memory at once; the training rows are read once per chunk."),
@@ -63,7 +65,9 @@ struct ScoresCommand: Subcommand {
         for name in ["lissa-depth", "lissa-repeats", "lissa-batch", "arnoldi-rank", "arnoldi-krylov"] { _ = try arguments.integer(name, minimum: 1) }
         if let scale = try arguments.number("lissa-scale"), !(scale > 0) { throw UsageError("option '--lissa-scale' must be positive, got \(scale)") }
         _ = try arguments.choice("curvature", from: ["hessian", "ggn"])
+        _ = try arguments.choice("arnoldi-order", from: ["largest", "magnitude"])
         _ = try arguments.integer("batch-size", minimum: 1)
+        _ = try arguments.integer("curvature-batch", minimum: 1)
         _ = try arguments.integer("cg-iterations", minimum: 1)
         if let t = try arguments.number("cg-tolerance"), !(t > 0) { throw UsageError("option '--cg-tolerance' must be positive, got \(t)") }
         if (arguments.string("factors") == nil) == (strategy == nil) {
@@ -125,7 +129,7 @@ struct ScoresCommand: Subcommand {
         if let strategy, case let .value(lambda) = damping {
             let kind = CurvatureKind(rawValue: arguments.string("curvature")!)!
             let curvature = try CurvatureOperator(task: task, modules: expandModulePatterns(arguments.string("modules")), kind: kind,
-                                                  batchSize: configuration.batchSize)
+                                                  batchSize: try arguments.integer("curvature-batch", minimum: 1)!)
             if strategy == "exact" && curvature.dimension > 20_000 {
                 throw CommandFailure("the exact strategy builds a \(curvature.dimension)×\(curvature.dimension) matrix; choose fewer --modules or --strategy cg")
             }
@@ -140,14 +144,15 @@ struct ScoresCommand: Subcommand {
                 guard rank <= Swift.min(krylov, curvature.dimension) else {
                     throw CommandFailure("--arnoldi-rank \(rank) must not exceed --arnoldi-krylov \(krylov) or the dimension \(curvature.dimension)")
                 }
-                solver = .arnoldi(rank: rank, krylovDimension: krylov)
+                solver = .arnoldi(rank: rank, krylovDimension: krylov, byMagnitude: try arguments.choice("arnoldi-order", from: ["largest", "magnitude"]) == "magnitude")
             default:
                 solver = .conjugateGradient(tolerance: try arguments.number("cg-tolerance")!, maximumIterations: try arguments.integer("cg-iterations", minimum: 1),
                                             failsWhenNotConverged: arguments.flag("cg-fail"))
             }
             if arguments.flag("layerwise") {
                 computer = try ScoreComputer(task: task, modules: expandModulePatterns(arguments.string("modules")), kind: kind, layerwise: solver,
-                                             damping: lambda, batchSize: configuration.batchSize, configuration: configuration)
+                                             damping: lambda, batchSize: try arguments.integer("curvature-batch", minimum: 1)!,
+                                             configuration: configuration)
                 strategyName = "layer-wise " + strategyName
             } else {
                 computer = try ScoreComputer(task: task, curvature: curvature, solver: solver, damping: lambda, configuration: configuration)

@@ -167,6 +167,29 @@ struct LissaArnoldiTests {
         #expect(r.passed, "\(r)")
     }
 
+    @Test func arnoldiByMagnitudeKeepsTheNegativeDirectionsOfAnIndefiniteHessian() throws {
+        let task = Fixtures.classificationTask(Double.self)
+        let op = try CurvatureOperator(task: task, modules: [], kind: .hessian)
+        let h = op.denseMatrix()
+        let (values, vectors) = try ((h + h.transposed()) * 0.5).symmetricEigendecomposition()
+        try #require(values[0] < 0, "this model's Hessian happens to be positive definite")
+        let rank = 6, n = op.dimension
+        let kept = (0..<n).sorted { abs(values[$0]) > abs(values[$1]) }.prefix(rank)
+        try #require(kept.contains { values[$0] < 0 }, "no negative eigenvalue among the \(rank) largest in magnitude")
+        let damping = -values[0] + 0.05
+        var generator = testGenerator(41)
+        let b = Tensor<Double>.randomNormal(shape: [n, 2], using: &generator)
+        let v = vectors.indexSelect(along: 1, indices: Array(kept))
+        let mu = values.indexSelect(along: 0, indices: Array(kept)) + damping
+        let expected = Tensor.matmul(v, Tensor.matmul(v, b, transposeA: true) / mu.reshaped(to: [rank, 1]))
+        let arnoldi = try CurvatureSolver.arnoldi(op, damping: damping, rightHandSides: b, rank: rank, krylovDimension: n, byMagnitude: true)
+        let r = compare(arnoldi, expected, tolerance: 1e-7, "rank-\(rank) Arnoldi by magnitude")
+        #expect(r.passed, "\(r)")
+        // The default keeps the largest eigenvalues, which differ here.
+        let largest = try CurvatureSolver.arnoldi(op, damping: damping, rightHandSides: b, rank: rank, krylovDimension: n)
+        #expect((largest - expected).magnitude().max().scalar > 1e-3 * expected.magnitude().max().scalar)
+    }
+
     @Test func convergedLissaIsTheExactSolve() throws {
         let (op, b, h) = try setting()
         let largest = try h.symmetricEigendecomposition().values.max().scalar
