@@ -21,8 +21,11 @@ public enum Parallelism {
         get { _threadCount }
         set {
             precondition(newValue >= 1, "threadCount must be at least 1, got \(newValue)")
+            blasLock.lock()
+            defer { blasLock.unlock() }
             _threadCount = newValue
             openblas_set_num_threads(Int32(newValue))
+            blasThreadsInEffect = newValue
         }
     }
 
@@ -45,6 +48,32 @@ public enum Parallelism {
     public static var blasThreadCount: Int {
         _ = _threadCount
         return Int(openblas_get_num_threads())
+    }
+
+    /// Matrix products with fewer multiply-adds than this run on one BLAS thread: waking
+    /// OpenBLAS's other threads costs more than they save (about a third of the time of the
+    /// curvature products of a small MLP). `INFLUENCE_SMALL_GEMM` overrides it.
+    nonisolated(unsafe) public static var smallProductThreshold = Int(ProcessInfo.processInfo.environment["INFLUENCE_SMALL_GEMM"] ?? "") ?? (1 << 21)
+
+    /// Whether a product of m·n·k multiply-adds should run on one BLAS thread.
+    @inline(__always) static func isSmallProduct(_ multiplyAdds: Int) -> Bool { _threadCount > 1 && multiplyAdds < smallProductThreshold }
+
+    private static let blasLock = NSLock()
+    nonisolated(unsafe) private static var blasThreadsInEffect = 0
+
+    /// Runs a BLAS or LAPACK call with OpenBLAS on one thread (`singleThreaded`) or on
+    /// ``threadCount`` threads. OpenBLAS's results depend on its thread count, which is a process
+    /// global, so calls are serialised: a product's thread count — and so its exact result — then
+    /// depends on its size only, even when several threads use tensors at once.
+    @inline(__always) static func withBLAS<R>(singleThreaded: Bool, _ body: () -> R) -> R {
+        blasLock.lock()
+        defer { blasLock.unlock() }
+        let wanted = singleThreaded ? 1 : _threadCount
+        if wanted != blasThreadsInEffect {
+            openblas_set_num_threads(Int32(wanted))
+            blasThreadsInEffect = wanted
+        }
+        return body()
     }
 
     /// Makes sure the environment settings reached OpenBLAS before its first call.

@@ -23,7 +23,7 @@ extension Tensor {
         var values = Tensor.zeros(shape: [n])
         Parallelism.prepare()
         let info = vectors.withUnsafeMutableBufferPointer { a in
-            values.withUnsafeMutableBufferPointer { w in Scalar.syevd(n: n, a: a.baseAddress!, w: w.baseAddress!) }
+            values.withUnsafeMutableBufferPointer { w in Parallelism.withBLAS(singleThreaded: false) { Scalar.syevd(n: n, a: a.baseAddress!, w: w.baseAddress!) } }
         }
         if info != 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: shape) }
         return (values, vectors)
@@ -39,7 +39,7 @@ extension Tensor {
         let n = shape[0]
         var l = self
         Parallelism.prepare()
-        let info = l.withUnsafeMutableBufferPointer { Scalar.potrf(n: n, a: $0.baseAddress!) }
+        let info = l.withUnsafeMutableBufferPointer { p in Parallelism.withBLAS(singleThreaded: false) { Scalar.potrf(n: n, a: p.baseAddress!) } }
         if info > 0 { throw LinearAlgebraError.notPositiveDefinite(routine: name, order: n, pivot: Int(info)) }
         if info < 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: shape) }
         l.withUnsafeMutableBufferPointer { p in
@@ -65,7 +65,7 @@ extension Tensor {
         var x = rightHandSide
         Parallelism.prepare()
         let info = factor.withUnsafeBufferPointer { a in
-            x.withUnsafeMutableBufferPointer { b in Scalar.potrs(n: n, rightHandSides: r, a: a.baseAddress!, b: b.baseAddress!) }
+            x.withUnsafeMutableBufferPointer { b in Parallelism.withBLAS(singleThreaded: false) { Scalar.potrs(n: n, rightHandSides: r, a: a.baseAddress!, b: b.baseAddress!) } }
         }
         if info != 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: factor.shape) }
         return x
@@ -90,7 +90,9 @@ extension Tensor {
             s.withUnsafeMutableBufferPointer { ps in
                 u.withUnsafeMutableBufferPointer { pu in
                     vt.withUnsafeMutableBufferPointer { pv in
-                        Scalar.gesdd(m: m, n: n, a: pa.baseAddress!, s: ps.baseAddress!, u: pu.baseAddress!, vt: pv.baseAddress!)
+                        Parallelism.withBLAS(singleThreaded: false) {
+                            Scalar.gesdd(m: m, n: n, a: pa.baseAddress!, s: ps.baseAddress!, u: pu.baseAddress!, vt: pv.baseAddress!)
+                        }
                     }
                 }
             }
@@ -110,7 +112,7 @@ extension Tensor {
         var tau = Tensor.zeros(shape: [Swift.max(1, k)])
         Parallelism.prepare()
         var info = a.withUnsafeMutableBufferPointer { pa in
-            tau.withUnsafeMutableBufferPointer { Scalar.geqrf(m: m, n: n, a: pa.baseAddress!, tau: $0.baseAddress!) }
+            tau.withUnsafeMutableBufferPointer { t in Parallelism.withBLAS(singleThreaded: false) { Scalar.geqrf(m: m, n: n, a: pa.baseAddress!, tau: t.baseAddress!) } }
         }
         if info != 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: shape) }
         var r = Tensor.zeros(shape: [k, n])
@@ -124,7 +126,7 @@ extension Tensor {
         // columns copied out to a contiguous m × k block first.
         var q = n == k ? a : a.sliced(along: 1, 0..<k)
         info = q.withUnsafeMutableBufferPointer { pq in
-            tau.withUnsafeBufferPointer { Scalar.orgqr(m: m, n: k, k: k, a: pq.baseAddress!, tau: $0.baseAddress!) }
+            tau.withUnsafeBufferPointer { t in Parallelism.withBLAS(singleThreaded: false) { Scalar.orgqr(m: m, n: k, k: k, a: pq.baseAddress!, tau: t.baseAddress!) } }
         }
         if info != 0 { throw LinearAlgebraError.routineFailed(routine: Tensor.routine("orgqr"), info: info, shape: shape) }
         return (q, r)

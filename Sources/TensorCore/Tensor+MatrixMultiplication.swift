@@ -30,15 +30,29 @@ extension Tensor {
                     let pa = pa.baseAddress!, pb = pb.baseAddress!
                     if !transposeA && bBatch.isEmpty {
                         // Fold the batch into the rows of one gemm.
-                        Scalar.gemm(transposeA: false, transposeB: transposeB, m: batchCount * m, n: n, k: k,
-                                    alpha: 1, a: pa, lda: ac, b: pb, ldb: bc, beta: 0, c: c, ldc: n)
+                        Parallelism.withBLAS(singleThreaded: Parallelism.isSmallProduct(batchCount * m * n * k)) {
+                            Scalar.gemm(transposeA: false, transposeB: transposeB, m: batchCount * m, n: n, k: k,
+                                        alpha: 1, a: pa, lda: ac, b: pb, ldb: bc, beta: 0, c: c, ldc: n)
+                        }
                         return
                     }
                     let aStep = aBatch.isEmpty ? 0 : ar * ac, bStep = bBatch.isEmpty ? 0 : br * bc
-                    for i in 0..<batchCount {
-                        Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                                    alpha: 1, a: pa + i * aStep, lda: ac, b: pb + i * bStep, ldb: bc,
-                                    beta: 0, c: c + i * m * n, ldc: n)
+                    let cAddress = Int(bitPattern: c)
+                    func products(_ range: Range<Int>) {
+                        let c = UnsafeMutablePointer<Scalar>(bitPattern: cAddress)!
+                        for i in range {
+                            Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                                        alpha: 1, a: pa + i * aStep, lda: ac, b: pb + i * bStep, ldb: bc,
+                                        beta: 0, c: c + i * m * n, ldc: n)
+                        }
+                    }
+                    if Parallelism.isSmallProduct(m * n * k) {
+                        // Small products: one BLAS thread each, the batch split across threads.
+                        Parallelism.withBLAS(singleThreaded: true) {
+                            Parallelism.forEachChunk(count: batchCount, minimumChunk: 1, products)
+                        }
+                    } else {
+                        Parallelism.withBLAS(singleThreaded: false) { products(0..<batchCount) }
                     }
                 }
             }
@@ -57,9 +71,11 @@ extension Tensor {
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 withUnsafeMutableBufferPointer { pc in
-                    Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                                a: pa.baseAddress!, lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1],
-                                beta: beta, c: pc.baseAddress!, ldc: n)
+                    Parallelism.withBLAS(singleThreaded: Parallelism.isSmallProduct(m * n * k)) {
+                        Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                    a: pa.baseAddress!, lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1],
+                                    beta: beta, c: pc.baseAddress!, ldc: n)
+                    }
                 }
             }
         }
@@ -74,8 +90,9 @@ extension Tensor {
         return Tensor(shape: [transpose ? n : m]) { y in
             a.withUnsafeBufferPointer { pa in
                 x.withUnsafeBufferPointer { px in
-                    Scalar.gemv(transpose: transpose, m: m, n: n, alpha: 1, a: pa.baseAddress!, lda: n,
-                                x: px.baseAddress!, beta: 0, y: y)
+                    Parallelism.withBLAS(singleThreaded: false) {
+                        Scalar.gemv(transpose: transpose, m: m, n: n, alpha: 1, a: pa.baseAddress!, lda: n, x: px.baseAddress!, beta: 0, y: y)
+                    }
                 }
             }
         }
@@ -85,7 +102,7 @@ extension Tensor {
     public static func dot(_ a: Tensor, _ b: Tensor) -> Scalar {
         precondition(a.scalarCount == b.scalarCount, "dot: \(a.shape) and \(b.shape) have different sizes")
         return a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in Scalar.dot(count: a.scalarCount, pa.baseAddress!, pb.baseAddress!) }
+            b.withUnsafeBufferPointer { pb in Parallelism.withBLAS(singleThreaded: false) { Scalar.dot(count: a.scalarCount, pa.baseAddress!, pb.baseAddress!) } }
         }
     }
 
