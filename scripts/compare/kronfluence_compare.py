@@ -48,7 +48,7 @@ Conventions that must (and do) match; see Sources/Influence/*.swift and DESIGN.m
 Requirements
   python ≥ 3.10 with torch, transformers (≥ 4.40; tested with 5.x), tokenizers, safetensors,
   numpy, scipy and kronfluence 1.0.x (`pip install kronfluence`); the swift-influence CLI built
-  in release mode (`swift build -c release`, default path .build/release/influence).
+  in release mode (`swift build -c release -Xswiftc -cross-module-optimization`, default path .build/release/influence).
 
 Usage
   python scripts/compare/kronfluence_compare.py --model /tmp/lm --train /tmp/train.jsonl \\
@@ -463,7 +463,7 @@ def main() -> int:
         if f_ not in ("empirical", "sampled"):
             parser.error(f"unknown Fisher {f_}")
     if not args.influence.exists():
-        parser.error(f"{args.influence} does not exist; build it with `swift build -c release`")
+        parser.error(f"{args.influence} does not exist; build it with `swift build -c release -Xswiftc -cross-module-optimization`")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="kronfluence-compare-"))
     work.mkdir(parents=True, exist_ok=True)
     (work / "ours").mkdir(exist_ok=True)

@@ -52,7 +52,7 @@ Conventions that must (and do) match
 Requirements
   python ≥ 3.10 with torch, numpy, scipy, safetensors and pydvl 0.10 (`pip install pydvl
   distributed`); the Debian package dataset-fashion-mnist (scripts/setup installs it); the
-  swift-influence CLI built in release mode (`swift build -c release`).
+  swift-influence CLI built in release mode (`swift build -c release -Xswiftc -cross-module-optimization`).
 
 Usage
   python scripts/compare/pydvl_compare.py [--model DIR] [--train-rows 1000] [--queries 10]
@@ -185,7 +185,7 @@ def main() -> int:
     from pydvl.influence.torch.functional import hessian
 
     if not args.influence.exists():
-        raise SystemExit(f"{args.influence} does not exist; run `swift build -c release` first")
+        raise SystemExit(f"{args.influence} does not exist; run `swift build -c release -Xswiftc -cross-module-optimization` first")
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="pydvl-compare-"))
     work.mkdir(parents=True, exist_ok=True)
     influence = str(args.influence)
