@@ -33,7 +33,7 @@ struct ScoresCommand: Subcommand {
         .flag("per-token", "Also write per_token [queries, train, tokens]."),
         .flag("self", "Also write self_scores.safetensors."),
         .value("batch-size", "N", default: "8", "Training rows per batch."),
-        .value("curvature-batch", "N", default: "64", "With --strategy: training rows per curvature-product batch (larger is faster and takes more memory)."),
+        .value("curvature-batch", "N", "With --strategy: training rows per curvature-product batch; larger is faster and takes more memory (default 1024 for an MLP, 16 for GPT-2)."),
         .value("max-examples", "N", "Score only the first N training rows."),
         .value("max-queries", "N", "Use only the first N query rows."),
         .value("query-chunk", "N", default: "64", "Queries held in memory at once; the training rows are read once per chunk."),
@@ -127,9 +127,10 @@ struct ScoresCommand: Subcommand {
             return
         }
         if let strategy, case let .value(lambda) = damping {
+            let curvatureBatch = try arguments.integer("curvature-batch", minimum: 1) ?? (task is LanguageModelingTask<Float> ? 16 : 1024)
             let kind = CurvatureKind(rawValue: arguments.string("curvature")!)!
             let curvature = try CurvatureOperator(task: task, modules: expandModulePatterns(arguments.string("modules")), kind: kind,
-                                                  batchSize: try arguments.integer("curvature-batch", minimum: 1)!)
+                                                  batchSize: curvatureBatch)
             if strategy == "exact" && curvature.dimension > 20_000 {
                 throw CommandFailure("the exact strategy builds a \(curvature.dimension)×\(curvature.dimension) matrix; choose fewer --modules or --strategy cg")
             }
@@ -151,7 +152,7 @@ struct ScoresCommand: Subcommand {
             }
             if arguments.flag("layerwise") {
                 computer = try ScoreComputer(task: task, modules: expandModulePatterns(arguments.string("modules")), kind: kind, layerwise: solver,
-                                             damping: lambda, batchSize: try arguments.integer("curvature-batch", minimum: 1)!,
+                                             damping: lambda, batchSize: curvatureBatch,
                                              configuration: configuration)
                 strategyName = "layer-wise " + strategyName
             } else {
