@@ -31,22 +31,45 @@ public final class CurvatureOperator<Task: InfluenceTask> {
     /// The examples averaged over: the first `exampleCount` training examples.
     public let exampleCount: Int
 
-    public init(task: Task, modules patterns: [String], kind: CurvatureKind, batchSize: Int = 16, maximumExamples: Int? = nil) throws {
+    /// Trainable parameters outside the tracked Linear layers (LayerNorm, embeddings, …), one
+    /// block `[1, count]` each; empty unless the operator covers every parameter.
+    let extras: [(name: String, parameter: Parameter<Scalar>)]
+
+    /// - Parameters:
+    ///   - patterns: the tracked Linear layers (every Linear when empty).
+    ///   - allParameters: cover every trainable parameter of the model: each Linear layer as a
+    ///     `[out, in+1]` block, and each other parameter as a block of its own.
+    public init(task: Task, modules patterns: [String], kind: CurvatureKind, batchSize: Int = 16, maximumExamples: Int? = nil,
+                allParameters: Bool = false) throws {
         precondition(batchSize > 0, "batch size must be positive")
-        let found = task.model.linearLayers(matching: patterns)
-        guard !found.isEmpty else {
+        let found = task.model.linearLayers(matching: allParameters ? [] : patterns)
+        guard !found.isEmpty || allParameters else {
             throw InfluenceError.noTrackedModules(patterns: patterns, available: task.model.linearLayers().map(\.name))
         }
         self.task = task
         names = found.map(\.name)
         layers = found.map(\.layer)
+        if allParameters {
+            let covered = Set(found.flatMap { [ObjectIdentifier($0.layer.weight)] + ($0.layer.bias.map { [ObjectIdentifier($0)] } ?? []) })
+            extras = task.model.namedParameters().filter { $0.parameter.requiresGradient && !covered.contains(ObjectIdentifier($0.parameter)) }
+        } else {
+            extras = []
+        }
         self.kind = kind
         self.batchSize = batchSize
         exampleCount = Swift.min(task.trainingExampleCount, maximumExamples ?? Int.max)
     }
 
-    /// `[out, in (+1)]` per layer.
-    public var shapes: [[Int]] { layers.map { [$0.outputCount, $0.inputCount + ($0.bias == nil ? 0 : 1)] } }
+    /// The names of the blocks: the tracked Linear layers, then the other parameters.
+    public var blockNames: [String] { names + extras.map(\.name) }
+    /// Whether the operator covers parameters outside Linear layers (their per-example gradients
+    /// then come from one backward pass per example).
+    public var coversOtherParameters: Bool { !extras.isEmpty }
+
+    /// `[out, in (+1)]` per layer, then `[1, count]` per other parameter.
+    public var shapes: [[Int]] {
+        layers.map { [$0.outputCount, $0.inputCount + ($0.bias == nil ? 0 : 1)] } + extras.map { [1, $0.parameter.value.scalarCount] }
+    }
     /// The number of parameters the operator acts on.
     public var dimension: Int { shapes.map { $0[0] * $0[1] }.reduce(0, +) }
 
@@ -58,8 +81,11 @@ public final class CurvatureOperator<Task: InfluenceTask> {
             layer.weight.requiresGradient = true
             layer.bias?.requiresGradient = true
         }
+        for extra in extras { extra.parameter.requiresGradient = true }
         defer { for (p, s) in zip(task.model.parameters, saved) { p.requiresGradient = s } }
-        return try withGradients { try body(layers.flatMap { [$0.weight.variable] + ($0.bias.map { [$0.variable] } ?? []) }) }
+        return try withGradients {
+            try body(layers.flatMap { [$0.weight.variable] + ($0.bias.map { [$0.variable] } ?? []) } + extras.map(\.parameter.variable))
+        }
     }
 
     /// Per-parameter tensors (weight `[out, in]`, bias `[out]`) from per-layer blocks.
@@ -69,7 +95,7 @@ public final class CurvatureOperator<Task: InfluenceTask> {
             let weight = block.sliced(along: 1, 0..<layer.inputCount)
             guard layer.bias != nil else { return [weight] }
             return [weight, block.sliced(along: 1, layer.inputCount..<(layer.inputCount + 1)).reshaped(to: [layer.outputCount])]
-        }
+        } + zip(extras, blocks.suffix(extras.count)).map { extra, block in block.reshaped(to: extra.parameter.value.shape) }
     }
 
     /// Per-layer blocks from per-parameter tensors.
@@ -84,7 +110,21 @@ public final class CurvatureOperator<Task: InfluenceTask> {
                 k += 1
             }
         }
-        return result
+        return result + parameters[k...].map { $0.reshaped(to: [1, $0.scalarCount]) }
+    }
+
+    /// Per-example gradients of `loss` over the operator's blocks, `[examples, rows, columns]` per
+    /// block (the layout of ``GradientCapture``), from one backward pass per example.
+    public func perExampleGradients(_ indices: [Int], loss: ([Int]) -> TaskLoss<Scalar>) throws -> [Tensor<Scalar>] {
+        var perBlock = [[Tensor<Scalar>]](repeating: [], count: shapes.count)
+        for index in indices {
+            let blocks = withTrackedParameters { parameters in join(gradients(of: loss([index]).loss, at: parameters).map(\.value)) }
+            for (i, block) in blocks.enumerated() {
+                guard block.isFinite else { throw InfluenceError.nonFinite(what: "the gradient of example \(index)") }
+                perBlock[i].append(block)
+            }
+        }
+        return perBlock.map { Tensor.stacked($0, along: 0) }
     }
 
     /// H v (or the Gauss–Newton product) for per-layer blocks `v`, averaged over the examples.

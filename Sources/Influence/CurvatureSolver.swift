@@ -31,6 +31,9 @@ public enum CurvatureSolver {
         public var converged: Bool
         /// CG stopped because pᵀ(H + λI)p ≤ 0: H + λI is not positive definite.
         public var foundNegativeCurvature = false
+        /// The recurrence's residual reached the tolerance but the true residual did not: the
+        /// precision of the products (Float) limits the attainable accuracy.
+        public var limitedByPrecision = false
     }
 
     /// Conjugate gradient on (H + λI) x = b for every right-hand side together, with operator
@@ -60,7 +63,7 @@ public enum CurvatureSolver {
         var x = [Tensor<S>](repeating: .zeros(shape: [n]), count: k), r = b, p = b
         var rr = r.map { Double(Tensor.dot($0, $0)) }
         var count = [Int](repeating: 0, count: k)
-        var negative = [Bool](repeating: false, count: k)
+        var negative = [Bool](repeating: false, count: k), reached = [Bool](repeating: false, count: k)
         var active = (0..<k).filter { rr[$0].squareRoot() / bNorm[$0] > tolerance }
         while !active.isEmpty {
             let ap = applyDamped(active.map { p[$0] })
@@ -75,7 +78,7 @@ public enum CurvatureSolver {
                 p[column] = r[column] + p[column] * S(next / rr[column])
                 rr[column] = next
                 count[column] += 1
-                if count[column] < limit && next.squareRoot() / bNorm[column] > tolerance { still.append(column) }
+                if next.squareRoot() / bNorm[column] <= tolerance { reached[column] = true } else if count[column] < limit { still.append(column) }
             }
             active = still
         }
@@ -84,7 +87,9 @@ public enum CurvatureSolver {
         let report = (0..<k).map { j -> Iterations in
             let residual = b[j] - final[j]
             let relative = Double(Tensor.dot(residual, residual)).squareRoot() / bNorm[j]
-            return Iterations(count: count[j], relativeResidual: relative, converged: relative <= tolerance * 10, foundNegativeCurvature: negative[j])
+            let converged = relative <= tolerance * 10
+            return Iterations(count: count[j], relativeResidual: relative, converged: converged, foundNegativeCurvature: negative[j],
+                              limitedByPrecision: !converged && reached[j])
         }
         return (Tensor.stacked(x, along: 1), report)
     }

@@ -94,6 +94,9 @@ public enum InverseSolver: Sendable {
 public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float {
     let task: Task
     let capture: GradientCapture<Float>
+    /// Set when the curvature covers parameters outside Linear layers: every per-example
+    /// gradient then comes from the operator's one-backward-pass-per-example path.
+    var parameterGradients: CurvatureOperator<Task>? = nil
     var preconditioning: QueryPreconditioning
     public let configuration: ScoreConfiguration
     public var progress: ((String, Int, Int) -> Void)?
@@ -142,8 +145,10 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     public init(task: Task, curvature: CurvatureOperator<Task>, solver: InverseSolver, damping: Double,
                 configuration: ScoreConfiguration) throws {
         precondition(!configuration.selfInfluence, "self-influence is computed with fitted factors only")
+        precondition(!(configuration.perToken && curvature.coversOtherParameters), "per-token scores need Linear layers only")
         self.task = task
-        self.capture = try GradientCapture(model: task.model, patterns: curvature.names)
+        self.capture = try GradientCapture(model: task.model, patterns: curvature.names.isEmpty ? [] : curvature.names)
+        if curvature.coversOtherParameters { parameterGradients = curvature }
         self.configuration = configuration
         var warn: (String) -> Void = { _ in }
         switch solver {
@@ -164,7 +169,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                         + "after \(iterations[worst].count) iterations (tolerance \(tolerance)); "
                         + (negative
                             ? "it met negative curvature, so H + λI is not positive definite: raise the damping above minus the lowest eigenvalue, or use the Gauss–Newton curvature"
-                            : "raise the damping or the iteration limit")
+                            : failed.allSatisfy { iterations[$0].limitedByPrecision }
+                                ? "the recurrence reached the tolerance but single-precision products cannot: loosen the tolerance, or raise the damping"
+                                : "raise the damping or the iteration limit")
                     if fails { throw InfluenceError.notConverged(message) }
                     warn(message)
                 }
@@ -187,11 +194,13 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         warn = { [weak self] in self?.warnings.append($0) }
     }
 
-    public var moduleNames: [String] { capture.names }
+    /// The blocks scores are split into: the tracked Linear layers, and with a curvature over
+    /// every parameter, each other parameter.
+    public var moduleNames: [String] { parameterGradients?.blockNames ?? capture.names }
     public var dampings: [Double] {
         switch preconditioning {
         case let .factors(p): return p.dampings
-        case let .solve(_, damping, _): return Array(repeating: damping, count: capture.names.count)
+        case let .solve(_, damping, _): return Array(repeating: damping, count: moduleNames.count)
         }
     }
 
@@ -204,11 +213,18 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
 
     /// Preconditioned query gradients of the queries in `range`, per module: `[queries, out, in]`.
     func preconditionedQueries(_ range: Range<Int>) throws -> [Tensor<Float>] {
-        var parts = [[Tensor<Float>]](repeating: [], count: capture.layers.count)
+        var parts = [[Tensor<Float>]](repeating: [], count: moduleNames.count)
         let q = task.queryCount
         var done = range.lowerBound
         for start in stride(from: range.lowerBound, to: range.upperBound, by: configuration.queryBatchSize) {
             let indices = Array(start..<Swift.min(range.upperBound, start + configuration.queryBatchSize))
+            if let source = parameterGradients {
+                let blocks = try source.perExampleGradients(indices) { self.task.queryMeasurement(indices: $0) }
+                for (i, g) in blocks.enumerated() { parts[i].append(g) }
+                done += indices.count
+                progress?("queries", done, q)
+                continue
+            }
             let record = capture.record { task.queryMeasurement(indices: indices) }
             guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the measurement of query \(indices[0])") }
             for (i, layer) in record.layers.enumerated() {
@@ -247,7 +263,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         var completed: InfluenceScores? = nil
         var startChunk = 0
         var resume: (scores: InfluenceScores, examples: Int)? = nil
-        if let checkpoint, let state = try checkpoint.load(moduleNames: capture.names) {
+        if let checkpoint, let state = try checkpoint.load(moduleNames: moduleNames) {
             completed = state.completed
             startChunk = state.completedChunks
             resume = state.current.map { ($0, state.examplesDone) }
@@ -267,7 +283,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
 
     /// What identifies a scoring run: the factors, the options that change results, and the data.
     var resumeKey: String {
-        [strategyName, dampings.map { String($0) }.joined(separator: ","), capture.names.joined(separator: ","),
+        [strategyName, dampings.map { String($0) }.joined(separator: ","), moduleNames.joined(separator: ","),
          "\(configuration.perModule)\(configuration.perToken)\(configuration.selfInfluence)", "\(configuration.batchSize)/\(configuration.queryChunkSize)",
          ModelFingerprint.of(task.model), task.trainingDataFingerprint, task.queryDataFingerprint].joined(separator: "|")
     }
@@ -304,7 +320,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         /// The scores of the columns done so far (all of them at the end).
         func partial() -> InfluenceScores {
             InfluenceScores(pairwise: Tensor.concatenated(totalColumns, along: 1),
-                            perModule: configuration.perModule ? zip(capture.names, moduleColumns).map { ($0, Tensor.concatenated($1, along: 1)) } : [],
+                            perModule: configuration.perModule ? zip(moduleNames, moduleColumns).map { ($0, Tensor.concatenated($1, along: 1)) } : [],
                             perToken: configuration.perToken
                                 ? Tensor.concatenated(tokenParts.map { $0.padded(along: 2, before: 0, after: maxTokens - $0.shape[2]) }, along: 1) : nil,
                             selfScores: selfInfluence ? Tensor.concatenated(selfParts, along: 0) : nil)
@@ -312,6 +328,22 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         var batchIndex = 0
         for start in stride(from: done, to: n, by: configuration.batchSize) {
             let indices = Array(start..<Swift.min(n, start + configuration.batchSize))
+            if let source = parameterGradients {
+                // Every parameter: one backward pass per example.
+                let blocks = try source.perExampleGradients(indices) { self.task.trainingLoss(indices: $0, labels: .data, generator: &generator) }
+                var batchScores = Tensor<Float>.zeros(shape: [q, indices.count])
+                for (i, g) in blocks.enumerated() {
+                    let s = Tensor.matmul(flatQueries[i], g.reshaped(to: [indices.count, -1]), transposeB: true)
+                    batchScores += s
+                    if configuration.perModule { moduleColumns[i].append(s) }
+                }
+                totalColumns.append(batchScores)
+                done += indices.count
+                batchIndex += 1
+                progress?("train", done, n)
+                if done < n && batchIndex % Swift.max(1, checkpointInterval) == 0 { try save(partial(), done) }
+                continue
+            }
             let record = capture.record { task.trainingLoss(indices: indices, labels: .data, generator: &generator) }
             guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the training loss of example \(indices[0])") }
             let b = indices.count, t = record.rowsPerExample

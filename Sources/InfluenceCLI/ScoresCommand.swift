@@ -13,7 +13,7 @@ struct ScoresCommand: Subcommand {
         .value("strategy", "exact|cg|lissa|arnoldi|tracin", "Instead of factors: solve (H + λI)x = ∇f exactly (small models), by conjugate gradient, LiSSA or Arnoldi; or TracIn over --checkpoints."),
         .value("checkpoints", "DIR", "With --strategy tracin: the checkpoints directory of `influence train --save-every`."),
         .value("curvature", "hessian|ggn", default: "ggn", "With --strategy: the Hessian or the Gauss–Newton matrix of the mean training loss."),
-        .value("modules", "PATTERN[,PATTERN]", "With --strategy: Linear layers over which H is taken (default every Linear)."),
+        .value("modules", "PATTERN[,PATTERN]|all", "With --strategy: Linear layers over which H is taken (default every Linear); 'all' takes every parameter (LayerNorm, embeddings too; one backward pass per example)."),
         .value("cg-tolerance", "X", default: "1e-6", "With --strategy cg: relative residual to reach."),
         .value("cg-iterations", "N", "With --strategy cg: iteration limit (default twice the dimension)."),
         .flag("cg-fail", "With --strategy cg: stop with an error when a solve does not converge (default: warn)."),
@@ -76,6 +76,11 @@ struct ScoresCommand: Subcommand {
         if strategy != nil && strategy != "tracin" {
             if damping == .automatic { throw UsageError("--strategy \(strategy!) needs a numeric --damping (auto is defined by fitted factors)") }
             if arguments.flag("self") { throw UsageError("--self needs fitted factors; it is not offered with --strategy \(strategy!)") }
+            if arguments.string("modules") == "all" && (arguments.flag("layerwise") || arguments.flag("per-token")) {
+                throw UsageError("--modules all is offered without --layerwise and --per-token")
+            }
+        } else if strategy == "tracin" && arguments.string("modules") == "all" {
+            throw UsageError("--strategy tracin tracks Linear layers; --modules all is offered with exact, cg, lissa and arnoldi")
         } else if strategy == nil && (arguments.string("modules") != nil || arguments.flag("layerwise")) {
             throw UsageError("--modules and --layerwise go with --strategy; fitted factors already name their modules")
         }
@@ -129,8 +134,9 @@ struct ScoresCommand: Subcommand {
         if let strategy, case let .value(lambda) = damping {
             let curvatureBatch = try arguments.integer("curvature-batch", minimum: 1) ?? (task is LanguageModelingTask<Float> ? 16 : 1024)
             let kind = CurvatureKind(rawValue: arguments.string("curvature")!)!
-            let curvature = try CurvatureOperator(task: task, modules: expandModulePatterns(arguments.string("modules")), kind: kind,
-                                                  batchSize: curvatureBatch)
+            let allParameters = arguments.string("modules") == "all"
+            let curvature = try CurvatureOperator(task: task, modules: allParameters ? [] : expandModulePatterns(arguments.string("modules")), kind: kind,
+                                                  batchSize: curvatureBatch, allParameters: allParameters)
             if strategy == "exact" && curvature.dimension > 20_000 {
                 throw CommandFailure("the exact strategy builds a \(curvature.dimension)×\(curvature.dimension) matrix; choose fewer --modules or --strategy cg")
             }

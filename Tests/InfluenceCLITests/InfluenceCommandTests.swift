@@ -88,6 +88,24 @@ struct InfluenceCommandTests {
         #expect(all.shape == [2, 8] && all.isFinite)
     }
 
+    @Test func modulesAllCoversEveryParameterOfTheModel() throws {
+        let dir = Influence.temporaryDirectory()
+        let (train, queries) = try writeRows(dir)
+        let inspect = try Influence.run(["inspect", "--model", Influence.fixtureModel.path])
+        let count = inspect.standardOutput.split(separator: "\n").first { $0.hasPrefix("parameters: ") }!
+            .dropFirst("parameters: ".count).replacingOccurrences(of: ",", with: "")
+        let scores = dir.appendingPathComponent("scores")
+        let r = try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--strategy", "cg", "--modules", "all", "--damping", "0.1",
+                                   "--cg-tolerance", "1e-4", "--train", train.path, "--queries", queries.path, "--per-module", "--out", scores.path])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        #expect(r.standardOutput.contains("cg (ggn, \(count) parameters)"), "\(r.standardOutput) (model: \(count))")
+        let file = try SafeTensorsFile(contentsOf: scores.appendingPathComponent("pairwise_scores.safetensors"))
+        #expect(file.contains(tensorNamed: "transformer.ln_f.weight") && file.contains(tensorNamed: "transformer.wpe.weight"))
+        let refused = try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--strategy", "cg", "--modules", "all", "--layerwise",
+                                         "--damping", "0.1", "--train", train.path, "--queries", queries.path, "--out", scores.path])
+        #expect(refused.exitCode == 64 && refused.standardError.contains("--modules all is offered without --layerwise and --per-token"))
+    }
+
     @Test func tracInSumsLearningRateWeightedIdentityScoresOverSavedCheckpoints() throws {
         let dir = Influence.temporaryDirectory()
         let (train, queries) = try writeRows(dir)
