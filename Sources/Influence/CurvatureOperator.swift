@@ -9,6 +9,9 @@ public enum CurvatureKind: String, Sendable, CaseIterable {
     /// The Gauss–Newton matrix Jᵀ (∇²_z L) J, with z the network's outputs: positive semi-definite
     /// for convex losses, and equal to the true Fisher for cross-entropy.
     case ggn
+    /// The empirical Fisher (1/N) Σ_m ∇L(z_m) ∇L(z_m)ᵀ from the data's own labels (what pyDVL
+    /// calls its Gauss–Newton mode): positive semi-definite, from per-example gradients.
+    case fisher
 }
 
 /// The curvature of the mean training loss over the weights and biases of tracked Linear
@@ -116,16 +119,26 @@ public final class CurvatureOperator<Task: InfluenceTask> {
     /// Per-example gradients of `loss` over the operator's blocks, `[examples, rows, columns]` per
     /// block (the layout of ``GradientCapture``), from one backward pass per example.
     public func perExampleGradients(_ indices: [Int], loss: ([Int]) -> TaskLoss<Scalar>) throws -> [Tensor<Scalar>] {
+        let blocks = uncheckedPerExampleGradients(indices, loss: loss)
+        for block in blocks {
+            for (k, index) in indices.enumerated() where !block.sliced(along: 0, k..<(k + 1)).isFinite {
+                throw InfluenceError.nonFinite(what: "the gradient of example \(index)")
+            }
+        }
+        return blocks
+    }
+
+    func uncheckedPerExampleGradients(_ indices: [Int], loss: ([Int]) -> TaskLoss<Scalar>) -> [Tensor<Scalar>] {
         var perBlock = [[Tensor<Scalar>]](repeating: [], count: shapes.count)
         for index in indices {
             let blocks = withTrackedParameters { parameters in join(gradients(of: loss([index]).loss, at: parameters).map(\.value)) }
-            for (i, block) in blocks.enumerated() {
-                guard block.isFinite else { throw InfluenceError.nonFinite(what: "the gradient of example \(index)") }
-                perBlock[i].append(block)
-            }
+            for (i, block) in blocks.enumerated() { perBlock[i].append(block) }
         }
         return perBlock.map { Tensor.stacked($0, along: 0) }
     }
+
+    /// The capture of the tracked Linear layers (for the empirical Fisher's per-example gradients).
+    private lazy var capture: GradientCapture<Scalar> = try! GradientCapture(model: task.model, patterns: names)
 
     /// H v (or the Gauss–Newton product) for per-layer blocks `v`, averaged over the examples.
     public func apply(_ v: [Tensor<Scalar>]) -> [Tensor<Scalar>] { apply([v], examples: Array(0..<exampleCount))[0] }
@@ -142,7 +155,12 @@ public final class CurvatureOperator<Task: InfluenceTask> {
         var total: [[Tensor<Scalar>]]? = nil
         for start in stride(from: 0, to: examples.count, by: batchSize) {
             let batch = Array(examples[start..<Swift.min(examples.count, start + batchSize)])
-            let products = kind == .hessian ? hessianProducts(parts, batch) : gaussNewtonProducts(parts, batch)
+            let products: [[Tensor<Scalar>]]
+            switch kind {
+            case .hessian: products = hessianProducts(parts, batch)
+            case .ggn: products = gaussNewtonProducts(parts, batch)
+            case .fisher: products = fisherProducts(vectors, batch).map(split)
+            }
             total = total.map { zip($0, products).map { zip($0, $1).map { $0 + $1 } } } ?? products
         }
         let scale = 1 / Scalar(examples.count)
@@ -207,6 +225,29 @@ public final class CurvatureOperator<Task: InfluenceTask> {
         }
     }
 
+    /// Per-example gradients of the training loss (data labels) over the blocks, `[b, rows, columns]`:
+    /// captured at the Linear layers, or one backward pass per example when other parameters are covered.
+    func trainingGradients(_ batch: [Int]) -> [Tensor<Scalar>] {
+        var generator = SeededGenerator(seed: 0)
+        if coversOtherParameters {
+            return uncheckedPerExampleGradients(batch) { self.task.trainingLoss(indices: $0, labels: .data, generator: &generator) }
+        }
+        let record = capture.record { task.trainingLoss(indices: batch, labels: .data, generator: &generator) }
+        return record.layers.map { $0.perExampleGradients(examples: batch.count) }
+    }
+
+    /// Σ_batch g g^T v for each v (per-layer blocks), from the batch's per-example gradients.
+    func fisherProducts(_ vectors: [[Tensor<Scalar>]], _ batch: [Int]) -> [[Tensor<Scalar>]] {
+        let g = trainingGradients(batch).map { $0.reshaped(to: [batch.count, -1]) }                 // [b, size] per block
+        let stacked = g.indices.map { i in Tensor.stacked(vectors.map { $0[i].flattened() }, along: 1) }  // [size, k] per block
+        var inner = Tensor.matmul(g[0], stacked[0])                                                   // [b, k]
+        for i in g.indices.dropFirst() { inner += Tensor.matmul(g[i], stacked[i]) }
+        let products = g.map { Tensor.matmul($0, inner, transposeA: true) }                           // [size, k] per block
+        return vectors.indices.map { j in
+            products.indices.map { i in products[i].sliced(along: 1, j..<(j + 1)).reshaped(to: vectors[j][i].shape) }
+        }
+    }
+
     /// How many unit vectors ``denseMatrix()`` pushes through one pass over the examples.
     public static var denseColumnGroup: Int { 32 }
 
@@ -214,6 +255,16 @@ public final class CurvatureOperator<Task: InfluenceTask> {
     /// from one product per column: for small models (the exact strategy).
     public func denseMatrix() -> Tensor<Scalar> {
         let n = dimension
+        if kind == .fisher {
+            // (1/N) Σ GᵀG over batches of per-example gradients G [b, n].
+            var total = Tensor<Scalar>.zeros(shape: [n, n])
+            for start in stride(from: 0, to: exampleCount, by: batchSize) {
+                let batch = Array(start..<Swift.min(exampleCount, start + batchSize))
+                let g = Tensor.concatenated(trainingGradients(batch).map { $0.reshaped(to: [batch.count, -1]) }, along: 1)
+                total.addMatrixProduct(g, g, transposeA: true)
+            }
+            return total * (1 / Scalar(exampleCount))
+        }
         var groups: [Tensor<Scalar>] = []
         for start in stride(from: 0, to: n, by: Self.denseColumnGroup) {
             let count = Swift.min(Self.denseColumnGroup, n - start)

@@ -12,7 +12,7 @@ struct ScoresCommand: Subcommand {
         .value("factors", "FACTORS_DIR", "Output of `influence fit` (or use --strategy exact|cg)."),
         .value("strategy", "exact|cg|lissa|arnoldi|tracin", "Instead of factors: solve (H + λI)x = ∇f exactly (small models), by conjugate gradient, LiSSA or Arnoldi; or TracIn over --checkpoints."),
         .value("checkpoints", "DIR", "With --strategy tracin: the checkpoints directory of `influence train --save-every`."),
-        .value("curvature", "hessian|ggn", default: "ggn", "With --strategy: the Hessian or the Gauss–Newton matrix of the mean training loss."),
+        .value("curvature", "hessian|ggn|fisher", default: "ggn", "With --strategy: the Hessian, the Gauss–Newton matrix or the empirical Fisher of the mean training loss."),
         .value("modules", "PATTERN[,PATTERN]|all", "With --strategy: Linear layers over which H is taken (default every Linear); 'all' takes every parameter (LayerNorm, embeddings too; one backward pass per example)."),
         .value("cg-tolerance", "X", default: "1e-6", "With --strategy cg: relative residual to reach."),
         .value("cg-iterations", "N", "With --strategy cg: iteration limit (default twice the dimension)."),
@@ -64,7 +64,7 @@ struct ScoresCommand: Subcommand {
         }
         for name in ["lissa-depth", "lissa-repeats", "lissa-batch", "arnoldi-rank", "arnoldi-krylov"] { _ = try arguments.integer(name, minimum: 1) }
         if let scale = try arguments.number("lissa-scale"), !(scale > 0) { throw UsageError("option '--lissa-scale' must be positive, got \(scale)") }
-        _ = try arguments.choice("curvature", from: ["hessian", "ggn"])
+        _ = try arguments.choice("curvature", from: CurvatureKind.allCases.map(\.rawValue))
         _ = try arguments.choice("arnoldi-order", from: ["largest", "magnitude"])
         _ = try arguments.integer("batch-size", minimum: 1)
         _ = try arguments.integer("curvature-batch", minimum: 1)

@@ -114,4 +114,26 @@ struct CurvatureOperatorTests {
         let r = compare(Tensor.matmul(dense, x), together, tolerance: 1e-10, "\(kind) dense × x")
         #expect(r.passed, "\(r)")
     }
+
+    @Test func empiricalFisherIsTheMeanOuterProductOfPerExampleGradients() throws {
+        let task = Fixtures.classificationTask(Double.self)
+        let layers = task.model.linearLayers().map(\.layer)
+        let perExample = perExampleTrainingGradients(task, layers: layers, examples: Array(0..<task.trainingExampleCount))
+        let flat = Tensor.concatenated(perExample.map { $0.reshaped(to: [task.trainingExampleCount, -1]) }, along: 1)
+        let expected = Tensor.matmul(flat, flat, transposeA: true) * (1 / Double(task.trainingExampleCount))
+        let op = try CurvatureOperator(task: task, modules: [], kind: .fisher, batchSize: 3)
+        let r = compare(op.denseMatrix(), expected, tolerance: 1e-12, "dense empirical Fisher")
+        #expect(r.passed, "\(r)")
+        // The matrix-free products apply the same matrix.
+        var generator = testGenerator(5)
+        let x = Tensor<Double>.randomNormal(shape: [op.dimension, 3], using: &generator)
+        let p = compare(op.apply(columns: x), Tensor.matmul(expected, x), tolerance: 1e-12, "F x")
+        #expect(p.passed, "\(p)")
+        // Over every parameter of a GPT-2 (per-example backward passes) the products match the dense matrix too.
+        let lm = LanguageModelingTask(model: Fixtures.languageModel(Double.self), training: Fixtures.sequences, queries: [[1, 2, 3]])
+        let all = try CurvatureOperator(task: lm, modules: [], kind: .fisher, batchSize: 2, allParameters: true)
+        let y = Tensor<Double>.randomNormal(shape: [all.dimension, 2], using: &generator)
+        let q = compare(all.apply(columns: y), Tensor.matmul(all.denseMatrix(), y), tolerance: 1e-10, "GPT-2 F y")
+        #expect(q.passed, "\(q)")
+    }
 }
