@@ -11,9 +11,11 @@ What it does
      Linear, ...), reads the same rows from Debian's IDX files (pixels / 255 in float32, as the
      CLI) and checks the conventions first: `influence loss` on the query rows must give torch's
      per-row cross-entropy (exit 2 otherwise).
-  3. Builds the dense Hessian of the mean training loss in float64 with pyDVL's `hessian` and
-     prints its extreme eigenvalues: H + λI must be positive definite for the exact and CG solves
-     (exit 2 otherwise, with the damping that would do).
+  3. Builds the dense Hessian of the mean training loss in float64 with pyDVL's `hessian` (or,
+     with --curvature fisher, the empirical Fisher from per-row gradients) and prints its extreme
+     eigenvalues: H + λI must be positive definite for the exact and CG solves (exit 2
+     otherwise, with the damping that would do). The float64 exact solve from per-row gradients
+     is every method's reference ("~exact").
   4. For each method, pyDVL's influences(x_test, y_test, x_train, y_train, mode=up) against
      `influence scores --strategy … --curvature hessian --damping λ` on the same rows:
        direct   DirectInfluence(regularization=λ)                   vs --strategy exact
@@ -25,7 +27,8 @@ What it does
        arnoldi  ArnoldiInfluence(rank, krylov_dimension)              vs --strategy arnoldi
                                                                         --arnoldi-order magnitude
      and prints Pearson, Spearman, max |ours − theirs| / max |theirs|, the least-squares scale of
-     ours on theirs, each side's Pearson with the float64 exact solve, and the wall times (ours:
+     ours on theirs, each side's Pearson with the float64 exact solve (for Arnoldi also with the
+     float64 rank-k spectral solve it approximates), and the wall times (ours:
      the solve and scoring as reported by the CLI, and the whole process; pyDVL: fit +
      influences).
 
@@ -46,8 +49,12 @@ Conventions that must (and do) match
                 pyDVL runs ARPACK's restarted Lanczos to tolerance, ours one Lanczos run of
                 --arnoldi-krylov steps with full reorthogonalisation.
   Gauss–Newton  pyDVL's SecondOrderMode.GAUSS_NEWTON is the empirical Fisher (mean of per-row
-                gradient outer products); our --curvature ggn is Jᵀ(∇²_z ℓ)J, the true Fisher
-                for cross-entropy. They differ by definition, so the comparison uses the Hessian.
+                gradient outer products): our --curvature fisher, not our --curvature ggn
+                (Jᵀ(∇²_z ℓ)J, the true Fisher for cross-entropy). --curvature fisher compares
+                those. pyDVL 0.10's dense gauss_newton (used by DirectInfluence) divides the sum
+                of its batches' matrices by (batches − 1) × parameters instead of the number of
+                rows, so its "direct" row then differs by that factor (the scale column shows it)
+                while the operator-based CG, LiSSA and Arnoldi average correctly.
 
 Requirements
   python ≥ 3.10 with torch, numpy, scipy, safetensors and pydvl 0.10 (`pip install pydvl
@@ -128,6 +135,17 @@ def load_mlp(directory: Path) -> nn.Sequential:
     return nn.Sequential(*layers).eval()
 
 
+def per_row_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """∇ of F.cross_entropy on each row alone, flat over model.parameters(): [rows, parameters]."""
+    rows = []
+    for i in range(len(y)):
+        model.zero_grad()
+        F.cross_entropy(model(x[i: i + 1]), y[i: i + 1]).backward()
+        rows.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]))
+    model.zero_grad()
+    return torch.stack(rows)
+
+
 def run(command: list[str]) -> tuple[str, float]:
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
@@ -163,6 +181,8 @@ def main() -> int:
     parser.add_argument("--hidden", default="8")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--damping", type=float, default=0.2)
+    parser.add_argument("--curvature", choices=["hessian", "fisher"], default="hessian",
+                        help="hessian: pyDVL's HESSIAN mode vs ours; fisher: pyDVL's GAUSS_NEWTON mode (the empirical Fisher) vs --curvature fisher")
     parser.add_argument("--methods", default="direct,cg,lissa,lissa-mb,arnoldi")
     parser.add_argument("--cg-tolerance", type=float, default=1e-6)
     parser.add_argument("--lissa-scale", type=float, help="default: 1.2 × the largest eigenvalue of H + λI")
@@ -183,6 +203,7 @@ def main() -> int:
     from pydvl.influence import InfluenceMode
     from pydvl.influence.torch import ArnoldiInfluence, CgInfluence, DirectInfluence, LissaInfluence
     from pydvl.influence.torch.functional import hessian
+    from pydvl.influence.torch.util import SecondOrderMode
 
     if not args.influence.exists():
         raise SystemExit(f"{args.influence} does not exist; run `swift build -c release -Xswiftc -cross-module-optimization` first")
@@ -217,19 +238,30 @@ def main() -> int:
     # 2. The Hessian's spectrum, and the float64 exact solve (the reference for every method).
     model64 = load_mlp(model_dir).double()
     started = time.perf_counter()
-    h = hessian(model64, F.cross_entropy, DataLoader(TensorDataset(x_train.double(), y_train), batch_size=args.batch_size))
+    if args.curvature == "hessian":
+        h = hessian(model64, F.cross_entropy, DataLoader(TensorDataset(x_train.double(), y_train), batch_size=args.batch_size))
+    else:  # the empirical Fisher from per-row gradients, written out here (pyDVL's dense gauss_newton is not used: see below)
+        rows = per_row_gradients(model64, x_train.double(), y_train)
+        h = rows.T @ rows / len(y_train)
     eigenvalues = torch.linalg.eigvalsh(h)
     low, high = float(eigenvalues[0]), float(eigenvalues[-1])
     by_magnitude = torch.argsort(eigenvalues.abs(), descending=True)[: args.arnoldi_rank]
-    print(f"Hessian (float64, {time.perf_counter() - started:.1f} s): eigenvalues {low:.4g} … {high:.4g}, "
+    print(f"{args.curvature} (float64, {time.perf_counter() - started:.1f} s): eigenvalues {low:.4g} … {high:.4g}, "
           f"{int((eigenvalues < 0).sum())} negative, {int((eigenvalues[by_magnitude] < 0).sum())} of them among the "
           f"{args.arnoldi_rank} largest in absolute value")
     if low + args.damping <= 0:
         print(f"H + λI is not positive definite: use --damping above {-low:.4g}", file=sys.stderr)
         return 2
-    reference = DirectInfluence(model64, F.cross_entropy, regularization=args.damping)
-    reference.fit(DataLoader(TensorDataset(x_train.double(), y_train), batch_size=args.batch_size))
-    exact64 = reference.influences(x_test.double(), y_test, x_train.double(), y_train, mode=InfluenceMode.Up).numpy()
+    # The float64 exact solve, written out: g_qᵀ (H + λI)⁻¹ g_m.
+    queries64 = per_row_gradients(model64, x_test.double(), y_test)
+    train64 = per_row_gradients(model64, x_train.double(), y_train)
+    damped = h + args.damping * torch.eye(h.shape[0], dtype=h.dtype)
+    exact64 = (torch.linalg.solve(damped, queries64.T).T @ train64.T).numpy()
+    # Arnoldi's target: the rank-k spectral solve on the eigenpairs largest in absolute value.
+    values, vectors = torch.linalg.eigh((h + h.T) / 2)
+    top = torch.argsort(values.abs(), descending=True)[: args.arnoldi_rank]
+    v, mu = vectors[:, top], values[top] + args.damping
+    lowrank64 = (((queries64 @ v) / mu) @ (train64 @ v).T).numpy()
     scale = args.lissa_scale or 1.2 * (high + args.damping)
 
     def loader(batch: int) -> DataLoader:
@@ -238,33 +270,35 @@ def main() -> int:
     def ours(name: str, extra: list[str]) -> tuple[np.ndarray, float, float]:
         directory = work / f"ours-{name}"
         shutil.rmtree(directory, ignore_errors=True)
-        stdout, wall = run([influence, "scores", "--model", str(model_dir), "--curvature", "hessian", "--damping", str(args.damping),
+        stdout, wall = run([influence, "scores", "--model", str(model_dir), "--curvature", args.curvature, "--damping", str(args.damping),
                             "--train", "fashion-mnist:train", "--max-examples", str(args.train_rows), "--queries", "fashion-mnist:test",
                             "--max-queries", str(args.queries), "--batch-size", str(args.batch_size), "--curvature-batch", str(args.curvature_batch or args.batch_size),
                             "--out", str(directory)] + extra)
         scores = load_numpy(str(directory / "pairwise_scores.safetensors"))["all_modules"]
         return scores, reported_seconds(stdout), wall
 
+    mode = SecondOrderMode.HESSIAN if args.curvature == "hessian" else SecondOrderMode.GAUSS_NEWTON
     methods = {
-        "direct": (lambda: DirectInfluence(model, F.cross_entropy, regularization=args.damping), args.batch_size,
+        "direct": (lambda: DirectInfluence(model, F.cross_entropy, regularization=args.damping, second_order_mode=mode), args.batch_size,
                    ["--strategy", "exact"]),
         "cg": (lambda: CgInfluence(model, F.cross_entropy, regularization=args.damping, rtol=args.cg_tolerance, atol=0.0,
-                                   maxiter=2 * parameters, solve_simultaneously=True, warn_on_max_iteration=False), args.batch_size,
+                                   maxiter=2 * parameters, solve_simultaneously=True, warn_on_max_iteration=False,
+                                   second_order_mode=mode), args.batch_size,
                ["--strategy", "cg", "--cg-tolerance", str(args.cg_tolerance)]),
         "lissa": (lambda: LissaInfluence(model, F.cross_entropy, regularization=args.damping, maxiter=args.lissa_depth, scale=scale,
-                                         rtol=0.0, warn_on_max_iteration=False), args.train_rows,
+                                         rtol=0.0, warn_on_max_iteration=False, second_order_mode=mode), args.train_rows,
                   ["--strategy", "lissa", "--lissa-scale", str(scale), "--lissa-depth", str(args.lissa_depth),
                    "--lissa-batch", str(args.train_rows)]),
         "lissa-mb": (lambda: LissaInfluence(model, F.cross_entropy, regularization=args.damping, maxiter=args.lissa_depth, scale=scale,
-                                            rtol=0.0, warn_on_max_iteration=False), args.lissa_batch,
+                                            rtol=0.0, warn_on_max_iteration=False, second_order_mode=mode), args.lissa_batch,
                      ["--strategy", "lissa", "--lissa-scale", str(scale), "--lissa-depth", str(args.lissa_depth),
                       "--lissa-batch", str(args.lissa_batch)]),
         "arnoldi": (lambda: ArnoldiInfluence(model, F.cross_entropy, regularization=args.damping, rank=args.arnoldi_rank,
-                                             krylov_dimension=args.arnoldi_krylov), args.batch_size,
+                                             krylov_dimension=args.arnoldi_krylov, second_order_mode=mode), args.batch_size,
                     ["--strategy", "arnoldi", "--arnoldi-rank", str(args.arnoldi_rank), "--arnoldi-krylov", str(args.arnoldi_krylov),
                      "--arnoldi-order", "magnitude"]),
     }
-    figures: dict = {"parameters": parameters, "train_rows": args.train_rows, "queries": args.queries, "damping": args.damping,
+    figures: dict = {"curvature": args.curvature, "parameters": parameters, "train_rows": args.train_rows, "queries": args.queries, "damping": args.damping,
                      "hessian_eigenvalues": [low, high], "loss_max_abs_diff": loss_diff, "lissa_scale": scale, "methods": {}}
     header = f"{'method':9} {'Pearson':>9} {'Spearman':>9} {'max rel Δ':>10} {'scale':>7} {'ours~exact':>11} {'pyDVL~exact':>12} " \
              f"{'ours s':>7} {'(process)':>9} {'pyDVL s':>8}"
@@ -283,10 +317,15 @@ def main() -> int:
         row = compare(mine, theirs)
         row.update({"ours_vs_exact64": compare(mine, exact64)["pearson"], "pydvl_vs_exact64": compare(theirs, exact64)["pearson"],
                     "ours_seconds": mine_seconds, "ours_process_seconds": mine_wall, "pydvl_seconds": theirs_seconds})
+        if name == "arnoldi":
+            row.update({"ours_vs_rank_k64": compare(mine, lowrank64)["pearson"], "pydvl_vs_rank_k64": compare(theirs, lowrank64)["pearson"]})
         figures["methods"][name] = row
         print(f"{name:9} {row['pearson']:9.6f} {row['spearman']:9.6f} {row['max_rel_diff']:10.2e} {row['scale']:7.4f} "
               f"{row['ours_vs_exact64']:11.6f} {row['pydvl_vs_exact64']:12.6f} {mine_seconds:7.2f} {mine_wall:9.2f} {theirs_seconds:8.2f}",
               flush=True)
+        if name == "arnoldi":
+            print(f"{'':9} against the float64 rank-{args.arnoldi_rank} spectral solve: ours {row['ours_vs_rank_k64']:.6f}, "
+                  f"pyDVL {row['pydvl_vs_rank_k64']:.6f}")
         if name in DETERMINISTIC and row["pearson"] < 0.999:
             failed = True
     if args.json:
