@@ -11,16 +11,36 @@ public enum CurvatureSolver {
     ///   positive definite (a Hessian away from a minimum, or too little damping).
     public static func exact<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double,
                                                    rightHandSides: Tensor<Task.Scalar>) throws -> Tensor<Task.Scalar> {
-        let n = op.dimension
-        precondition(rightHandSides.rank == 2 && rightHandSides.shape[0] == n,
-                     "right-hand sides \(rightHandSides.shape) should be [\(n), k]")
-        let h = op.denseMatrix()
-        let damped = (h + h.transposed()) * 0.5 + Tensor.identity(n) * Task.Scalar(damping)
-        let factor: Tensor<Double>
-        do { factor = try Tensor<Double>(damped).choleskyFactor() } catch LinearAlgebraError.notPositiveDefinite {
-            throw InfluenceError.notPositiveDefinite(dimension: n, damping: damping)
+        try ExactInverse(op, damping: damping).solve(rightHandSides)
+    }
+
+    /// (H + λI)⁻¹ through the Cholesky factor L of the dense H + λI (in Double), computed once
+    /// and reused for every query chunk and for self-influence.
+    public struct ExactInverse<Scalar: TensorScalar> {
+        /// Lower-triangular L with L Lᵀ = H + λI.
+        public let factor: Tensor<Double>
+
+        public init<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double) throws where Task.Scalar == Scalar {
+            let n = op.dimension
+            let h = op.denseMatrix()
+            let damped = (h + h.transposed()) * 0.5 + Tensor.identity(n) * Scalar(damping)
+            do { factor = try Tensor<Double>(damped).choleskyFactor() } catch LinearAlgebraError.notPositiveDefinite {
+                throw InfluenceError.notPositiveDefinite(dimension: n, damping: damping)
+            }
         }
-        return Tensor<Task.Scalar>(try Tensor.choleskySolve(factor: factor, Tensor<Double>(rightHandSides)))
+
+        /// x = (H + λI)⁻¹ b for the columns of b `[dimension, k]`.
+        public func solve(_ b: Tensor<Scalar>) throws -> Tensor<Scalar> {
+            precondition(b.rank == 2 && b.shape[0] == factor.shape[0], "right-hand sides \(b.shape) should be [\(factor.shape[0]), k]")
+            return Tensor<Scalar>(try Tensor.choleskySolve(factor: factor, Tensor<Double>(b)))
+        }
+
+        /// gᵀ (H + λI)⁻¹ g for each row of `g` `[rows, dimension]`.
+        public func quadraticForms(_ g: Tensor<Scalar>) throws -> Tensor<Scalar> {
+            let g64 = Tensor<Double>(g)
+            let x = try Tensor.choleskySolve(factor: factor, g64.transposed())                   // [dimension, rows]
+            return Tensor<Scalar>((x.transposed() * g64).sum(alongAxes: [1]))
+        }
     }
 
     /// The outcome of a conjugate-gradient solve.
@@ -149,52 +169,78 @@ extension CurvatureSolver {
     public static func arnoldi<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double, rightHandSides: Tensor<Task.Scalar>,
                                                     rank: Int, krylovDimension: Int, byMagnitude: Bool = false,
                                                     seed: UInt64 = 0) throws -> Tensor<Task.Scalar> {
-        typealias S = Task.Scalar
-        let n = op.dimension
-        let m = Swift.min(n, Swift.max(rank, krylovDimension))
-        precondition(rank > 0 && rank <= m, "Arnoldi rank \(rank) must be in 1...\(m)")
-        var generator = SeededGenerator(seed: seed)
-        var basis: [Tensor<Double>] = []
-        var q = Tensor<Double>.randomNormal(shape: [n], using: &generator)
-        q = q * (1 / Double(Tensor.dot(q, q)).squareRoot())
-        var tridiagonal = Tensor<Double>.zeros(shape: [m, m])
-        for j in 0..<m {
-            basis.append(q)
-            var w = Tensor<Double>(op.apply(columns: Tensor<S>(q).reshaped(to: [n, 1]))).reshaped(to: [n])
-            // Full reorthogonalisation (twice) against every basis vector keeps the basis orthonormal.
-            for _ in 0..<2 {
-                for (i, v) in basis.enumerated() {
-                    let c = Tensor.dot(w, v)
-                    tridiagonal[i, j] += c
-                    w.add(v, scaledBy: -c)
+        try LowRankInverse(op, damping: damping, rank: rank, krylovDimension: krylovDimension, byMagnitude: byMagnitude, seed: seed)
+            .solve(rightHandSides)
+    }
+
+    /// V diag(1/(μ + λ)) Vᵀ on `rank` eigenpairs of H found by Lanczos, computed once and reused
+    /// for every query chunk and for self-influence.
+    public struct LowRankInverse<Scalar: TensorScalar> {
+        /// Eigenvectors `[dimension, rank]` (orthonormal columns).
+        public let vectors: Tensor<Double>
+        /// μ + λ, `[rank]`.
+        public let shiftedValues: Tensor<Double>
+
+        public init<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double, rank: Int, krylovDimension: Int,
+                                         byMagnitude: Bool = false, seed: UInt64 = 0) throws where Task.Scalar == Scalar {
+            typealias S = Scalar
+            let n = op.dimension
+            let m = Swift.min(n, Swift.max(rank, krylovDimension))
+            precondition(rank > 0 && rank <= m, "Arnoldi rank \(rank) must be in 1...\(m)")
+            var generator = SeededGenerator(seed: seed)
+            var basis: [Tensor<Double>] = []
+            var q = Tensor<Double>.randomNormal(shape: [n], using: &generator)
+            q = q * (1 / Double(Tensor.dot(q, q)).squareRoot())
+            var tridiagonal = Tensor<Double>.zeros(shape: [m, m])
+            for j in 0..<m {
+                basis.append(q)
+                var w = Tensor<Double>(op.apply(columns: Tensor<S>(q).reshaped(to: [n, 1]))).reshaped(to: [n])
+                // Full reorthogonalisation (twice) against every basis vector keeps the basis orthonormal.
+                for _ in 0..<2 {
+                    for (i, v) in basis.enumerated() {
+                        let c = Tensor.dot(w, v)
+                        tridiagonal[i, j] += c
+                        w.add(v, scaledBy: -c)
+                    }
+                }
+                let norm = Double(Tensor.dot(w, w)).squareRoot()
+                if j + 1 < m {
+                    if norm < 1e-12 { // an invariant subspace: restart from a random vector orthogonal to the basis
+                        w = Tensor<Double>.randomNormal(shape: [n], using: &generator)
+                        for v in basis { w.add(v, scaledBy: -Tensor.dot(w, v)) }
+                        q = w * (1 / Double(Tensor.dot(w, w)).squareRoot())
+                    } else {
+                        tridiagonal[j + 1, j] = norm
+                        q = w * (1 / norm)
+                    }
                 }
             }
-            let norm = Double(Tensor.dot(w, w)).squareRoot()
-            if j + 1 < m {
-                if norm < 1e-12 { // an invariant subspace: restart from a random vector orthogonal to the basis
-                    w = Tensor<Double>.randomNormal(shape: [n], using: &generator)
-                    for v in basis { w.add(v, scaledBy: -Tensor.dot(w, v)) }
-                    q = w * (1 / Double(Tensor.dot(w, w)).squareRoot())
-                } else {
-                    tridiagonal[j + 1, j] = norm
-                    q = w * (1 / norm)
-                }
+            let symmetric = (tridiagonal + tridiagonal.transposed()) * 0.5
+            let (values, ritzVectors) = try symmetric.symmetricEigendecomposition()
+            let q2 = Tensor.stacked(basis, along: 1)                                   // [n, m]
+            // The kept Ritz pairs: the largest `rank` values, or the largest in absolute value.
+            let order = byMagnitude ? (0..<m).sorted { abs(values[$0]) > abs(values[$1]) } : Array((0..<m).reversed())
+            let kept = Array(order.prefix(rank))
+            let v = Tensor.matmul(q2, ritzVectors.indexSelect(along: 1, indices: kept))     // [n, rank]
+            let mu = values.indexSelect(along: 0, indices: kept)
+            let shifted = mu + damping
+            if !(shifted.min().scalar > 0) {
+                throw InfluenceError.notPositiveDefinite(dimension: rank, damping: damping)
             }
+            vectors = v
+            shiftedValues = shifted
         }
-        let symmetric = (tridiagonal + tridiagonal.transposed()) * 0.5
-        let (values, vectors) = try symmetric.symmetricEigendecomposition()
-        let q2 = Tensor.stacked(basis, along: 1)                                   // [n, m]
-        // The kept Ritz pairs: the largest `rank` values, or the largest in absolute value.
-        let order = byMagnitude ? (0..<m).sorted { abs(values[$0]) > abs(values[$1]) } : Array((0..<m).reversed())
-        let kept = Array(order.prefix(rank))
-        let v = Tensor.matmul(q2, vectors.indexSelect(along: 1, indices: kept))         // [n, rank]
-        let mu = values.indexSelect(along: 0, indices: kept)
-        let shifted = mu + damping
-        if !(shifted.min().scalar > 0) {
-            throw InfluenceError.notPositiveDefinite(dimension: rank, damping: damping)
+
+        /// The low-rank inverse applied to the columns of b `[dimension, k]`.
+        public func solve(_ b: Tensor<Scalar>) -> Tensor<Scalar> {
+            let projected = Tensor.matmul(vectors, Tensor<Double>(b), transposeA: true) / shiftedValues.reshaped(to: [shiftedValues.shape[0], 1])
+            return Tensor<Scalar>(Tensor.matmul(vectors, projected))
         }
-        let b = Tensor<Double>(rightHandSides)
-        let projected = Tensor.matmul(v, b, transposeA: true) / shifted.reshaped(to: [rank, 1])
-        return Tensor<S>(Tensor.matmul(v, projected))
+
+        /// gᵀ V diag(1/(μ + λ)) Vᵀ g for each row of `g` `[rows, dimension]`.
+        public func quadraticForms(_ g: Tensor<Scalar>) -> Tensor<Scalar> {
+            let p = Tensor.matmul(Tensor<Double>(g), vectors)                                   // [rows, rank]
+            return Tensor<Scalar>((p.squared() / shiftedValues.reshaped(to: [1, shiftedValues.shape[0]])).sum(alongAxes: [1]))
+        }
     }
 }

@@ -62,8 +62,23 @@ public struct ScoreConfiguration: Sendable {
 /// over every tracked layer by solving (H + λI) x = g with a curvature operator.
 enum QueryPreconditioning {
     case factors(Preconditioner<Float>)
-    /// Solves for the columns of a `[dimension, queries]` matrix.
-    case solve(name: String, damping: Double, (Tensor<Float>) throws -> Tensor<Float>)
+    /// Solves for the columns of a `[dimension, queries]` matrix; `selfScores`, when the solver
+    /// offers it, gives gᵀ (H + λI)⁻¹ g for the rows of `[examples, dimension]`.
+    case solve(name: String, damping: Double, (Tensor<Float>) throws -> Tensor<Float>,
+               selfScores: ((Tensor<Float>) throws -> Tensor<Float>)? = nil)
+}
+
+/// A value computed on first use and kept (the factor or eigenpairs shared by every query chunk).
+final class Memo<Value> {
+    private var value: Value?
+    private let make: () throws -> Value
+    init(_ make: @escaping () throws -> Value) { self.make = make }
+    func get() throws -> Value {
+        if let value { return value }
+        let made = try make()
+        value = made
+        return made
+    }
 }
 
 /// The classical solvers for ``ScoreComputer/init(task:curvature:solver:damping:configuration:)``.
@@ -78,6 +93,14 @@ public enum InverseSolver: Sendable {
     /// The low-rank inverse on the top eigenpairs found in a Krylov space: the largest
     /// eigenvalues, or (`byMagnitude`, as pyDVL) the largest in absolute value.
     case arnoldi(rank: Int, krylovDimension: Int, byMagnitude: Bool = false)
+
+    /// Whether self-influence can be computed cheaply (the inverse is kept in memory).
+    public var offersSelfInfluence: Bool {
+        switch self {
+        case .exact, .arnoldi: return true
+        case .conjugateGradient, .lissa: return false
+        }
+    }
 
     var name: String {
         switch self {
@@ -128,23 +151,38 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         }
         // Replace the joint solve by one solve per layer's rows.
         let sizes = operators.map(\.dimension)
-        preconditioning = .solve(name: "layerwise-" + solver.name, damping: damping) { b in
+        let solvers = single.map { computer -> ((Tensor<Float>) throws -> Tensor<Float>, ((Tensor<Float>) throws -> Tensor<Float>)?) in
+            guard case let .solve(_, _, solve, selfScores) = computer.preconditioning else { preconditionFailure("unreachable") }
+            return (solve, selfScores)
+        }
+        let layerSelfScores: ((Tensor<Float>) throws -> Tensor<Float>)? = solvers.allSatisfy { $0.1 != nil } ? { g in
+            var offset = 0, total: Tensor<Float>? = nil
+            for (i, size) in sizes.enumerated() {
+                let part = try solvers[i].1!(g.sliced(along: 1, offset..<(offset + size)))
+                total = total.map { $0 + part } ?? part
+                offset += size
+            }
+            return total!
+        } : nil
+        preconditioning = .solve(name: "layerwise-" + solver.name, damping: damping, { b in
             var offset = 0
             var parts: [Tensor<Float>] = []
             for (i, size) in sizes.enumerated() {
-                guard case let .solve(_, _, solve) = single[i].preconditioning else { preconditionFailure("unreachable") }
-                parts.append(try solve(b.sliced(along: 0, offset..<(offset + size))))
+                parts.append(try solvers[i].0(b.sliced(along: 0, offset..<(offset + size))))
                 offset += size
             }
             return Tensor.concatenated(parts, along: 0)
-        }
+        }, selfScores: layerSelfScores)
     }
 
     /// Scores with (H + λI)⁻¹ applied exactly or by conjugate gradient, jointly over every tracked
-    /// layer of `curvature`. Self-influence needs one solve per training example and is not offered.
+    /// layer of `curvature`. Self-influence is offered with the exact and Arnoldi solvers, whose
+    /// inverse is a factor kept in memory (CG and LiSSA would need one solve per training example).
+    /// The dense factor and the eigenpairs are computed once, for the first query chunk.
     public init(task: Task, curvature: CurvatureOperator<Task>, solver: InverseSolver, damping: Double,
                 configuration: ScoreConfiguration) throws {
-        precondition(!configuration.selfInfluence, "self-influence is computed with fitted factors only")
+        precondition(!configuration.selfInfluence || solver.offersSelfInfluence,
+                     "self-influence is offered with fitted factors and the exact and Arnoldi solvers")
         precondition(!(configuration.perToken && curvature.coversOtherParameters), "per-token scores need Linear layers only")
         self.task = task
         self.capture = try GradientCapture(model: task.model, patterns: curvature.names.isEmpty ? [] : curvature.names)
@@ -153,9 +191,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         var warn: (String) -> Void = { _ in }
         switch solver {
         case .exact:
-            preconditioning = .solve(name: "exact", damping: damping) { b in
-                try CurvatureSolver.exact(curvature, damping: damping, rightHandSides: b)
-            }
+            let inverse = Memo { try CurvatureSolver.ExactInverse(curvature, damping: damping) }
+            preconditioning = .solve(name: "exact", damping: damping, { b in try inverse.get().solve(b) },
+                                     selfScores: { g in try inverse.get().quadraticForms(g) })
         case let .conjugateGradient(tolerance, maximumIterations, fails):
             preconditioning = .solve(name: "cg/\(tolerance)", damping: damping) { b in
                 let (x, iterations) = CurvatureSolver.conjugateGradient(curvature, damping: damping, rightHandSides: b, tolerance: tolerance,
@@ -177,19 +215,17 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 }
                 return x
             }
-        case .lissa, .arnoldi:
+        case let .lissa(scale, depth, repeats, batch):
             preconditioning = .solve(name: solver.name, damping: damping) { b in
-                switch solver {
-                case let .lissa(scale, depth, repeats, batch):
-                    return try CurvatureSolver.lissa(curvature, damping: damping, rightHandSides: b, scale: scale, depth: depth,
-                                                     repeats: repeats, batchSize: batch)
-                case let .arnoldi(rank, krylov, magnitude):
-                    return try CurvatureSolver.arnoldi(curvature, damping: damping, rightHandSides: b, rank: rank, krylovDimension: krylov,
-                                                       byMagnitude: magnitude)
-                default:
-                    preconditionFailure("unreachable")
-                }
+                try CurvatureSolver.lissa(curvature, damping: damping, rightHandSides: b, scale: scale, depth: depth,
+                                          repeats: repeats, batchSize: batch)
             }
+        case let .arnoldi(rank, krylov, magnitude):
+            let inverse = Memo {
+                try CurvatureSolver.LowRankInverse(curvature, damping: damping, rank: rank, krylovDimension: krylov, byMagnitude: magnitude)
+            }
+            preconditioning = .solve(name: solver.name, damping: damping, { b in try inverse.get().solve(b) },
+                                     selfScores: { g in try inverse.get().quadraticForms(g) })
         }
         warn = { [weak self] in self?.warnings.append($0) }
     }
@@ -200,14 +236,14 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     public var dampings: [Double] {
         switch preconditioning {
         case let .factors(p): return p.dampings
-        case let .solve(_, damping, _): return Array(repeating: damping, count: moduleNames.count)
+        case let .solve(_, damping, _, _): return Array(repeating: damping, count: moduleNames.count)
         }
     }
 
     var strategyName: String {
         switch preconditioning {
         case let .factors(p): return p.strategy.rawValue
-        case let .solve(name, _, _): return name
+        case let .solve(name, _, _, _): return name
         }
     }
 
@@ -235,7 +271,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             progress?("queries", done, q)
         }
         let gradients = parts.map { Tensor.concatenated($0, along: 0) }
-        guard case let .solve(_, _, solve) = preconditioning else { return gradients }
+        guard case let .solve(_, _, solve, _) = preconditioning else { return gradients }
         // One joint solve over every layer: columns are queries.
         let count = range.count
         let flat = Tensor.concatenated(gradients.map { $0.reshaped(to: [count, -1]) }, along: 1).transposed()   // [dimension, q]
@@ -246,6 +282,13 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             defer { offset += size }
             return solved.sliced(along: 1, offset..<(offset + size)).reshaped(to: g.shape)
         }
+    }
+
+    /// gᵀ (H + λI)⁻¹ g for each example of per-block gradients `[examples, rows, columns]`, jointly
+    /// over the blocks (the exact and Arnoldi solvers).
+    func solvedSelfScores(_ blocks: [Tensor<Float>], examples: Int) throws -> Tensor<Float> {
+        guard case let .solve(_, _, _, selfScores?) = preconditioning else { preconditionFailure("self-influence needs factors or a kept inverse") }
+        return try selfScores(Tensor.concatenated(blocks.map { $0.reshaped(to: [examples, -1]) }, along: 1))
     }
 
     /// Scores every query, one chunk of ``ScoreConfiguration/queryChunkSize`` queries at a time.
@@ -338,6 +381,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                     if configuration.perModule { moduleColumns[i].append(s) }
                 }
                 totalColumns.append(batchScores)
+                if selfInfluence { selfParts.append(try solvedSelfScores(blocks, examples: indices.count)) }
                 done += indices.count
                 batchIndex += 1
                 progress?("train", done, n)
@@ -371,6 +415,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 }
             }
             totalColumns.append(batchScores)
+            if selfInfluence, case .solve = preconditioning {
+                batchSelf = try solvedSelfScores(record.layers.map { $0.perExampleGradients(examples: b) }, examples: b)
+            }
             if selfInfluence { selfParts.append(batchSelf) }
             if let batchTokens { tokenParts.append(batchTokens); maxTokens = Swift.max(maxTokens, t) }
             done += b

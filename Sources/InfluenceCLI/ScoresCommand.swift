@@ -31,7 +31,7 @@ struct ScoresCommand: Subcommand {
         .value("damping", "auto|X", default: "auto", "λ: a number, or 0.1 × mean(Λ) per module."),
         .flag("per-module", "Also write one [queries, train] tensor per module."),
         .flag("per-token", "Also write per_token [queries, train, tokens]."),
-        .flag("self", "Also write self_scores.safetensors."),
+        .flag("self", "Also write self_scores.safetensors (with fitted factors, or --strategy exact|arnoldi)."),
         .value("batch-size", "N", default: "8", "Training rows per batch."),
         .value("curvature-batch", "N", "With --strategy: training rows per curvature-product batch; larger is faster and takes more memory (default 1024 for an MLP, 16 for GPT-2)."),
         .value("max-examples", "N", "Score only the first N training rows."),
@@ -75,7 +75,9 @@ struct ScoresCommand: Subcommand {
         }
         if strategy != nil && strategy != "tracin" {
             if damping == .automatic { throw UsageError("--strategy \(strategy!) needs a numeric --damping (auto is defined by fitted factors)") }
-            if arguments.flag("self") { throw UsageError("--self needs fitted factors; it is not offered with --strategy \(strategy!)") }
+            if arguments.flag("self") && !["exact", "arnoldi"].contains(strategy!) {
+                throw UsageError("--self needs fitted factors or --strategy exact|arnoldi; it is not offered with --strategy \(strategy!)")
+            }
             if arguments.string("modules") == "all" && (arguments.flag("layerwise") || arguments.flag("per-token")) {
                 throw UsageError("--modules all is offered without --layerwise and --per-token")
             }

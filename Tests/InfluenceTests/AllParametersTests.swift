@@ -82,4 +82,15 @@ struct AllParametersTests {
             #expect(scores.perModule.map(\.name) == op.blockNames)
         }
     }
+
+    @Test func selfScoresOverEveryParameterEqualThePairwiseDiagonal() throws {
+        let lm = LanguageModelingTask(model: Fixtures.languageModel(Float.self), training: Fixtures.sequences, queries: Fixtures.sequences)
+        let op = try CurvatureOperator(task: lm, modules: [], kind: .ggn, batchSize: 2, allParameters: true)
+        let computer = try ScoreComputer(task: lm, curvature: op, solver: .exact, damping: 0.1,
+                                         configuration: ScoreConfiguration(damping: .value(0.1), selfInfluence: true, batchSize: 2))
+        let scores = try computer.compute()
+        let diagonal = Tensor<Float>((0..<lm.trainingExampleCount).map { scores.pairwise[$0, $0] })
+        let r = compare(scores.selfScores!, diagonal, tolerance: 1e-3, "self vs diagonal")
+        #expect(r.passed, "\(r)")
+    }
 }

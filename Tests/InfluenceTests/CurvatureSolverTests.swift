@@ -99,6 +99,28 @@ struct SolverScoreTests {
         #expect(m.passed, "\(m)")
     }
 
+    @Test(arguments: ["exact", "arnoldi", "layer-wise exact"])
+    func selfScoresOfTheKeptInverseEqualThePairwiseDiagonal(variant: String) throws {
+        // Queries are the training examples, so the self score of m is the pairwise score (m, m).
+        let task = Fixtures.classificationTask(Float.self, queriesAreTraining: true)
+        let configuration = ScoreConfiguration(damping: .value(0.1), selfInfluence: true, batchSize: 3, queryChunkSize: 4)
+        let computer: ScoreComputer<ClassificationTask<Float>>
+        switch variant {
+        case "layer-wise exact":
+            computer = try ScoreComputer(task: task, modules: [], kind: .ggn, layerwise: .exact, damping: 0.1, batchSize: 3, configuration: configuration)
+        default:
+            let op = try CurvatureOperator(task: task, modules: [], kind: .ggn)
+            computer = try ScoreComputer(task: task, curvature: op, solver: variant == "exact" ? .exact : .arnoldi(rank: 12, krylovDimension: 31),
+                                         damping: 0.1, configuration: configuration)
+        }
+        let scores = try computer.compute()
+        let n = task.trainingExampleCount
+        let diagonal = Tensor<Float>((0..<n).map { scores.pairwise[$0, $0] })
+        let r = compare(scores.selfScores!, diagonal, tolerance: 1e-4, "\(variant) self vs diagonal")
+        #expect(r.passed, "\(r)")
+        #expect(scores.selfScores!.min().scalar > 0)
+    }
+
     @Test func conjugateGradientThatCannotConvergeIsReported() throws {
         let task = Fixtures.classificationTask(Float.self)
         let op = try CurvatureOperator(task: task, modules: [], kind: .ggn)
