@@ -33,6 +33,9 @@ public final class CurvatureOperator<Task: InfluenceTask> {
     public let batchSize: Int
     /// The examples averaged over: the first `exampleCount` training examples.
     public let exampleCount: Int
+    /// Reports (stage, done, total) during long work: the dense matrix ("curvature matrix") and
+    /// the iterations of the solvers ("cg", "lissa", "lanczos").
+    public var progress: ((String, Int, Int) -> Void)?
 
     /// Trainable parameters outside the tracked Linear layers (LayerNorm, embeddings, …), one
     /// block `[1, count]` each; empty unless the operator covers every parameter.
@@ -262,6 +265,7 @@ public final class CurvatureOperator<Task: InfluenceTask> {
                 let batch = Array(start..<Swift.min(exampleCount, start + batchSize))
                 let g = Tensor.concatenated(trainingGradients(batch).map { $0.reshaped(to: [batch.count, -1]) }, along: 1)
                 total.addMatrixProduct(g, g, transposeA: true)
+                progress?("curvature matrix", batch.last! + 1, exampleCount)
             }
             return total * (1 / Scalar(exampleCount))
         }
@@ -271,6 +275,7 @@ public final class CurvatureOperator<Task: InfluenceTask> {
             var units = Tensor<Scalar>.zeros(shape: [n, count])
             for j in 0..<count { units[start + j, j] = 1 }
             groups.append(apply(columns: units))
+            progress?("curvature matrix", start + count, n)
         }
         return Tensor.concatenated(groups, along: 1)
     }

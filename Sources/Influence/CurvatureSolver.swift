@@ -101,6 +101,7 @@ public enum CurvatureSolver {
                 if next.squareRoot() / bNorm[column] <= tolerance { reached[column] = true } else if count[column] < limit { still.append(column) }
             }
             active = still
+            op.progress?("cg", count.max() ?? 0, limit)
         }
         // The true residual of every column, from one more shared pass.
         let final = applyDamped(x)
@@ -146,6 +147,7 @@ extension CurvatureSolver {
                 let size = Swift.min(batchSize, pool.count)
                 for i in 0..<size { pool.swapAt(i, i + Int(generator.next() % UInt64(pool.count - i))) }
                 let hx = op.apply(columns: x, examples: Array(pool.prefix(size))) + x * S(damping)
+                op.progress?("lissa", step + 1, depth)
                 x = b + x - hx * S(1 / scale)
                 let norm = Double(Tensor.dot(x.flattened(), x.flattened())).squareRoot() / Double(Swift.max(k, 1)).squareRoot()
                 if !norm.isFinite || norm > 1e6 * bNorm * Double(depth) {
@@ -195,6 +197,7 @@ extension CurvatureSolver {
             for j in 0..<m {
                 basis.append(q)
                 var w = Tensor<Double>(op.apply(columns: Tensor<S>(q).reshaped(to: [n, 1]))).reshaped(to: [n])
+                op.progress?("lanczos", j + 1, m)
                 // Full reorthogonalisation (twice) against every basis vector keeps the basis orthonormal.
                 for _ in 0..<2 {
                     for (i, v) in basis.enumerated() {

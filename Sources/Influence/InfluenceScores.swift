@@ -122,7 +122,11 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     var parameterGradients: CurvatureOperator<Task>? = nil
     var preconditioning: QueryPreconditioning
     public let configuration: ScoreConfiguration
-    public var progress: ((String, Int, Int) -> Void)?
+    public var progress: ((String, Int, Int) -> Void)? {
+        didSet { for op in curvatures { op.progress = progress } }
+    }
+    /// The curvature operators of the solves, which report their progress through ``progress``.
+    var curvatures: [CurvatureOperator<Task>] = []
     /// Messages about solves that did not converge.
     public private(set) var warnings: [String] = []
 
@@ -149,6 +153,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         let single = try names.indices.map { i in
             try ScoreComputer(task: task, curvature: operators[i], solver: solver, damping: damping, configuration: configuration)
         }
+        curvatures = operators
         // Replace the joint solve by one solve per layer's rows.
         let sizes = operators.map(\.dimension)
         let solvers = single.map { computer -> ((Tensor<Float>) throws -> Tensor<Float>, ((Tensor<Float>) throws -> Tensor<Float>)?) in
@@ -187,6 +192,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         self.task = task
         self.capture = try GradientCapture(model: task.model, patterns: curvature.names.isEmpty ? [] : curvature.names)
         if curvature.coversOtherParameters { parameterGradients = curvature }
+        curvatures = [curvature]
         self.configuration = configuration
         var warn: (String) -> Void = { _ in }
         switch solver {
@@ -286,10 +292,14 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
 
     /// gᵀ (H + λI)⁻¹ g for each example of per-block gradients `[examples, rows, columns]`, jointly
     /// over the blocks (the exact and Arnoldi solvers).
-    func solvedSelfScores(_ blocks: [Tensor<Float>], examples: Int) throws -> Tensor<Float> {
+    func solvedSelfScores(_ rows: [Tensor<Float>]) throws -> Tensor<Float> {
         guard case let .solve(_, _, _, selfScores?) = preconditioning else { preconditionFailure("self-influence needs factors or a kept inverse") }
-        return try selfScores(Tensor.concatenated(blocks.map { $0.reshaped(to: [examples, -1]) }, along: 1))
+        return try selfScores(Tensor.concatenated(rows, along: 0))
     }
+
+    /// Rows of flat per-example gradients waiting for their solved self scores: the solve reads the
+    /// whole factor, so it runs on a few hundred rows at once rather than on each batch.
+    static var selfSolveRows: Int { 256 }
 
     /// Scores every query, one chunk of ``ScoreConfiguration/queryChunkSize`` queries at a time.
     ///
@@ -349,6 +359,19 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         let flatQueries = queries.map { $0.reshaped(to: [q, -1]) }
         var moduleColumns = [[Tensor<Float>]](repeating: [], count: configuration.perModule ? queries.count : 0)
         var totalColumns: [Tensor<Float>] = [], selfParts: [Tensor<Float>] = [], tokenParts: [Tensor<Float>] = []
+        var pendingSelf: [Tensor<Float>] = [], pendingRows = 0
+        /// Solves the self scores of the pending rows (solver strategies only).
+        func flushSelf() throws {
+            guard pendingRows > 0 else { return }
+            selfParts.append(try solvedSelfScores(pendingSelf))
+            pendingSelf = []
+            pendingRows = 0
+        }
+        func queueSelf(_ blocks: [Tensor<Float>], examples: Int) throws {
+            pendingSelf.append(Tensor.concatenated(blocks.map { $0.reshaped(to: [examples, -1]) }, along: 1))
+            pendingRows += examples
+            if pendingRows >= Self.selfSolveRows { try flushSelf() }
+        }
         var maxTokens = 0
         var generator = SeededGenerator(seed: 0)
         var done = 0
@@ -381,11 +404,11 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                     if configuration.perModule { moduleColumns[i].append(s) }
                 }
                 totalColumns.append(batchScores)
-                if selfInfluence { selfParts.append(try solvedSelfScores(blocks, examples: indices.count)) }
+                if selfInfluence { try queueSelf(blocks, examples: indices.count) }
                 done += indices.count
                 batchIndex += 1
                 progress?("train", done, n)
-                if done < n && batchIndex % Swift.max(1, checkpointInterval) == 0 { try save(partial(), done) }
+                if done < n && batchIndex % Swift.max(1, checkpointInterval) == 0 { try flushSelf(); try save(partial(), done) }
                 continue
             }
             let record = capture.record { task.trainingLoss(indices: indices, labels: .data, generator: &generator) }
@@ -416,15 +439,17 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             }
             totalColumns.append(batchScores)
             if selfInfluence, case .solve = preconditioning {
-                batchSelf = try solvedSelfScores(record.layers.map { $0.perExampleGradients(examples: b) }, examples: b)
+                try queueSelf(record.layers.map { $0.perExampleGradients(examples: b) }, examples: b)
+            } else if selfInfluence {
+                selfParts.append(batchSelf)
             }
-            if selfInfluence { selfParts.append(batchSelf) }
             if let batchTokens { tokenParts.append(batchTokens); maxTokens = Swift.max(maxTokens, t) }
             done += b
             batchIndex += 1
             progress?("train", done, n)
-            if done < n && batchIndex % Swift.max(1, checkpointInterval) == 0 { try save(partial(), done) }
+            if done < n && batchIndex % Swift.max(1, checkpointInterval) == 0 { try flushSelf(); try save(partial(), done) }
         }
+        try flushSelf()
         return partial()
     }
 }

@@ -62,13 +62,15 @@ extension Tensor {
                      "\(name): right-hand side \(rightHandSide.shape) does not match factor \(factor.shape)")
         if !rightHandSide.isFinite { throw LinearAlgebraError.nonFiniteInput(routine: name, shape: rightHandSide.shape) }
         let r = rightHandSide.rank == 1 ? 1 : rightHandSide.shape[1]
-        var x = rightHandSide
+        // The right-hand sides one after another (column-major for LAPACK), so that neither they
+        // nor the factor need LAPACKE's row-major copies.
+        var x = rightHandSide.rank == 1 ? rightHandSide : rightHandSide.transposed()
         Parallelism.prepare()
         let info = factor.withUnsafeBufferPointer { a in
             x.withUnsafeMutableBufferPointer { b in Parallelism.withBLAS(singleThreaded: false) { Scalar.potrs(n: n, rightHandSides: r, a: a.baseAddress!, b: b.baseAddress!) } }
         }
         if info != 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: factor.shape) }
-        return x
+        return rightHandSide.rank == 1 ? x : x.transposed()
     }
 
     /// Solves A X = B for a symmetric positive-definite A by Cholesky.

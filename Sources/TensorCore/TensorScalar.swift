@@ -38,6 +38,9 @@ where RawSignificand: FixedWidthInteger {
     // MARK: LAPACK (row-major through LAPACKE); each returns LAPACK's `info`
     static func syevd(n: Int, a: UnsafeMutablePointer<Self>, w: UnsafeMutablePointer<Self>) -> Int32
     static func potrf(n: Int, a: UnsafeMutablePointer<Self>) -> Int32
+    /// Solves with the row-major lower Cholesky factor `a` (= the column-major upper factor) for
+    /// the right-hand sides stored one after another in `b` (`[rightHandSides, n]` row-major, i.e.
+    /// column-major `[n, rightHandSides]`): no transposition and no NaN scan of the factor.
     static func potrs(n: Int, rightHandSides: Int, a: UnsafePointer<Self>, b: UnsafeMutablePointer<Self>) -> Int32
     static func gesdd(
         m: Int, n: Int, a: UnsafeMutablePointer<Self>, s: UnsafeMutablePointer<Self>,
@@ -108,8 +111,8 @@ extension Float: TensorScalar {
         LAPACKE_spotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n))
     }
     public static func potrs(n: Int, rightHandSides: Int, a: UnsafePointer<Float>, b: UnsafeMutablePointer<Float>) -> Int32 {
-        LAPACKE_spotrs(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), Int32(rightHandSides),
-                       a, Int32(n), b, Int32(rightHandSides))
+        LAPACKE_spotrs_work(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(rightHandSides),
+                            a, Int32(n), b, Int32(n))
     }
     public static func gesdd(m: Int, n: Int, a: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>,
                              u: UnsafeMutablePointer<Float>, vt: UnsafeMutablePointer<Float>) -> Int32 {
@@ -201,8 +204,8 @@ extension Double: TensorScalar {
         LAPACKE_dpotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n))
     }
     public static func potrs(n: Int, rightHandSides: Int, a: UnsafePointer<Double>, b: UnsafeMutablePointer<Double>) -> Int32 {
-        LAPACKE_dpotrs(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), Int32(rightHandSides),
-                       a, Int32(n), b, Int32(rightHandSides))
+        LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(rightHandSides),
+                            a, Int32(n), b, Int32(n))
     }
     public static func gesdd(m: Int, n: Int, a: UnsafeMutablePointer<Double>, s: UnsafeMutablePointer<Double>,
                              u: UnsafeMutablePointer<Double>, vt: UnsafeMutablePointer<Double>) -> Int32 {

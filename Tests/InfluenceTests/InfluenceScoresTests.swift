@@ -99,11 +99,30 @@ struct InfluenceScoresTests {
         let task = languageTask(queries: [Fixtures.sequences[0], [3, 4, 5], Fixtures.sequences[4]])
         let factors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: .ekfac, labels: .data)).fit()
         let configuration = ScoreConfiguration(perModule: true, perToken: true, selfInfluence: true, batchSize: 2, queryChunkSize: chunk)
-        let reference = try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration).compute()
+        try expectResumedRunToMatch(stopAt: stopAt) {
+            try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration)
+        }
+    }
 
+    @Test(arguments: [1, 2])
+    func anInterruptedExactRunWithSelfScoresResumesToTheSameScores(stopAt: Int) throws {
+        // Self scores of a solver are solved in groups of rows: they too must survive an interruption.
+        let task = languageTask(queries: [Fixtures.sequences[0], [3, 4, 5], Fixtures.sequences[4]])
+        let configuration = ScoreConfiguration(damping: .value(0.1), perModule: true, selfInfluence: true, batchSize: 2, queryChunkSize: 2)
+        let curvature = try CurvatureOperator(task: task, modules: ["transformer.h.0.mlp.c_fc"], kind: .ggn)
+        try expectResumedRunToMatch(stopAt: stopAt) {
+            try ScoreComputer(task: task, curvature: curvature, solver: .exact, damping: 0.1, configuration: configuration)
+        }
+    }
+
+    /// Runs `make()`'s computer with a checkpoint after every training batch, puts back the partial
+    /// file as it was after `stopAt` steps, and expects a fresh computer to finish with exactly the
+    /// scores of an uninterrupted run.
+    func expectResumedRunToMatch(stopAt: Int, _ make: () throws -> ScoreComputer<LanguageModelingTask<Float>>) throws {
+        let reference = try make().compute()
         let first = try TemporaryDirectory(), second = try TemporaryDirectory()
         let saved = first.file("partial-scores.safetensors"), kept = first.file("kept.safetensors")
-        let interrupted = try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration)
+        let interrupted = try make()
         var steps = 0
         interrupted.progress = { stage, _, _ in
             guard stage == "train" else { return }
@@ -119,7 +138,7 @@ struct InfluenceScoresTests {
         try #require(FileManager.default.fileExists(atPath: kept.path), "no partial results were saved by step \(stopAt)")
         try FileManager.default.copyItem(at: kept, to: second.file("partial-scores.safetensors"))
         var resumedSteps = 0
-        let resumed = try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration)
+        let resumed = try make()
         resumed.progress = { stage, _, _ in if stage == "train" { resumedSteps += 1 } }
         let result = try resumed.compute(partialDirectory: second.url, checkpointInterval: 1)
         #expect(resumedSteps < steps, "the resumed run redid all \(steps) steps")
