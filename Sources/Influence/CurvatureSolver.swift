@@ -7,7 +7,7 @@ public enum CurvatureSolver {
     /// right-hand side. For models of up to about ten thousand tracked parameters.
     ///
     /// - Parameter rightHandSides: `[dimension, k]`.
-    /// - Throws: ``InfluenceError/notPositiveDefinite(dimension:damping:)`` when H + λI is not
+    /// - Throws: ``InfluenceError/notPositiveDefinite(dimension:damping:lowestEigenvalue:)`` when H + λI is not
     ///   positive definite (a Hessian away from a minimum, or too little damping).
     public static func exact<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double,
                                                    rightHandSides: Tensor<Task.Scalar>) throws -> Tensor<Task.Scalar> {
@@ -25,7 +25,9 @@ public enum CurvatureSolver {
             let h = op.denseMatrix()
             let damped = (h + h.transposed()) * 0.5 + Tensor.identity(n) * Scalar(damping)
             do { factor = try Tensor<Double>(damped).choleskyFactor() } catch LinearAlgebraError.notPositiveDefinite {
-                throw InfluenceError.notPositiveDefinite(dimension: n, damping: damping)
+                // Name the damping that would do: the lowest eigenvalue of the symmetric part of H.
+                let lowest = try? ((Tensor<Double>(h) + Tensor<Double>(h).transposed()) * 0.5).symmetricEigendecomposition().values.min().scalar
+                throw InfluenceError.notPositiveDefinite(dimension: n, damping: damping, lowestEigenvalue: lowest)
             }
         }
 
@@ -228,7 +230,7 @@ extension CurvatureSolver {
             let mu = values.indexSelect(along: 0, indices: kept)
             let shifted = mu + damping
             if !(shifted.min().scalar > 0) {
-                throw InfluenceError.notPositiveDefinite(dimension: rank, damping: damping)
+                throw InfluenceError.notPositiveDefinite(dimension: rank, damping: damping, lowestEigenvalue: mu.min().scalar)
             }
             vectors = v
             shiftedValues = shifted

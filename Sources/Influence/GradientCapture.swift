@@ -103,7 +103,8 @@ public enum InfluenceError: Error, CustomStringConvertible, Equatable {
     case factorsMismatch(path: String, reason: String)
     case malformedFactors(path: String, reason: String)
     case nonFinite(what: String)
-    case notPositiveDefinite(dimension: Int, damping: Double)
+    /// `lowestEigenvalue`, when known, is that of H (without the damping).
+    case notPositiveDefinite(dimension: Int, damping: Double, lowestEigenvalue: Double? = nil)
     case notConverged(String)
     case diverged(String)
 
@@ -115,8 +116,9 @@ public enum InfluenceError: Error, CustomStringConvertible, Equatable {
         case let .malformedFactors(path, reason): return "factors in \(path) are not usable: \(reason)"
         case let .nonFinite(what): return "\(what) contains NaN or infinity; check the model and data for NaNs, or raise the damping"
         case let .notConverged(message), let .diverged(message): return message
-        case let .notPositiveDefinite(dimension, damping):
-            return "the \(dimension)×\(dimension) curvature plus damping \(damping) is not positive definite (the Hessian has negative eigenvalues away from a minimum); raise the damping, or use the Gauss–Newton curvature"
+        case let .notPositiveDefinite(dimension, damping, lowest):
+            let advice = lowest.map { String(format: "; its lowest eigenvalue is %.4g, so a damping above %.4g would do", $0, -$0) } ?? ""
+            return "the \(dimension)×\(dimension) curvature plus damping \(damping) is not positive definite (the Hessian has negative eigenvalues away from a minimum)\(advice); raise the damping, or use the Gauss–Newton curvature"
         }
     }
 }

@@ -59,6 +59,8 @@ struct CurvatureSolverTests {
         let b = Tensor<Double>.ones(shape: [op.dimension, 1])
         let error = #expect(throws: InfluenceError.self) { try CurvatureSolver.exact(op, damping: 0, rightHandSides: b) }
         #expect("\(error!)".contains("raise the damping"))
+        // The message names the lowest eigenvalue and the damping that would do.
+        #expect("\(error!)".contains(String(format: "its lowest eigenvalue is %.4g, so a damping above %.4g would do", lowest, -lowest)), "\(error!)")
         _ = try CurvatureSolver.exact(op, damping: -lowest + 1e-3, rightHandSides: b)
     }
 }
