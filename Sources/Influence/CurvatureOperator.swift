@@ -123,10 +123,10 @@ public final class CurvatureOperator<Task: InfluenceTask> {
     /// block (the layout of ``GradientCapture``), from one backward pass per example.
     public func perExampleGradients(_ indices: [Int], loss: ([Int]) -> TaskLoss<Scalar>) throws -> [Tensor<Scalar>] {
         let blocks = uncheckedPerExampleGradients(indices, loss: loss)
-        for block in blocks {
-            for (k, index) in indices.enumerated() where !block.sliced(along: 0, k..<(k + 1)).isFinite {
-                throw InfluenceError.nonFinite(what: "the gradient of example \(index)")
-            }
+        for block in blocks where !block.isFinite {
+            // Name the first example at fault; the scan runs only when something is wrong.
+            let k = indices.indices.first { !block.sliced(along: 0, $0..<($0 + 1)).isFinite } ?? 0
+            throw InfluenceError.nonFinite(what: "the gradient of example \(indices[k])")
         }
         return blocks
     }

@@ -23,10 +23,10 @@ public enum CurvatureSolver {
         public init<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double) throws where Task.Scalar == Scalar {
             let n = op.dimension
             let h = op.denseMatrix()
-            let damped = (h + h.transposed()) * 0.5 + Tensor.identity(n) * Scalar(damping)
-            do { factor = try Tensor<Double>(damped).choleskyFactor() } catch LinearAlgebraError.notPositiveDefinite {
+            let symmetric = (h + h.transposed()) * 0.5
+            do { factor = try Tensor<Double>(symmetric + Tensor.identity(n) * Scalar(damping)).choleskyFactor() } catch LinearAlgebraError.notPositiveDefinite {
                 // Name the damping that would do: the lowest eigenvalue of the symmetric part of H.
-                let lowest = try? ((Tensor<Double>(h) + Tensor<Double>(h).transposed()) * 0.5).symmetricEigendecomposition().values.min().scalar
+                let lowest = try? Tensor<Double>(symmetric).symmetricEigendecomposition().values.min().scalar
                 throw InfluenceError.notPositiveDefinite(dimension: n, damping: damping, lowestEigenvalue: lowest)
             }
         }

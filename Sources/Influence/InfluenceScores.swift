@@ -190,7 +190,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                      "self-influence is offered with fitted factors and the exact and Arnoldi solvers")
         precondition(!(configuration.perToken && curvature.coversOtherParameters), "per-token scores need Linear layers only")
         self.task = task
-        self.capture = try GradientCapture(model: task.model, patterns: curvature.names.isEmpty ? [] : curvature.names)
+        self.capture = try GradientCapture(model: task.model, patterns: curvature.names)
         if curvature.coversOtherParameters { parameterGradients = curvature }
         curvatures = [curvature]
         self.configuration = configuration
@@ -392,54 +392,53 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                             selfScores: selfInfluence ? Tensor.concatenated(selfParts, along: 0) : nil)
         }
         var batchIndex = 0
+        let solvedSelf: Bool
+        if case .solve = preconditioning { solvedSelf = selfInfluence } else { solvedSelf = false }
         for start in stride(from: done, to: n, by: configuration.batchSize) {
             let indices = Array(start..<Swift.min(n, start + configuration.batchSize))
-            if let source = parameterGradients {
-                // Every parameter: one backward pass per example.
-                let blocks = try source.perExampleGradients(indices) { self.task.trainingLoss(indices: $0, labels: .data, generator: &generator) }
-                var batchScores = Tensor<Float>.zeros(shape: [q, indices.count])
-                for (i, g) in blocks.enumerated() {
-                    let s = Tensor.matmul(flatQueries[i], g.reshaped(to: [indices.count, -1]), transposeB: true)
-                    batchScores += s
-                    if configuration.perModule { moduleColumns[i].append(s) }
-                }
-                totalColumns.append(batchScores)
-                if selfInfluence { try queueSelf(blocks, examples: indices.count) }
-                done += indices.count
-                batchIndex += 1
-                progress?("train", done, n)
-                if done < n && batchIndex % Swift.max(1, checkpointInterval) == 0 { try flushSelf(); try save(partial(), done) }
-                continue
-            }
-            let record = capture.record { task.trainingLoss(indices: indices, labels: .data, generator: &generator) }
-            guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the training loss of example \(indices[0])") }
-            let b = indices.count, t = record.rowsPerExample
+            let b = indices.count
             var batchScores = Tensor<Float>.zeros(shape: [q, b])
             var batchSelf = Tensor<Float>.zeros(shape: [b])
-            var batchTokens = configuration.perToken ? Tensor<Float>.zeros(shape: [q, b, t]) : nil
-            for (i, layer) in record.layers.enumerated() {
-                let g = layer.perExampleGradients(examples: b)
+            var batchTokens: Tensor<Float>? = nil, t = 1
+            /// Adds the scores of block i's per-example gradients `[b, rows, columns]`.
+            func score(_ i: Int, _ g: Tensor<Float>) {
                 let s = Tensor.matmul(flatQueries[i], g.reshaped(to: [b, -1]), transposeB: true)   // [q, b]
                 batchScores += s
                 if configuration.perModule { moduleColumns[i].append(s) }
                 if selfInfluence, case let .factors(p) = preconditioning { batchSelf += p.selfScores(g, layer: i) }
-                if configuration.perToken {
-                    // score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t, added into [q, b·t].
-                    let (out, inp) = (queries[i].shape[1], queries[i].shape[2])
-                    for query in 0..<q {
-                        let p = queries[i].sliced(along: 0, query..<(query + 1)).reshaped(to: [out, inp])
-                        let perRow = (Tensor.matmul(layer.outputGradients, p) * layer.activations).sum(alongAxes: [1])
-                        batchTokens!.withUnsafeMutableBufferPointer { dst in
-                            perRow.withUnsafeBufferPointer { src in
-                                for r in 0..<src.count { dst[query * b * t + r] += src[r] }
+            }
+            var perExample: [Tensor<Float>] = []   // kept only for the solved self scores
+            if let source = parameterGradients {
+                // Every parameter: one backward pass per example.
+                perExample = try source.perExampleGradients(indices) { self.task.trainingLoss(indices: $0, labels: .data, generator: &generator) }
+                for (i, g) in perExample.enumerated() { score(i, g) }
+            } else {
+                let record = capture.record { task.trainingLoss(indices: indices, labels: .data, generator: &generator) }
+                guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the training loss of example \(indices[0])") }
+                t = record.rowsPerExample
+                if configuration.perToken { batchTokens = Tensor<Float>.zeros(shape: [q, b, t]) }
+                for (i, layer) in record.layers.enumerated() {
+                    let g = layer.perExampleGradients(examples: b)
+                    score(i, g)
+                    if solvedSelf { perExample.append(g) }
+                    if configuration.perToken {
+                        // score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t, added into [q, b·t].
+                        let (out, inp) = (queries[i].shape[1], queries[i].shape[2])
+                        for query in 0..<q {
+                            let p = queries[i].sliced(along: 0, query..<(query + 1)).reshaped(to: [out, inp])
+                            let perRow = (Tensor.matmul(layer.outputGradients, p) * layer.activations).sum(alongAxes: [1])
+                            batchTokens!.withUnsafeMutableBufferPointer { dst in
+                                perRow.withUnsafeBufferPointer { src in
+                                    for r in 0..<src.count { dst[query * b * t + r] += src[r] }
+                                }
                             }
                         }
                     }
                 }
             }
             totalColumns.append(batchScores)
-            if selfInfluence, case .solve = preconditioning {
-                try queueSelf(record.layers.map { $0.perExampleGradients(examples: b) }, examples: b)
+            if solvedSelf {
+                try queueSelf(perExample, examples: b)
             } else if selfInfluence {
                 selfParts.append(batchSelf)
             }

@@ -68,6 +68,7 @@ struct ScoresCommand: Subcommand {
         _ = try arguments.choice("arnoldi-order", from: ["largest", "magnitude"])
         _ = try arguments.integer("batch-size", minimum: 1)
         _ = try arguments.integer("curvature-batch", minimum: 1)
+        _ = try arguments.integer("max-queries", minimum: 1)
         _ = try arguments.integer("cg-iterations", minimum: 1)
         if let t = try arguments.number("cg-tolerance"), !(t > 0) { throw UsageError("option '--cg-tolerance' must be positive, got \(t)") }
         if (arguments.string("factors") == nil) == (strategy == nil) {

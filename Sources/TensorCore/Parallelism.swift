@@ -62,7 +62,8 @@ public enum Parallelism {
     nonisolated(unsafe) private static var blasThreadsInEffect = 0
 
     /// Runs a BLAS or LAPACK call with OpenBLAS on one thread (`singleThreaded`) or on
-    /// ``threadCount`` threads. OpenBLAS's results depend on its thread count, which is a process
+    /// ``threadCount`` threads (reading it first also brings the environment's setting to OpenBLAS
+    /// before its first call). OpenBLAS's results depend on its thread count, which is a process
     /// global, so calls are serialised: a product's thread count — and so its exact result — then
     /// depends on its size only, even when several threads use tensors at once.
     @inline(__always) static func withBLAS<R>(singleThreaded: Bool, _ body: () -> R) -> R {
@@ -75,9 +76,6 @@ public enum Parallelism {
         }
         return body()
     }
-
-    /// Makes sure the environment settings reached OpenBLAS before its first call.
-    @inline(__always) static func prepare() { _ = _threadCount }
 
     /// Splits `0..<count` into contiguous chunks of at least `minimumChunk` and runs `body` on them,
     /// concurrently when there is more than one chunk.

@@ -21,7 +21,6 @@ extension Tensor {
         let n = shape[0]
         var vectors = self
         var values = Tensor.zeros(shape: [n])
-        Parallelism.prepare()
         let info = vectors.withUnsafeMutableBufferPointer { a in
             values.withUnsafeMutableBufferPointer { w in Parallelism.withBLAS(singleThreaded: false) { Scalar.syevd(n: n, a: a.baseAddress!, w: w.baseAddress!) } }
         }
@@ -38,7 +37,6 @@ extension Tensor {
         try requireMatrix(name, square: true)
         let n = shape[0]
         var l = self
-        Parallelism.prepare()
         let info = l.withUnsafeMutableBufferPointer { p in Parallelism.withBLAS(singleThreaded: false) { Scalar.potrf(n: n, a: p.baseAddress!) } }
         if info > 0 { throw LinearAlgebraError.notPositiveDefinite(routine: name, order: n, pivot: Int(info)) }
         if info < 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: shape) }
@@ -65,7 +63,6 @@ extension Tensor {
         // The right-hand sides one after another (column-major for LAPACK), so that neither they
         // nor the factor need LAPACKE's row-major copies.
         var x = rightHandSide.rank == 1 ? rightHandSide : rightHandSide.transposed()
-        Parallelism.prepare()
         let info = factor.withUnsafeBufferPointer { a in
             x.withUnsafeMutableBufferPointer { b in Parallelism.withBLAS(singleThreaded: false) { Scalar.potrs(n: n, rightHandSides: r, a: a.baseAddress!, b: b.baseAddress!) } }
         }
@@ -87,7 +84,6 @@ extension Tensor {
         let (m, n) = (shape[0], shape[1]), k = Swift.min(m, n)
         var a = self
         var s = Tensor.zeros(shape: [k]), u = Tensor.zeros(shape: [m, k]), vt = Tensor.zeros(shape: [k, n])
-        Parallelism.prepare()
         let info = a.withUnsafeMutableBufferPointer { pa in
             s.withUnsafeMutableBufferPointer { ps in
                 u.withUnsafeMutableBufferPointer { pu in
@@ -112,7 +108,6 @@ extension Tensor {
         let (m, n) = (shape[0], shape[1]), k = Swift.min(m, n)
         var a = self
         var tau = Tensor.zeros(shape: [Swift.max(1, k)])
-        Parallelism.prepare()
         var info = a.withUnsafeMutableBufferPointer { pa in
             tau.withUnsafeMutableBufferPointer { t in Parallelism.withBLAS(singleThreaded: false) { Scalar.geqrf(m: m, n: n, a: pa.baseAddress!, tau: t.baseAddress!) } }
         }

@@ -23,7 +23,6 @@ extension Tensor {
                      "matmul batch axes differ: \(a.shape) and \(b.shape)")
         let batch = aBatch.isEmpty ? bBatch : aBatch
         let batchCount = batch.reduce(1, *)
-        Parallelism.prepare()
         return Tensor(shape: batch + [m, n]) { c in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
@@ -67,7 +66,6 @@ extension Tensor {
         let (k2, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
         precondition(k == k2 && shape == [m, n],
                      "addMatrixProduct: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "") does not give \(shape)")
-        Parallelism.prepare()
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 withUnsafeMutableBufferPointer { pc in
@@ -86,7 +84,6 @@ extension Tensor {
         precondition(a.rank == 2 && x.rank == 1, "matvec needs a matrix and a vector, got \(a.shape) and \(x.shape)")
         let (m, n) = (a.shape[0], a.shape[1])
         precondition(x.scalarCount == (transpose ? m : n), "matvec: \(a.shape)\(transpose ? "ᵀ" : "") · \(x.shape)")
-        Parallelism.prepare()
         return Tensor(shape: [transpose ? n : m]) { y in
             a.withUnsafeBufferPointer { pa in
                 x.withUnsafeBufferPointer { px in

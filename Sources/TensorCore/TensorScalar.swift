@@ -35,7 +35,7 @@ where RawSignificand: FixedWidthInteger {
         x: UnsafePointer<Self>, beta: Self, y: UnsafeMutablePointer<Self>)
     static func dot(count: Int, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>) -> Self
 
-    // MARK: LAPACK (row-major through LAPACKE); each returns LAPACK's `info`
+    // MARK: LAPACK (through LAPACKE: row-major, except potrs below); each returns LAPACK's `info`
     static func syevd(n: Int, a: UnsafeMutablePointer<Self>, w: UnsafeMutablePointer<Self>) -> Int32
     static func potrf(n: Int, a: UnsafeMutablePointer<Self>) -> Int32
     /// Solves with the row-major lower Cholesky factor `a` (= the column-major upper factor) for
