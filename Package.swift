@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Training", targets: ["Training"]),
         .library(name: "ModelIO", targets: ["ModelIO"]),
         .library(name: "Influence", targets: ["Influence"]),
+        .library(name: "Workflows", targets: ["Workflows"]),
         .executable(name: "influence", targets: ["InfluenceCLI"]),
         .executable(name: "influence-bench", targets: ["InfluenceBench"]),
     ],
@@ -43,10 +44,17 @@ let package = Package(
             dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Datasets"],
             exclude: ["README.md"]),
 
+        // What each subcommand does, as library code: loading tasks, fit, scores, training, the demo.
+        .target(
+            name: "Workflows",
+            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence"],
+            exclude: ["README.md"]),
+
         // Executables.
         .executableTarget(
             name: "InfluenceCLI",
-            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence"]),
+            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence",
+                           "Workflows"]),
         .executableTarget(
             name: "InfluenceBench",
             dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training", "Influence", "Datasets"]),

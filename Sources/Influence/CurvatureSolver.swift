@@ -21,9 +21,13 @@ public enum CurvatureSolver {
         public let factor: Tensor<Double>
 
         public init<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double) throws where Task.Scalar == Scalar {
-            let n = op.dimension
             let h = op.denseMatrix()
-            let symmetric = (h + h.transposed()) * 0.5
+            try self.init(symmetric: (h + h.transposed()) * 0.5, damping: damping)
+        }
+
+        /// The factor of `symmetric` + λI for a symmetric `[n, n]` curvature matrix.
+        public init(symmetric: Tensor<Scalar>, damping: Double) throws {
+            let n = symmetric.shape[0]
             do { factor = try Tensor<Double>(symmetric + Tensor.identity(n) * Scalar(damping)).choleskyFactor() } catch LinearAlgebraError.notPositiveDefinite {
                 // Name the damping that would do: the lowest eigenvalue of the symmetric part of H.
                 let lowest = try? Tensor<Double>(symmetric).symmetricEigendecomposition().values.min().scalar
@@ -177,17 +181,24 @@ extension CurvatureSolver {
             .solve(rightHandSides)
     }
 
-    /// V diag(1/(μ + λ)) Vᵀ on `rank` eigenpairs of H found by Lanczos, computed once and reused
-    /// for every query chunk and for self-influence.
-    public struct LowRankInverse<Scalar: TensorScalar> {
+    /// `rank` eigenpairs of H from a Krylov space of `krylovDimension` operator products (Lanczos
+    /// with full reorthogonalisation): the largest eigenvalues, or with `byMagnitude` the largest
+    /// in absolute value. Damping-free, so that one computation serves any λ.
+    public struct Eigenpairs: Sendable {
         /// Eigenvectors `[dimension, rank]` (orthonormal columns).
         public let vectors: Tensor<Double>
-        /// μ + λ, `[rank]`.
-        public let shiftedValues: Tensor<Double>
+        /// μ, `[rank]`.
+        public let values: Tensor<Double>
 
-        public init<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double, rank: Int, krylovDimension: Int,
-                                         byMagnitude: Bool = false, seed: UInt64 = 0) throws where Task.Scalar == Scalar {
-            typealias S = Scalar
+        public init(vectors: Tensor<Double>, values: Tensor<Double>) {
+            precondition(vectors.rank == 2 && values.shape == [vectors.shape[1]], "eigenpairs \(vectors.shape), \(values.shape)")
+            self.vectors = vectors
+            self.values = values
+        }
+
+        public init<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, rank: Int, krylovDimension: Int, byMagnitude: Bool = false,
+                                         seed: UInt64 = 0) throws {
+            typealias S = Task.Scalar
             let n = op.dimension
             let m = Swift.min(n, Swift.max(rank, krylovDimension))
             precondition(rank > 0 && rank <= m, "Arnoldi rank \(rank) must be in 1...\(m)")
@@ -228,11 +239,34 @@ extension CurvatureSolver {
             let kept = Array(order.prefix(rank))
             let v = Tensor.matmul(q2, ritzVectors.indexSelect(along: 1, indices: kept))     // [n, rank]
             let mu = values.indexSelect(along: 0, indices: kept)
-            let shifted = mu + damping
+            self.init(vectors: v, values: mu)
+        }
+    }
+
+    /// V diag(1/(μ + λ)) Vᵀ on `rank` eigenpairs of H found by Lanczos, computed once and reused
+    /// for every query chunk and for self-influence.
+    public struct LowRankInverse<Scalar: TensorScalar> {
+        /// Eigenvectors `[dimension, rank]` (orthonormal columns).
+        public let vectors: Tensor<Double>
+        /// μ + λ, `[rank]`.
+        public let shiftedValues: Tensor<Double>
+
+        public init<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double, rank: Int, krylovDimension: Int,
+                                         byMagnitude: Bool = false, seed: UInt64 = 0) throws where Task.Scalar == Scalar {
+            let pairs = try Eigenpairs(op, rank: rank, krylovDimension: krylovDimension, byMagnitude: byMagnitude, seed: seed)
+            try self.init(pairs, damping: damping)
+        }
+
+        /// The inverse on eigenpairs found earlier.
+        ///
+        /// - Throws: ``InfluenceError/notPositiveDefinite(dimension:damping:lowestEigenvalue:)`` when a
+        ///   kept eigenvalue plus λ is not positive.
+        public init(_ pairs: Eigenpairs, damping: Double) throws {
+            let shifted = pairs.values + damping
             if !(shifted.min().scalar > 0) {
-                throw InfluenceError.notPositiveDefinite(dimension: rank, damping: damping, lowestEigenvalue: mu.min().scalar)
+                throw InfluenceError.notPositiveDefinite(dimension: pairs.values.shape[0], damping: damping, lowestEigenvalue: pairs.values.min().scalar)
             }
-            vectors = v
+            vectors = pairs.vectors
             shiftedValues = shifted
         }
 

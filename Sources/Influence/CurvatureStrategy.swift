@@ -1,29 +1,240 @@
-/// How the curvature H in score(q, m) = ∇L(z_q)ᵀ (H + λI)⁻¹ ∇L(z_m) is treated, per tracked layer.
+import Foundation
+import TensorCore
+
+/// One way of treating the curvature H in
 ///
-/// | strategy | fit | applies (H + λI)⁻¹ as |
+/// ```
+/// score(q, m) = ∇f(z_q)ᵀ (H + λI)⁻¹ ∇L(z_m)
+/// ```
+/// — the extension point for curvature strategies. A strategy says what it must fit before scoring
+/// (``fit(_:)``: factors, a dense matrix, eigenpairs, or nothing but a curvature operator), how the
+/// fit is saved and loaded (``FittedCurvature/save(to:)``, ``loadFit(from:)``), and, through the
+/// ``InverseCurvature`` its fit gives for a damping, how it preconditions gradients and whether it
+/// offers self-influence.
+///
+/// | strategy | fits | applies (H + λI)⁻¹ as |
 /// |---|---|---|
 /// | identity | nothing | G (a gradient dot product) |
 /// | diagonal | D = E_examples[G ⊙ G] | G / (D + λ) |
 /// | kfac | A = E_tokens[ā āᵀ], S = E_tokens[g gᵀ], eigendecomposed | Q_S[(Q_Sᵀ G Q_A) / (λ_S λ_Aᵀ + λ)]Q_Aᵀ |
 /// | ekfac | K-FAC's eigenbases and Λ = E_examples[(Q_Sᵀ G Q_A)²] | Q_S[(Q_Sᵀ G Q_A) / (Λ + λ)]Q_Aᵀ |
-public enum CurvatureStrategy: String, Sendable, Codable, CaseIterable {
-    case identity, diagonal, kfac, ekfac
-
-    var needsCovariances: Bool { self == .kfac || self == .ekfac }
-    var needsLambda: Bool { self == .diagonal || self == .ekfac }
+/// | exact | the dense H (Hessian, Gauss–Newton or empirical Fisher) | a Cholesky solve |
+/// | cg | a curvature operator | conjugate gradient on H + λI |
+/// | lissa | a curvature operator | LiSSA's stochastic Neumann recursion |
+/// | arnoldi | the top eigenpairs of H (Lanczos) | V diag(1/(μ + λ)) Vᵀ |
+/// | tracin | nothing | Σ_k η_k ∇L_k(z_q) · ∇L_k(z_m) over checkpoints |
+///
+/// ``LayerwiseStrategy`` turns any of them into its block-diagonal variant. ``CurvatureStrategies``
+/// is the registry that maps command-line names to strategies: adding one is a conformer in a file
+/// of its own plus one line there.
+public protocol CurvatureStrategy: Sendable, CustomStringConvertible {
+    /// The name on the command line and in files: `ekfac`, `cg`.
+    static var name: String { get }
+    /// One line for the command line's help.
+    static var abstract: String { get }
+    /// The strategy's own options, spelled as on the command line (`cg-tolerance`).
+    static var options: [StrategyOption] { get }
+    /// Whether its inverse offers self-influence (it keeps the inverse: factors, a Cholesky
+    /// factor, eigenpairs), so that a caller can refuse `--self` before any work.
+    static var offersSelfInfluence: Bool { get }
+    /// Whether its fit defines the `auto` damping (0.1 × mean Λ per layer).
+    static var definesAutomaticDamping: Bool { get }
+    /// Whether it can cover every trainable parameter rather than Linear layers only.
+    static var coversEveryParameter: Bool { get }
+    /// Whether its fit is saved by `influence fit` (else it is computed when scoring).
+    static var savesFit: Bool { get }
+    /// Reads the options of ``options`` (every value present: a default fills any the user left out).
+    ///
+    /// - Throws: ``StrategyOptionError`` naming an option whose value is not usable.
+    init(options: StrategyOptions) throws
+    /// Fits what the strategy needs over the context's training data.
+    func fit<Task: InfluenceTask>(_ context: CurvatureContext<Task>) throws -> any FittedCurvature where Task.Scalar == Float
+    /// Reads a fit written by ``FittedCurvature/save(to:)``.
+    ///
+    /// - Throws: ``InfluenceError/malformedFactors(path:reason:)`` when the file is not usable,
+    ///   or when the strategy's fit is not saved (it is computed when scoring).
+    static func loadFit(from directory: URL) throws -> any FittedCurvature
+    /// Scores the context's queries against its training examples. The default fits, inverts with
+    /// the configuration's damping and runs a ``ScoreComputer``; TracIn, which needs no inverse,
+    /// overrides it.
+    func scores<Task: InfluenceTask>(_ context: CurvatureContext<Task>, configuration: ScoreConfiguration,
+                                     partialDirectory: URL?) throws -> ScoringRun where Task.Scalar == Float
 }
 
-/// The damping λ added to the eigenvalues (or to the diagonal).
-public enum Damping: Sendable, Equatable, CustomStringConvertible {
-    /// 0.1 × the mean of the layer's Λ (or of λ_S λ_Aᵀ for K-FAC), per layer: the paper's heuristic.
-    case automatic
-    case value(Double)
+extension CurvatureStrategy {
+    public var description: String { Self.name }
+    public static var options: [StrategyOption] { [] }
+    public static var offersSelfInfluence: Bool { false }
+    public static var definesAutomaticDamping: Bool { false }
+    public static var coversEveryParameter: Bool { false }
+    public static var savesFit: Bool { false }
 
-    public init?(_ text: String) {
-        if text == "auto" { self = .automatic } else if let v = Double(text), v >= 0, v.isFinite { self = .value(v) } else { return nil }
+    public static func loadFit(from directory: URL) throws -> any FittedCurvature {
+        throw InfluenceError.malformedFactors(path: directory.path, reason: "the \(name) strategy saves no fit: it is computed when scoring")
     }
 
-    public var description: String {
-        switch self { case .automatic: return "auto"; case let .value(v): return String(v) }
+    public func scores<Task: InfluenceTask>(_ context: CurvatureContext<Task>, configuration: ScoreConfiguration,
+                                            partialDirectory: URL?) throws -> ScoringRun where Task.Scalar == Float {
+        let fitted = try fit(context)
+        let computer = try ScoreComputer(task: context.task, fitted: fitted, configuration: configuration)
+        computer.progress = context.progress
+        let scores = try computer.compute(partialDirectory: partialDirectory)
+        return ScoringRun(scores: scores, strategy: computer.strategyName, moduleNames: computer.moduleNames, dampings: computer.dampings,
+                          warnings: computer.warnings)
+    }
+}
+
+/// What a scoring run produced, with what describes it in files and messages.
+public struct ScoringRun: Sendable {
+    public var scores: InfluenceScores
+    /// The strategy with its options (`ekfac`, `cg/1e-06`, `layerwise-exact`).
+    public var strategy: String
+    /// The blocks the scores are split into (tracked Linear layers, then other parameters).
+    public var moduleNames: [String]
+    public var dampings: [Double]
+    /// Messages about solves that did not converge.
+    public var warnings: [String]
+
+    public init(scores: InfluenceScores, strategy: String, moduleNames: [String], dampings: [Double], warnings: [String]) {
+        self.scores = scores
+        self.strategy = strategy
+        self.moduleNames = moduleNames
+        self.dampings = dampings
+        self.warnings = warnings
+    }
+}
+
+/// Everything a strategy may need to fit: the task, the tracked layers, how factors are fitted,
+/// which curvature operator the solvers use, and checkpoints for TracIn. Each strategy reads what
+/// it uses and ignores the rest.
+public struct CurvatureContext<Task: InfluenceTask> {
+    public var task: Task
+    /// Name patterns of the tracked Linear layers (see ``Module/linearLayers(matching:)``); every
+    /// Linear layer when empty.
+    public var modules: [String]
+    /// Cover every trainable parameter rather than the Linear layers only (solver strategies).
+    public var allParameters: Bool
+
+    // Fitting factors (identity, diagonal, K-FAC, EK-FAC).
+    /// Sampled labels (true Fisher) or the data's own (empirical Fisher).
+    public var labels: LabelSource
+    public var batchSize: Int
+    /// Fit on the first this many training examples only.
+    public var maximumExamples: Int?
+    public var seed: UInt64
+    public var accumulatesInDouble: Bool
+    /// Save partial sums every this many batches, in ``partialDirectory``.
+    public var checkpointInterval: Int
+    /// Where a fit keeps its partial sums, so that an interrupted fit resumes.
+    public var partialDirectory: URL?
+
+    // Curvature operators (exact, CG, LiSSA, Arnoldi).
+    public var curvature: CurvatureKind
+    public var curvatureBatchSize: Int
+
+    /// TracIn: one task per checkpoint (the same data, each with its checkpoint's model) with the
+    /// learning rate of its step.
+    public var checkpoints: [(task: Task, learningRate: Double)]
+    /// Receives (stage, done, total) during long work.
+    public var progress: ((String, Int, Int) -> Void)?
+
+    public init(task: Task, modules: [String] = [], allParameters: Bool = false, labels: LabelSource = .sampled, batchSize: Int = 8,
+                maximumExamples: Int? = nil, seed: UInt64 = 0, accumulatesInDouble: Bool = false, checkpointInterval: Int = 50,
+                partialDirectory: URL? = nil, curvature: CurvatureKind = .ggn, curvatureBatchSize: Int = 16,
+                checkpoints: [(task: Task, learningRate: Double)] = [], progress: ((String, Int, Int) -> Void)? = nil) {
+        self.task = task
+        self.modules = modules
+        self.allParameters = allParameters
+        self.labels = labels
+        self.batchSize = batchSize
+        self.maximumExamples = maximumExamples
+        self.seed = seed
+        self.accumulatesInDouble = accumulatesInDouble
+        self.checkpointInterval = checkpointInterval
+        self.partialDirectory = partialDirectory
+        self.curvature = curvature
+        self.curvatureBatchSize = curvatureBatchSize
+        self.checkpoints = checkpoints
+        self.progress = progress
+    }
+
+    /// The curvature operator of the solver strategies over the tracked layers (or every parameter).
+    public func curvatureOperator() throws -> CurvatureOperator<Task> {
+        let op = try CurvatureOperator(task: task, modules: allParameters ? [] : modules, kind: curvature, batchSize: curvatureBatchSize,
+                                       allParameters: allParameters)
+        op.progress = progress
+        return op
+    }
+}
+
+/// An option of a strategy, as the command line shows it.
+public struct StrategyOption: Sendable {
+    public let name: String
+    /// `X`, `N`; nil for a flag.
+    public let valueName: String?
+    public let defaultValue: String?
+    public let help: String
+
+    public static func value(_ name: String, _ valueName: String, default defaultValue: String? = nil, _ help: String) -> StrategyOption {
+        StrategyOption(name: name, valueName: valueName, defaultValue: defaultValue, help: help)
+    }
+
+    public static func flag(_ name: String, _ help: String) -> StrategyOption {
+        StrategyOption(name: name, valueName: nil, defaultValue: nil, help: help)
+    }
+}
+
+/// A strategy option the user got wrong.
+public struct StrategyOptionError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ message: String) { description = message }
+}
+
+/// The values given for strategy options (text as typed, defaults filled in), with typed readers
+/// whose errors name the option.
+public struct StrategyOptions: Sendable {
+    var values: [String: String]
+    var flags: Set<String>
+
+    public init(values: [String: String] = [:], flags: Set<String> = []) {
+        self.values = values
+        self.flags = flags
+    }
+
+    /// The options of `strategy` at their defaults, with `values` and `flags` given on top.
+    public init<S: CurvatureStrategy>(defaultsOf _: S.Type, values: [String: String] = [:], flags: Set<String> = []) {
+        var all = values
+        for o in S.options { if let d = o.defaultValue, all[o.name] == nil { all[o.name] = d } }
+        self.init(values: all, flags: flags)
+    }
+
+    public func flag(_ name: String) -> Bool { flags.contains(name) }
+    public func string(_ name: String) -> String? { values[name] }
+
+    public func integer(_ name: String, minimum: Int = 1) throws -> Int? {
+        guard let text = values[name] else { return nil }
+        guard let value = Int(text) else { throw StrategyOptionError("option '--\(name)' needs an integer, got '\(text)'") }
+        guard value >= minimum else { throw StrategyOptionError("option '--\(name)' must be at least \(minimum), got \(value)") }
+        return value
+    }
+
+    public func positiveNumber(_ name: String) throws -> Double? {
+        guard let text = values[name] else { return nil }
+        guard let value = Double(text), value.isFinite else { throw StrategyOptionError("option '--\(name)' needs a number, got '\(text)'") }
+        guard value > 0 else { throw StrategyOptionError("option '--\(name)' must be positive, got \(value)") }
+        return value
+    }
+
+    public func choice(_ name: String, from allowed: [String]) throws -> String? {
+        guard let text = values[name] else { return nil }
+        guard allowed.contains(text) else {
+            throw StrategyOptionError("option '--\(name)' must be one of \(allowed.joined(separator: ", ")), got '\(text)'")
+        }
+        return text
+    }
+
+    func required<T>(_ value: T?, _ name: String) throws -> T {
+        guard let value else { throw StrategyOptionError("option '--\(name)' needs a value") }
+        return value
     }
 }

@@ -4,8 +4,9 @@ import NeuralNetworks
 import TensorCore
 
 /// How factors are fitted.
-public struct FitConfiguration: Sendable, Equatable {
-    public var strategy: CurvatureStrategy
+public struct FitConfiguration: Sendable {
+    /// Which factors are fitted.
+    public var strategy: any FactorCurvatureStrategy
     /// Sampled labels (true Fisher) by default; `.data` for the empirical Fisher.
     public var labels: LabelSource
     public var batchSize: Int
@@ -17,7 +18,7 @@ public struct FitConfiguration: Sendable, Equatable {
     /// Save partial sums every this many batches (when a directory is given).
     public var checkpointInterval: Int
 
-    public init(strategy: CurvatureStrategy, labels: LabelSource = .sampled, batchSize: Int = 8, maximumExamples: Int? = nil,
+    public init<Strategy: FactorCurvatureStrategy>(strategy: Strategy, labels: LabelSource = .sampled, batchSize: Int = 8, maximumExamples: Int? = nil,
                 seed: UInt64 = 0, accumulatesInDouble: Bool = false, checkpointInterval: Int = 50) {
         self.strategy = strategy
         self.labels = labels
@@ -29,7 +30,7 @@ public struct FitConfiguration: Sendable, Equatable {
     }
 
     var description: String {
-        "\(strategy.rawValue)/\(labels.rawValue)/batch\(batchSize)/max\(maximumExamples ?? -1)/seed\(seed)/\(accumulatesInDouble ? "f64" : "f32")"
+        "\(type(of: strategy).name)/\(labels.rawValue)/batch\(batchSize)/max\(maximumExamples ?? -1)/seed\(seed)/\(accumulatesInDouble ? "f64" : "f32")"
     }
 }
 
@@ -68,9 +69,10 @@ public final class FactorFitter<Task: InfluenceTask> {
         var layers = [LayerFactors](repeating: LayerFactors(), count: shapes.count)
         var tokens = 0
         let strategy = configuration.strategy
+        let needs = type(of: strategy).needs
         let partial = partialDirectory.map { PartialSums(directory: $0, fingerprint: fingerprint,
                                                          configuration: configuration.description + "/data" + task.trainingDataFingerprint, modules: capture.names) }
-        if strategy.needsCovariances {
+        if needs.covariances {
             let sums = try accumulate(.covariance, partial: partial, initial: shapes.flatMap { [[$0[1], $0[1]], [$0[0], $0[0]]] })
             tokens = sums.tokens
             for i in shapes.indices {
@@ -87,13 +89,13 @@ public final class FactorFitter<Task: InfluenceTask> {
                 layers[i].gradientEigenvalues = ls
             }
         }
-        if strategy.needsLambda {
-            let rotations = strategy == .ekfac ? layers.map { (gradient: $0.gradientEigenvectors!, activation: $0.activationEigenvectors!) } : nil
+        if let basis = needs.lambda {
+            precondition(basis == .parameters || needs.covariances, "Λ in the Kronecker eigenbasis needs the covariances")
+            let rotations = basis == .kroneckerEigenbasis ? layers.map { (gradient: $0.gradientEigenvectors!, activation: $0.activationEigenvectors!) } : nil
             let sums = try accumulate(.lambda(eigenbases: rotations), partial: partial, initial: shapes)
             if tokens == 0 { tokens = sums.tokens }
             for i in shapes.indices { layers[i].lambda = sums.values[i] * (1 / Double(Swift.max(1, sums.examples))) }
         }
-        if strategy == .identity { tokens = 0 }
         if let partial { partial.removeAll() }
         for (i, f) in layers.enumerated() {
             for t in [f.activationEigenvalues, f.gradientEigenvalues, f.lambda].compactMap({ $0 }) where !t.isFinite {

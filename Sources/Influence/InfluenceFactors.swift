@@ -21,7 +21,7 @@ public struct LayerFactors: Sendable {
 
 /// Factors of every tracked layer with what they were fitted on.
 public struct InfluenceFactors: Sendable {
-    public var strategy: CurvatureStrategy
+    public var strategy: any FactorCurvatureStrategy
     public var moduleNames: [String]
     /// `[out, in+1]` per module.
     public var gradientShapes: [[Int]]
@@ -49,7 +49,7 @@ public struct InfluenceFactors: Sendable {
             for (key, t) in items { if let t { tensors.append(("\(name).\(key)", .float64(t))) } }
         }
         let metadata: [String: String] = [
-            "format": Self.format, "strategy": strategy.rawValue, "modules": moduleNames.joined(separator: ","),
+            "format": Self.format, "strategy": type(of: strategy).name, "modules": moduleNames.joined(separator: ","),
             "gradient_shapes": gradientShapes.map { $0.map(String.init).joined(separator: "x") }.joined(separator: ","),
             "fisher": labels.rawValue, "examples": String(exampleCount), "tokens": String(tokenCount),
             "model_fingerprint": modelFingerprint, "accumulation": accumulation, "eigendecomposition": "float64",
@@ -69,7 +69,8 @@ public struct InfluenceFactors: Sendable {
         }
         let file = try SafeTensorsFile(contentsOf: url)
         let m = file.metadata
-        guard m["format"] == format, let strategyName = m["strategy"], let strategy = CurvatureStrategy(rawValue: strategyName),
+        guard m["format"] == format, let strategyName = m["strategy"],
+              let strategy = CurvatureStrategies.factorStrategy(named: strategyName),
               let modules = m["modules"], let shapesText = m["gradient_shapes"], let labels = m["fisher"].flatMap(LabelSource.init),
               let examples = m["examples"].flatMap(Int.init), let tokens = m["tokens"].flatMap(Int.init),
               let fingerprint = m["model_fingerprint"] else {
@@ -92,15 +93,11 @@ public struct InfluenceFactors: Sendable {
             // What the preconditioner of this strategy reads, with the shape it must have: a
             // missing or misshapen tensor is an error here rather than a crash when scoring.
             let (out, inputs) = (shape[0], shape[1])
-            var needed: [(key: String, tensor: Tensor<Double>?, shape: [Int])] = []
-            if strategy.needsCovariances {
-                needed += [("activation_eigenvectors", f.activationEigenvectors, [inputs, inputs]),
-                           ("gradient_eigenvectors", f.gradientEigenvectors, [out, out])]
-            }
-            if strategy == .kfac {
-                needed += [("activation_eigenvalues", f.activationEigenvalues, [inputs]), ("gradient_eigenvalues", f.gradientEigenvalues, [out])]
-            }
-            if strategy.needsLambda { needed.append(("lambda", f.lambda, [out, inputs])) }
+            let tensors: [String: Tensor<Double>?] = [
+                "activation_eigenvectors": f.activationEigenvectors, "gradient_eigenvectors": f.gradientEigenvectors,
+                "activation_eigenvalues": f.activationEigenvalues, "gradient_eigenvalues": f.gradientEigenvalues, "lambda": f.lambda,
+            ]
+            let needed = type(of: strategy).requiredFactors(out: out, inputs: inputs).map { (key: $0.key, tensor: tensors[$0.key] ?? nil, shape: $0.shape) }
             for item in needed {
                 guard let tensor = item.tensor else {
                     throw InfluenceError.malformedFactors(path: url.path, reason: "module \(name) lacks its \(item.key)")

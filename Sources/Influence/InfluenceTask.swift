@@ -25,7 +25,7 @@ public struct TaskLoss<Scalar: TensorScalar> {
 ///
 /// The engine never sees a concrete model type: it tracks the ``Linear`` layers that
 /// ``trackedLayers`` returns and asks for losses of batches of example indices.
-public protocol InfluenceTask: AnyObject {
+public protocol InfluenceTask<Scalar>: AnyObject {
     associatedtype Scalar: TensorScalar
     var model: Module<Scalar> { get }
     var trainingExampleCount: Int { get }
@@ -63,29 +63,32 @@ func fingerprint<Scalar: TensorScalar>(_ tensor: Tensor<Scalar>, _ labels: [Int]
     return String(hash, radix: 16)
 }
 
-/// Next-token prediction with a GPT-2-family model over token sequences.
+/// Next-token prediction with any ``CausalLanguageModel`` (GPT-2, Llama-family, GPT-NeoX) over
+/// token sequences.
 ///
 /// Training loss: Σ over examples and positions t ≥ 1 of −log p(x_t | x_<t) (padding excluded).
 /// Query measurement: the same sum over the query's *completion* tokens only, when the query has
 /// a prompt (``queryPromptLengths``): −log p(completion | prompt). A positive score therefore means
 /// the training example makes the completion more likely.
-public final class LanguageModelingTask<Scalar: TensorScalar>: InfluenceTask {
-    public let languageModel: GPT2LanguageModel<Scalar>
-    public var model: Module<Scalar> { languageModel }
+public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTask {
+    public typealias Scalar = Model.Scalar
+    public let languageModel: Model
+    public var model: Module<Scalar> { languageModel.module }
     public let training: [[Int]]
     public let queries: [[Int]]
     /// Tokens of each query that form its prompt (not measured); 0 measures the whole sequence.
     public let queryPromptLengths: [Int]
     public let padToken: Int
 
-    public init(model: GPT2LanguageModel<Scalar>, training: [[Int]], queries: [[Int]], queryPromptLengths: [Int]? = nil) {
+    /// Sequences longer than the model's context are truncated to it.
+    public init(model: Model, training: [[Int]], queries: [[Int]], queryPromptLengths: [Int]? = nil) {
         self.languageModel = model
-        model.evaluate()
-        let context = model.configuration.contextLength
+        model.module.evaluate()
+        let context = model.contextLength
         self.training = training.map { Array($0.prefix(context)) }
         self.queries = queries.map { Array($0.prefix(context)) }
         self.queryPromptLengths = queryPromptLengths ?? Array(repeating: 0, count: queries.count)
-        self.padToken = model.configuration.eosTokenID ?? 0
+        self.padToken = model.specialTokens.paddingID
     }
 
     public var trainingExampleCount: Int { training.count }
@@ -96,8 +99,8 @@ public final class LanguageModelingTask<Scalar: TensorScalar>: InfluenceTask {
 
     func forward(_ sequences: [[Int]]) -> (logits: Variable<Scalar>, batch: TokenBatch) {
         let batch = Batching.pad(sequences, padToken: padToken)
-        let logits = languageModel(tokens: batch.tokens, batchSize: batch.batchSize,
-                                   attentionMask: batch.mask.contains(0) ? batch.attentionMask(Scalar.self) : nil)
+        let logits = languageModel.logits(tokens: batch.tokens, batchSize: batch.batchSize,
+                                          attentionMask: batch.mask.contains(0) ? batch.attentionMask(Scalar.self) : nil)
         return (logits, batch)
     }
 

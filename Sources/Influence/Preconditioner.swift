@@ -2,7 +2,7 @@ import TensorCore
 
 /// Applies (H + λI)⁻¹ of a strategy to per-example gradients, layer by layer, in the model's precision.
 public struct Preconditioner<Scalar: TensorScalar> {
-    public let strategy: CurvatureStrategy
+    public let strategy: any FactorCurvatureStrategy
     /// Per layer: Q_S, Q_A (K-FAC, EK-FAC).
     let rotations: [(gradient: Tensor<Scalar>, activation: Tensor<Scalar>)?]
     /// Per layer: 1 / (Λ + λ) in the layer's basis, `[out, in+1]` (nil for identity).
@@ -14,12 +14,8 @@ public struct Preconditioner<Scalar: TensorScalar> {
         strategy = factors.strategy
         var rotations: [(Tensor<Scalar>, Tensor<Scalar>)?] = [], inverse: [Tensor<Scalar>?] = [], dampings: [Double] = []
         for (i, f) in factors.layers.enumerated() {
-            var lambda: Tensor<Double>?
-            switch factors.strategy {
-            case .identity: lambda = nil
-            case .diagonal, .ekfac: lambda = f.lambda
-            case .kfac: lambda = Tensor.outer(f.gradientEigenvalues!, f.activationEigenvalues!)
-            }
+            let kind = type(of: factors.strategy)
+            let lambda = kind.eigenvalues(of: f)
             if let l = lambda {
                 let d: Double
                 switch damping {
@@ -36,7 +32,7 @@ public struct Preconditioner<Scalar: TensorScalar> {
                 inverse.append(nil)
                 dampings.append(0)
             }
-            if factors.strategy == .kfac || factors.strategy == .ekfac {
+            if kind.rotates {
                 rotations.append((Tensor<Scalar>(f.gradientEigenvectors!), Tensor<Scalar>(f.activationEigenvectors!)))
             } else {
                 rotations.append(nil)

@@ -114,7 +114,7 @@ print(String(format: "GPT-2 4×256, T=128, V=4096, batch 16, AdamW step: %.3f s,
 /// EK-FAC fit and pairwise scoring on the 4-layer GPT-2 of the training benchmark: 1,024
 /// sequences of 128 tokens, 8 queries, the MLP layers tracked.
 final class RandomTokenTask {
-    static func make(sequences: Int, queries: Int) -> LanguageModelingTask<Float> {
+    static func make(sequences: Int, queries: Int) -> LanguageModelingTask<GPT2LanguageModel<Float>> {
         let config = GPT2Configuration(vocabularySize: 4096, contextLength: 128, embeddingSize: 256, layerCount: 4, headCount: 4)
         let model = GPT2LanguageModel<Float>(configuration: config, seed: 11)
         model.evaluate()
@@ -199,17 +199,17 @@ if requested.contains("strategies") {
     let configuration = ScoreConfiguration(damping: .value(damping), batchSize: 100)
     let names: [(String, () throws -> InfluenceScores)] = [
         ("exact", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
-                                      solver: .exact, damping: damping, configuration: configuration).compute() }),
+                                      strategy: ExactStrategy(), damping: damping, configuration: configuration).compute() }),
         ("cg", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
-                                   solver: .conjugateGradient(tolerance: 1e-5, maximumIterations: 500, failsWhenNotConverged: false),
+                                   strategy: ConjugateGradientStrategy(tolerance: 1e-5, maximumIterations: 500),
                                    damping: damping, configuration: configuration).compute() }),
         ("lissa", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
-                                      solver: .lissa(scale: 50, depth: 1000, repeats: 1, batchSize: 100),
+                                      strategy: LiSSAStrategy(scale: 50, depth: 1000, repeats: 1, batchSize: 100),
                                       damping: damping, configuration: configuration).compute() }),
         ("arnoldi-100", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
-                                            solver: .arnoldi(rank: 100, krylovDimension: 200), damping: damping, configuration: configuration).compute() }),
-    ] + CurvatureStrategy.allCases.map { strategy in
-        (strategy.rawValue, {
+                                            strategy: ArnoldiStrategy(rank: 100, krylovDimension: 200), damping: damping, configuration: configuration).compute() }),
+    ] + CurvatureStrategies.factorStrategies.map { strategy in
+        (type(of: strategy).name, {
             let factors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: strategy, labels: .sampled, batchSize: 100)).fit()
             return try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration).compute()
         })

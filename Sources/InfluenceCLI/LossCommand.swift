@@ -1,20 +1,15 @@
-import Autograd
-import Datasets
 import Foundation
-import ModelIO
-import NeuralNetworks
-import TensorCore
-import Tokenizers
+import Workflows
 
-/// `influence loss`: the summed next-token loss of each row of a dataset.
+/// `influence loss`: the loss of every row under a model.
 struct LossCommand: Subcommand {
     static let name = "loss"
-    static let abstract = "Print each row's loss as JSON lines (language-model or classification loss)."
+    static let abstract = "Print each row's summed next-token loss (or a classifier's cross-entropy) as JSON Lines."
     static let options: [OptionSpecification] = [
-        .value("model", "DIR", required: true, "Model directory: a GPT-2 or an MLP classifier."),
-        .value("data", "FILE", required: true, "GPT-2: JSON Lines rows {\"text\": ...} or {\"input_ids\": [...]}; MLP: a CSV file, fashion-mnist:train or fashion-mnist:test."),
+        .value("model", "DIR", required: true, "Model directory: a language model (gpt2, llama, mistral, qwen2, gpt_neox) or an MLP classifier."),
+        .value("data", "FILE", required: true, "Language model: JSON Lines of {\"text\"} or {\"input_ids\"}; MLP: a CSV file or fashion-mnist:train|test."),
         .value("label-column", "NAME", default: "label", "MLP with a CSV file: the label column."),
-        .value("max-examples", "N", "MLP: only the first N rows."),
+        .value("max-examples", "N", "Only the first N rows."),
         .value("batch-size", "N", default: "16", "Rows per forward pass."),
     ]
     static let discussion = """
@@ -24,58 +19,21 @@ struct LossCommand: Subcommand {
     {"index": i, "loss": L, "label": y} with L the cross-entropy −log softmax(f(x))_y.
     """
 
-    let model: URL
-    let data: URL
+    let inputs: TaskInputs
     let batchSize: Int
-    let arguments: ParsedArguments
 
     init(_ arguments: ParsedArguments) throws {
-        model = arguments.path("model")!
-        data = arguments.path("data")!
         batchSize = try arguments.integer("batch-size", minimum: 1)!
-        self.arguments = arguments
-        _ = try arguments.integer("max-examples", minimum: 1)
+        inputs = TaskInputs(model: arguments.path("model")!, train: arguments.string("data")!, labelColumn: arguments.string("label-column")!,
+                            maximumExamples: try arguments.integer("max-examples", minimum: 1))
     }
 
     func run() throws {
-        let gpt2: GPT2LanguageModel<Float>, tokenizer: BytePairTokenizer?
-        switch try ModelDirectory.load(from: model, as: Float.self) {
-        case let .gpt2(m, t): (gpt2, tokenizer) = (m, t)
-        case let .mlp(network, configuration): return try classificationLosses(network, configuration)
-        }
-        let c = gpt2.configuration
-        let dataset = try TextDataset.load(jsonLines: data, tokenizer: tokenizer, maximumLength: c.contextLength,
-                                           vocabularySize: c.vocabularySize)
-        let pad = c.eosTokenID ?? 0
-        for start in stride(from: 0, to: dataset.count, by: batchSize) {
-            let indices = Array(start..<Swift.min(dataset.count, start + batchSize))
-            let batch = Batching.pad(indices.map { dataset.sequences[$0] }, indices: indices, padToken: pad)
-            let losses: Tensor<Float> = withoutGradients {
-                guard batch.length >= 2 else { return Tensor.zeros(shape: [batch.batchSize, 1]) }
-                let logits = gpt2(tokens: batch.tokens, batchSize: batch.batchSize, attentionMask: batch.attentionMask(Float.self))
-                return Losses.nextTokenLosses(logits: logits, tokens: batch.tokens, mask: batch.mask).value
-            }
-            let perRow = batch.length >= 2 ? losses.sum(alongAxes: [1]).scalars : Array(repeating: 0, count: batch.batchSize)
-            for (row, index) in indices.enumerated() {
-                let n = Swift.max(0, dataset.sequences[index].count - 1)
-                print("{\"index\": \(index), \"loss\": \(Double(perRow[row])), \"tokens\": \(n)}")
-            }
-        }
-    }
-
-    /// Per-row cross-entropy of an MLP classifier.
-    func classificationLosses(_ network: MultilayerPerceptron<Float>, _ configuration: MLPConfiguration) throws {
-        guard configuration.task == "classification" else { throw CommandFailure("\(model.path) is an MLP for \(configuration.task); loss takes classifiers") }
-        network.evaluate()
-        let (rows, _) = try labeledRows(arguments.string("data")!, labelColumn: arguments.string("label-column")!,
-                                        limit: try arguments.integer("max-examples", minimum: 1),
-                                        inputCount: configuration.sizes.first ?? 0, classCount: configuration.sizes.last ?? 0)
-        for start in stride(from: 0, to: rows.count, by: batchSize) {
-            let indices = Array(start..<Swift.min(rows.count, start + batchSize))
-            let (x, y) = rows.batch(indices)
-            let losses = withoutGradients { Losses.crossEntropy(logits: network(Variable(x)), labels: y, reduction: .none).value }
-            for (row, index) in indices.enumerated() {
-                print("{\"index\": \(index), \"loss\": \(Double(losses[row])), \"label\": \(y[row])}")
+        try Workflows.losses(inputs, batchSize: batchSize) { row in
+            if let label = row.label {
+                print("{\"index\": \(row.index), \"loss\": \(row.loss), \"label\": \(label)}")
+            } else {
+                print("{\"index\": \(row.index), \"loss\": \(row.loss), \"tokens\": \(row.tokens ?? 0)}")
             }
         }
     }

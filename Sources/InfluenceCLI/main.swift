@@ -1,8 +1,10 @@
 import Foundation
+import Influence
 import TensorCore
 
 /// The `influence` command: subcommands over the swift-influence library.
-let subcommands: [any Subcommand.Type] = [InspectCommand.self, LossCommand.self, TrainCommand.self, FitCommand.self, ScoresCommand.self, DemoCommand.self]
+let subcommands: [any Subcommand.Type] = [InspectCommand.self, LossCommand.self, TrainCommand.self, FitCommand.self,
+                                          ScoresCommand.self, DemoCommand.self]
 
 let topLevelUsage = "influence <subcommand> [options]; subcommands: " + subcommands.map { $0.name }.joined(separator: ", ")
 
@@ -39,6 +41,9 @@ do {
     let instance = try command.init(parsed)
     try instance.run()
 } catch let error as UsageError {
+    printError("Error: \(error)\nUsage: \(command.usage)")
+    exit(64)
+} catch let error as StrategyOptionError {
     printError("Error: \(error)\nUsage: \(command.usage)")
     exit(64)
 } catch {

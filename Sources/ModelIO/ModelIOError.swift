@@ -2,8 +2,10 @@
 public enum ModelIOError: Error, CustomStringConvertible, Equatable {
     case missingFile(path: String, hint: String)
     case malformedConfiguration(path: String, reason: String)
-    case unsupportedModelType(path: String, modelType: String)
-    case missingTensor(path: String, tensor: String)
+    case unsupportedModelType(path: String, modelType: String, supported: [String])
+    /// A configuration option the family does not implement.
+    case unsupportedConfiguration(path: String, field: String, reason: String)
+    case missingTensor(path: String, tensor: String, expected: [Int]? = nil)
     case shapeMismatch(path: String, tensor: String, expected: [Int], found: [Int])
     case nonFiniteTensor(path: String, tensor: String)
     case unexpectedTensor(path: String, tensor: String)
@@ -12,9 +14,11 @@ public enum ModelIOError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .missingFile(path, hint): return "\(path) does not exist\(hint.isEmpty ? "" : "; \(hint)")"
         case let .malformedConfiguration(path, reason): return "\(path): \(reason)"
-        case let .unsupportedModelType(path, type):
-            return "\(path): model_type '\(type)' is not supported (supported: gpt2, mlp)"
-        case let .missingTensor(path, tensor): return "\(path): tensor \(tensor) is missing"
+        case let .unsupportedModelType(path, type, supported):
+            return "\(path): model_type '\(type)' is not supported (supported: \(supported.joined(separator: ", ")))"
+        case let .unsupportedConfiguration(path, field, reason): return "\(path): field \(field) \(reason)"
+        case let .missingTensor(path, tensor, expected):
+            return "\(path): tensor \(tensor) is missing" + (expected.map { " (expected shape \($0))" } ?? "")
         case let .shapeMismatch(path, tensor, expected, found):
             return "\(path): tensor \(tensor) has shape \(found), the configuration implies \(expected)"
         case let .nonFiniteTensor(path, tensor): return "\(path): tensor \(tensor) contains NaN or infinity"

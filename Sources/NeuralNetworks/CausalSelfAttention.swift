@@ -2,13 +2,12 @@ import Autograd
 import TensorCore
 
 /// Multi-head causal self-attention with GPT-2's module names: `c_attn` projects to queries, keys
-/// and values at once (`[3·C, C]`), `c_proj` projects back.
+/// and values at once (`[3·C, C]`, queries first), `c_proj` projects back.
 ///
 /// ```
-/// A = softmax(Q Kᵀ / √d + M),  M = 0 where key j ≤ query i and key j is not padding, else −10⁹
+/// A = softmax(Q Kᵀ / √d + M),  M from causalAttentionMask(batch:time:attentionMask:slidingWindow:)
 /// ```
-/// A finite mask (rather than −∞) keeps a fully masked row, a padding query, finite.
-public final class CausalSelfAttention<Scalar: TensorScalar>: Module<Scalar> {
+public final class CausalSelfAttention<Scalar: TensorScalar>: Module<Scalar>, AttentionLayer {
     public let c_attn: Linear<Scalar>
     public let c_proj: Linear<Scalar>
     public let attentionDropout: Dropout<Scalar>
@@ -30,48 +29,19 @@ public final class CausalSelfAttention<Scalar: TensorScalar>: Module<Scalar> {
         register(module: self.residualDropout, "resid_dropout")
     }
 
-    /// The additive mask `[batch, 1, time, time]` for causal attention over the non-padding keys.
-    ///
-    /// - Parameter attentionMask: `[batch, time]`, 1 for tokens and 0 for padding; nil for none.
-    public static func additiveMask(batch: Int, time: Int, attentionMask: Tensor<Scalar>?) -> Tensor<Scalar> {
-        let blocked: Scalar = -1e9
-        if let attentionMask {
-            precondition(attentionMask.shape == [batch, time], "attention mask \(attentionMask.shape) should be [\(batch), \(time)]")
-        }
-        return Tensor(shape: [attentionMask == nil ? 1 : batch, 1, time, time]) { p in
-            let maskBatches = attentionMask == nil ? 1 : batch
-            let keep = attentionMask?.scalars
-            for b in 0..<maskBatches {
-                for i in 0..<time {
-                    for j in 0..<time {
-                        let visible = j <= i && (keep.map { $0[b * time + j] != 0 } ?? true)
-                        p[(b * time + i) * time + j] = visible ? 0 : blocked
-                    }
-                }
-            }
-        }
-    }
-
     /// - Parameters:
     ///   - x: `[batch, time, channels]`.
-    ///   - mask: from ``additiveMask(batch:time:attentionMask:)``.
+    ///   - mask: from ``causalAttentionMask(batch:time:attentionMask:slidingWindow:)``.
     /// - Returns: `[batch, time, channels]`.
     public func callAsFunction(_ x: Variable<Scalar>, mask: Tensor<Scalar>) -> Variable<Scalar> {
-        let (batch, time, channels) = (x.shape[0], x.shape[1], x.shape[2])
-        let headSize = channels / headCount
+        let channels = x.shape[2]
         let qkv = c_attn(x)                                            // [B, T, 3C]
         func heads(_ index: Int) -> Variable<Scalar> {
-            qkv.sliced(along: 2, (index * channels)..<((index + 1) * channels))
-                .reshaped(to: [batch, time, headCount, headSize])
-                .permuted([0, 2, 1, 3])                                // [B, H, T, D]
+            qkv.sliced(along: 2, (index * channels)..<((index + 1) * channels)).splittingHeads(headCount)   // [B, H, T, D]
         }
-        let (q, k, v) = (heads(0), heads(1), heads(2))
-        let scale = Scalar(1 / Double(headSize).squareRoot())
-        let scores = Variable.matmul(q, k, transposeB: true) * scale + Variable(mask)   // [B, H, T, T]
-        let weights = attentionDropout(scores.softmax(alongAxis: -1))
-        let context = Variable.matmul(weights, v)                      // [B, H, T, D]
-            .permuted([0, 2, 1, 3])
-            .reshaped(to: [batch, time, channels])
+        let scale = Scalar(1 / Double(channels / headCount).squareRoot())
+        let context = scaledDotProductAttention(queries: heads(0), keys: heads(1), values: heads(2), mask: mask, scale: scale,
+                                                dropout: attentionDropout)
         return residualDropout(c_proj(context))
     }
 }

@@ -1,59 +1,69 @@
 import Autograd
 import TensorCore
 
-/// The MLP block of a transformer layer with GPT-2's names: `c_fc` (C → inner), activation,
-/// `c_proj` (inner → C), dropout. The paper's influence analyses track these two Linear layers.
-public final class FeedForward<Scalar: TensorScalar>: Module<Scalar> {
-    public let c_fc: Linear<Scalar>
-    public let c_proj: Linear<Scalar>
+/// The two-layer MLP of a transformer block: `down(activation(up(x)))`, then dropout.
+///
+/// GPT-2 names its layers `c_fc` and `c_proj`, GPT-NeoX `dense_h_to_4h` and `dense_4h_to_h`; the
+/// names are given at construction so that parameters map to Hugging Face checkpoints by path.
+/// The paper's influence analyses track these Linear layers.
+public final class FeedForward<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
+    /// `[inner, channels]`.
+    public let up: Linear<Scalar>
+    /// `[channels, inner]`.
+    public let down: Linear<Scalar>
     public let activation: Activation
     public let dropout: Dropout<Scalar>
 
-    public init(embeddingSize: Int, innerSize: Int, activation: Activation, dropout: Double,
-                initializerRange: Scalar, projectionStandardDeviation: Scalar, using generator: inout SeededGenerator) {
-        c_fc = Linear(inputCount: embeddingSize, outputCount: innerSize, standardDeviation: initializerRange, using: &generator)
-        c_proj = Linear(inputCount: innerSize, outputCount: embeddingSize, standardDeviation: projectionStandardDeviation, using: &generator)
+    public init(up: Linear<Scalar>, down: Linear<Scalar>, activation: Activation, dropout: Double, names: (up: String, down: String)) {
+        precondition(up.outputCount == down.inputCount && up.inputCount == down.outputCount,
+                     "MLP layers \(up.weight.shape) and \(down.weight.shape) do not compose")
+        self.up = up
+        self.down = down
         self.activation = activation
         self.dropout = Dropout(probability: dropout)
         super.init()
-        register(module: c_fc, "c_fc")
-        register(module: c_proj, "c_proj")
+        register(module: up, names.up)
+        register(module: down, names.down)
         register(module: self.dropout, "dropout")
     }
 
+    /// GPT-2's MLP (`c_fc`, `c_proj`) with its initialisation.
+    public convenience init(embeddingSize: Int, innerSize: Int, activation: Activation, dropout: Double,
+                            initializerRange: Scalar, projectionStandardDeviation: Scalar, using generator: inout SeededGenerator) {
+        let up = Linear(inputCount: embeddingSize, outputCount: innerSize, standardDeviation: initializerRange, using: &generator)
+        let down = Linear(inputCount: innerSize, outputCount: embeddingSize, standardDeviation: projectionStandardDeviation, using: &generator)
+        self.init(up: up, down: down, activation: activation, dropout: dropout, names: ("c_fc", "c_proj"))
+    }
+
     public func callAsFunction(_ x: Variable<Scalar>) -> Variable<Scalar> {
-        dropout(c_proj(activation(c_fc(x))))
+        dropout(down(activation(up(x))))
     }
 }
 
-/// A pre-LayerNorm transformer layer: x + attn(ln_1(x)), then + mlp(ln_2(·)).
-public final class GPT2Block<Scalar: TensorScalar>: Module<Scalar> {
-    public let ln_1: LayerNorm<Scalar>
-    public let attn: CausalSelfAttention<Scalar>
-    public let ln_2: LayerNorm<Scalar>
-    public let mlp: FeedForward<Scalar>
+/// The gated MLP of Llama-family blocks (SwiGLU with `silu`; Shazeer 2020):
+///
+/// ```
+/// down_proj(activation(gate_proj(x)) ⊙ up_proj(x))
+/// ```
+public final class GatedFeedForward<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
+    public let gate_proj: Linear<Scalar>
+    public let up_proj: Linear<Scalar>
+    public let down_proj: Linear<Scalar>
+    public let activation: Activation
 
-    public init(configuration c: GPT2Configuration, using generator: inout SeededGenerator) {
-        let std = Scalar(c.initializerRange)
-        // GPT-2 scales the residual projections by 1/√(2 × layers).
-        let projectionStd = Scalar(c.initializerRange / (2 * Double(c.layerCount)).squareRoot())
-        ln_1 = LayerNorm(dimension: c.embeddingSize, epsilon: Scalar(c.layerNormEpsilon))
-        attn = CausalSelfAttention(embeddingSize: c.embeddingSize, headCount: c.headCount, attentionDropout: c.attentionDropout,
-                                   residualDropout: c.residualDropout, initializerRange: std,
-                                   projectionStandardDeviation: projectionStd, using: &generator)
-        ln_2 = LayerNorm(dimension: c.embeddingSize, epsilon: Scalar(c.layerNormEpsilon))
-        mlp = FeedForward(embeddingSize: c.embeddingSize, innerSize: c.feedForwardSize,
-                          activation: Activation(huggingFaceName: c.activation) ?? .geluNew, dropout: c.residualDropout,
-                          initializerRange: std, projectionStandardDeviation: projectionStd, using: &generator)
+    public init(embeddingSize: Int, innerSize: Int, activation: Activation, hasBias: Bool, initializerRange: Scalar,
+                using generator: inout SeededGenerator) {
+        gate_proj = Linear(inputCount: embeddingSize, outputCount: innerSize, hasBias: hasBias, standardDeviation: initializerRange, using: &generator)
+        up_proj = Linear(inputCount: embeddingSize, outputCount: innerSize, hasBias: hasBias, standardDeviation: initializerRange, using: &generator)
+        down_proj = Linear(inputCount: innerSize, outputCount: embeddingSize, hasBias: hasBias, standardDeviation: initializerRange, using: &generator)
+        self.activation = activation
         super.init()
-        register(module: ln_1, "ln_1")
-        register(module: attn, "attn")
-        register(module: ln_2, "ln_2")
-        register(module: mlp, "mlp")
+        register(module: gate_proj, "gate_proj")
+        register(module: up_proj, "up_proj")
+        register(module: down_proj, "down_proj")
     }
 
-    public func callAsFunction(_ x: Variable<Scalar>, mask: Tensor<Scalar>) -> Variable<Scalar> {
-        let h = x + attn(ln_1(x), mask: mask)
-        return h + mlp(ln_2(h))
+    public func callAsFunction(_ x: Variable<Scalar>) -> Variable<Scalar> {
+        down_proj(activation(gate_proj(x)) * up_proj(x))
     }
 }

@@ -7,7 +7,7 @@ public final class GPT2Model<Scalar: TensorScalar>: Module<Scalar> {
     public let wte: Embedding<Scalar>
     public let wpe: Embedding<Scalar>
     public let drop: Dropout<Scalar>
-    public let h: ModuleList<Scalar, GPT2Block<Scalar>>
+    public let h: ModuleList<Scalar, TransformerBlock<Scalar>>
     public let ln_f: LayerNorm<Scalar>
     public let configuration: GPT2Configuration
 
@@ -17,8 +17,21 @@ public final class GPT2Model<Scalar: TensorScalar>: Module<Scalar> {
         wte = Embedding(count: c.vocabularySize, dimension: c.embeddingSize, standardDeviation: std, using: &generator)
         wpe = Embedding(count: c.contextLength, dimension: c.embeddingSize, standardDeviation: std, using: &generator)
         drop = Dropout(probability: c.embeddingDropout)
-        var blocks: [GPT2Block<Scalar>] = []
-        for _ in 0..<c.layerCount { blocks.append(GPT2Block(configuration: c, using: &generator)) }
+        var blocks: [TransformerBlock<Scalar>] = []
+        // GPT-2 scales the residual projections by 1/√(2 × layers).
+        let projectionStd = Scalar(c.initializerRange / (2 * Double(c.layerCount)).squareRoot())
+        for _ in 0..<c.layerCount {
+            let ln1 = LayerNorm<Scalar>(dimension: c.embeddingSize, epsilon: Scalar(c.layerNormEpsilon))
+            let attention = CausalSelfAttention(embeddingSize: c.embeddingSize, headCount: c.headCount, attentionDropout: c.attentionDropout,
+                                                residualDropout: c.residualDropout, initializerRange: std,
+                                                projectionStandardDeviation: projectionStd, using: &generator)
+            let ln2 = LayerNorm<Scalar>(dimension: c.embeddingSize, epsilon: Scalar(c.layerNormEpsilon))
+            let mlp = FeedForward(embeddingSize: c.embeddingSize, innerSize: c.feedForwardSize,
+                                  activation: Activation(huggingFaceName: c.activation) ?? .geluNew, dropout: c.residualDropout,
+                                  initializerRange: std, projectionStandardDeviation: projectionStd, using: &generator)
+            blocks.append(TransformerBlock(inputNorm: ln1, attention: attention, postAttentionNorm: ln2, mlp: mlp,
+                                           names: ("ln_1", "attn", "ln_2", "mlp")))
+        }
         h = ModuleList(blocks)
         ln_f = LayerNorm(dimension: c.embeddingSize, epsilon: Scalar(c.layerNormEpsilon))
         super.init()
@@ -39,12 +52,11 @@ public final class GPT2Model<Scalar: TensorScalar>: Module<Scalar> {
         precondition(batchSize > 0 && tokens.count % batchSize == 0,
                      "\(tokens.count) tokens do not split into \(batchSize) sequences of equal length")
         let time = tokens.count / batchSize
-        precondition(time <= configuration.contextLength,
-                     "sequence length \(time) exceeds the context length \(configuration.contextLength)")
+        precondition(time <= configuration.contextLength, "sequence length \(time) exceeds the context length \(configuration.contextLength)")
         let tokenEmbeddings = wte(tokens).reshaped(to: [batchSize, time, configuration.embeddingSize])
         let positionEmbeddings = wpe(Array(0..<time))
         var x = drop(tokenEmbeddings + positionEmbeddings)
-        let mask = CausalSelfAttention<Scalar>.additiveMask(batch: batchSize, time: time, attentionMask: attentionMask)
+        let mask: Tensor<Scalar> = causalAttentionMask(batch: batchSize, time: time, attentionMask: attentionMask)
         for block in h.elements { x = block(x, mask: mask) }
         return ln_f(x)
     }
@@ -53,7 +65,7 @@ public final class GPT2Model<Scalar: TensorScalar>: Module<Scalar> {
 /// GPT-2 with its language-model head (`GPT2LMHeadModel`): logits over the vocabulary at every
 /// position. The head is a bias-free ``Linear`` named `lm_head` whose weight is, when tied, the
 /// same parameter as `transformer.wte.weight`.
-public final class GPT2LanguageModel<Scalar: TensorScalar>: Module<Scalar> {
+public final class GPT2LanguageModel<Scalar: TensorScalar>: Module<Scalar>, CausalLanguageModel {
     public let transformer: GPT2Model<Scalar>
     public let lm_head: Linear<Scalar>
     public var configuration: GPT2Configuration { transformer.configuration }
@@ -72,8 +84,22 @@ public final class GPT2LanguageModel<Scalar: TensorScalar>: Module<Scalar> {
         register(module: lm_head, "lm_head")
     }
 
+    public var module: Module<Scalar> { self }
+    public var contextLength: Int { configuration.contextLength }
+    public var vocabularySize: Int { configuration.vocabularySize }
+    public var specialTokens: SpecialTokens { SpecialTokens(beginning: configuration.bosTokenID, end: configuration.eosTokenID) }
+
+    override public var moduleGroups: [String: [String]] {
+        ["mlp": ["transformer.h.*.mlp.c_fc", "transformer.h.*.mlp.c_proj"],
+         "attention": ["transformer.h.*.attn.c_attn", "transformer.h.*.attn.c_proj"], "all": []]
+    }
+
     /// Logits `[batch, time, vocabulary]`.
     public func callAsFunction(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>? = nil) -> Variable<Scalar> {
         lm_head(transformer(tokens: tokens, batchSize: batchSize, attentionMask: attentionMask))
+    }
+
+    public func logits(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>?) -> Variable<Scalar> {
+        self(tokens: tokens, batchSize: batchSize, attentionMask: attentionMask)
     }
 }

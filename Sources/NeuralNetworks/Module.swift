@@ -88,6 +88,22 @@ open class Module<Scalar: TensorScalar> {
         }
     }
 
+    /// Named groups of Linear layers, as name patterns for ``linearLayers(matching:)``: what
+    /// `--modules mlp` or `--modules attention` mean for this model. Every model has `all` (every
+    /// Linear layer, the empty pattern list); model families override this to add their own.
+    open var moduleGroups: [String: [String]] { ["all": []] }
+
+    /// Name patterns for a comma-separated selection of group names (``moduleGroups``) and name
+    /// patterns: `"mlp"`, `"mlp,attention"`, `"model.layers.0.*"`. Empty when `selection` is nil,
+    /// empty or names `all`, which tracks every Linear layer.
+    public func linearLayerPatterns(for selection: String?) -> [String] {
+        guard let selection else { return [] }
+        let parts = selection.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let groups = moduleGroups
+        if parts.contains(where: { groups[$0] == [] }) { return [] }
+        return parts.flatMap { groups[$0] ?? [$0] }
+    }
+
     // MARK: Modes
 
     /// Training mode for this module and its descendants (dropout active).

@@ -22,6 +22,8 @@ public final class MultilayerPerceptron<Scalar: TensorScalar>: Module<Scalar> {
         register(module: layers, "layers")
     }
 
+    override public var moduleGroups: [String: [String]] { ["mlp": ["layers.*"], "all": []] }
+
     public var inputCount: Int { layers.elements[0].inputCount }
     public var outputCount: Int { layers.elements[layers.elements.count - 1].outputCount }
 

@@ -28,7 +28,7 @@ struct CommandLineTests {
     @Test func subcommandHelpShowsEveryOption() throws {
         let r = try Influence.run(["train", "--help"])
         #expect(r.exitCode == 0)
-        for option in ["--out DIR", "--corpus fortunes", "--model-type gpt2|mlp", "--steps N", "--restart", "--help"] {
+        for option in ["--out DIR", "--corpus fortunes", "--architecture gpt2|llama|gpt_neox|mlp", "--steps N", "--restart", "--help"] {
             #expect(r.standardOutput.contains(option), "help lacks \(option)")
         }
     }
@@ -60,6 +60,7 @@ struct CommandLineTests {
           lm_head                      Linear*    weight [384, 32]
           (lm_head.weight is tied to transformer.wte.weight)
         linear layers: 9 (marked *)
+        module groups (--modules): all (9), attention (4), mlp (4)
 
         """
         #expect(r.standardOutput == expected)

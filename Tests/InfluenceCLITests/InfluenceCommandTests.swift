@@ -155,9 +155,9 @@ struct InfluenceCommandTests {
 
     @Test(arguments: [
         (["scores", "--model", "m", "--train", "t", "--queries", "q", "--out", "o"],
-         "Error: give either --factors FACTORS_DIR or --strategy exact|cg|lissa|arnoldi|tracin"),
+         "Error: give either --factors FACTORS_DIR or --strategy identity|diagonal|kfac|ekfac|exact|cg|lissa|arnoldi|tracin"),
         (["scores", "--model", "m", "--strategy", "cg", "--factors", "f", "--train", "t", "--queries", "q", "--damping", "1", "--out", "o"],
-         "Error: give either --factors FACTORS_DIR or --strategy exact|cg|lissa|arnoldi|tracin"),
+         "Error: give either --factors FACTORS_DIR or --strategy identity|diagonal|kfac|ekfac|exact|cg|lissa|arnoldi|tracin"),
         (["scores", "--model", "m", "--strategy", "cg", "--train", "t", "--queries", "q", "--damping", "1", "--self", "--out", "o"],
          "Error: --self needs fitted factors or --strategy exact|arnoldi; it is not offered with --strategy cg"),
         (["fit", "--model", "m", "--data", "d", "--strategy", "newton", "--out", "o"],

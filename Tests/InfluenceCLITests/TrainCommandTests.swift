@@ -93,11 +93,11 @@ struct TrainCommandTests {
     }
 
     @Test(arguments: [
-        (["train", "--out", "/tmp/x"], "Error: GPT-2 training needs exactly one of --corpus fortunes and --data FILE.jsonl"),
+        (["train", "--out", "/tmp/x"], "Error: language-model training needs exactly one of --corpus fortunes and --data FILE.jsonl"),
         (["train", "--out", "/tmp/x", "--corpus", "wikipedia"], "Error: unknown corpus 'wikipedia' (available: fortunes)"),
         (["train", "--out", "/tmp/x", "--corpus", "fortunes", "--steps", "0"], "Error: option '--steps' must be at least 1, got 0"),
         (["train", "--out", "/tmp/x", "--model-type", "mlp"], "Error: MLP training needs exactly one of --dataset fashion-mnist and --data FILE.csv"),
-        (["train", "--out", "/tmp/x", "--model-type", "cnn"], "Error: option '--model-type' must be one of gpt2, mlp, got 'cnn'"),
+        (["train", "--out", "/tmp/x", "--model-type", "cnn"], "Error: option '--model-type' must be one of gpt2, llama, gpt_neox, mlp, got 'cnn'"),
     ])
     func invalidCombinationsAreUsageErrors(arguments: [String], message: String) throws {
         let r = try Influence.run(arguments)

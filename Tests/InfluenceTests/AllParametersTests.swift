@@ -14,7 +14,7 @@ import _TestSupport
 struct AllParametersTests {
     let queries: [[Int]] = [[3, 1, 4, 1, 5], [9, 2, 6]]
 
-    func task<Scalar: TensorScalar>(_: Scalar.Type) -> LanguageModelingTask<Scalar> {
+    func task<Scalar: TensorScalar>(_: Scalar.Type) -> LanguageModelingTask<GPT2LanguageModel<Scalar>> {
         LanguageModelingTask(model: Fixtures.languageModel(Scalar.self), training: Fixtures.sequences, queries: queries)
     }
 
@@ -67,8 +67,8 @@ struct AllParametersTests {
         let float = task(Float.self)
         try copyParameters(from: model, to: float.model)
         let op = try CurvatureOperator(task: float, modules: [], kind: .hessian, batchSize: 2, allParameters: true)
-        for (solver, tolerance) in [(InverseSolver.exact, 2e-3), (.conjugateGradient(tolerance: 1e-4, maximumIterations: nil, failsWhenNotConverged: true), 2e-3)] {
-            let computer = try ScoreComputer(task: float, curvature: op, solver: solver, damping: damping,
+        for (solver, tolerance) in [(ExactStrategy() as any OperatorCurvatureStrategy, 2e-3), (ConjugateGradientStrategy(tolerance: 1e-4, maximumIterations: nil, failsWhenNotConverged: true), 2e-3)] {
+            let computer = try ScoreComputer(task: float, curvature: op, strategy: solver, damping: damping,
                                              configuration: ScoreConfiguration(damping: .value(damping), perModule: true, batchSize: 2))
             let scores = try computer.compute()
             let observed = Tensor<Double>(scores.pairwise)
@@ -86,7 +86,7 @@ struct AllParametersTests {
     @Test func selfScoresOverEveryParameterEqualThePairwiseDiagonal() throws {
         let lm = LanguageModelingTask(model: Fixtures.languageModel(Float.self), training: Fixtures.sequences, queries: Fixtures.sequences)
         let op = try CurvatureOperator(task: lm, modules: [], kind: .ggn, batchSize: 2, allParameters: true)
-        let computer = try ScoreComputer(task: lm, curvature: op, solver: .exact, damping: 0.1,
+        let computer = try ScoreComputer(task: lm, curvature: op, strategy: ExactStrategy(), damping: 0.1,
                                          configuration: ScoreConfiguration(damping: .value(0.1), selfInfluence: true, batchSize: 2))
         let scores = try computer.compute()
         let diagonal = Tensor<Float>((0..<lm.trainingExampleCount).map { scores.pairwise[$0, $0] })

@@ -89,9 +89,9 @@ struct SolverScoreTests {
         let expected = Tensor.matmul(solved, Tensor.stacked(train, along: 1), transposeA: true)   // [queries, train]
 
         let op = try CurvatureOperator(task: task, modules: [], kind: kind)
-        let solver: InverseSolver = solverName == "exact" ? .exact
-            : .conjugateGradient(tolerance: 1e-6, maximumIterations: nil, failsWhenNotConverged: true)
-        let scores = try ScoreComputer(task: task, curvature: op, solver: solver, damping: damping,
+        let solver: any OperatorCurvatureStrategy = solverName == "exact" ? ExactStrategy()
+            : ConjugateGradientStrategy(tolerance: 1e-6, maximumIterations: nil, failsWhenNotConverged: true)
+        let scores = try ScoreComputer(task: task, curvature: op, strategy: solver, damping: damping,
                                        configuration: ScoreConfiguration(perModule: true, batchSize: 3)).compute()
         let r = compare(scores.pairwise, expected, tolerance: 1e-4, "\(solverName) \(kind) scores")
         #expect(r.passed, "\(r)")
@@ -109,10 +109,11 @@ struct SolverScoreTests {
         let computer: ScoreComputer<ClassificationTask<Float>>
         switch variant {
         case "layer-wise exact":
-            computer = try ScoreComputer(task: task, modules: [], kind: .ggn, layerwise: .exact, damping: 0.1, batchSize: 3, configuration: configuration)
+            computer = try layerwiseComputer(task, base: ExactStrategy(), damping: 0.1, batchSize: 3, configuration: configuration)
         default:
             let op = try CurvatureOperator(task: task, modules: [], kind: .ggn)
-            computer = try ScoreComputer(task: task, curvature: op, solver: variant == "exact" ? .exact : .arnoldi(rank: 12, krylovDimension: 31),
+            let strategy: any OperatorCurvatureStrategy = variant == "exact" ? ExactStrategy() : ArnoldiStrategy(rank: 12, krylovDimension: 31)
+            computer = try ScoreComputer(task: task, curvature: op, strategy: strategy,
                                          damping: 0.1, configuration: configuration)
         }
         let scores = try computer.compute()
@@ -126,11 +127,11 @@ struct SolverScoreTests {
     @Test func conjugateGradientThatCannotConvergeIsReported() throws {
         let task = Fixtures.classificationTask(Float.self)
         let op = try CurvatureOperator(task: task, modules: [], kind: .ggn)
-        let failing = try ScoreComputer(task: task, curvature: op, solver: .conjugateGradient(tolerance: 1e-12, maximumIterations: 1,
+        let failing = try ScoreComputer(task: task, curvature: op, strategy: ConjugateGradientStrategy(tolerance: 1e-12, maximumIterations: 1,
                                                                                                 failsWhenNotConverged: true),
                                         damping: 0.01, configuration: ScoreConfiguration())
         #expect(throws: InfluenceError.self) { try failing.compute() }
-        let warning = try ScoreComputer(task: task, curvature: op, solver: .conjugateGradient(tolerance: 1e-12, maximumIterations: 1,
+        let warning = try ScoreComputer(task: task, curvature: op, strategy: ConjugateGradientStrategy(tolerance: 1e-12, maximumIterations: 1,
                                                                                                 failsWhenNotConverged: false),
                                         damping: 0.01, configuration: ScoreConfiguration())
         _ = try warning.compute()
@@ -153,7 +154,7 @@ struct SolverScoreTests {
         let task32 = Fixtures.classificationTask(Float.self)
         try copyParameters(from: task.model, to: task32.model)
         let op32 = try CurvatureOperator(task: task32, modules: [], kind: .hessian)
-        let computer = try ScoreComputer(task: task32, curvature: op32, solver: .conjugateGradient(tolerance: 1e-6, maximumIterations: nil,
+        let computer = try ScoreComputer(task: task32, curvature: op32, strategy: ConjugateGradientStrategy(tolerance: 1e-6, maximumIterations: nil,
                                                                                                    failsWhenNotConverged: true),
                                          damping: 0, configuration: ScoreConfiguration())
         let error = #expect(throws: InfluenceError.self) { try computer.compute() }
@@ -260,10 +261,9 @@ struct LayerwiseSolverTests {
         let queries = (0..<reference.queryCount).map { q in gradient { reference.queryMeasurement(indices: [q]).loss } }
         let solved = try (blockDiagonal + Tensor.identity(op64.dimension) * 0.1).choleskySolve(Tensor.stacked(queries, along: 1))
         let expected = Tensor.matmul(solved, Tensor.stacked(train, along: 1), transposeA: true)
-        let solver: InverseSolver = solverName == "exact" ? .exact
-            : .conjugateGradient(tolerance: 1e-7, maximumIterations: nil, failsWhenNotConverged: true)
-        let scores = try ScoreComputer(task: task, modules: [], kind: .ggn, layerwise: solver, damping: 0.1, batchSize: 4,
-                                       configuration: ScoreConfiguration()).compute()
+        let solver: any OperatorCurvatureStrategy = solverName == "exact" ? ExactStrategy()
+            : ConjugateGradientStrategy(tolerance: 1e-7, maximumIterations: nil, failsWhenNotConverged: true)
+        let scores = try layerwiseComputer(task, base: solver, damping: 0.1, batchSize: 4, configuration: ScoreConfiguration()).compute()
         let r = compare(scores.pairwise, expected, tolerance: 1e-4, "layer-wise \(solverName)")
         #expect(r.passed, "\(r)")
     }

@@ -31,7 +31,7 @@ struct FactorisingRegression<Scalar: TensorScalar> {
 
     var layer: Linear<Scalar> { task.model.linearLayers().map(\.layer)[0] }
 
-    func fit(_ strategy: CurvatureStrategy, batchSize: Int = 5) throws -> InfluenceFactors {
+    func fit<S: FactorCurvatureStrategy>(_ strategy: S, batchSize: Int = 5) throws -> InfluenceFactors {
         try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: strategy, labels: .data, batchSize: batchSize)).fit()
     }
 }
@@ -71,8 +71,8 @@ struct CurvatureStrategyTests {
         #expect(r2.passed, "\(r2)")
     }
 
-    @Test(arguments: [CurvatureStrategy.kfac, .ekfac])
-    func scoresEqualTheDenseDampedSolveWhenTheFisherFactorises(strategy: CurvatureStrategy) throws {
+    @Test(arguments: [KFACStrategy(), EKFACStrategy()] as [any FactorCurvatureStrategy])
+    func scoresEqualTheDenseDampedSolveWhenTheFisherFactorises(strategy: any FactorCurvatureStrategy) throws {
         // Oracle: g_qᵀ (F + λI)⁻¹ g_m with the dense F and Cholesky, λ = 1e-3, all in Float64.
         // The preconditioner applies the same inverse exactly in the eigenbasis, so only rounding
         // remains (observed ≈ 2e-15): 1e-11.
@@ -88,8 +88,8 @@ struct CurvatureStrategyTests {
         #expect(r.passed, "\(r)")
     }
 
-    @Test(arguments: [CurvatureStrategy.kfac, .ekfac])
-    func scoreComputerMatchesTheDenseSolveInFloat(strategy: CurvatureStrategy) throws {
+    @Test(arguments: [KFACStrategy(), EKFACStrategy()] as [any FactorCurvatureStrategy])
+    func scoreComputerMatchesTheDenseSolveInFloat(strategy: any FactorCurvatureStrategy) throws {
         // The whole Float32 pipeline (fit, precondition, stream the training data) against the
         // Float64 dense solve, with the same weights (all zero) and data. Float32 rounding through
         // the fit and the damped inverse: observed ≈ 3e-7, tolerance 1e-5.

@@ -47,7 +47,7 @@ struct FactorFitterTests {
         // order of Float64 additions changes; eigenvalues follow. 1e-12 (eigenvalues 1e-10).
         let classifier = Fixtures.classificationTask(Double.self, seed: 41)
         let language = LanguageModelingTask(model: Fixtures.languageModel(Double.self), training: Fixtures.sequences, queries: [])
-        for strategy in [CurvatureStrategy.ekfac, .diagonal] {
+        for strategy in [EKFACStrategy(), DiagonalStrategy()] as [any FactorCurvatureStrategy] {
             let reference = try fit(classifier, FitConfiguration(strategy: strategy, labels: .data, batchSize: 1))
             for batch in [3, 7, 50] {
                 let other = try fit(classifier, FitConfiguration(strategy: strategy, labels: .data, batchSize: batch))

@@ -104,3 +104,12 @@ func temporaryDirectory(_ label: String) throws -> URL {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// The layer-wise variant of a solver strategy on a task's Gauss–Newton curvature.
+func layerwiseComputer<Task: InfluenceTask>(_ task: Task, base: any CurvatureStrategy, damping: Double, batchSize: Int,
+                                            configuration: ScoreConfiguration) throws -> ScoreComputer<Task> where Task.Scalar == Float {
+    var configuration = configuration
+    configuration.damping = .value(damping)
+    let fitted = try LayerwiseStrategy(base: base).fit(CurvatureContext(task: task, curvature: .ggn, curvatureBatchSize: batchSize))
+    return try ScoreComputer(task: task, fitted: fitted, configuration: configuration)
+}

@@ -9,12 +9,12 @@ import _TestSupport
 @Suite("Influence scores: decompositions, self scores, batching, measurements")
 struct InfluenceScoresTests {
     /// A Float GPT-2 task whose queries are two of its training sequences (or `queries`).
-    func languageTask(queries: [[Int]]? = nil, promptLengths: [Int]? = nil, seed: UInt64 = 3) -> LanguageModelingTask<Float> {
+    func languageTask(queries: [[Int]]? = nil, promptLengths: [Int]? = nil, seed: UInt64 = 3) -> LanguageModelingTask<GPT2LanguageModel<Float>> {
         LanguageModelingTask(model: Fixtures.languageModel(Float.self, seed: seed), training: Fixtures.sequences,
                              queries: queries ?? [Fixtures.sequences[2], Fixtures.sequences[1]], queryPromptLengths: promptLengths)
     }
 
-    func scores<Task: InfluenceTask>(_ task: Task, strategy: CurvatureStrategy = .ekfac, modules: [String] = [],
+    func scores<Task: InfluenceTask>(_ task: Task, strategy: some FactorCurvatureStrategy = EKFACStrategy(), modules: [String] = [],
                                      _ configuration: ScoreConfiguration) throws -> InfluenceScores where Task.Scalar == Float {
         let factors = try FactorFitter(task: task, modules: modules, configuration: FitConfiguration(strategy: strategy, labels: .data, batchSize: 3)).fit()
         return try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration).compute()
@@ -56,7 +56,7 @@ struct InfluenceScoresTests {
         let language = LanguageModelingTask(model: Fixtures.languageModel(Float.self), training: Fixtures.sequences,
                                             queries: Fixtures.sequences)
         let classification = Fixtures.classificationTask(Float.self, seed: 31, queriesAreTraining: true)
-        for strategy in CurvatureStrategy.allCases {
+        for strategy in CurvatureStrategies.factorStrategies {
             let pairs: [(String, InfluenceScores)] = [
                 ("language model", try scores(language, strategy: strategy, ScoreConfiguration(selfInfluence: true, batchSize: 2))),
                 ("classifier", try scores(classification, strategy: strategy, ScoreConfiguration(selfInfluence: true, batchSize: 3))),
@@ -111,14 +111,14 @@ struct InfluenceScoresTests {
         let configuration = ScoreConfiguration(damping: .value(0.1), perModule: true, selfInfluence: true, batchSize: 2, queryChunkSize: 2)
         let curvature = try CurvatureOperator(task: task, modules: ["transformer.h.0.mlp.c_fc"], kind: .ggn)
         try expectResumedRunToMatch(stopAt: stopAt) {
-            try ScoreComputer(task: task, curvature: curvature, solver: .exact, damping: 0.1, configuration: configuration)
+            try ScoreComputer(task: task, curvature: curvature, strategy: ExactStrategy(), damping: 0.1, configuration: configuration)
         }
     }
 
     /// Runs `make()`'s computer with a checkpoint after every training batch, puts back the partial
     /// file as it was after `stopAt` steps, and expects a fresh computer to finish with exactly the
     /// scores of an uninterrupted run.
-    func expectResumedRunToMatch(stopAt: Int, _ make: () throws -> ScoreComputer<LanguageModelingTask<Float>>) throws {
+    func expectResumedRunToMatch(stopAt: Int, _ make: () throws -> ScoreComputer<LanguageModelingTask<GPT2LanguageModel<Float>>>) throws {
         let reference = try make().compute()
         let first = try TemporaryDirectory(), second = try TemporaryDirectory()
         let saved = first.file("partial-scores.safetensors"), kept = first.file("kept.safetensors")

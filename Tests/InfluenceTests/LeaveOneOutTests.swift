@@ -74,7 +74,7 @@ struct LeaveOneOutTests {
         let task = ClassificationTask(model: floatModel, trainingFeatures: Tensor<Float>(features), trainingLabels: labels,
                                       queryFeatures: Tensor<Float>(query), queryLabels: queryLabel)
         let op = try CurvatureOperator(task: task, modules: [], kind: .hessian)
-        let scores = try ScoreComputer(task: task, curvature: op, solver: .exact, damping: Self.lambda,
+        let scores = try ScoreComputer(task: task, curvature: op, strategy: ExactStrategy(), damping: Self.lambda,
                                        configuration: ScoreConfiguration(batchSize: 8)).compute()
         let predicted = (0..<n).map { Double(scores.pairwise[0, $0]) / Double(n) }
 

@@ -20,7 +20,7 @@ func randomPositive(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
 struct PreconditionerTests {
     /// Factors of the right structure for one `[2, 4]` layer, whose tensors the tests replace by hand
     /// (the factors' memberwise initialiser is not public).
-    func factors(_ strategy: CurvatureStrategy) throws -> InfluenceFactors {
+    func factors(_ strategy: any FactorCurvatureStrategy) throws -> InfluenceFactors {
         try FactorisingRegression<Double>().fit(strategy)
     }
 
@@ -96,7 +96,7 @@ struct PreconditionerTests {
         // (the mean of an outer product is the product of the means). 1e-14.
         let lambda = randomPositive([2, 4], seed: 9)
         let expectedLambda = 0.1 * lambda.scalars.reduce(0, +) / 8
-        for strategy in [CurvatureStrategy.ekfac, .diagonal] {
+        for strategy in [EKFACStrategy(), DiagonalStrategy()] as [any FactorCurvatureStrategy] {
             var f = try factors(strategy)
             f.layers[0].lambda = lambda
             let d = try Preconditioner<Double>(factors: f, damping: .automatic).dampings
@@ -116,7 +116,7 @@ struct PreconditionerTests {
     @Test func nonPositiveShiftedEigenvaluesAreRefused() throws {
         // Λ + λ must be positive everywhere: a negative Λ entry (possible for a hand-made or
         // corrupted file, never for a fit) is refused unless the damping lifts it above zero.
-        for strategy in [CurvatureStrategy.ekfac, .diagonal] {
+        for strategy in [EKFACStrategy(), DiagonalStrategy()] as [any FactorCurvatureStrategy] {
             var f = try factors(strategy)
             var values = randomPositive([2, 4], seed: 12).scalars
             values[5] = -1

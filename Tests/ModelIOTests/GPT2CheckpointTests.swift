@@ -128,10 +128,10 @@ struct MalformedModelDirectoryTests {
 
     @Test func unsupportedModelType() throws {
         let dir = try copyOfFixture()
-        try Data(#"{"model_type": "llama", "vocab_size": 10}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
-        #expect(throws: ModelIOError.unsupportedModelType(path: dir.appendingPathComponent("config.json").path, modelType: "llama")) {
-            try ModelDirectory.load(from: dir, as: Float.self)
-        }
+        try Data(#"{"model_type": "t5", "vocab_size": 10}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
+        let error = #expect(throws: ModelIOError.self) { try ModelDirectory.load(from: dir, as: Float.self) }
+        #expect(error == .unsupportedModelType(path: dir.appendingPathComponent("config.json").path, modelType: "t5", supported: ModelRegistry.modelTypes))
+        #expect("\(error!)".contains("model_type 't5' is not supported (supported: gpt2, llama, mistral, qwen2, gpt_neox, mlp)"), "\(error!)")
     }
 
     @Test func configurationThatDoesNotMatchTheWeights() throws {

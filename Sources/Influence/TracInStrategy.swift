@@ -1,14 +1,38 @@
 import Foundation
 import TensorCore
 
-/// TracIn (Pruthi et al. 2020): influence as a sum over checkpoints of learning-rate-weighted
-/// gradient dot products,
+/// TracIn (Pruthi et al. 2020): influence as a sum over checkpoints saved during training of
+/// learning-rate-weighted gradient dot products,
 ///
 /// ```
 /// score(q, m) = Σ_k η_k ∇L_k(z_q) · ∇L_k(z_m)
 /// ```
-/// where L_k is the loss at checkpoint k, saved during training with the learning rate η_k of
-/// its step. Positive means z_m supports the query, as for the other strategies.
+/// where L_k is the loss at checkpoint k and η_k the learning rate of its step. It needs no
+/// inverse: it scores the context's ``CurvatureContext/checkpoints`` with the identity strategy.
+/// Positive means z_m supports the query, as for the other strategies.
+public struct TracInStrategy: CurvatureStrategy {
+    public static let name = "tracin"
+    public static let abstract = "learning-rate-weighted gradient dot products over training checkpoints (Pruthi et al. 2020)"
+
+    public init() {}
+    public init(options: StrategyOptions) throws {}
+
+    public func fit<Task: InfluenceTask>(_ context: CurvatureContext<Task>) throws -> any FittedCurvature where Task.Scalar == Float {
+        throw InfluenceError.notOffered("TracIn fits nothing: it scores gradient dot products at each checkpoint")
+    }
+
+    public func scores<Task: InfluenceTask>(_ context: CurvatureContext<Task>, configuration: ScoreConfiguration,
+                                            partialDirectory: URL?) throws -> ScoringRun where Task.Scalar == Float {
+        guard !context.checkpoints.isEmpty else { throw InfluenceError.notOffered("TracIn needs checkpoints saved during training") }
+        guard !context.allParameters else { throw InfluenceError.notOffered("TracIn tracks Linear layers; --modules all is offered with exact, cg, lissa and arnoldi") }
+        let scores = try TracIn.scores(checkpoints: context.checkpoints, modules: context.modules, configuration: configuration)
+        let names = context.task.model.linearLayers(matching: context.modules).map(\.name)
+        return ScoringRun(scores: scores, strategy: "tracin/\(context.checkpoints.count)", moduleNames: names,
+                          dampings: Array(repeating: 0, count: names.count), warnings: [])
+    }
+}
+
+/// TracIn's sum, for tasks built by the caller.
 public enum TracIn {
     /// Sums the identity-strategy scores of each checkpoint's task, weighted by its learning rate.
     ///

@@ -1,0 +1,44 @@
+import Foundation
+import TensorCore
+
+/// The low-rank inverse on the top eigenpairs of H, V diag(1/(μ + λ)) Vᵀ, with the eigenpairs
+/// found once in a Krylov space by the Lanczos method (the symmetric case of Arnoldi's iteration,
+/// with full reorthogonalisation). The eigenvalues kept are the largest, or the largest in
+/// absolute value (pyDVL's choice). Self-influence is offered.
+public struct ArnoldiStrategy: OperatorCurvatureStrategy {
+    public static let name = "arnoldi"
+    public static let offersSelfInfluence = true
+    public static let abstract = "low-rank inverse on the top eigenpairs of H (Lanczos)"
+    public static let options: [StrategyOption] = [
+        .value("arnoldi-rank", "K", default: "20", "With --strategy arnoldi: top eigenpairs kept."),
+        .value("arnoldi-krylov", "M", default: "40", "With --strategy arnoldi: Krylov space dimension (≥ rank)."),
+        .value("arnoldi-order", "largest|magnitude", default: "largest",
+               "With --strategy arnoldi: keep the largest eigenvalues, or the largest in absolute value (pyDVL's choice)."),
+    ]
+
+    public var rank: Int, krylovDimension: Int, byMagnitude: Bool
+
+    public init(rank: Int = 20, krylovDimension: Int = 40, byMagnitude: Bool = false) {
+        (self.rank, self.krylovDimension, self.byMagnitude) = (rank, krylovDimension, byMagnitude)
+    }
+
+    public init(options: StrategyOptions) throws {
+        self.init(rank: try options.integer("arnoldi-rank") ?? 20, krylovDimension: try options.integer("arnoldi-krylov") ?? 40,
+                  byMagnitude: try options.choice("arnoldi-order", from: ["largest", "magnitude"]) == "magnitude")
+    }
+
+    public var description: String { "arnoldi/\(rank)/\(krylovDimension)" + (byMagnitude ? "/magnitude" : "") }
+
+    public func fit<Task: InfluenceTask>(operator op: CurvatureOperator<Task>) throws -> any FittedCurvature where Task.Scalar == Float {
+        guard rank <= Swift.min(krylovDimension, op.dimension) else {
+            throw StrategyOptionError("--arnoldi-rank \(rank) must not exceed --arnoldi-krylov \(krylovDimension) or the dimension \(op.dimension)")
+        }
+        let pairs = try CurvatureSolver.Eigenpairs(op, rank: rank, krylovDimension: krylovDimension, byMagnitude: byMagnitude)
+        let blocks = op.blockNames.count
+        return OperatorFit(description, op) { damping in
+            let inverse = try CurvatureSolver.LowRankInverse<Float>(pairs, damping: damping)
+            return JointInverse(description: description, damping: damping, blocks: blocks, solve: { inverse.solve($0) },
+                                quadraticForms: { inverse.quadraticForms($0) })
+        }
+    }
+}

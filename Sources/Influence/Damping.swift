@@ -1,0 +1,15 @@
+/// The damping λ added to the eigenvalues (or to the diagonal, or to H).
+public enum Damping: Sendable, Equatable, CustomStringConvertible {
+    /// 0.1 × the mean of the layer's Λ (or of λ_S λ_Aᵀ for K-FAC), per layer: the paper's heuristic.
+    /// Only fitted factors define it.
+    case automatic
+    case value(Double)
+
+    public init?(_ text: String) {
+        if text == "auto" { self = .automatic } else if let v = Double(text), v >= 0, v.isFinite { self = .value(v) } else { return nil }
+    }
+
+    public var description: String {
+        switch self { case .automatic: return "auto"; case let .value(v): return String(v) }
+    }
+}

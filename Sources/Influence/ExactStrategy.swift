@@ -1,0 +1,30 @@
+import Foundation
+import TensorCore
+
+/// The exact solve: the dense curvature matrix H (Hessian, Gauss–Newton or empirical Fisher) of
+/// the tracked parameters, and the Cholesky factor of H + λI, computed once and used for every
+/// query and for self-influence. For models of up to about ten thousand tracked parameters.
+public struct ExactStrategy: OperatorCurvatureStrategy {
+    public static let name = "exact"
+    public static let offersSelfInfluence = true
+    public static let abstract = "the dense H + λI and its Cholesky factor (small models)"
+    /// The largest dimension whose dense matrix is built (20,000 parameters: a 3.2 GB matrix).
+    public static let dimensionLimit = 20_000
+
+    public init() {}
+    public init(options: StrategyOptions) throws {}
+
+    public func fit<Task: InfluenceTask>(operator op: CurvatureOperator<Task>) throws -> any FittedCurvature where Task.Scalar == Float {
+        guard op.dimension <= Self.dimensionLimit else {
+            throw InfluenceError.notOffered("the exact strategy builds a \(op.dimension)×\(op.dimension) matrix; choose fewer --modules or --strategy cg")
+        }
+        let h = op.denseMatrix()
+        let symmetric = (h + h.transposed()) * 0.5
+        let blocks = op.blockNames.count
+        return OperatorFit(Self.name, op) { damping in
+            let inverse = try CurvatureSolver.ExactInverse<Float>(symmetric: symmetric, damping: damping)
+            return JointInverse(description: Self.name, damping: damping, blocks: blocks, solve: { try inverse.solve($0) },
+                                quadraticForms: { try inverse.quadraticForms($0) })
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Formats
+import NeuralNetworks
+import TensorCore
+
+/// The configuration of an MLP directory (`model_type` "mlp").
+public struct MLPConfiguration: Codable, Equatable, Sendable {
+    public var modelType = "mlp"
+    /// Input size, hidden sizes, output size.
+    public var sizes: [Int]
+    public var activation: String
+    /// "classification" (cross-entropy over the outputs) or "regression" (squared error).
+    public var task: String
+
+    public init(sizes: [Int], activation: Activation, task: String) {
+        self.sizes = sizes
+        self.activation = activation.rawValue
+        self.task = task
+    }
+
+    enum CodingKeys: String, CodingKey { case modelType = "model_type", sizes, activation, task }
+}
+
+/// MLP classifiers and regressors (`model_type` `mlp`): config.json with the layer sizes, and
+/// `layers.N.weight`/`bias` in model.safetensors.
+public enum MLPFamily: ModelFamily {
+    public static let modelTypes = ["mlp"]
+
+    public static func load<Scalar: TensorScalar>(from directory: URL, configuration c: HuggingFaceConfiguration,
+                                                  as _: Scalar.Type) throws -> LoadedModel<Scalar> {
+        let sizes = try c.value("sizes").map { v -> [Int] in
+            guard let list = v.arrayValue?.compactMap(\.intValue), list.count == v.arrayValue?.count else {
+                throw ModelIOError.malformedConfiguration(path: c.path, reason: "field sizes must list integers")
+            }
+            return list
+        } ?? []
+        guard sizes.count >= 2, sizes.allSatisfy({ $0 > 0 }) else {
+            throw ModelIOError.malformedConfiguration(path: c.path, reason: "sizes must list at least two positive sizes")
+        }
+        let activation = try c.activation("activation", default: "relu")
+        let task = try c.string("task") ?? "classification"
+        guard ["classification", "regression"].contains(task) else {
+            throw ModelIOError.malformedConfiguration(path: c.path, reason: "task must be classification or regression")
+        }
+        try c.finish()
+        let configuration = MLPConfiguration(sizes: sizes, activation: activation, task: task)
+        let model = MultilayerPerceptron<Scalar>(sizes: sizes, activation: activation)
+        try CheckpointWeights.load(into: model, from: directory)
+        return LoadedModel(kind: .multilayerPerceptron(model, configuration), modelType: "mlp", tokenizer: nil, summary: [
+            "model: mlp (\(task)) at \(directory.path)",
+            "configuration: sizes \(sizes.map(String.init).joined(separator: "-")), activation \(configuration.activation)",
+        ])
+    }
+
+    /// Saves an MLP directory, atomically.
+    public static func save<Scalar: TensorScalar>(_ model: MultilayerPerceptron<Scalar>, configuration: MLPConfiguration, to directory: URL) throws {
+        try ModelDirectory.writeAtomically(to: directory) { temporary in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(encoder.encode(configuration), to: temporary.appendingPathComponent("config.json"))
+            try CheckpointWeights.write(model, to: temporary.appendingPathComponent("model.safetensors"))
+        }
+    }
+}
+
+extension ModelDirectory {
+    /// Saves an MLP directory.
+    public static func save<Scalar: TensorScalar>(_ model: MultilayerPerceptron<Scalar>, configuration: MLPConfiguration,
+                                                  to directory: URL) throws {
+        try MLPFamily.save(model, configuration: configuration, to: directory)
+    }
+}

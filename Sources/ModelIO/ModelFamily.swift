@@ -1,0 +1,100 @@
+import Foundation
+import Formats
+import NeuralNetworks
+import TensorCore
+import Tokenizers
+
+/// A model read from a directory, whatever its family.
+public struct LoadedModel<Scalar: TensorScalar> {
+    /// What the model computes, which decides the task influence is computed for.
+    public enum Kind {
+        /// Next-token logits over a vocabulary.
+        case languageModel(any CausalLanguageModel<Scalar>)
+        /// An MLP over feature rows.
+        case multilayerPerceptron(MultilayerPerceptron<Scalar>, MLPConfiguration)
+    }
+
+    public var kind: Kind
+    /// The `model_type` of config.json.
+    public var modelType: String
+    /// The directory's tokenizer.json, when it has one.
+    public var tokenizer: BytePairTokenizer?
+    /// Lines describing the architecture, for people (`influence inspect`).
+    public var summary: [String]
+
+    /// The model as a module tree.
+    public var module: Module<Scalar> {
+        switch kind {
+        case let .languageModel(m): return m.module
+        case let .multilayerPerceptron(m, _): return m
+        }
+    }
+
+    /// The model as a language model, when it is one.
+    public var languageModel: (any CausalLanguageModel<Scalar>)? {
+        if case let .languageModel(m) = kind { return m }
+        return nil
+    }
+}
+
+/// A family of models in Hugging Face's directory layout: the extension point of `ModelIO`.
+///
+/// A family owns everything about its checkpoints: which `model_type` values it reads, how its
+/// config.json is parsed (refusing options it does not implement, by name), how the model is
+/// built and its weights named, and how it is saved so that transformers loads it back. Adding a
+/// family is one conformer (with its network in `NeuralNetworks`) and one line in ``ModelRegistry``.
+public protocol ModelFamily {
+    /// The `model_type` values this family reads (`["llama", "mistral", "qwen2"]`).
+    static var modelTypes: [String] { get }
+    /// Loads the directory; `configuration` is its config.json.
+    static func load<Scalar: TensorScalar>(from directory: URL, configuration: HuggingFaceConfiguration,
+                                           as _: Scalar.Type) throws -> LoadedModel<Scalar>
+}
+
+/// The size of a decoder to train from scratch, as `influence train` takes it.
+public struct DecoderShape: Sendable, Equatable {
+    public var vocabularySize: Int
+    public var contextLength: Int
+    public var width: Int
+    public var layerCount: Int
+    public var headCount: Int
+    /// Key/value heads (grouped-query attention) where the family has them; nil for `headCount`.
+    public var keyValueHeadCount: Int?
+    /// The MLP's hidden size; nil for the family's default (4 × width, or 8/3 × width for SwiGLU).
+    public var innerSize: Int?
+    public var dropout: Double
+    public var specialTokens: SpecialTokens
+
+    public init(vocabularySize: Int, contextLength: Int, width: Int, layerCount: Int, headCount: Int, keyValueHeadCount: Int? = nil,
+                innerSize: Int? = nil, dropout: Double = 0, specialTokens: SpecialTokens = SpecialTokens()) {
+        self.vocabularySize = vocabularySize
+        self.contextLength = contextLength
+        self.width = width
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.keyValueHeadCount = keyValueHeadCount
+        self.innerSize = innerSize
+        self.dropout = dropout
+        self.specialTokens = specialTokens
+    }
+}
+
+/// A family of causal language models that `influence train` can build and save.
+public protocol LanguageModelFamily: ModelFamily {
+    /// The architecture name of `influence train --architecture` (the family's main `model_type`).
+    static var architecture: String { get }
+    /// A freshly initialised model of the given shape.
+    ///
+    /// - Throws: ``ModelIOError`` when the shape does not suit the family (heads not dividing the width).
+    static func makeModel<Scalar: TensorScalar>(_ shape: DecoderShape, seed: UInt64, as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar>
+    /// A freshly initialised model from a config.json (`influence train --config`).
+    static func makeModel<Scalar: TensorScalar>(configuration: HuggingFaceConfiguration, seed: UInt64,
+                                                as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar>
+    /// Whether `model` is of this family (``save(_:tokenizer:to:metadata:)`` writes it).
+    static func owns<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>) -> Bool
+    /// Writes a directory that transformers loads with `AutoModelForCausalLM.from_pretrained`.
+    ///
+    /// - Precondition: `model` is of this family.
+    static func save<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
+                                           metadata: [String: String]) throws
+}

@@ -1,0 +1,132 @@
+import Autograd
+import TensorCore
+
+/// GPT-NeoX's self-attention: one fused `query_key_value` projection whose output is laid out per
+/// head — `[q_h; k_h; v_h]` for head h, each `headSize` wide — then `dense`; rotary positions on
+/// the first `rotaryDimension` features of each query and key head (Pythia rotates a quarter).
+public final class GPTNeoXAttention<Scalar: TensorScalar>: Module<Scalar>, AttentionLayer {
+    public let query_key_value: Linear<Scalar>
+    public let dense: Linear<Scalar>
+    public let headCount: Int
+    public let rotary: RotaryEmbedding
+    let attentionDropout: Dropout<Scalar>
+    let outputDropout: Dropout<Scalar>
+    private var tables: (time: Int, cos: Tensor<Scalar>, sin: Tensor<Scalar>)?
+
+    public init(configuration c: GPTNeoXConfiguration, using generator: inout SeededGenerator) {
+        let std = Scalar(c.initializerRange)
+        query_key_value = Linear(inputCount: c.hiddenSize, outputCount: 3 * c.hiddenSize, hasBias: c.attentionBias,
+                                 standardDeviation: std, using: &generator)
+        dense = Linear(inputCount: c.hiddenSize, outputCount: c.hiddenSize, hasBias: c.attentionBias, standardDeviation: std, using: &generator)
+        headCount = c.headCount
+        rotary = RotaryEmbedding(dimension: c.rotaryDimension, base: c.ropeTheta, scaling: c.ropeScaling)
+        attentionDropout = Dropout(probability: c.attentionDropout)
+        outputDropout = Dropout(probability: c.hiddenDropout)
+        super.init()
+        register(module: query_key_value, "query_key_value")
+        register(module: dense, "dense")
+        register(module: attentionDropout, "attention_dropout")
+        register(module: outputDropout, "post_attention_dropout")
+    }
+
+    /// `[batch, time, hidden]` → `[batch, time, hidden]`.
+    public func callAsFunction(_ x: Variable<Scalar>, mask: Tensor<Scalar>) -> Variable<Scalar> {
+        let (batch, time, hidden) = (x.shape[0], x.shape[1], x.shape[2])
+        let headSize = hidden / headCount
+        let qkv = query_key_value(x).reshaped(to: [batch, time, headCount, 3 * headSize]).permuted([0, 2, 1, 3])   // [B, H, T, 3D]
+        if tables?.time != time {
+            let (cos, sin) = rotary.tables(time: time, as: Scalar.self)
+            tables = (time, cos, sin)
+        }
+        let (cos, sin) = (tables!.cos, tables!.sin)
+        let q = rotary(qkv.sliced(along: 3, 0..<headSize), cos: cos, sin: sin)
+        let k = rotary(qkv.sliced(along: 3, headSize..<(2 * headSize)), cos: cos, sin: sin)
+        let v = qkv.sliced(along: 3, (2 * headSize)..<(3 * headSize))
+        let scale = Scalar(1 / Double(headSize).squareRoot())
+        return outputDropout(dense(scaledDotProductAttention(queries: q, keys: k, values: v, mask: mask, scale: scale,
+                                                             dropout: attentionDropout)))
+    }
+}
+
+/// The GPT-NeoX decoder stack (`gpt_neox`): `embed_in`, layers of LayerNorm → attention and
+/// LayerNorm → MLP (`dense_h_to_4h`, `dense_4h_to_h`) with parallel or sequential residuals,
+/// `final_layer_norm`.
+public final class GPTNeoXModel<Scalar: TensorScalar>: Module<Scalar> {
+    public let embed_in: Embedding<Scalar>
+    public let emb_dropout: Dropout<Scalar>
+    public let layers: ModuleList<Scalar, TransformerBlock<Scalar>>
+    public let final_layer_norm: LayerNorm<Scalar>
+    public let configuration: GPTNeoXConfiguration
+
+    public init(configuration c: GPTNeoXConfiguration, using generator: inout SeededGenerator) {
+        configuration = c
+        let std = Scalar(c.initializerRange), epsilon = Scalar(c.layerNormEpsilon)
+        embed_in = Embedding(count: c.vocabularySize, dimension: c.hiddenSize, standardDeviation: std, using: &generator)
+        emb_dropout = Dropout(probability: c.hiddenDropout)
+        var blocks: [TransformerBlock<Scalar>] = []
+        for _ in 0..<c.layerCount {
+            let attention = GPTNeoXAttention<Scalar>(configuration: c, using: &generator)
+            let up = Linear<Scalar>(inputCount: c.hiddenSize, outputCount: c.intermediateSize, standardDeviation: std, using: &generator)
+            let down = Linear<Scalar>(inputCount: c.intermediateSize, outputCount: c.hiddenSize, standardDeviation: std, using: &generator)
+            let mlp = FeedForward(up: up, down: down, activation: c.activation, dropout: c.hiddenDropout,
+                                  names: ("dense_h_to_4h", "dense_4h_to_h"))
+            blocks.append(TransformerBlock(inputNorm: LayerNorm<Scalar>(dimension: c.hiddenSize, epsilon: epsilon), attention: attention,
+                                           postAttentionNorm: LayerNorm<Scalar>(dimension: c.hiddenSize, epsilon: epsilon), mlp: mlp,
+                                           residual: c.parallelResidual ? .parallel : .sequential,
+                                           names: ("input_layernorm", "attention", "post_attention_layernorm", "mlp")))
+        }
+        layers = ModuleList(blocks)
+        final_layer_norm = LayerNorm(dimension: c.hiddenSize, epsilon: epsilon)
+        super.init()
+        register(module: embed_in, "embed_in")
+        register(module: emb_dropout, "emb_dropout")
+        register(module: layers, "layers")
+        register(module: final_layer_norm, "final_layer_norm")
+    }
+
+    /// Hidden states `[batch, time, hidden]` after the final LayerNorm.
+    public func callAsFunction(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>?) -> Variable<Scalar> {
+        let time = tokens.count / batchSize
+        var x = emb_dropout(embed_in(tokens).reshaped(to: [batchSize, time, configuration.hiddenSize]))
+        let mask: Tensor<Scalar> = causalAttentionMask(batch: batchSize, time: time, attentionMask: attentionMask)
+        for block in layers.elements { x = block(x, mask: mask) }
+        return final_layer_norm(x)
+    }
+}
+
+/// GPT-NeoX with its head (`GPTNeoXForCausalLM`): `embed_out`, untied unless the configuration ties it.
+public final class GPTNeoXForCausalLM<Scalar: TensorScalar>: Module<Scalar>, CausalLanguageModel {
+    public let gpt_neox: GPTNeoXModel<Scalar>
+    public let embed_out: Linear<Scalar>
+    public var configuration: GPTNeoXConfiguration { gpt_neox.configuration }
+
+    public init(configuration: GPTNeoXConfiguration, seed: UInt64 = 0) {
+        precondition(configuration.firstProblem() == nil, "invalid GPT-NeoX configuration: \(configuration.firstProblem()!)")
+        var generator = SeededGenerator(seed: seed)
+        gpt_neox = GPTNeoXModel(configuration: configuration, using: &generator)
+        if configuration.tieWordEmbeddings {
+            embed_out = Linear(weight: gpt_neox.embed_in.weight, bias: nil)
+        } else {
+            embed_out = Linear(inputCount: configuration.hiddenSize, outputCount: configuration.vocabularySize, hasBias: false,
+                               standardDeviation: Scalar(configuration.initializerRange), using: &generator)
+        }
+        super.init()
+        register(module: gpt_neox, "gpt_neox")
+        register(module: embed_out, "embed_out")
+    }
+
+    public var module: Module<Scalar> { self }
+    public var contextLength: Int { configuration.contextLength }
+    public var vocabularySize: Int { configuration.vocabularySize }
+    public var specialTokens: SpecialTokens { configuration.specialTokens }
+
+    override public var moduleGroups: [String: [String]] {
+        ["mlp": ["gpt_neox.layers.*.mlp.dense_h_to_4h", "gpt_neox.layers.*.mlp.dense_4h_to_h"],
+         "attention": ["gpt_neox.layers.*.attention.query_key_value", "gpt_neox.layers.*.attention.dense"], "all": []]
+    }
+
+    public func logits(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>?) -> Variable<Scalar> {
+        _ = sequenceLength(tokens: tokens, batchSize: batchSize)
+        return embed_out(gpt_neox(tokens: tokens, batchSize: batchSize, attentionMask: attentionMask))
+    }
+}

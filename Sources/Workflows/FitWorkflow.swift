@@ -1,0 +1,70 @@
+import Foundation
+import Influence
+
+/// What `influence fit` does: a strategy's fit over a model's training rows, saved to a directory.
+public struct FitRequest {
+    public var inputs: TaskInputs
+    /// A strategy whose fit is saved (``CurvatureStrategy/savesFit``).
+    public var strategy: any CurvatureStrategy
+    /// A comma-separated selection of the model's module groups (`mlp`, `attention`, `all`) and
+    /// name patterns; nil tracks every Linear layer.
+    public var modules: String?
+    public var labels: LabelSource
+    public var batchSize: Int
+    public var seed: UInt64
+    public var accumulatesInDouble: Bool
+    public var output: URL
+
+    public init(inputs: TaskInputs, strategy: any CurvatureStrategy, modules: String? = nil, labels: LabelSource = .sampled, batchSize: Int = 8,
+                seed: UInt64 = 0, accumulatesInDouble: Bool = false, output: URL) {
+        self.inputs = inputs
+        self.strategy = strategy
+        self.modules = modules
+        self.labels = labels
+        self.batchSize = batchSize
+        self.seed = seed
+        self.accumulatesInDouble = accumulatesInDouble
+        self.output = output
+    }
+}
+
+/// What a fit wrote.
+public struct FitReport: Sendable {
+    public var strategy: String
+    public var moduleNames: [String]
+    public var exampleCount: Int
+    public var tokenCount: Int
+    public var seconds: Double
+    public var file: URL
+}
+
+extension Workflows {
+    /// Fits and saves; an interrupted fit resumes from the partial sums kept in the output directory.
+    ///
+    /// - Throws: ``WorkflowError`` for a strategy whose fit is not saved, or the errors of loading
+    ///   the model and data and of fitting (``InfluenceError``), naming what is wrong.
+    public static func fit(_ request: FitRequest, progress: ((String, Int, Int) -> Void)? = nil) throws -> FitReport {
+        guard type(of: request.strategy).savesFit else {
+            throw WorkflowError("the \(type(of: request.strategy).name) strategy saves no fit; run `influence scores --strategy \(type(of: request.strategy).name)`")
+        }
+        let loaded = try TaskLoader.load(request.inputs)
+        return try fit(loaded.task, request, progress: progress)
+    }
+
+    static func fit<Task: InfluenceTask>(_ task: Task, _ request: FitRequest, progress: ((String, Int, Int) -> Void)?) throws -> FitReport
+        where Task.Scalar == Float {
+        let context = CurvatureContext(task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: request.labels,
+                                       batchSize: request.batchSize, maximumExamples: request.inputs.maximumExamples, seed: request.seed,
+                                       accumulatesInDouble: request.accumulatesInDouble, partialDirectory: request.output, progress: progress)
+        let started = Date()
+        let fitted = try request.strategy.fit(context)
+        try fitted.save(to: request.output)
+        let factors = fitted as? InfluenceFactors
+        return FitReport(strategy: fitted.strategyDescription, moduleNames: fitted.blockNames, exampleCount: factors?.exampleCount ?? task.trainingExampleCount,
+                         tokenCount: factors?.tokenCount ?? 0, seconds: Date().timeIntervalSince(started),
+                         file: request.output.appendingPathComponent(InfluenceFactors.fileName))
+    }
+}
+
+/// The library's workflows: what each `influence` subcommand does, callable in-process.
+public enum Workflows {}

@@ -1,0 +1,62 @@
+import Autograd
+import Datasets
+import Foundation
+import ModelIO
+import NeuralNetworks
+import TensorCore
+
+/// The loss of one row, as `influence loss` prints it.
+public struct RowLoss: Sendable, Equatable {
+    public var index: Int
+    /// Σ_{t≥1} −log p(x_t | x_<t) for a sequence (a sum, not a mean); the cross-entropy of the
+    /// label for an MLP classifier.
+    public var loss: Double
+    /// Predicted positions of a sequence; nil for a classifier.
+    public var tokens: Int?
+    /// The label of a classifier's row; nil for a sequence.
+    public var label: Int?
+}
+
+extension Workflows {
+    /// The loss of every row of `inputs.train` under its model, in order, `batchSize` rows per
+    /// forward pass; `body` receives each row as soon as its batch is done.
+    public static func losses(_ inputs: TaskInputs, batchSize: Int, _ body: (RowLoss) throws -> Void) throws {
+        let loaded = try ModelDirectory.load(from: inputs.model, as: Float.self)
+        switch loaded.kind {
+        case let .languageModel(model):
+            try sequenceLosses(model, loaded, inputs, batchSize: batchSize, body)
+        case let .multilayerPerceptron(network, configuration):
+            guard configuration.task == "classification" else {
+                throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); loss takes classifiers and language models")
+            }
+            let (rows, _) = try TaskLoader.labeledRows(inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples,
+                                                       inputCount: configuration.sizes.first ?? 0, classCount: configuration.sizes.last ?? 0)
+            for start in stride(from: 0, to: rows.count, by: batchSize) {
+                let indices = Array(start..<Swift.min(rows.count, start + batchSize))
+                let (x, y) = rows.batch(indices)
+                let losses = withoutGradients { Losses.crossEntropy(logits: network(Variable(x)), labels: y, reduction: .none).value }
+                for (row, index) in indices.enumerated() { try body(RowLoss(index: index, loss: Double(losses[row]), tokens: nil, label: y[row])) }
+            }
+        }
+    }
+
+    static func sequenceLosses<Model: CausalLanguageModel>(_ model: Model, _ loaded: LoadedModel<Float>, _ inputs: TaskInputs, batchSize: Int,
+                                                           _ body: (RowLoss) throws -> Void) throws where Model.Scalar == Float {
+        var dataset = try TextDataset.load(jsonLines: URL(fileURLWithPath: inputs.train), tokenizer: loaded.tokenizer,
+                                           maximumLength: model.contextLength, vocabularySize: model.vocabularySize)
+        if let limit = inputs.maximumExamples, dataset.count > limit { dataset = TextDataset(sequences: Array(dataset.sequences.prefix(limit))) }
+        for start in stride(from: 0, to: dataset.count, by: batchSize) {
+            let indices = Array(start..<Swift.min(dataset.count, start + batchSize))
+            let batch = Batching.pad(indices.map { dataset.sequences[$0] }, indices: indices, padToken: model.specialTokens.paddingID)
+            let losses: Tensor<Float> = withoutGradients {
+                guard batch.length >= 2 else { return Tensor.zeros(shape: [batch.batchSize, 1]) }
+                let logits = model.logits(tokens: batch.tokens, batchSize: batch.batchSize, attentionMask: batch.attentionMask(Float.self))
+                return Losses.nextTokenLosses(logits: logits, tokens: batch.tokens, mask: batch.mask).value
+            }
+            let perRow = batch.length >= 2 ? losses.sum(alongAxes: [1]).scalars : Array(repeating: 0, count: batch.batchSize)
+            for (row, index) in indices.enumerated() {
+                try body(RowLoss(index: index, loss: Double(perRow[row]), tokens: Swift.max(0, dataset.sequences[index].count - 1), label: nil))
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Formats
+import Influence
+import Training
+
+/// What `influence scores` does: every training row's influence on every query, written to a
+/// directory with a summary.
+public struct ScoresRequest {
+    /// Where the curvature comes from.
+    public enum Source {
+        /// A fit saved by `influence fit` (any strategy whose fit is saved).
+        case fit(URL)
+        /// A strategy fitted here (for solvers, the only way), optionally in its layer-wise variant.
+        case strategy(any CurvatureStrategy, layerwise: Bool)
+    }
+
+    public var inputs: TaskInputs
+    public var source: Source
+    /// Module groups and name patterns (see ``FitRequest/modules``); `all` with a solver strategy
+    /// covers every trainable parameter.
+    public var modules: String?
+    public var curvature: CurvatureKind
+    /// Training rows per curvature-product batch; nil for 1024 (MLP) or 16 (language model).
+    public var curvatureBatchSize: Int?
+    /// The `checkpoints` directory of `influence train --save-every` (TracIn).
+    public var checkpoints: URL?
+    /// Labels of a factor fit made here (sampled: the true Fisher).
+    public var labels: LabelSource
+    public var configuration: ScoreConfiguration
+    public var output: URL
+
+    public init(inputs: TaskInputs, source: Source, modules: String? = nil, curvature: CurvatureKind = .ggn, curvatureBatchSize: Int? = nil,
+                checkpoints: URL? = nil, labels: LabelSource = .sampled, configuration: ScoreConfiguration, output: URL) {
+        self.inputs = inputs
+        self.source = source
+        self.modules = modules
+        self.curvature = curvature
+        self.curvatureBatchSize = curvatureBatchSize
+        self.checkpoints = checkpoints
+        self.labels = labels
+        self.configuration = configuration
+        self.output = output
+    }
+}
+
+/// What a scoring run computed and wrote.
+public struct ScoresReport {
+    public var run: ScoringRun
+    public var queryCount: Int
+    public var trainingCount: Int
+    /// The strategy as a person reads it: `ekfac`, `cg (ggn, 1,056 parameters)`, `layer-wise exact (...)`.
+    public var label: String
+    public var seconds: Double
+}
+
+extension Workflows {
+    /// Scores, writes `pairwise_scores.safetensors` (and `self_scores.safetensors`) and `summary.json`.
+    /// An interrupted run resumes from the partial results it keeps in the output directory.
+    public static func scores(_ request: ScoresRequest, progress: ((String, Int, Int) -> Void)? = nil) throws -> ScoresReport {
+        let loaded = try TaskLoader.load(request.inputs)
+        return try scores(loaded.task, loaded, request, progress: progress)
+    }
+
+    static func scores<Task: InfluenceTask>(_ task: Task, _ loaded: LoadedTask, _ request: ScoresRequest,
+                                            progress: ((String, Int, Int) -> Void)?) throws -> ScoresReport where Task.Scalar == Float {
+        let allParameters = request.modules?.split(separator: ",").contains("all") == true
+        var context = CurvatureContext(task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: request.labels,
+                                       batchSize: request.configuration.batchSize, progress: progress)
+        context.curvature = request.curvature
+        // Sequences are long and feature rows short: 16 sequences or 1,024 rows per curvature product.
+        let isSequenceTask = task.trainingExampleCount > 0 && task.trainingTokens(0) != nil
+        context.curvatureBatchSize = request.curvatureBatchSize ?? (isSequenceTask ? 16 : 1024)
+        let started = Date()
+        let run: ScoringRun
+        var label: String
+        switch request.source {
+        case let .fit(directory):
+            let fitted = try CurvatureStrategies.loadFit(from: directory)
+            if let factors = fitted as? InfluenceFactors {
+                let names = task.model.linearLayers(matching: factors.moduleNames).map(\.name)
+                try factors.check(modelFingerprint: ModelFingerprint.of(task.model), moduleNames: names, path: directory.path)
+            }
+            let computer = try ScoreComputer(task: task, fitted: fitted, configuration: request.configuration)
+            computer.progress = progress
+            let scores = try computer.compute(partialDirectory: request.output)
+            run = ScoringRun(scores: scores, strategy: computer.strategyName, moduleNames: computer.moduleNames, dampings: computer.dampings,
+                             warnings: computer.warnings)
+            label = fitted.strategyDescription
+        case let .strategy(base, layerwise):
+            let type = type(of: base)
+            if allParameters && !type.coversEveryParameter {
+                throw WorkflowError("--modules all is offered with strategies that cover every parameter (\(CurvatureStrategies.all.filter { $0.coversEveryParameter }.map { $0.name }.joined(separator: ", ")))")
+            }
+            context.allParameters = allParameters
+            if let directory = request.checkpoints {
+                let index = try CheckpointIndex(directory: directory)
+                guard !index.entries.isEmpty else {
+                    throw WorkflowError("\(directory.appendingPathComponent(CheckpointIndex.fileName).path) is missing or lists no checkpoint; train with --save-every N")
+                }
+                context.checkpoints = try index.entries.map { entry in
+                    var inputs = request.inputs
+                    inputs.model = index.url(of: entry)
+                    return (try TaskLoader.load(Task.self, inputs), entry.learningRate)
+                }
+            }
+            let strategy: any CurvatureStrategy = layerwise ? LayerwiseStrategy(base: base) : base
+            run = try strategy.scores(context, configuration: request.configuration, partialDirectory: request.output)
+            label = (layerwise ? "layer-wise " : "") + type.name
+            if type.coversEveryParameter {
+                let op = try context.curvatureOperator()
+                label += " (\(request.curvature.rawValue), \(op.dimension) parameters)"
+            } else if !context.checkpoints.isEmpty {
+                label = "TracIn over \(context.checkpoints.count) checkpoints"
+            }
+        }
+        let metadata = ["strategy": run.strategy, "damping": request.configuration.damping.description,
+                        "modules": run.moduleNames.joined(separator: ","), "sign": "positive supports the query"]
+        try run.scores.save(to: request.output, metadata: metadata)
+        let summary = run.scores.summary(trainTexts: loaded.trainTexts, queryTexts: loaded.queryTexts, moduleNames: run.moduleNames,
+                                         dampings: run.dampings)
+        try AtomicFile.write(Data(try summary.serialized().utf8), to: request.output.appendingPathComponent("summary.json"))
+        return ScoresReport(run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,
+                            seconds: Date().timeIntervalSince(started))
+    }
+}
+
+extension Int {
+    /// Digits grouped by thousands with commas.
+    public func formatted() -> String {
+        let digits = String(Swift.abs(self))
+        var groups: [String] = []
+        var end = digits.endIndex
+        while end > digits.startIndex {
+            let start = digits.index(end, offsetBy: -3, limitedBy: digits.startIndex) ?? digits.startIndex
+            groups.insert(String(digits[start..<end]), at: 0)
+            end = start
+        }
+        return (self < 0 ? "-" : "") + groups.joined(separator: ",")
+    }
+}

@@ -1,0 +1,135 @@
+import Datasets
+import Foundation
+import Influence
+import ModelIO
+import NeuralNetworks
+import TensorCore
+import Tokenizers
+
+/// Where the model and the data of an influence task come from, as `fit`, `scores` and `loss`
+/// take them.
+///
+/// A language model's data are JSON Lines files (`{"text"}` or `{"input_ids"}`; queries also
+/// `{"prompt", "completion"}`); an MLP classifier's are CSV files with a label column, or
+/// `fashion-mnist:train` / `fashion-mnist:test`.
+public struct TaskInputs: Sendable {
+    public var model: URL
+    public var train: String
+    public var queries: String?
+    public var labelColumn: String
+    /// Keep the first this many training rows.
+    public var maximumExamples: Int?
+    /// Keep the first this many queries.
+    public var maximumQueries: Int?
+
+    public init(model: URL, train: String, queries: String? = nil, labelColumn: String = "label", maximumExamples: Int? = nil,
+                maximumQueries: Int? = nil) {
+        self.model = model
+        self.train = train
+        self.queries = queries
+        self.labelColumn = labelColumn
+        self.maximumExamples = maximumExamples
+        self.maximumQueries = maximumQueries
+    }
+}
+
+/// An influence task with what describes its rows to a person.
+public struct LoadedTask {
+    public let task: any InfluenceTask<Float>
+    public let model: LoadedModel<Float>
+    public let trainTexts: [String]
+    public let queryTexts: [String]
+}
+
+/// Loading model directories and their data as influence tasks.
+public enum TaskLoader {
+    /// Loads the model of `inputs` and its training (and query) rows as an influence task: next-token
+    /// prediction for a language model of any family, classification for an MLP classifier.
+    public static func load(_ inputs: TaskInputs) throws -> LoadedTask {
+        let loaded = try ModelDirectory.load(from: inputs.model, as: Float.self)
+        switch loaded.kind {
+        case let .languageModel(model):
+            return try languageModelingTask(model, loaded, inputs)
+        case let .multilayerPerceptron(network, configuration):
+            return try classificationTask(network, configuration, loaded, inputs)
+        }
+    }
+
+    /// Loads a task that must be of type `T` (TracIn loads one per checkpoint, all of one kind).
+    public static func load<T: InfluenceTask>(_: T.Type, _ inputs: TaskInputs) throws -> T {
+        guard let task = try load(inputs).task as? T else {
+            throw WorkflowError("\(inputs.model.path) is not the same kind of model as the others")
+        }
+        return task
+    }
+
+    static func languageModelingTask<Model: CausalLanguageModel>(_ model: Model, _ loaded: LoadedModel<Float>, _ inputs: TaskInputs) throws
+        -> LoadedTask where Model.Scalar == Float {
+        let tokenizer = loaded.tokenizer
+        var training = try TextDataset.load(jsonLines: URL(fileURLWithPath: inputs.train), tokenizer: tokenizer, maximumLength: model.contextLength,
+                                            vocabularySize: model.vocabularySize)
+        if let limit = inputs.maximumExamples, training.count > limit {
+            training = TextDataset(sequences: Array(training.sequences.prefix(limit)), texts: Array(training.texts.prefix(limit)))
+        }
+        var queries = QueryDataset()
+        if let path = inputs.queries {
+            queries = try QueryDataset.load(jsonLines: URL(fileURLWithPath: path), tokenizer: tokenizer, contextLength: model.contextLength,
+                                            vocabularySize: model.vocabularySize)
+        }
+        if let limit = inputs.maximumQueries, queries.count > limit { queries = queries.prefix(limit) }
+        let task = LanguageModelingTask(model: model, training: training.sequences, queries: queries.sequences,
+                                        queryPromptLengths: queries.promptLengths)
+        return LoadedTask(task: task, model: loaded, trainTexts: training.texts, queryTexts: queries.texts)
+    }
+
+    static func classificationTask(_ network: MultilayerPerceptron<Float>, _ configuration: MLPConfiguration, _ loaded: LoadedModel<Float>,
+                                   _ inputs: TaskInputs) throws -> LoadedTask {
+        guard configuration.task == "classification" else {
+            throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); influence takes classifiers and language models")
+        }
+        let (count, classes) = (configuration.sizes.first ?? 0, configuration.sizes.last ?? 0)
+        let training = try labeledRows(inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples, inputCount: count, classCount: classes)
+        var query: (rows: LabeledDataset, texts: [String])? = nil
+        if let queries = inputs.queries {
+            query = try labeledRows(queries, labelColumn: inputs.labelColumn, limit: inputs.maximumQueries, inputCount: count, classCount: classes)
+        }
+        let task = ClassificationTask(model: network, trainingFeatures: training.rows.features, trainingLabels: training.rows.labels,
+                                      queryFeatures: query?.rows.features ?? Tensor<Float>.zeros(shape: [0, count]), queryLabels: query?.rows.labels ?? [])
+        return LoadedTask(task: task, model: loaded, trainTexts: training.texts, queryTexts: query?.texts ?? [])
+    }
+
+    /// Labelled rows for an MLP classifier: `fashion-mnist:train`, `fashion-mnist:test` (or
+    /// `fashion-mnist`, the training split), or a CSV file with a label column.
+    ///
+    /// - Throws: ``WorkflowError`` naming the source when it does not exist, holds no rows, has
+    ///   another number of features than the model's inputs, or a label the model has no class for.
+    public static func labeledRows(_ specification: String, labelColumn: String, limit: Int?, inputCount: Int, classCount: Int) throws
+        -> (rows: LabeledDataset, texts: [String]) {
+        var rows: LabeledDataset
+        var names: [String]? = nil
+        let source: String
+        switch specification {
+        case "fashion-mnist", "fashion-mnist:train", "fashion-mnist:test":
+            rows = try FashionMNIST.load(specification.hasSuffix(":test") ? .test : .train, limit: limit)
+            names = FashionMNIST.classNames
+            source = specification
+        default:
+            let url = URL(fileURLWithPath: specification)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw WorkflowError("\(url.path) does not exist (MLP data is a CSV file, fashion-mnist:train or fashion-mnist:test)")
+            }
+            rows = try LabeledDataset.load(csv: url, labelColumn: labelColumn)
+            if let limit { rows = rows.prefix(limit) }
+            source = url.path
+        }
+        guard rows.count > 0 else { throw WorkflowError("\(source) holds no rows") }
+        guard rows.featureCount == inputCount else {
+            throw WorkflowError("\(source) has \(rows.featureCount) feature columns; the model takes \(inputCount) inputs")
+        }
+        if let bad = rows.labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) {
+            throw WorkflowError("\(source): row \(bad + 1) has label \(rows.labels[bad]); the model has \(classCount) classes")
+        }
+        let texts = rows.labels.map { label in names.map { "\($0[label]) (label \(label))" } ?? "label \(label)" }
+        return (rows, texts)
+    }
+}

@@ -1,0 +1,339 @@
+import Autograd
+import Datasets
+import Formats
+import Foundation
+import ModelIO
+import NeuralNetworks
+import TensorCore
+import Tokenizers
+import Training
+
+/// How a model is trained, whatever it is: steps, optimizer, schedule, validation, checkpoints.
+public struct TrainingOptions: Sendable {
+    public var steps: Int
+    /// Passes over the training examples instead of `steps`.
+    public var epochs: Int?
+    public var batchSize: Int
+    /// `adamw` or `sgd`.
+    public var optimizer: String
+    public var learningRate: Double
+    public var warmup: Int
+    public var weightDecay: Double
+    public var momentum: Double
+    /// Clip gradients to this global norm; 0 for none.
+    public var clip: Double
+    public var validationFraction: Double
+    public var validationInterval: Int
+    public var checkpointInterval: Int
+    public var maximumExamples: Int?
+    public var seed: UInt64
+    /// Keep the model every this many steps for TracIn.
+    public var saveEvery: Int?
+    /// Ignore an existing checkpoint and start over.
+    public var restart: Bool
+    /// The options that make the run, as given (recorded in `training_run.json`): a checkpoint made
+    /// with other options is not resumed.
+    public var recorded: [String: String]
+
+    public init(steps: Int = 500, epochs: Int? = nil, batchSize: Int = 32, optimizer: String = "adamw", learningRate: Double = 0.001,
+                warmup: Int = 20, weightDecay: Double = 0.01, momentum: Double = 0.9, clip: Double = 1, validationFraction: Double = 0.1,
+                validationInterval: Int = 50, checkpointInterval: Int = 100, maximumExamples: Int? = nil, seed: UInt64 = 0,
+                saveEvery: Int? = nil, restart: Bool = false, recorded: [String: String] = [:]) {
+        self.steps = steps
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.warmup = warmup
+        self.weightDecay = weightDecay
+        self.momentum = momentum
+        self.clip = clip
+        self.validationFraction = validationFraction
+        self.validationInterval = validationInterval
+        self.checkpointInterval = checkpointInterval
+        self.maximumExamples = maximumExamples
+        self.seed = seed
+        self.saveEvery = saveEvery
+        self.restart = restart
+        self.recorded = recorded
+    }
+
+    /// The steps of this run: `steps`, or `epochs` passes over `exampleCount` examples.
+    func steps(exampleCount: Int) -> Int {
+        guard let epochs else { return steps }
+        return epochs * ((exampleCount + batchSize - 1) / batchSize)
+    }
+
+    func configuration(steps: Int) -> TrainingConfiguration {
+        let schedule = LearningRateSchedule.warmupCosine(peak: learningRate, warmupSteps: Swift.min(warmup, steps), totalSteps: steps,
+                                                         minimum: learningRate / 10)
+        return TrainingConfiguration(steps: steps, batchSize: batchSize, schedule: schedule, maximumGradientNorm: clip > 0 ? clip : nil,
+                                     validationInterval: validationInterval, checkpointInterval: checkpointInterval, seed: seed)
+    }
+}
+
+/// What `influence train` does for a language model.
+public struct LanguageModelTrainingRequest: Sendable {
+    public var output: URL
+    /// `gpt2`, `llama` or `gpt_neox` (a registered ``LanguageModelFamily``).
+    public var architecture: String
+    /// Train on these languages of the fortune corpora, or on `data`.
+    public var corpusLanguages: [String]?
+    /// JSON Lines of `{"text"}` or `{"input_ids"}` rows.
+    public var data: URL?
+    /// A config.json to build the model from, instead of the sizes below.
+    public var configuration: URL?
+    /// A tokenizer.json, instead of one trained on the texts.
+    public var tokenizer: URL?
+    public var vocabularySize: Int
+    public var layers: Int, width: Int, heads: Int
+    /// Key/value heads (Llama's grouped-query attention); nil for one per head.
+    public var keyValueHeads: Int?
+    public var context: Int
+    public var dropout: Double
+    public var training: TrainingOptions
+
+    public init(output: URL, architecture: String = "gpt2", corpusLanguages: [String]? = nil, data: URL? = nil, configuration: URL? = nil,
+                tokenizer: URL? = nil, vocabularySize: Int = 2048, layers: Int = 2, width: Int = 128, heads: Int = 4, keyValueHeads: Int? = nil,
+                context: Int = 64, dropout: Double = 0.1, training: TrainingOptions) {
+        self.output = output
+        self.architecture = architecture
+        self.corpusLanguages = corpusLanguages
+        self.data = data
+        self.configuration = configuration
+        self.tokenizer = tokenizer
+        self.vocabularySize = vocabularySize
+        self.layers = layers
+        self.width = width
+        self.heads = heads
+        self.keyValueHeads = keyValueHeads
+        self.context = context
+        self.dropout = dropout
+        self.training = training
+    }
+}
+
+/// What `influence train` does for an MLP classifier.
+public struct ClassifierTrainingRequest: Sendable {
+    public var output: URL
+    /// A CSV file with a label column; nil for FashionMNIST.
+    public var data: URL?
+    public var labelColumn: String
+    public var hidden: [Int]
+    public var activation: Activation
+    public var training: TrainingOptions
+
+    public init(output: URL, data: URL? = nil, labelColumn: String = "label", hidden: [Int] = [256, 128], activation: Activation = .relu,
+                training: TrainingOptions) {
+        self.output = output
+        self.data = data
+        self.labelColumn = labelColumn
+        self.hidden = hidden
+        self.activation = activation
+        self.training = training
+    }
+}
+
+extension Workflows {
+    /// Trains a language model of any registered family on texts or ids and writes its directory
+    /// (config.json, model.safetensors, tokenizer.json, training_log.jsonl); resumes from the
+    /// directory's checkpoint when it was made with the same options.
+    ///
+    /// - Parameter log: receives progress messages for a person.
+    public static func train(_ request: LanguageModelTrainingRequest, log: (String) -> Void = { _ in }) throws {
+        let out = request.output
+        try prepare(out, request.training)
+        guard let family = ModelRegistry.languageModelFamily(architecture: request.architecture) else {
+            throw WorkflowError("unknown architecture '\(request.architecture)' (available: \(ModelRegistry.languageModelFamilies.map { $0.architecture }.joined(separator: ", ")))")
+        }
+        // Texts, or token ids given directly.
+        var texts: [String] = []
+        var presetSequences: [[Int]]? = nil
+        if let languages = request.corpusLanguages {
+            texts = try FortuneCorpus.load(languages: languages).map(\.text)
+            log("corpus: \(texts.count) fortunes (\(languages.joined(separator: ", ")))")
+        } else if let data = request.data {
+            let rows = try TextDataset.load(jsonLines: data, tokenizer: nil, encodesText: false)
+            let textRows = rows.texts.filter { !$0.isEmpty }.count
+            if textRows == 0 {
+                presetSequences = rows.sequences
+            } else if textRows == rows.count {
+                texts = rows.texts
+            } else {
+                throw WorkflowError("\(data.path) mixes text rows and input_ids rows; use one kind")
+            }
+        }
+        // Tokenizer: given, kept from the run being resumed, or trained on the texts.
+        var tokenizer: BytePairTokenizer? = nil
+        let savedTokenizer = out.appendingPathComponent("tokenizer.json")
+        let resuming = !request.training.restart && FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoint.safetensors").path)
+        if let path = request.tokenizer {
+            tokenizer = try BytePairTokenizer(contentsOf: path)
+        } else if presetSequences == nil {
+            if resuming, let saved = try? BytePairTokenizer(contentsOf: savedTokenizer) {
+                tokenizer = saved
+            } else {
+                log("training a byte-level BPE tokenizer (\(request.vocabularySize) tokens) on \(texts.count) texts")
+                let trained = BytePairTrainer(vocabularySize: request.vocabularySize, specialTokens: ["<|endoftext|>"]).train(on: texts)
+                try trained.save(to: savedTokenizer)
+                tokenizer = trained
+            }
+        }
+        let endOfText = tokenizer?.id(of: "<|endoftext|>")
+        let vocabularySize = tokenizer?.vocabularySize ?? request.vocabularySize
+
+        // Model.
+        let model: any CausalLanguageModel<Float>
+        if let configURL = request.configuration {
+            let configuration = try HuggingFaceConfiguration(directory: configURL.deletingLastPathComponent(), file: configURL.lastPathComponent)
+            let type = configuration.modelType ?? family.architecture
+            guard let configured = ModelRegistry.family(modelType: type) as? any LanguageModelFamily.Type else {
+                throw ModelIOError.unsupportedModelType(path: configuration.path, modelType: type,
+                                                        supported: ModelRegistry.languageModelFamilies.flatMap { $0.modelTypes })
+            }
+            model = try configured.makeModel(configuration: configuration, seed: request.training.seed, as: Float.self)
+        } else {
+            let shape = DecoderShape(vocabularySize: vocabularySize, contextLength: request.context, width: request.width, layerCount: request.layers,
+                                     headCount: request.heads, keyValueHeadCount: request.keyValueHeads, dropout: request.dropout,
+                                     specialTokens: SpecialTokens(beginning: endOfText, end: endOfText))
+            model = try family.makeModel(shape, seed: request.training.seed, as: Float.self)
+        }
+        if let tokenizer, tokenizer.vocabularySize > model.vocabularySize {
+            throw WorkflowError("the tokenizer has \(tokenizer.vocabularySize) tokens but the model's vocab_size is \(model.vocabularySize)")
+        }
+
+        // Sequences: full chunks of the context length.
+        let length = model.contextLength
+        var sequences = presetSequences.map { $0.flatMap { $0 } }.map { Batching.chunks($0, length: length, dropLast: true) }
+            ?? LanguageModelingData.chunkedStream(documents: texts, tokenizer: tokenizer!, endOfText: endOfText, length: length)
+        if let bad = sequences.joined().first(where: { $0 >= model.vocabularySize }) {
+            throw WorkflowError("token id \(bad) is not below the model's vocab_size \(model.vocabularySize)")
+        }
+        var (train, validation) = LanguageModelingData.split(sequences, validationFraction: request.training.validationFraction)
+        if let limit = request.training.maximumExamples { train = Array(train.prefix(limit)) }
+        sequences = []
+        guard !train.isEmpty else { throw WorkflowError("no training sequence of \(length) tokens: the corpus is too small for the context") }
+        log("sequences: \(train.count) for training, \(validation.count) for validation, \(length) tokens each")
+        log("model: \(request.configuration == nil ? family.architecture : "from \(request.configuration!.lastPathComponent)"), "
+            + "\(model.module.parameterCount.formatted()) parameters")
+        let predicted = Float(length - 1)
+        func meanLoss(_ rows: [[Int]]) -> Variable<Float> {
+            let tokens = rows.flatMap { $0 }
+            let logits = model.logits(tokens: tokens, batchSize: rows.count, attentionMask: nil)
+            return Losses.nextTokenLosses(logits: logits, tokens: tokens).sum() * (1 / (predicted * Float(rows.count)))
+        }
+        let validationSet = Array(validation.prefix(256))
+        try runTrainer(model: model.module, options: request.training, output: out, exampleCount: train.count, log: log,
+                       save: { try ModelDirectory.save(model, tokenizer: tokenizer, to: $0) },
+                       batchLoss: { indices in meanLoss(indices.map { train[$0] }) },
+                       validationLoss: validationSet.isEmpty ? nil : {
+                           var total = 0.0
+                           for start in stride(from: 0, to: validationSet.count, by: 32) {
+                               let rows = Array(validationSet[start..<Swift.min(validationSet.count, start + 32)])
+                               total += Double(meanLoss(rows).value.scalar) * Double(rows.count)
+                           }
+                           return total / Double(validationSet.count)
+                       })
+        try ModelDirectory.save(model, tokenizer: tokenizer, to: out)
+    }
+
+    /// Trains an MLP classifier on FashionMNIST or a CSV file and writes its directory.
+    public static func train(_ request: ClassifierTrainingRequest, log: (String) -> Void = { _ in }) throws {
+        let out = request.output
+        try prepare(out, request.training)
+        var train: LabeledDataset, validation: LabeledDataset?
+        if let data = request.data {
+            let all = try LabeledDataset.load(csv: data, labelColumn: request.labelColumn)
+            let (t, v) = LanguageModelingData.split(Array(0..<all.count), validationFraction: request.training.validationFraction)
+            train = LabeledDataset(features: all.features.indexSelect(along: 0, indices: t), labels: t.map { all.labels[$0] }, classCount: all.classCount)
+            validation = v.isEmpty ? nil : LabeledDataset(features: all.features.indexSelect(along: 0, indices: v), labels: v.map { all.labels[$0] },
+                                                          classCount: all.classCount)
+            if let limit = request.training.maximumExamples { train = train.prefix(limit) }
+        } else {
+            train = try FashionMNIST.load(.train, limit: request.training.maximumExamples)
+            validation = try FashionMNIST.load(.test, limit: 2000)
+        }
+        let sizes = [train.featureCount] + request.hidden + [train.classCount]
+        let model = MultilayerPerceptron<Float>(sizes: sizes, activation: request.activation, seed: request.training.seed)
+        log("model: MLP \(sizes.map(String.init).joined(separator: "-")), \(model.parameterCount.formatted()) parameters; \(train.count) training examples")
+        let configuration = MLPConfiguration(sizes: sizes, activation: request.activation, task: "classification")
+        try runTrainer(model: model, options: request.training, output: out, exampleCount: train.count, log: log,
+                       save: { try ModelDirectory.save(model, configuration: configuration, to: $0) },
+                       batchLoss: { indices in
+                           let (x, y) = train.batch(indices)
+                           return Losses.crossEntropy(logits: model(Variable(x)), labels: y)
+                       },
+                       validationLoss: validation.map { v in {
+                           Double(Losses.crossEntropy(logits: model(Variable(v.features)), labels: v.labels).value.scalar)
+                       } })
+        if let validation {
+            let predictions = withoutGradients { model(Variable(validation.features)).value.argmax(alongAxis: 1) }
+            let accuracy = Double(zip(predictions, validation.labels).filter { $0 == $1 }.count) / Double(validation.count)
+            log(String(format: "validation accuracy: %.3f", accuracy))
+        }
+        try ModelDirectory.save(model, configuration: configuration, to: out)
+    }
+
+    /// Creates the output directory and refuses to resume a checkpoint made with other options;
+    /// records the options of this run.
+    static func prepare(_ out: URL, _ options: TrainingOptions) throws {
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let runURL = out.appendingPathComponent("training_run.json")
+        let checkpointURL = out.appendingPathComponent("checkpoint.safetensors")
+        let current = JSONValue.object(options.recorded.mapValues { .string($0) })
+        if options.restart {
+            try? FileManager.default.removeItem(at: checkpointURL)
+        } else if FileManager.default.fileExists(atPath: checkpointURL.path),
+                  let data = FileManager.default.contents(atPath: runURL.path),
+                  let previous = try? JSONDecoder().decode(JSONValue.self, from: data), previous != current {
+            throw WorkflowError("\(checkpointURL.path) was made with other options; run again with the same options to resume, or add --restart")
+        }
+        try AtomicFile.write(Data(try current.serialized().utf8), to: runURL)
+    }
+
+    static func runTrainer(model: Module<Float>, options: TrainingOptions, output out: URL, exampleCount: Int, log: (String) -> Void,
+                           save: @escaping (URL) throws -> Void, batchLoss: @escaping ([Int]) throws -> Variable<Float>,
+                           validationLoss: (() throws -> Double)?) throws {
+        var index = try CheckpointIndex(directory: out.appendingPathComponent("checkpoints"))
+        var saveError: Error? = nil
+        func run<O: Optimizer>(_ optimizer: O) throws where O.Scalar == Float {
+            let trainer = Trainer(model: model, optimizer: optimizer, configuration: options.configuration(steps: options.steps(exampleCount: exampleCount)),
+                                  exampleCount: exampleCount, checkpoint: TrainingCheckpoint(url: out.appendingPathComponent("checkpoint.safetensors")),
+                                  batchLoss: batchLoss, validationLoss: validationLoss)
+            if let every = options.saveEvery {
+                // Keep the model of every N-th step with the learning rate that step used (TracIn's η_k).
+                trainer.onRecord = { record in
+                    guard record.step % every == 0, saveError == nil else { return }
+                    do {
+                        let name = CheckpointIndex.name(step: record.step)
+                        try save(index.directory.appendingPathComponent(name))
+                        try index.record(CheckpointIndex.Entry(path: name, step: record.step, learningRate: record.learningRate))
+                    } catch { saveError = error }
+                }
+            }
+            let resumed = try trainer.resumeIfPossible()
+            if resumed > 0 { log("resuming from step \(resumed) (\(out.appendingPathComponent("checkpoint.safetensors").path))") }
+            try trainer.run()
+            if let saveError { throw saveError }
+            try writeLog(trainer.history, to: out.appendingPathComponent("training_log.jsonl"))
+            if let last = trainer.history.last(where: { $0.validationLoss != nil }), let first = trainer.history.first(where: { $0.validationLoss != nil }) {
+                log(String(format: "validation loss: %.4f at step %d → %.4f at step %d", first.validationLoss!, first.step, last.validationLoss!, last.step))
+            }
+        }
+        let parameters = model.trainableParameters
+        if options.optimizer == "sgd" {
+            try run(SGD(parameters: parameters, learningRate: options.learningRate, momentum: options.momentum, weightDecay: options.weightDecay))
+        } else {
+            try run(AdamW(parameters: parameters, learningRate: options.learningRate, weightDecay: options.weightDecay))
+        }
+    }
+
+    static func writeLog(_ history: [TrainingRecord], to url: URL) throws {
+        let rows: [[String: JSONValue]] = history.map { r in
+            var row: [String: JSONValue] = ["step": .number(Double(r.step)), "loss": .number(r.loss), "learning_rate": .number(r.learningRate)]
+            if let v = r.validationLoss { row["validation_loss"] = .number(v) }
+            return row
+        }
+        try JSONLines.write(rows, to: url)
+    }
+}

@@ -1,0 +1,6 @@
+/// A failure of a workflow that a user can cause (a file, a model, data, options that do not fit
+/// together), with a message naming what and where.
+public struct WorkflowError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ message: String) { description = message }
+}
