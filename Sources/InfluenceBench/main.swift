@@ -167,6 +167,47 @@ if wanted("influence") {
                  sequences, scoreTime, tokens / scoreTime, scoreFlops / scoreTime / 1e9, 100 * scoreFlops / scoreTime / 1e9 / reference))
 }
 
+/// The Llama-shaped model of the family comparison: 4 layers, width 256, 4 query heads sharing 2
+/// key/value heads, SwiGLU MLP of 688, context 128, vocabulary 4096.
+func llamaBenchmarkModel(seed: UInt64) -> LlamaForCausalLM<Float> {
+    LlamaForCausalLM<Float>(configuration: LlamaConfiguration(vocabularySize: 4096, hiddenSize: 256, intermediateSize: 688, layerCount: 4,
+                                                              headCount: 4, keyValueHeadCount: 2, contextLength: 128), seed: seed)
+}
+
+if wanted("llama") {
+    // One AdamW step, batch 16 × 128 tokens, as the GPT-2 step above.
+    let model = llamaBenchmarkModel(seed: 3)
+    let optimizer = AdamW(parameters: model.trainableParameters, learningRate: 3e-4)
+    var generator = SeededGenerator(seed: 5)
+    let (batch, time) = (16, 128)
+    let tokens = (0..<(batch * time)).map { _ in Int(generator.next() % 4096) }
+    let step = medianSeconds(warmup: 2, repeats: 7) {
+        let logits = model.logits(tokens: tokens, batchSize: batch, attentionMask: nil)
+        let loss = Losses.nextTokenLosses(logits: logits, tokens: tokens).sum() * (1 / Float(batch * (time - 1)))
+        let grads = gradients(of: loss, at: optimizer.parameters.map(\.variable)).map(\.value)
+        optimizer.step(gradients: grads)
+    }
+    let c = 256.0, f = 688.0, kv = 128.0, v = 4096.0, layers = 4.0, t = 128.0
+    let linearPerToken = layers * (c * c + 2 * c * kv + c * c + 3 * c * f) + c * v
+    let stepFlops = 3 * 2 * Double(batch * time) * (linearPerToken + layers * 2 * t * c)
+    print(String(format: "Llama 4×256 (GQA 4/2), T=128, V=4096, batch 16, AdamW step: %.3f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
+                 step, Double(batch * time) / step, stepFlops / step / 1e9, 100 * stepFlops / step / 1e9 / reference))
+
+    // EK-FAC fit on the MLP layers (gate, up, down) with the empirical Fisher, batches of 16.
+    let sequences = Int(ProcessInfo.processInfo.environment["BENCH_SEQUENCES"] ?? "") ?? 1024
+    let fitModel = llamaBenchmarkModel(seed: 11)
+    var sampler = SeededGenerator(seed: 12)
+    let train = (0..<sequences).map { _ in (0..<128).map { _ in Int(sampler.next() % 4096) } }
+    let task = LanguageModelingTask(model: fitModel, training: train, queries: [])
+    let fitter = try! FactorFitter(task: task, modules: fitModel.linearLayerPatterns(for: "mlp"),
+                                   configuration: FitConfiguration(strategy: .ekfac, labels: .data, batchSize: 16))
+    let clock = ContinuousClock()
+    let d = clock.measure { _ = try! fitter.fit() }
+    let fit = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    print(String(format: "EK-FAC fit, Llama 4×256, %d × 128 tokens, MLP layers, empirical Fisher: %.1f s, %.0f tokens/s (two passes)",
+                 sequences, fit, 2 * Double(sequences) * 128 / fit))
+}
+
 /// Every strategy on an MLP on FashionMNIST small enough for the exact solve: seconds per query
 /// and per training example, and the Pearson and Spearman correlation of its scores with exact.
 if requested.contains("strategies") {

@@ -1,16 +1,18 @@
 import Foundation
+import ModelIO
 import Workflows
 
 /// `influence demo`: the whole pipeline on the fortune corpora, cached for reruns.
 struct DemoCommand: Subcommand {
     static let name = "demo"
+    static let families = ModelRegistry.languageModelFamilies.map { $0.architecture }
     static let abstract = "Train a small language model on the fortunes, fit EK-FAC on its MLP layers, and show which fortunes drive a few answers."
     static let options: [OptionSpecification] = [
         .value("cache", "DIR", default: "cache/demo", "Where the model, factors and scores are kept; a rerun reuses them."),
         .value("steps", "N", default: "600", "Training steps of the model."),
         .value("documents", "N", default: "1500", "Fortunes per language used as influence training documents."),
         .value("top", "K", default: "3", "Documents shown per query and sign."),
-        .value("architecture", "gpt2|llama|gpt_neox", default: "gpt2", "The model family trained."),
+        .value("architecture", families.joined(separator: "|"), default: "gpt2", "The model family trained."),
     ]
     static let discussion = """
     The model (2 layers, width 128, context 64, a 2,048-token BPE vocabulary trained on the corpus) learns
@@ -24,7 +26,7 @@ struct DemoCommand: Subcommand {
     init(_ arguments: ParsedArguments) throws {
         demo = Demo(cache: arguments.path("cache")!, steps: try arguments.integer("steps", minimum: 1)!,
                     documentsPerLanguage: try arguments.integer("documents", minimum: 1)!, top: try arguments.integer("top", minimum: 1)!,
-                    architecture: try arguments.choice("architecture", from: ["gpt2", "llama", "gpt_neox"])!)
+                    architecture: try arguments.choice("architecture", from: Self.families)!)
     }
 
     func run() throws {

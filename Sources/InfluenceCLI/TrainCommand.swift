@@ -1,5 +1,6 @@
 import Foundation
 import Influence
+import ModelIO
 import NeuralNetworks
 import Workflows
 
@@ -7,10 +8,12 @@ import Workflows
 struct TrainCommand: Subcommand {
     static let name = "train"
     static let abstract = "Train a language model (GPT-2, Llama, GPT-NeoX) or an MLP classifier and write a Hugging Face-style directory."
+    /// The registry's language-model families, and the MLP classifier.
+    static let architectures = ModelRegistry.languageModelFamilies.map { $0.architecture } + ["mlp"]
     static let options: [OptionSpecification] = [
         .value("out", "DIR", required: true, "Output directory (config.json, model.safetensors, tokenizer.json, training_log.jsonl)."),
-        .value("architecture", "gpt2|llama|gpt_neox|mlp", default: "gpt2", "What to train: a language model of a family, or an MLP classifier."),
-        .value("model-type", "gpt2|llama|gpt_neox|mlp", "The same as --architecture (its earlier name)."),
+        .value("architecture", architectures.joined(separator: "|"), default: "gpt2", "What to train: a language model of a family, or an MLP classifier."),
+        .value("model-type", architectures.joined(separator: "|"), "The same as --architecture (its earlier name)."),
         .value("corpus", "fortunes", "Language model: train on Debian's fortune corpora."),
         .value("languages", "LIST", default: "en,de,es", "Language model with --corpus fortunes: languages to include."),
         .value("data", "FILE", "Language model: a JSON Lines file of {\"text\"} or {\"input_ids\"} rows; MLP: a CSV file."),
@@ -58,7 +61,7 @@ struct TrainCommand: Subcommand {
 
     init(_ arguments: ParsedArguments) throws {
         self.arguments = arguments
-        let architectures = ["gpt2", "llama", "gpt_neox", "mlp"]
+        let architectures = Self.architectures
         if arguments.string("model-type") != nil && arguments.string("architecture") != "gpt2" {
             throw UsageError("give --architecture or its earlier name --model-type, not both")
         }

@@ -87,6 +87,9 @@ public enum GPT2Family: LanguageModelFamily {
     }
 
     public static func makeModel<Scalar: TensorScalar>(_ shape: DecoderShape, seed: UInt64, as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
+        if let groups = shape.keyValueHeadCount, groups != shape.headCount {
+            throw ModelIOError.malformedConfiguration(path: "gpt2", reason: "gpt2 has no grouped-query attention: its key/value heads are its \(shape.headCount) heads, not \(groups)")
+        }
         let configuration = GPT2Configuration(
             vocabularySize: shape.vocabularySize, contextLength: shape.contextLength, embeddingSize: shape.width, layerCount: shape.layerCount,
             headCount: shape.headCount, innerSize: shape.innerSize, residualDropout: shape.dropout, embeddingDropout: shape.dropout,

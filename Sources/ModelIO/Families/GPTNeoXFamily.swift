@@ -61,6 +61,9 @@ public enum GPTNeoXFamily: LanguageModelFamily {
     }
 
     public static func makeModel<Scalar: TensorScalar>(_ shape: DecoderShape, seed: UInt64, as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
+        if let groups = shape.keyValueHeadCount, groups != shape.headCount {
+            throw ModelIOError.malformedConfiguration(path: "gpt_neox", reason: "gpt_neox has no grouped-query attention: its key/value heads are its \(shape.headCount) heads, not \(groups)")
+        }
         guard shape.headCount > 0, shape.width % shape.headCount == 0 else {
             throw ModelIOError.malformedConfiguration(path: "gpt_neox", reason: "\(shape.headCount) heads do not divide the width \(shape.width)")
         }
