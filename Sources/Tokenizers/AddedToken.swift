@@ -14,8 +14,9 @@ public struct AddedToken: Sendable, Hashable {
     public var stripsLeft: Bool
     /// Whether whitespace after a match is absorbed into the token (`rstrip`).
     public var stripsRight: Bool
-    /// Whether the token is matched in normalised text (`normalized`); with no normaliser this
-    /// only decides which tokens are matched first: those with `false`, then the others.
+    /// Whether the token is matched in normalised text (`normalized`): tokens with `false` are
+    /// matched first, in the raw text; the others afterwards, in the normalised text between
+    /// those, in their normalised form.
     public var isNormalized: Bool
 
     public init(
@@ -34,14 +35,23 @@ public struct AddedToken: Sendable, Hashable {
 
 /// Finds added tokens in UTF-8 text and cuts the text around them.
 ///
-/// Like Hugging Face `tokenizers`, it matches the tokens with `isNormalized == false` first and
-/// then, in the text left between those, the others; each pass takes, at the leftmost position
-/// where some token matches, the longest token that matches there.
+/// Like Hugging Face `tokenizers`, it matches the tokens with `isNormalized == false` in the
+/// raw text first and then, in the normalised text left between those, the others (in their
+/// normalised form: under Llama 2's legacy normalizer `"New York"` is looked for as
+/// `"▁New▁York"`); each pass takes, at the leftmost position where some token matches, the
+/// longest token that matches there.
 struct AddedTokenMatcher: Sendable {
-    /// One part of the input: ordinary text (a byte range) or an added token's id.
+    /// One part of the input: ordinary text (a byte range) or an added token's id with the
+    /// range it covers (its text and any whitespace it strips).
     enum Segment: Equatable {
         case text(Range<Int>)
-        case token(Int)
+        case token(Int, Range<Int>)
+    }
+
+    /// The two passes: raw text for non-normalised tokens, normalised text for the others.
+    enum Pass {
+        case raw
+        case normalized
     }
 
     private struct Candidate: Sendable {
@@ -51,49 +61,69 @@ struct AddedTokenMatcher: Sendable {
         var stripsRight: Bool
     }
 
-    /// For each pass, the candidates indexed by their first byte, longest first.
-    private var passes: [[[Candidate]]]
+    /// For each pass, the candidates indexed by their first byte, longest first; `nil` when the
+    /// pass has no token.
+    private var raw: [[Candidate]]?
+    private var normalized: [[Candidate]]?
 
-    var isEmpty: Bool { passes.isEmpty }
+    var isEmpty: Bool { raw == nil && normalized == nil }
 
-    init(_ tokens: [AddedToken]) {
-        var passes: [[[Candidate]]] = []
-        for normalized in [false, true] {
+    /// - Parameter normalization: the normalizer whose output the normalised tokens are
+    ///   matched in; their content is normalised with it too.
+    init(_ tokens: [AddedToken], normalization: TextNormalization = TextNormalization()) {
+        func table(_ tokens: [AddedToken], normalizing: Bool) -> [[Candidate]]? {
             var byFirstByte = [[Candidate]](repeating: [], count: 256)
             var isEmpty = true
-            for token in tokens where token.isNormalized == normalized && !token.content.isEmpty {
-                let bytes = Array(token.content.utf8)
+            for token in tokens {
+                let content = normalizing ? normalization.normalized(token.content) : token.content
+                let bytes = Array(content.utf8)
+                guard !bytes.isEmpty else { continue }
                 byFirstByte[Int(bytes[0])].append(
                     Candidate(
                         bytes: bytes, id: token.id, stripsLeft: token.stripsLeft,
                         stripsRight: token.stripsRight))
                 isEmpty = false
             }
-            guard !isEmpty else { continue }
+            guard !isEmpty else { return nil }
             for byte in 0..<256 {
                 byFirstByte[byte].sort { $0.bytes.count > $1.bytes.count }
             }
-            passes.append(byFirstByte)
+            return byFirstByte
         }
-        self.passes = passes
+        raw = table(tokens.filter { !$0.isNormalized }, normalizing: false)
+        normalized = table(tokens.filter(\.isNormalized), normalizing: !normalization.isEmpty)
     }
 
-    /// The text of `buffer` cut into ordinary text and added tokens, in order.
+    /// Whether a pass has any token to look for.
+    func hasTokens(in pass: Pass) -> Bool {
+        (pass == .raw ? raw : normalized) != nil
+    }
+
+    /// The text of `buffer` cut by both passes, for text that needs no normalisation.
     ///
     /// Empty text segments are left out.
     func segments(of buffer: UnsafeBufferPointer<UInt8>) -> [Segment] {
-        var segments: [Segment] = buffer.isEmpty ? [] : [.text(0..<buffer.count)]
-        for candidates in passes {
-            var next: [Segment] = []
-            for segment in segments {
-                guard case .text(let range) = segment else {
-                    next.append(segment)
-                    continue
-                }
-                split(range, of: buffer, candidates: candidates, into: &next)
+        var segments = segments(of: buffer, pass: .raw)
+        guard let normalized else { return segments }
+        var next: [Segment] = []
+        for segment in segments {
+            guard case .text(let range) = segment else {
+                next.append(segment)
+                continue
             }
-            segments = next
+            split(range, of: buffer, candidates: normalized, into: &next)
         }
+        segments = next
+        return segments
+    }
+
+    /// The text of `buffer` cut at the tokens of one pass. Empty text segments are left out.
+    func segments(of buffer: UnsafeBufferPointer<UInt8>, pass: Pass) -> [Segment] {
+        guard let candidates = pass == .raw ? raw : normalized else {
+            return buffer.isEmpty ? [] : [.text(0..<buffer.count)]
+        }
+        var segments: [Segment] = []
+        split(0..<buffer.count, of: buffer, candidates: candidates, into: &segments)
         return segments
     }
 
@@ -131,7 +161,7 @@ struct AddedTokenMatcher: Sendable {
             if matchStart > textStart {
                 segments.append(.text(textStart..<matchStart))
             }
-            segments.append(.token(match.id))
+            segments.append(.token(match.id, matchStart..<matchEnd))
             textStart = matchEnd
             position = matchEnd
         }

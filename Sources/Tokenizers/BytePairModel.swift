@@ -1,23 +1,45 @@
 import Foundation
 
-/// The BPE model proper: turns one pre-tokenised piece (its raw bytes) into token ids.
+/// The BPE model proper: turns one pre-tokenised piece into token ids.
 ///
-/// Each byte starts as the token of its byte-level character; then, repeatedly, the adjacent
-/// pair with the lowest merge rank (the earliest merge learnt) is replaced by its merged token,
-/// the leftmost such pair first, until no adjacent pair has a merge. This is the order in which
-/// Hugging Face `tokenizers` applies merges, and it gives the same result as GPT-2's
-/// `encoder.py`, which merges every occurrence of the lowest-ranked pair at once.
+/// The piece starts as one symbol per unit of its alphabet: per byte for byte-level BPE (GPT-2,
+/// Llama 3, Qwen2: the ByteLevel pre-tokenizer has mapped each byte to a character, whose token
+/// is looked up), per Unicode scalar for SentencePiece-style BPE (Llama 2, Mistral). A scalar
+/// without a token becomes, with byte fallback, the `<0xXX>` tokens of its UTF-8 bytes, else
+/// the unknown token (one per run of such scalars when `fusesUnknown`), else nothing. Then,
+/// repeatedly, the adjacent pair with the lowest merge rank (the earliest merge learnt) is
+/// replaced by its merged token, the leftmost such pair first, until no adjacent pair has a
+/// merge. This is the order in which Hugging Face `tokenizers` applies merges, and it gives the
+/// same result as GPT-2's `encoder.py`, which merges every occurrence of the lowest-ranked pair
+/// at once.
 ///
 /// Reference: Sennrich, Haddow and Birch, "Neural Machine Translation of Rare Words with
 /// Subword Units" (ACL 2016).
 struct BytePairModel: Sendable {
-    /// The id of each byte's single-character token, or -1 when the vocabulary lacks it.
+    /// What the symbols of a piece start as.
+    enum Alphabet: Sendable {
+        /// One symbol per byte (byte-level BPE).
+        case bytes
+        /// One symbol per Unicode scalar (SentencePiece-style BPE).
+        case scalars
+    }
+
+    var alphabet: Alphabet = .bytes
+    /// The id of each byte's single-character token, or -1 when the vocabulary lacks it
+    /// (`.bytes`).
     var byteTokenIDs: [Int32]
+    /// The ids of the tokens that are one scalar (`.scalars`); below U+0080 also in
+    /// `asciiTokenIDs`.
+    var scalarTokenIDs: [UInt32: Int32] = [:]
+    var asciiTokenIDs = [Int32](repeating: -1, count: 128)
+    /// The ids of the tokens `<0x00>`…`<0xFF>` (-1 when missing), when the file asks for
+    /// byte fallback (`.scalars`).
+    var byteFallbackIDs: [Int32]?
     /// `left << 32 | right` → `rank << 32 | merged`, with ids and ranks below 2³¹.
     var merges: [UInt64: UInt64]
-    /// The token for bytes missing from the vocabulary; without one they are dropped.
+    /// The token for units missing from the vocabulary; without one they are dropped.
     var unknownID: Int32?
-    /// Whether consecutive unknown bytes become a single unknown token.
+    /// Whether consecutive unknown units become a single unknown token.
     var fusesUnknown: Bool
     /// Whole pieces that are looked up before any merge (`ignore_merges`), or `nil`.
     var wholePieceIDs: [[UInt8]: Int32]?
@@ -26,6 +48,9 @@ struct BytePairModel: Sendable {
 
     /// Words with more symbols than this are merged with a heap instead of linear scans.
     static let heapThreshold = 48
+    /// Pieces longer than this many bytes are not cached (Hugging Face's limit too): the
+    /// SentencePiece layouts without a pre-tokenizer make each text one piece.
+    static let longestCachedPiece = 256
 
     @inline(__always)
     static func pairKey(_ left: Int32, _ right: Int32) -> UInt64 {
@@ -35,7 +60,7 @@ struct BytePairModel: Sendable {
     /// Appends the ids of one piece to `ids`.
     func appendIDs(of piece: UnsafeBufferPointer<UInt8>, to ids: inout [Int]) {
         if piece.count == 1, wholePieceIDs == nil {
-            let id = byteTokenIDs[Int(piece[0])]
+            let id = alphabet == .bytes ? byteTokenIDs[Int(piece[0])] : piece[0] < 0x80 ? asciiTokenIDs[Int(piece[0])] : -1
             if id >= 0 {
                 ids.append(Int(id))
                 return
@@ -47,7 +72,9 @@ struct BytePairModel: Sendable {
             return
         }
         let symbols = tokenIDs(of: key)
-        cache.store(symbols, for: key)
+        if key.count <= Self.longestCachedPiece {
+            cache.store(symbols, for: key)
+        }
         for id in symbols { ids.append(Int(id)) }
     }
 
@@ -56,6 +83,17 @@ struct BytePairModel: Sendable {
         if let whole = wholePieceIDs?[piece] {
             return [whole]
         }
+        var symbols = alphabet == .bytes ? byteSymbols(of: piece) : scalarSymbols(of: piece)
+        if symbols.count > Self.heapThreshold {
+            mergeWithHeap(&symbols)
+        } else {
+            mergeByScanning(&symbols)
+        }
+        return symbols
+    }
+
+    /// The initial symbols of a byte-level piece: one per byte.
+    private func byteSymbols(of piece: [UInt8]) -> [Int32] {
         var symbols: [Int32] = []
         symbols.reserveCapacity(piece.count)
         var previousWasUnknown = false
@@ -71,11 +109,43 @@ struct BytePairModel: Sendable {
                 previousWasUnknown = true
             }
         }
-        if symbols.count > Self.heapThreshold {
-            mergeWithHeap(&symbols)
-        } else {
-            mergeByScanning(&symbols)
+        return symbols
+    }
+
+    /// The initial symbols of a character-level piece: one per scalar, with byte fallback or
+    /// the unknown token for scalars without a token.
+    ///
+    /// As in Hugging Face's `merge_word`, a pending unknown token is written when the next
+    /// known scalar (or the end) comes, so with a partial byte fallback the bytes of a later
+    /// scalar can precede it.
+    private func scalarSymbols(of piece: [UInt8]) -> [Int32] {
+        var symbols: [Int32] = []
+        symbols.reserveCapacity(piece.count)
+        var pendingUnknown = false
+        piece.withUnsafeBufferPointer { text in
+            var index = 0
+            while index < text.count {
+                let (value, length) = text.scalarValue(at: index)
+                defer { index += length }
+                let id = value < 0x80 ? asciiTokenIDs[Int(value)] : scalarTokenIDs[value] ?? -1
+                if id >= 0 {
+                    if pendingUnknown, let unknownID { symbols.append(unknownID) }
+                    pendingUnknown = false
+                    symbols.append(id)
+                    continue
+                }
+                if let byteFallbackIDs,
+                    (index..<(index + length)).allSatisfy({ byteFallbackIDs[Int(text[$0])] >= 0 })
+                {
+                    for offset in index..<(index + length) { symbols.append(byteFallbackIDs[Int(text[offset])]) }
+                    continue
+                }
+                guard let unknownID else { continue }
+                if pendingUnknown && !fusesUnknown { symbols.append(unknownID) }
+                pendingUnknown = true
+            }
         }
+        if pendingUnknown, let unknownID { symbols.append(unknownID) }
         return symbols
     }
 

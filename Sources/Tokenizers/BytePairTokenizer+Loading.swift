@@ -9,14 +9,18 @@ extension BytePairTokenizer {
 
     /// Reads a Hugging Face tokenizer.json.
     ///
-    /// Supported: a `BPE` model (merges as `"a b"` strings or `["a", "b"]` pairs), a
-    /// `ByteLevel` pre-tokenizer (or a `Sequence` of GPT-2 `Split`s ending with one), a
-    /// `ByteLevel` decoder, a `ByteLevel` or `TemplateProcessing` post-processor, and added
-    /// tokens. A missing decoder is read as ByteLevel.
+    /// Supported: a `BPE` model over bytes (GPT-2, Llama 3, Qwen2) or over characters with
+    /// byte fallback (Llama 2, Mistral), merges as `"a b"` strings or `["a", "b"]` pairs; the
+    /// normalizers `Prepend`, `Replace`, `NFC`, `NFD`, `NFKC`, `NFKD` and `Sequence`; the
+    /// pre-tokenizers `ByteLevel`, `Split` (any pattern `RegularExpression` compiles, or a
+    /// string), `Metaspace`, `Digits`, `Punctuation` and `Sequence`, or none; the decoders
+    /// `ByteLevel`, `Metaspace`, `Replace`, `ByteFallback`, `Fuse`, `Strip` and `Sequence`; the
+    /// post-processors `ByteLevel`, `TemplateProcessing` and `Sequence`; and added tokens. A
+    /// missing decoder is read as ByteLevel for byte-level files.
     ///
     /// - Throws: `TokenizerFileError` naming the file and the field when the file cannot be
     ///   read, is not JSON, lacks a field, or asks for something unsupported (another model
-    ///   type, a normaliser, dropout, truncation, …).
+    ///   type, another normalizer, a regex construct the engine refuses, dropout, truncation, …).
     public init(contentsOf url: URL) throws {
         let data: Data
         do {
@@ -53,9 +57,10 @@ extension BytePairTokenizer {
                 throw field.error(.unsupported, "must be null: encoding here never truncates or pads")
             }
         }
-        if let normalizer = try root.optionalMember("normalizer") {
-            let type = (try? normalizer.typeName()).map { "\"\($0)\"" } ?? "a normalizer"
-            throw normalizer.error(.unsupported, "\(type) is not supported; expected null (GPT-2 has no normalizer)")
+        var normalization = TextNormalization()
+        let normalizer = try root.optionalMember("normalizer")
+        if let normalizer {
+            normalization.steps = try normalizationSteps(from: normalizer)
         }
 
         let model = try root.member("model")
@@ -69,20 +74,36 @@ extension BytePairTokenizer {
             }
         }
         var definition = try vocabularyAndMerges(of: model)
-        try readModelOptions(of: model, into: &definition)
-        try readAddedTokens(of: root, into: &definition)
+        definition.normalization = normalization
+        definition.normalizerJSON = normalizer?.value ?? .null
 
         let preTokenizer = try root.member("pre_tokenizer")
-        definition.preTokenization = try preTokenization(from: preTokenizer)
+        let preTokenization = try preTokenization(from: preTokenizer)
+        definition.preTokenization = PreTokenization(steps: preTokenization.steps)
         definition.preTokenizerJSON = preTokenizer.value
+        definition.alphabet = preTokenization.isByteLevel ? .bytes : .scalars
 
         if let decoder = try root.optionalMember("decoder") {
-            let type = try decoder.typeName()
-            guard type == "ByteLevel" else {
-                throw decoder.error(.unsupported, "decoder \"\(type)\" is not supported; expected \"ByteLevel\"")
-            }
+            definition.decoding = TokenDecoding(steps: try decodingSteps(from: decoder))
             definition.decoderJSON = decoder.value
+        } else {
+            // A missing decoder: byte-level files are read as ByteLevel; otherwise Hugging Face
+            // joins the tokens with spaces.
+            definition.decoding = preTokenization.isByteLevel
+                ? TokenDecoding(steps: [.byteLevel]) : TokenDecoding(steps: [], joinsWithSpaces: true)
         }
+        if !preTokenization.isByteLevel, definition.decoding.steps.contains(where: {
+            if case .byteLevel = $0 { return true } else { return false }
+        }) {
+            let what = preTokenizer.value == .null ? "a missing pre-tokenizer" : "a pre-tokenizer without ByteLevel"
+            throw preTokenizer.error(
+                .unsupported,
+                "\(what) is not supported with a ByteLevel decoder; expected a \"ByteLevel\" pre-tokenizer "
+                    + "(or a Sequence ending with one) to map the text to bytes")
+        }
+
+        try readModelOptions(of: model, byteLevel: preTokenization.isByteLevel, into: &definition)
+        try readAddedTokens(of: root, into: &definition)
         if let postProcessor = try root.optionalMember("post_processor") {
             try readPostProcessor(postProcessor, into: &definition)
             definition.postProcessorJSON = postProcessor.value
@@ -95,7 +116,9 @@ extension BytePairTokenizer {
     private static func vocabularyAndMerges(of model: TokenizerField) throws -> Definition {
         let vocabularyField = try model.member("vocab")
         var vocabulary: [(token: String, id: Int)] = []
-        var idsByToken: [String: Int] = [:]
+        // Keyed by UTF-8 bytes: String equality is canonical equivalence, and a vocabulary may
+        // hold both "é" and "e\u{301}".
+        var idsByToken: [[UInt8]: Int] = [:]
         var tokensByID: [Int: String] = [:]
         for (token, field) in try vocabularyField.members() {
             let id = try field.integer()
@@ -105,10 +128,10 @@ extension BytePairTokenizer {
             if let other = tokensByID[id] {
                 throw field.error(.invalidValue, "id \(id) is also the id of \(quoted(other))")
             }
-            if idsByToken[token] != nil {
+            if idsByToken[Array(token.utf8)] != nil {
                 throw field.error(.invalidValue, "the token \(quoted(token)) is listed twice")
             }
-            idsByToken[token] = id
+            idsByToken[Array(token.utf8)] = id
             tokensByID[id] = token
             vocabulary.append((token, id))
         }
@@ -117,13 +140,13 @@ extension BytePairTokenizer {
         var merges: [(left: Int, right: Int, merged: Int)] = []
         for entry in try model.member("merges").elements() {
             let (left, right) = try mergePair(entry)
-            guard let leftID = idsByToken[left] else {
+            guard let leftID = idsByToken[Array(left.utf8)] else {
                 throw entry.error(.invalidValue, "names the token \(quoted(left)), which is not in model.vocab")
             }
-            guard let rightID = idsByToken[right] else {
+            guard let rightID = idsByToken[Array(right.utf8)] else {
                 throw entry.error(.invalidValue, "names the token \(quoted(right)), which is not in model.vocab")
             }
-            guard let mergedID = idsByToken[left + right] else {
+            guard let mergedID = idsByToken[Array(left.utf8) + Array(right.utf8)] else {
                 throw entry.error(
                     .invalidValue, "merges into \(quoted(left + right)), which is not in model.vocab")
             }
@@ -161,7 +184,9 @@ extension BytePairTokenizer {
         }
     }
 
-    private static func readModelOptions(of model: TokenizerField, into definition: inout Definition) throws {
+    private static func readModelOptions(
+        of model: TokenizerField, byteLevel: Bool, into definition: inout Definition
+    ) throws {
         if let dropout = try model.optionalMember("dropout") {
             switch dropout.value {
             case .integer(0), .number(0): break
@@ -170,15 +195,20 @@ extension BytePairTokenizer {
         }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
             if let field = try model.optionalMember(key), try field.string() != "" {
-                throw field.error(.unsupported, "is not supported by byte-level BPE; expected null")
+                throw field.error(.unsupported, "subword affixes are not supported; expected null")
             }
         }
         if try model.flag("byte_fallback", default: false) {
-            throw try model.member("byte_fallback").error(.unsupported, "is not supported; expected false")
+            guard !byteLevel else {
+                throw try model.member("byte_fallback").error(
+                    .unsupported, "byte fallback is not supported with a ByteLevel pre-tokenizer (every byte "
+                        + "already has a token); expected false")
+            }
+            definition.usesByteFallback = true
         }
         if let unknown = try model.optionalMember("unk_token") {
             let token = try unknown.string()
-            guard let id = definition.vocabulary.first(where: { $0.token == token })?.id else {
+            guard let id = definition.vocabulary.first(where: { $0.token.utf8.elementsEqual(token.utf8) })?.id else {
                 throw unknown.error(.invalidValue, "the token \(quoted(token)) is not in model.vocab")
             }
             definition.unknownID = id
@@ -191,10 +221,10 @@ extension BytePairTokenizer {
 
     private static func readAddedTokens(of root: TokenizerField, into definition: inout Definition) throws {
         guard let list = try root.optionalMember("added_tokens") else { return }
-        var vocabularyIDs: [String: Int] = [:]
+        var vocabularyIDs: [[UInt8]: Int] = [:]
         var vocabularyTokens: [Int: String] = [:]
         for entry in definition.vocabulary {
-            vocabularyIDs[entry.token] = entry.id
+            vocabularyIDs[Array(entry.token.utf8)] = entry.id
             vocabularyTokens[entry.id] = entry.token
         }
         var seenIDs: Set<Int> = []
@@ -207,11 +237,11 @@ extension BytePairTokenizer {
             let contentField = try entry.member("content")
             let content = try contentField.string()
             guard !content.isEmpty else { throw contentField.error(.invalidValue, "an added token cannot be empty") }
-            if let vocabularyID = vocabularyIDs[content], vocabularyID != id {
+            if let vocabularyID = vocabularyIDs[Array(content.utf8)], vocabularyID != id {
                 throw idField.error(
                     .invalidValue, "\(quoted(content)) has id \(vocabularyID) in model.vocab but \(id) here")
             }
-            if let other = vocabularyTokens[id], other != content {
+            if let other = vocabularyTokens[id], !other.utf8.elementsEqual(content.utf8) {
                 throw idField.error(.invalidValue, "id \(id) is the id of \(quoted(other)) in model.vocab")
             }
             guard seenIDs.insert(id).inserted else {
@@ -227,111 +257,6 @@ extension BytePairTokenizer {
                     stripsLeft: try entry.flag("lstrip", default: false),
                     stripsRight: try entry.flag("rstrip", default: false),
                     isNormalized: try entry.flag("normalized", default: !isSpecial)))
-        }
-    }
-
-    // MARK: Pre-tokenizer and post-processor
-
-    private static func preTokenization(from field: TokenizerField) throws -> PreTokenization {
-        guard field.value != .null else {
-            throw field.error(.unsupported, "a missing pre-tokenizer is not supported; expected \"ByteLevel\"")
-        }
-        let type = try field.typeName()
-        switch type {
-        case "ByteLevel":
-            return PreTokenization(steps: try byteLevelSteps(field))
-        case "Sequence":
-            let parts = try field.member("pretokenizers").elements()
-            var steps: [PreTokenization.Step] = []
-            for (index, part) in parts.enumerated() {
-                switch try part.typeName() {
-                case "ByteLevel":
-                    guard index == parts.count - 1 else {
-                        throw part.error(.unsupported, "ByteLevel must be the last pre-tokenizer of the sequence")
-                    }
-                    steps += try byteLevelSteps(part)
-                case "Split":
-                    try checkGPT2Split(part)
-                    steps.append(.gpt2Split)
-                case let other:
-                    throw try part.member("type").error(
-                        .unsupported, "pre-tokenizer \"\(other)\" is not supported; expected \"ByteLevel\" or a GPT-2 \"Split\"")
-                }
-            }
-            guard parts.last.map({ (try? $0.typeName()) == "ByteLevel" }) == true else {
-                throw field.error(.unsupported, "a sequence must end with a ByteLevel pre-tokenizer")
-            }
-            return PreTokenization(steps: steps)
-        default:
-            throw try field.member("type").error(
-                .unsupported, "pre-tokenizer \"\(type)\" is not supported; expected \"ByteLevel\"")
-        }
-    }
-
-    /// ByteLevel's options; absent ones take Hugging Face's defaults (all true).
-    private static func byteLevelSteps(_ field: TokenizerField) throws -> [PreTokenization.Step] {
-        let pre = ByteLevelPreTokenizer(
-            addsPrefixSpace: try field.flag("add_prefix_space", default: true),
-            usesRegex: try field.flag("use_regex", default: true))
-        return pre.steps
-    }
-
-    private static func checkGPT2Split(_ field: TokenizerField) throws {
-        let pattern = try field.member("pattern")
-        guard let regex = try pattern.optionalMember("Regex") else {
-            throw pattern.error(.unsupported, "only a GPT-2 {\"Regex\": …} pattern is supported")
-        }
-        guard try regex.string() == gpt2Pattern else {
-            throw regex.error(.unsupported, "only GPT-2's pattern \(quoted(gpt2Pattern)) is supported")
-        }
-        if let behavior = try field.optionalMember("behavior"), try behavior.string() != "Isolated" {
-            throw behavior.error(.unsupported, "only \"Isolated\" is supported")
-        }
-        if try field.flag("invert", default: false) {
-            throw try field.member("invert").error(.unsupported, "an inverted split is not supported")
-        }
-    }
-
-    private static func readPostProcessor(_ field: TokenizerField, into definition: inout Definition) throws {
-        let type = try field.typeName()
-        switch type {
-        case "ByteLevel":
-            return  // only adjusts offsets
-        case "TemplateProcessing":
-            var specialIDs: [String: [Int]] = [:]
-            if let specials = try field.optionalMember("special_tokens") {
-                for (name, entry) in try specials.members() {
-                    specialIDs[name] = try entry.member("ids").elements().map { try $0.integer() }
-                }
-            }
-            var sawSequence = false
-            for item in try field.member("single").elements() {
-                if let sequence = try item.optionalMember("Sequence") {
-                    guard try sequence.member("id").string() == "A", !sawSequence else {
-                        throw sequence.error(.unsupported, "the single template must contain sequence A exactly once")
-                    }
-                    sawSequence = true
-                } else if let special = try item.optionalMember("SpecialToken") {
-                    let nameField = try special.member("id")
-                    let name = try nameField.string()
-                    guard let ids = specialIDs[name] else {
-                        throw nameField.error(.invalidValue, "\(quoted(name)) is not in post_processor.special_tokens")
-                    }
-                    if sawSequence { definition.templateSuffix += ids } else { definition.templatePrefix += ids }
-                } else {
-                    throw item.error(.unsupported, "expected {\"Sequence\": …} or {\"SpecialToken\": …}")
-                }
-            }
-            guard sawSequence else {
-                throw try field.member("single").error(.unsupported, "the single template must contain sequence A")
-            }
-            let knownIDs = Set(definition.vocabulary.map(\.id)).union(definition.addedTokens.map(\.id))
-            for id in definition.templatePrefix + definition.templateSuffix where !knownIDs.contains(id) {
-                throw field.error(.invalidValue, "the template's id \(id) is neither in model.vocab nor an added token")
-            }
-        default:
-            throw try field.member("type").error(
-                .unsupported, "post-processor \"\(type)\" is not supported; expected \"ByteLevel\" or \"TemplateProcessing\"")
         }
     }
 

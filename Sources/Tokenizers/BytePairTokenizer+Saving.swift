@@ -12,9 +12,10 @@ extension BytePairTokenizer {
     /// The text goes to a temporary file in the destination's directory, is flushed to disk,
     /// and is then renamed over the destination, so readers see either the old file or the
     /// complete new one. Merges are written as `"left right"` strings, which every version of
-    /// `tokenizers` reads (byte-level tokens never contain a space); if some token does contain
-    /// a space they are written as `["left", "right"]` pairs instead. The vocabulary is written
-    /// in id order; the pre-tokenizer, post-processor and decoder sections as they were read.
+    /// `tokenizers` reads (byte-level and SentencePiece tokens never contain a space); if some
+    /// token does contain a space they are written as `["left", "right"]` pairs instead. The
+    /// vocabulary is written in id order; the normalizer, pre-tokenizer, post-processor and
+    /// decoder sections as they were read.
     ///
     /// - Throws: `TokenizerFileError` of kind `.unwritable` naming the file.
     public func save(to url: URL) throws {
@@ -80,7 +81,7 @@ extension BytePairTokenizer {
             ("continuing_subword_prefix", .null),
             ("end_of_word_suffix", .null),
             ("fuse_unk", .bool(definition.fusesUnknown)),
-            ("byte_fallback", .bool(false)),
+            ("byte_fallback", .bool(definition.usesByteFallback)),
             ("ignore_merges", .bool(definition.ignoresMerges)),
             ("vocab", vocabulary),
             ("merges", mergeList),
@@ -90,7 +91,7 @@ extension BytePairTokenizer {
             ("truncation", .null),
             ("padding", .null),
             ("added_tokens", .array(addedTokens)),
-            ("normalizer", .null),
+            ("normalizer", definition.normalizerJSON),
             ("pre_tokenizer", definition.preTokenizerJSON),
             ("post_processor", definition.postProcessorJSON),
             ("decoder", definition.decoderJSON),
