@@ -49,7 +49,7 @@ public struct QueryDataset: Sendable {
                 // The completion is encoded without the tokenizer's template (a BOS belongs before the prompt only).
                 let p = try encode("prompt")
                 guard let completionText = row["completion"]?.stringValue else { throw fail("\"completion\" must be a string") }
-                let c = tokenizer.map { $0.encode(completionText) } ?? []
+                let c = tokenizer.map { $0.encode(completionText, addingSpecialTokens: false) } ?? []
                 ids = p + c
                 prompt = p.count
                 text = (row["prompt"]?.stringValue ?? "") + completionText

@@ -3,7 +3,7 @@ import Influence
 import TensorCore
 
 /// The `influence` command: subcommands over the swift-influence library.
-let subcommands: [any Subcommand.Type] = [InspectCommand.self, LossCommand.self, TrainCommand.self, FitCommand.self,
+let subcommands: [any Subcommand.Type] = [InspectCommand.self, TokenizeCommand.self, LossCommand.self, TrainCommand.self, FitCommand.self,
                                           ScoresCommand.self, DemoCommand.self]
 
 let topLevelUsage = "influence <subcommand> [options]; subcommands: " + subcommands.map { $0.name }.joined(separator: ", ")
