@@ -182,4 +182,33 @@ public final class HuggingFaceConfiguration {
                                                         + "so the model would not compute what the checkpoint expects")
         }
     }
+
+    // MARK: Writing
+
+    /// `rope_parameters` as transformers writes it: the base, the scaling type and its parameters.
+    public static func rotaryParameters(theta: Double, scaling: RotaryScaling) -> [String: JSONValue] {
+        var rope: [String: JSONValue] = ["rope_theta": .number(theta), "rope_type": "default"]
+        switch scaling {
+        case .none: break
+        case let .linear(factor):
+            rope["rope_type"] = "linear"
+            rope["factor"] = .number(factor)
+        case let .llama3(factor, low, high, original):
+            rope["rope_type"] = "llama3"
+            rope["factor"] = .number(factor)
+            rope["low_freq_factor"] = .number(low)
+            rope["high_freq_factor"] = .number(high)
+            rope["original_max_position_embeddings"] = .number(Double(original))
+        }
+        return rope
+    }
+
+    /// `bos_token_id`, `eos_token_id` and `pad_token_id`, for the tokens that are set.
+    public static func specialTokenIDs(_ tokens: SpecialTokens) -> [String: JSONValue] {
+        var ids: [String: JSONValue] = [:]
+        for (key, id) in [("bos_token_id", tokens.beginning), ("eos_token_id", tokens.end), ("pad_token_id", tokens.padding)] {
+            if let id { ids[key] = .number(Double(id)) }
+        }
+        return ids
+    }
 }

@@ -73,12 +73,8 @@ public final class GPT2LanguageModel<Scalar: TensorScalar>: Module<Scalar>, Caus
     public init(configuration: GPT2Configuration, seed: UInt64 = 0) {
         var generator = SeededGenerator(seed: seed)
         transformer = GPT2Model(configuration: configuration, using: &generator)
-        if configuration.tieWordEmbeddings {
-            lm_head = Linear(weight: transformer.wte.weight, bias: nil)
-        } else {
-            lm_head = Linear(inputCount: configuration.embeddingSize, outputCount: configuration.vocabularySize, hasBias: false,
+        lm_head = Linear.head(tiedTo: transformer.wte, tied: configuration.tieWordEmbeddings,
                              standardDeviation: Scalar(configuration.initializerRange), using: &generator)
-        }
         super.init()
         register(module: transformer, "transformer")
         register(module: lm_head, "lm_head")

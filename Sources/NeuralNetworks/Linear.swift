@@ -42,6 +42,15 @@ public final class Linear<Scalar: TensorScalar>: Module<Scalar> {
         self.init(weight: Parameter(w), bias: hasBias ? Parameter(Tensor.zeros(shape: [outputCount])) : nil)
     }
 
+    /// A language model's bias-free head `[vocabulary, width]`: the embedding's own weight when
+    /// tied (one parameter reachable from both modules), else a new weight from N(0, σ²).
+    public static func head(tiedTo embedding: Embedding<Scalar>, tied: Bool, standardDeviation: Scalar,
+                            using generator: inout SeededGenerator) -> Linear {
+        if tied { return Linear(weight: embedding.weight, bias: nil) }
+        return Linear(inputCount: embedding.dimension, outputCount: embedding.count, hasBias: false, standardDeviation: standardDeviation,
+                      using: &generator)
+    }
+
     /// `x Wᵀ + b` for `x` of shape `[..., in]`.
     public func callAsFunction(_ x: Variable<Scalar>) -> Variable<Scalar> {
         let y = Variable.linear(x, weight: weight.variable, bias: bias?.variable)

@@ -85,19 +85,9 @@ public enum GPTNeoXFamily: LanguageModelFamily {
 
     static func configurationJSON(_ c: GPTNeoXConfiguration) -> [String: JSONValue] {
         func n(_ v: Int) -> JSONValue { .number(Double(v)) }
-        var rope: [String: JSONValue] = ["rope_theta": .number(c.ropeTheta), "rope_type": "default",
-                                         "partial_rotary_factor": .number(Double(c.rotaryDimension) / Double(c.headSize))]
-        switch c.ropeScaling {
-        case .none: break
-        case let .linear(factor): rope["rope_type"] = "linear"; rope["factor"] = .number(factor)
-        case let .llama3(factor, low, high, original):
-            rope["rope_type"] = "llama3"
-            rope["factor"] = .number(factor)
-            rope["low_freq_factor"] = .number(low)
-            rope["high_freq_factor"] = .number(high)
-            rope["original_max_position_embeddings"] = n(original)
-        }
-        var config: [String: JSONValue] = [
+        var rope = HuggingFaceConfiguration.rotaryParameters(theta: c.ropeTheta, scaling: c.ropeScaling)
+        rope["partial_rotary_factor"] = .number(Double(c.rotaryDimension) / Double(c.headSize))
+        let config: [String: JSONValue] = [
             "model_type": "gpt_neox", "architectures": ["GPTNeoXForCausalLM"], "vocab_size": n(c.vocabularySize), "hidden_size": n(c.hiddenSize),
             "intermediate_size": n(c.intermediateSize), "num_hidden_layers": n(c.layerCount), "num_attention_heads": n(c.headCount),
             "rope_parameters": .object(rope), "max_position_embeddings": n(c.contextLength), "layer_norm_eps": .number(c.layerNormEpsilon),
@@ -105,10 +95,7 @@ public enum GPTNeoXFamily: LanguageModelFamily {
             "attention_bias": .bool(c.attentionBias), "hidden_act": .string(c.activation.rawValue), "hidden_dropout": .number(c.hiddenDropout),
             "attention_dropout": .number(c.attentionDropout), "initializer_range": .number(c.initializerRange),
         ]
-        for (key, id) in [("bos_token_id", c.specialTokens.beginning), ("eos_token_id", c.specialTokens.end), ("pad_token_id", c.specialTokens.padding)] {
-            if let id { config[key] = n(id) }
-        }
-        return config
+        return config.merging(HuggingFaceConfiguration.specialTokenIDs(c.specialTokens)) { a, _ in a }
     }
 
     public static func save<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,

@@ -126,17 +126,7 @@ public enum LlamaFamily: LanguageModelFamily {
     /// The config.json of a configuration, in the layout transformers writes (`rope_parameters`).
     static func configurationJSON(_ c: LlamaConfiguration) -> [String: JSONValue] {
         func n(_ v: Int) -> JSONValue { .number(Double(v)) }
-        var rope: [String: JSONValue] = ["rope_theta": .number(c.ropeTheta), "rope_type": "default"]
-        switch c.ropeScaling {
-        case .none: break
-        case let .linear(factor): rope["rope_type"] = "linear"; rope["factor"] = .number(factor)
-        case let .llama3(factor, low, high, original):
-            rope["rope_type"] = "llama3"
-            rope["factor"] = .number(factor)
-            rope["low_freq_factor"] = .number(low)
-            rope["high_freq_factor"] = .number(high)
-            rope["original_max_position_embeddings"] = n(original)
-        }
+        let rope = HuggingFaceConfiguration.rotaryParameters(theta: c.ropeTheta, scaling: c.ropeScaling)
         var config: [String: JSONValue] = [
             "model_type": .string(c.modelType), "architectures": [.string(architectures[c.modelType] ?? "LlamaForCausalLM")],
             "vocab_size": n(c.vocabularySize), "hidden_size": n(c.hiddenSize), "intermediate_size": n(c.intermediateSize),
@@ -154,10 +144,7 @@ public enum LlamaFamily: LanguageModelFamily {
             config["mlp_bias"] = .bool(c.mlpBias)
             if c.modelType == "mistral" { config["sliding_window"] = c.slidingWindow.map(n) ?? .null }
         }
-        for (key, id) in [("bos_token_id", c.specialTokens.beginning), ("eos_token_id", c.specialTokens.end), ("pad_token_id", c.specialTokens.padding)] {
-            if let id { config[key] = n(id) }
-        }
-        return config
+        return config.merging(HuggingFaceConfiguration.specialTokenIDs(c.specialTokens)) { a, _ in a }
     }
 
     public static func save<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,

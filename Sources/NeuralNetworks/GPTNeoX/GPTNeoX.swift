@@ -104,12 +104,8 @@ public final class GPTNeoXForCausalLM<Scalar: TensorScalar>: Module<Scalar>, Cau
         precondition(configuration.firstProblem() == nil, "invalid GPT-NeoX configuration: \(configuration.firstProblem()!)")
         var generator = SeededGenerator(seed: seed)
         gpt_neox = GPTNeoXModel(configuration: configuration, using: &generator)
-        if configuration.tieWordEmbeddings {
-            embed_out = Linear(weight: gpt_neox.embed_in.weight, bias: nil)
-        } else {
-            embed_out = Linear(inputCount: configuration.hiddenSize, outputCount: configuration.vocabularySize, hasBias: false,
-                               standardDeviation: Scalar(configuration.initializerRange), using: &generator)
-        }
+        embed_out = Linear.head(tiedTo: gpt_neox.embed_in, tied: configuration.tieWordEmbeddings,
+                             standardDeviation: Scalar(configuration.initializerRange), using: &generator)
         super.init()
         register(module: gpt_neox, "gpt_neox")
         register(module: embed_out, "embed_out")

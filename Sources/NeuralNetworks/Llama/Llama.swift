@@ -111,12 +111,8 @@ public final class LlamaForCausalLM<Scalar: TensorScalar>: Module<Scalar>, Causa
         precondition(configuration.firstProblem() == nil, "invalid Llama configuration: \(configuration.firstProblem()!)")
         var generator = SeededGenerator(seed: seed)
         model = LlamaModel(configuration: configuration, using: &generator)
-        if configuration.tieWordEmbeddings {
-            lm_head = Linear(weight: model.embed_tokens.weight, bias: nil)
-        } else {
-            lm_head = Linear(inputCount: configuration.hiddenSize, outputCount: configuration.vocabularySize, hasBias: false,
+        lm_head = Linear.head(tiedTo: model.embed_tokens, tied: configuration.tieWordEmbeddings,
                              standardDeviation: Scalar(configuration.initializerRange), using: &generator)
-        }
         super.init()
         register(module: model, "model")
         register(module: lm_head, "lm_head")
