@@ -1,31 +1,47 @@
 #!/usr/bin/env python3
-"""Compare swift-influence's scores with Kronfluence's on the same GPT-2 model, data and options.
+"""Compare swift-influence's scores with Kronfluence's on the same language model, data and options.
 
 Kronfluence (https://github.com/pomonam/kronfluence, the reference implementation of Grosse et al.
 2023) is used as a library: nothing of it is copied into swift-influence. This script is not part
 of CI; run it by hand after changes to the influence engine.
 
+Model families (config.json's model_type)
+  gpt2                    GPT2LMHeadModel. Its Linear layers are transformers' Conv1D (y = x W + b,
+                          W [in, out]); the tracked ones are replaced by equivalent nn.Linear
+                          modules (weight transposed), because Kronfluence tracks nn.Linear only,
+                          and the logits are checked to be unchanged. --modules mlp tracks
+                          transformer.h.*.mlp.c_fc and c_proj (with biases).
+  llama, mistral, qwen2   AutoModelForCausalLM (LlamaForCausalLM, ...). The layers are nn.Linear
+                          already; --modules mlp tracks model.layers.*.mlp.gate_proj, up_proj and
+                          down_proj (no biases unless mlp_bias).
+  gpt_neox (Pythia)       AutoModelForCausalLM (GPTNeoXForCausalLM), nn.Linear already; --modules
+                          mlp tracks gpt_neox.layers.*.mlp.dense_h_to_4h and dense_4h_to_h (biases).
+  All are loaded in float32, eval mode, eager attention. The tracked modules are exactly the ones
+  `influence fit --modules GROUP` reports ("modules: ..." of an identity fit, checked again on every
+  fit); each must be an nn.Linear (after the Conv1D swap for GPT-2) of the PyTorch model. The
+  context length is n_positions (GPT-2, default 1024) or max_position_embeddings (default 2048);
+  the padding id is pad_token_id, else eos_token_id, else 0 (the first of a list), as the CLI's.
+
 What it does
-  1. Loads the Hugging Face GPT-2 in DIR with transformers (float32, eval, eager attention) and
-     replaces the MLP Conv1D modules (transformer.h.*.mlp.c_fc, c_proj) by equivalent nn.Linear
-     modules (weight transposed), because Kronfluence tracks nn.Linear only; checks that the
-     logits are unchanged.
+  1. Loads the model in DIR with transformers as above and finds the tracked modules.
   2. Tokenises the rows with DIR/tokenizer.json (tokenizers library) like the CLI does: text rows
-     encode(text) truncated to n_positions; query rows encode(prompt) + encode(completion), only
-     the completion's targets measured. A preflight runs `influence loss` on the same rows and
-     checks the token counts and summed losses against the PyTorch model (conventions first).
+     encode(text) truncated to the context length; query rows encode(prompt) + encode(completion)
+     (both with the tokenizer's post-processor template, as the CLI's encode), only the
+     completion's targets measured. A preflight runs `influence loss` on the same rows and checks,
+     row by row, the token counts and summed losses against the PyTorch model (conventions first).
   3. Defines a Kronfluence Task with swift-influence's LanguageModelingTask conventions:
        training loss  = Σ over examples and target positions t ≥ 1 of −log p(x_t | x_<t)
                         (reduction "sum", padding targets ignored via −100; right padding with
-                        the eos token and an attention mask),
+                        the padding id above and an attention mask),
        sampled labels = one draw per position, torch.multinomial(softmax(logits).detach()),
                         padding targets still ignored,
        measurement    = the same summed loss over the completion targets only,
-       tracked        = the MLP Linear layers, attention mask = the batch's mask.
+       tracked        = the Linear layers of --modules (default mlp), attention mask = the batch's mask.
   4. Runs Kronfluence fit_all_factors (FactorArguments(strategy, use_empirical_fisher); no AMP,
      float32 covariances and Λ, float64 eigendecomposition: Kronfluence's defaults) and
      compute_pairwise_scores (ScoreArguments(damping_factor=None for "auto", else the number)).
-  5. Runs `influence fit` and `influence scores` with the same options into the work directory.
+  5. Runs `influence fit` (--modules as given) and `influence scores` with the same options into the
+     work directory.
   6. Prints, per strategy and Fisher, Pearson and Spearman over all (query, train) pairs, the
      smallest per-query Pearson, max |ours − theirs| / max |theirs| (empirical Fisher only: sampled
      labels come from different random streams), the least-squares scale of ours on theirs, and the
@@ -35,7 +51,8 @@ What it does
      seed (the Monte-Carlo noise floor), unless --no-noise-floor.
 
 Exit status: 0 when EK-FAC agrees (Pearson ≥ 0.999 with the empirical Fisher, ≥ 0.98 with sampled
-labels), 1 when it does not, 2 on a preflight (conventions) failure.
+labels), 1 when it does not, 2 on a preflight (conventions) failure: a module the PyTorch model
+lacks, a Linear swap that changes the logits, or a row whose token count or summed loss differs.
 
 Conventions that must (and do) match; see Sources/Influence/*.swift and DESIGN.md §2:
   sign          Kronfluence's pairwise score is ∇f(z_q)ᵀ (H + λI)⁻¹ ∇L(z_m), as ours: positive
@@ -52,21 +69,27 @@ Requirements
 
 Usage
   python scripts/compare/kronfluence_compare.py --model /tmp/lm --train /tmp/train.jsonl \\
-      --queries /tmp/queries.jsonl [--batch-size 8] [--strategies ekfac,kfac,diagonal,identity] \\
+      --queries /tmp/queries.jsonl [--modules mlp] [--batch-size 8] [--strategies ekfac,kfac,diagonal,identity] \\
       [--fishers empirical,sampled] [--damping auto] [--work-dir DIR] [--influence PATH] \\
       [--repeats N] [--no-noise-floor] [--no-factors] [--json FIGURES.json]
-  A model and data to try it on:
+  Models and data to try it on (--architecture gpt2, the default, llama or gpt_neox):
       influence train --corpus fortunes --out /tmp/lm --steps 200 --layers 2 --width 64 \\
           --context 64 --vocab-size 1024
+      influence train --architecture llama --corpus fortunes --out /tmp/llama --steps 300 \\
+          --layers 2 --width 64 --heads 4 --kv-heads 2 --context 64 --vocab-size 1024
+      influence train --architecture gpt_neox --corpus fortunes --out /tmp/pythia --steps 300 \\
+          --layers 2 --width 64 --heads 4 --context 64 --vocab-size 1024
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -86,38 +109,120 @@ from torch import nn
 from torch.utils import data
 
 REPO = Path(__file__).resolve().parents[2]
-MLP_PATTERNS = ("mlp.c_fc", "mlp.c_proj")
 EKFAC_THRESHOLDS = {"empirical": 0.999, "sampled": 0.98}
+LLAMA_TYPES = ("llama", "mistral", "qwen2")
+MODEL_TYPES = ("gpt2",) + LLAMA_TYPES + ("gpt_neox",)
+# What the CLI's "mlp" group must resolve to on the PyTorch side (Sources/NeuralNetworks/*:
+# moduleGroups), as regular expressions over module names; checked against the CLI's list.
+MLP_GROUPS = {
+    "gpt2": r"transformer\.h\.\d+\.mlp\.(c_fc|c_proj)",
+    **{t: r"model\.layers\.\d+\.mlp\.(gate_proj|up_proj|down_proj)" for t in LLAMA_TYPES},
+    "gpt_neox": r"gpt_neox\.layers\.\d+\.mlp\.(dense_h_to_4h|dense_4h_to_h)",
+}
 
 
 # ---------------------------------------------------------------------------------------------
 # Model and data
 
 
-def load_model(directory: Path) -> tuple[nn.Module, list[str]]:
-    """The HF GPT-2 in float32/eval/eager with its MLP Conv1D layers turned into nn.Linear."""
-    from transformers import GPT2LMHeadModel
+class ConventionError(Exception):
+    """The two sides cannot be compared as they are (exit status 2)."""
+
+
+@dataclass
+class ModelInfo:
+    """What the CLI reads from config.json (Sources/ModelIO/Families/*.swift)."""
+
+    model_type: str
+    layers: int
+    width: int
+    vocabulary: int
+    context: int  # n_positions (GPT-2) or max_position_embeddings
+    pad: int  # pad_token_id, else eos_token_id, else 0 (SpecialTokens.paddingID)
+
+
+def token_id(config: dict, key: str) -> int | None:
+    """HuggingFaceConfiguration.tokenID: an id, or the first of a list of ids."""
+    value = config.get(key)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return int(value) if value is not None else None
+
+
+def model_info(directory: Path) -> ModelInfo:
+    config = json.loads((directory / "config.json").read_text())
+    model_type = config.get("model_type")
+    if model_type not in MODEL_TYPES:
+        raise SystemExit(f"{directory}/config.json: model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
+    pad = token_id(config, "pad_token_id")
+    if pad is None:
+        pad = token_id(config, "eos_token_id")
+    if model_type == "gpt2":
+        layers, width, context = config["n_layer"], config["n_embd"], config.get("n_positions", 1024)
+    else:
+        layers, width = config["num_hidden_layers"], config["hidden_size"]
+        context = config.get("max_position_embeddings", 2048)
+    return ModelInfo(model_type, layers, width, config["vocab_size"], context, pad if pad is not None else 0)
+
+
+def from_pretrained(cls, directory: Path) -> nn.Module:
+    try:
+        model = cls.from_pretrained(directory, dtype=torch.float32, attn_implementation="eager")
+    except TypeError:  # transformers < 4.56 names it torch_dtype
+        model = cls.from_pretrained(directory, torch_dtype=torch.float32, attn_implementation="eager")
+    return model.eval()
+
+
+def load_original(directory: Path, info: ModelInfo) -> nn.Module:
+    """The Hugging Face model in float32/eval/eager, as transformers builds it."""
+    if info.model_type == "gpt2":
+        from transformers import GPT2LMHeadModel
+
+        return from_pretrained(GPT2LMHeadModel, directory)
+    from transformers import AutoModelForCausalLM
+
+    return from_pretrained(AutoModelForCausalLM, directory)
+
+
+def load_model(directory: Path, info: ModelInfo, tracked: list[str]) -> nn.Module:
+    """The model with every tracked module an nn.Linear: GPT-2's Conv1D layers among them are
+    replaced by equivalent nn.Linear modules; the other families' are nn.Linear already."""
     from transformers.pytorch_utils import Conv1D
 
-    try:
-        model = GPT2LMHeadModel.from_pretrained(directory, dtype=torch.float32, attn_implementation="eager")
-    except TypeError:  # transformers < 4.56 names it torch_dtype
-        model = GPT2LMHeadModel.from_pretrained(directory, torch_dtype=torch.float32, attn_implementation="eager")
-    model.eval()
-    names = []
-    for i, block in enumerate(model.transformer.h):
-        for attribute in ("c_fc", "c_proj"):
-            conv = getattr(block.mlp, attribute)
-            assert isinstance(conv, Conv1D), f"transformer.h.{i}.mlp.{attribute} is {type(conv)}"
-            fan_in, fan_out = conv.weight.shape  # Conv1D: y = x W + b with W [in, out]
-            linear = nn.Linear(fan_in, fan_out, bias=conv.bias is not None)
+    model = load_original(directory, info)
+    modules = dict(model.named_modules())
+    for name in tracked:
+        if name not in modules:
+            raise ConventionError(f"the CLI tracks {name}, which the PyTorch {type(model).__name__} does not have")
+        module = modules[name]
+        if isinstance(module, Conv1D):
+            fan_in, fan_out = module.weight.shape  # Conv1D: y = x W + b with W [in, out]
+            linear = nn.Linear(fan_in, fan_out, bias=module.bias is not None)
             with torch.no_grad():
-                linear.weight.copy_(conv.weight.t())
-                if conv.bias is not None:
-                    linear.bias.copy_(conv.bias)
-            setattr(block.mlp, attribute, linear.eval())
-            names.append(f"transformer.h.{i}.mlp.{attribute}")
-    return model, names
+                linear.weight.copy_(module.weight.t())
+                if module.bias is not None:
+                    linear.bias.copy_(module.bias)
+            parent, _, attribute = name.rpartition(".")
+            setattr(model.get_submodule(parent), attribute, linear.eval())
+        elif not isinstance(module, nn.Linear):
+            raise ConventionError(f"{name} is a {type(module).__name__}; Kronfluence tracks nn.Linear only")
+    return model
+
+
+def cli_modules(cli: Path, args, work: Path) -> list[str]:
+    """The modules `influence fit --modules GROUP` tracks, from an identity fit's report."""
+    out = work / "ours" / "modules-probe"
+    shutil.rmtree(out, ignore_errors=True)
+    _, stdout = run_cli([str(cli), "fit", "--model", str(args.model), "--data", str(args.train), "--strategy", "identity",
+                         "--modules", args.modules, "--max-examples", "1", "--out", str(out)])
+    return reported_modules(stdout)
+
+
+def reported_modules(stdout: str) -> list[str]:
+    for line in stdout.splitlines():
+        if line.startswith("modules: "):
+            return [m.strip() for m in line[len("modules: "):].split(",") if m.strip()]
+    raise RuntimeError(f"`influence fit` printed no \"modules: ...\" line:\n{stdout[-2000:]}")
 
 
 @dataclass
@@ -151,7 +256,8 @@ def tokenise_queries(path: Path, tokenizer: Tokenizer, context: int) -> Rows:
     sequences, prompts = [], []
     for i, row in enumerate(rows):
         if "prompt" in row or "completion" in row:
-            p, c = tokenizer.encode(row["prompt"]).ids, tokenizer.encode(row["completion"]).ids
+            # The completion continues the prompt: no template tokens (a BOS) before it, as the CLI.
+            p, c = tokenizer.encode(row["prompt"]).ids, tokenizer.encode(row["completion"], add_special_tokens=False).ids
             ids, prompt = p + c, len(p)
         elif "input_ids" in row:
             ids, prompt = list(row["input_ids"]), 0
@@ -239,13 +345,14 @@ def make_task(tracked: list[str]):
 # The two sides
 
 
-def run_cli(arguments: list[str]) -> float:
+def run_cli(arguments: list[str]) -> tuple[float, str]:
+    """Runs the CLI; returns its wall time and standard output."""
     started = time.perf_counter()
     result = subprocess.run(arguments, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(arguments)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
-    return elapsed
+    return elapsed, result.stdout
 
 
 @dataclass
@@ -263,15 +370,17 @@ def fastest(runs: list[Side]) -> Side:
     return Side(last.scores, min(r.fit_seconds for r in runs), min(r.score_seconds for r in runs), last.factors_dir)
 
 
-def ours(cli: Path, args, strategy: str, fisher: str, work: Path, seed: int = 0) -> Side:
+def ours(cli: Path, args, strategy: str, fisher: str, work: Path, tracked: list[str], seed: int = 0) -> Side:
     tag = f"{strategy}-{fisher}" + (f"-seed{seed}" if seed else "")
     factors, scores = work / "ours" / f"factors-{tag}", work / "ours" / f"scores-{tag}"
     for d in (factors, scores):
         shutil.rmtree(d, ignore_errors=True)
-    fit = run_cli([str(cli), "fit", "--model", str(args.model), "--data", str(args.train), "--strategy", strategy,
-                   "--modules", "mlp", "--fisher", fisher, "--batch-size", str(args.batch_size), "--seed", str(seed),
-                   "--out", str(factors)])
-    score = run_cli([str(cli), "scores", "--model", str(args.model), "--factors", str(factors), "--train", str(args.train),
+    fit, stdout = run_cli([str(cli), "fit", "--model", str(args.model), "--data", str(args.train), "--strategy", strategy,
+                           "--modules", args.modules, "--fisher", fisher, "--batch-size", str(args.batch_size),
+                           "--seed", str(seed), "--out", str(factors)])
+    if reported_modules(stdout) != tracked:
+        raise RuntimeError(f"`influence fit` tracked {reported_modules(stdout)}, not {tracked}")
+    score, _ = run_cli([str(cli), "scores", "--model", str(args.model), "--factors", str(factors), "--train", str(args.train),
                      "--queries", str(args.queries), "--damping", args.damping, "--batch-size", str(args.batch_size),
                      "--out", str(scores)])
     matrix = load_numpy(str(scores / "pairwise_scores.safetensors"))["all_modules"].astype(np.float64)
@@ -307,13 +416,9 @@ def theirs(analyzer, train_set, query_set, collate, args, strategy: str, fisher:
 # Checks and figures
 
 
-def check_linear_swap(model_dir: Path, converted: nn.Module, batch: dict) -> float:
-    from transformers import GPT2LMHeadModel
-
-    try:
-        original = GPT2LMHeadModel.from_pretrained(model_dir, dtype=torch.float32, attn_implementation="eager").eval()
-    except TypeError:
-        original = GPT2LMHeadModel.from_pretrained(model_dir, torch_dtype=torch.float32, attn_implementation="eager").eval()
+def check_linear_swap(model_dir: Path, info: ModelInfo, converted: nn.Module, batch: dict) -> float:
+    """max |Δlogit| / max |logit| between transformers' model and the one with nn.Linear swaps."""
+    original = load_original(model_dir, info)
     with torch.no_grad():
         a = original(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         b = converted(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -322,8 +427,9 @@ def check_linear_swap(model_dir: Path, converted: nn.Module, batch: dict) -> flo
 
 
 def preflight(cli: Path, args, model: nn.Module, train: Rows, queries: Rows, collate, work: Path) -> list[str]:
-    """`influence loss` against the PyTorch model: token counts (tokenisation) and summed losses
-    (forward pass, padding, loss convention) per row. Returns the problems found."""
+    """`influence loss` against the PyTorch model, row by row: token counts (tokenisation) and
+    summed losses (forward pass, padding, loss convention) of every training row and query, and the
+    token counts of the queries' prompts and completions. Returns the problems found."""
     problems = []
     probe = work / "preflight.jsonl"
     rows = [{"input_ids": ids} for ids in train.sequences]
@@ -350,20 +456,30 @@ def preflight(cli: Path, args, model: nn.Module, train: Rows, queries: Rows, col
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
             per = F.cross_entropy(logits.transpose(1, 2), batch["labels"][:, 1:], ignore_index=-100, reduction="none")
             reference += per.sum(1).tolist()
-    worst = 0.0
+    if len(swift) != len(rows):
+        return [f"influence loss printed {len(swift)} rows for {len(rows)}"]
+    worst, worst_row, differing = 0.0, 0, []
     for i, (s, r, ids) in enumerate(zip(swift, reference, sequences)):
         if s["tokens"] != max(0, len(ids) - 1):
             problems.append(f"row {i}: the CLI predicts {s['tokens']} tokens, PyTorch {len(ids) - 1}")
-        worst = max(worst, abs(s["loss"] - r) / max(1.0, abs(r)))
-    if worst > 1e-4:
-        problems.append(f"summed losses differ by up to {worst:.2e} (relative)")
+        relative = abs(s["loss"] - r) / max(1.0, abs(r))
+        if relative > worst:
+            worst, worst_row = relative, i
+        if relative > 1e-4:
+            differing.append(i)
+    if differing:
+        w = worst_row
+        problems.append(f"{len(differing)} of {len(sequences)} rows' summed losses differ by more than 1e-4 (relative), "
+                        f"rows {differing[:10]}{' ...' if len(differing) > 10 else ''}; worst row {w}: "
+                        f"CLI {swift[w]['loss']:.6f}, PyTorch {reference[w]:.6f}")
     tokenizer = Tokenizer.from_file(str(args.model / "tokenizer.json"))
     for s, t in zip(swift[len(sequences):], texts):
         n = len(tokenizer.encode(t).ids)
         if s["tokens"] != max(0, n - 1):
             problems.append(f"{t!r}: the CLI has {s['tokens'] + 1} tokens, tokenizers {n}")
     print(f"preflight: {len(sequences)} sequences, {len(texts)} prompt/completion texts; "
-          f"max relative loss difference CLI vs PyTorch {worst:.1e}; "
+          f"per-row summed losses CLI vs PyTorch: max relative difference {worst:.1e} (row {worst_row}), "
+          f"{len(differing)} rows above 1e-4; "
           + ("token counts agree" if not any("tokens" in p for p in problems) else "TOKEN COUNTS DIFFER"))
     return problems
 
@@ -439,9 +555,12 @@ def compare_factors(mine_dir: Path, their_dir: Path, modules: list[str], strateg
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, required=True, help="Hugging Face GPT-2 directory")
+    parser.add_argument("--model", type=Path, required=True,
+                        help="Hugging Face model directory: gpt2, llama, mistral, qwen2 or gpt_neox")
     parser.add_argument("--train", type=Path, required=True, help="training rows {\"text\"} or {\"input_ids\"}")
     parser.add_argument("--queries", type=Path, required=True, help="query rows {\"prompt\",\"completion\"}, {\"text\"} or {\"input_ids\"}")
+    parser.add_argument("--modules", default="mlp",
+                        help="what `influence fit --modules` takes: a group (mlp, attention, all) or patterns (default mlp)")
     parser.add_argument("--batch-size", type=int, default=8, help="examples per batch on both sides (default 8)")
     parser.add_argument("--strategies", default="ekfac,kfac,diagonal,identity")
     parser.add_argument("--fishers", default="empirical,sampled")
@@ -470,24 +589,45 @@ def main() -> int:
 
     warnings.filterwarnings("ignore")
     logging.getLogger("transformers").setLevel(logging.ERROR)
+    import kronfluence
+    import transformers
     from kronfluence.analyzer import Analyzer, prepare_model
 
-    model, tracked = load_model(args.model)
-    config = model.config
-    pad = config.eos_token_id if config.eos_token_id is not None else 0
+    transformers.utils.logging.disable_progress_bar()
+
+    info = model_info(args.model)
+    tracked = cli_modules(args.influence, args, work)
+    try:
+        model = load_model(args.model, info, tracked)
+    except ConventionError as error:
+        print(f"conventions differ before any influence computation:\n  {error}")
+        return 2
     tokenizer = Tokenizer.from_file(str(args.model / "tokenizer.json"))
-    train = tokenise_training(args.train, tokenizer, config.n_positions)
-    queries = tokenise_queries(args.queries, tokenizer, config.n_positions)
-    collate = make_collate(pad)
-    print(f"model {args.model}: {config.n_layer} layers, width {config.n_embd}, vocab {config.vocab_size}, "
-          f"context {config.n_positions}; {len(train.sequences)} training rows "
+    train = tokenise_training(args.train, tokenizer, info.context)
+    queries = tokenise_queries(args.queries, tokenizer, info.context)
+    collate = make_collate(info.pad)
+    cli_time = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(args.influence.stat().st_mtime))
+    cli_hash = hashlib.sha256(args.influence.read_bytes()).hexdigest()[:12]
+    print(f"model {args.model}: {info.model_type} ({type(model).__name__}), {info.layers} layers, width {info.width}, "
+          f"vocab {info.vocabulary}, context {info.context}, padding id {info.pad}; {len(train.sequences)} training rows "
           f"({sum(map(len, train.sequences))} tokens), {len(queries.sequences)} queries; "
           f"batch {args.batch_size}, damping {args.damping}; torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads); work dir {work}")
+          f"({torch.get_num_threads()} threads), transformers {transformers.__version__}, "
+          f"kronfluence {getattr(kronfluence, '__version__', '?')}; CLI {args.influence} (modified {cli_time} UTC, sha256 {cli_hash}); "
+          f"work dir {work}")
+    print(f"tracked (--modules {args.modules}, as `influence fit` reports): {', '.join(tracked)}")
 
-    swap = check_linear_swap(args.model, model, collate([(s, 0) for s in train.sequences[: args.batch_size]]))
-    print(f"Conv1D → Linear: max |Δlogit| / max |logit| = {swap:.1e}")
-    problems = [f"the Linear swap changes the logits by {swap:.1e}"] if swap > 1e-5 else []
+    problems = []
+    if args.modules == "mlp":
+        # The CLI's group against the PyTorch model's own names of the family's MLP layers.
+        expected = [n for n, m in load_original(args.model, info).named_modules() if re.fullmatch(MLP_GROUPS[info.model_type], n)]
+        if expected != tracked:
+            problems.append(f"the CLI's mlp group is {tracked}; the PyTorch model's MLP layers are {expected}")
+    if info.model_type == "gpt2":
+        swap = check_linear_swap(args.model, info, model, collate([(s, 0) for s in train.sequences[: args.batch_size]]))
+        print(f"Conv1D → Linear: max |Δlogit| / max |logit| = {swap:.1e}")
+        if swap > 1e-5:
+            problems.append(f"the Linear swap changes the logits by {swap:.1e}")
     problems += preflight(args.influence, args, model, train, queries, collate, work)
     if problems:
         print("conventions differ before any influence computation:\n  " + "\n  ".join(problems))
@@ -507,7 +647,7 @@ def main() -> int:
     results, factor_lines, floors = [], [], []
     for fisher in fishers:
         for strategy in strategies:
-            mine = fastest([ours(args.influence, args, strategy, fisher, work) for _ in range(args.repeats)])
+            mine = fastest([ours(args.influence, args, strategy, fisher, work, tracked) for _ in range(args.repeats)])
             reference = fastest([theirs(analyzer, train_set, query_set, collate, args, strategy, fisher)
                                  for _ in range(args.repeats)])
             fig = figures(mine.scores, reference.scores)
@@ -517,7 +657,7 @@ def main() -> int:
             if not args.no_factors:
                 factor_lines.append((strategy, fisher, compare_factors(mine.factors_dir, reference.factors_dir, tracked, strategy)))
             if fisher == "sampled" and strategy == "ekfac" and not args.no_noise_floor:
-                mine2 = ours(args.influence, args, strategy, fisher, work, seed=1)
+                mine2 = ours(args.influence, args, strategy, fisher, work, tracked, seed=1)
                 reference2 = theirs(analyzer, train_set, query_set, collate, args, strategy, fisher, seed=1)
                 floors.append(("ours seed 0 vs ours seed 1", figures(mine2.scores, mine.scores)))
                 floors.append(("Kronfluence seed 0 vs seed 1", figures(reference2.scores, reference.scores)))
@@ -548,7 +688,9 @@ def main() -> int:
             failures.append(f"ekfac/{fisher}: Pearson {fig.pearson:.6f} < {EKFAC_THRESHOLDS[fisher]}")
     if args.json:
         args.json.write_text(json.dumps({
-            "model": str(args.model), "train": str(args.train), "queries": str(args.queries),
+            "model": str(args.model), "model_type": info.model_type, "modules": tracked,
+            "influence": str(args.influence), "influence_sha256": cli_hash,
+            "train": str(args.train), "queries": str(args.queries),
             "batch_size": args.batch_size, "damping": args.damping,
             "results": [{"strategy": s, "fisher": f_, **fig.__dict__,
                          "ours_fit_seconds": m.fit_seconds, "ours_scores_seconds": m.score_seconds,
@@ -557,6 +699,8 @@ def main() -> int:
             "noise_floor": [{"pair": n, **fig.__dict__} for n, fig in floors],
             "failures": failures,
         }, indent=2))
+    if hashlib.sha256(args.influence.read_bytes()).hexdigest()[:12] != cli_hash:
+        print(f"\nWARNING: {args.influence} changed during the run (it was rebuilt); rerun for figures of one binary")
     print("\n" + ("FAIL: " + "; ".join(failures) if failures else "PASS: EK-FAC agrees with Kronfluence within the thresholds"))
     return 1 if failures else 0
 
