@@ -68,7 +68,7 @@ let requested = Set(CommandLine.arguments.dropFirst())
 func wanted(_ section: String) -> Bool { requested.isEmpty || requested.contains(section) }
 
 let threads = Parallelism.threadCount
-print("swift-influence benchmark — \(threads) thread(s), OpenBLAS threads \(Parallelism.blasThreadCount)")
+print("swift-influence benchmark — \(threads) thread(s), OpenBLAS threads \(Parallelism.blasThreadCount), kernels \(Parallelism.blasCoreName)")
 let sgemm1024 = sgemmGFLOPs(n: 1024)
 let sgemm2048 = sgemmGFLOPs(n: 2048)
 print(String(format: "sgemm n=1024: %.1f GFLOP/s", sgemm1024))

@@ -29,19 +29,59 @@ public enum Parallelism {
         }
     }
 
-    /// Restarts the current executable once with `OPENBLAS_THREAD_TIMEOUT=4` when that variable is
-    /// not set.
+    /// Restarts the current executable once with the OpenBLAS settings it needs, which the library
+    /// reads only when it loads — so an executable calls this first thing in `main`. A value the
+    /// user set is left alone.
     ///
-    /// Between BLAS calls OpenBLAS's idle threads spin (calling `sched_yield`) for 2²⁸ cycles by
-    /// default before sleeping; on a two-core machine they then compete with the elementwise
-    /// kernels that run between matrix products (about a seventh of an influence scoring pass). The
-    /// timeout is read only when the library loads, so an executable must set it before it starts:
-    /// call this first thing in `main`. A value the user set is left alone.
+    /// - `OPENBLAS_THREAD_TIMEOUT=4`: between BLAS calls OpenBLAS's idle threads spin (calling
+    ///   `sched_yield`) for 2²⁸ cycles by default before sleeping; on a two-core machine they then
+    ///   compete with the elementwise kernels that run between matrix products (about a seventh of
+    ///   an influence scoring pass).
+    /// - `OPENBLAS_CORETYPE`, when OpenBLAS's own detection chose slower kernels than the CPU runs
+    ///   (see ``preferredBLASCore(detected:cpuInformation:)``).
     public static func relaunchWithShortBLASSpinIfNeeded() {
-        guard getenv("OPENBLAS_THREAD_TIMEOUT") == nil else { return }
-        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
-        // If exec fails the process simply goes on with OpenBLAS's default.
+        var changed = false
+        if getenv("OPENBLAS_THREAD_TIMEOUT") == nil {
+            setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1)
+            changed = true
+        }
+        if getenv("OPENBLAS_CORETYPE") == nil, let information = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let core = preferredBLASCore(detected: blasCoreName, cpuInformation: information) {
+            setenv("OPENBLAS_CORETYPE", core, 1)
+            changed = true
+        }
+        if changed { execv("/proc/self/exe", CommandLine.unsafeArgv) }
+        // If exec fails the process simply goes on with OpenBLAS's defaults.
+    }
+
+    /// The kernels OpenBLAS runs in this process (`SkylakeX`, `Haswell`, `Prescott`, …).
+    public static var blasCoreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
+    /// The kernels to ask OpenBLAS for when the ones it `detected` are slower than the CPU
+    /// described by `cpuInformation` (the text of /proc/cpuinfo) runs, or nil when its choice
+    /// stands.
+    ///
+    /// OpenBLAS 0.3.21 (Debian 12) does not know recent Intel models and falls back to `Prescott`
+    /// (SSE3 kernels): on an AVX-512 Xeon that is a fifth of the sgemm throughput of its
+    /// `SkylakeX` kernels. An Intel CPU with AVX-512 F, BW, DQ and VL gets `SkylakeX` unless
+    /// OpenBLAS already chose AVX-512 kernels; any CPU with AVX2 and FMA whose detected kernels
+    /// are older than AVX2 gets `Haswell`.
+    public static func preferredBLASCore(detected: String, cpuInformation: String) -> String? {
+        var vendor = "", flags = Set<Substring>()
+        for line in cpuInformation.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = parts[0].trimmingCharacters(in: .whitespaces), value = parts[1].trimmingCharacters(in: .whitespaces)
+            if key == "vendor_id" && vendor.isEmpty { vendor = value }
+            if key == "flags" && flags.isEmpty { flags = Set(value.split(separator: " ")) }
+        }
+        let avx512: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids"]
+        let avx2: Set<String> = avx512.union(["Haswell", "Zen"])
+        if vendor == "GenuineIntel", ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy({ flags.contains(Substring($0)) }) {
+            return avx512.contains(detected) ? nil : "SkylakeX"
+        }
+        if flags.contains("avx2") && flags.contains("fma") && !avx2.contains(detected) { return "Haswell" }
+        return nil
     }
 
     /// The number of threads OpenBLAS reports it uses.

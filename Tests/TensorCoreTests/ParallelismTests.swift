@@ -86,3 +86,30 @@ struct ParallelismTests {
         }
     }
 }
+
+@Suite("OpenBLAS kernels for the CPU at hand")
+struct BLASCoreTests {
+    static func cpu(vendor: String, flags: String) -> String {
+        "processor\t: 0\nvendor_id\t: \(vendor)\nmodel name\t: test\nflags\t\t: \(flags)\n\nprocessor\t: 1\nvendor_id\t: \(vendor)\nflags\t\t: sse\n"
+    }
+
+    @Test func aGenericFallbackOnAnAVX512XeonGetsTheSkylakeXKernels() {
+        let xeon = Self.cpu(vendor: "GenuineIntel", flags: "fpu sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl avx512_bf16")
+        #expect(Parallelism.preferredBLASCore(detected: "Prescott", cpuInformation: xeon) == "SkylakeX")
+        #expect(Parallelism.preferredBLASCore(detected: "Haswell", cpuInformation: xeon) == "SkylakeX")
+        #expect(Parallelism.preferredBLASCore(detected: "SkylakeX", cpuInformation: xeon) == nil)
+        #expect(Parallelism.preferredBLASCore(detected: "Cooperlake", cpuInformation: xeon) == nil)
+    }
+
+    @Test func avx2MachinesGetHaswellOnlyWhenDetectionFellBelowIt() {
+        let epyc = Self.cpu(vendor: "AuthenticAMD", flags: "fpu sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl")
+        #expect(Parallelism.preferredBLASCore(detected: "Zen", cpuInformation: epyc) == nil, "OpenBLAS's choice for AMD stands")
+        #expect(Parallelism.preferredBLASCore(detected: "Prescott", cpuInformation: epyc) == "Haswell")
+        let old = Self.cpu(vendor: "GenuineIntel", flags: "fpu sse2 avx")
+        #expect(Parallelism.preferredBLASCore(detected: "Sandybridge", cpuInformation: old) == nil, "no AVX2: nothing better to ask for")
+    }
+
+    @Test func theKernelsInUseAreReported() {
+        #expect(!Parallelism.blasCoreName.isEmpty)
+    }
+}
