@@ -104,6 +104,9 @@ public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTa
         return (logits, batch)
     }
 
+    /// Which rows are real tokens; nil when none is padding, so that nothing is masked for nothing.
+    func rowMask(_ batch: TokenBatch) -> [Bool]? { batch.mask.contains(0) ? batch.mask.map { $0 != 0 } : nil }
+
     public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
         let (logits, batch) = forward(indices.map { training[$0] })
         var targets = batch.tokens
@@ -114,7 +117,7 @@ public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTa
             for b in 0..<batch.batchSize { for t in 1..<batch.length { targets[b * batch.length + t] = drawn[b * batch.length + t - 1] } }
         }
         let loss = batch.length > 1 ? Losses.nextTokenLosses(logits: logits, tokens: targets, mask: batch.mask).sum() : (logits * 0).sum()
-        return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: batch.mask.map { $0 != 0 })
+        return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: rowMask(batch))
     }
 
     public func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>) {
@@ -130,7 +133,7 @@ public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTa
             for t in 0..<Swift.min(queryPromptLengths[q], batch.length) { mask[row * batch.length + t] = 0 }
         }
         let loss = batch.length > 1 ? Losses.nextTokenLosses(logits: logits, tokens: batch.tokens, mask: mask).sum() : (logits * 0).sum()
-        return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: batch.mask.map { $0 != 0 })
+        return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: rowMask(batch))
     }
 }
 

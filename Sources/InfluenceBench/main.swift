@@ -181,7 +181,7 @@ if wanted("llama") {
     var generator = SeededGenerator(seed: 5)
     let (batch, time) = (16, 128)
     let tokens = (0..<(batch * time)).map { _ in Int(generator.next() % 4096) }
-    let step = medianSeconds(warmup: 2, repeats: 7) {
+    let step = medianSeconds(warmup: 2, repeats: Int(ProcessInfo.processInfo.environment["BENCH_REPEATS"] ?? "") ?? 7) {
         let logits = model.logits(tokens: tokens, batchSize: batch, attentionMask: nil)
         let loss = Losses.nextTokenLosses(logits: logits, tokens: tokens).sum() * (1 / Float(batch * (time - 1)))
         let grads = gradients(of: loss, at: optimizer.parameters.map(\.variable)).map(\.value)
@@ -193,8 +193,10 @@ if wanted("llama") {
     print(String(format: "Llama 4×256 (GQA 4/2), T=128, V=4096, batch 16, AdamW step: %.3f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
                  step, Double(batch * time) / step, stepFlops / step / 1e9, 100 * stepFlops / step / 1e9 / reference))
 
-    // EK-FAC fit on the MLP layers (gate, up, down) with the empirical Fisher, batches of 16.
+    // EK-FAC fit on the MLP layers (gate, up, down) with the empirical Fisher, batches of 16
+    // (BENCH_SEQUENCES=0 skips it).
     let sequences = Int(ProcessInfo.processInfo.environment["BENCH_SEQUENCES"] ?? "") ?? 1024
+    if sequences > 0 {
     let fitModel = llamaBenchmarkModel(seed: 11)
     var sampler = SeededGenerator(seed: 12)
     let train = (0..<sequences).map { _ in (0..<128).map { _ in Int(sampler.next() % 4096) } }
@@ -206,6 +208,7 @@ if wanted("llama") {
     let fit = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     print(String(format: "EK-FAC fit, Llama 4×256, %d × 128 tokens, MLP layers, empirical Fisher: %.1f s, %.0f tokens/s (two passes)",
                  sequences, fit, 2 * Double(sequences) * 128 / fit))
+    }
 }
 
 /// Every strategy on an MLP on FashionMNIST small enough for the exact solve: seconds per query
