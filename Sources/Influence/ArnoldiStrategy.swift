@@ -29,7 +29,7 @@ public struct ArnoldiStrategy: OperatorCurvatureStrategy {
 
     public var description: String { "arnoldi/\(rank)/\(krylovDimension)" + (byMagnitude ? "/magnitude" : "") }
 
-    public func fit<Task: InfluenceTask>(operator op: CurvatureOperator<Task>) throws -> any FittedCurvature where Task.Scalar == Float {
+    public func fit(operator op: CurvatureOperator<AnyInfluenceTask>) throws -> any FittedCurvature {
         guard rank <= Swift.min(krylovDimension, op.dimension) else {
             throw StrategyOptionError("--arnoldi-rank \(rank) must not exceed --arnoldi-krylov \(krylovDimension) or the dimension \(op.dimension)")
         }

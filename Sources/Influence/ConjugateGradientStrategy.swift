@@ -30,7 +30,7 @@ public struct ConjugateGradientStrategy: OperatorCurvatureStrategy {
 
     public var description: String { "cg/\(tolerance)" }
 
-    public func fit<Task: InfluenceTask>(operator op: CurvatureOperator<Task>) throws -> any FittedCurvature where Task.Scalar == Float {
+    public func fit(operator op: CurvatureOperator<AnyInfluenceTask>) throws -> any FittedCurvature {
         let blocks = op.blockNames.count
         return OperatorFit(description, op) { damping in
             var warn: (String) -> Void = { _ in }

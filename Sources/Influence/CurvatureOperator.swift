@@ -66,6 +66,14 @@ public final class CurvatureOperator<Task: InfluenceTask> {
         exampleCount = Swift.min(task.trainingExampleCount, maximumExamples ?? Int.max)
     }
 
+    /// The same operator over the task behind ``AnyInfluenceTask``, as strategies take it.
+    public func erased() throws -> CurvatureOperator<AnyInfluenceTask> where Task.Scalar == Float {
+        let op = try CurvatureOperator<AnyInfluenceTask>(task: AnyInfluenceTask(task), modules: names, kind: kind, batchSize: batchSize,
+                                                         maximumExamples: exampleCount, allParameters: coversOtherParameters)
+        op.progress = progress
+        return op
+    }
+
     /// The names of the blocks: the tracked Linear layers, then the other parameters.
     public var blockNames: [String] { names + extras.map(\.name) }
     /// Whether the operator covers parameters outside Linear layers (their per-example gradients

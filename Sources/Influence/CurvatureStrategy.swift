@@ -48,7 +48,7 @@ public protocol CurvatureStrategy: Sendable, CustomStringConvertible {
     /// - Throws: ``StrategyOptionError`` naming an option whose value is not usable.
     init(options: StrategyOptions) throws
     /// Fits what the strategy needs over the context's training data.
-    func fit<Task: InfluenceTask>(_ context: CurvatureContext<Task>) throws -> any FittedCurvature where Task.Scalar == Float
+    func fit(_ context: StrategyContext) throws -> any FittedCurvature
     /// Reads a fit written by ``FittedCurvature/save(to:)``.
     ///
     /// - Throws: ``InfluenceError/malformedFactors(path:reason:)`` when the file is not usable,
@@ -57,8 +57,7 @@ public protocol CurvatureStrategy: Sendable, CustomStringConvertible {
     /// Scores the context's queries against its training examples. The default fits, inverts with
     /// the configuration's damping and runs a ``ScoreComputer``; TracIn, which needs no inverse,
     /// overrides it.
-    func scores<Task: InfluenceTask>(_ context: CurvatureContext<Task>, configuration: ScoreConfiguration,
-                                     partialDirectory: URL?) throws -> ScoringRun where Task.Scalar == Float
+    func scores(_ context: StrategyContext, configuration: ScoreConfiguration, partialDirectory: URL?) throws -> ScoringRun
 }
 
 extension CurvatureStrategy {
@@ -73,8 +72,7 @@ extension CurvatureStrategy {
         throw InfluenceError.malformedFactors(path: directory.path, reason: "the \(name) strategy saves no fit: it is computed when scoring")
     }
 
-    public func scores<Task: InfluenceTask>(_ context: CurvatureContext<Task>, configuration: ScoreConfiguration,
-                                            partialDirectory: URL?) throws -> ScoringRun where Task.Scalar == Float {
+    public func scores(_ context: StrategyContext, configuration: ScoreConfiguration, partialDirectory: URL?) throws -> ScoringRun {
         let fitted = try fit(context)
         let computer = try ScoreComputer(task: context.task, fitted: fitted, configuration: configuration)
         computer.progress = context.progress
@@ -103,6 +101,10 @@ public struct ScoringRun: Sendable {
         self.warnings = warnings
     }
 }
+
+/// The context strategies receive: the task behind ``AnyInfluenceTask``, so that what a strategy
+/// runs is compiled for one type (see there).
+public typealias StrategyContext = CurvatureContext<AnyInfluenceTask>
 
 /// Everything a strategy may need to fit: the task, the tracked layers, how factors are fitted,
 /// which curvature operator the solvers use, and checkpoints for TracIn. Each strategy reads what
@@ -156,6 +158,15 @@ public struct CurvatureContext<Task: InfluenceTask> {
         self.curvatureBatchSize = curvatureBatchSize
         self.checkpoints = checkpoints
         self.progress = progress
+    }
+
+    /// The same context over the task behind ``AnyInfluenceTask``, as strategies take it.
+    public func erased() -> StrategyContext where Task.Scalar == Float {
+        CurvatureContext<AnyInfluenceTask>(task: AnyInfluenceTask(task), modules: modules, allParameters: allParameters, labels: labels,
+                                           batchSize: batchSize, maximumExamples: maximumExamples, seed: seed,
+                                           accumulatesInDouble: accumulatesInDouble, checkpointInterval: checkpointInterval,
+                                           partialDirectory: partialDirectory, curvature: curvature, curvatureBatchSize: curvatureBatchSize,
+                                           checkpoints: checkpoints.map { (AnyInfluenceTask($0.task), $0.learningRate) }, progress: progress)
     }
 
     /// The curvature operator of the solver strategies over the tracked layers (or every parameter).

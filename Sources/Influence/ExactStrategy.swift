@@ -14,7 +14,7 @@ public struct ExactStrategy: OperatorCurvatureStrategy {
     public init() {}
     public init(options: StrategyOptions) throws {}
 
-    public func fit<Task: InfluenceTask>(operator op: CurvatureOperator<Task>) throws -> any FittedCurvature where Task.Scalar == Float {
+    public func fit(operator op: CurvatureOperator<AnyInfluenceTask>) throws -> any FittedCurvature {
         guard op.dimension <= Self.dimensionLimit else {
             throw InfluenceError.notOffered("the exact strategy builds a \(op.dimension)×\(op.dimension) matrix; choose fewer --modules or --strategy cg")
         }

@@ -58,7 +58,7 @@ extension FactorCurvatureStrategy {
         return needed
     }
 
-    public func fit<Task: InfluenceTask>(_ context: CurvatureContext<Task>) throws -> any FittedCurvature where Task.Scalar == Float {
+    public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
         let configuration = FitConfiguration(strategy: self, labels: context.labels, batchSize: context.batchSize,
                                              maximumExamples: context.maximumExamples, seed: context.seed,
                                              accumulatesInDouble: context.accumulatesInDouble, checkpointInterval: context.checkpointInterval)

@@ -21,7 +21,7 @@ public struct LayerwiseStrategy: CurvatureStrategy {
 
     public var description: String { "layerwise-" + base.description }
 
-    public func fit<Task: InfluenceTask>(_ context: CurvatureContext<Task>) throws -> any FittedCurvature where Task.Scalar == Float {
+    public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
         guard !context.allParameters else { throw InfluenceError.notOffered("the layer-wise variant covers Linear layers; --modules all is offered without it") }
         let names = context.task.model.linearLayers(matching: context.modules).map(\.name)
         guard !names.isEmpty else {

@@ -27,7 +27,7 @@ public struct LiSSAStrategy: OperatorCurvatureStrategy {
 
     public var description: String { "lissa/\(scale)/\(depth)/\(repeats)/\(batchSize)" }
 
-    public func fit<Task: InfluenceTask>(operator op: CurvatureOperator<Task>) throws -> any FittedCurvature where Task.Scalar == Float {
+    public func fit(operator op: CurvatureOperator<AnyInfluenceTask>) throws -> any FittedCurvature {
         let blocks = op.blockNames.count
         return OperatorFit(description, op) { damping in
             JointInverse(description: description, damping: damping, blocks: blocks) { b in

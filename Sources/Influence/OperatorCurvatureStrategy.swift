@@ -6,13 +6,13 @@ import TensorCore
 /// Arnoldi. Its fit is whatever it keeps of the operator (a dense matrix, eigenpairs, or the
 /// operator itself); its inverse acts jointly on every block, with a numeric damping.
 public protocol OperatorCurvatureStrategy: CurvatureStrategy {
-    func fit<Task: InfluenceTask>(operator op: CurvatureOperator<Task>) throws -> any FittedCurvature where Task.Scalar == Float
+    func fit(operator op: CurvatureOperator<AnyInfluenceTask>) throws -> any FittedCurvature
 }
 
 extension OperatorCurvatureStrategy {
     public static var coversEveryParameter: Bool { true }
 
-    public func fit<Task: InfluenceTask>(_ context: CurvatureContext<Task>) throws -> any FittedCurvature where Task.Scalar == Float {
+    public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
         try fit(operator: context.curvatureOperator())
     }
 }

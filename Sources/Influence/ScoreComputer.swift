@@ -59,12 +59,12 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         try self.init(task: task, fitted: factors, configuration: configuration)
     }
 
-    /// Scores with a solver strategy on a given curvature operator and a numeric damping.
+    /// Scores with a solver strategy on the curvature of a given operator and a numeric damping.
     public convenience init<Strategy: OperatorCurvatureStrategy>(task: Task, curvature: CurvatureOperator<Task>, strategy: Strategy,
                                                                  damping: Double, configuration: ScoreConfiguration) throws {
         var configuration = configuration
         configuration.damping = .value(damping)
-        try self.init(task: task, fitted: try strategy.fit(operator: curvature), configuration: configuration)
+        try self.init(task: task, fitted: try strategy.fit(operator: curvature.erased()), configuration: configuration)
     }
 
     public var dampings: [Double] { inverse.dampings }

@@ -17,12 +17,11 @@ public struct TracInStrategy: CurvatureStrategy {
     public init() {}
     public init(options: StrategyOptions) throws {}
 
-    public func fit<Task: InfluenceTask>(_ context: CurvatureContext<Task>) throws -> any FittedCurvature where Task.Scalar == Float {
+    public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
         throw InfluenceError.notOffered("TracIn fits nothing: it scores gradient dot products at each checkpoint")
     }
 
-    public func scores<Task: InfluenceTask>(_ context: CurvatureContext<Task>, configuration: ScoreConfiguration,
-                                            partialDirectory: URL?) throws -> ScoringRun where Task.Scalar == Float {
+    public func scores(_ context: StrategyContext, configuration: ScoreConfiguration, partialDirectory: URL?) throws -> ScoringRun {
         guard !context.checkpoints.isEmpty else { throw InfluenceError.notOffered("TracIn needs checkpoints saved during training") }
         guard !context.allParameters else { throw InfluenceError.notOffered("TracIn tracks Linear layers; --modules all is offered with exact, cg, lissa and arnoldi") }
         let scores = try TracIn.scores(checkpoints: context.checkpoints, modules: context.modules, configuration: configuration)

@@ -90,6 +90,9 @@ public protocol LanguageModelFamily: ModelFamily {
     /// A freshly initialised model from a config.json (`influence train --config`).
     static func makeModel<Scalar: TensorScalar>(configuration: HuggingFaceConfiguration, seed: UInt64,
                                                 as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar>
+    /// `model` behind ``AnyCausalLanguageModel``, its forward pass captured as compiled for the
+    /// family's concrete Float type; nil when `model` is not of this family.
+    static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float>?
     /// Whether `model` is of this family (``save(_:tokenizer:to:metadata:)`` writes it).
     static func owns<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>) -> Bool
     /// Writes a directory that transformers loads with `AutoModelForCausalLM.from_pretrained`.

@@ -26,9 +26,18 @@ public enum ModelRegistry {
         languageModelFamilies.first { $0.architecture == architecture || $0.modelTypes.contains(architecture) }
     }
 
+    /// `model` behind ``AnyCausalLanguageModel`` with its family's specialised forward pass (see
+    /// there); a model of no registered family is wrapped as it is.
+    public static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float> {
+        if let erased = model as? AnyCausalLanguageModel<Float> { return erased }
+        for family in languageModelFamilies { if let erased = family.erased(model) { return erased } }
+        return AnyCausalLanguageModel(model)
+    }
+
     /// The family that saves a model: the one whose `makeModel` builds its type.
     public static func languageModelFamily<Scalar: TensorScalar>(of model: any CausalLanguageModel<Scalar>) -> (any LanguageModelFamily.Type)? {
-        languageModelFamilies.first { $0.owns(model) }
+        let unwrapped = (model as? AnyCausalLanguageModel<Scalar>)?.base ?? model
+        return languageModelFamilies.first { $0.owns(unwrapped) }
     }
 }
 
@@ -64,7 +73,7 @@ public enum ModelDirectory {
         guard let family = ModelRegistry.languageModelFamily(of: model) else {
             preconditionFailure("no registered family saves \(type(of: model))")
         }
-        try family.save(model, tokenizer: tokenizer, to: directory, metadata: metadata)
+        try family.save((model as? AnyCausalLanguageModel<Scalar>)?.base ?? model, tokenizer: tokenizer, to: directory, metadata: metadata)
     }
 
     /// Builds a directory in a temporary sibling and renames it into place; files already in the

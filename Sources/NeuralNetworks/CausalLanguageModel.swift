@@ -51,3 +51,35 @@ extension CausalLanguageModel {
         return time
     }
 }
+
+/// Any ``CausalLanguageModel`` behind one concrete type, so that code generic over the model
+/// (an influence task, a trainer's loss) is compiled once for it.
+///
+/// The forward pass is captured where the wrapped model's type is known: built from a concrete
+/// `LlamaForCausalLM<Float>`, say, it runs the forward pass compiled — specialised — for that
+/// type, while one built from an existential runs it unspecialised (every tensor operation then
+/// looks up generic metadata, which costs a third of the time of a small model). Model families
+/// build theirs from the concrete type (`ModelRegistry.erased(_:)`).
+public final class AnyCausalLanguageModel<Scalar: TensorScalar>: CausalLanguageModel {
+    public let base: any CausalLanguageModel<Scalar>
+    private let forward: ([Int], Int, Tensor<Scalar>?) -> Variable<Scalar>
+
+    public init<Model: CausalLanguageModel>(_ model: Model) where Model.Scalar == Scalar {
+        if let erased = model as? AnyCausalLanguageModel<Scalar> {
+            base = erased.base
+            forward = erased.forward
+        } else {
+            base = model
+            forward = { model.logits(tokens: $0, batchSize: $1, attentionMask: $2) }
+        }
+    }
+
+    public var module: Module<Scalar> { base.module }
+    public var contextLength: Int { base.contextLength }
+    public var vocabularySize: Int { base.vocabularySize }
+    public var specialTokens: SpecialTokens { base.specialTokens }
+
+    public func logits(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>?) -> Variable<Scalar> {
+        forward(tokens, batchSize, attentionMask)
+    }
+}

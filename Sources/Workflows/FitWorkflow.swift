@@ -48,7 +48,11 @@ extension Workflows {
             throw WorkflowError("the \(type(of: request.strategy).name) strategy saves no fit; run `influence scores --strategy \(type(of: request.strategy).name)`")
         }
         let loaded = try TaskLoader.load(request.inputs)
-        return try fit(loaded.task, request, progress: progress)
+        switch loaded.task {
+        case let task as LoadedTask.LanguageTask: return try fit(task, request, progress: progress)
+        case let task as ClassificationTask<Float>: return try fit(task, request, progress: progress)
+        default: return try fit(loaded.task, request, progress: progress)
+        }
     }
 
     static func fit<Task: InfluenceTask>(_ task: Task, _ request: FitRequest, progress: ((String, Int, Int) -> Void)?) throws -> FitReport
@@ -57,7 +61,7 @@ extension Workflows {
                                        batchSize: request.batchSize, maximumExamples: request.inputs.maximumExamples, seed: request.seed,
                                        accumulatesInDouble: request.accumulatesInDouble, partialDirectory: request.output, progress: progress)
         let started = Date()
-        let fitted = try request.strategy.fit(context)
+        let fitted = try request.strategy.fit(context.erased())
         try fitted.save(to: request.output)
         let factors = fitted as? InfluenceFactors
         return FitReport(strategy: fitted.strategyDescription, moduleNames: fitted.blockNames, exampleCount: factors?.exampleCount ?? task.trainingExampleCount,

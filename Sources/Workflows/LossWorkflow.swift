@@ -24,7 +24,7 @@ extension Workflows {
         let loaded = try ModelDirectory.load(from: inputs.model, as: Float.self)
         switch loaded.kind {
         case let .languageModel(model):
-            try sequenceLosses(model, loaded, inputs, batchSize: batchSize, body)
+            try sequenceLosses(ModelRegistry.erased(model), loaded, inputs, batchSize: batchSize, body)
         case let .multilayerPerceptron(network, configuration):
             guard configuration.task == "classification" else {
                 throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); loss takes classifiers and language models")
@@ -40,8 +40,8 @@ extension Workflows {
         }
     }
 
-    static func sequenceLosses<Model: CausalLanguageModel>(_ model: Model, _ loaded: LoadedModel<Float>, _ inputs: TaskInputs, batchSize: Int,
-                                                           _ body: (RowLoss) throws -> Void) throws where Model.Scalar == Float {
+    static func sequenceLosses(_ model: AnyCausalLanguageModel<Float>, _ loaded: LoadedModel<Float>, _ inputs: TaskInputs, batchSize: Int,
+                               _ body: (RowLoss) throws -> Void) throws {
         var dataset = try TextDataset.load(jsonLines: URL(fileURLWithPath: inputs.train), tokenizer: loaded.tokenizer,
                                            maximumLength: model.contextLength, vocabularySize: model.vocabularySize)
         if let limit = inputs.maximumExamples, dataset.count > limit { dataset = TextDataset(sequences: Array(dataset.sequences.prefix(limit))) }

@@ -58,7 +58,11 @@ extension Workflows {
     /// An interrupted run resumes from the partial results it keeps in the output directory.
     public static func scores(_ request: ScoresRequest, progress: ((String, Int, Int) -> Void)? = nil) throws -> ScoresReport {
         let loaded = try TaskLoader.load(request.inputs)
-        return try scores(loaded.task, loaded, request, progress: progress)
+        switch loaded.task {   // the concrete types, so that the engine runs specialised (see LoadedTask.LanguageTask)
+        case let task as LoadedTask.LanguageTask: return try scores(task, loaded, request, progress: progress)
+        case let task as ClassificationTask<Float>: return try scores(task, loaded, request, progress: progress)
+        default: return try scores(loaded.task, loaded, request, progress: progress)
+        }
     }
 
     static func scores<Task: InfluenceTask>(_ task: Task, _ loaded: LoadedTask, _ request: ScoresRequest,
@@ -104,7 +108,7 @@ extension Workflows {
                 }
             }
             let strategy: any CurvatureStrategy = layerwise ? LayerwiseStrategy(base: base) : base
-            run = try strategy.scores(context, configuration: request.configuration, partialDirectory: request.output)
+            run = try strategy.scores(context.erased(), configuration: request.configuration, partialDirectory: request.output)
             label = (layerwise ? "layer-wise " : "") + type.name
             if type.coversEveryParameter {
                 let op = try context.curvatureOperator()

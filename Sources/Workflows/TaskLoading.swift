@@ -39,6 +39,14 @@ public struct LoadedTask {
     public let model: LoadedModel<Float>
     public let trainTexts: [String]
     public let queryTexts: [String]
+
+    /// The task of a language model of any family: its model behind `AnyCausalLanguageModel`.
+    ///
+    /// Workflows call the generic engine with the task as this concrete type (or
+    /// `ClassificationTask<Float>`) rather than as an opened existential, so that the engine runs
+    /// as compiled — specialised — for it: generic code run on an opened existential looks up
+    /// generic metadata at every tensor operation, two to three times slower on small models.
+    public typealias LanguageTask = LanguageModelingTask<AnyCausalLanguageModel<Float>>
 }
 
 /// Loading model directories and their data as influence tasks.
@@ -49,7 +57,7 @@ public enum TaskLoader {
         let loaded = try ModelDirectory.load(from: inputs.model, as: Float.self)
         switch loaded.kind {
         case let .languageModel(model):
-            return try languageModelingTask(model, loaded, inputs)
+            return try languageModelingTask(ModelRegistry.erased(model), loaded, inputs)
         case let .multilayerPerceptron(network, configuration):
             return try classificationTask(network, configuration, loaded, inputs)
         }

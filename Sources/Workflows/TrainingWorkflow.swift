@@ -183,7 +183,7 @@ extension Workflows {
         let vocabularySize = tokenizer?.vocabularySize ?? request.vocabularySize
 
         // Model.
-        let model: any CausalLanguageModel<Float>
+        let built: any CausalLanguageModel<Float>
         if let configURL = request.configuration {
             let configuration = try HuggingFaceConfiguration(directory: configURL.deletingLastPathComponent(), file: configURL.lastPathComponent)
             let type = configuration.modelType ?? family.architecture
@@ -191,13 +191,15 @@ extension Workflows {
                 throw ModelIOError.unsupportedModelType(path: configuration.path, modelType: type,
                                                         supported: ModelRegistry.languageModelFamilies.flatMap { $0.modelTypes })
             }
-            model = try configured.makeModel(configuration: configuration, seed: request.training.seed, as: Float.self)
+            built = try configured.makeModel(configuration: configuration, seed: request.training.seed, as: Float.self)
         } else {
             let shape = DecoderShape(vocabularySize: vocabularySize, contextLength: request.context, width: request.width, layerCount: request.layers,
                                      headCount: request.heads, keyValueHeadCount: request.keyValueHeads, dropout: request.dropout,
                                      specialTokens: SpecialTokens(beginning: endOfText, end: endOfText))
-            model = try family.makeModel(shape, seed: request.training.seed, as: Float.self)
+            built = try family.makeModel(shape, seed: request.training.seed, as: Float.self)
         }
+        // The family's specialised forward pass (see AnyCausalLanguageModel).
+        let model = ModelRegistry.erased(built)
         if let tokenizer, tokenizer.vocabularySize > model.vocabularySize {
             throw WorkflowError("the tokenizer has \(tokenizer.vocabularySize) tokens but the model's vocab_size is \(model.vocabularySize)")
         }

@@ -110,6 +110,6 @@ func layerwiseComputer<Task: InfluenceTask>(_ task: Task, base: any CurvatureStr
                                             configuration: ScoreConfiguration) throws -> ScoreComputer<Task> where Task.Scalar == Float {
     var configuration = configuration
     configuration.damping = .value(damping)
-    let fitted = try LayerwiseStrategy(base: base).fit(CurvatureContext(task: task, curvature: .ggn, curvatureBatchSize: batchSize))
+    let fitted = try LayerwiseStrategy(base: base).fit(CurvatureContext(task: task, curvature: .ggn, curvatureBatchSize: batchSize).erased())
     return try ScoreComputer(task: task, fitted: fitted, configuration: configuration)
 }

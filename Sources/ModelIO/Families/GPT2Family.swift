@@ -103,6 +103,10 @@ public enum GPT2Family: LanguageModelFamily {
         GPT2LanguageModel<Scalar>(configuration: try self.configuration(configuration), seed: seed)
     }
 
+    public static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float>? {
+        (model as? GPT2LanguageModel<Float>).map { AnyCausalLanguageModel($0) }
+    }
+
     public static func owns<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>) -> Bool { model is GPT2LanguageModel<Scalar> }
 
     public static func save<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,

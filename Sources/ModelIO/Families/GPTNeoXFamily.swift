@@ -81,6 +81,10 @@ public enum GPTNeoXFamily: LanguageModelFamily {
         GPTNeoXForCausalLM<Scalar>(configuration: try self.configuration(configuration), seed: seed)
     }
 
+    public static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float>? {
+        (model as? GPTNeoXForCausalLM<Float>).map { AnyCausalLanguageModel($0) }
+    }
+
     public static func owns<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>) -> Bool { model is GPTNeoXForCausalLM<Scalar> }
 
     static func configurationJSON(_ c: GPTNeoXConfiguration) -> [String: JSONValue] {

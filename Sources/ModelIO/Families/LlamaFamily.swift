@@ -121,6 +121,10 @@ public enum LlamaFamily: LanguageModelFamily {
         LlamaForCausalLM<Scalar>(configuration: try self.configuration(configuration), seed: seed)
     }
 
+    public static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float>? {
+        (model as? LlamaForCausalLM<Float>).map { AnyCausalLanguageModel($0) }
+    }
+
     public static func owns<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>) -> Bool { model is LlamaForCausalLM<Scalar> }
 
     /// The config.json of a configuration, in the layout transformers writes (`rope_parameters`).
