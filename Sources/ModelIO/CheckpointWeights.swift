@@ -2,6 +2,7 @@ import Foundation
 import Formats
 import NeuralNetworks
 import TensorCore
+import Tokenizers
 
 /// Reading and writing the safetensors weights of a model directory, for every family.
 ///
@@ -97,6 +98,18 @@ enum CheckpointWeights {
         }
         tensors += extra.map { ($0.name, .float32(Tensor<Float>($0.value))) }
         try SafeTensorsFile.write(tensors, metadata: metadata.merging(["format": "pt"]) { a, _ in a }, to: url)
+    }
+
+    /// Writes a whole model directory atomically (assembled beside the destination, renamed into
+    /// place): config.json, model.safetensors (Float32) and, when given, tokenizer.json.
+    static func saveDirectory<Scalar: TensorScalar>(_ module: Module<Scalar>, configuration: [String: JSONValue], tokenizer: BytePairTokenizer?,
+                                                    to directory: URL, metadata: [String: String],
+                                                    transform: @escaping (String, Tensor<Scalar>) -> Tensor<Scalar> = { $1 }) throws {
+        try ModelDirectory.writeAtomically(to: directory) { temporary in
+            try writeConfiguration(configuration, to: temporary.appendingPathComponent("config.json"))
+            try write(module, to: temporary.appendingPathComponent("model.safetensors"), metadata: metadata, transform: transform)
+            if let tokenizer { try tokenizer.save(to: temporary.appendingPathComponent("tokenizer.json")) }
+        }
     }
 
     /// Writes a configuration as pretty-printed JSON with sorted keys.

@@ -121,25 +121,19 @@ public enum GPT2Family: LanguageModelFamily {
     /// an interrupted save leaves the previous directory (if any) untouched.
     public static func save<Scalar: TensorScalar>(_ model: GPT2LanguageModel<Scalar>, tokenizer: BytePairTokenizer?,
                                                   to directory: URL, metadata: [String: String] = [:]) throws {
-        try ModelDirectory.writeAtomically(to: directory) { temporary in
-            let c = model.configuration
-            var config: [String: JSONValue] = [
-                "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": .number(Double(c.vocabularySize)),
-                "n_positions": .number(Double(c.contextLength)), "n_embd": .number(Double(c.embeddingSize)),
-                "n_layer": .number(Double(c.layerCount)), "n_head": .number(Double(c.headCount)),
-                "n_inner": c.innerSize.map { .number(Double($0)) } ?? .null, "activation_function": .string(c.activation),
-                "layer_norm_epsilon": .number(c.layerNormEpsilon), "resid_pdrop": .number(c.residualDropout),
-                "embd_pdrop": .number(c.embeddingDropout), "attn_pdrop": .number(c.attentionDropout),
-                "initializer_range": .number(c.initializerRange), "tie_word_embeddings": .bool(c.tieWordEmbeddings),
-            ]
-            if let b = c.bosTokenID { config["bos_token_id"] = .number(Double(b)) }
-            if let e = c.eosTokenID { config["eos_token_id"] = .number(Double(e)) }
-            try CheckpointWeights.writeConfiguration(config, to: temporary.appendingPathComponent("config.json"))
-            try CheckpointWeights.write(model, to: temporary.appendingPathComponent("model.safetensors"), metadata: metadata,
-                                        transform: { name, t in isConv1D(name) ? t.transposed() : t },
-                                        extra: c.tieWordEmbeddings ? [] : [])
-            if let tokenizer { try tokenizer.save(to: temporary.appendingPathComponent("tokenizer.json")) }
-        }
+        let c = model.configuration
+        var config: [String: JSONValue] = [
+            "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": .number(Double(c.vocabularySize)),
+            "n_positions": .number(Double(c.contextLength)), "n_embd": .number(Double(c.embeddingSize)),
+            "n_layer": .number(Double(c.layerCount)), "n_head": .number(Double(c.headCount)),
+            "n_inner": c.innerSize.map { .number(Double($0)) } ?? .null, "activation_function": .string(c.activation),
+            "layer_norm_epsilon": .number(c.layerNormEpsilon), "resid_pdrop": .number(c.residualDropout),
+            "embd_pdrop": .number(c.embeddingDropout), "attn_pdrop": .number(c.attentionDropout),
+            "initializer_range": .number(c.initializerRange), "tie_word_embeddings": .bool(c.tieWordEmbeddings),
+        ]
+        config.merge(HuggingFaceConfiguration.specialTokenIDs(SpecialTokens(beginning: c.bosTokenID, end: c.eosTokenID))) { a, _ in a }
+        try CheckpointWeights.saveDirectory(model, configuration: config, tokenizer: tokenizer, to: directory, metadata: metadata,
+                                            transform: { name, t in isConv1D(name) ? t.transposed() : t })
     }
 }
 

@@ -105,10 +105,6 @@ public enum GPTNeoXFamily: LanguageModelFamily {
     public static func save<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
                                                   metadata: [String: String]) throws {
         guard let neox = model as? GPTNeoXForCausalLM<Scalar> else { preconditionFailure("GPTNeoXFamily saves GPT-NeoX models, not \(type(of: model))") }
-        try ModelDirectory.writeAtomically(to: directory) { temporary in
-            try CheckpointWeights.writeConfiguration(configurationJSON(neox.configuration), to: temporary.appendingPathComponent("config.json"))
-            try CheckpointWeights.write(neox, to: temporary.appendingPathComponent("model.safetensors"), metadata: metadata)
-            if let tokenizer { try tokenizer.save(to: temporary.appendingPathComponent("tokenizer.json")) }
-        }
+        try CheckpointWeights.saveDirectory(neox, configuration: configurationJSON(neox.configuration), tokenizer: tokenizer, to: directory, metadata: metadata)
     }
 }

@@ -158,10 +158,6 @@ public enum LlamaFamily: LanguageModelFamily {
         if c.modelType == "llama" && c.queryKeyValueBias != c.outputBias {
             preconditionFailure("a llama checkpoint has one attention_bias for q, k, v and o")
         }
-        try ModelDirectory.writeAtomically(to: directory) { temporary in
-            try CheckpointWeights.writeConfiguration(configurationJSON(c), to: temporary.appendingPathComponent("config.json"))
-            try CheckpointWeights.write(llama, to: temporary.appendingPathComponent("model.safetensors"), metadata: metadata)
-            if let tokenizer { try tokenizer.save(to: temporary.appendingPathComponent("tokenizer.json")) }
-        }
+        try CheckpointWeights.saveDirectory(llama, configuration: configurationJSON(c), tokenizer: tokenizer, to: directory, metadata: metadata)
     }
 }
