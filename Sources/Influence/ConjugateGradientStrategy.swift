@@ -42,7 +42,7 @@ public struct ConjugateGradientStrategy: OperatorCurvatureStrategy {
                     warn(message)
                 }
                 return x
-            })
+            }, solvesJointly: true)
             warn = { [weak inverse] in inverse?.warn($0) }
             return inverse
         }

@@ -8,6 +8,11 @@ public struct LayerRecord<Scalar: TensorScalar> {
     public var activations: Tensor<Scalar>
     /// ∂L/∂(output), `[rows, out]`.
     public var outputGradients: Tensor<Scalar>
+
+    public init(activations: Tensor<Scalar>, outputGradients: Tensor<Scalar>) {
+        self.activations = activations
+        self.outputGradients = outputGradients
+    }
 }
 
 /// A batch seen by every tracked layer.

@@ -50,6 +50,9 @@ public protocol InverseCurvature: AnyObject {
     var selfScoreRows: Int { get }
     /// Messages about solves that did not converge, gathered while applying.
     var warnings: [String] { get }
+    /// Whether ``apply(_:)`` passes over the training data (CG, LiSSA), so that solving many
+    /// gradients at once is much cheaper than solving them in small groups.
+    var solvesJointly: Bool { get }
 }
 
 extension InverseCurvature {
@@ -59,6 +62,7 @@ extension InverseCurvature {
     }
     public var selfScoreRows: Int { 1 }
     public var warnings: [String] { [] }
+    public var solvesJointly: Bool { false }
 }
 
 /// An inverse that acts on the flat concatenation of every block: the solvers' form, with the
@@ -68,14 +72,17 @@ final class JointInverse: InverseCurvature {
     let dampings: [Double]
     let solve: (Tensor<Float>) throws -> Tensor<Float>
     let quadraticForms: ((Tensor<Float>) throws -> Tensor<Float>)?
+    let solvesJointly: Bool
     private(set) var warnings: [String] = []
 
     /// - Parameters:
     ///   - solve: (H + λI)⁻¹ applied to the columns of `[dimension, n]`.
     ///   - quadraticForms: gᵀ (H + λI)⁻¹ g for the rows of `[n, dimension]`, when the inverse is kept.
+    ///   - solvesJointly: whether a solve passes over the training data (see ``InverseCurvature/solvesJointly``).
     init(description: String, damping: Double, blocks: Int, solve: @escaping (Tensor<Float>) throws -> Tensor<Float>,
-         quadraticForms: ((Tensor<Float>) throws -> Tensor<Float>)? = nil) {
+         quadraticForms: ((Tensor<Float>) throws -> Tensor<Float>)? = nil, solvesJointly: Bool = false) {
         self.description = description
+        self.solvesJointly = solvesJointly
         dampings = Array(repeating: damping, count: blocks)
         self.solve = solve
         self.quadraticForms = quadraticForms

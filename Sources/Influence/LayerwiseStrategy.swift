@@ -61,6 +61,7 @@ final class BlockDiagonalInverse: InverseCurvature {
     var offersSelfInfluence: Bool { parts.allSatisfy(\.offersSelfInfluence) }
     var selfScoreRows: Int { parts.map(\.selfScoreRows).max() ?? 1 }
     var warnings: [String] { parts.flatMap(\.warnings) }
+    var solvesJointly: Bool { parts.contains { $0.solvesJointly } }
 
     func apply(_ gradients: [Tensor<Float>]) throws -> [Tensor<Float>] {
         precondition(gradients.count == parts.count, "\(gradients.count) blocks for \(parts.count) inverses")

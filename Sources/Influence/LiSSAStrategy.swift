@@ -30,9 +30,9 @@ public struct LiSSAStrategy: OperatorCurvatureStrategy {
     public func fit(operator op: CurvatureOperator<AnyInfluenceTask>) throws -> any FittedCurvature {
         let blocks = op.blockNames.count
         return OperatorFit(description, op) { damping in
-            JointInverse(description: description, damping: damping, blocks: blocks) { b in
+            JointInverse(description: description, damping: damping, blocks: blocks, solve: { b in
                 try CurvatureSolver.lissa(op, damping: damping, rightHandSides: b, scale: scale, depth: depth, repeats: repeats, batchSize: batchSize)
-            }
+            }, solvesJointly: true)
         }
     }
 }

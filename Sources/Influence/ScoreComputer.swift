@@ -5,9 +5,20 @@ import TensorCore
 /// Computes scores of a task's queries against its training examples with the inverse of a fitted
 /// curvature (any ``CurvatureStrategy``).
 ///
-/// Queries are preconditioned once per chunk of ``ScoreConfiguration/queryChunkSize`` and the
-/// training data is streamed once per chunk: score(q, m) = ⟨P_q, G_m⟩ summed over blocks, with
-/// P_q = (H + λI)⁻¹ ∇f(z_q) and G_m the training example's gradient, formed per batch.
+/// Queries are preconditioned once per chunk and the training data is streamed once per chunk:
+/// score(q, m) = ⟨P_q, G_m⟩ summed over blocks, with P_q = (H + λI)⁻¹ ∇f(z_q) and G_m the
+/// training example's gradient. A chunk holds ``ScoreConfiguration/queryChunkSize`` queries, or as
+/// many as fit in ``ScoreConfiguration/memoryBudget``; with ``ScoreConfiguration/queryRank`` the
+/// P_q are kept as truncated SVDs (Grosse et al. 2023, §3.2.2), so that more queries share a pass.
+///
+/// For low-rank queries of a tracked layer, the contraction is the cheaper of two, by their
+/// multiply-adds for a batch of b examples of T rows, R = Σ_q r_q columns:
+///
+/// ```
+/// per-example gradients:  G_b = Σ_t g_t ā_tᵀ, then ⟨U diag(S), G_b V⟩:  bT·out·in + b·out·in·R
+/// token by token:         Σ_t (g_tᵀ U diag(S)) ⊙ (Vᵀ ā_t):             bT·R·(out + in)
+/// ```
+/// Per-token scores always take the second.
 public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float {
     let task: Task
     let capture: GradientCapture<Float>
@@ -26,8 +37,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
 
     /// Scores with a fitted curvature, inverted with the configuration's damping.
     ///
-    /// - Throws: ``InfluenceError`` when the damping does not suit the fit, when self-influence or
-    ///   per-token scores are asked of a strategy that does not offer them.
+    /// - Throws: ``InfluenceError`` when the damping does not suit the fit, when self-influence,
+    ///   per-token scores or low-rank queries are asked of a curvature that does not offer them,
+    ///   or when the selection does not fit the data.
     public init(task: Task, fitted: any FittedCurvature, configuration: ScoreConfiguration) throws {
         self.task = task
         self.configuration = configuration
@@ -40,6 +52,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         }
         if fitted.coversOtherParameters {
             if configuration.perToken { throw InfluenceError.notOffered("per-token scores need a curvature over Linear layers only") }
+            if configuration.queryRank != .full { throw InfluenceError.notOffered("low-rank queries need a curvature over Linear layers only") }
             let source = try CurvatureOperator(task: task, modules: [], kind: .ggn, allParameters: true)
             guard source.blockNames == fitted.blockNames else {
                 preconditionFailure("blocks \(source.blockNames) of the model differ from the fit's \(fitted.blockNames)")
@@ -47,6 +60,37 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             parameterGradients = source
         } else {
             parameterGradients = nil
+        }
+        try Self.check(configuration, trainingCount: task.trainingExampleCount, queryCount: task.queryCount)
+    }
+
+    static func check(_ c: ScoreConfiguration, trainingCount: Int, queryCount: Int) throws {
+        if case let .energy(e) = c.queryRank, !(e > 0 && e <= 1) {
+            throw InfluenceError.notOffered("--query-energy must be in (0, 1], got \(e)")
+        }
+        if case let .fixed(r) = c.queryRank, r < 1 { throw InfluenceError.notOffered("--query-rank must be at least 1, got \(r)") }
+        if case .randomized = c.svd, case .energy = c.queryRank {
+            throw InfluenceError.notOffered("the randomized SVD needs a fixed --query-rank; --query-rank auto uses the exact SVD")
+        }
+        if let budget = c.memoryBudget, budget <= 0 { throw InfluenceError.notOffered("--memory-budget must be positive, got \(budget) bytes") }
+        switch c.selection {
+        case .all: break
+        case let .top(k):
+            if k < 1 { throw InfluenceError.notOffered("--top-k must be at least 1, got \(k)") }
+            if c.perModule || c.perToken {
+                throw InfluenceError.notOffered("--top-k keeps totals only; score its rows again with --candidates for per-module or per-token scores")
+            }
+        case let .candidates(rows):
+            if rows.count != queryCount {
+                throw InfluenceError.notOffered("the candidates list \(rows.count) queries; the query file has \(queryCount)")
+            }
+            if c.selfInfluence { throw InfluenceError.notOffered("--self needs every training row; it is not offered with --candidates") }
+            for (q, list) in rows.enumerated() {
+                if let bad = list.first(where: { $0 < 0 || $0 >= trainingCount }) {
+                    throw InfluenceError.notOffered("the candidates of query \(q) name training row \(bad); the training data has \(trainingCount) rows")
+                }
+                if Set(list).count != list.count { throw InfluenceError.notOffered("the candidates of query \(q) name a training row twice") }
+            }
         }
     }
 
@@ -71,28 +115,97 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     /// The strategy with its options, as resume keys and files name it.
     public var strategyName: String { inverse.description }
 
-    /// Preconditioned query gradients of the queries in `range`, per block: `[queries, out, in]`.
-    func preconditionedQueries(_ range: Range<Int>) throws -> [Tensor<Float>] {
+    // MARK: Query chunks
+
+    /// The preconditioned queries of a chunk, per block: whole or in low rank.
+    enum QueryFactors {
+        /// `[queries, out, in]`.
+        case dense(Tensor<Float>)
+        case lowRank(LowRankQueries)
+
+        var bytes: Int {
+            switch self {
+            case let .dense(p): return 4 * p.scalarCount
+            case let .lowRank(l): return l.bytes
+            }
+        }
+    }
+
+    struct QueryChunk {
+        var range: Range<Int>
+        var factors: [QueryFactors]
+        var bytes: Int { factors.map(\.bytes).reduce(0, +) }
+    }
+
+    /// Per-block gradients `[queries, rows, columns]` of the queries in `range`, measured
+    /// ``ScoreConfiguration/queryBatchSize`` queries at a time.
+    func queryGradients(_ range: Range<Int>) throws -> [Tensor<Float>] {
         var parts = [[Tensor<Float>]](repeating: [], count: moduleNames.count)
-        let q = task.queryCount
-        var done = range.lowerBound
-        for start in stride(from: range.lowerBound, to: range.upperBound, by: configuration.queryBatchSize) {
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: Swift.max(1, configuration.queryBatchSize)) {
             let indices = Array(start..<Swift.min(range.upperBound, start + configuration.queryBatchSize))
+            let blocks: [Tensor<Float>]
             if let source = parameterGradients {
-                let blocks = try source.perExampleGradients(indices) { self.task.queryMeasurement(indices: $0) }
-                for (i, g) in blocks.enumerated() { parts[i].append(g) }
+                blocks = try source.perExampleGradients(indices) { self.task.queryMeasurement(indices: $0) }
             } else {
                 let record = capture.record { task.queryMeasurement(indices: indices) }
                 guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the measurement of query \(indices[0])") }
-                for (i, layer) in record.layers.enumerated() { parts[i].append(layer.perExampleGradients(examples: indices.count)) }
+                blocks = record.layers.map { $0.perExampleGradients(examples: indices.count) }
             }
-            done += indices.count
-            progress?("queries", done, q)
+            for (i, g) in blocks.enumerated() { parts[i].append(g) }
+            progress?("queries", indices.last! + 1, task.queryCount)
         }
-        return try inverse.apply(parts.map { Tensor.concatenated($0, along: 0) })
+        return parts.map { Tensor.concatenated($0, along: 0) }
     }
 
-    /// Scores every query, one chunk of ``ScoreConfiguration/queryChunkSize`` queries at a time.
+    /// The chunk that starts at query `start`: up to `end` when given (a chunk being resumed), else
+    /// ``ScoreConfiguration/queryChunkSize`` queries, or with a memory budget as many as fit in it
+    /// (at least one group). Queries are preconditioned in groups: the whole chunk when it is kept
+    /// whole; with low rank or a budget, ``ScoreConfiguration/queryBatchSize`` queries at a time,
+    /// or ``ScoreConfiguration/queryChunkSize`` for solvers that pass over the training data per
+    /// solve (CG, LiSSA), so that one pass serves many queries.
+    func chunk(from start: Int, to end: Int? = nil) throws -> QueryChunk {
+        let total = task.queryCount
+        let whole = configuration.queryRank == .full && configuration.memoryBudget == nil
+        let size = Swift.max(1, configuration.queryChunkSize)
+        let group = whole ? size : Swift.max(1, inverse.solvesJointly ? Swift.max(size, configuration.queryBatchSize) : configuration.queryBatchSize)
+        let limit = end ?? Swift.min(total, configuration.memoryBudget == nil ? start + size : total)
+        var parts = [[QueryFactors]](repeating: [], count: moduleNames.count)
+        var next = start, bytes = 0
+        while next < limit {
+            let range = next..<Swift.min(limit, next + group)
+            let preconditioned = try inverse.apply(try queryGradients(range))
+            var factors: [QueryFactors] = []
+            for (i, p) in preconditioned.enumerated() {
+                if configuration.queryRank == .full {
+                    factors.append(.dense(p))
+                } else {
+                    factors.append(.lowRank(try LowRankQueries(p, rank: configuration.queryRank, svd: configuration.svd, layer: moduleNames[i],
+                                                               seed: UInt64(range.lowerBound) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i))))
+                }
+            }
+            let added = factors.map(\.bytes).reduce(0, +)
+            if end == nil, let budget = configuration.memoryBudget, next > start, bytes + added > budget { break }
+            for (i, f) in factors.enumerated() { parts[i].append(f) }
+            bytes += added
+            next = range.upperBound
+        }
+        let factors = parts.map { pieces -> QueryFactors in
+            switch pieces[0] {
+            case .dense: return .dense(Tensor.concatenated(pieces.map { if case let .dense(p) = $0 { return p }; fatalError() }, along: 0))
+            case .lowRank:
+                let low = pieces.map { if case let .lowRank(l) = $0 { return l }; fatalError() }
+                var offsets = [0]
+                for l in low { offsets += l.offsets.dropFirst().map { $0 + offsets.last! } }
+                return .lowRank(LowRankQueries(left: Tensor.concatenated(low.map(\.left), along: 1),
+                                               right: Tensor.concatenated(low.map(\.right), along: 1), offsets: offsets))
+            }
+        }
+        return QueryChunk(range: start..<next, factors: factors)
+    }
+
+    // MARK: Streaming the training data
+
+    /// Scores every query, one chunk at a time, keeping every pair.
     ///
     /// - Parameters:
     ///   - partialDirectory: when given, partial results are saved there (`partial-scores.safetensors`)
@@ -100,124 +213,186 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     ///     earlier with the same fit, options and data resumes from them; the file is removed
     ///     when the run completes.
     public func compute(partialDirectory: URL? = nil, checkpointInterval: Int = 50) throws -> InfluenceScores {
-        let total = task.queryCount
-        let size = Swift.max(1, configuration.queryChunkSize)
-        let chunks = stride(from: 0, to: total, by: size).map { $0..<Swift.min(total, $0 + size) }
-        let checkpoint = partialDirectory.map { ScoringCheckpoint(url: $0.appendingPathComponent("partial-scores.safetensors"), key: resumeKey) }
-        var completed: InfluenceScores? = nil
-        var startChunk = 0
-        var resume: (scores: InfluenceScores, examples: Int)? = nil
-        if let checkpoint, let state = try checkpoint.load(moduleNames: moduleNames) {
-            completed = state.completed
-            startChunk = state.completedChunks
-            resume = state.current.map { ($0, state.examplesDone) }
+        precondition(configuration.selection == .all, "compute() keeps every pair; use computeSelected() for top rows or candidates")
+        guard case let .dense(scores) = try run(partialDirectory: partialDirectory, checkpointInterval: checkpointInterval) else {
+            preconditionFailure("unreachable")
         }
-        for k in startChunk..<chunks.count {
+        return scores
+    }
+
+    /// The result of a run that keeps some pairs only.
+    public enum Selected {
+        case top(TopScores)
+        case candidates(SelectedScores)
+    }
+
+    /// Scores every query keeping the pairs of ``ScoreConfiguration/selection``: each query's top
+    /// rows, or its candidates. Resumable as ``compute(partialDirectory:checkpointInterval:)``.
+    public func computeSelected(partialDirectory: URL? = nil, checkpointInterval: Int = 50) throws -> Selected {
+        switch try run(partialDirectory: partialDirectory, checkpointInterval: checkpointInterval) {
+        case .dense: preconditionFailure("computeSelected() needs a selection of top rows or candidates")
+        case let .top(t): return .top(t)
+        case let .candidates(c): return .candidates(c)
+        }
+    }
+
+    func run(partialDirectory: URL?, checkpointInterval: Int) throws -> ScoringResult {
+        let total = task.queryCount
+        let checkpoint = partialDirectory.map { ScoringCheckpoint(url: $0.appendingPathComponent("partial-scores.safetensors"), key: resumeKey) }
+        var completed: ScoringResult? = nil
+        var start = 0
+        var resume: (accumulator: ScoreAccumulator, end: Int)? = nil
+        if let checkpoint, let state = try checkpoint.load(moduleNames: moduleNames, mode: mode(for:), selfInfluence: configuration.selfInfluence) {
+            completed = state.completed
+            start = state.completedQueries
+            if let current = state.current { resume = (current, state.currentEnd) }
+        }
+        var first = true
+        while start < total {
+            let chunk = try chunk(from: start, to: first ? resume?.end : nil)
             // Self-influence does not depend on the queries: compute it with the first chunk only.
-            let current = try compute(queries: chunks[k], selfInfluence: configuration.selfInfluence && k == 0,
-                                      resume: k == startChunk ? resume : nil, checkpointInterval: checkpointInterval) { partial, examples in
-                try checkpoint?.save(completedChunks: k, completed: completed, current: partial, examplesDone: examples)
+            let accumulator = first && resume != nil ? resume!.accumulator
+                : ScoreAccumulator(mode: mode(for: chunk.range), queries: chunk.range.count, modules: moduleNames.count,
+                                   selfInfluence: configuration.selfInfluence && start == 0)
+            first = false
+            let current = try stream(chunk, into: accumulator, checkpointInterval: checkpointInterval) { partial in
+                try checkpoint?.save(completedQueries: start, completed: completed, current: partial, currentEnd: chunk.range.upperBound,
+                                     moduleNames: moduleNames)
             }
-            completed = completed.map { $0.appendingRows(current) } ?? current
-            if k + 1 < chunks.count { try checkpoint?.save(completedChunks: k + 1, completed: completed, current: nil, examplesDone: 0) }
+            completed = completed.map { $0.appending(current) } ?? current
+            start = chunk.range.upperBound
+            if start < total {
+                try checkpoint?.save(completedQueries: start, completed: completed, current: nil, currentEnd: start, moduleNames: moduleNames)
+            }
         }
         if let checkpoint { try? FileManager.default.removeItem(at: checkpoint.url) }
-        return completed!
+        return try completed ?? (ScoreAccumulator(mode: mode(for: 0..<0), queries: 0, modules: moduleNames.count, selfInfluence: false)
+            .result(moduleNames: moduleNames))
+    }
+
+    func mode(for range: Range<Int>) -> ScoreAccumulator.Mode {
+        switch configuration.selection {
+        case .all: return .dense(perModule: configuration.perModule, perToken: configuration.perToken)
+        case let .top(k): return .top(Swift.min(k, task.trainingExampleCount))
+        case let .candidates(rows):
+            return .candidates(Array(rows[range]), perModule: configuration.perModule, perToken: configuration.perToken)
+        }
     }
 
     /// What identifies a scoring run: the fit, the options that change results, and the data.
     var resumeKey: String {
-        [strategyName, dampings.map { String($0) }.joined(separator: ","), moduleNames.joined(separator: ","),
-         "\(configuration.perModule)\(configuration.perToken)\(configuration.selfInfluence)", "\(configuration.batchSize)/\(configuration.queryChunkSize)",
+        [strategyName, dampings.map { String($0) }.joined(separator: ","), moduleNames.joined(separator: ","), configuration.key,
          ModelFingerprint.of(task.model), task.trainingDataFingerprint, task.queryDataFingerprint].joined(separator: "|")
     }
 
-    func compute(queries range: Range<Int>, selfInfluence: Bool, resume: (scores: InfluenceScores, examples: Int)? = nil,
-                 checkpointInterval: Int = 50, save: (InfluenceScores, Int) throws -> Void = { _, _ in }) throws -> InfluenceScores {
-        let queries = try preconditionedQueries(range)
-        let q = range.count, n = task.trainingExampleCount
-        let flatQueries = queries.map { $0.reshaped(to: [q, -1]) }
-        var moduleColumns = [[Tensor<Float>]](repeating: [], count: configuration.perModule ? queries.count : 0)
-        var totalColumns: [Tensor<Float>] = [], selfParts: [Tensor<Float>] = [], tokenParts: [Tensor<Float>] = []
-        // Per-example gradients waiting for their self scores, per block; the inverse says how
-        // many rows it wants at once (a solve that reads a whole factor runs on a few hundred).
-        var pendingSelf = [[Tensor<Float>]](repeating: [], count: queries.count), pendingRows = 0
+    /// Streams the training rows the chunk needs (all of them, or the union of its queries'
+    /// candidates) into `accumulator`, resuming after the rows it already holds.
+    func stream(_ chunk: QueryChunk, into accumulator: ScoreAccumulator, checkpointInterval: Int,
+                save: (ScoreAccumulator) throws -> Void) throws -> ScoringResult {
+        let q = chunk.range.count
+        let rows = accumulator.trainingRows(count: task.trainingExampleCount)
+        let flatQueries = chunk.factors.map { f -> Tensor<Float>? in if case let .dense(p) = f { return p.reshaped(to: [q, -1]) }; return nil }
+        var pendingSelf = [[Tensor<Float>]](repeating: [], count: moduleNames.count), pendingRows = 0
         func flushSelf() throws {
             guard pendingRows > 0 else { return }
-            selfParts.append(try inverse.selfScores(pendingSelf.map { Tensor.concatenated($0, along: 0) }))
+            accumulator.addSelfScores(try inverse.selfScores(pendingSelf.map { Tensor.concatenated($0, along: 0) }))
             pendingSelf = pendingSelf.map { _ in [] }
             pendingRows = 0
         }
-        var maxTokens = 0
         var generator = SeededGenerator(seed: 0)
-        var done = 0
-        if let resume {
-            // The columns scored before the interruption, as one part each.
-            totalColumns.append(resume.scores.pairwise)
-            for i in moduleColumns.indices { moduleColumns[i].append(resume.scores.perModule[i].scores) }
-            if let t = resume.scores.perToken { tokenParts.append(t); maxTokens = t.shape[2] }
-            if let s = resume.scores.selfScores { selfParts.append(s) }
-            done = resume.examples
-        }
-        /// The scores of the columns done so far (all of them at the end).
-        func partial() -> InfluenceScores {
-            InfluenceScores(pairwise: Tensor.concatenated(totalColumns, along: 1),
-                            perModule: configuration.perModule ? zip(moduleNames, moduleColumns).map { ($0, Tensor.concatenated($1, along: 1)) } : [],
-                            perToken: configuration.perToken
-                                ? Tensor.concatenated(tokenParts.map { $0.padded(along: 2, before: 0, after: maxTokens - $0.shape[2]) }, along: 1) : nil,
-                            selfScores: selfInfluence ? Tensor.concatenated(selfParts, along: 0) : nil)
-        }
         var batchIndex = 0
-        for start in stride(from: done, to: n, by: configuration.batchSize) {
-            let indices = Array(start..<Swift.min(n, start + configuration.batchSize))
+        let wantsTokens = configuration.perToken
+        for start in stride(from: accumulator.rowsDone, to: rows.count, by: configuration.batchSize) {
+            let indices = Array(rows[start..<Swift.min(rows.count, start + configuration.batchSize)])
             let b = indices.count
             var batchScores = Tensor<Float>.zeros(shape: [q, b])
+            var moduleScores: [Tensor<Float>] = []
             var batchTokens: Tensor<Float>? = nil, t = 1
-            /// Adds the scores of block i's per-example gradients `[b, rows, columns]`.
-            func score(_ i: Int, _ g: Tensor<Float>) {
-                let s = Tensor.matmul(flatQueries[i], g.reshaped(to: [b, -1]), transposeB: true)   // [q, b]
+            func add(_ i: Int, _ s: Tensor<Float>) {
                 batchScores += s
-                if configuration.perModule { moduleColumns[i].append(s) }
-                if selfInfluence { pendingSelf[i].append(g) }
+                if configuration.perModule { moduleScores.append(s) }
             }
             if let source = parameterGradients {
                 // Every parameter: one backward pass per example.
                 let perExample = try source.perExampleGradients(indices) { self.task.trainingLoss(indices: $0, labels: .data, generator: &generator) }
-                for (i, g) in perExample.enumerated() { score(i, g) }
+                for (i, g) in perExample.enumerated() {
+                    add(i, Tensor.matmul(flatQueries[i]!, g.reshaped(to: [b, -1]), transposeB: true))
+                    if accumulator.selfInfluence { pendingSelf[i].append(g) }
+                }
             } else {
                 let record = capture.record { task.trainingLoss(indices: indices, labels: .data, generator: &generator) }
                 guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the training loss of example \(indices[0])") }
                 t = record.rowsPerExample
-                if configuration.perToken { batchTokens = Tensor<Float>.zeros(shape: [q, b, t]) }
+                if wantsTokens { batchTokens = Tensor<Float>.zeros(shape: [q, b, t]) }
                 for (i, layer) in record.layers.enumerated() {
-                    score(i, layer.perExampleGradients(examples: b))
-                    if configuration.perToken {
-                        // score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t, added into [q, b·t].
-                        let (out, inp) = (queries[i].shape[1], queries[i].shape[2])
-                        for query in 0..<q {
-                            let p = queries[i].sliced(along: 0, query..<(query + 1)).reshaped(to: [out, inp])
-                            let perRow = (Tensor.matmul(layer.outputGradients, p) * layer.activations).sum(alongAxes: [1])
-                            batchTokens!.withUnsafeMutableBufferPointer { dst in
-                                perRow.withUnsafeBufferPointer { src in
-                                    for r in 0..<src.count { dst[query * b * t + r] += src[r] }
-                                }
-                            }
+                    var perExample: Tensor<Float>? = nil
+                    func gradients() -> Tensor<Float> {
+                        if let perExample { return perExample }
+                        let g = layer.perExampleGradients(examples: b)
+                        perExample = g
+                        return g
+                    }
+                    switch chunk.factors[i] {
+                    case .dense:
+                        add(i, Tensor.matmul(flatQueries[i]!, gradients().reshaped(to: [b, -1]), transposeB: true))   // [q, b]
+                        if wantsTokens { addDenseTokenScores(&batchTokens!, layer, chunk.factors[i], q: q, b: b, t: t) }
+                    case let .lowRank(factors):
+                        let (out, inputs) = (layer.outputGradients.shape[1], layer.activations.shape[1])
+                        let cost = LowRankQueries.cost(examples: b, rowsPerExample: t, out: out, inputs: inputs, totalRank: factors.totalRank)
+                        if wantsTokens || cost.tokens < cost.gradients {
+                            let tokens = factors.tokenScores(outputGradients: layer.outputGradients, activations: layer.activations)   // [b·t, q]
+                            add(i, tokens.reshaped(to: [b, t, q]).sum(alongAxes: [1]).transposed())
+                            if wantsTokens { batchTokens! += tokens.reshaped(to: [b, t, q]).permuted([2, 0, 1]) }
+                        } else {
+                            add(i, factors.scores(perExampleGradients: gradients()))
                         }
                     }
+                    if accumulator.selfInfluence { pendingSelf[i].append(gradients()) }
                 }
             }
-            totalColumns.append(batchScores)
-            if selfInfluence {
+            accumulator.add(rows: indices, scores: batchScores, perModule: moduleScores, perToken: batchTokens, tokens: t)
+            if accumulator.selfInfluence {
                 pendingRows += b
                 if pendingRows >= inverse.selfScoreRows { try flushSelf() }
             }
-            if let batchTokens { tokenParts.append(batchTokens); maxTokens = Swift.max(maxTokens, t) }
-            done += b
             batchIndex += 1
-            progress?("train", done, n)
-            if done < n && batchIndex % Swift.max(1, checkpointInterval) == 0 { try flushSelf(); try save(partial(), done) }
+            progress?("train", accumulator.rowsDone, rows.count)
+            if accumulator.rowsDone < rows.count && batchIndex % Swift.max(1, checkpointInterval) == 0 { try flushSelf(); try save(accumulator) }
         }
         try flushSelf()
-        return partial()
+        return try accumulator.result(moduleNames: moduleNames)
+    }
+
+    /// score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t of a dense block, added into `[q, b, t]`.
+    func addDenseTokenScores(_ tokens: inout Tensor<Float>, _ layer: LayerRecord<Float>, _ factors: QueryFactors, q: Int, b: Int, t: Int) {
+        guard case let .dense(p) = factors else { return }
+        let (out, inputs) = (p.shape[1], p.shape[2])
+        for query in 0..<q {
+            let pq = p.sliced(along: 0, query..<(query + 1)).reshaped(to: [out, inputs])
+            let perRow = (Tensor.matmul(layer.outputGradients, pq) * layer.activations).sum(alongAxes: [1])
+            tokens.withUnsafeMutableBufferPointer { dst in
+                perRow.withUnsafeBufferPointer { src in
+                    for r in 0..<src.count { dst[query * b * t + r] += src[r] }
+                }
+            }
+        }
+    }
+}
+
+/// What a scoring run (or one chunk of it) computed.
+enum ScoringResult {
+    case dense(InfluenceScores)
+    case top(TopScores)
+    case candidates(SelectedScores)
+
+    /// These queries followed by `other`'s.
+    func appending(_ other: ScoringResult) -> ScoringResult {
+        switch (self, other) {
+        case let (.dense(a), .dense(b)): return .dense(a.appendingRows(b))
+        case let (.top(a), .top(b)):
+            return .top(TopScores(highest: a.highest.appending(b.highest), lowest: a.lowest.appending(b.lowest), selfScores: a.selfScores ?? b.selfScores))
+        case let (.candidates(a), .candidates(b)): return .candidates(a.appending(b))
+        default: preconditionFailure("chunks of different kinds")
+        }
     }
 }

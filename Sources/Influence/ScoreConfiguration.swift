@@ -7,11 +7,21 @@ public struct ScoreConfiguration: Sendable {
     public var batchSize: Int
     public var queryBatchSize: Int
     /// Queries preconditioned and held in memory at once (each holds one gradient per tracked
-    /// layer); the training data is streamed once per chunk.
+    /// layer); the training data is streamed once per chunk. With a ``memoryBudget`` the chunk
+    /// holds as many queries as fit in it instead.
     public var queryChunkSize: Int
+    /// How preconditioned query gradients are kept: whole, or as a truncated SVD.
+    public var queryRank: QueryRank
+    public var svd: TruncatedSVD
+    /// Bytes the queries of a chunk may hold (their factors, per tracked layer); nil for
+    /// ``queryChunkSize`` queries per chunk.
+    public var memoryBudget: Int?
+    /// Which pairs are kept: all of them, each query's top rows, or its candidates.
+    public var selection: ScoreSelection
 
     public init(damping: Damping = .automatic, perModule: Bool = false, perToken: Bool = false, selfInfluence: Bool = false,
-                batchSize: Int = 8, queryBatchSize: Int = 8, queryChunkSize: Int = 64) {
+                batchSize: Int = 8, queryBatchSize: Int = 8, queryChunkSize: Int = 64, queryRank: QueryRank = .full,
+                svd: TruncatedSVD = .exact, memoryBudget: Int? = nil, selection: ScoreSelection = .all) {
         self.queryChunkSize = queryChunkSize
         self.damping = damping
         self.perModule = perModule
@@ -19,5 +29,21 @@ public struct ScoreConfiguration: Sendable {
         self.selfInfluence = selfInfluence
         self.batchSize = batchSize
         self.queryBatchSize = queryBatchSize
+        self.queryRank = queryRank
+        self.svd = svd
+        self.memoryBudget = memoryBudget
+        self.selection = selection
+    }
+
+    /// What of the configuration changes results, for resume keys.
+    var key: String {
+        var parts = ["\(perModule)\(perToken)\(selfInfluence)", "\(batchSize)/\(queryChunkSize)", queryRank.description, svd.description,
+                     memoryBudget.map(String.init) ?? "-"]
+        switch selection {
+        case .all: break
+        case let .top(k): parts.append("top\(k)")
+        case let .candidates(c): parts.append("candidates\(c.count)/" + String(c.map { $0.reduce(0, { ($0 &* 31) &+ $1 }) }.reduce(0, { ($0 &* 131) &+ $1 }), radix: 16))
+        }
+        return parts.joined(separator: "/")
     }
 }

@@ -2,17 +2,17 @@ import Foundation
 import Formats
 import TensorCore
 
-/// Partial results of a scoring run in one safetensors file: the rows of the finished query
-/// chunks (`done.*`) and the columns of the chunk in progress (`current.*`).
+/// Partial results of a scoring run in one safetensors file: the rows of the finished queries
+/// (`done.*`) and the state of the chunk in progress (`current.*`), with where it ends.
 struct ScoringCheckpoint {
     let url: URL
     let key: String
 
     struct State {
-        var completedChunks: Int
-        var completed: InfluenceScores?
-        var current: InfluenceScores?
-        var examplesDone: Int
+        var completedQueries: Int
+        var completed: ScoringResult?
+        var current: ScoreAccumulator?
+        var currentEnd: Int
     }
 
     static func tensors(_ scores: InfluenceScores?, prefix: String) -> [(name: String, payload: SafeTensorsPayload)] {
@@ -24,31 +24,57 @@ struct ScoringCheckpoint {
         return result
     }
 
-    func save(completedChunks: Int, completed: InfluenceScores?, current: InfluenceScores?, examplesDone: Int) throws {
+    static func optional(_ file: SafeTensorsFile, _ name: String) throws -> Tensor<Float>? {
+        file.contains(tensorNamed: name) ? try file.tensor(named: name, as: Float.self) : nil
+    }
+
+    /// Dense scores saved under `prefix`, or nil.
+    static func read(_ file: SafeTensorsFile, prefix: String, moduleNames: [String]) throws -> InfluenceScores? {
+        guard file.contains(tensorNamed: "\(prefix).pairwise") else { return nil }
+        var modules: [(name: String, scores: Tensor<Float>)] = []
+        for (i, name) in moduleNames.enumerated() {
+            if let t = try optional(file, "\(prefix).module.\(i)") { modules.append((name, t)) }
+        }
+        return InfluenceScores(pairwise: try file.tensor(named: "\(prefix).pairwise", as: Float.self), perModule: modules,
+                               perToken: try optional(file, "\(prefix).per_token"), selfScores: try optional(file, "\(prefix).self"))
+    }
+
+    func save(completedQueries: Int, completed: ScoringResult?, current: ScoreAccumulator?, currentEnd: Int,
+              moduleNames: [String]) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try SafeTensorsFile.write(Self.tensors(completed, prefix: "done") + Self.tensors(current, prefix: "current"),
-                                  metadata: ["key": key, "completed_chunks": String(completedChunks), "examples_done": String(examplesDone)],
+        var tensors: [(name: String, payload: SafeTensorsPayload)] = []
+        switch completed {
+        case nil: break
+        case let .dense(scores)?: tensors += Self.tensors(scores, prefix: "done")
+        case let .top(top)?:
+            tensors += top.highest.tensors(prefix: "done.highest") + top.lowest.tensors(prefix: "done.lowest")
+            if let s = top.selfScores { tensors.append(("done.self", .float32(s))) }
+        case let .candidates(c)?: tensors += c.tensors(prefix: "done.candidates")
+        }
+        if let current { tensors += try current.tensors(prefix: "current", moduleNames: moduleNames) }
+        try SafeTensorsFile.write(tensors, metadata: ["key": key, "completed_queries": String(completedQueries), "current_end": String(currentEnd)],
                                   to: url)
     }
 
     /// The saved state when the file exists and belongs to the same run; nil otherwise.
-    func load(moduleNames: [String]) throws -> State? {
+    ///
+    /// - Parameter mode: the accumulator mode of the chunk that starts at a given query.
+    func load(moduleNames: [String], mode: (Range<Int>) -> ScoreAccumulator.Mode, selfInfluence: Bool) throws -> State? {
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         let file = try SafeTensorsFile(contentsOf: url)
-        guard file.metadata["key"] == key, let chunks = file.metadata["completed_chunks"].flatMap(Int.init),
-              let examples = file.metadata["examples_done"].flatMap(Int.init) else { return nil }
-        func read(_ prefix: String) throws -> InfluenceScores? {
-            guard file.contains(tensorNamed: "\(prefix).pairwise") else { return nil }
-            func optional(_ name: String) throws -> Tensor<Float>? {
-                file.contains(tensorNamed: name) ? try file.tensor(named: name, as: Float.self) : nil
-            }
-            var modules: [(name: String, scores: Tensor<Float>)] = []
-            for (i, name) in moduleNames.enumerated() {
-                if let t = try optional("\(prefix).module.\(i)") { modules.append((name, t)) }
-            }
-            return InfluenceScores(pairwise: try file.tensor(named: "\(prefix).pairwise", as: Float.self), perModule: modules,
-                                   perToken: try optional("\(prefix).per_token"), selfScores: try optional("\(prefix).self"))
+        guard file.metadata["key"] == key, let completedQueries = file.metadata["completed_queries"].flatMap(Int.init),
+              let end = file.metadata["current_end"].flatMap(Int.init), end >= completedQueries else { return nil }
+        var completed: ScoringResult? = nil
+        if let scores = try Self.read(file, prefix: "done", moduleNames: moduleNames) {
+            completed = .dense(scores)
+        } else if let h = try SelectedScores(file: file, prefix: "done.highest"), let l = try SelectedScores(file: file, prefix: "done.lowest") {
+            completed = .top(TopScores(highest: h, lowest: l, selfScores: try Self.optional(file, "done.self")))
+        } else if let c = try SelectedScores(file: file, prefix: "done.candidates") {
+            completed = .candidates(c)
         }
-        return State(completedChunks: chunks, completed: try read("done"), current: try read("current"), examplesDone: examples)
+        let range = completedQueries..<end
+        let current = try ScoreAccumulator.restore(file, prefix: "current", mode: mode(range), queries: range.count, moduleNames: moduleNames,
+                                                   selfInfluence: selfInfluence && completedQueries == 0)
+        return State(completedQueries: completedQueries, completed: completed, current: current, currentEnd: end)
     }
 }

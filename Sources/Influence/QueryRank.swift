@@ -1,0 +1,185 @@
+import TensorCore
+
+/// How each preconditioned query gradient P_q `[out, in (+1)]` is kept while the training data
+/// streams past (Grosse et al. 2023, §3.2.2): whole, or as a rank-r truncated SVD
+///
+/// ```
+/// P_q ≈ (U diag(S)) Vᵀ,   U diag(S): [out, r],   Vᵀ: [r, in]
+/// ```
+/// which takes r·(out + in) numbers instead of out·in, so that many more queries share one pass
+/// over the training data. The truncation is the best of its rank in Frobenius norm
+/// (Eckart–Young), so nothing beats the exact SVD at a given rank.
+public enum QueryRank: Sendable, Equatable, CustomStringConvertible {
+    /// The whole gradient (no truncation).
+    case full
+    /// Rank r in every tracked layer; r must not exceed min(out, in) of any layer.
+    case fixed(Int)
+    /// Per layer and query, the smallest rank whose singular values keep this fraction E of
+    /// ‖P_q‖²_F = Σ σ_i²: the smallest r with Σ_{i<r} σ_i² ≥ E Σ σ_i². E in (0, 1].
+    case energy(Double)
+
+    public var description: String {
+        switch self {
+        case .full: return "full"
+        case let .fixed(r): return "rank \(r)"
+        case let .energy(e): return "energy \(e)"
+        }
+    }
+}
+
+/// How the truncated SVD of a query gradient is computed.
+public enum TruncatedSVD: Sendable, Equatable, CustomStringConvertible {
+    /// LAPACK's thin SVD (gesdd), then the leading r triplets: the optimal truncation.
+    case exact
+    /// Halko, Martinsson & Tropp (2011): Y = (P Pᵀ)^q P Ω for a Gaussian Ω of r + p columns
+    /// (p = oversampling, q = power iterations, each re-orthonormalised by QR), Q = qr(Y),
+    /// the SVD of the small Qᵀ P, and the leading r triplets. Only with a fixed rank.
+    case randomized(oversampling: Int, powerIterations: Int)
+
+    public var description: String {
+        switch self {
+        case .exact: return "exact"
+        case let .randomized(p, q): return "randomized/\(p)/\(q)"
+        }
+    }
+}
+
+/// The rank-r factors of the preconditioned gradients of one tracked layer for a chunk of
+/// queries, side by side: columns `offsets[j]..<offsets[j + 1]` belong to query j.
+public struct LowRankQueries: Sendable {
+    /// U diag(S) of every query, `[out, R]` with R = Σ_j r_j.
+    public var left: Tensor<Float>
+    /// V of every query, `[in, R]`.
+    public var right: Tensor<Float>
+    /// Column offsets of the queries, `[queries + 1]`.
+    public var offsets: [Int]
+
+    public init(left: Tensor<Float>, right: Tensor<Float>, offsets: [Int]) {
+        self.left = left
+        self.right = right
+        self.offsets = offsets
+    }
+
+    public var queryCount: Int { offsets.count - 1 }
+    public var totalRank: Int { offsets.last! }
+    /// Bytes held: R·(out + in) Floats.
+    public var bytes: Int { 4 * totalRank * (left.shape[0] + right.shape[0]) }
+
+    /// The factors of `gradients` `[q, out, in]`.
+    ///
+    /// - Throws: ``InfluenceError/notOffered(_:)`` for a fixed rank above min(out, in) of the
+    ///   layer (naming the layer), or when LAPACK fails.
+    public init(_ gradients: Tensor<Float>, rank: QueryRank, svd: TruncatedSVD, layer: String, seed: UInt64) throws {
+        let (q, out, inputs) = (gradients.shape[0], gradients.shape[1], gradients.shape[2])
+        let limit = Swift.min(out, inputs)
+        var lefts: [Tensor<Float>] = [], rights: [Tensor<Float>] = []
+        var offsets = [0]
+        var generator = SeededGenerator(seed: seed)
+        for j in 0..<q {
+            let p = gradients.sliced(along: 0, j..<(j + 1)).reshaped(to: [out, inputs])
+            let (u, s, vt): (Tensor<Float>, Tensor<Float>, Tensor<Float>)
+            var r: Int
+            switch rank {
+            case .full:
+                preconditionFailure("full-rank queries are kept dense")
+            case let .fixed(wanted):
+                guard wanted <= limit else {
+                    throw InfluenceError.notOffered("--query-rank \(wanted) exceeds min(out, in) = \(limit) of \(layer) ([\(out), \(inputs)])")
+                }
+                r = wanted
+                switch svd {
+                case .exact: (u, s, vt) = try p.singularValueDecomposition()
+                case let .randomized(oversampling, iterations):
+                    (u, s, vt) = try Self.randomizedSVD(p, rank: wanted, oversampling: oversampling, powerIterations: iterations,
+                                                       using: &generator)
+                }
+            case let .energy(fraction):
+                (u, s, vt) = try p.singularValueDecomposition()
+                r = Self.rank(keeping: fraction, of: s)
+            }
+            r = Swift.min(r, s.shape[0])
+            let scaled = u.sliced(along: 1, 0..<r) * s.sliced(along: 0, 0..<r).reshaped(to: [1, r])      // U diag(S) [out, r]
+            lefts.append(scaled)
+            rights.append(vt.sliced(along: 0, 0..<r).transposed())                                         // V [in, r]
+            offsets.append(offsets.last! + r)
+        }
+        left = Tensor.concatenated(lefts, along: 1)
+        right = Tensor.concatenated(rights, along: 1)
+        self.offsets = offsets
+    }
+
+    /// The smallest r with Σ_{i<r} σ_i² ≥ E Σ σ_i² (at least 1).
+    public static func rank(keeping fraction: Double, of singularValues: Tensor<Float>) -> Int {
+        let squares = singularValues.scalars.map { Double($0) * Double($0) }
+        let total = squares.reduce(0, +)
+        guard total > 0 else { return 1 }
+        var kept = 0.0
+        for (i, v) in squares.enumerated() {
+            kept += v
+            if kept >= fraction * total * (1 - 1e-12) { return i + 1 }
+        }
+        return squares.count
+    }
+
+    /// The leading `rank` singular triplets of `p` `[m, n]` by the randomized range finder.
+    static func randomizedSVD(_ p: Tensor<Float>, rank: Int, oversampling: Int, powerIterations: Int,
+                              using generator: inout SeededGenerator) throws -> (Tensor<Float>, Tensor<Float>, Tensor<Float>) {
+        let (m, n) = (p.shape[0], p.shape[1])
+        let l = Swift.min(Swift.min(m, n), rank + oversampling)
+        let omega = Tensor<Float>.randomNormal(shape: [n, l], using: &generator)
+        var y = try Tensor.matmul(p, omega).qrDecomposition().q                    // [m, l]
+        for _ in 0..<powerIterations {
+            let z = try Tensor.matmul(p, y, transposeA: true).qrDecomposition().q  // [n, l]
+            y = try Tensor.matmul(p, z).qrDecomposition().q                        // [m, l]
+        }
+        let b = Tensor.matmul(y, p, transposeA: true)                              // [l, n]
+        let (ub, s, vt) = try b.singularValueDecomposition()
+        return (Tensor.matmul(y, ub), s, vt)
+    }
+
+    /// Per example, Σ_q-columns of ⟨U_q Vᵀ_q, G_b⟩ through the per-example gradients
+    /// G_b `[b, out, in]`: ⟨U diag(S), G_b V⟩ — b·out·in·R multiply-adds after forming G_b.
+    /// Returns `[q, b]`.
+    public func scores(perExampleGradients g: Tensor<Float>) -> Tensor<Float> {
+        let (b, out, inputs) = (g.shape[0], g.shape[1], g.shape[2])
+        let projected = Tensor.matmul(g.reshaped(to: [b * out, inputs]), right).reshaped(to: [b, out, totalRank])   // G_b V
+        let columns = (projected * left.reshaped(to: [1, out, totalRank])).sum(alongAxes: [1])                   // [b, R]
+        return segmentSums(columns).transposed()
+    }
+
+    /// Per row (token), the score g_tᵀ (U diag(S)) Vᵀ ā_t of every query: `[rows, q]`, from the
+    /// output gradients `[rows, out]` and inputs `[rows, in]` — rows·R·(out + in) multiply-adds.
+    public func tokenScores(outputGradients g: Tensor<Float>, activations a: Tensor<Float>) -> Tensor<Float> {
+        segmentSums(Tensor.matmul(g, left) * Tensor.matmul(a, right))
+    }
+
+    /// Sums the columns of each query: `[rows, R]` → `[rows, q]`.
+    func segmentSums(_ x: Tensor<Float>) -> Tensor<Float> {
+        let rows = x.shape[0], total = totalRank, q = queryCount
+        return Tensor<Float>(shape: [rows, q]) { out in
+            x.withUnsafeBufferPointer { src in
+                for r in 0..<rows {
+                    let row = r * total
+                    for j in 0..<q {
+                        var sum: Float = 0
+                        for c in offsets[j]..<offsets[j + 1] { sum += src[row + c] }
+                        out[r * q + j] = sum
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Tensor where Scalar == Float {
+    /// Bytes of the whole (dense) gradients of one query over blocks of these shapes.
+    static func denseQueryBytes(_ shapes: [[Int]]) -> Int { 4 * shapes.map { $0[0] * $0[1] }.reduce(0, +) }
+}
+
+extension LowRankQueries {
+    /// Multiply-adds of scoring a batch of b examples of T rows through per-example gradients
+    /// (forming G_b included) and token by token: the cost model that picks the contraction.
+    public static func cost(examples b: Int, rowsPerExample t: Int, out: Int, inputs: Int, totalRank r: Int) -> (gradients: Int, tokens: Int) {
+        (b * t * out * inputs + b * out * inputs * r + b * out * r, b * t * r * (out + inputs) + b * t * r)
+    }
+}

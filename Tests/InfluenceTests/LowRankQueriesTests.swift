@@ -1,0 +1,238 @@
+import Foundation
+import Influence
+import NeuralNetworks
+import Testing
+import TensorCore
+import _TestSupport
+
+/// Low-rank query batching (Grosse et al. 2023, §3.2.2) against the dense scores and the SVD's
+/// closed forms, the two contractions against each other, and chunks by memory budget.
+@Suite("Low-rank queries")
+struct LowRankQueriesTests {
+    typealias Task = LanguageModelingTask<GPT2LanguageModel<Float>>
+
+    func task(queries: Int = 4) -> Task {
+        let qs = (0..<queries).map { Fixtures.sequences[$0 % Fixtures.sequences.count] + [($0 * 3) % 11] }
+        return LanguageModelingTask(model: Fixtures.languageModel(Float.self, seed: 5), training: Fixtures.sequences, queries: qs)
+    }
+
+    func factors(_ task: Task) throws -> InfluenceFactors {
+        try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: .ekfac, labels: .data, batchSize: 2)).fit()
+    }
+
+    func scores(_ task: Task, _ configuration: ScoreConfiguration) throws -> InfluenceScores {
+        try ScoreComputer(task: task, factors: try factors(task), factorsPath: "memory", configuration: configuration).compute()
+    }
+
+    func relative(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Float {
+        (a - b).magnitude().max().scalar / Swift.max(b.magnitude().max().scalar, 1e-30)
+    }
+
+    @Test func fullEnergyEqualsTheDenseScoresWithPerModuleAndPerTokenScores() throws {
+        // Energy 1 keeps every singular value: the factors reproduce P_q up to rounding. Float: 1e-4.
+        let t = task()
+        let dense = try scores(t, ScoreConfiguration(perModule: true, perToken: true, batchSize: 2))
+        let low = try scores(t, ScoreConfiguration(perModule: true, perToken: true, batchSize: 2, queryRank: .energy(1)))
+        #expect(relative(low.pairwise, dense.pairwise) <= 1e-4, "\(relative(low.pairwise, dense.pairwise))")
+        #expect(relative(low.perToken!, dense.perToken!) <= 1e-4)
+        for (a, b) in zip(low.perModule, dense.perModule) { #expect(a.name == b.name && relative(a.scores, b.scores) <= 1e-4) }
+        // Tokens add up to the example's score in low rank too.
+        #expect(relative(low.perToken!.sum(alongAxes: [2]), low.pairwise) <= 1e-5)
+    }
+
+    @Test func aRankRTruncationIsTheBestOfItsRank() throws {
+        var generator = testGenerator(3)
+        let p = Tensor<Float>.randomNormal(shape: [2, 7, 5], using: &generator)
+        let low = try LowRankQueries(p, rank: .fixed(2), svd: .exact, layer: "test", seed: 0)
+        #expect(low.offsets == [0, 2, 4])
+        for j in 0..<2 {
+            let pj = p.sliced(along: 0, j..<(j + 1)).reshaped(to: [7, 5])
+            let cols = low.offsets[j]..<low.offsets[j + 1]
+            let approximation = Tensor.matmul(low.left.sliced(along: 1, cols), low.right.sliced(along: 1, cols), transposeB: true)
+            // Eckart–Young: ‖P − P_r‖_F² = Σ_{i ≥ r} σ_i².
+            let sigma = try Tensor<Double>(pj).singularValueDecomposition().singularValues.scalars
+            let expected = sigma[2...].map { $0 * $0 }.reduce(0, +)
+            let observed = Double((pj - approximation).squared().sum().scalar)
+            #expect(abs(observed - expected) <= 1e-4 * expected, "query \(j): \(observed) vs \(expected)")
+        }
+    }
+
+    @Test func theTwoContractionsGiveTheSameScores() throws {
+        // ⟨U diag(S), G_b V⟩ through per-example gradients against Σ_t (g_tᵀ U diag(S))(Vᵀ ā_t).
+        var generator = testGenerator(4)
+        let p = Tensor<Float>.randomNormal(shape: [3, 6, 4], using: &generator)
+        let low = try LowRankQueries(p, rank: .fixed(3), svd: .exact, layer: "test", seed: 0)
+        let (b, t) = (2, 5)
+        let g = Tensor<Float>.randomNormal(shape: [b * t, 6], using: &generator)
+        let a = Tensor<Float>.randomNormal(shape: [b * t, 4], using: &generator)
+        let perExample = LayerRecord(activations: a, outputGradients: g).perExampleGradients(examples: b)
+        let viaGradients = low.scores(perExampleGradients: perExample)                                    // [q, b]
+        let viaTokens = low.tokenScores(outputGradients: g, activations: a).reshaped(to: [b, t, 3]).sum(alongAxes: [1]).transposed()
+        #expect(relative(viaTokens, viaGradients) <= 1e-5)
+        // And both equal ⟨P_r, G_b⟩ with P_r reconstructed.
+        for j in 0..<3 {
+            let cols = low.offsets[j]..<low.offsets[j + 1]
+            let pr = Tensor.matmul(low.left.sliced(along: 1, cols), low.right.sliced(along: 1, cols), transposeB: true).flattened()
+            for e in 0..<b {
+                let expected = (pr * perExample.sliced(along: 0, e..<(e + 1)).flattened()).sum().scalar
+                #expect(abs(viaGradients[j, e] - expected) <= 1e-4 * Swift.max(1, abs(expected)))
+            }
+        }
+    }
+
+    @Test func energyPicksTheSmallestRankKeepingTheFraction() {
+        let s = Tensor<Float>([3, 2, 1, 0.5])      // squares 9, 4, 1, 0.25 of 14.25
+        #expect(LowRankQueries.rank(keeping: 0.5, of: s) == 1)       // 9 ≥ 7.125
+        #expect(LowRankQueries.rank(keeping: 0.9, of: s) == 2)       // 13 ≥ 12.825
+        #expect(LowRankQueries.rank(keeping: 0.95, of: s) == 3)      // 14 ≥ 13.54
+        #expect(LowRankQueries.rank(keeping: 1, of: s) == 4)
+    }
+
+    @Test func theRandomizedSVDFindsADominantSubspace() throws {
+        // A rank-3 matrix plus small noise: with oversampling and two power iterations the
+        // randomized truncation is within 1e-3 of the exact one.
+        var generator = testGenerator(8)
+        let u = Tensor<Float>.randomNormal(shape: [40, 3], using: &generator), v = Tensor<Float>.randomNormal(shape: [3, 30], using: &generator)
+        let p = (Tensor.matmul(u, v) + Tensor<Float>.randomNormal(shape: [40, 30], standardDeviation: 1e-3, using: &generator)).reshaped(to: [1, 40, 30])
+        let exact = try LowRankQueries(p, rank: .fixed(3), svd: .exact, layer: "test", seed: 0)
+        let randomized = try LowRankQueries(p, rank: .fixed(3), svd: .randomized(oversampling: 5, powerIterations: 2), layer: "test", seed: 1)
+        let e = Tensor.matmul(exact.left, exact.right, transposeB: true), r = Tensor.matmul(randomized.left, randomized.right, transposeB: true)
+        #expect(relative(r, e) <= 1e-3, "\(relative(r, e))")
+    }
+
+    @Test func aRankAboveALayersSizeIsNamed() throws {
+        let t = task()
+        let error = #expect(throws: InfluenceError.self) { try scores(t, ScoreConfiguration(queryRank: .fixed(20))) }
+        #expect("\(error!)".contains("--query-rank 20 exceeds min(out, in) = 9 of transformer.h.0.attn.c_attn"), "\(error!)")
+        #expect(throws: InfluenceError.self) { try scores(t, ScoreConfiguration(queryRank: .energy(1.5))) }
+        #expect(throws: InfluenceError.self) { try scores(t, ScoreConfiguration(queryRank: .energy(0.9), svd: .randomized(oversampling: 2, powerIterations: 1))) }
+    }
+
+    @Test func aMemoryBudgetSetsTheChunksAndChangesNoScore() throws {
+        let t = task(queries: 7)
+        let reference = try scores(t, ScoreConfiguration(batchSize: 2, queryBatchSize: 2, queryRank: .fixed(2)))
+        let computer = try ScoreComputer(task: t, factors: try factors(t), factorsPath: "memory",
+                                         configuration: ScoreConfiguration(batchSize: 2, queryBatchSize: 2, queryRank: .fixed(2), memoryBudget: 1))
+        // A budget below one group's factors: one group (2 queries) per chunk, so 4 passes over the data.
+        var passes = 0
+        computer.progress = { stage, done, _ in if stage == "train" && done == t.trainingExampleCount { passes += 1 } }
+        let budgeted = try computer.compute()
+        #expect(passes == 4)
+        #expect(relative(budgeted.pairwise, reference.pairwise) <= 1e-5)
+    }
+}
+
+@Suite("Top rows and candidates")
+struct SelectedScoresTests {
+    typealias Task = LanguageModelingTask<GPT2LanguageModel<Float>>
+    let task = LanguageModelingTask(model: Fixtures.languageModel(Float.self, seed: 9), training: Fixtures.sequences + Fixtures.sequences.map { $0.reversed() },
+                                    queries: [Fixtures.sequences[1], [4, 2, 7], Fixtures.sequences[3]])
+
+    func computer(_ configuration: ScoreConfiguration) throws -> ScoreComputer<Task> {
+        let factors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: .kfac, labels: .data, batchSize: 3)).fit()
+        return try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration)
+    }
+
+    @Test func topRowsAreTheDenseMatrixSorted() throws {
+        let dense = try computer(ScoreConfiguration(selfInfluence: true, batchSize: 3, queryChunkSize: 2)).compute()
+        guard case let .top(top) = try computer(ScoreConfiguration(selfInfluence: true, batchSize: 3, queryChunkSize: 2, selection: .top(4))).computeSelected() else {
+            Issue.record("expected top rows"); return
+        }
+        let n = task.trainingExampleCount
+        for q in 0..<task.queryCount {
+            let row = (0..<n).map { dense.pairwise[q, $0] }
+            let order = row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
+            #expect(top.highest.indices[q] == Array(order.prefix(4)), "query \(q)")
+            #expect(top.highest.scores[q] == order.prefix(4).map { row[$0] })
+            let ascending = row.indices.sorted { row[$0] < row[$1] || (row[$0] == row[$1] && $0 < $1) }
+            #expect(top.lowest.indices[q] == Array(ascending.prefix(4)))
+        }
+        #expect(top.selfScores == dense.selfScores)
+    }
+
+    @Test func candidateScoresAreTheDenseEntriesAndEachRowIsReadOnce() throws {
+        let dense = try computer(ScoreConfiguration(perModule: true, perToken: true, batchSize: 2)).compute()
+        let chosen = [[7, 0, 3], [3], [9, 8, 1, 2]]
+        let c = try computer(ScoreConfiguration(perModule: true, perToken: true, batchSize: 2, queryChunkSize: 2, selection: .candidates(chosen)))
+        var read: [Int] = []
+        c.progress = { stage, done, total in if stage == "train" && done == total { read.append(total) } }
+        guard case let .candidates(s) = try c.computeSelected() else { Issue.record("expected candidates"); return }
+        // Chunks of two queries: the first reads the union {0, 3, 7}, the second query 2's four rows.
+        #expect(read == [3, 4], "rows read per chunk: \(read)")
+        for (q, rows) in chosen.enumerated() {
+            #expect(s.indices[q] == rows)
+            for (k, m) in rows.enumerated() {
+                #expect(s.scores[q][k] == dense.pairwise[q, m], "query \(q), row \(m)")
+                #expect(s.perModule![q][k] == dense.perModule.map { $0.scores[q, m] })
+                let tokens = s.perToken![q][k]
+                #expect(tokens == (0..<tokens.count).map { dense.perToken![q, m, $0] })
+            }
+        }
+    }
+
+    @Test func candidatesOutOfRangeOrForOtherQueriesAreNamed() throws {
+        let n = task.trainingExampleCount
+        let e1 = #expect(throws: InfluenceError.self) { try computer(ScoreConfiguration(selection: .candidates([[0], [n], [1]]))) }
+        #expect("\(e1!)".contains("the candidates of query 1 name training row \(n); the training data has \(n) rows"), "\(e1!)")
+        let e2 = #expect(throws: InfluenceError.self) { try computer(ScoreConfiguration(selection: .candidates([[0], [1]]))) }
+        #expect("\(e2!)".contains("the candidates list 2 queries; the query file has 3"), "\(e2!)")
+        #expect(throws: InfluenceError.self) { try computer(ScoreConfiguration(perToken: true, selection: .top(2))) }
+    }
+
+    @Test(arguments: ["top", "candidates", "low rank"])
+    func anInterruptedRunResumesToTheSameResult(mode: String) throws {
+        let configuration: ScoreConfiguration
+        switch mode {
+        case "top": configuration = ScoreConfiguration(selfInfluence: true, batchSize: 2, queryChunkSize: 2, selection: .top(3))
+        case "candidates": configuration = ScoreConfiguration(perToken: true, batchSize: 1, queryChunkSize: 2, selection: .candidates([[0, 5, 2], [4, 1], [3, 6, 7, 8]]))
+        default: configuration = ScoreConfiguration(perToken: true, batchSize: 2, queryBatchSize: 1, queryRank: .energy(0.9), memoryBudget: 3000)
+        }
+        func run(_ directory: URL?, stopAt: Int? = nil, kept: URL? = nil) throws -> (ScoringResultSummary, Int) {
+            let c = try computer(configuration)
+            var steps = 0
+            let saved = directory?.appendingPathComponent("partial-scores.safetensors")
+            c.progress = { stage, _, _ in
+                guard stage == "train" else { return }
+                steps += 1
+                if let stopAt, let saved, let kept, steps == stopAt + 1, FileManager.default.fileExists(atPath: saved.path) {
+                    try? FileManager.default.removeItem(at: kept)
+                    try? FileManager.default.copyItem(at: saved, to: kept)
+                }
+            }
+            let summary = mode == "low rank" ? ScoringResultSummary(try c.compute(partialDirectory: directory, checkpointInterval: 1))
+                : ScoringResultSummary(try c.computeSelected(partialDirectory: directory, checkpointInterval: 1))
+            return (summary, steps)
+        }
+        let (reference, _) = try run(nil)
+        let first = try TemporaryDirectory(), second = try TemporaryDirectory()
+        let kept = first.file("kept.safetensors")
+        let (_, steps) = try run(first.url, stopAt: 3, kept: kept)
+        try #require(FileManager.default.fileExists(atPath: kept.path))
+        try FileManager.default.copyItem(at: kept, to: second.file("partial-scores.safetensors"))
+        let (resumed, resumedSteps) = try run(second.url)
+        #expect(resumedSteps < steps)
+        #expect(resumed == reference)
+    }
+}
+
+/// The values of any scoring result, for equality.
+struct ScoringResultSummary: Equatable {
+    var values: [[Float]]
+    var indices: [[Int]]
+
+    init(_ s: InfluenceScores) {
+        values = [s.pairwise.scalars, s.perToken?.scalars ?? [], s.selfScores?.scalars ?? []]
+        indices = []
+    }
+
+    init(_ s: ScoreComputer<LanguageModelingTask<GPT2LanguageModel<Float>>>.Selected) {
+        switch s {
+        case let .top(t):
+            values = t.highest.scores + t.lowest.scores + [t.selfScores?.scalars ?? []]
+            indices = t.highest.indices + t.lowest.indices
+        case let .candidates(c):
+            values = c.scores + (c.perToken ?? []).flatMap { $0 }
+            indices = c.indices
+        }
+    }
+}
