@@ -76,15 +76,20 @@ extension CurvatureStrategy {
         let fitted = try fit(context)
         let computer = try ScoreComputer(task: context.task, fitted: fitted, configuration: configuration)
         computer.progress = context.progress
-        let scores = try computer.compute(partialDirectory: partialDirectory)
-        return ScoringRun(scores: scores, strategy: computer.strategyName, moduleNames: computer.moduleNames, dampings: computer.dampings,
+        let output = try computer.computeResult(partialDirectory: partialDirectory)
+        return ScoringRun(output: output, strategy: computer.strategyName, moduleNames: computer.moduleNames, dampings: computer.dampings,
                           warnings: computer.warnings)
     }
 }
 
 /// What a scoring run produced, with what describes it in files and messages.
 public struct ScoringRun: Sendable {
-    public var scores: InfluenceScores
+    public var output: ScoringResult
+    /// The dense scores, when every pair was kept.
+    public var scores: InfluenceScores? {
+        if case let .dense(s) = output { return s }
+        return nil
+    }
     /// The strategy with its options (`ekfac`, `cg/1e-06`, `layerwise-exact`).
     public var strategy: String
     /// The blocks the scores are split into (tracked Linear layers, then other parameters).
@@ -93,8 +98,8 @@ public struct ScoringRun: Sendable {
     /// Messages about solves that did not converge.
     public var warnings: [String]
 
-    public init(scores: InfluenceScores, strategy: String, moduleNames: [String], dampings: [Double], warnings: [String]) {
-        self.scores = scores
+    public init(output: ScoringResult, strategy: String, moduleNames: [String], dampings: [Double], warnings: [String]) {
+        self.output = output
         self.strategy = strategy
         self.moduleNames = moduleNames
         self.dampings = dampings

@@ -213,27 +213,18 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     ///     earlier with the same fit, options and data resumes from them; the file is removed
     ///     when the run completes.
     public func compute(partialDirectory: URL? = nil, checkpointInterval: Int = 50) throws -> InfluenceScores {
-        precondition(configuration.selection == .all, "compute() keeps every pair; use computeSelected() for top rows or candidates")
+        precondition(configuration.selection == .all, "compute() keeps every pair; use computeResult() for top rows or candidates")
         guard case let .dense(scores) = try run(partialDirectory: partialDirectory, checkpointInterval: checkpointInterval) else {
             preconditionFailure("unreachable")
         }
         return scores
     }
 
-    /// The result of a run that keeps some pairs only.
-    public enum Selected {
-        case top(TopScores)
-        case candidates(SelectedScores)
-    }
-
-    /// Scores every query keeping the pairs of ``ScoreConfiguration/selection``: each query's top
-    /// rows, or its candidates. Resumable as ``compute(partialDirectory:checkpointInterval:)``.
-    public func computeSelected(partialDirectory: URL? = nil, checkpointInterval: Int = 50) throws -> Selected {
-        switch try run(partialDirectory: partialDirectory, checkpointInterval: checkpointInterval) {
-        case .dense: preconditionFailure("computeSelected() needs a selection of top rows or candidates")
-        case let .top(t): return .top(t)
-        case let .candidates(c): return .candidates(c)
-        }
+    /// Scores every query keeping the pairs of ``ScoreConfiguration/selection``: every pair (the
+    /// dense matrix), each query's top rows, or its candidates; resumable as
+    /// ``compute(partialDirectory:checkpointInterval:)``.
+    public func computeResult(partialDirectory: URL? = nil, checkpointInterval: Int = 50) throws -> ScoringResult {
+        try run(partialDirectory: partialDirectory, checkpointInterval: checkpointInterval)
     }
 
     func run(partialDirectory: URL?, checkpointInterval: Int) throws -> ScoringResult {
@@ -379,8 +370,8 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     }
 }
 
-/// What a scoring run (or one chunk of it) computed.
-enum ScoringResult {
+/// What a scoring run (or one chunk of it) computed, by its ``ScoreSelection``.
+public enum ScoringResult: Sendable {
     case dense(InfluenceScores)
     case top(TopScores)
     case candidates(SelectedScores)

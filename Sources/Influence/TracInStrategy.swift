@@ -24,9 +24,12 @@ public struct TracInStrategy: CurvatureStrategy {
     public func scores(_ context: StrategyContext, configuration: ScoreConfiguration, partialDirectory: URL?) throws -> ScoringRun {
         guard !context.checkpoints.isEmpty else { throw InfluenceError.notOffered("TracIn needs checkpoints saved during training") }
         guard !context.allParameters else { throw InfluenceError.notOffered("TracIn tracks Linear layers; --modules all is offered with exact, cg, lissa and arnoldi") }
+        guard configuration.selection == .all, configuration.queryRank == .full else {
+            throw InfluenceError.notOffered("TracIn keeps every pair at full rank; --top-k, --candidates and --query-rank are offered with the other strategies")
+        }
         let scores = try TracIn.scores(checkpoints: context.checkpoints, modules: context.modules, configuration: configuration)
         let names = context.task.model.linearLayers(matching: context.modules).map(\.name)
-        return ScoringRun(scores: scores, strategy: "tracin/\(context.checkpoints.count)", moduleNames: names,
+        return ScoringRun(output: .dense(scores), strategy: "tracin/\(context.checkpoints.count)", moduleNames: names,
                           dampings: Array(repeating: 0, count: names.count), warnings: [])
     }
 }

@@ -32,6 +32,13 @@ struct ScoresCommand: Subcommand {
         .value("max-examples", "N", "Score only the first N training rows."),
         .value("max-queries", "N", "Use only the first N query rows."),
         .value("query-chunk", "N", default: "64", "Queries held in memory at once; the training rows are read once per chunk."),
+        .value("query-rank", "full|R|auto", default: "full", "Keep each preconditioned query gradient whole, as a rank-R truncated SVD per tracked layer, or with the smallest rank keeping --query-energy of its squared norm."),
+        .value("query-energy", "E", default: "0.99", "With --query-rank auto: the fraction of ‖P_q‖²_F kept per layer, in (0, 1]."),
+        .value("query-svd", "exact|randomized", default: "exact", "The truncated SVD: LAPACK's, or a randomized range finder (with a fixed --query-rank)."),
+        .value("svd-oversampling", "P", default: "10", "With --query-svd randomized: extra columns sampled."),
+        .value("svd-power-iterations", "Q", default: "2", "With --query-svd randomized: power iterations."),
+        .value("memory-budget", "SIZE", "Memory the queries of a chunk may hold (e.g. 512M, 4G): as many queries share a pass over the training rows as fit; default --query-chunk queries."),
+        .value("top-k", "K", "Keep only each query's K highest and K lowest training rows (top_scores.safetensors): memory O(queries × K) whatever the training set."),
         .value("out", "SCORES_DIR", required: true, "Where the scores are written."),
     ]
     static let discussion = """
@@ -87,15 +94,58 @@ struct ScoresCommand: Subcommand {
             }
             source = .fit(arguments.path("factors")!)
         }
+        var rank = QueryRank.full
+        switch arguments.string("query-rank")! {
+        case "full": break
+        case "auto":
+            guard let e = try arguments.number("query-energy"), e > 0 && e <= 1 else {
+                throw UsageError("option '--query-energy' must be in (0, 1], got '\(arguments.string("query-energy")!)'")
+            }
+            rank = .energy(e)
+        case let text:
+            guard let r = Int(text), r >= 1 else { throw UsageError("option '--query-rank' needs full, auto or a positive rank, got '\(text)'") }
+            rank = .fixed(r)
+        }
+        var svd = TruncatedSVD.exact
+        if try arguments.choice("query-svd", from: ["exact", "randomized"]) == "randomized" {
+            guard case .fixed = rank else { throw UsageError("--query-svd randomized needs a fixed --query-rank R") }
+            svd = .randomized(oversampling: try arguments.integer("svd-oversampling", minimum: 0)!,
+                              powerIterations: try arguments.integer("svd-power-iterations", minimum: 0)!)
+        }
+        let budget = try arguments.string("memory-budget").map { text -> Int in
+            guard let bytes = Self.bytes(text) else { throw UsageError("option '--memory-budget' needs a size such as 512M or 4G, got '\(text)'") }
+            return bytes
+        }
+        var selection = ScoreSelection.all
+        if let k = try arguments.integer("top-k", minimum: 1) {
+            if arguments.flag("per-module") || arguments.flag("per-token") {
+                throw UsageError("--top-k keeps totals only; score its rows again with --candidates for --per-module or --per-token")
+            }
+            selection = .top(k)
+        }
         let configuration = ScoreConfiguration(damping: damping, perModule: arguments.flag("per-module"), perToken: arguments.flag("per-token"),
                                                selfInfluence: arguments.flag("self"), batchSize: try arguments.integer("batch-size", minimum: 1)!,
-                                               queryChunkSize: try arguments.integer("query-chunk", minimum: 1)!)
+                                               queryChunkSize: try arguments.integer("query-chunk", minimum: 1)!, queryRank: rank, svd: svd,
+                                               memoryBudget: budget, selection: selection)
         let inputs = TaskInputs(model: arguments.path("model")!, train: arguments.string("train")!, queries: arguments.string("queries")!,
                                 labelColumn: arguments.string("label-column")!, maximumExamples: try arguments.integer("max-examples", minimum: 1),
                                 maximumQueries: try arguments.integer("max-queries", minimum: 1))
         request = ScoresRequest(inputs: inputs, source: source, modules: arguments.string("modules"), curvature: kind,
                                 curvatureBatchSize: try arguments.integer("curvature-batch", minimum: 1), checkpoints: arguments.path("checkpoints"),
                                 configuration: configuration, output: arguments.path("out")!)
+    }
+
+    /// Bytes of a size such as `4096`, `512K`, `512M`, `1.5G` (powers of 1024; a trailing `B` allowed).
+    static func bytes(_ text: String) -> Int? {
+        var body = text.trimmingCharacters(in: .whitespaces).uppercased()
+        if body.hasSuffix("B") { body.removeLast() }
+        var scale = 1.0
+        if let unit = body.last, let power = ["K": 1.0, "M": 2.0, "G": 3.0, "T": 4.0][String(unit)] {
+            scale = Foundation.pow(1024, power)
+            body.removeLast()
+        }
+        guard let value = Double(body), value > 0, value.isFinite, value * scale < Double(Int.max) else { return nil }
+        return Int(value * scale)
     }
 
     func run() throws {

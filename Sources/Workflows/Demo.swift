@@ -90,7 +90,7 @@ public struct Demo {
         step("scored in " + String(format: "%.1f s", report.seconds))
 
         // 5. The report.
-        let matrix = report.run.scores.pairwise
+        guard let matrix = report.run.scores?.pairwise else { preconditionFailure("the demo keeps every pair") }
         print("")
         for (q, query) in Self.queries.enumerated() {
             let row = (0..<documents.count).map { matrix[q, $0] }

@@ -86,8 +86,8 @@ extension Workflows {
             }
             let computer = try ScoreComputer(task: task, fitted: fitted, configuration: request.configuration)
             computer.progress = progress
-            let scores = try computer.compute(partialDirectory: request.output)
-            run = ScoringRun(scores: scores, strategy: computer.strategyName, moduleNames: computer.moduleNames, dampings: computer.dampings,
+            let output = try computer.computeResult(partialDirectory: request.output)
+            run = ScoringRun(output: output, strategy: computer.strategyName, moduleNames: computer.moduleNames, dampings: computer.dampings,
                              warnings: computer.warnings)
             label = fitted.strategyDescription
         case let .strategy(base, layerwise):
@@ -119,8 +119,8 @@ extension Workflows {
         }
         let metadata = ["strategy": run.strategy, "damping": request.configuration.damping.description,
                         "modules": run.moduleNames.joined(separator: ","), "sign": "positive supports the query"]
-        try run.scores.save(to: request.output, metadata: metadata)
-        let summary = run.scores.summary(trainTexts: loaded.trainTexts, queryTexts: loaded.queryTexts, moduleNames: run.moduleNames,
+        try run.output.save(to: request.output, metadata: metadata)
+        let summary = run.output.summary(trainTexts: loaded.trainTexts, queryTexts: loaded.queryTexts, moduleNames: run.moduleNames,
                                          dampings: run.dampings)
         try AtomicFile.write(Data(try summary.serialized().utf8), to: request.output.appendingPathComponent("summary.json"))
         return ScoresReport(run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,

@@ -135,7 +135,7 @@ struct SelectedScoresTests {
 
     @Test func topRowsAreTheDenseMatrixSorted() throws {
         let dense = try computer(ScoreConfiguration(selfInfluence: true, batchSize: 3, queryChunkSize: 2)).compute()
-        guard case let .top(top) = try computer(ScoreConfiguration(selfInfluence: true, batchSize: 3, queryChunkSize: 2, selection: .top(4))).computeSelected() else {
+        guard case let .top(top) = try computer(ScoreConfiguration(selfInfluence: true, batchSize: 3, queryChunkSize: 2, selection: .top(4))).computeResult() else {
             Issue.record("expected top rows"); return
         }
         let n = task.trainingExampleCount
@@ -156,7 +156,7 @@ struct SelectedScoresTests {
         let c = try computer(ScoreConfiguration(perModule: true, perToken: true, batchSize: 2, queryChunkSize: 2, selection: .candidates(chosen)))
         var read: [Int] = []
         c.progress = { stage, done, total in if stage == "train" && done == total { read.append(total) } }
-        guard case let .candidates(s) = try c.computeSelected() else { Issue.record("expected candidates"); return }
+        guard case let .candidates(s) = try c.computeResult() else { Issue.record("expected candidates"); return }
         // Chunks of two queries: the first reads the union {0, 3, 7}, the second query 2's four rows.
         #expect(read == [3, 4], "rows read per chunk: \(read)")
         for (q, rows) in chosen.enumerated() {
@@ -200,7 +200,7 @@ struct SelectedScoresTests {
                 }
             }
             let summary = mode == "low rank" ? ScoringResultSummary(try c.compute(partialDirectory: directory, checkpointInterval: 1))
-                : ScoringResultSummary(try c.computeSelected(partialDirectory: directory, checkpointInterval: 1))
+                : ScoringResultSummary(try c.computeResult(partialDirectory: directory, checkpointInterval: 1))
             return (summary, steps)
         }
         let (reference, _) = try run(nil)
@@ -225,8 +225,11 @@ struct ScoringResultSummary: Equatable {
         indices = []
     }
 
-    init(_ s: ScoreComputer<LanguageModelingTask<GPT2LanguageModel<Float>>>.Selected) {
+    init(_ s: ScoringResult) {
         switch s {
+        case let .dense(d):
+            values = [d.pairwise.scalars, d.perToken?.scalars ?? [], d.selfScores?.scalars ?? []]
+            indices = []
         case let .top(t):
             values = t.highest.scores + t.lowest.scores + [t.selfScores?.scalars ?? []]
             indices = t.highest.indices + t.lowest.indices
