@@ -90,7 +90,9 @@ public struct Demo {
         step("scored in " + String(format: "%.1f s", report.seconds))
 
         // 5. The report.
-        guard let matrix = report.run.scores?.pairwise else { preconditionFailure("the demo keeps every pair") }
+        // Long fortunes are cut into rows; a fortune's influence is the sum over its rows.
+        guard let rows = report.run.scores?.pairwise, let chunks = report.documents else { preconditionFailure("the demo keeps every pair") }
+        let matrix = report.documentScores ?? Workflows.documentTotals(rows, chunks)
         print("")
         for (q, query) in Self.queries.enumerated() {
             let row = (0..<documents.count).map { matrix[q, $0] }

@@ -42,20 +42,27 @@ extension Workflows {
 
     static func sequenceLosses(_ model: AnyCausalLanguageModel<Float>, _ loaded: LoadedModel<Float>, _ inputs: TaskInputs, batchSize: Int,
                                _ body: (RowLoss) throws -> Void) throws {
-        var dataset = try TextDataset.load(jsonLines: URL(fileURLWithPath: inputs.train), tokenizer: loaded.tokenizer,
-                                           maximumLength: model.contextLength, vocabularySize: model.vocabularySize)
+        var dataset = try TextDataset.load(jsonLines: URL(fileURLWithPath: inputs.train), tokenizer: loaded.tokenizer, vocabularySize: model.vocabularySize)
         if let limit = inputs.maximumExamples, dataset.count > limit { dataset = TextDataset(sequences: Array(dataset.sequences.prefix(limit))) }
-        for start in stride(from: 0, to: dataset.count, by: batchSize) {
-            let indices = Array(start..<Swift.min(dataset.count, start + batchSize))
-            let batch = Batching.pad(indices.map { dataset.sequences[$0] }, indices: indices, padToken: model.specialTokens.paddingID)
+        // A document longer than the context is cut into chunks, each target predicted once; its
+        // loss is the sum over its chunks.
+        let documents = DocumentChunks(dataset.sequences, ids: dataset.sequences.indices.map(String.init), length: Swift.max(2, model.contextLength))
+        var rowLosses: [Double] = []
+        var next = 0
+        for start in stride(from: 0, to: documents.sequences.count, by: batchSize) {
+            let indices = Array(start..<Swift.min(documents.sequences.count, start + batchSize))
+            let batch = Batching.pad(indices.map { documents.sequences[$0] }, indices: indices, padToken: model.specialTokens.paddingID)
             let losses: Tensor<Float> = withoutGradients {
                 guard batch.length >= 2 else { return Tensor.zeros(shape: [batch.batchSize, 1]) }
                 let logits = model.logits(tokens: batch.tokens, batchSize: batch.batchSize, attentionMask: batch.attentionMask(Float.self))
                 return Losses.nextTokenLosses(logits: logits, tokens: batch.tokens, mask: batch.mask).value
             }
-            let perRow = batch.length >= 2 ? losses.sum(alongAxes: [1]).scalars : Array(repeating: 0, count: batch.batchSize)
-            for (row, index) in indices.enumerated() {
-                try body(RowLoss(index: index, loss: Double(perRow[row]), tokens: Swift.max(0, dataset.sequences[index].count - 1), label: nil))
+            rowLosses += batch.length >= 2 ? losses.sum(alongAxes: [1]).scalars.map(Double.init) : Array(repeating: 0, count: batch.batchSize)
+            // Report every document whose rows are all scored.
+            while next < documents.documentCount && documents.rowRanges[next].upperBound <= rowLosses.count {
+                let loss = documents.rowRanges[next].reduce(0) { $0 + rowLosses[$1] }
+                try body(RowLoss(index: next, loss: loss, tokens: Swift.max(0, dataset.sequences[next].count - 1), label: nil))
+                next += 1
             }
         }
     }

@@ -1,6 +1,8 @@
+import Datasets
 import Foundation
 import Formats
 import Influence
+import TensorCore
 import Training
 
 /// What `influence scores` does: every training row's influence on every query, written to a
@@ -51,6 +53,10 @@ public struct ScoresReport {
     /// The strategy as a person reads it: `ekfac`, `cg (ggn, 1,056 parameters)`, `layer-wise exact (...)`.
     public var label: String
     public var seconds: Double
+    /// The training documents and the rows they became (language models).
+    public var documents: DocumentChunks?
+    /// With dense scores: the sum over each document's rows, `[queries, documents]`.
+    public var documentScores: Tensor<Float>?
 }
 
 extension Workflows {
@@ -120,11 +126,42 @@ extension Workflows {
         let metadata = ["strategy": run.strategy, "damping": request.configuration.damping.description,
                         "modules": run.moduleNames.joined(separator: ","), "sign": "positive supports the query"]
         try run.output.save(to: request.output, metadata: metadata)
+        var documentScores: Tensor<Float>? = nil
+        if let documents = loaded.documents, documents.splitsDocuments || documents.documentIDs.enumerated().contains(where: { $1 != String($0) }) {
+            documentScores = try writeDocuments(documents, run.output, to: request.output, metadata: metadata)
+        }
         let summary = run.output.summary(trainTexts: loaded.trainTexts, queryTexts: loaded.queryTexts, moduleNames: run.moduleNames,
                                          dampings: run.dampings)
         try AtomicFile.write(Data(try summary.serialized().utf8), to: request.output.appendingPathComponent("summary.json"))
         return ScoresReport(run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,
-                            seconds: Date().timeIntervalSince(started))
+                            seconds: Date().timeIntervalSince(started), documents: loaded.documents, documentScores: documentScores)
+    }
+
+    /// `documents.jsonl` (each document's id and rows) and, with dense scores,
+    /// `document_scores.safetensors`: `all_modules` `[queries, documents]`, the sum over each
+    /// document's rows. Returns the document scores.
+    static func writeDocuments(_ documents: DocumentChunks, _ output: ScoringResult, to directory: URL,
+                               metadata: [String: String]) throws -> Tensor<Float>? {
+        let rows: [[String: JSONValue]] = documents.documentIDs.indices.map { d in
+            ["id": .string(documents.documentIDs[d]), "rows": [.number(Double(documents.rowRanges[d].lowerBound)), .number(Double(documents.rowRanges[d].upperBound))]]
+        }
+        try JSONLines.write(rows, to: directory.appendingPathComponent("documents.jsonl"))
+        guard case let .dense(scores) = output else { return nil }
+        let totals = documentTotals(scores.pairwise, documents)
+        try SafeTensorsFile.write([("all_modules", .float32(totals))],
+                                  metadata: metadata.merging(["chunk_length": String(documents.length), "chunk_stride": String(documents.stride)]) { a, _ in a },
+                                  to: directory.appendingPathComponent("document_scores.safetensors"))
+        return totals
+    }
+
+    /// `[queries, rows]` → `[queries, documents]`: the sum over each document's rows.
+    public static func documentTotals(_ rows: Tensor<Float>, _ documents: DocumentChunks) -> Tensor<Float> {
+        let q = rows.shape[0], n = rows.shape[1], d = documents.documentCount
+        return Tensor(shape: [q, d]) { out in
+            rows.withUnsafeBufferPointer { src in
+                for j in 0..<q { for doc in 0..<d { out[j * d + doc] = documents.rowRanges[doc].reduce(Float(0)) { $0 + src[j * n + $1] } } }
+            }
+        }
     }
 }
 

@@ -37,8 +37,11 @@ public struct TaskInputs: Sendable {
 public struct LoadedTask {
     public let task: any InfluenceTask<Float>
     public let model: LoadedModel<Float>
+    /// The text of each training row (of each chunk, for a document cut into several).
     public let trainTexts: [String]
     public let queryTexts: [String]
+    /// The training documents of a language model and the rows they became; nil for an MLP.
+    public var documents: DocumentChunks? = nil
 
     /// The task of a language model of any family: its model behind `AnyCausalLanguageModel`.
     ///
@@ -74,10 +77,18 @@ public enum TaskLoader {
     static func languageModelingTask<Model: CausalLanguageModel>(_ model: Model, _ loaded: LoadedModel<Float>, _ inputs: TaskInputs) throws
         -> LoadedTask where Model.Scalar == Float {
         let tokenizer = loaded.tokenizer
-        var training = try TextDataset.load(jsonLines: URL(fileURLWithPath: inputs.train), tokenizer: tokenizer, maximumLength: model.contextLength,
-                                            vocabularySize: model.vocabularySize)
+        var training = try TextDataset.load(jsonLines: URL(fileURLWithPath: inputs.train), tokenizer: tokenizer, vocabularySize: model.vocabularySize)
         if let limit = inputs.maximumExamples, training.count > limit {
-            training = TextDataset(sequences: Array(training.sequences.prefix(limit)), texts: Array(training.texts.prefix(limit)))
+            training = TextDataset(sequences: Array(training.sequences.prefix(limit)), texts: Array(training.texts.prefix(limit)),
+                                   metadata: Array(training.metadata.prefix(limit)))
+        }
+        // Documents longer than the context become several rows (DocumentChunks).
+        let ids = training.metadata.enumerated().map { $1["id"] ?? String($0) }
+        let documents = DocumentChunks(training.sequences, ids: ids, length: Swift.max(2, model.contextLength))
+        let rowTexts = documents.sequences.indices.map { row -> String in
+            let d = documents.documentOfRow[row]
+            guard documents.rowRanges[d].count > 1 else { return training.texts[d] }
+            return tokenizer.map { $0.decode(documents.sequences[row]) } ?? ""
         }
         var queries = QueryDataset()
         if let path = inputs.queries {
@@ -85,9 +96,9 @@ public enum TaskLoader {
                                             vocabularySize: model.vocabularySize)
         }
         if let limit = inputs.maximumQueries, queries.count > limit { queries = queries.prefix(limit) }
-        let task = LanguageModelingTask(model: model, training: training.sequences, queries: queries.sequences,
+        let task = LanguageModelingTask(model: model, training: documents.sequences, queries: queries.sequences,
                                         queryPromptLengths: queries.promptLengths)
-        return LoadedTask(task: task, model: loaded, trainTexts: training.texts, queryTexts: queries.texts)
+        return LoadedTask(task: task, model: loaded, trainTexts: rowTexts, queryTexts: queries.texts, documents: documents)
     }
 
     static func classificationTask(_ network: MultilayerPerceptron<Float>, _ configuration: MLPConfiguration, _ loaded: LoadedModel<Float>,

@@ -106,3 +106,24 @@ struct BatchingTests {
         #expect(Set(kept.joined()).count == 8)
     }
 }
+
+@Suite("Documents cut into chunks")
+struct DocumentChunksTests {
+    @Test func everyTargetOfALongDocumentIsPredictedOnce() {
+        let documents = [Array(0..<10), [50, 51], Array(100..<104)]
+        let chunks = DocumentChunks(documents, ids: ["a", "b", "c"], length: 4)
+        #expect(chunks.sequences == [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9], [50, 51], [100, 101, 102, 103]])
+        #expect(chunks.documentOfRow == [0, 0, 0, 1, 2])
+        #expect(chunks.rowRanges == [0..<3, 3..<4, 4..<5])
+        #expect(chunks.stride == 3 && chunks.splitsDocuments)
+        // The targets (every token but a chunk's first) of a document's chunks are its tokens after the first, once each.
+        let targets = chunks.rowRanges[0].flatMap { chunks.sequences[$0].dropFirst() }
+        #expect(targets == Array(1..<10))
+    }
+
+    @Test func aDocumentOneTokenLongerThanTheContextEndsWithATwoTokenChunk() {
+        let chunks = DocumentChunks([Array(0..<5)], ids: ["x"], length: 4)
+        #expect(chunks.sequences == [[0, 1, 2, 3], [3, 4]])
+        #expect(!DocumentChunks([[1, 2, 3]], ids: ["y"], length: 4).splitsDocuments)
+    }
+}
