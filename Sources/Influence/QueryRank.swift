@@ -147,6 +147,25 @@ public struct LowRankQueries: Sendable {
         return segmentSums(columns).transposed()
     }
 
+    /// Per example, ⟨P_q, G_b⟩ with each P_q = U diag(S) Vᵀ rebuilt for the batch, a slice of
+    /// queries at a time (at most `sliceBytes` of rebuilt gradients held): R·out·in multiply-adds
+    /// to rebuild, then q·b·out·in for the products. Returns `[q, b]`.
+    public func scoresByReconstruction(perExampleGradients g: Tensor<Float>, sliceBytes: Int = 1 << 28) -> Tensor<Float> {
+        let (b, out, inputs) = (g.shape[0], g.shape[1], g.shape[2])
+        let flat = g.reshaped(to: [b, out * inputs])
+        let slice = Swift.max(1, sliceBytes / Swift.max(1, 4 * out * inputs))
+        var parts: [Tensor<Float>] = []
+        for start in stride(from: 0, to: queryCount, by: slice) {
+            let queries = start..<Swift.min(queryCount, start + slice)
+            let rebuilt = Tensor.stacked(queries.map { j in
+                let columns = offsets[j]..<offsets[j + 1]
+                return Tensor.matmul(left.sliced(along: 1, columns), right.sliced(along: 1, columns), transposeB: true).reshaped(to: [out * inputs])
+            }, along: 0)                                                                                      // [s, out·in]
+            parts.append(Tensor.matmul(rebuilt, flat, transposeB: true))                                      // [s, b]
+        }
+        return Tensor.concatenated(parts, along: 0)
+    }
+
     /// Per row (token), the score g_tᵀ (U diag(S)) Vᵀ ā_t of every query: `[rows, q]`, from the
     /// output gradients `[rows, out]` and inputs `[rows, in]` — rows·R·(out + in) multiply-adds.
     public func tokenScores(outputGradients g: Tensor<Float>, activations a: Tensor<Float>) -> Tensor<Float> {
@@ -177,9 +196,35 @@ extension Tensor where Scalar == Float {
 }
 
 extension LowRankQueries {
-    /// Multiply-adds of scoring a batch of b examples of T rows through per-example gradients
-    /// (forming G_b included) and token by token: the cost model that picks the contraction.
-    public static func cost(examples b: Int, rowsPerExample t: Int, out: Int, inputs: Int, totalRank r: Int) -> (gradients: Int, tokens: Int) {
-        (b * t * out * inputs + b * out * inputs * r + b * out * r, b * t * r * (out + inputs) + b * t * r)
+    /// The contractions of low-rank queries with a batch of training examples.
+    public enum Contraction: Sendable, Equatable {
+        /// ⟨U diag(S), G_b V⟩ through the per-example gradients G_b.
+        case perExampleGradients
+        /// Σ_t (g_tᵀ U diag(S)) ⊙ (Vᵀ ā_t), token by token (gives per-token scores).
+        case tokens
+        /// P_q rebuilt for the batch, then ⟨P_q, G_b⟩ as for dense queries.
+        case reconstruction
+    }
+
+    /// Multiply-adds of scoring a batch of b examples of T rows against q queries of total rank R,
+    /// for a layer `[out, in]`, by each contraction — the cost model that picks one:
+    ///
+    /// ```
+    /// perExampleGradients:  bT·out·in + b·out·in·R + b·out·R
+    /// tokens:               bT·R·(out + in) + bT·R
+    /// reconstruction:       R·out·in + bT·out·in + q·b·out·in
+    /// ```
+    public static func cost(examples b: Int, rowsPerExample t: Int, out: Int, inputs: Int, queries q: Int, totalRank r: Int) -> [Contraction: Int] {
+        [.perExampleGradients: b * t * out * inputs + b * out * inputs * r + b * out * r,
+         .tokens: b * t * r * (out + inputs) + b * t * r,
+         .reconstruction: r * out * inputs + b * t * out * inputs + q * b * out * inputs]
+    }
+
+    /// The cheapest contraction for a batch (``Contraction/tokens`` when per-token scores are asked for).
+    public static func cheapest(examples b: Int, rowsPerExample t: Int, out: Int, inputs: Int, queries q: Int, totalRank r: Int,
+                                perToken: Bool) -> Contraction {
+        if perToken { return .tokens }
+        let costs = cost(examples: b, rowsPerExample: t, out: out, inputs: inputs, queries: q, totalRank: r)
+        return [Contraction.tokens, .reconstruction, .perExampleGradients].min { costs[$0]! < costs[$1]! }!
     }
 }

@@ -11,14 +11,17 @@ import TensorCore
 /// many as fit in ``ScoreConfiguration/memoryBudget``; with ``ScoreConfiguration/queryRank`` the
 /// P_q are kept as truncated SVDs (Grosse et al. 2023, §3.2.2), so that more queries share a pass.
 ///
-/// For low-rank queries of a tracked layer, the contraction is the cheaper of two, by their
-/// multiply-adds for a batch of b examples of T rows, R = Σ_q r_q columns:
+/// For low-rank queries of a tracked layer, the contraction is the cheapest of three, by their
+/// multiply-adds for a batch of b examples of T rows, q queries of R = Σ_q r_q columns:
 ///
 /// ```
 /// per-example gradients:  G_b = Σ_t g_t ā_tᵀ, then ⟨U diag(S), G_b V⟩:  bT·out·in + b·out·in·R
 /// token by token:         Σ_t (g_tᵀ U diag(S)) ⊙ (Vᵀ ā_t):             bT·R·(out + in)
+/// rebuilt for the batch:  P_q = U diag(S) Vᵀ, then ⟨P_q, G_b⟩:          R·out·in + bT·out·in + q·b·out·in
 /// ```
-/// Per-token scores always take the second.
+/// (``LowRankQueries/cost(examples:rowsPerExample:out:inputs:queries:totalRank:)``). Per-token
+/// scores always take the token-by-token form. Low rank saves memory, not arithmetic: every form
+/// costs at least the dense product q·b·out·in, which is why the whole gradients stay the default.
 public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float {
     let task: Task
     let capture: GradientCapture<Float>
@@ -329,13 +332,14 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                         if wantsTokens { addDenseTokenScores(&batchTokens!, layer, chunk.factors[i], q: q, b: b, t: t) }
                     case let .lowRank(factors):
                         let (out, inputs) = (layer.outputGradients.shape[1], layer.activations.shape[1])
-                        let cost = LowRankQueries.cost(examples: b, rowsPerExample: t, out: out, inputs: inputs, totalRank: factors.totalRank)
-                        if wantsTokens || cost.tokens < cost.gradients {
+                        switch LowRankQueries.cheapest(examples: b, rowsPerExample: t, out: out, inputs: inputs, queries: q,
+                                                       totalRank: factors.totalRank, perToken: wantsTokens) {
+                        case .tokens:
                             let tokens = factors.tokenScores(outputGradients: layer.outputGradients, activations: layer.activations)   // [b·t, q]
                             add(i, tokens.reshaped(to: [b, t, q]).sum(alongAxes: [1]).transposed())
                             if wantsTokens { batchTokens! += tokens.reshaped(to: [b, t, q]).permuted([2, 0, 1]) }
-                        } else {
-                            add(i, factors.scores(perExampleGradients: gradients()))
+                        case .perExampleGradients: add(i, factors.scores(perExampleGradients: gradients()))
+                        case .reconstruction: add(i, factors.scoresByReconstruction(perExampleGradients: gradients()))
                         }
                     }
                     if accumulator.selfInfluence { pendingSelf[i].append(gradients()) }

@@ -69,6 +69,8 @@ struct LowRankQueriesTests {
         let viaGradients = low.scores(perExampleGradients: perExample)                                    // [q, b]
         let viaTokens = low.tokenScores(outputGradients: g, activations: a).reshaped(to: [b, t, 3]).sum(alongAxes: [1]).transposed()
         #expect(relative(viaTokens, viaGradients) <= 1e-5)
+        let rebuilt = low.scoresByReconstruction(perExampleGradients: perExample, sliceBytes: 4 * 6 * 4 * 2)   // two queries per slice
+        #expect(relative(rebuilt, viaGradients) <= 1e-5)
         // And both equal ⟨P_r, G_b⟩ with P_r reconstructed.
         for j in 0..<3 {
             let cols = low.offsets[j]..<low.offsets[j + 1]
@@ -78,6 +80,18 @@ struct LowRankQueriesTests {
                 #expect(abs(viaGradients[j, e] - expected) <= 1e-4 * Swift.max(1, abs(expected)))
             }
         }
+    }
+
+    @Test func theCostModelPicksTheCheapestContraction() {
+        // Long sequences and high rank: rebuilding P_q once per batch is cheapest; one token per
+        // example (a classifier) and low rank: token by token; per-token scores force tokens.
+        #expect(LowRankQueries.cheapest(examples: 16, rowsPerExample: 128, out: 1024, inputs: 257, queries: 64, totalRank: 2048, perToken: false) == .reconstruction)
+        #expect(LowRankQueries.cheapest(examples: 16, rowsPerExample: 1, out: 1024, inputs: 257, queries: 64, totalRank: 64, perToken: false) == .tokens)
+        #expect(LowRankQueries.cheapest(examples: 16, rowsPerExample: 128, out: 1024, inputs: 257, queries: 64, totalRank: 2048, perToken: true) == .tokens)
+        let c = LowRankQueries.cost(examples: 2, rowsPerExample: 3, out: 5, inputs: 7, queries: 4, totalRank: 11)
+        #expect(c[.perExampleGradients] == 2 * 3 * 5 * 7 + 2 * 5 * 7 * 11 + 2 * 5 * 11)
+        #expect(c[.tokens] == 2 * 3 * 11 * 12 + 2 * 3 * 11)
+        #expect(c[.reconstruction] == 11 * 5 * 7 + 2 * 3 * 5 * 7 + 4 * 2 * 5 * 7)
     }
 
     @Test func energyPicksTheSmallestRankKeepingTheFraction() {
