@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Training", targets: ["Training"]),
         .library(name: "ModelIO", targets: ["ModelIO"]),
         .library(name: "Influence", targets: ["Influence"]),
+        .library(name: "Retrieval", targets: ["Retrieval"]),
         .library(name: "Workflows", targets: ["Workflows"]),
         .executable(name: "influence", targets: ["InfluenceCLI"]),
         .executable(name: "influence-bench", targets: ["InfluenceBench"]),
@@ -44,10 +45,13 @@ let package = Package(
             dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Datasets"],
             exclude: ["README.md"]),
 
+        // TF-IDF candidate retrieval: the inverted index and the candidate files.
+        .target(name: "Retrieval", dependencies: ["Formats"], exclude: ["README.md"]),
+
         // What each subcommand does, as library code: loading tasks, fit, scores, training, the demo.
         .target(
             name: "Workflows",
-            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence"],
+            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence", "Retrieval"],
             exclude: ["README.md"]),
 
         // Executables.
@@ -73,6 +77,7 @@ let package = Package(
             dependencies: ["ModelIO", "NeuralNetworks", "Autograd", "TensorCore", "Formats", "Tokenizers", "_TestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "InfluenceTests", dependencies: ["Influence", "NeuralNetworks", "Autograd", "TensorCore", "Datasets", "_TestSupport"]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval"]),
         .testTarget(name: "InfluenceCLITests", dependencies: ["_TestSupport", "Formats", "TensorCore"]),
     ],
     swiftLanguageModes: [.v5]
