@@ -58,10 +58,10 @@ let package = Package(
         .executableTarget(
             name: "InfluenceCLI",
             dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence",
-                           "Workflows"]),
+                           "Retrieval", "Workflows"]),
         .executableTarget(
             name: "InfluenceBench",
-            dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training", "Influence", "Datasets"]),
+            dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training", "Influence", "Datasets", "Retrieval"]),
 
         // Tests.
         .target(name: "_TestSupport", dependencies: ["TensorCore", "Autograd"]),

@@ -39,6 +39,7 @@ struct ScoresCommand: Subcommand {
         .value("svd-power-iterations", "Q", default: "2", "With --query-svd randomized: power iterations."),
         .value("memory-budget", "SIZE", "Memory the queries of a chunk may hold (e.g. 512M, 4G): as many queries share a pass over the training rows as fit; default --query-chunk queries."),
         .value("top-k", "K", "Keep only each query's K highest and K lowest training rows (top_scores.safetensors): memory O(queries × K) whatever the training set."),
+        .value("candidates", "FILE.jsonl", "Score only each query's candidate rows, from `influence candidates` (candidate_scores.safetensors); each row is read once for all the queries that chose it."),
         .value("out", "SCORES_DIR", required: true, "Where the scores are written."),
     ]
     static let discussion = """
@@ -123,6 +124,9 @@ struct ScoresCommand: Subcommand {
             }
             selection = .top(k)
         }
+        if arguments.string("candidates") != nil && selection != .all {
+            throw UsageError("--candidates and --top-k each choose the rows kept; give one")
+        }
         let configuration = ScoreConfiguration(damping: damping, perModule: arguments.flag("per-module"), perToken: arguments.flag("per-token"),
                                                selfInfluence: arguments.flag("self"), batchSize: try arguments.integer("batch-size", minimum: 1)!,
                                                queryChunkSize: try arguments.integer("query-chunk", minimum: 1)!, queryRank: rank, svd: svd,
@@ -132,7 +136,7 @@ struct ScoresCommand: Subcommand {
                                 maximumQueries: try arguments.integer("max-queries", minimum: 1))
         request = ScoresRequest(inputs: inputs, source: source, modules: arguments.string("modules"), curvature: kind,
                                 curvatureBatchSize: try arguments.integer("curvature-batch", minimum: 1), checkpoints: arguments.path("checkpoints"),
-                                configuration: configuration, output: arguments.path("out")!)
+                                configuration: configuration, candidates: arguments.path("candidates"), output: arguments.path("out")!)
     }
 
     /// Bytes of a size such as `4096`, `512K`, `512M`, `1.5G` (powers of 1024; a trailing `B` allowed).

@@ -4,7 +4,7 @@ import TensorCore
 
 /// The `influence` command: subcommands over the swift-influence library.
 let subcommands: [any Subcommand.Type] = [InspectCommand.self, TokenizeCommand.self, LossCommand.self, TrainCommand.self, FitCommand.self,
-                                          ScoresCommand.self, DemoCommand.self]
+                                          ScoresCommand.self, CandidatesCommand.self, DemoCommand.self]
 
 let topLevelUsage = "influence <subcommand> [options]; subcommands: " + subcommands.map { $0.name }.joined(separator: ", ")
 

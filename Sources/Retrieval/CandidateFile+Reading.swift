@@ -4,7 +4,8 @@ extension CandidateFile {
     /// Reads a candidate file and validates it against the collection it was made for.
     ///
     /// Each non-empty line must be a JSON object with `query_index` (an integer), `candidates`
-    /// (integers) and `scores` (numbers); other members are ignored. Checked: line `i` (1-based)
+    /// (integers) and `scores` (numbers), and may have `data` (a string); other members are
+    /// ignored. Checked: line `i` (1-based)
     /// has `query_index` `i − 1`; `candidates` and `scores` have the same length; every
     /// candidate is in `0..<documentCount` and appears once; scores are finite and
     /// non-increasing (best first). Only a final newline may leave an empty line.
@@ -12,10 +13,13 @@ extension CandidateFile {
     /// - Parameters:
     ///   - documentCount: C of the training set the candidates index into.
     ///   - queryCount: when given, the number of records the file must have.
+    ///   - data: when given, the fingerprint of the training and query data: a record whose
+    ///     `data` member differs was made for other data and is refused (of kind
+    ///     `.fingerprintMismatch`); records without the member are accepted.
     /// - Returns: `[queryCount]` candidate lists, in query order.
     /// - Throws: ``RetrievalFileError`` naming `file:line`, the field (`candidates[3]`) and what
     ///   is wrong.
-    public static func read(contentsOf url: URL, documentCount: Int, queryCount: Int? = nil) throws -> [Candidates] {
+    public static func read(contentsOf url: URL, documentCount: Int, queryCount: Int? = nil, data: String? = nil) throws -> [Candidates] {
         precondition(documentCount >= 0, "negative document count \(documentCount)")
         let file = url.path
         let bytes = try readWholeFile(url)
@@ -43,6 +47,10 @@ extension CandidateFile {
             let expectedIndex = lists.count
             guard record.queryIndex == expectedIndex else {
                 throw invalid("query_index", "\(record.queryIndex), expected \(expectedIndex): records must be queries 0, 1, 2, … in order")
+            }
+            if let data, let recorded = record.data, recorded != data {
+                throw invalid("data", "\(recorded.debugDescription) is not the fingerprint of these data (\(data.debugDescription)): the candidates were made for other training rows or queries",
+                              .fingerprintMismatch)
             }
             guard record.candidates.count == record.scores.count else {
                 throw invalid("scores", "\(record.scores.count) scores for \(record.candidates.count) candidates")

@@ -8,13 +8,15 @@ import Formats
 ///
 /// `query_index` is the line's position, 0, 1, 2, …; `candidates` are document (row) numbers
 /// best first and `scores[i]` is the score of `candidates[i]`, written in Swift's shortest
-/// round-trip form, so reading gives back the same `Double`s. Files are written atomically.
+/// round-trip form, so reading gives back the same `Double`s. A writer given a `data`
+/// fingerprint adds it to every line as `"data":"…"`, so that a reader can refuse a file made
+/// for other data. Files are written atomically.
 public enum CandidateFile {
     /// Writes one line per candidate list, the `i`-th with `query_index` `i`, atomically.
     ///
     /// - Throws: ``RetrievalFileError`` of kind `.unwritable` naming the file.
-    public static func write<Lists: Sequence>(_ candidates: Lists, to url: URL) throws where Lists.Element == Candidates {
-        try write(to: url) { writer in
+    public static func write<Lists: Sequence>(_ candidates: Lists, to url: URL, data: String? = nil) throws where Lists.Element == Candidates {
+        try write(to: url, data: data) { writer in
             for list in candidates { try writer.append(list) }
         }
     }
@@ -23,9 +25,9 @@ public enum CandidateFile {
     /// only when `body` returns, and not at all if it throws.
     ///
     /// - Throws: ``RetrievalFileError`` of kind `.unwritable` naming the file, or what `body` throws.
-    public static func write(to url: URL, _ body: (inout CandidateFileWriter) throws -> Void) throws {
+    public static func write(to url: URL, data: String? = nil, _ body: (inout CandidateFileWriter) throws -> Void) throws {
         try writeAtomically(to: url) { output in
-            var writer = CandidateFileWriter(output: output)
+            var writer = CandidateFileWriter(output: output, data: data)
             try body(&writer)
         }
     }
@@ -33,7 +35,7 @@ public enum CandidateFile {
     /// The JSON text of one record, without the newline.
     ///
     /// - Precondition: every score is finite (JSON has no infinity or NaN).
-    public static func line(queryIndex: Int, candidates: Candidates) -> String {
+    public static func line(queryIndex: Int, candidates: Candidates, data: String? = nil) -> String {
         var text = "{\"query_index\":\(queryIndex),\"candidates\":["
         for (position, document) in candidates.documents.enumerated() {
             if position > 0 { text += "," }
@@ -45,7 +47,23 @@ public enum CandidateFile {
             if position > 0 { text += "," }
             text += score.description
         }
-        return text + "]}"
+        text += "]"
+        if let data { text += ",\"data\":\"" + jsonEscaped(data) + "\"" }
+        return text + "}"
+    }
+
+    /// `text` with `"`, `\\` and control characters escaped for a JSON string.
+    static func jsonEscaped(_ text: String) -> String {
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case let c where c.value < 0x20: escaped += String(format: "\\u%04x", c.value)
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 }
 
@@ -55,13 +73,16 @@ public struct CandidateFileWriter {
     /// The number of records written; the next one gets this `query_index`.
     public private(set) var recordCount = 0
 
-    fileprivate init(output: AtomicFileWriter) {
+    private let data: String?
+
+    fileprivate init(output: AtomicFileWriter, data: String?) {
         self.output = output
+        self.data = data
     }
 
     /// Appends the line of the next query.
     public mutating func append(_ candidates: Candidates) throws {
-        try output.write(CandidateFile.line(queryIndex: recordCount, candidates: candidates) + "\n")
+        try output.write(CandidateFile.line(queryIndex: recordCount, candidates: candidates, data: data) + "\n")
         recordCount += 1
     }
 }

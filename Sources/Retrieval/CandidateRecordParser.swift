@@ -3,6 +3,8 @@ struct CandidateRecord {
     var queryIndex: Int
     var candidates: [Int]
     var scores: [Double]
+    /// The optional `data` member: the fingerprint of the data the candidates were made for.
+    var data: String?
 }
 
 /// A problem in one line of a candidate file: the field, if any, and what is wrong.
@@ -15,7 +17,8 @@ struct CandidateRecordProblem: Error {
 ///
 /// It reads any JSON object (RFC 8259: whitespace, member order, escapes in keys, members of any
 /// type beside the three it knows, which are skipped) and extracts `query_index` (an integer),
-/// `candidates` (an array of integers) and `scores` (an array of numbers). Written by hand
+/// `candidates` (an array of integers), `scores` (an array of numbers) and the optional `data`
+/// (a string). Written by hand
 /// rather than with `JSONDecoder`, whose messages do not say which element is wrong
 /// (`1.5` in an `[Int]` is reported as "not valid JSON"), and which accepts duplicate members.
 /// Nesting of skipped values is limited to 512 levels so that a hostile line cannot exhaust
@@ -35,6 +38,7 @@ struct CandidateRecordParser {
         var queryIndex: Int?
         var candidates: [Int]?
         var scores: [Double]?
+        var data: String?
         skipWhitespace()
         try expect(UInt8(ascii: "{"), "expected a JSON object {…}")
         skipWhitespace()
@@ -62,6 +66,10 @@ struct CandidateRecordParser {
                     scores = try parseArray(field: key) { parser, field throws(CandidateRecordProblem) in
                         try parser.parseNumber(field: field)
                     }
+                case "data":
+                    guard data == nil else { throw problem(key, "appears twice") }
+                    guard peek() == UInt8(ascii: "\"") else { throw problem(key, "expected a string, at column \(column)") }
+                    data = try parseString()
                 default:
                     try skipValue(depth: 0)
                 }
@@ -79,7 +87,7 @@ struct CandidateRecordParser {
         guard let queryIndex else { throw problem("query_index", "required member is missing") }
         guard let candidates else { throw problem("candidates", "required member is missing") }
         guard let scores else { throw problem("scores", "required member is missing") }
-        return CandidateRecord(queryIndex: queryIndex, candidates: candidates, scores: scores)
+        return CandidateRecord(queryIndex: queryIndex, candidates: candidates, scores: scores, data: data)
     }
 
     // MARK: Pieces

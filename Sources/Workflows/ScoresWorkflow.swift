@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import Formats
 import Influence
+import Retrieval
 import TensorCore
 import Training
 
@@ -29,10 +30,13 @@ public struct ScoresRequest {
     /// Labels of a factor fit made here (sampled: the true Fisher).
     public var labels: LabelSource
     public var configuration: ScoreConfiguration
+    /// A candidate file of `influence candidates`: score only its (query, row) pairs, which
+    /// replaces ``ScoreConfiguration/selection``.
+    public var candidates: URL?
     public var output: URL
 
     public init(inputs: TaskInputs, source: Source, modules: String? = nil, curvature: CurvatureKind = .ggn, curvatureBatchSize: Int? = nil,
-                checkpoints: URL? = nil, labels: LabelSource = .sampled, configuration: ScoreConfiguration, output: URL) {
+                checkpoints: URL? = nil, labels: LabelSource = .sampled, configuration: ScoreConfiguration, candidates: URL? = nil, output: URL) {
         self.inputs = inputs
         self.source = source
         self.modules = modules
@@ -41,6 +45,7 @@ public struct ScoresRequest {
         self.checkpoints = checkpoints
         self.labels = labels
         self.configuration = configuration
+        self.candidates = candidates
         self.output = output
     }
 }
@@ -73,6 +78,12 @@ extension Workflows {
 
     static func scores<Task: InfluenceTask>(_ task: Task, _ loaded: LoadedTask, _ request: ScoresRequest,
                                             progress: ((String, Int, Int) -> Void)?) throws -> ScoresReport where Task.Scalar == Float {
+        var request = request
+        if let url = request.candidates {
+            let lists = try CandidateFile.read(contentsOf: url, documentCount: task.trainingExampleCount, queryCount: task.queryCount,
+                                               data: candidateDataFingerprint(task))
+            request.configuration.selection = .candidates(lists.map(\.documents))
+        }
         let allParameters = request.modules?.split(separator: ",").contains("all") == true
         var context = CurvatureContext(task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: request.labels,
                                        batchSize: request.configuration.batchSize, progress: progress)

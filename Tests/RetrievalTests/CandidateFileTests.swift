@@ -86,4 +86,23 @@ import Testing
         #expect(error.description == "\(file.path): 1 records, expected one for each of 2 queries")
         #expect(throws: RetrievalFileError.self) { try CandidateFile.read(contentsOf: directory.appendingPathComponent("missing.jsonl"), documentCount: 1) }
     }
+
+    @Test func aFileMadeForOtherDataIsRefusedByItsDataMember() throws {
+        let directory = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("candidates.jsonl")
+        let lists = [Candidates(documents: [1, 0], scores: [2, 1]), Candidates(documents: [0], scores: [0.5])]
+        try CandidateFile.write(lists, to: file, data: "train:ab\"c/queries:12")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        #expect(text.hasPrefix("{\"query_index\":0,\"candidates\":[1,0],\"scores\":[2.0,1.0],\"data\":\"train:ab\\\"c/queries:12\"}\n"))
+        #expect(try CandidateFile.read(contentsOf: file, documentCount: 2, data: "train:ab\"c/queries:12") == lists)
+        #expect(try CandidateFile.read(contentsOf: file, documentCount: 2) == lists)
+        let error = try #require(throws: RetrievalFileError.self) {
+            try CandidateFile.read(contentsOf: file, documentCount: 2, data: "train:other/queries:12")
+        }
+        #expect(error.kind == .fingerprintMismatch && error.line == 1 && error.field == "data", "\(error)")
+        // A hand-written file without the member is taken as it is.
+        try CandidateFile.write(lists, to: file)
+        #expect(try CandidateFile.read(contentsOf: file, documentCount: 2, data: "anything") == lists)
+    }
 }
