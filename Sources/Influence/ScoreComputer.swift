@@ -37,6 +37,8 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     public var progress: ((String, Int, Int) -> Void)?
     /// Messages about solves that did not converge.
     public var warnings: [String] { inverse.warnings }
+    /// What the query chunks of the last run held.
+    public private(set) var queryStatistics = QueryStatistics()
 
     /// Scores with a fitted curvature, inverted with the configuration's damping.
     ///
@@ -203,7 +205,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                                                right: Tensor.concatenated(low.map(\.right), along: 1), offsets: offsets))
             }
         }
-        return QueryChunk(range: start..<next, factors: factors)
+        let chunk = QueryChunk(range: start..<next, factors: factors)
+        queryStatistics.record(chunk)
+        return chunk
     }
 
     // MARK: Streaming the training data
@@ -232,6 +236,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
 
     func run(partialDirectory: URL?, checkpointInterval: Int) throws -> ScoringResult {
         let total = task.queryCount
+        queryStatistics = QueryStatistics(moduleCount: moduleNames.count)
         let checkpoint = partialDirectory.map { ScoringCheckpoint(url: $0.appendingPathComponent("partial-scores.safetensors"), key: resumeKey) }
         var completed: ScoringResult? = nil
         var start = 0
@@ -389,5 +394,52 @@ public enum ScoringResult: Sendable {
         case let (.candidates(a), .candidates(b)): return .candidates(a.appending(b))
         default: preconditionFailure("chunks of different kinds")
         }
+    }
+}
+
+/// What the query chunks of a scoring run held: how many passes over the training data they took
+/// and, per tracked layer, the ranks and bytes of the preconditioned queries.
+public struct QueryStatistics: Sendable, Equatable {
+    /// Passes over the training data (query chunks) of this run; a resumed run counts its own.
+    public private(set) var passes = 0
+    /// Queries preconditioned in this run.
+    public private(set) var queries = 0
+    /// The largest number of queries in one chunk.
+    public private(set) var largestChunk = 0
+    /// Bytes of the preconditioned queries of this run, all chunks together.
+    public private(set) var bytes = 0
+    /// Per block, the sum over queries of the rank kept; nil for blocks kept whole.
+    public private(set) var rankTotals: [Int?] = []
+
+    public init(moduleCount: Int = 0) {
+        rankTotals = Array(repeating: nil, count: moduleCount)
+    }
+
+    /// Bytes held per query.
+    public var bytesPerQuery: Double { queries == 0 ? 0 : Double(bytes) / Double(queries) }
+
+    /// Per block, the mean rank per query; nil for blocks kept whole.
+    public var meanRanks: [Double?] { rankTotals.map { total in total.map { queries == 0 ? 0 : Double($0) / Double(queries) } } }
+
+    mutating func record<Task>(_ chunk: ScoreComputer<Task>.QueryChunk) {
+        passes += 1
+        queries += chunk.range.count
+        largestChunk = Swift.max(largestChunk, chunk.range.count)
+        bytes += chunk.bytes
+        if rankTotals.count != chunk.factors.count { rankTotals = Array(repeating: nil, count: chunk.factors.count) }
+        for (i, f) in chunk.factors.enumerated() {
+            if case let .lowRank(l) = f { rankTotals[i] = (rankTotals[i] ?? 0) + l.totalRank }
+        }
+    }
+
+    /// One line for a person: passes, queries per pass, bytes per query and the ranks kept.
+    public var summary: String {
+        var text = "\(passes) pass\(passes == 1 ? "" : "es") over the training rows, up to \(largestChunk) queries each, "
+            + String(format: "%.2f MB per query", bytesPerQuery / 1e6)
+        let ranks = meanRanks.compactMap { $0 }
+        if !ranks.isEmpty {
+            text += String(format: ", mean rank per layer %.1f (%.1f to %.1f)", ranks.reduce(0, +) / Double(ranks.count), ranks.min()!, ranks.max()!)
+        }
+        return text
     }
 }

@@ -158,6 +158,7 @@ struct ScoresCommand: Subcommand {
         for warning in report.run.warnings { printError("warning: \(warning)") }
         print("scored \(report.queryCount) queries against \(report.trainingCount) training rows"
             + String(format: " in %.1f s (%@, damping %@)", report.seconds, report.label, request.configuration.damping.description))
+        if let statistics = report.queryStatistics, statistics.passes > 0 { print("queries: " + statistics.summary) }
         print("wrote \(request.output.path)")
     }
 }

@@ -62,6 +62,8 @@ public struct ScoresReport {
     public var documents: DocumentChunks?
     /// With dense scores: the sum over each document's rows, `[queries, documents]`.
     public var documentScores: Tensor<Float>?
+    /// With fitted factors: the passes over the training rows and what the queries held.
+    public var queryStatistics: QueryStatistics?
 }
 
 extension Workflows {
@@ -94,6 +96,7 @@ extension Workflows {
         let started = Date()
         let run: ScoringRun
         var label: String
+        var statistics: QueryStatistics? = nil
         switch request.source {
         case let .fit(directory):
             let fitted = try CurvatureStrategies.loadFit(from: directory)
@@ -104,6 +107,7 @@ extension Workflows {
             let computer = try ScoreComputer(task: task, fitted: fitted, configuration: request.configuration)
             computer.progress = progress
             let output = try computer.computeResult(partialDirectory: request.output)
+            statistics = computer.queryStatistics
             run = ScoringRun(output: output, strategy: computer.strategyName, moduleNames: computer.moduleNames, dampings: computer.dampings,
                              warnings: computer.warnings)
             label = fitted.strategyDescription
@@ -145,7 +149,8 @@ extension Workflows {
                                          dampings: run.dampings)
         try AtomicFile.write(Data(try summary.serialized().utf8), to: request.output.appendingPathComponent("summary.json"))
         return ScoresReport(run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,
-                            seconds: Date().timeIntervalSince(started), documents: loaded.documents, documentScores: documentScores)
+                            seconds: Date().timeIntervalSince(started), documents: loaded.documents, documentScores: documentScores,
+                            queryStatistics: statistics)
     }
 
     /// `documents.jsonl` (each document's id and rows) and, with dense scores,

@@ -125,7 +125,8 @@ struct LowRankQueriesTests {
     @Test func aMemoryBudgetSetsTheChunksAndChangesNoScore() throws {
         let t = task(queries: 7)
         let reference = try scores(t, ScoreConfiguration(batchSize: 2, queryBatchSize: 2, queryRank: .fixed(2)))
-        let computer = try ScoreComputer(task: t, factors: try factors(t), factorsPath: "memory",
+        let fitted = try factors(t)
+        let computer = try ScoreComputer(task: t, factors: fitted, factorsPath: "memory",
                                          configuration: ScoreConfiguration(batchSize: 2, queryBatchSize: 2, queryRank: .fixed(2), memoryBudget: 1))
         // A budget below one group's factors: one group (2 queries) per chunk, so 4 passes over the data.
         var passes = 0
@@ -133,6 +134,12 @@ struct LowRankQueriesTests {
         let budgeted = try computer.compute()
         #expect(passes == 4)
         #expect(relative(budgeted.pairwise, reference.pairwise) <= 1e-5)
+        // The statistics: rank 2 in every layer, U·diag(S) [out, 2] and Vᵀ [2, in + 1] per query.
+        let statistics = computer.queryStatistics
+        #expect(statistics.passes == 4 && statistics.queries == 7 && statistics.largestChunk == 2)
+        #expect(statistics.meanRanks == Array(repeating: 2.0, count: fitted.moduleNames.count))
+        let perQuery = fitted.gradientShapes.map { 4 * 2 * ($0[0] + $0[1]) }.reduce(0, +)
+        #expect(statistics.bytes == 7 * perQuery, "\(statistics.bytes) bytes for shapes \(fitted.gradientShapes)")
     }
 }
 
