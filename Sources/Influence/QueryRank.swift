@@ -108,6 +108,16 @@ public struct LowRankQueries: Sendable {
         self.offsets = offsets
     }
 
+    /// The factors of the queries `queries` (indices into this chunk), in that order.
+    public func selecting(_ queries: [Int]) -> LowRankQueries {
+        var columns: [Int] = [], offsets = [0]
+        for j in queries {
+            columns += Array(self.offsets[j]..<self.offsets[j + 1])
+            offsets.append(columns.count)
+        }
+        return LowRankQueries(left: left.indexSelect(along: 1, indices: columns), right: right.indexSelect(along: 1, indices: columns), offsets: offsets)
+    }
+
     /// The smallest r with Σ_{i<r} σ_i² ≥ E Σ σ_i² (at least 1).
     public static func rank(keeping fraction: Double, of singularValues: Tensor<Float>) -> Int {
         let squares = singularValues.scalars.map { Double($0) * Double($0) }

@@ -301,12 +301,22 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         var generator = SeededGenerator(seed: 0)
         var batchIndex = 0
         let wantsTokens = configuration.perToken
+        // With candidates, the chunk's queries that chose each row: only those pairs are contracted.
+        var choosers: [Int: [Int]]? = nil
+        if case let .candidates(lists, _, _) = accumulator.mode {
+            var map: [Int: [Int]] = [:]
+            for (j, list) in lists.enumerated() { for row in list { map[row, default: []].append(j) } }
+            choosers = map
+        }
         for start in stride(from: accumulator.rowsDone, to: rows.count, by: configuration.batchSize) {
             let indices = Array(rows[start..<Swift.min(rows.count, start + configuration.batchSize)])
             let b = indices.count
             var batchScores = Tensor<Float>.zeros(shape: [q, b])
             var moduleScores: [Tensor<Float>] = []
             var batchTokens: Tensor<Float>? = nil, t = 1
+            // Per row of the batch, the queries that chose it, and the union (candidates only).
+            let chosen = choosers.map { map in indices.map { map[$0] ?? [] } }
+            let needed = chosen.map { Array(Set($0.joined())).sorted() }
             func add(_ i: Int, _ s: Tensor<Float>) {
                 batchScores += s
                 if configuration.perModule { moduleScores.append(s) }
@@ -333,8 +343,17 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                     }
                     switch chunk.factors[i] {
                     case .dense:
-                        add(i, Tensor.matmul(flatQueries[i]!, gradients().reshaped(to: [b, -1]), transposeB: true))   // [q, b]
-                        if wantsTokens { addDenseTokenScores(&batchTokens!, layer, chunk.factors[i], q: q, b: b, t: t) }
+                        if let needed, 2 * needed.count <= q {
+                            // Few of the chunk's queries want this batch: contract theirs only.
+                            let selected = flatQueries[i]!.indexSelect(along: 0, indices: needed)
+                            add(i, Self.scattered(Tensor.matmul(selected, gradients().reshaped(to: [b, -1]), transposeB: true), rows: needed, count: q))
+                        } else {
+                            add(i, Tensor.matmul(flatQueries[i]!, gradients().reshaped(to: [b, -1]), transposeB: true))   // [q, b]
+                        }
+                        if wantsTokens { addDenseTokenScores(&batchTokens!, layer, chunk.factors[i], q: q, b: b, t: t, only: needed) }
+                    case let .lowRank(factors) where chosen != nil:
+                        add(i, candidatePairScores(factors, layer, chosen: chosen!, q: q, t: t, perExampleGradients: gradients,
+                                                   tokens: &batchTokens))
                     case let .lowRank(factors):
                         let (out, inputs) = (layer.outputGradients.shape[1], layer.activations.shape[1])
                         switch LowRankQueries.cheapest(examples: b, rowsPerExample: t, out: out, inputs: inputs, queries: q,
@@ -363,11 +382,63 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         return try accumulator.result(moduleNames: moduleNames)
     }
 
-    /// score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t of a dense block, added into `[q, b, t]`.
-    func addDenseTokenScores(_ tokens: inout Tensor<Float>, _ layer: LayerRecord<Float>, _ factors: QueryFactors, q: Int, b: Int, t: Int) {
+    /// `[n, b]` → `[count, b]` with row k of `x` at row `rows[k]`, zeros elsewhere.
+    static func scattered(_ x: Tensor<Float>, rows: [Int], count: Int) -> Tensor<Float> {
+        let b = x.shape[1]
+        return Tensor(shape: [count, b]) { out in
+            for i in 0..<(count * b) { out[i] = 0 }
+            x.withUnsafeBufferPointer { src in
+                for (k, row) in rows.enumerated() { for j in 0..<b { out[row * b + j] = src[k * b + j] } }
+            }
+        }
+    }
+
+    /// Scores `[q, b]` of the (query, row) pairs `chosen` names (`chosen[j]`: the queries that chose
+    /// row j of the batch), zero elsewhere, from low-rank queries: per row, the factors of its
+    /// queries only, by the cheaper contraction for one example — work proportional to the pairs,
+    /// not to queries × rows. When `tokens` `[q, b, t]` is not nil, the per-token scores of those
+    /// pairs are added into it.
+    func candidatePairScores(_ factors: LowRankQueries, _ layer: LayerRecord<Float>, chosen: [[Int]], q: Int, t: Int,
+                             perExampleGradients: () -> Tensor<Float>, tokens: inout Tensor<Float>?) -> Tensor<Float> {
+        let b = chosen.count
+        let (out, inputs) = (layer.outputGradients.shape[1], layer.activations.shape[1])
+        var scores = [Float](repeating: 0, count: q * b)
+        for (j, queries) in chosen.enumerated() where !queries.isEmpty {
+            let selected = factors.selecting(queries)
+            let form = LowRankQueries.cheapest(examples: 1, rowsPerExample: t, out: out, inputs: inputs, queries: queries.count,
+                                               totalRank: selected.totalRank, perToken: tokens != nil)
+            let values: [Float]
+            switch form {
+            case .tokens:
+                let rows = (j * t)..<((j + 1) * t)
+                let perRow = selected.tokenScores(outputGradients: layer.outputGradients.sliced(along: 0, rows),
+                                                  activations: layer.activations.sliced(along: 0, rows))   // [t, n]
+                values = perRow.sum(alongAxes: [0]).scalars
+                if tokens != nil {
+                    let n = queries.count
+                    tokens!.withUnsafeMutableBufferPointer { dst in
+                        perRow.withUnsafeBufferPointer { src in
+                            for (k, query) in queries.enumerated() { for r in 0..<t { dst[(query * b + j) * t + r] += src[r * n + k] } }
+                        }
+                    }
+                }
+            case .perExampleGradients:
+                values = selected.scores(perExampleGradients: perExampleGradients().sliced(along: 0, j..<(j + 1))).scalars
+            case .reconstruction:
+                values = selected.scoresByReconstruction(perExampleGradients: perExampleGradients().sliced(along: 0, j..<(j + 1))).scalars
+            }
+            for (k, query) in queries.enumerated() { scores[query * b + j] = values[k] }
+        }
+        return Tensor(shape: [q, b], scalars: scores)
+    }
+
+    /// score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t of a dense block, added into `[q, b, t]`
+    /// (for the queries `only` names, when given).
+    func addDenseTokenScores(_ tokens: inout Tensor<Float>, _ layer: LayerRecord<Float>, _ factors: QueryFactors, q: Int, b: Int, t: Int,
+                             only: [Int]? = nil) {
         guard case let .dense(p) = factors else { return }
         let (out, inputs) = (p.shape[1], p.shape[2])
-        for query in 0..<q {
+        for query in only ?? Array(0..<q) {
             let pq = p.sliced(along: 0, query..<(query + 1)).reshaped(to: [out, inputs])
             let perRow = (Tensor.matmul(layer.outputGradients, pq) * layer.activations).sum(alongAxes: [1])
             tokens.withUnsafeMutableBufferPointer { dst in

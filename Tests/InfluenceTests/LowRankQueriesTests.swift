@@ -171,10 +171,19 @@ struct SelectedScoresTests {
         #expect(top.selfScores == dense.selfScores)
     }
 
-    @Test func candidateScoresAreTheDenseEntriesAndEachRowIsReadOnce() throws {
-        let dense = try computer(ScoreConfiguration(perModule: true, perToken: true, batchSize: 2)).compute()
+    /// |a − b| within 10⁻⁵ of the largest magnitude (candidate pairs are contracted in other
+    /// groupings than the dense matrix, so the roundings differ).
+    func close(_ a: [Float], _ b: [Float], scale: Float) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 * Swift.max(scale, 1) }
+    }
+
+    @Test(arguments: [QueryRank.full, .energy(0.95), .fixed(2)])
+    func candidateScoresAreTheDenseEntriesAndEachRowIsReadOnce(rank: QueryRank) throws {
+        let dense = try computer(ScoreConfiguration(perModule: true, perToken: true, batchSize: 2, queryRank: rank)).compute()
+        let scale = dense.pairwise.magnitude().max().scalar
         let chosen = [[7, 0, 3], [3], [9, 8, 1, 2]]
-        let c = try computer(ScoreConfiguration(perModule: true, perToken: true, batchSize: 2, queryChunkSize: 2, selection: .candidates(chosen)))
+        let c = try computer(ScoreConfiguration(perModule: true, perToken: true, batchSize: 2, queryChunkSize: 2, queryRank: rank,
+                                                selection: .candidates(chosen)))
         var read: [Int] = []
         c.progress = { stage, done, total in if stage == "train" && done == total { read.append(total) } }
         guard case let .candidates(s) = try c.computeResult() else { Issue.record("expected candidates"); return }
@@ -183,10 +192,10 @@ struct SelectedScoresTests {
         for (q, rows) in chosen.enumerated() {
             #expect(s.indices[q] == rows)
             for (k, m) in rows.enumerated() {
-                #expect(s.scores[q][k] == dense.pairwise[q, m], "query \(q), row \(m)")
-                #expect(s.perModule![q][k] == dense.perModule.map { $0.scores[q, m] })
+                #expect(close([s.scores[q][k]], [dense.pairwise[q, m]], scale: scale), "query \(q), row \(m)")
+                #expect(close(s.perModule![q][k], dense.perModule.map { $0.scores[q, m] }, scale: scale))
                 let tokens = s.perToken![q][k]
-                #expect(tokens == (0..<tokens.count).map { dense.perToken![q, m, $0] })
+                #expect(close(tokens, (0..<tokens.count).map { dense.perToken![q, m, $0] }, scale: scale))
             }
         }
     }
