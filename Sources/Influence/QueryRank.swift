@@ -29,7 +29,12 @@ public enum QueryRank: Sendable, Equatable, CustomStringConvertible {
 
 /// How the truncated SVD of a query gradient is computed.
 public enum TruncatedSVD: Sendable, Equatable, CustomStringConvertible {
-    /// LAPACK's thin SVD (gesdd), then the leading r triplets: the optimal truncation.
+    /// The exact singular triplets through the Gram matrix: for P `[m, n]`, the symmetric
+    /// eigendecomposition (LAPACK syevd) of PᵀP (or PPᵀ when m < n, the smaller of the two),
+    /// formed and solved in double precision; σ_i = √λ_i, and the leading r triplets: the optimal
+    /// truncation. The eigenvalues carry σ_i² to double precision, so the triplets kept are as
+    /// accurate as float32 holds them for every σ_i above 10⁻⁶·σ_max, and it is 3–5 times faster
+    /// than LAPACK's gesdd on the shapes of MLP layers (`influence-bench svd`).
     case exact
     /// Halko, Martinsson & Tropp (2011): Y = (P Pᵀ)^q P Ω for a Gaussian Ω of r + p columns
     /// (p = oversampling, q = power iterations, each re-orthonormalised by QR), Q = qr(Y),
@@ -88,14 +93,15 @@ public struct LowRankQueries: Sendable {
                 }
                 r = wanted
                 switch svd {
-                case .exact: (u, s, vt) = try p.singularValueDecomposition()
+                case .exact: (u, s, vt) = try Self.gramSVD(p, rank: wanted)
                 case let .randomized(oversampling, iterations):
                     (u, s, vt) = try Self.randomizedSVD(p, rank: wanted, oversampling: oversampling, powerIterations: iterations,
                                                        using: &generator)
                 }
             case let .energy(fraction):
-                (u, s, vt) = try p.singularValueDecomposition()
-                r = Self.rank(keeping: fraction, of: s)
+                let values = try Self.gramEigenvalues(p)
+                r = Self.rank(keeping: fraction, of: values)
+                (u, s, vt) = try Self.gramSVD(p, rank: r, decomposition: values)
             }
             r = Swift.min(r, s.shape[0])
             let scaled = u.sliced(along: 1, 0..<r) * s.sliced(along: 0, 0..<r).reshaped(to: [1, r])      // U diag(S) [out, r]
@@ -118,9 +124,59 @@ public struct LowRankQueries: Sendable {
         return LowRankQueries(left: left.indexSelect(along: 1, indices: columns), right: right.indexSelect(along: 1, indices: columns), offsets: offsets)
     }
 
+    /// The eigendecomposition of the Gram matrix of `p` `[m, n]` in double precision: of PᵀP
+    /// when n ≤ m, else of PPᵀ; eigenvalues (σ²) in descending order, the eigenvectors (columns)
+    /// in that order.
+    struct GramDecomposition {
+        var squares: [Double]
+        var vectors: Tensor<Double>
+        /// Whether the eigenvectors are the right singular vectors (PᵀP) rather than the left.
+        var isRight: Bool
+    }
+
+    static func gramEigenvalues(_ p: Tensor<Float>) throws -> GramDecomposition {
+        let (m, n) = (p.shape[0], p.shape[1])
+        let d = Tensor<Double>(p)
+        let gram = n <= m ? Tensor.matmul(d, d, transposeA: true) : Tensor.matmul(d, d, transposeB: true)
+        let (values, vectors) = try gram.symmetricEigendecomposition()
+        let ascending = values.scalars
+        let descending = Array(ascending.indices.reversed())
+        return GramDecomposition(squares: descending.map { Swift.max(0, ascending[$0]) },
+                                 vectors: vectors.indexSelect(along: 1, indices: descending), isRight: n <= m)
+    }
+
+    /// The leading `rank` singular triplets of `p` from its Gram matrix (see ``TruncatedSVD/exact``):
+    /// `u` `[m, r]`, the singular values `[r]` in descending order, `vt` `[r, n]`. A singular value
+    /// of zero (a rank-deficient P) gets a zero singular vector on the side computed from P, which
+    /// leaves U diag(S) Vᵀ exact.
+    static func gramSVD(_ p: Tensor<Float>, rank: Int, decomposition: GramDecomposition? = nil) throws
+        -> (Tensor<Float>, Tensor<Float>, Tensor<Float>) {
+        let g = try decomposition ?? gramEigenvalues(p)
+        let r = Swift.min(rank, g.squares.count)
+        let sigma = g.squares.prefix(r).map { $0.squareRoot() }
+        let kept = g.vectors.sliced(along: 1, 0..<r)                                        // [n or m, r]
+        let d = Tensor<Double>(p)
+        // The other side: P V / σ (or Pᵀ U / σ), zero where σ vanishes.
+        let projected = g.isRight ? Tensor.matmul(d, kept) : Tensor.matmul(d, kept, transposeA: true)
+        let floor = (sigma.first ?? 0) * 1e-12
+        let inverse = Tensor<Double>(shape: [1, r], scalars: sigma.map { $0 > floor ? 1 / $0 : 0 })
+        let other = projected * inverse
+        let values = Tensor<Float>(shape: [r], scalars: sigma.map { Float($0) })
+        return g.isRight ? (Tensor<Float>(other), values, Tensor<Float>(kept.transposed()))
+            : (Tensor<Float>(kept), values, Tensor<Float>(other.transposed()))
+    }
+
     /// The smallest r with Σ_{i<r} σ_i² ≥ E Σ σ_i² (at least 1).
     public static func rank(keeping fraction: Double, of singularValues: Tensor<Float>) -> Int {
-        let squares = singularValues.scalars.map { Double($0) * Double($0) }
+        rank(keeping: fraction, ofSquares: singularValues.scalars.map { Double($0) * Double($0) })
+    }
+
+    /// The smallest r with Σ_{i<r} σ_i² ≥ E Σ σ_i² (at least 1), from the eigenvalues of the Gram matrix.
+    static func rank(keeping fraction: Double, of decomposition: GramDecomposition) -> Int {
+        rank(keeping: fraction, ofSquares: decomposition.squares)
+    }
+
+    static func rank(keeping fraction: Double, ofSquares squares: [Double]) -> Int {
         let total = squares.reduce(0, +)
         guard total > 0 else { return 1 }
         var kept = 0.0

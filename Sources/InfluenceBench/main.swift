@@ -269,3 +269,23 @@ if requested.contains("strategies") {
                      pearson(values, reference), pearson(ranks(values), ranks(reference))))
     }
 }
+
+/// The truncated SVDs of low-rank query batching, for one preconditioned query gradient of the
+/// benchmark GPT-2's MLP layers ([1024, 257] and [256, 1025]): the exact triplets through the
+/// Gram matrix (what `--query-svd exact` runs), LAPACK's gesdd beside it, and the randomized SVD.
+if requested.contains("svd") {
+    var generator = SeededGenerator(seed: 21)
+    for shape in [[1024, 257], [256, 1025]] {
+        let p = Tensor<Float>.randomNormal(shape: shape, using: &generator)
+        let batch = p.reshaped(to: [1] + shape)
+        let gesdd = medianSeconds(warmup: 2, repeats: 9) { _ = try! p.singularValueDecomposition() }
+        let exact = medianSeconds(warmup: 2, repeats: 9) { _ = try! LowRankQueries(batch, rank: .fixed(32), svd: .exact, layer: "x", seed: 0) }
+        let energy = medianSeconds(warmup: 2, repeats: 9) { _ = try! LowRankQueries(batch, rank: .energy(0.99), svd: .exact, layer: "x", seed: 0) }
+        var seeds = SeededGenerator(seed: 22)
+        let randomized = medianSeconds(warmup: 2, repeats: 9) {
+            _ = try! LowRankQueries(batch, rank: .fixed(32), svd: .randomized(oversampling: 10, powerIterations: 2), layer: "x", seed: seeds.next())
+        }
+        print(String(format: "SVD of [%d, %d]: exact rank 32 %.1f ms, exact energy 0.99 %.1f ms, randomized rank 32 (p=10, q=2) %.1f ms; LAPACK gesdd %.1f ms",
+                     shape[0], shape[1], exact * 1e3, energy * 1e3, randomized * 1e3, gesdd * 1e3))
+    }
+}

@@ -40,20 +40,39 @@ struct LowRankQueriesTests {
         #expect(relative(low.perToken!.sum(alongAxes: [2]), low.pairwise) <= 1e-5)
     }
 
-    @Test func aRankRTruncationIsTheBestOfItsRank() throws {
+    /// Against LAPACK's gesdd in double: tall and wide layers, and a rank-deficient one (rank 1
+    /// of 5: the kept triplets past σ₁ are zero and the truncation is P itself).
+    @Test(arguments: [[7, 5], [5, 7], [6, 5]])
+    func aRankRTruncationIsTheBestOfItsRank(shape: [Int]) throws {
         var generator = testGenerator(3)
-        let p = Tensor<Float>.randomNormal(shape: [2, 7, 5], using: &generator)
+        let (m, n) = (shape[0], shape[1])
+        var p = Tensor<Float>.randomNormal(shape: [2, m, n], using: &generator)
+        if shape == [6, 5] {
+            p = Tensor.stacked((0..<2).map { _ in
+                Tensor.matmul(Tensor<Float>.randomNormal(shape: [m, 1], using: &generator), Tensor<Float>.randomNormal(shape: [1, n], using: &generator))
+            }, along: 0)
+        }
         let low = try LowRankQueries(p, rank: .fixed(2), svd: .exact, layer: "test", seed: 0)
         #expect(low.offsets == [0, 2, 4])
         for j in 0..<2 {
-            let pj = p.sliced(along: 0, j..<(j + 1)).reshaped(to: [7, 5])
+            let pj = p.sliced(along: 0, j..<(j + 1)).reshaped(to: [m, n])
             let cols = low.offsets[j]..<low.offsets[j + 1]
-            let approximation = Tensor.matmul(low.left.sliced(along: 1, cols), low.right.sliced(along: 1, cols), transposeB: true)
+            let (left, right) = (low.left.sliced(along: 1, cols), low.right.sliced(along: 1, cols))
+            let approximation = Tensor.matmul(left, right, transposeB: true)
             // Eckart–Young: ‖P − P_r‖_F² = Σ_{i ≥ r} σ_i².
-            let sigma = try Tensor<Double>(pj).singularValueDecomposition().singularValues.scalars
+            let reference = try Tensor<Double>(pj).singularValueDecomposition()
+            let sigma = reference.singularValues.scalars
             let expected = sigma[2...].map { $0 * $0 }.reduce(0, +)
             let observed = Double((pj - approximation).squared().sum().scalar)
-            #expect(abs(observed - expected) <= 1e-4 * expected, "query \(j): \(observed) vs \(expected)")
+            let total = sigma.map { $0 * $0 }.reduce(0, +)
+            #expect(abs(observed - expected) <= 1e-4 * expected + 1e-10 * total, "query \(j): \(observed) vs \(expected)")
+            // The factors are U diag(S) and V: ‖left column i‖ = σ_i, and V's columns orthonormal
+            // where σ_i > 0.
+            let norms = Tensor<Double>(left).squared().sum(alongAxes: [0]).scalars.map { $0.squareRoot() }
+            for i in 0..<2 { #expect(abs(norms[i] - sigma[i]) <= 1e-5 * sigma[0], "σ_\(i): \(norms[i]) vs \(sigma[i])") }
+            let gram = Tensor<Double>(Tensor.matmul(right, right, transposeA: true))
+            #expect(abs(gram[0, 0] - 1) <= 1e-5)
+            if sigma[1] > 1e-6 * sigma[0] { #expect(abs(gram[1, 1] - 1) <= 1e-5 && abs(gram[0, 1]) <= 1e-5) }
         }
     }
 
