@@ -164,50 +164,76 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
 
     /// The chunk that starts at query `start`: up to `end` when given (a chunk being resumed), else
     /// ``ScoreConfiguration/queryChunkSize`` queries, or with a memory budget as many as fit in it
-    /// (at least one group). Queries are preconditioned in groups: the whole chunk when it is kept
-    /// whole; with low rank or a budget, ``ScoreConfiguration/queryBatchSize`` queries at a time,
-    /// or ``ScoreConfiguration/queryChunkSize`` for solvers that pass over the training data per
+    /// (at least one group). Queries are preconditioned in groups of
+    /// ``ScoreConfiguration/queryBatchSize`` — so that the whole gradients of a group, not of the
+    /// chunk, are held beside the chunk's preconditioned queries — or of
+    /// ``ScoreConfiguration/queryChunkSize`` for solvers that pass over the training data per
     /// solve (CG, LiSSA), so that one pass serves many queries.
     func chunk(from start: Int, to end: Int? = nil) throws -> QueryChunk {
         let total = task.queryCount
-        let whole = configuration.queryRank == .full && configuration.memoryBudget == nil
         let size = Swift.max(1, configuration.queryChunkSize)
-        let group = whole ? size : Swift.max(1, inverse.solvesJointly ? Swift.max(size, configuration.queryBatchSize) : configuration.queryBatchSize)
+        let group = Swift.max(1, inverse.solvesJointly ? Swift.max(size, configuration.queryBatchSize) : configuration.queryBatchSize)
         let limit = end ?? Swift.min(total, configuration.memoryBudget == nil ? start + size : total)
-        var parts = [[QueryFactors]](repeating: [], count: moduleNames.count)
+        let chunk = configuration.queryRank == .full
+            ? try denseChunk(from: start, limit: limit, group: group, resuming: end != nil)
+            : try lowRankChunk(from: start, limit: limit, group: group, resuming: end != nil)
+        queryStatistics.record(chunk)
+        return chunk
+    }
+
+    /// Whole preconditioned queries, written group by group into one tensor per block: every query
+    /// takes the same bytes, so the first group fixes how many fit the budget, and the chunk is
+    /// held once (not once in groups and again joined).
+    func denseChunk(from start: Int, limit: Int, group: Int, resuming: Bool) throws -> QueryChunk {
+        var blocks: [Tensor<Float>] = []
+        var count = limit - start
+        var next = start
+        while next < start + count {
+            let range = next..<Swift.min(start + count, next + group)
+            let preconditioned = try inverse.apply(try queryGradients(range))
+            if blocks.isEmpty {
+                let perQuery = preconditioned.map { 4 * $0.scalarCount }.reduce(0, +) / range.count
+                if !resuming, let budget = configuration.memoryBudget {
+                    count = Swift.min(count, Swift.max(range.count, budget / Swift.max(1, perQuery)))
+                }
+                blocks = preconditioned.map { p in Tensor<Float>(shape: [count] + p.shape.dropFirst(), unsafeUninitialized: { _ in }) }
+            }
+            for (i, p) in preconditioned.enumerated() {
+                let offset = (next - start) * (p.scalarCount / range.count)
+                blocks[i].withUnsafeMutableBufferPointer { dst in
+                    p.withUnsafeBufferPointer { src in (dst.baseAddress! + offset).update(from: src.baseAddress!, count: src.count) }
+                }
+            }
+            next = range.upperBound
+        }
+        return QueryChunk(range: start..<next, factors: blocks.map { .dense($0) })
+    }
+
+    /// Low-rank queries, group by group while their factors fit the budget (ranks, and so bytes,
+    /// differ from query to query with ``QueryRank/energy(_:)``).
+    func lowRankChunk(from start: Int, limit: Int, group: Int, resuming: Bool) throws -> QueryChunk {
+        var parts = [[LowRankQueries]](repeating: [], count: moduleNames.count)
         var next = start, bytes = 0
         while next < limit {
             let range = next..<Swift.min(limit, next + group)
             let preconditioned = try inverse.apply(try queryGradients(range))
-            var factors: [QueryFactors] = []
-            for (i, p) in preconditioned.enumerated() {
-                if configuration.queryRank == .full {
-                    factors.append(.dense(p))
-                } else {
-                    factors.append(.lowRank(try LowRankQueries(p, rank: configuration.queryRank, svd: configuration.svd, layer: moduleNames[i],
-                                                               seed: UInt64(range.lowerBound) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i))))
-                }
+            let factors = try preconditioned.enumerated().map { i, p in
+                try LowRankQueries(p, rank: configuration.queryRank, svd: configuration.svd, layer: moduleNames[i],
+                                   seed: UInt64(range.lowerBound) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i))
             }
             let added = factors.map(\.bytes).reduce(0, +)
-            if end == nil, let budget = configuration.memoryBudget, next > start, bytes + added > budget { break }
+            if !resuming, let budget = configuration.memoryBudget, next > start, bytes + added > budget { break }
             for (i, f) in factors.enumerated() { parts[i].append(f) }
             bytes += added
             next = range.upperBound
         }
-        let factors = parts.map { pieces -> QueryFactors in
-            switch pieces[0] {
-            case .dense: return .dense(Tensor.concatenated(pieces.map { if case let .dense(p) = $0 { return p }; fatalError() }, along: 0))
-            case .lowRank:
-                let low = pieces.map { if case let .lowRank(l) = $0 { return l }; fatalError() }
-                var offsets = [0]
-                for l in low { offsets += l.offsets.dropFirst().map { $0 + offsets.last! } }
-                return .lowRank(LowRankQueries(left: Tensor.concatenated(low.map(\.left), along: 1),
-                                               right: Tensor.concatenated(low.map(\.right), along: 1), offsets: offsets))
-            }
+        let factors = parts.map { low -> QueryFactors in
+            var offsets = [0]
+            for l in low { offsets += l.offsets.dropFirst().map { $0 + offsets.last! } }
+            return .lowRank(LowRankQueries(left: Tensor.concatenated(low.map(\.left), along: 1),
+                                           right: Tensor.concatenated(low.map(\.right), along: 1), offsets: offsets))
         }
-        let chunk = QueryChunk(range: start..<next, factors: factors)
-        queryStatistics.record(chunk)
-        return chunk
+        return QueryChunk(range: start..<next, factors: factors)
     }
 
     // MARK: Streaming the training data

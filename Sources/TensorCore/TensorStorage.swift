@@ -5,13 +5,22 @@ public final class TensorStorage<Scalar: TensorScalar> {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Scalar>
 
+    /// Whether the block was mapped by ``MemoryConfiguration/mapLarge(byteCount:)`` (and is unmapped on release).
+    private let isMapped: Bool
+
     /// Allocates uninitialised storage; callers must write every element before reading.
     init(uninitializedCount count: Int) {
         MemoryConfiguration.prepare()
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: Swift.max(1, count) * MemoryLayout<Scalar>.stride, alignment: 64)
-        pointer = raw.bindMemory(to: Scalar.self, capacity: Swift.max(1, count))
+        let byteCount = Swift.max(1, count) * MemoryLayout<Scalar>.stride
+        if let mapped = MemoryConfiguration.mapLarge(byteCount: byteCount) {
+            isMapped = true
+            pointer = mapped.bindMemory(to: Scalar.self, capacity: Swift.max(1, count))
+        } else {
+            isMapped = false
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
+            pointer = raw.bindMemory(to: Scalar.self, capacity: Swift.max(1, count))
+        }
     }
 
     convenience init(repeating value: Scalar, count: Int) {
@@ -26,12 +35,17 @@ public final class TensorStorage<Scalar: TensorScalar> {
     }
 
     deinit {
-        UnsafeMutableRawPointer(pointer).deallocate()
+        if isMapped {
+            MemoryConfiguration.unmapLarge(UnsafeMutableRawPointer(pointer), byteCount: Swift.max(1, count) * MemoryLayout<Scalar>.stride)
+        } else {
+            UnsafeMutableRawPointer(pointer).deallocate()
+        }
     }
 }
 
 #if canImport(Glibc)
 import CPlatform
+import Glibc
 #endif
 
 /// Keeps freed tensor memory in the process for reuse.
@@ -41,8 +55,36 @@ import CPlatform
 /// that allocates the same activation sizes every step, that zeroing cost about a tenth of the
 /// time. With mmap off for malloc (`M_MMAP_MAX` = 0; the mmap threshold itself cannot exceed
 /// 32 MB) and a high trim threshold, large blocks come from the heap and are reused.
+///
+/// Blocks of ``largeBlockBytes`` (64 MiB) and more are mapped and unmapped directly instead: kept
+/// on a heap that is never trimmed, blocks of that size — a chunk of preconditioned queries, a
+/// concatenation of them — fragment it, and the resident memory of a long scoring run grew to
+/// several times what was live. They are few per step, so zeroing their pages costs little
+/// beside the work done on them.
 enum MemoryConfiguration {
-    nonisolated(unsafe) private static let configured: Bool = {
+    /// The size from which tensor storage is mapped rather than taken from malloc's heap.
+    static let largeBlockBytes = 64 << 20
+
+    /// A private anonymous mapping of `byteCount` bytes (page aligned, so 64-byte aligned), or nil
+    /// for a block below ``largeBlockBytes`` or when the kernel refuses (malloc then tries).
+    static func mapLarge(byteCount: Int) -> UnsafeMutableRawPointer? {
+        #if canImport(Glibc)
+        guard byteCount >= largeBlockBytes else { return nil }
+        let address = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let address, address != MAP_FAILED else { return nil }
+        return address
+        #else
+        return nil
+        #endif
+    }
+
+    static func unmapLarge(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
+        #if canImport(Glibc)
+        munmap(pointer, byteCount)
+        #endif
+    }
+
+    private static let configured: Bool = {
         #if canImport(Glibc)
         mallopt(M_MMAP_MAX, 0)
         mallopt(M_TRIM_THRESHOLD, Int32.max)

@@ -10,8 +10,8 @@ struct CommandLineTests {
     }
 
     @Test(arguments: [
-        ([String](), "Error: no subcommand given\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, demo\n"),
-        (["frobnicate"], "Error: unknown subcommand 'frobnicate'\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, demo\n"),
+        ([String](), "Error: no subcommand given\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, candidates, demo\n"),
+        (["frobnicate"], "Error: unknown subcommand 'frobnicate'\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, candidates, demo\n"),
         (["inspect"], "Error: missing required option '--model DIR'\nUsage: influence inspect --model DIR\n"),
         (["inspect", "--model"], "Error: option '--model' needs a value (DIR)\nUsage: influence inspect --model DIR\n"),
         (["inspect", "--model", "x", "--bogus"], "Error: unknown option '--bogus'\nUsage: influence inspect --model DIR\n"),
