@@ -48,22 +48,9 @@ public enum CandidateFile {
             text += score.description
         }
         text += "]"
-        if let data { text += ",\"data\":\"" + jsonEscaped(data) + "\"" }
+        // A string always serialises (only non-finite numbers cannot).
+        if let data { text += ",\"data\":" + (try! JSONValue.string(data).serialized()) }
         return text + "}"
-    }
-
-    /// `text` with `"`, `\\` and control characters escaped for a JSON string.
-    static func jsonEscaped(_ text: String) -> String {
-        var escaped = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case let c where c.value < 0x20: escaped += String(format: "\\u%04x", c.value)
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped
     }
 }
 
