@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ModelIO", targets: ["ModelIO"]),
         .library(name: "Influence", targets: ["Influence"]),
         .library(name: "Retrieval", targets: ["Retrieval"]),
+        .library(name: "Reports", targets: ["Reports"]),
         .library(name: "Workflows", targets: ["Workflows"]),
         .executable(name: "influence", targets: ["InfluenceCLI"]),
         .executable(name: "influence-bench", targets: ["InfluenceBench"]),
@@ -48,17 +49,20 @@ let package = Package(
         // TF-IDF candidate retrieval: the inverted index and the candidate files.
         .target(name: "Retrieval", dependencies: ["Formats"], exclude: ["README.md"]),
 
+        // Reports: self-contained HTML and JSON from score files, and the analyses they show.
+        .target(name: "Reports", dependencies: ["TensorCore", "Formats"], exclude: ["README.md"]),
+
         // What each subcommand does, as library code: loading tasks, fit, scores, training, the demo.
         .target(
             name: "Workflows",
-            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence", "Retrieval"],
+            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence", "Retrieval", "Reports"],
             exclude: ["README.md"]),
 
         // Executables.
         .executableTarget(
             name: "InfluenceCLI",
             dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence",
-                           "Retrieval", "Workflows"]),
+                           "Retrieval", "Reports", "Workflows"]),
         .executableTarget(
             name: "InfluenceBench",
             dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training", "Influence", "Datasets", "Retrieval"]),
@@ -78,6 +82,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "InfluenceTests", dependencies: ["Influence", "NeuralNetworks", "Autograd", "TensorCore", "Datasets", "_TestSupport"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Formats", "TensorCore"]),
         .testTarget(name: "InfluenceCLITests", dependencies: ["_TestSupport", "Formats", "TensorCore"]),
     ],
     swiftLanguageModes: [.v5]

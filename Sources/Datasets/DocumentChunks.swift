@@ -29,6 +29,23 @@ public struct DocumentChunks: Sendable, Equatable {
     /// Whether some document became several rows.
     public var splitsDocuments: Bool { sequences.count > documentIDs.count }
 
+    /// The tokens of document `d`, put back together from its chunks.
+    public func tokens(ofDocument d: Int) -> [Int] {
+        let rows = rowRanges[d]
+        guard let first = rows.first else { return [] }
+        var tokens = sequences[first]
+        for row in rows.dropFirst() { tokens += sequences[row].dropFirst() }
+        return tokens
+    }
+
+    /// Where row `row` starts in its document's tokens: k·(L − 1) for the document's k-th chunk.
+    public func offset(ofRow row: Int) -> Int { (row - rowRanges[documentOfRow[row]].lowerBound) * stride }
+
+    /// Tokens per document.
+    public var tokenCounts: [Int] {
+        rowRanges.map { rows in rows.isEmpty ? 0 : rows.reduce(0) { $0 + sequences[$1].count } - (rows.count - 1) }
+    }
+
     /// Cuts `documents` into chunks of at most `length` tokens.
     ///
     /// - Precondition: `length ≥ 2` and one identifier per document.

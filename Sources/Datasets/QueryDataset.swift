@@ -12,17 +12,26 @@ public struct QueryDataset: Sendable {
     public var promptLengths: [Int]
     /// The text of each query (empty for rows given as ids).
     public var texts: [String]
+    /// The prompt and completion texts of each query given as such (nil for other rows).
+    public var parts: [(prompt: String, completion: String)?]
+    /// The row's other keys as strings (`language`, `group`, ...); JSON values other than strings
+    /// in their serialised form.
+    public var metadata: [[String: String]]
     public var count: Int { sequences.count }
 
-    public init(sequences: [[Int]] = [], promptLengths: [Int] = [], texts: [String] = []) {
+    public init(sequences: [[Int]] = [], promptLengths: [Int] = [], texts: [String] = [], parts: [(prompt: String, completion: String)?]? = nil,
+                metadata: [[String: String]]? = nil) {
         self.sequences = sequences
         self.promptLengths = promptLengths
         self.texts = texts
+        self.parts = parts ?? Array(repeating: nil, count: sequences.count)
+        self.metadata = metadata ?? Array(repeating: [:], count: sequences.count)
     }
 
     /// The first `count` queries.
     public func prefix(_ count: Int) -> QueryDataset {
-        QueryDataset(sequences: Array(sequences.prefix(count)), promptLengths: Array(promptLengths.prefix(count)), texts: Array(texts.prefix(count)))
+        QueryDataset(sequences: Array(sequences.prefix(count)), promptLengths: Array(promptLengths.prefix(count)), texts: Array(texts.prefix(count)),
+                     parts: Array(parts.prefix(count)), metadata: Array(metadata.prefix(count)))
     }
 
     /// Reads a JSON Lines file of queries.
@@ -45,6 +54,7 @@ public struct QueryDataset: Sendable {
                 return tokenizer.encode(text)
             }
             var ids: [Int], prompt = 0, text = ""
+            var parts: (prompt: String, completion: String)? = nil
             if row["prompt"] != nil || row["completion"] != nil {
                 // The completion is encoded without the tokenizer's template (a BOS belongs before the prompt only).
                 let p = try encode("prompt")
@@ -53,6 +63,7 @@ public struct QueryDataset: Sendable {
                 ids = p + c
                 prompt = p.count
                 text = (row["prompt"]?.stringValue ?? "") + completionText
+                parts = (row["prompt"]?.stringValue ?? "", completionText)
                 if c.isEmpty { throw fail("the completion is empty") }
             } else if let array = row["input_ids"]?.arrayValue {
                 ids = try array.map { v in
@@ -73,6 +84,12 @@ public struct QueryDataset: Sendable {
             rows.sequences.append(ids)
             rows.promptLengths.append(prompt)
             rows.texts.append(text)
+            rows.parts.append(parts)
+            var extra: [String: String] = [:]
+            for (key, value) in row where !["text", "input_ids", "prompt", "completion"].contains(key) {
+                extra[key] = try value.stringValue ?? value.serialized()
+            }
+            rows.metadata.append(extra)
         }
         if rows.sequences.isEmpty { throw DatasetError.empty(path: url.path) }
         return rows

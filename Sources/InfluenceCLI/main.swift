@@ -4,7 +4,8 @@ import TensorCore
 
 /// The `influence` command: subcommands over the swift-influence library.
 let subcommands: [any Subcommand.Type] = [InspectCommand.self, TokenizeCommand.self, LossCommand.self, TrainCommand.self, FitCommand.self,
-                                          ScoresCommand.self, CandidatesCommand.self, DemoCommand.self]
+                                          ScoresCommand.self, CandidatesCommand.self, ReportCommand.self, CrossLingualStudyCommand.self,
+                                          ModelSizeStudyCommand.self, DemoCommand.self]
 
 let topLevelUsage = "influence <subcommand> [options]; subcommands: " + subcommands.map { $0.name }.joined(separator: ", ")
 
@@ -27,11 +28,18 @@ if first == "--help" || first == "-h" || first == "help" {
     print(topLevelHelp())
     exit(0)
 }
-guard let command = subcommands.first(where: { $0.name == first }) else {
-    printError("Error: unknown subcommand '\(first)'\nUsage: \(topLevelUsage)")
+// A subcommand is one word, or two for the studies (`study crosslingual`).
+let twoWords = arguments.count > 1 ? first + " " + arguments[1] : nil
+guard let command = subcommands.first(where: { $0.name == first || $0.name == twoWords }) else {
+    if first == "study" {
+        let studies = subcommands.map { $0.name }.filter { $0.hasPrefix("study ") }.map { String($0.dropFirst(6)) }
+        printError("Error: \(arguments.count > 1 ? "unknown study '\(arguments[1])'" : "no study given"); studies: \(studies.joined(separator: ", "))\nUsage: influence study \(studies.joined(separator: "|")) [options]")
+    } else {
+        printError("Error: unknown subcommand '\(first)'\nUsage: \(topLevelUsage)")
+    }
     exit(64)
 }
-let rest = Array(arguments.dropFirst())
+let rest = Array(arguments.dropFirst(command.name.split(separator: " ").count))
 if rest.contains("--help") || rest.contains("-h") {
     print(command.help, terminator: "")
     exit(0)

@@ -2,6 +2,8 @@ import Datasets
 import Formats
 import Foundation
 import Influence
+import Reports
+import TensorCore
 
 /// The whole pipeline on the fortune corpora, cached for reruns: train a small language model on
 /// every English, German and Spanish fortune, fit EK-FAC on its MLP layers with the true Fisher,
@@ -23,17 +25,40 @@ public struct Demo {
     public var top: Int
     /// `gpt2`, `llama` or `gpt_neox`.
     public var architecture: String
+    /// The model's blocks and width (4 attention heads).
+    public var layers: Int
+    public var width: Int
+    /// Bootstrap samples of the report's power-law fits.
+    public var bootstrapRepetitions: Int
 
-    public init(cache: URL, steps: Int = 600, documentsPerLanguage: Int = 1500, top: Int = 3, architecture: String = "gpt2") {
+    public init(cache: URL, steps: Int = 600, documentsPerLanguage: Int = 1500, top: Int = 2, architecture: String = "gpt2", layers: Int = 2,
+                width: Int = 128, bootstrapRepetitions: Int = 200) {
         self.cache = cache
         self.steps = steps
         self.documentsPerLanguage = documentsPerLanguage
         self.top = top
         self.architecture = architecture
+        self.layers = layers
+        self.width = width
+        self.bootstrapRepetitions = bootstrapRepetitions
+    }
+
+    /// What a run made, for the studies built on it.
+    public struct Outcome {
+        public var model: URL
+        public var documentsFile: URL
+        public var queriesFile: URL
+        public var scores: URL
+        public var report: URL
+        public var documents: [Document]
+        /// `[queries, documents]`.
+        public var documentScores: Tensor<Float>
+        public var summary: ReportSummary
     }
 
     /// Runs the pipeline; `step` receives stage messages, `print` the report's lines.
-    public func run(step: (String) -> Void, print: (String) -> Void, progress: ((String, Int, Int) -> Void)? = nil) throws {
+    @discardableResult
+    public func run(step: (String) -> Void, print: (String) -> Void, progress: ((String, Int, Int) -> Void)? = nil) throws -> Outcome {
         let started = Date()
         let model = cache.appendingPathComponent("model"), factors = cache.appendingPathComponent("factors")
         let scores = cache.appendingPathComponent("scores")
@@ -44,16 +69,17 @@ public struct Demo {
         // trained for the same number of steps; otherwise training resumes from its checkpoint
         // and extends (or restarts) to the new count.
         let trainedMarker = cache.appendingPathComponent("model.done")
-        let trainedKey = architecture == "gpt2" ? "\(steps)\n" : "\(architecture) \(steps)\n"
+        let size = layers == 2 && width == 128 ? "" : "\(layers)x\(width) "
+        let trainedKey = architecture == "gpt2" && size.isEmpty ? "\(steps)\n" : "\(architecture) \(size)\(steps)\n"
         if let text = try? String(contentsOf: trainedMarker, encoding: .utf8), text == trainedKey {
             step("model: reusing \(model.path)")
         } else {
-            step("training a \(architecture) model on the fortune corpora (\(steps) steps)")
+            step("training a \(architecture) model of \(layers) × \(width) on the fortune corpora (\(steps) steps)")
             let options = TrainingOptions(steps: steps, batchSize: 32, learningRate: 0.002, validationInterval: 100,
-                                          recorded: ["architecture": architecture, "layers": "2", "width": "128", "heads": "4", "context": "64",
+                                          recorded: ["architecture": architecture, "layers": String(layers), "width": String(width), "heads": "4", "context": "64",
                                                      "vocab-size": "2048", "batch-size": "32", "learning-rate": "0.002", "corpus": "fortunes"])
             try Workflows.train(LanguageModelTrainingRequest(output: model, architecture: architecture, corpusLanguages: ["en", "de", "es"],
-                                                             vocabularySize: 2048, layers: 2, width: 128, heads: 4, context: 64, training: options),
+                                                             vocabularySize: 2048, layers: layers, width: width, heads: 4, context: 64, training: options),
                                 log: step)
             try AtomicFile.write(Data(trainedKey.utf8), to: trainedMarker)
         }
@@ -64,12 +90,17 @@ public struct Demo {
             documents += try FortuneCorpus.load(languages: [language]).prefix(documentsPerLanguage)
         }
         try TextDataset.write(documents: documents, to: documentsURL)
-        let queryRows: [[String: JSONValue]] = Self.queries.map { ["prompt": .string($0.prompt), "completion": .string($0.completion)] }
+        // Translations of one question share a group, which gives the report its cross-lingual grid.
+        let queryRows: [[String: JSONValue]] = Self.queries.enumerated().map { q, query in
+            ["prompt": .string(query.prompt), "completion": .string(query.completion), "language": .string(query.language),
+             "group": .string(q < 3 ? "meaning of life" : "query \(q + 1)")]
+        }
         try JSONLines.write(queryRows, to: queriesURL)
 
         // 3. Factors, fitted once per document set.
         let fittedMarker = cache.appendingPathComponent("factors.done")
-        let fitKey = "\(documentsPerLanguage) documents per language, model of \(steps) steps\n"
+        // The model's identity is part of the key: factors of another model are never reused.
+        let fitKey = "\(documentsPerLanguage) documents per language, model of \(architecture == "gpt2" ? "" : architecture + " ")\(size)\(steps) steps\n"
         if let text = try? String(contentsOf: fittedMarker, encoding: .utf8), text == fitKey,
            FileManager.default.fileExists(atPath: factors.appendingPathComponent(InfluenceFactors.fileName).path) {
             step("factors: reusing \(factors.path)")
@@ -82,14 +113,20 @@ public struct Demo {
             try AtomicFile.write(Data(fitKey.utf8), to: fittedMarker)
         }
 
-        // 4. Scores.
+        // 4. Scores, per module and per token for the report.
         step("scoring \(Self.queries.count) queries against \(documents.count) fortunes")
         let report = try Workflows.scores(ScoresRequest(inputs: TaskInputs(model: model, train: documentsURL.path, queries: queriesURL.path),
-                                                        source: .fit(factors), configuration: ScoreConfiguration(batchSize: 16), output: scores),
+                                                        source: .fit(factors),
+                                                        configuration: ScoreConfiguration(perModule: true, perToken: true, batchSize: 16), output: scores),
                                           progress: progress)
         step("scored in " + String(format: "%.1f s", report.seconds))
 
-        // 5. The report.
+        // 5. The report, and a few lines of it here.
+        step("writing the report")
+        let reportURL = cache.appendingPathComponent("report.html")
+        let written = try Workflows.report(ReportRequest(scores: scores, model: model, train: documentsURL.path, queries: queriesURL.path,
+                                                         output: reportURL, options: ReportOptions(top: 5, bootstrapRepetitions: bootstrapRepetitions,
+                                                                                                   title: "Which fortunes made the model say this?")))
         // Long fortunes are cut into rows; a fortune's influence is the sum over its rows.
         guard let rows = report.run.scores?.pairwise, let chunks = report.documents else { preconditionFailure("the demo keeps every pair") }
         let matrix = report.documentScores ?? Workflows.documentTotals(rows, chunks)
@@ -97,27 +134,20 @@ public struct Demo {
         for (q, query) in Self.queries.enumerated() {
             let row = (0..<documents.count).map { matrix[q, $0] }
             let order = row.indices.sorted { row[$0] > row[$1] }
-            print("Query [\(query.language)]: \"\(query.prompt)\" → \"\(query.completion.trimmingCharacters(in: .whitespaces))\"")
-            func show(_ indices: ArraySlice<Int>, _ sign: String) {
-                for i in indices {
-                    let d = documents[i]
-                    let text = d.text.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\t", with: " ")
-                    let shown = text.count > 110 ? String(text.prefix(107)) + "..." : text
-                    print(String(format: "   %@ %10.2f  [%@ %@] %@", sign, row[i], d.language, d.source, shown))
-                }
+            print("[\(query.language)] \"\(query.prompt)\" → \"\(query.completion.trimmingCharacters(in: .whitespaces))\"")
+            for i in order.prefix(top) {
+                let text = documents[i].text.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\t", with: " ")
+                let shown = text.count > 96 ? String(text.prefix(93)) + "..." : text
+                print(String(format: "   + %9.1f  [%@] %@", row[i], documents[i].language, shown))
             }
-            print("  most supporting:")
-            show(order.prefix(top), "+")
-            print("  most opposing:")
-            show(order.reversed().prefix(top), "-")
-            let byLanguage = ["en", "de", "es"].map { lang -> String in
-                let values = documents.indices.filter { documents[$0].language == lang }.map { Double(row[$0]) }
-                let mean = values.reduce(0, +) / Double(Swift.max(1, values.count))
-                return String(format: "%@ %.2f", lang, mean)
+            if let e = written.exponents[q] {
+                print(String(format: "   tail: power law α = %.2f ± %.2f", e.alpha, e.standardError) + (e.pValue.map { String(format: " (p = %.2f)", $0) } ?? ""))
             }
-            print("  mean score by document language: " + byLanguage.joined(separator: ", "))
-            print("")
         }
+        print("")
+        print("report: \(reportURL.path)")
         print(String(format: "demo finished in %.1f s; everything is kept in %@ (delete it to start over)", Date().timeIntervalSince(started), cache.path))
+        return Outcome(model: model, documentsFile: documentsURL, queriesFile: queriesURL, scores: scores, report: reportURL, documents: documents,
+                       documentScores: matrix, summary: written)
     }
 }

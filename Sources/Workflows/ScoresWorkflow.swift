@@ -97,10 +97,13 @@ extension Workflows {
         let run: ScoringRun
         var label: String
         var statistics: QueryStatistics? = nil
+        /// The Fisher's labels, for strategies that fit factors.
+        var fisher: String? = nil
         switch request.source {
         case let .fit(directory):
             let fitted = try CurvatureStrategies.loadFit(from: directory)
             if let factors = fitted as? InfluenceFactors {
+                fisher = factors.labels.rawValue
                 let names = task.model.linearLayers(matching: factors.moduleNames).map(\.name)
                 try factors.check(modelFingerprint: ModelFingerprint.of(task.model), moduleNames: names, path: directory.path)
             }
@@ -113,6 +116,7 @@ extension Workflows {
             label = fitted.strategyDescription
         case let .strategy(base, layerwise):
             let type = type(of: base)
+            if base is any FactorCurvatureStrategy { fisher = request.labels.rawValue }
             if allParameters && !type.coversEveryParameter {
                 throw WorkflowError("--modules all is offered with strategies that cover every parameter (\(CurvatureStrategies.all.filter { $0.coversEveryParameter }.map { $0.name }.joined(separator: ", ")))")
             }
@@ -148,9 +152,46 @@ extension Workflows {
         let summary = run.output.summary(trainTexts: loaded.trainTexts, queryTexts: loaded.queryTexts, moduleNames: run.moduleNames,
                                          dampings: run.dampings)
         try AtomicFile.write(Data(try summary.serialized().utf8), to: request.output.appendingPathComponent("summary.json"))
+        try writeRunRecord(request, task: task, loaded: loaded, run: run, label: label, fisher: fisher, started: started)
         return ScoresReport(run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,
                             seconds: Date().timeIntervalSince(started), documents: loaded.documents, documentScores: documentScores,
                             queryStatistics: statistics)
+    }
+
+    /// The file of a scoring run's facts, beside its scores: what was scored, how and when.
+    public static let runRecordName = "run.json"
+
+    /// Writes `run.json`: the model and data paths, limits, strategy, Fisher labels, damping,
+    /// modules, options, the data fingerprint (which `report` checks) and the start and end times.
+    static func writeRunRecord<Task: InfluenceTask>(_ request: ScoresRequest, task: Task, loaded: LoadedTask, run: ScoringRun, label: String,
+                                                    fisher: String?, started: Date) throws where Task.Scalar == Float {
+        let finished = Date()
+        let iso = ISO8601DateFormatter()
+        let c = request.configuration
+        var record: [String: JSONValue] = [
+            "model": .string(request.inputs.model.standardizedFileURL.path), "model_type": .string(loaded.model.modelType),
+            "train": .string(request.inputs.train), "strategy": .string(run.strategy), "strategy_label": .string(label),
+            "damping": .string(c.damping.description), "modules": .array(run.moduleNames.map { .string($0) }),
+            "damping_per_module": .array(run.dampings.map { $0.isFinite ? .number($0) : .null }),
+            "queries_count": .number(Double(task.queryCount)), "rows": .number(Double(task.trainingExampleCount)),
+            "per_module": .bool(c.perModule), "per_token": .bool(c.perToken), "self": .bool(c.selfInfluence),
+            "query_rank": .string(c.queryRank.description), "data": .string(candidateDataFingerprint(task)),
+            "sign": .string("positive supports the query"),
+            "started": .string(iso.string(from: started)), "finished": .string(iso.string(from: finished)),
+            "seconds": .number(finished.timeIntervalSince(started)),
+        ]
+        if let queries = request.inputs.queries { record["queries"] = .string(queries) }
+        if let m = request.inputs.maximumExamples { record["max_examples"] = .number(Double(m)) }
+        if let m = request.inputs.maximumQueries { record["max_queries"] = .number(Double(m)) }
+        if let fisher { record["fisher"] = .string(fisher) }
+        if case let .fit(directory) = request.source { record["factors"] = .string(directory.standardizedFileURL.path) }
+        if let documents = loaded.documents { record["documents"] = .number(Double(documents.documentCount)) }
+        switch c.selection {
+        case .all: record["selection"] = .string("all")
+        case let .top(k): record["selection"] = .string("top \(k)")
+        case .candidates: record["selection"] = .string("candidates")
+        }
+        try AtomicFile.write(Data(try JSONValue.object(record).serialized().utf8), to: request.output.appendingPathComponent(runRecordName))
     }
 
     /// `documents.jsonl` (each document's id and rows) and, with dense scores,

@@ -42,6 +42,12 @@ public struct LoadedTask {
     public let queryTexts: [String]
     /// The training documents of a language model and the rows they became; nil for an MLP.
     public var documents: DocumentChunks? = nil
+    /// The other fields of each training document's row (`source`, `language`, ...).
+    public var documentMetadata: [[String: String]] = []
+    /// The text of each training document (of each row, for an MLP).
+    public var documentTexts: [String] = []
+    /// The queries as read: prompt and completion texts, other fields.
+    public var queryRows: QueryDataset = QueryDataset()
 
     /// The task of a language model of any family: its model behind `AnyCausalLanguageModel`.
     ///
@@ -98,7 +104,8 @@ public enum TaskLoader {
         if let limit = inputs.maximumQueries, queries.count > limit { queries = queries.prefix(limit) }
         let task = LanguageModelingTask(model: model, training: documents.sequences, queries: queries.sequences,
                                         queryPromptLengths: queries.promptLengths)
-        return LoadedTask(task: task, model: loaded, trainTexts: rowTexts, queryTexts: queries.texts, documents: documents)
+        return LoadedTask(task: task, model: loaded, trainTexts: rowTexts, queryTexts: queries.texts, documents: documents,
+                          documentMetadata: training.metadata, documentTexts: training.texts, queryRows: queries)
     }
 
     static func classificationTask(_ network: MultilayerPerceptron<Float>, _ configuration: MLPConfiguration, _ loaded: LoadedModel<Float>,
@@ -114,7 +121,7 @@ public enum TaskLoader {
         }
         let task = ClassificationTask(model: network, trainingFeatures: training.rows.features, trainingLabels: training.rows.labels,
                                       queryFeatures: query?.rows.features ?? Tensor<Float>.zeros(shape: [0, count]), queryLabels: query?.rows.labels ?? [])
-        return LoadedTask(task: task, model: loaded, trainTexts: training.texts, queryTexts: query?.texts ?? [])
+        return LoadedTask(task: task, model: loaded, trainTexts: training.texts, queryTexts: query?.texts ?? [], documentTexts: training.texts)
     }
 
     /// Labelled rows for an MLP classifier: `fashion-mnist:train`, `fashion-mnist:test` (or
