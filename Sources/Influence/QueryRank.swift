@@ -125,44 +125,61 @@ public struct LowRankQueries: Sendable {
     }
 
     /// The eigendecomposition of the Gram matrix of `p` `[m, n]` in double precision: of PᵀP
-    /// when n ≤ m, else of PPᵀ; eigenvalues (σ²) in descending order, the eigenvectors (columns)
-    /// in that order.
+    /// when n ≤ m (its eigenvectors are the right singular vectors), else of PPᵀ.
     struct GramDecomposition {
+        /// Every eigenvalue (σ²), descending.
         var squares: [Double]
+        /// The eigenvectors, as columns in that order.
         var vectors: Tensor<Double>
         /// Whether the eigenvectors are the right singular vectors (PᵀP) rather than the left.
         var isRight: Bool
     }
 
-    static func gramEigenvalues(_ p: Tensor<Float>) throws -> GramDecomposition {
+    /// The Gram matrix of `p` in double precision, and whether it is PᵀP.
+    static func gram(_ p: Tensor<Float>) -> (Tensor<Double>, isRight: Bool) {
         let (m, n) = (p.shape[0], p.shape[1])
         let d = Tensor<Double>(p)
-        let gram = n <= m ? Tensor.matmul(d, d, transposeA: true) : Tensor.matmul(d, d, transposeB: true)
-        let (values, vectors) = try gram.symmetricEigendecomposition()
+        return (n <= m ? Tensor.matmul(d, d, transposeA: true) : Tensor.matmul(d, d, transposeB: true), n <= m)
+    }
+
+    /// Every eigenpair of the Gram matrix (dsyevd), for choosing a rank by energy: the rank such a
+    /// choice keeps is usually a large part of the order, where computing every pair at once is
+    /// cheaper than computing the eigenvalues first and the leading pairs after.
+    static func gramEigenvalues(_ p: Tensor<Float>) throws -> GramDecomposition {
+        let (g, isRight) = gram(p)
+        let (values, vectors) = try g.symmetricEigendecomposition()
         let ascending = values.scalars
         let descending = Array(ascending.indices.reversed())
-        return GramDecomposition(squares: descending.map { Swift.max(0, ascending[$0]) },
-                                 vectors: vectors.indexSelect(along: 1, indices: descending), isRight: n <= m)
+        let squares = descending.map { Swift.max(0, ascending[$0]) }
+        return GramDecomposition(squares: squares, vectors: vectors.indexSelect(along: 1, indices: descending), isRight: isRight)
     }
 
     /// The leading `rank` singular triplets of `p` from its Gram matrix (see ``TruncatedSVD/exact``):
-    /// `u` `[m, r]`, the singular values `[r]` in descending order, `vt` `[r, n]`. A singular value
-    /// of zero (a rank-deficient P) gets a zero singular vector on the side computed from P, which
-    /// leaves U diag(S) Vᵀ exact.
+    /// `u` `[m, r]`, the singular values `[r]` in descending order, `vt` `[r, n]`. Without a
+    /// decomposition, only the r leading eigenpairs of the Gram matrix are computed (dsyevr). A
+    /// singular value of zero (a rank-deficient P) gets a zero singular vector on the side computed
+    /// from P, which leaves U diag(S) Vᵀ exact.
     static func gramSVD(_ p: Tensor<Float>, rank: Int, decomposition: GramDecomposition? = nil) throws
         -> (Tensor<Float>, Tensor<Float>, Tensor<Float>) {
-        let g = try decomposition ?? gramEigenvalues(p)
-        let r = Swift.min(rank, g.squares.count)
-        let sigma = g.squares.prefix(r).map { $0.squareRoot() }
-        let kept = g.vectors.sliced(along: 1, 0..<r)                                        // [n or m, r]
+        let leading: [Double], kept: Tensor<Double>, isRight: Bool
+        if let decomposition {
+            let r = Swift.min(rank, decomposition.squares.count)
+            (leading, kept, isRight) = (Array(decomposition.squares.prefix(r)), decomposition.vectors.sliced(along: 1, 0..<r), decomposition.isRight)
+        } else {
+            let (g, right) = gram(p)
+            (leading, kept) = try g.largestSymmetricEigenpairs(Swift.min(rank, g.shape[0]))   // [n or m, r]
+            isRight = right
+        }
+        let r = leading.count
+        let sigma = leading.map { Swift.max(0, $0).squareRoot() }
         let d = Tensor<Double>(p)
         // The other side: P V / σ (or Pᵀ U / σ), zero where σ vanishes.
-        let projected = g.isRight ? Tensor.matmul(d, kept) : Tensor.matmul(d, kept, transposeA: true)
+        let projected = isRight ? Tensor.matmul(d, kept) : Tensor.matmul(d, kept, transposeA: true)
         let floor = (sigma.first ?? 0) * 1e-12
         let inverse = Tensor<Double>(shape: [1, r], scalars: sigma.map { $0 > floor ? 1 / $0 : 0 })
         let other = projected * inverse
         let values = Tensor<Float>(shape: [r], scalars: sigma.map { Float($0) })
-        return g.isRight ? (Tensor<Float>(other), values, Tensor<Float>(kept.transposed()))
+        return isRight ? (Tensor<Float>(other), values, Tensor<Float>(kept.transposed()))
             : (Tensor<Float>(kept), values, Tensor<Float>(other.transposed()))
     }
 
@@ -215,8 +232,10 @@ public struct LowRankQueries: Sendable {
 
     /// Per example, ⟨P_q, G_b⟩ with each P_q = U diag(S) Vᵀ rebuilt for the batch, a slice of
     /// queries at a time (at most `sliceBytes` of rebuilt gradients held): R·out·in multiply-adds
-    /// to rebuild, then q·b·out·in for the products. Returns `[q, b]`.
-    public func scoresByReconstruction(perExampleGradients g: Tensor<Float>, sliceBytes: Int = 1 << 28) -> Tensor<Float> {
+    /// to rebuild, then q·b·out·in for the products. Returns `[q, b]`. Slices stay under the
+    /// 64 MiB from which tensor blocks are mapped afresh (zeroed pages on every call): the heap
+    /// reuses the smaller ones.
+    public func scoresByReconstruction(perExampleGradients g: Tensor<Float>, sliceBytes: Int = 1 << 25) -> Tensor<Float> {
         let (b, out, inputs) = (g.shape[0], g.shape[1], g.shape[2])
         let flat = g.reshaped(to: [b, out * inputs])
         let slice = Swift.max(1, sliceBytes / Swift.max(1, 4 * out * inputs))

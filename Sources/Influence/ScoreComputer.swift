@@ -334,18 +334,44 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             for (j, list) in lists.enumerated() { for row in list { map[row, default: []].append(j) } }
             choosers = map
         }
+        // Grouped reconstruction: a low-rank layer whose cheapest contraction rebuilds the queries
+        // keeps the per-example gradients of several batches and rebuilds each query once per
+        // group (R·out·in per group instead of per batch). Decided per layer at the first batch.
+        var grouped: Set<Int>? = nil
+        var groupExamples = configuration.batchSize
+        var stash: [Int: [Tensor<Float>]] = [:]
+        var pending: [(indices: [Int], scores: Tensor<Float>, modules: [Tensor<Float>?])] = []
+        func flushGroup() {
+            guard !pending.isEmpty else { return }
+            for (i, parts) in stash.sorted(by: { $0.key < $1.key }) {
+                guard case let .lowRank(factors) = chunk.factors[i] else { continue }
+                let scores = factors.scoresByReconstruction(perExampleGradients: Tensor.concatenated(parts, along: 0))   // [q, group]
+                var offset = 0
+                for k in pending.indices {
+                    let part = scores.sliced(along: 1, offset..<(offset + pending[k].indices.count))
+                    pending[k].scores += part
+                    if configuration.perModule { pending[k].modules[i] = part }
+                    offset += pending[k].indices.count
+                }
+            }
+            for p in pending {
+                accumulator.add(rows: p.indices, scores: p.scores, perModule: configuration.perModule ? p.modules.map { $0! } : [], perToken: nil, tokens: 1)
+            }
+            pending = []
+            stash = [:]
+        }
         for start in stride(from: accumulator.rowsDone, to: rows.count, by: configuration.batchSize) {
             let indices = Array(rows[start..<Swift.min(rows.count, start + configuration.batchSize)])
             let b = indices.count
             var batchScores = Tensor<Float>.zeros(shape: [q, b])
-            var moduleScores: [Tensor<Float>] = []
+            var moduleScores = [Tensor<Float>?](repeating: nil, count: moduleNames.count)
             var batchTokens: Tensor<Float>? = nil, t = 1
             // Per row of the batch, the queries that chose it, and the union (candidates only).
             let chosen = choosers.map { map in indices.map { map[$0] ?? [] } }
             let needed = chosen.map { Array(Set($0.joined())).sorted() }
             func add(_ i: Int, _ s: Tensor<Float>) {
                 batchScores += s
-                if configuration.perModule { moduleScores.append(s) }
+                if configuration.perModule { moduleScores[i] = s }
             }
             if let source = parameterGradients {
                 // Every parameter: one backward pass per example.
@@ -358,6 +384,10 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 let record = capture.record { task.trainingLoss(indices: indices, labels: .data, generator: &generator) }
                 guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the training loss of example \(indices[0])") }
                 t = record.rowsPerExample
+                if grouped == nil {
+                    (grouped, groupExamples) = Self.groupedLayers(chunk.factors, record.layers, batch: b, rowsPerExample: t, queries: q,
+                                                                  perToken: wantsTokens || chosen != nil)
+                }
                 if wantsTokens { batchTokens = Tensor<Float>.zeros(shape: [q, b, t]) }
                 for (i, layer) in record.layers.enumerated() {
                     var perExample: Tensor<Float>? = nil
@@ -380,6 +410,8 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                     case let .lowRank(factors) where chosen != nil:
                         add(i, candidatePairScores(factors, layer, chosen: chosen!, q: q, t: t, perExampleGradients: gradients,
                                                    tokens: &batchTokens))
+                    case .lowRank where grouped!.contains(i):
+                        stash[i, default: []].append(gradients())
                     case let .lowRank(factors):
                         let (out, inputs) = (layer.outputGradients.shape[1], layer.activations.shape[1])
                         switch LowRankQueries.cheapest(examples: b, rowsPerExample: t, out: out, inputs: inputs, queries: q,
@@ -395,17 +427,48 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                     if accumulator.selfInfluence { pendingSelf[i].append(gradients()) }
                 }
             }
-            accumulator.add(rows: indices, scores: batchScores, perModule: moduleScores, perToken: batchTokens, tokens: t)
+            if grouped?.isEmpty == false {
+                pending.append((indices, batchScores, moduleScores))
+                if pending.reduce(0, { $0 + $1.indices.count }) >= groupExamples { flushGroup() }
+            } else {
+                accumulator.add(rows: indices, scores: batchScores, perModule: configuration.perModule ? moduleScores.map { $0! } : [],
+                                perToken: batchTokens, tokens: t)
+            }
             if accumulator.selfInfluence {
                 pendingRows += b
                 if pendingRows >= inverse.selfScoreRows { try flushSelf() }
             }
             batchIndex += 1
-            progress?("train", accumulator.rowsDone, rows.count)
-            if accumulator.rowsDone < rows.count && batchIndex % Swift.max(1, checkpointInterval) == 0 { try flushSelf(); try save(accumulator) }
+            progress?("train", start + b, rows.count)
+            if start + b < rows.count && batchIndex % Swift.max(1, checkpointInterval) == 0 { flushGroup(); try flushSelf(); try save(accumulator) }
         }
+        flushGroup()
         try flushSelf()
         return try accumulator.result(moduleNames: moduleNames)
+    }
+
+    /// Bytes of per-example gradients a group of batches may hold for grouped reconstruction.
+    static var reconstructionGroupBytes: Int { 1 << 29 }
+
+    /// The low-rank layers scored by grouped reconstruction, and the examples per group: the most
+    /// whole batches whose per-example gradients of those layers fit in
+    /// ``reconstructionGroupBytes``; a layer is grouped when, over such a group, rebuilding its
+    /// queries is the cheapest contraction (``LowRankQueries/cost(examples:rowsPerExample:out:inputs:queries:totalRank:)``).
+    /// None with per-token scores or candidates, which contract otherwise.
+    static func groupedLayers(_ factors: [QueryFactors], _ layers: [LayerRecord<Float>], batch b: Int, rowsPerExample t: Int, queries q: Int,
+                              perToken: Bool) -> (Set<Int>, Int) {
+        guard !perToken else { return ([], b) }
+        let lowRank = factors.indices.filter { if case .lowRank = factors[$0] { return true }; return false }
+        let bytesPerExample = lowRank.reduce(0) { $0 + 4 * layers[$1].outputGradients.shape[1] * layers[$1].activations.shape[1] }
+        guard bytesPerExample > 0 else { return ([], b) }
+        let group = Swift.max(b, reconstructionGroupBytes / bytesPerExample / b * b)
+        let chosen = Set(lowRank.filter { i in
+            guard case let .lowRank(f) = factors[i] else { return false }
+            let (out, inputs) = (layers[i].outputGradients.shape[1], layers[i].activations.shape[1])
+            return LowRankQueries.cheapest(examples: group, rowsPerExample: t, out: out, inputs: inputs, queries: q, totalRank: f.totalRank,
+                                           perToken: false) == .reconstruction
+        })
+        return (chosen, group)
     }
 
     /// `[n, b]` → `[count, b]` with row k of `x` at row `rows[k]`, zeros elsewhere.

@@ -1,3 +1,5 @@
+import CLAPACKE
+
 extension Tensor {
     private func requireMatrix(_ routine: String, square: Bool) throws {
         precondition(rank == 2, "\(routine) needs a matrix, got shape \(shape)")
@@ -127,5 +129,58 @@ extension Tensor {
         }
         if info != 0 { throw LinearAlgebraError.routineFailed(routine: Tensor.routine("orgqr"), info: info, shape: shape) }
         return (q, r)
+    }
+}
+
+extension Tensor where Scalar == Double {
+    /// The `k` largest eigenvalues of a symmetric matrix, in descending order, with their
+    /// eigenvectors as the columns of `[n, k]` (LAPACK dsyevr with a range of indices: the
+    /// tridiagonal reduction, then only the wanted pairs; only the upper triangle is read).
+    /// Matrices under 512 rows run on one BLAS thread, where threads cost more than they give.
+    ///
+    /// - Precondition: 1 ≤ k ≤ n.
+    /// - Throws: ``LinearAlgebraError`` on non-finite input or when dsyevr fails.
+    public func largestSymmetricEigenpairs(_ k: Int) throws -> (values: [Double], vectors: Tensor<Double>) {
+        try requireSquareFinite("dsyevr")
+        let n = shape[0]
+        precondition(k >= 1 && k <= n, "dsyevr: asked for \(k) eigenpairs of an order-\(n) matrix")
+        var a = self
+        var w = [Double](repeating: 0, count: n)
+        var z = Tensor<Double>.zeros(shape: [n, k])
+        var support = [Int32](repeating: 0, count: 2 * k)
+        var found: Int32 = 0
+        let info = a.withUnsafeMutableBufferPointer { a in
+            z.withUnsafeMutableBufferPointer { z in
+                Parallelism.withBLAS(singleThreaded: n < 512) {
+                    LAPACKE_dsyevr(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "I")), CChar(UInt8(ascii: "U")), Int32(n),
+                                   a.baseAddress!, Int32(n), 0, 0, Int32(n - k + 1), Int32(n), 0, &found, &w, z.baseAddress!, Int32(k), &support)
+                }
+            }
+        }
+        if info != 0 || Int(found) != k { throw LinearAlgebraError.routineFailed(routine: "dsyevr", info: info == 0 ? -1 : info, shape: shape) }
+        // dsyevr gives them ascending: reverse the values and the columns.
+        let descending = Array((0..<k).reversed())
+        return (descending.map { w[$0] }, z.indexSelect(along: 1, indices: descending))
+    }
+
+    /// The eigenvalues of a symmetric matrix in ascending order, without eigenvectors (LAPACK
+    /// dsyevd, JOBZ = N; only the upper triangle is read).
+    public func symmetricEigenvalues() throws -> [Double] {
+        try requireSquareFinite("dsyevd")
+        let n = shape[0]
+        var a = self
+        var w = [Double](repeating: 0, count: n)
+        let info = a.withUnsafeMutableBufferPointer { a in
+            Parallelism.withBLAS(singleThreaded: n < 512) {
+                LAPACKE_dsyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "U")), Int32(n), a.baseAddress!, Int32(n), &w)
+            }
+        }
+        if info != 0 { throw LinearAlgebraError.routineFailed(routine: "dsyevd", info: info, shape: shape) }
+        return w
+    }
+
+    private func requireSquareFinite(_ routine: String) throws {
+        precondition(rank == 2 && shape[0] == shape[1], "\(routine) needs a square matrix, got shape \(shape)")
+        if !isFinite { throw LinearAlgebraError.nonFiniteInput(routine: routine, shape: shape) }
     }
 }
