@@ -112,6 +112,9 @@ extension Workflows {
         if let recorded = record["data"]?.stringValue, recorded != candidateDataFingerprint(task) {
             throw WorkflowError("the scores in \(directory.path) were computed on other rows than \(request.train) and \(request.queries) (the data fingerprints differ)")
         }
+        if let recorded = record["model_fingerprint"]?.stringValue, recorded != ModelFingerprint.of(task.model) {
+            throw WorkflowError("the scores in \(directory.path) were computed with another model than \(model.path) (the weights' fingerprints differ)")
+        }
         if let bad = pairwise.scalars.firstIndex(where: { !$0.isFinite }) {
             throw WorkflowError("\(pairwiseURL.path): the score of query \(bad / Swift.max(1, n)) and training row \(bad % Swift.max(1, n)) is \(pairwise.scalars[bad]); a report needs finite scores")
         }

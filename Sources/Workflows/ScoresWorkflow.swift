@@ -176,6 +176,7 @@ extension Workflows {
             "queries_count": .number(Double(task.queryCount)), "rows": .number(Double(task.trainingExampleCount)),
             "per_module": .bool(c.perModule), "per_token": .bool(c.perToken), "self": .bool(c.selfInfluence),
             "query_rank": .string(c.queryRank.description), "data": .string(candidateDataFingerprint(task)),
+            "model_fingerprint": .string(ModelFingerprint.of(task.model)),
             "sign": .string("positive supports the query"),
             "started": .string(iso.string(from: started)), "finished": .string(iso.string(from: finished)),
             "seconds": .number(finished.timeIntervalSince(started)),

@@ -1,14 +1,36 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// A fresh, empty directory under the system temporary directory, deleted with its contents
+/// The directory under which a test process makes its temporary directories, removed with
+/// everything in it when the process exits: tests that stop early (or keep their files for the
+/// next step) leave nothing behind in the system temporary directory.
+public enum TestTemporaryRoot {
+    public static let url: URL = {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("swift-influence-tests-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: TestTemporaryRoot.url) }
+        return url
+    }()
+
+    /// A fresh, empty directory named `prefix-UUID` under the root.
+    public static func directory(_ prefix: String) -> URL {
+        let url = self.url.appendingPathComponent("\(prefix)-\(UUID().uuidString)", isDirectory: true)
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// A fresh, empty directory under the test process's temporary root, deleted with its contents
 /// when the value is released.
 public final class TemporaryDirectory {
     public let url: URL
 
     /// - Parameter prefix: the start of the directory's name, to tell test runs apart.
     public init(prefix: String = "swift-influence-tests") throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        url = TestTemporaryRoot.directory(prefix)
     }
 
     deinit { try? FileManager.default.removeItem(at: url) }

@@ -1,4 +1,5 @@
 import Foundation
+import _TestSupport
 
 /// Runs the `influence` executable built beside the test bundle.
 struct CommandResult {
@@ -50,8 +51,6 @@ enum Influence {
     }
 
     static func temporaryDirectory() -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("influence-cli-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        TestTemporaryRoot.directory("influence-cli")
     }
 }

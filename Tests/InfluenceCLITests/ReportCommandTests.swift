@@ -115,6 +115,15 @@ struct ReportCommandTests {
         let changed = try report(["--train", other.path])
         #expect(changed.exitCode != 0 && changed.standardError.contains("other rows"), "\(changed.standardError)")
         #expect(!FileManager.default.fileExists(atPath: html.path))
+        // Another model (one weight changed): the weights' fingerprint differs from run.json's.
+        let otherModel = dir.appendingPathComponent("other-model")
+        try FileManager.default.copyItem(at: Influence.fixtureModel, to: otherModel)
+        let weights = otherModel.appendingPathComponent("model.safetensors")
+        var bytes = try Data(contentsOf: weights)
+        bytes[bytes.count - 2] ^= 0x01   // a low mantissa bit of the last weight
+        try bytes.write(to: weights)
+        let otherWeights = try report(["--train", train.path, "--model", otherModel.path])
+        #expect(otherWeights.exitCode != 0 && otherWeights.standardError.contains("another model"), "\(otherWeights.standardError)")
         // Scores that keep only the top rows.
         let top = try score(dir, train, queries, options: ["--top-k", "1"])
         let topOnly = try Influence.run(["report", "--scores", top.path, "--train", train.path, "--queries", queries.path, "--out", html.path])

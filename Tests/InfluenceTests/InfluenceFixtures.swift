@@ -100,9 +100,7 @@ func diagonal(of matrix: Tensor<Double>) -> Tensor<Double> {
 
 /// A fresh empty directory under the temporary directory, removed by the caller.
 func temporaryDirectory(_ label: String) throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("influence-tests-\(label)-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
+    TestTemporaryRoot.directory("influence-tests-\(label)")
 }
 
 /// The layer-wise variant of a solver strategy on a task's Gauss–Newton curvature.

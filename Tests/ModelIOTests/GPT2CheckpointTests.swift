@@ -15,9 +15,7 @@ enum Fixtures {
     static let reference = try! SafeTensorsFile(contentsOf: directory.appendingPathComponent("reference.safetensors"))
 
     static func temporaryDirectory() -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("modelio-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        TestTemporaryRoot.directory("modelio")
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import _TestSupport
 import Retrieval
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a small seeded generator, so every random test
@@ -20,9 +21,7 @@ struct SplitMix64: RandomNumberGenerator {
 enum TestSupport {
     /// A fresh directory under the system's temporary directory; the caller removes it.
     static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("RetrievalTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        TestTemporaryRoot.directory("RetrievalTests")
     }
 
     /// `documentCount` documents of `length` token ids drawn uniformly from `0..<vocabularySize`.

@@ -1,4 +1,5 @@
 import Foundation
+import _TestSupport
 import Testing
 import Tokenizers
 
@@ -210,9 +211,6 @@ enum Fixtures {
 
     /// A fresh, empty directory for files a test writes.
     static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("TokenizersTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        TestTemporaryRoot.directory("TokenizersTests")
     }
 }

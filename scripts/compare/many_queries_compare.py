@@ -34,7 +34,10 @@ Requirements: python ≥ 3.10 with torch, transformers, safetensors, numpy, scip
 
 Usage: python3 scripts/compare/many_queries_compare.py [--work-dir DIR] [--influence PATH]
            [--train-rows 1024] [--queries 512] [--sections ranks,kronfluence,recall]
-           [--demo-dir cache/demo] [--json FIGURES.json]
+           [--demo-dir cache/demo] [--json FIGURES.json] [--reuse --all-pairs-seconds S]
+
+--reuse runs a later section (recall) on the fit and full-rank scores an earlier ranks section left
+in the work directory, with the rank-32 time that section measured as the time of every pair.
 """
 
 from __future__ import annotations
@@ -262,10 +265,13 @@ def recall_table(cli: Path, model: Path, train: Path, queries: Path, reference: 
     return out
 
 
-def section_recall(ours: Ours, reference: np.ndarray, demo: Path | None, figures: dict) -> None:
+def section_recall(ours: Ours, reference: np.ndarray, demo: Path | None, figures: dict, all_pairs_seconds: float | None = None) -> None:
     print("\n== TF-IDF candidates: recall of the true top rows ==", flush=True)
     # Benchmark workload: candidates scored at rank 32 (one pass), beside every pair at rank 32.
-    _, dense32, _ = ours.scores("recall-rank32", ["--query-rank", "32", "--query-chunk", "512"])
+    if all_pairs_seconds is None:
+        _, dense32, _ = ours.scores("recall-rank32", ["--query-rank", "32", "--query-chunk", "512"])
+    else:
+        dense32 = all_pairs_seconds
 
     def score(file: Path) -> float:
         _, seconds, _ = ours.scores("recall-candidates", ["--query-rank", "32", "--query-chunk", "512", "--candidates", file])
@@ -303,6 +309,10 @@ def main() -> int:
     parser.add_argument("--sections", default="ranks,kronfluence,recall")
     parser.add_argument("--demo-dir", type=Path, default=REPO / "cache" / "demo")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the fit and the full-rank scores already in --work-dir (from an earlier ranks section)")
+    parser.add_argument("--all-pairs-seconds", type=float,
+                        help="with --reuse: the time of scoring every pair at rank 32 measured by the ranks section, for the recall table")
     args = parser.parse_args()
     sections = set(s.strip() for s in args.sections.split(","))
     if not args.influence.exists():
@@ -317,7 +327,8 @@ def main() -> int:
     ours = Ours(args.influence, model, train, queries, work)
     figures: dict = {"cpu": cpu_name(), "train_rows": args.train_rows, "queries": args.queries}
     reference = None
-    if sections & {"ranks", "recall"}:
+    reusing = args.reuse and (ours.factors / "factors.safetensors").exists() and (work / "ours-scores-full").exists()
+    if sections & {"ranks", "recall"} and not reusing:
         figures["ours_fit_seconds"] = ours.fit()
         print(f"ours fit: {figures['ours_fit_seconds']:.1f} s", flush=True)
     if "ranks" in sections:
@@ -326,8 +337,8 @@ def main() -> int:
         section_kronfluence(model, train, queries, reference, args.influence, work, figures)
     if "recall" in sections:
         if reference is None:
-            reference = dense(ours.scores("full", ["--query-chunk", "128"])[0])
-        section_recall(ours, reference, args.demo_dir, figures)
+            reference = dense(work / "ours-scores-full") if reusing else dense(ours.scores("full", ["--query-chunk", "128"])[0])
+        section_recall(ours, reference, args.demo_dir, figures, all_pairs_seconds=args.all_pairs_seconds if reusing else None)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0
