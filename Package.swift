@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Influence", targets: ["Influence"]),
         .library(name: "Retrieval", targets: ["Retrieval"]),
         .library(name: "Reports", targets: ["Reports"]),
+        .library(name: "Validation", targets: ["Validation"]),
         .library(name: "Workflows", targets: ["Workflows"]),
         .executable(name: "influence", targets: ["InfluenceCLI"]),
         .executable(name: "influence-bench", targets: ["InfluenceBench"]),
@@ -51,11 +52,14 @@ let package = Package(
 
         // Reports: self-contained HTML and JSON from score files, and the analyses they show.
         .target(name: "Reports", dependencies: ["TensorCore", "Formats"], exclude: ["README.md"]),
+        // Ground truth for influence: PBRF, the linear datamodeling score, mislabel detection.
+        .target(name: "Validation", dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training", "Influence", "Reports"],
+                exclude: ["README.md"]),
 
         // What each subcommand does, as library code: loading tasks, fit, scores, training, the demo.
         .target(
             name: "Workflows",
-            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence", "Retrieval", "Reports"],
+            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence", "Retrieval", "Reports", "Validation"],
             exclude: ["README.md"]),
 
         // Executables.
@@ -82,6 +86,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "InfluenceTests", dependencies: ["Influence", "NeuralNetworks", "Autograd", "TensorCore", "Datasets", "_TestSupport"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "_TestSupport"]),
+        .testTarget(name: "ValidationTests", dependencies: ["Validation", "Influence", "NeuralNetworks", "Autograd", "TensorCore", "_TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Formats", "TensorCore"]),
         .testTarget(name: "InfluenceCLITests", dependencies: ["_TestSupport", "Formats", "TensorCore"]),
     ],

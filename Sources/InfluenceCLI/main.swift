@@ -5,7 +5,8 @@ import TensorCore
 /// The `influence` command: subcommands over the swift-influence library.
 let subcommands: [any Subcommand.Type] = [InspectCommand.self, TokenizeCommand.self, LossCommand.self, TrainCommand.self, FitCommand.self,
                                           ScoresCommand.self, CandidatesCommand.self, ReportCommand.self, CrossLingualStudyCommand.self,
-                                          ModelSizeStudyCommand.self, DemoCommand.self]
+                                          ModelSizeStudyCommand.self, ValidatePBRFCommand.self, ValidateLDSCommand.self,
+                                          ValidateMislabelsCommand.self, DemoCommand.self]
 
 let topLevelUsage = "influence <subcommand> [options]; subcommands: " + subcommands.map { $0.name }.joined(separator: ", ")
 
@@ -31,9 +32,10 @@ if first == "--help" || first == "-h" || first == "help" {
 // A subcommand is one word, or two for the studies (`study crosslingual`).
 let twoWords = arguments.count > 1 ? first + " " + arguments[1] : nil
 guard let command = subcommands.first(where: { $0.name == first || $0.name == twoWords }) else {
-    if first == "study" {
-        let studies = subcommands.map { $0.name }.filter { $0.hasPrefix("study ") }.map { String($0.dropFirst(6)) }
-        printError("Error: \(arguments.count > 1 ? "unknown study '\(arguments[1])'" : "no study given"); studies: \(studies.joined(separator: ", "))\nUsage: influence study \(studies.joined(separator: "|")) [options]")
+    if first == "study" || first == "validate" {
+        let kinds = subcommands.map { $0.name }.filter { $0.hasPrefix(first + " ") }.map { String($0.dropFirst(first.count + 1)) }
+        let noun = first == "study" ? "study" : "validation"
+        printError("Error: \(arguments.count > 1 ? "unknown \(noun) '\(arguments[1])'" : "no \(noun) given"); \(noun == "study" ? "studies" : "validations"): \(kinds.joined(separator: ", "))\nUsage: influence \(first) \(kinds.joined(separator: "|")) [options]")
     } else {
         printError("Error: unknown subcommand '\(first)'\nUsage: \(topLevelUsage)")
     }

@@ -274,6 +274,9 @@ extension Workflows {
             log(String(format: "validation accuracy: %.3f", accuracy))
         }
         try ModelDirectory.save(model, configuration: configuration, to: out)
+        // What `validate lds|mislabels` needs to train the same model again on other rows.
+        let record = ClassifierRetraining.record(request.training, steps: request.training.steps(exampleCount: train.count))
+        try AtomicFile.write(Data(try record.serialized().utf8), to: out.appendingPathComponent(ClassifierRetraining.fileName))
     }
 
     /// Creates the output directory and refuses to resume a checkpoint made with other options;

@@ -10,10 +10,11 @@ struct CommandLineTests {
     }
 
     @Test(arguments: [
-        ([String](), "Error: no subcommand given\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, candidates, report, study crosslingual, study model-size, demo\n"),
-        (["frobnicate"], "Error: unknown subcommand 'frobnicate'\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, candidates, report, study crosslingual, study model-size, demo\n"),
+        ([String](), "Error: no subcommand given\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, candidates, report, study crosslingual, study model-size, validate pbrf, validate lds, validate mislabels, demo\n"),
+        (["frobnicate"], "Error: unknown subcommand 'frobnicate'\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, candidates, report, study crosslingual, study model-size, validate pbrf, validate lds, validate mislabels, demo\n"),
         (["study"], "Error: no study given; studies: crosslingual, model-size\nUsage: influence study crosslingual|model-size [options]\n"),
         (["study", "sizes"], "Error: unknown study 'sizes'; studies: crosslingual, model-size\nUsage: influence study crosslingual|model-size [options]\n"),
+        (["validate"], "Error: no validation given; validations: pbrf, lds, mislabels\nUsage: influence validate pbrf|lds|mislabels [options]\n"),
         (["study", "model-size", "--out", "x", "--sizes", "2x130"],
          "Error: option '--sizes' needs blocks x width pairs such as 2x128 (width a multiple of the 4 heads), got '2x130'\nUsage: influence study model-size [--sizes LxW[,LxW...]] [--steps N] [--documents N] [--architecture gpt2|llama|gpt_neox] [--top K] --out DIR\n"),
         (["inspect"], "Error: missing required option '--model DIR'\nUsage: influence inspect --model DIR\n"),

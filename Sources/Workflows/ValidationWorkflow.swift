@@ -1,0 +1,567 @@
+import Autograd
+import Datasets
+import Foundation
+import Formats
+import Influence
+import ModelIO
+import NeuralNetworks
+import Reports
+import TensorCore
+import Training
+import Validation
+
+/// What `influence validate` does: the influence strategies measured against a ground truth on the
+/// user's own model and data.
+public struct ValidationRequest {
+    public enum Kind: String, CaseIterable, Sendable {
+        /// The proximal Bregman response function of training points (any model we load).
+        case pbrf
+        /// The linear datamodeling score over retrained subsets (MLP classifiers `influence train` made).
+        case lds
+        /// Flipped labels found by self-influence (MLP classifiers `influence train` made).
+        case mislabels
+    }
+
+    public var kind: Kind
+    public var inputs: TaskInputs
+    /// Module groups and patterns, as `fit` takes them.
+    public var modules: String?
+    /// Strategies as `name` or `name:option=value[:option=value]` (`lissa:depth=100`).
+    public var strategies: [String]
+    /// λ of every strategy and of the PBRF's proximity term.
+    public var damping: Double
+    /// PBRF: training points (spread evenly over the rows); LDS: ignored.
+    public var points: Int
+    public var pbrf: ProximalBregmanConfiguration
+    /// LDS: subsets, their fraction of the rows, and retraining seeds per subset.
+    public var subsets: Int
+    public var subsetFraction: Double
+    public var seeds: Int
+    /// Mislabels: the fraction of labels flipped.
+    public var flipFraction: Double
+    public var seed: UInt64
+    public var output: URL
+
+    public init(kind: Kind, inputs: TaskInputs, modules: String? = nil, strategies: [String] = ["ekfac", "kfac", "identity"], damping: Double = 0.01,
+                points: Int = 100, pbrf: ProximalBregmanConfiguration? = nil, subsets: Int = 100, subsetFraction: Double = 0.5, seeds: Int = 1,
+                flipFraction: Double = 0.1, seed: UInt64 = 0, output: URL) {
+        self.kind = kind
+        self.inputs = inputs
+        self.modules = modules
+        self.strategies = strategies
+        self.damping = damping
+        self.points = points
+        self.pbrf = pbrf ?? ProximalBregmanConfiguration(damping: damping)
+        self.subsets = subsets
+        self.subsetFraction = subsetFraction
+        self.seeds = seeds
+        self.flipFraction = flipFraction
+        self.seed = seed
+        self.output = output
+    }
+}
+
+/// One strategy's agreement with the ground truth.
+public struct ValidationRow: Sendable {
+    public var strategy: String
+    /// The strategy as a person reads it (with its solver and parameter count).
+    public var label: String
+    /// Fit and scores, in seconds (as first computed, when resumed).
+    public var seconds: Double
+    /// Named figures: `pearson`, `spearman`, `mean_query_pearson` (PBRF); `lds` (LDS);
+    /// `found_5%` … `found_30%`, `auc` (mislabels).
+    public var figures: [(name: String, value: Double?)]
+    /// Why the strategy gave no figures, when it did not.
+    public var skipped: String?
+}
+
+/// What a validation computed.
+public struct ValidationReport: Sendable {
+    public var kind: ValidationRequest.Kind
+    public var rows: [ValidationRow]
+    /// What the ground truth took and how good it is, as lines for a person.
+    public var groundTruth: [String]
+    public var groundTruthSeconds: Double
+    /// The table printed on standard output.
+    public var table: String
+}
+
+extension Workflows {
+    /// Runs a validation, writes `OUT/<kind>.json` and returns its table. Interrupted runs resume:
+    /// ground-truth solves and retrainings are kept as they finish (`OUT/<kind>-truth.jsonl`), and
+    /// each strategy's scores in `OUT/<kind>-scores/<strategy>`.
+    public static func validate(_ request: ValidationRequest, step: (String) -> Void = { _ in },
+                                progress: ((String, Int, Int) -> Void)? = nil) throws -> ValidationReport {
+        guard request.damping > 0, request.damping.isFinite else {
+            throw WorkflowError("--damping must be a positive number for validation (PBRF's proximity term and every strategy share it), got \(request.damping)")
+        }
+        let specifications = try request.strategies.map(StrategySpecification.init)
+        try FileManager.default.createDirectory(at: request.output, withIntermediateDirectories: true)
+        let loaded = try TaskLoader.load(request.inputs)
+        switch (request.kind, loaded.task) {
+        case let (.pbrf, task as LoadedTask.LanguageTask): return try validatePBRF(task, loaded, request, specifications, step, progress)
+        case let (.pbrf, task as ClassificationTask<Float>): return try validatePBRF(task, loaded, request, specifications, step, progress)
+        case (.pbrf, _): return try validatePBRF(loaded.task, loaded, request, specifications, step, progress)
+        case let (_, task as ClassificationTask<Float>):
+            let retraining = try ClassifierRetraining(modelDirectory: request.inputs.model)
+            return request.kind == .lds
+                ? try validateLDS(task, retraining, request, specifications, step, progress)
+                : try validateMislabels(task, retraining, request, specifications, step, progress)
+        default:
+            throw WorkflowError("validate \(request.kind.rawValue) retrains the model, which it does for MLP classifiers made by `influence train`; \(request.inputs.model.path) is a \(loaded.model.modelType) model (validate pbrf works on it)")
+        }
+    }
+
+    // MARK: PBRF
+
+    static func validatePBRF<Task: InfluenceTask>(_ task: Task, _ loaded: LoadedTask, _ request: ValidationRequest, _ specifications: [StrategySpecification],
+                                                  _ step: (String) -> Void, _ progress: ((String, Int, Int) -> Void)?) throws -> ValidationReport
+        where Task.Scalar == Float {
+        guard task.queryCount > 0 else { throw WorkflowError("validate pbrf needs queries (--queries)") }
+        let n = task.trainingExampleCount
+        let points = evenlySpread(Swift.min(request.points, n), of: n)
+        var configuration = request.pbrf
+        configuration.damping = request.damping
+        let patterns = task.model.linearLayerPatterns(for: request.modules)
+        let solver = try ProximalBregmanResponse(task: task, modules: patterns, configuration: configuration)
+        let header: [String: JSONValue] = [
+            "kind": "pbrf", "data": .string(candidateDataFingerprint(task)), "model": .string(ModelFingerprint.of(task.model)),
+            "damping": .number(request.damping), "epsilon": .number(solver.epsilon), "tolerance": .number(configuration.tolerance),
+            "steps": .number(Double(configuration.maximumSteps)), "learning_rate": configuration.learningRate.map { .number($0) } ?? .null,
+            "betas": [.number(configuration.beta1), .number(configuration.beta2)],
+            "modules": .array(solver.moduleNames.map { .string($0) }), "points": .array(points.map { .number(Double($0)) }),
+        ]
+        let journal = try ValidationJournal(url: request.output.appendingPathComponent("pbrf-truth.jsonl"), header: header)
+        step(String(format: "PBRF of %d training points on %d queries: ε = %.3g, λ = %g, Adam to ‖∇J‖ ≤ %g·‖∇J(θˢ)‖ (≤ %d steps)",
+                    points.count, task.queryCount, solver.epsilon, request.damping, configuration.tolerance, configuration.maximumSteps))
+        var truth: [Int: (scores: [Double], solves: [ProximalBregmanSolve], seconds: Double)] = [:]
+        for record in journal.records {
+            guard case let .number(p)? = record["point"], case let .array(s)? = record["scores"], case let .array(solves)? = record["solves"] else { continue }
+            let decoded = try solves.map { try JSONDecoder().decode(ProximalBregmanSolve.self, from: Data($0.serialized().utf8)) }
+            truth[Int(p)] = (s.compactMap { if case let .number(x) = $0 { return x } else { return nil } }, decoded, record["seconds"]?.numberValue ?? 0)
+        }
+        for (k, point) in points.enumerated() where truth[point] == nil {
+            progress?("pbrf", k, points.count)
+            let started = Date()
+            let (scores, solves) = try solver.scores(of: point)
+            let seconds = Date().timeIntervalSince(started)
+            truth[point] = (scores, solves, seconds)
+            let encoded = try solves.map { try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode($0)) }
+            try journal.append(["point": .number(Double(point)), "scores": .array(scores.map { .number($0) }), "solves": .array(encoded),
+                                "seconds": .number(seconds)])
+        }
+        progress?("pbrf", points.count, points.count)
+        let solves = points.flatMap { truth[$0]!.solves }
+        let truthSeconds = points.reduce(0) { $0 + truth[$1]!.seconds }
+        let converged = solves.filter(\.converged).count
+        let worst = solves.map(\.relativeGradientNorm).max() ?? 0
+        let medianSteps = solves.map(\.steps).sorted()[solves.count / 2]
+        var truthLines = [String(format: "%d of %d solves converged (worst ‖∇J‖/‖∇J(θˢ)‖ %.2g, median %d Adam steps), %.1f s", converged, solves.count,
+                                 worst, medianSteps, truthSeconds)]
+        if converged < solves.count {
+            truthLines.append("solves that did not converge make the ground truth approximate: raise --pbrf-steps or lower --pbrf-learning-rate")
+        }
+        // [queries][points]
+        let reference = (0..<task.queryCount).map { q in points.map { truth[$0]!.scores[q] } }
+        var rows: [ValidationRow] = []
+        for specification in specifications {
+            progress?(specification.text, 0, 1)
+            let result = try strategyScores(task, specification, request, directory: scoresDirectory(request, specification),
+                                            selfInfluence: false, step: step, progress: progress)
+            guard let pairwise = result.pairwise else {
+                rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: 0, figures: [], skipped: result.skipped))
+                continue
+            }
+            let estimate = (0..<task.queryCount).map { q in points.map { Double(pairwise[q][$0]) } }
+            rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: result.seconds,
+                                      figures: correlations(estimate, reference), skipped: nil))
+        }
+        return try finish(.pbrf, request, header: header, truthLines: truthLines, truthSeconds: truthSeconds, rows: rows,
+                          extra: ["ground_truth": .object(["solves": .number(Double(solves.count)), "converged": .number(Double(converged)),
+                                                           "worst_relative_gradient_norm": .number(worst), "median_steps": .number(Double(medianSteps)),
+                                                           "seconds": .number(truthSeconds)])])
+    }
+
+    /// Pearson over every (query, point) pair, Spearman likewise, and the mean over queries of the per-query Pearson.
+    static func correlations(_ estimate: [[Double]], _ reference: [[Double]]) -> [(name: String, value: Double?)] {
+        let perQuery = zip(estimate, reference).compactMap { Correlation.pearson($0, $1) }
+        return [("pearson", Correlation.pearson(estimate.flatMap { $0 }, reference.flatMap { $0 })),
+                ("spearman", Correlation.spearman(estimate.flatMap { $0 }, reference.flatMap { $0 })),
+                ("mean_query_pearson", perQuery.isEmpty ? nil : perQuery.reduce(0, +) / Double(perQuery.count))]
+    }
+
+    /// `count` indices spread evenly over `0..<n` (all of them when count = n).
+    static func evenlySpread(_ count: Int, of n: Int) -> [Int] {
+        guard count > 0 else { return [] }
+        return (0..<count).map { $0 * n / count }
+    }
+
+    // MARK: LDS
+
+    static func validateLDS(_ task: ClassificationTask<Float>, _ retraining: ClassifierRetraining, _ request: ValidationRequest,
+                            _ specifications: [StrategySpecification], _ step: (String) -> Void,
+                            _ progress: ((String, Int, Int) -> Void)?) throws -> ValidationReport {
+        guard task.queryCount > 0 else { throw WorkflowError("validate lds needs queries (--queries)") }
+        guard request.subsetFraction > 0 && request.subsetFraction < 1 else {
+            throw WorkflowError("--subset-fraction must be between 0 and 1, got \(request.subsetFraction)")
+        }
+        let n = task.trainingExampleCount
+        guard Int(request.subsetFraction * Double(n)) >= 1 else { throw WorkflowError("a subset of \(request.subsetFraction) of \(n) rows is empty") }
+        let subsets = LinearDatamodeling.subsets(count: request.subsets, fraction: request.subsetFraction, of: n, seed: request.seed)
+        let header: [String: JSONValue] = [
+            "kind": "lds", "data": .string(candidateDataFingerprint(task)), "training": .string(retraining.description),
+            "subsets": .number(Double(request.subsets)), "fraction": .number(request.subsetFraction), "seeds": .number(Double(request.seeds)),
+            "seed": .number(Double(request.seed)),
+        ]
+        let journal = try ValidationJournal(url: request.output.appendingPathComponent("lds-truth.jsonl"), header: header)
+        step("LDS: \(subsets.count) subsets of \(subsets[0].count) of \(n) rows, each retrained with \(request.seeds) seed(s): \(retraining.description)")
+        var measured: [Int: (values: [Double], seconds: Double)] = [:]
+        for record in journal.records {
+            guard case let .number(j)? = record["subset"], case let .array(v)? = record["measurements"] else { continue }
+            measured[Int(j)] = (v.compactMap(\.numberValue), record["seconds"]?.numberValue ?? 0)
+        }
+        for (j, subset) in subsets.enumerated() where measured[j] == nil {
+            progress?("retraining", j, subsets.count)
+            let started = Date()
+            var sums = [Double](repeating: 0, count: task.queryCount)
+            for s in 0..<request.seeds {
+                let model = try retraining.train(features: task.trainingFeatures, labels: task.trainingLabels, rows: subset,
+                                                 seed: retraining.options.seed &+ UInt64(1 + j * request.seeds + s))
+                let retrained = ClassificationTask(model: model, trainingFeatures: task.trainingFeatures, trainingLabels: task.trainingLabels,
+                                                   queryFeatures: task.queryFeatures, queryLabels: task.queryLabels)
+                for (q, v) in ProximalBregmanResponse<ClassificationTask<Float>>.measurements(retrained).enumerated() { sums[q] += v / Double(request.seeds) }
+            }
+            let seconds = Date().timeIntervalSince(started)
+            measured[j] = (sums, seconds)
+            try journal.append(["subset": .number(Double(j)), "measurements": .array(sums.map { .number($0) }), "seconds": .number(seconds)])
+        }
+        progress?("retraining", subsets.count, subsets.count)
+        let measurements = subsets.indices.map { measured[$0]!.values }
+        let truthSeconds = subsets.indices.reduce(0) { $0 + measured[$1]!.seconds }
+        let spread = (0..<task.queryCount).map { q in
+            let v = measurements.map { $0[q] }
+            return (v.max() ?? 0) - (v.min() ?? 0)
+        }
+        let truthLines = [String(format: "%d retrainings in %.1f s; the query loss varies over subsets by %.3g on average (max − min)",
+                                 subsets.count * request.seeds, truthSeconds, spread.reduce(0, +) / Double(spread.count))]
+        var rows: [ValidationRow] = []
+        for specification in specifications {
+            let result = try strategyScores(task, specification, request, directory: scoresDirectory(request, specification),
+                                            selfInfluence: false, step: step, progress: progress)
+            guard let pairwise = result.pairwise else {
+                rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: 0, figures: [], skipped: result.skipped))
+                continue
+            }
+            let scores = pairwise.map { $0.map(Double.init) }
+            let lds = LinearDatamodeling.score(scores: scores, subsets: subsets, measurements: measurements)
+            rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: result.seconds, figures: [("lds", lds)], skipped: nil))
+        }
+        return try finish(.lds, request, header: header, truthLines: truthLines, truthSeconds: truthSeconds, rows: rows,
+                          extra: ["ground_truth": .object(["retrainings": .number(Double(subsets.count * request.seeds)), "seconds": .number(truthSeconds)])])
+    }
+
+    // MARK: Mislabels
+
+    static let inspectedFractions = [0.05, 0.10, 0.20, 0.30]
+
+    static func validateMislabels(_ task: ClassificationTask<Float>, _ retraining: ClassifierRetraining, _ request: ValidationRequest,
+                                  _ specifications: [StrategySpecification], _ step: (String) -> Void,
+                                  _ progress: ((String, Int, Int) -> Void)?) throws -> ValidationReport {
+        guard request.flipFraction > 0 && request.flipFraction < 1 else {
+            throw WorkflowError("--flip-fraction must be between 0 and 1, got \(request.flipFraction)")
+        }
+        let n = task.trainingExampleCount
+        let classes = task.network.linearLayers().last?.layer.outputCount ?? 0
+        let (labels, flipped) = MislabelDetection.flip(labels: task.trainingLabels, classCount: classes, fraction: request.flipFraction, seed: request.seed)
+        guard !flipped.isEmpty else { throw WorkflowError("flipping \(request.flipFraction) of \(n) labels flips none; give more rows or a larger --flip-fraction") }
+        step("mislabels: \(flipped.count) of \(n) labels flipped; retraining: \(retraining.description)")
+        let started = Date()
+        let model = try retraining.train(features: task.trainingFeatures, labels: labels, rows: Array(0..<n), seed: retraining.options.seed)
+        let truthSeconds = Date().timeIntervalSince(started)
+        // The retrained model with its flipped labels; the first query keeps the engine's query side non-empty.
+        let noisy = ClassificationTask(model: model, trainingFeatures: task.trainingFeatures, trainingLabels: labels,
+                                       queryFeatures: task.trainingFeatures.indexSelect(along: 0, indices: [0]), queryLabels: [labels[0]])
+        let header: [String: JSONValue] = [
+            "kind": "mislabels", "data": .string(candidateDataFingerprint(task)), "training": .string(retraining.description),
+            "flip_fraction": .number(request.flipFraction), "flipped": .number(Double(flipped.count)), "seed": .number(Double(request.seed)),
+        ]
+        func figures(_ selfInfluence: [Double]) -> [(name: String, value: Double?)] {
+            zip(inspectedFractions, MislabelDetection.foundFractions(selfInfluence: selfInfluence, flipped: flipped, inspected: inspectedFractions))
+                .map { ("found_\(Int(($0 * 100).rounded()))%", $1) } + [("auc", MislabelDetection.areaUnderCurve(selfInfluence: selfInfluence, flipped: flipped))]
+        }
+        // Baselines: the training loss of each row, and chance.
+        let losses = withoutGradients { (0..<n).map { i -> Double in
+            var generator = SeededGenerator(seed: 0)
+            return Double(noisy.trainingLoss(indices: [i], labels: .data, generator: &generator).loss.value.scalar)
+        } }
+        var rows = [ValidationRow(strategy: "loss", label: "training loss (baseline)", seconds: 0, figures: figures(losses), skipped: nil),
+                    ValidationRow(strategy: "random", label: "chance", seconds: 0,
+                                  figures: inspectedFractions.map { ("found_\(Int(($0 * 100).rounded()))%", $0) } + [("auc", 0.5)], skipped: nil)]
+        for specification in specifications {
+            let result = try strategyScores(noisy, specification, request, directory: scoresDirectory(request, specification),
+                                            selfInfluence: true, step: step, progress: progress)
+            guard let selfScores = result.selfScores else {
+                rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: 0, figures: [], skipped: result.skipped))
+                continue
+            }
+            rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: result.seconds, figures: figures(selfScores.map(Double.init)),
+                                      skipped: nil))
+        }
+        return try finish(.mislabels, request, header: header,
+                          truthLines: [String(format: "retrained on the flipped labels in %.1f s", truthSeconds)], truthSeconds: truthSeconds, rows: rows,
+                          extra: ["flipped_rows": .array(flipped.map { .number(Double($0)) })])
+    }
+
+    // MARK: Shared
+
+    static func scoresDirectory(_ request: ValidationRequest, _ specification: StrategySpecification) -> URL {
+        request.output.appendingPathComponent("\(request.kind.rawValue)-scores").appendingPathComponent(specification.directoryName)
+    }
+
+    /// A strategy's scores on `task` with the request's damping, fitted here: `[queries][rows]`
+    /// (and self-influence), cached in `directory` with the seconds they took.
+    static func strategyScores<Task: InfluenceTask>(_ task: Task, _ specification: StrategySpecification, _ request: ValidationRequest, directory: URL,
+                                                    selfInfluence: Bool, step: (String) -> Void, progress: ((String, Int, Int) -> Void)?) throws
+        -> (pairwise: [[Float]]?, selfScores: [Float]?, seconds: Double, label: String, skipped: String?) where Task.Scalar == Float {
+        let type = specification.type
+        if selfInfluence && !type.offersSelfInfluence {
+            return (nil, nil, 0, type.name, "\(type.name) offers no self-influence")
+        }
+        var context = CurvatureContext(task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: .sampled, batchSize: 64,
+                                       progress: progress)
+        context.curvature = .ggn
+        context.curvatureBatchSize = 1024
+        if type == TracInStrategy.self {
+            let index = try CheckpointIndex(directory: request.inputs.model.appendingPathComponent("checkpoints"))
+            guard !index.entries.isEmpty, request.kind == .pbrf || request.kind == .lds else {
+                return (nil, nil, 0, "tracin", request.kind == .mislabels ? "the retrained model keeps no checkpoints"
+                                                                           : "the model has no checkpoints; train with --save-every N")
+            }
+            guard request.kind == .pbrf else { return (nil, nil, 0, "tracin", "TracIn's checkpoints belong to the full training run, not to the subsets") }
+            context.checkpoints = try index.entries.map { entry in
+                var inputs = request.inputs
+                inputs.model = index.url(of: entry)
+                return (try TaskLoader.load(Task.self, inputs), entry.learningRate)
+            }
+        }
+        let cached = directory.appendingPathComponent("validation_scores.safetensors")
+        if FileManager.default.fileExists(atPath: cached.path) {
+            let file = try SafeTensorsFile(contentsOf: cached)
+            let pairwise = try file.tensor(named: "pairwise", as: Float.self)
+            let selfScores = file.tensorNames.contains("self") ? try file.tensor(named: "self", as: Float.self).scalars : nil
+            if pairwise.shape == [task.queryCount, task.trainingExampleCount] && (selfScores != nil || !selfInfluence) {
+                return (rows(pairwise), selfScores, Double(file.metadata["seconds"] ?? "0") ?? 0, file.metadata["label"] ?? type.name, nil)
+            }
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        step("scoring with \(specification.text)")
+        let strategy = try CurvatureStrategies.make(type.name, options: specification.options)
+        let configuration = ScoreConfiguration(damping: .value(request.damping), selfInfluence: selfInfluence, batchSize: 64)
+        let started = Date()
+        let run = try strategy.scores(context.erased(), configuration: configuration, partialDirectory: directory)
+        let seconds = Date().timeIntervalSince(started)
+        guard let scores = run.scores else { throw WorkflowError("\(specification.text) gave no dense scores") }
+        var label = type.name
+        if type.coversEveryParameter { label += " (ggn, \(try context.curvatureOperator().dimension) parameters)" }
+        if !context.checkpoints.isEmpty { label = "TracIn over \(context.checkpoints.count) checkpoints" }
+        for warning in run.warnings { step("warning: \(warning)") }
+        var tensors: [(name: String, payload: SafeTensorsPayload)] = [("pairwise", .float32(scores.pairwise))]
+        if let s = scores.selfScores { tensors.append(("self", .float32(s))) }
+        try SafeTensorsFile.write(tensors, metadata: ["seconds": String(seconds), "label": label, "strategy": specification.text], to: cached)
+        return (rows(scores.pairwise), scores.selfScores?.scalars, seconds, label, nil)
+    }
+
+    static func rows(_ t: Tensor<Float>) -> [[Float]] {
+        let columns = t.shape[1]
+        let all = t.scalars
+        return (0..<t.shape[0]).map { Array(all[($0 * columns)..<(($0 + 1) * columns)]) }
+    }
+
+    /// Writes `OUT/<kind>.json` and formats the table.
+    static func finish(_ kind: ValidationRequest.Kind, _ request: ValidationRequest, header: [String: JSONValue], truthLines: [String],
+                       truthSeconds: Double, rows: [ValidationRow], extra: [String: JSONValue]) throws -> ValidationReport {
+        var record = header
+        for (k, v) in extra { record[k] = v }
+        record["model_path"] = .string(request.inputs.model.standardizedFileURL.path)
+        record["train"] = .string(request.inputs.train)
+        if let q = request.inputs.queries { record["queries"] = .string(q) }
+        record["strategies"] = .array(rows.map { row in
+            var o: [String: JSONValue] = ["strategy": .string(row.strategy), "label": .string(row.label), "seconds": .number(row.seconds)]
+            for f in row.figures { o[f.name] = f.value.map { $0.isFinite ? .number($0) : .null } ?? .null }
+            if let s = row.skipped { o["skipped"] = .string(s) }
+            return .object(o)
+        })
+        record["finished"] = .string(ISO8601DateFormatter().string(from: Date()))
+        try AtomicFile.write(Data(try JSONValue.object(record).serialized().utf8), to: request.output.appendingPathComponent("\(kind.rawValue).json"))
+        let names = rows.first { $0.skipped == nil }?.figures.map(\.name) ?? []
+        let width = Swift.max(10, (rows.map { $0.label.count }.max() ?? 0) + 2)
+        var table = truthLines.joined(separator: "\n") + "\n\n"
+        table += "strategy".padding(toLength: width, withPad: " ", startingAt: 0)
+            + names.map { $0.replacingOccurrences(of: "_", with: " ").leftPadded(to: 10) }.joined() + "seconds".leftPadded(to: 10) + "\n"
+        for row in rows {
+            table += row.label.padding(toLength: width, withPad: " ", startingAt: 0)
+            if let skipped = row.skipped {
+                table += "  (\(skipped))\n"
+                continue
+            }
+            table += row.figures.map { ($0.value.map { String(format: "%.3f", $0) } ?? "—").leftPadded(to: 10) }.joined()
+                + String(format: "%.1f", row.seconds).leftPadded(to: 10) + "\n"
+        }
+        return ValidationReport(kind: kind, rows: rows, groundTruth: truthLines, groundTruthSeconds: truthSeconds, table: table)
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { count >= width ? " " + self : String(repeating: " ", count: width - count) + self }
+}
+
+extension JSONValue {
+    var numberValue: Double? { if case let .number(x) = self { return x } else { return nil } }
+}
+
+/// A strategy as `validate --strategies` takes it: `name` or `name:option=value[:option=value]`,
+/// an option named as the strategy's own (`depth` for `lissa-depth`) or in full.
+struct StrategySpecification {
+    let text: String
+    let type: any CurvatureStrategy.Type
+    let options: StrategyOptions
+
+    init(_ text: String) throws {
+        let parts = text.split(separator: ":").map(String.init)
+        guard let name = parts.first, let type = CurvatureStrategies.named(name) else {
+            throw WorkflowError("unknown strategy '\(text)' in --strategies (available: \(CurvatureStrategies.names.joined(separator: ", ")))")
+        }
+        var values: [String: String] = [:], flags = Set<String>()
+        let known = Set(type.options.map(\.name))
+        for part in parts.dropFirst() {
+            let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
+            let key = known.contains("\(name)-\(pair[0])") ? "\(name)-\(pair[0])" : pair[0]
+            guard known.contains(key) else {
+                throw WorkflowError("strategy '\(name)' has no option '\(pair[0])' (options: \(type.options.map(\.name).joined(separator: ", ")))")
+            }
+            if pair.count == 2 { values[key] = pair[1] } else { flags.insert(key) }
+        }
+        for o in type.options { if let d = o.defaultValue, values[o.name] == nil { values[o.name] = d } }
+        self.text = text
+        self.type = type
+        self.options = StrategyOptions(values: values, flags: flags)
+    }
+
+    var directoryName: String { text.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }.reduce(into: "") { $0.append($1) } }
+}
+
+/// Retraining an MLP classifier as `influence train` trained it (its `training_options.json`).
+public struct ClassifierRetraining: CustomStringConvertible {
+    public let sizes: [Int]
+    public let activation: Activation
+    public let options: TrainingOptions
+
+    public static let fileName = "training_options.json"
+
+    /// - Throws: ``WorkflowError`` when the directory lacks the record of its training.
+    public init(modelDirectory: URL) throws {
+        let config = modelDirectory.appendingPathComponent("config.json")
+        let url = modelDirectory.appendingPathComponent(Self.fileName)
+        guard let configData = FileManager.default.contents(atPath: config.path),
+              let configuration = try? JSONDecoder().decode(MLPConfiguration.self, from: configData),
+              let activation = Activation(rawValue: configuration.activation) else {
+            throw WorkflowError("\(config.path) is not the config.json of an MLP classifier")
+        }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw WorkflowError("\(modelDirectory.path) cannot be retrained: \(Self.fileName) is missing (`influence train` writes it; train the model again with it)")
+        }
+        guard let record = try? JSONDecoder().decode(JSONValue.self, from: data), case let .object(o) = record,
+              let steps = o["steps"]?.numberValue, let batch = o["batch_size"]?.numberValue, let rate = o["learning_rate"]?.numberValue,
+              case let .string(optimizer)? = o["optimizer"] else {
+            throw WorkflowError("\(url.path) is not a training record (steps, batch_size, learning_rate and optimizer are needed)")
+        }
+        sizes = configuration.sizes
+        self.activation = activation
+        options = TrainingOptions(steps: Int(steps), batchSize: Int(batch), optimizer: optimizer, learningRate: rate,
+                                  warmup: Int(o["warmup"]?.numberValue ?? 20), weightDecay: o["weight_decay"]?.numberValue ?? 0.01,
+                                  momentum: o["momentum"]?.numberValue ?? 0.9, clip: o["clip"]?.numberValue ?? 1,
+                                  seed: UInt64(o["seed"]?.numberValue ?? 0))
+    }
+
+    public init(sizes: [Int], activation: Activation, options: TrainingOptions) {
+        self.sizes = sizes
+        self.activation = activation
+        self.options = options
+    }
+
+    /// The record `influence train` writes beside an MLP classifier.
+    static func record(_ options: TrainingOptions, steps: Int) -> JSONValue {
+        .object(["steps": .number(Double(steps)), "batch_size": .number(Double(options.batchSize)), "optimizer": .string(options.optimizer),
+                 "learning_rate": .number(options.learningRate), "warmup": .number(Double(options.warmup)),
+                 "weight_decay": .number(options.weightDecay), "momentum": .number(options.momentum), "clip": .number(options.clip),
+                 "seed": .number(Double(options.seed))])
+    }
+
+    public var description: String {
+        String(format: "MLP %@ (%@), %d steps of %d, %@ at %g", sizes.map(String.init).joined(separator: "-"), activation.rawValue,
+               options.steps, options.batchSize, options.optimizer, options.learningRate)
+    }
+
+    /// A new model trained on `rows` of the data with these options and `seed` (initialisation and order).
+    public func train(features: Tensor<Float>, labels: [Int], rows: [Int], seed: UInt64) throws -> MultilayerPerceptron<Float> {
+        let model = MultilayerPerceptron<Float>(sizes: sizes, activation: activation, seed: seed)
+        let x = features.indexSelect(along: 0, indices: rows)
+        let y = rows.map { labels[$0] }
+        var o = options
+        o.seed = seed
+        let configuration = o.configuration(steps: o.steps)
+        func run<O: Optimizer>(_ optimizer: O) throws where O.Scalar == Float {
+            let trainer = Trainer(model: model, optimizer: optimizer, configuration: configuration, exampleCount: rows.count,
+                                  batchLoss: { batch in
+                                      Losses.crossEntropy(logits: model(Variable(x.indexSelect(along: 0, indices: batch))), labels: batch.map { y[$0] })
+                                  })
+            trainer.showsProgress = false
+            try trainer.run()
+        }
+        let parameters = model.trainableParameters
+        if o.optimizer == "sgd" {
+            try run(SGD(parameters: parameters, learningRate: o.learningRate, momentum: o.momentum, weightDecay: o.weightDecay))
+        } else {
+            try run(AdamW(parameters: parameters, learningRate: o.learningRate, weightDecay: o.weightDecay))
+        }
+        return model
+    }
+}
+
+/// A JSON Lines file of finished pieces of a long computation: a header naming its settings, then
+/// one record per piece, appended as each finishes (a torn last line is dropped on reading).
+struct ValidationJournal {
+    let url: URL
+    let records: [[String: JSONValue]]
+
+    init(url: URL, header: [String: JSONValue]) throws {
+        self.url = url
+        let headerLine = try JSONValue.object(["header": .object(header)]).serialized()
+        if let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8),
+           case var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init),
+           text.hasSuffix("\n") || lines.count > 1 {
+            if !text.hasSuffix("\n") { lines.removeLast() }
+            let first = lines.first.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+            if first == (try? JSONDecoder().decode(JSONValue.self, from: Data(headerLine.utf8))) {
+                records = lines.dropFirst().compactMap { line in
+                    guard case let .object(o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)) else { return nil }
+                    return o
+                }
+                // Rewrite without a torn line, so that appends start on a fresh line.
+                try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: url)
+                return
+            }
+            throw WorkflowError("\(url.path) holds results made with other settings or data; remove it (or give another --out) to start over")
+        }
+        records = []
+        try AtomicFile.write(Data((headerLine + "\n").utf8), to: url)
+    }
+
+    func append(_ record: [String: JSONValue]) throws {
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((try JSONValue.object(record).serialized() + "\n").utf8))
+        try handle.synchronize()
+    }
+}

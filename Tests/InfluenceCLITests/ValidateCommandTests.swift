@@ -1,0 +1,125 @@
+import Formats
+import Foundation
+import Testing
+
+/// `influence validate pbrf|lds|mislabels` on a small MLP classifier trained from a CSV file.
+@Suite("influence validate", .serialized)
+struct ValidateCommandTests {
+    /// Rows `a,b,c,d,label`: three classes separated by a linear rule, so a small MLP learns them.
+    static func writeCSV(_ url: URL, rows: Int, seed: UInt64) throws {
+        var state = seed
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) * 2 - 1
+        }
+        var lines = ["a,b,c,d,label"]
+        for _ in 0..<rows {
+            let v = (0..<4).map { _ in next() }
+            let label = v[0] + v[1] > 0.3 ? 2 : (v[2] - v[3] > 0 ? 1 : 0)
+            lines.append(v.map { String(format: "%.5f", $0) }.joined(separator: ",") + ",\(label)")
+        }
+        try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    struct Setup {
+        let directory: URL, model: URL, train: URL, queries: URL
+    }
+
+    static func setUp() throws -> Setup {
+        let directory = Influence.temporaryDirectory()
+        let train = directory.appendingPathComponent("train.csv"), queries = directory.appendingPathComponent("queries.csv")
+        try writeCSV(train, rows: 160, seed: 1)
+        try writeCSV(queries, rows: 6, seed: 2)
+        let model = directory.appendingPathComponent("mlp")
+        let trained = try Influence.run(["train", "--model-type", "mlp", "--data", train.path, "--hidden", "8", "--steps", "150", "--batch-size", "32",
+                                         "--learning-rate", "0.02", "--validation-fraction", "0.01", "--out", model.path])
+        #expect(trained.exitCode == 0, "\(trained.standardError)")
+        #expect(FileManager.default.fileExists(atPath: model.appendingPathComponent("training_options.json").path))
+        return Setup(directory: directory, model: model, train: train, queries: queries)
+    }
+
+    static func record(_ url: URL) throws -> [String: JSONValue] {
+        guard case let .object(o) = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: url)) else { return [:] }
+        return o
+    }
+
+    static func strategies(_ record: [String: JSONValue]) -> [String: [String: JSONValue]] {
+        guard case let .array(rows)? = record["strategies"] else { return [:] }
+        var result: [String: [String: JSONValue]] = [:]
+        for case let .object(row) in rows { if case let .string(name)? = row["strategy"] { result[name] = row } }
+        return result
+    }
+
+    @Test func pbrfRanksExactAboveIdentityAndResumes() throws {
+        let s = try Self.setUp()
+        let out = s.directory.appendingPathComponent("pbrf")
+        let arguments = ["validate", "pbrf", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path, "--points", "8",
+                         "--strategies", "exact,ekfac,identity,cg:tolerance=1e-8,tracin", "--damping", "0.01", "--pbrf-steps", "3000", "--out", out.path]
+        let first = try Influence.run(arguments)
+        #expect(first.exitCode == 0, "\(first.standardError)")
+        #expect(first.standardOutput.contains("pearson") && first.standardOutput.contains("solves converged"), "\(first.standardOutput)")
+        let record = try Self.record(out.appendingPathComponent("pbrf.json"))
+        let rows = Self.strategies(record)
+        guard case let .number(exact)? = rows["exact"]?["pearson"], case let .number(cg)? = rows["cg:tolerance=1e-8"]?["pearson"] else {
+            Issue.record("no Pearson for exact or cg in \(record)")
+            return
+        }
+        #expect(exact > 0.9, "exact GGN against PBRF: \(exact)")
+        #expect(abs(cg - exact) < 0.02, "cg \(cg) vs exact \(exact)")
+        #expect(rows["tracin"]?["skipped"] != nil, "the model has no checkpoints: \(String(describing: rows["tracin"]))")
+        // A rerun reads the finished solves and scores back: the same figures, no new solve.
+        let second = try Influence.run(arguments)
+        #expect(second.exitCode == 0, "\(second.standardError)")
+        #expect(!second.standardError.contains("scoring with"), "\(second.standardError)")
+        #expect(Self.strategies(try Self.record(out.appendingPathComponent("pbrf.json")))["exact"]?["pearson"] == rows["exact"]?["pearson"])
+        // Other settings on the same output are refused, naming the file.
+        let other = try Influence.run(arguments.map { $0 == "0.01" ? "0.02" : $0 })
+        #expect(other.exitCode == 1 && other.standardError.contains("pbrf-truth.jsonl"), "\(other.standardError)")
+    }
+
+    @Test func ldsAndMislabelsRetrainTheClassifier() throws {
+        let s = try Self.setUp()
+        let lds = try Influence.run(["validate", "lds", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path, "--subsets", "12",
+                                     "--strategies", "exact,identity", "--damping", "0.01", "--out", s.directory.appendingPathComponent("lds").path])
+        #expect(lds.exitCode == 0, "\(lds.standardError)")
+        let ldsRows = Self.strategies(try Self.record(s.directory.appendingPathComponent("lds/lds.json")))
+        guard case let .number(value)? = ldsRows["exact"]?["lds"] else {
+            Issue.record("no LDS for exact: \(ldsRows)")
+            return
+        }
+        #expect(value > -1 && value <= 1)
+        let mislabels = try Influence.run(["validate", "mislabels", "--model", s.model.path, "--train", s.train.path, "--strategies", "exact,ekfac,cg",
+                                           "--damping", "0.01", "--flip-fraction", "0.1", "--out", s.directory.appendingPathComponent("mis").path])
+        #expect(mislabels.exitCode == 0, "\(mislabels.standardError)")
+        let rows = Self.strategies(try Self.record(s.directory.appendingPathComponent("mis/mislabels.json")))
+        guard case let .number(auc)? = rows["exact"]?["auc"], case let .number(found)? = rows["exact"]?["found_30%"] else {
+            Issue.record("no AUC for exact: \(rows)")
+            return
+        }
+        // Flipped labels of a learnable rule stand out by self-influence well above chance.
+        #expect(auc > 0.7 && found > 0.5, "AUC \(auc), found at 30 %: \(found)")
+        #expect(rows["cg"]?["skipped"] != nil)
+    }
+
+    @Test func mistakesAreNamed() throws {
+        let s = try Self.setUp()
+        let noQueries = try Influence.run(["validate", "pbrf", "--model", s.model.path, "--train", s.train.path, "--out", s.directory.path])
+        #expect(noQueries.exitCode == 64 && noQueries.standardError.contains("--queries"))
+        let unknown = try Influence.run(["validate", "pbrf", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path,
+                                         "--strategies", "ekfac,magic", "--out", s.directory.path])
+        #expect(unknown.exitCode == 64 && unknown.standardError.contains("magic"))
+        let badOption = try Influence.run(["validate", "pbrf", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path,
+                                           "--strategies", "lissa:speed=2", "--out", s.directory.path])
+        #expect(badOption.exitCode == 1 && badOption.standardError.contains("no option 'speed'"), "\(badOption.standardError)")
+        let tiny = try Influence.run(["validate", "pbrf", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path, "--points", "1",
+                                      "--strategies", "identity", "--epsilon", "1e-12", "--out", s.directory.appendingPathComponent("tiny").path])
+        #expect(tiny.exitCode == 1 && tiny.standardError.contains("use ε ≥"), "\(tiny.standardError)")
+        let unknownKind = try Influence.run(["validate", "loo", "--model", s.model.path])
+        #expect(unknownKind.exitCode == 64 && unknownKind.standardError.contains("pbrf, lds, mislabels"), "\(unknownKind.standardError)")
+        // A model without its training record cannot be retrained.
+        try FileManager.default.removeItem(at: s.model.appendingPathComponent("training_options.json"))
+        let lds = try Influence.run(["validate", "lds", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path,
+                                     "--out", s.directory.appendingPathComponent("lds").path])
+        #expect(lds.exitCode == 1 && lds.standardError.contains("cannot be retrained"), "\(lds.standardError)")
+    }
+}
