@@ -78,7 +78,9 @@ let validateDiscussion = """
     −(f(θ_+ε) − f(θ_−ε))/(2ε) (positive: z_m supports the query). Each strategy's scores (same λ, Gauss–Newton curvature for the
     solvers, sampled-label Fisher for the factors) are compared with it: Pearson and Spearman over every (query, point) pair and the
     mean per-query Pearson, with the seconds each strategy took including its fit. Adam's first learning rate is the RMS of
-    ε∇L(z_m)/λ; it halves on a step that raises the objective (undone) and grows 10 % on one that lowers it.
+    ε∇L(z_m)/λ; it halves on a step that raises the objective (undone) and grows 10 % on one that lowers it. A point whose
+    move float32 cannot resolve (a well-fitted point) is counted as unresolved; an ε too small for the first three points is
+    refused, naming one that works.
     lds: M subsets of a fraction A of the rows, the MLP retrained on each as `influence train` trained it (training_options.json);
     per query Spearman's ρ over subsets between Σ_{m∈S} score(q, m) and −f_q(S), averaged over queries.
     mislabels: a fraction of labels flipped, the MLP retrained on them, rows ranked by self-influence: the fraction of flipped rows

@@ -49,6 +49,9 @@ public struct ProximalBregmanSolve: Sendable, Equatable, Codable {
     /// ‖θ − θˢ‖ / ‖θˢ‖ at the end.
     public var relativeDisplacement: Double
     public var converged: Bool
+    /// Whether the move is large enough for float32 to resolve it
+    /// (``ProximalBregmanResponse/smallestRelativeDisplacement``), or the point's gradient vanishes.
+    public var resolved: Bool
 }
 
 /// Why a PBRF computation cannot go on.
@@ -96,8 +99,8 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
     /// The up-weighting used (the configuration's, or 1/N).
     public var epsilon: Double { configuration.epsilon ?? 1 / Double(task.trainingExampleCount) }
 
-    /// The smallest relative move of the parameters float32 resolves to three digits.
-    public static var smallestRelativeDisplacement: Double { 1e3 * Double(Float.ulpOfOne) }
+    /// The smallest relative move of the parameters float32 resolves to two digits.
+    public static var smallestRelativeDisplacement: Double { 1e2 * Double(Float.ulpOfOne) }
 
     /// - Throws: ``ValidationError`` for a damping that is not positive, no training rows, or no tracked layer.
     public init(task: Task, modules patterns: [String], configuration: ProximalBregmanConfiguration) throws {
@@ -204,6 +207,10 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
         if start != nil && configuration.learningRate == nil { rate *= relative }
         // No step needs to move a coordinate by more than the parameters' own scale.
         let largest = Swift.max(10 * anchorNorm / count.squareRoot(), rate)
+        // The quadratic model's response is at most ε‖∇L(z_m)‖/λ long; a step beyond three times that
+        // has left the neighbourhood of θˢ the PBRF is about (the −ε objective is unbounded below
+        // for a cross-entropy far from θˢ).
+        let reach = 3 * initialNorm / configuration.damping
         let adam = AdamW(parameters: parameters, learningRate: rate, beta1: configuration.beta1, beta2: configuration.beta2, weightDecay: 0)
         var steps = 0
         while steps < configuration.maximumSteps && relative > configuration.tolerance {
@@ -219,7 +226,8 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
             if move.allSatisfy({ $0.magnitude().max().scalar == 0 }) {
                 // A step below float32's resolution of the parameters: larger steps.
                 rate = Swift.min(rate * 2, largest)
-            } else if change.isFinite && change <= 0 {
+            } else if change.isFinite && change <= 0 && Self.norm(next) <= 10 * Self.norm(gradient)
+                        && Self.norm(zip(parameters, anchor).map { $0.value - $1 }) <= reach {
                 gradient = next
                 relative = Self.norm(gradient) / initialNorm
                 rate = Swift.min(rate * 1.1, largest)
@@ -231,48 +239,41 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
         }
         let displacement = Self.norm(zip(parameters, anchor).map { $0.value - $1 }) / Swift.max(anchorNorm, .leastNormalMagnitude)
         return ProximalBregmanSolve(point: point, epsilon: epsilon, steps: steps, relativeGradientNorm: relative,
-                                    relativeDisplacement: displacement, converged: relative <= configuration.tolerance)
+                                    relativeDisplacement: displacement, converged: relative <= configuration.tolerance,
+                                    resolved: initialNorm == 0 || displacement >= Self.smallestRelativeDisplacement)
     }
 
     /// The PBRF scores of training point `point` on every query, `[queries]`, with its two solves.
-    /// The model's parameters are back at θˢ afterwards.
-    ///
-    /// With no ε configured, ε starts at 1/N and grows (the solve warm-started from the scaled
-    /// response, which is linear in ε) until the move is 10 times what float32 resolves.
-    ///
-    /// - Throws: ``ValidationError`` when a configured ε moves the parameters less than float32
-    ///   resolves (``smallestRelativeDisplacement``), naming the smallest workable ε.
+    /// The model's parameters are back at θˢ afterwards. A point whose move float32 cannot resolve
+    /// (a well-fitted point with a tiny gradient, or too small an ε) is marked unresolved in its
+    /// solves: its scores are rounding noise around a value near zero.
     public func scores(of point: Int) throws -> (scores: [Double], solves: [ProximalBregmanSolve]) {
         precondition(point >= 0 && point < task.trainingExampleCount, "training point \(point) out of range")
         defer { for (p, a) in zip(parameters, anchor) { p.value = a } }
-        var e = epsilon
-        var up = solve(point: point, epsilon: e)
-        let floor = Self.smallestRelativeDisplacement
-        if up.relativeDisplacement < floor && up.relativeGradientNorm > 0 {
-            // The move is linear in ε: probe larger ones until float32 sees it, to name the smallest workable ε.
-            var probe = e, moved = up.relativeDisplacement, probes = 0
-            while moved == 0 && probes < 8 {
-                probe *= 1e3
-                probes += 1
-                moved = solve(point: point, epsilon: probe).relativeDisplacement
-            }
-            guard moved > 0 else {
-                throw ValidationError(String(format: "training point %d does not move the parameters even at ε = %.3g; its loss gradient vanishes", point, probe))
-            }
-            let workable = probe * floor / moved
-            if configuration.epsilon != nil {
-                throw ValidationError(String(format: "ε = %.3g moves the parameters by %.2g of their norm, below float precision (%.1g); use ε ≥ %.2g",
-                                             e, up.relativeDisplacement, floor, workable))
-            }
-            let factor = 10 * workable / e
-            // Warm start from the scaled move when the first solve moved at all.
-            let scaled: [Tensor<Float>]? = probes == 0 ? zip(parameters, anchor).map { $1 + ($0.value - $1) * Float(factor) } : nil
-            e *= factor
-            up = solve(point: point, epsilon: e, start: scaled)
-        }
+        let e = epsilon
+        let up = solve(point: point, epsilon: e)
         let plus = Self.measurements(task)
+        // The mirror image of the +ε response is the −ε one to first order: a close start.
         let down = solve(point: point, epsilon: -e, start: zip(parameters, anchor).map { $1 - ($0.value - $1) })
         let minus = Self.measurements(task)
         return (zip(plus, minus).map { -($0 - $1) / (2 * e) }, [up, down])
+    }
+
+    /// The smallest ε whose move of the parameters float32 resolves for `point` (the move is
+    /// linear in ε: solved at growing ε until it moves at all, then scaled).
+    ///
+    /// - Throws: ``ValidationError`` when even ε = 10²⁴ × the configured one leaves the parameters in place.
+    public func smallestWorkableEpsilon(of point: Int) throws -> Double {
+        defer { for (p, a) in zip(parameters, anchor) { p.value = a } }
+        var probe = epsilon, moved = 0.0
+        for _ in 0..<9 {
+            moved = solve(point: point, epsilon: probe).relativeDisplacement
+            if moved >= Self.smallestRelativeDisplacement / 100 { break }
+            probe *= 1e3
+        }
+        guard moved > 0 else {
+            throw ValidationError(String(format: "training point %d does not move the parameters even at ε = %.3g; its loss gradient vanishes", point, probe))
+        }
+        return probe * Self.smallestRelativeDisplacement / moved
     }
 }

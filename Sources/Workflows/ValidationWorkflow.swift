@@ -144,6 +144,13 @@ extension Workflows {
             progress?("pbrf", k, points.count)
             let started = Date()
             let (scores, solves) = try solver.scores(of: point)
+            // An ε too small for the model shows in the first points: refuse it, naming one that works.
+            let first = Array(points.prefix(3))
+            if point == first.last, first.allSatisfy({ p in (p == point ? solves : truth[p]?.solves ?? []).allSatisfy { !$0.resolved } }) {
+                let workable = try first.map { try solver.smallestWorkableEpsilon(of: $0) }.min()!
+                throw WorkflowError(String(format: "ε = %.3g moves the parameters by less than float32 resolves (%.1g of their norm) for the first %d points; use --epsilon %.2g or more",
+                                           solver.epsilon, ProximalBregmanResponse<Task>.smallestRelativeDisplacement, first.count, workable))
+            }
             let seconds = Date().timeIntervalSince(started)
             truth[point] = (scores, solves, seconds)
             let encoded = try solves.map { try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode($0)) }
@@ -156,8 +163,12 @@ extension Workflows {
         let converged = solves.filter(\.converged).count
         let worst = solves.map(\.relativeGradientNorm).max() ?? 0
         let medianSteps = solves.map(\.steps).sorted()[solves.count / 2]
+        let unresolved = points.filter { truth[$0]!.solves.contains { !$0.resolved } }.count
         var truthLines = [String(format: "%d of %d solves converged (worst ‖∇J‖/‖∇J(θˢ)‖ %.2g, median %d Adam steps), %.1f s", converged, solves.count,
                                  worst, medianSteps, truthSeconds)]
+        if unresolved > 0 {
+            truthLines.append("\(unresolved) of \(points.count) points move the parameters less than float32 resolves (tiny gradients): their PBRF is rounding noise near zero")
+        }
         if converged < solves.count {
             truthLines.append("solves that did not converge make the ground truth approximate: raise --pbrf-steps or lower --pbrf-learning-rate")
         }
@@ -166,8 +177,7 @@ extension Workflows {
         var rows: [ValidationRow] = []
         for specification in specifications {
             progress?(specification.text, 0, 1)
-            let result = try strategyScores(task, specification, request, directory: scoresDirectory(request, specification),
-                                            selfInfluence: false, step: step, progress: progress)
+            let result = strategyScoresOrReason(task, specification, request, selfInfluence: false, step: step, progress: progress)
             guard let pairwise = result.pairwise else {
                 rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: 0, figures: [], skipped: result.skipped))
                 continue
@@ -179,6 +189,7 @@ extension Workflows {
         return try finish(.pbrf, request, header: header, truthLines: truthLines, truthSeconds: truthSeconds, rows: rows,
                           extra: ["ground_truth": .object(["solves": .number(Double(solves.count)), "converged": .number(Double(converged)),
                                                            "worst_relative_gradient_norm": .number(worst), "median_steps": .number(Double(medianSteps)),
+                                                           "unresolved_points": .number(Double(unresolved)),
                                                            "seconds": .number(truthSeconds)])])
     }
 
@@ -246,8 +257,7 @@ extension Workflows {
                                  subsets.count * request.seeds, truthSeconds, spread.reduce(0, +) / Double(spread.count))]
         var rows: [ValidationRow] = []
         for specification in specifications {
-            let result = try strategyScores(task, specification, request, directory: scoresDirectory(request, specification),
-                                            selfInfluence: false, step: step, progress: progress)
+            let result = strategyScoresOrReason(task, specification, request, selfInfluence: false, step: step, progress: progress)
             guard let pairwise = result.pairwise else {
                 rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: 0, figures: [], skipped: result.skipped))
                 continue
@@ -298,8 +308,7 @@ extension Workflows {
                     ValidationRow(strategy: "random", label: "chance", seconds: 0,
                                   figures: inspectedFractions.map { ("found_\(Int(($0 * 100).rounded()))%", $0) } + [("auc", 0.5)], skipped: nil)]
         for specification in specifications {
-            let result = try strategyScores(noisy, specification, request, directory: scoresDirectory(request, specification),
-                                            selfInfluence: true, step: step, progress: progress)
+            let result = strategyScoresOrReason(noisy, specification, request, selfInfluence: true, step: step, progress: progress)
             guard let selfScores = result.selfScores else {
                 rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: 0, figures: [], skipped: result.skipped))
                 continue
@@ -318,6 +327,21 @@ extension Workflows {
         request.output.appendingPathComponent("\(request.kind.rawValue)-scores").appendingPathComponent(specification.directoryName)
     }
 
+    /// ``strategyScores(_:_:_:directory:selfInfluence:step:progress:)``, with a strategy that fails
+    /// (a diverging LiSSA, an indefinite matrix) reported as skipped with its error rather than
+    /// ending the validation: the ground truth and the other strategies stand.
+    static func strategyScoresOrReason<Task: InfluenceTask>(_ task: Task, _ specification: StrategySpecification, _ request: ValidationRequest,
+                                                            selfInfluence: Bool, step: (String) -> Void, progress: ((String, Int, Int) -> Void)?)
+        -> (pairwise: [[Float]]?, selfScores: [Float]?, seconds: Double, label: String, skipped: String?) where Task.Scalar == Float {
+        do {
+            return try strategyScores(task, specification, request, directory: scoresDirectory(request, specification), selfInfluence: selfInfluence,
+                                      step: step, progress: progress)
+        } catch {
+            step("\(specification.text) failed: \(error)")
+            return (nil, nil, 0, specification.text, "failed: \(error)")
+        }
+    }
+
     /// A strategy's scores on `task` with the request's damping, fitted here: `[queries][rows]`
     /// (and self-influence), cached in `directory` with the seconds they took.
     static func strategyScores<Task: InfluenceTask>(_ task: Task, _ specification: StrategySpecification, _ request: ValidationRequest, directory: URL,
@@ -333,11 +357,8 @@ extension Workflows {
         context.curvatureBatchSize = 1024
         if type == TracInStrategy.self {
             let index = try CheckpointIndex(directory: request.inputs.model.appendingPathComponent("checkpoints"))
-            guard !index.entries.isEmpty, request.kind == .pbrf || request.kind == .lds else {
-                return (nil, nil, 0, "tracin", request.kind == .mislabels ? "the retrained model keeps no checkpoints"
-                                                                           : "the model has no checkpoints; train with --save-every N")
-            }
-            guard request.kind == .pbrf else { return (nil, nil, 0, "tracin", "TracIn's checkpoints belong to the full training run, not to the subsets") }
+            guard request.kind != .mislabels else { return (nil, nil, 0, "tracin", "the model retrained on flipped labels keeps no checkpoints") }
+            guard !index.entries.isEmpty else { return (nil, nil, 0, "tracin", "the model has no checkpoints; train with --save-every N") }
             context.checkpoints = try index.entries.map { entry in
                 var inputs = request.inputs
                 inputs.model = index.url(of: entry)
@@ -361,7 +382,7 @@ extension Workflows {
         let run = try strategy.scores(context.erased(), configuration: configuration, partialDirectory: directory)
         let seconds = Date().timeIntervalSince(started)
         guard let scores = run.scores else { throw WorkflowError("\(specification.text) gave no dense scores") }
-        var label = type.name
+        var label = specification.text
         if type.coversEveryParameter { label += " (ggn, \(try context.curvatureOperator().dimension) parameters)" }
         if !context.checkpoints.isEmpty { label = "TracIn over \(context.checkpoints.count) checkpoints" }
         for warning in run.warnings { step("warning: \(warning)") }

@@ -101,6 +101,31 @@ struct ValidateCommandTests {
         #expect(rows["cg"]?["skipped"] != nil)
     }
 
+    /// PBRF works on any model we load: a GPT-2, with completion measurements; LDS says why it cannot.
+    @Test func pbrfOfALanguageModel() throws {
+        let directory = Influence.temporaryDirectory()
+        let train = directory.appendingPathComponent("train.jsonl"), queries = directory.appendingPathComponent("queries.jsonl")
+        let texts = ["Hello, world!", "Don't panic.", "A cat sat on the mat.", "Two cats sat on two mats.", "Nothing is certain.", "Der Hund bellt."]
+        try texts.map { "{\"text\": \(String(decoding: try JSONEncoder().encode($0), as: UTF8.self))}" }.joined(separator: "\n")
+            .write(to: train, atomically: true, encoding: .utf8)
+        try ["{\"prompt\": \"A cat\", \"completion\": \" sat on the mat.\"}", "{\"text\": \"Hello there, world!\"}"].joined(separator: "\n")
+            .write(to: queries, atomically: true, encoding: .utf8)
+        let out = directory.appendingPathComponent("pbrf")
+        let r = try Influence.run(["validate", "pbrf", "--model", Influence.fixtureModel.path, "--train", train.path, "--queries", queries.path,
+                                   "--points", "3", "--strategies", "cg,ekfac", "--damping", "0.1", "--pbrf-steps", "600",
+                                   "--pbrf-tolerance", "1e-2", "--out", out.path])
+        #expect(r.exitCode == 0, "\(r.standardError)")
+        let rows = Self.strategies(try Self.record(out.appendingPathComponent("pbrf.json")))
+        guard case let .number(cg)? = rows["cg"]?["pearson"] else {
+            Issue.record("no Pearson for cg: \(rows)")
+            return
+        }
+        #expect(cg > 0.8, "CG on the Gauss–Newton matrix against the PBRF of a GPT-2: \(cg)")
+        let lds = try Influence.run(["validate", "lds", "--model", Influence.fixtureModel.path, "--train", train.path, "--queries", queries.path,
+                                     "--out", directory.appendingPathComponent("lds").path])
+        #expect(lds.exitCode == 1 && lds.standardError.contains("MLP classifiers"), "\(lds.standardError)")
+    }
+
     @Test func mistakesAreNamed() throws {
         let s = try Self.setUp()
         let noQueries = try Influence.run(["validate", "pbrf", "--model", s.model.path, "--train", s.train.path, "--out", s.directory.path])
@@ -113,7 +138,7 @@ struct ValidateCommandTests {
         #expect(badOption.exitCode == 1 && badOption.standardError.contains("no option 'speed'"), "\(badOption.standardError)")
         let tiny = try Influence.run(["validate", "pbrf", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path, "--points", "1",
                                       "--strategies", "identity", "--epsilon", "1e-12", "--out", s.directory.appendingPathComponent("tiny").path])
-        #expect(tiny.exitCode == 1 && tiny.standardError.contains("use ε ≥"), "\(tiny.standardError)")
+        #expect(tiny.exitCode == 1 && tiny.standardError.contains("use --epsilon"), "\(tiny.standardError)")
         let unknownKind = try Influence.run(["validate", "loo", "--model", s.model.path])
         #expect(unknownKind.exitCode == 64 && unknownKind.standardError.contains("pbrf, lds, mislabels"), "\(unknownKind.standardError)")
         // A model without its training record cannot be retrained.
