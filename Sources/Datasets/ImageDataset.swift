@@ -44,6 +44,35 @@ public struct LabeledDataset: Sendable {
     }
 }
 
+/// Feature rows with real-valued targets, for MLP regressors.
+public struct RegressionDataset: Sendable {
+    /// `[count, featureCount]`.
+    public var features: Tensor<Float>
+    /// `[count, targetCount]`.
+    public var targets: Tensor<Float>
+    public var count: Int { features.shape[0] }
+
+    public init(features: Tensor<Float>, targets: Tensor<Float>) {
+        precondition(features.shape[0] == targets.shape[0], "\(features.shape[0]) feature rows but \(targets.shape[0]) target rows")
+        self.features = features
+        self.targets = targets
+    }
+
+    /// The rows at `indices`.
+    public func rows(_ indices: [Int]) -> RegressionDataset {
+        RegressionDataset(features: features.indexSelect(along: 0, indices: indices), targets: targets.indexSelect(along: 0, indices: indices))
+    }
+
+    public func prefix(_ n: Int) -> RegressionDataset { rows(Array(0..<Swift.min(n, count))) }
+
+    /// A CSV file: the target columns, and every other column (or `featureColumns`) as features.
+    public static func load(csv url: URL, targetColumns: [String], featureColumns: [String]? = nil) throws -> RegressionDataset {
+        let table = try CSVTable(contentsOf: url)
+        let names = featureColumns ?? table.columnNames.filter { !targetColumns.contains($0) }
+        return RegressionDataset(features: try table.numericColumns(names), targets: try table.numericColumns(targetColumns))
+    }
+}
+
 /// FashionMNIST from Debian's `dataset-fashion-mnist` (IDX files, gzip-compressed): 28 × 28
 /// grey images scaled to [0, 1] and flattened to 784 features, ten classes.
 public enum FashionMNIST {

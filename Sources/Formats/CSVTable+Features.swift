@@ -40,20 +40,7 @@ extension CSVTable {
                                 labelEncoding: LabelEncoding = .integer) throws -> LabeledFeatures {
         let labelIndex = try columnIndex(named: labelColumn)
         let names = featureColumns ?? columnNames.filter { $0 != labelColumn }
-        let featureIndices = try names.map { try columnIndex(named: $0) }
-
-        var values = [Float]()
-        values.reserveCapacity(rowCount * featureIndices.count)
-        for (row, fields) in rows.enumerated() {
-            for (column, index) in featureIndices.enumerated() {
-                let text = fields[index].trimmingSpacesAndTabs
-                guard let value = Float(text), value.isFinite else {
-                    throw CSVError.nonNumericValue(path: source, line: lineNumbers[row], row: row + 1,
-                                                   column: names[column], value: fields[index])
-                }
-                values.append(value)
-            }
-        }
+        let features = try numericColumns(names)
 
         let labelTexts = rows.map { $0[labelIndex].trimmingSpacesAndTabs }
         var labels: [Int] = []
@@ -73,8 +60,29 @@ extension CSVTable {
             labels = labelTexts.compactMap { indexOfName[$0] }
             classNames = sortedNames
         }
-        return LabeledFeatures(features: Tensor(shape: [rowCount, featureIndices.count], scalars: values),
-                               labels: labels, featureNames: names, classNames: classNames)
+        return LabeledFeatures(features: features, labels: labels, featureNames: names, classNames: classNames)
+    }
+
+    /// The named columns as a `[rowCount, names.count]` matrix; every value must parse as a
+    /// finite number (surrounding spaces and tabs are ignored).
+    ///
+    /// - Throws: ``CSVError/unknownColumn(path:column:available:)`` or
+    ///   ``CSVError/nonNumericValue(path:line:row:column:value:)``, naming file, line, row and column.
+    public func numericColumns(_ names: [String]) throws -> Tensor<Float> {
+        let indices = try names.map { try columnIndex(named: $0) }
+        var values = [Float]()
+        values.reserveCapacity(rowCount * indices.count)
+        for (row, fields) in rows.enumerated() {
+            for (column, index) in indices.enumerated() {
+                let text = fields[index].trimmingSpacesAndTabs
+                guard let value = Float(text), value.isFinite else {
+                    throw CSVError.nonNumericValue(path: source, line: lineNumbers[row], row: row + 1,
+                                                   column: names[column], value: fields[index])
+                }
+                values.append(value)
+            }
+        }
+        return Tensor(shape: [rowCount, indices.count], scalars: values)
     }
 }
 

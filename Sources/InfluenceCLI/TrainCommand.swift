@@ -28,6 +28,7 @@ struct TrainCommand: Subcommand {
         .value("dropout", "P", default: "0.1", "Language model: dropout probability."),
         .value("dataset", "fashion-mnist", "MLP: train on FashionMNIST."),
         .value("label-column", "NAME", default: "label", "MLP with a CSV file: the label column."),
+        .value("target-column", "NAME[,NAME...]", "MLP with a CSV file: train a regressor (squared error) on these columns instead of a classifier."),
         .value("hidden", "LIST", default: "256,128", "MLP: hidden layer sizes."),
         .value("activation", "NAME", default: "relu", "MLP: activation (relu, gelu, tanh, sigmoid, silu)."),
         .value("steps", "N", default: "500", "Optimizer steps."),
@@ -113,8 +114,11 @@ struct TrainCommand: Subcommand {
             guard let activation = Activation(huggingFaceName: arguments.string("activation")!) else {
                 throw UsageError("unknown activation '\(arguments.string("activation")!)'")
             }
+            let targets = arguments.string("target-column").map { $0.split(separator: ",").map(String.init) }
+            if targets != nil && arguments.path("data") == nil { throw UsageError("option '--target-column' needs --data FILE.csv") }
             try Workflows.train(ClassifierTrainingRequest(output: out, data: arguments.path("data"), labelColumn: arguments.string("label-column")!,
-                                                          hidden: hidden, activation: activation, training: training), log: printError)
+                                                          targetColumns: targets, hidden: hidden, activation: activation, training: training),
+                                log: printError)
         } else {
             let languages = arguments.string("corpus") == nil ? nil
                 : arguments.string("languages")!.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }

@@ -88,11 +88,21 @@ public struct ModelSizeStudy {
 
     static func format(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "–" }
 
+    /// An integer with its thousands grouped by commas (3,700,224).
+    static func grouped(_ n: Int) -> String {
+        var digits = String(n.magnitude), groups: [Substring] = []
+        while digits.count > 3 {
+            groups.insert(Substring(digits.suffix(3)), at: 0)
+            digits.removeLast(3)
+        }
+        return (n < 0 ? "-" : "") + ([Substring(digits)] + groups).joined(separator: ",")
+    }
+
     /// The study's tables as text, for the terminal.
     public func table() -> String {
         var lines = ["size            parameters   ρ(influence, TF-IDF)   ρ(influence, token overlap)   cross-lingual carry-over"]
         for (size, f) in zip(sizes, figures) {
-            lines.append(size.label.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%10d", size.parameters)
+            lines.append(size.label.padding(toLength: 16, withPad: " ", startingAt: 0) + Self.grouped(size.parameters).leftPadded(10)
                          + "   " + Self.format(f.termCorrelation).padding(toLength: 23, withPad: " ", startingAt: 0)
                          + Self.format(f.overlapCorrelation).padding(toLength: 30, withPad: " ", startingAt: 0) + Self.format(f.crossLingualCarryOver))
         }
@@ -133,7 +143,7 @@ public struct ModelSizeStudy {
         out += "<h2 class=\"first\">Lexical overlap and languages</h2><table><tr><th>model</th><th class=\"n\">parameters</th><th class=\"n\">ρ(influence, TF-IDF)</th>"
         out += "<th class=\"n\">ρ(influence, token overlap)</th><th class=\"n\">cross-lingual carry-over</th><th>report</th></tr>"
         for (size, f) in zip(sizes, figures) {
-            out += "<tr><td>\(HTML.escape(size.label))</td><td class=\"n\">\(size.parameters)</td><td class=\"n\">\(Self.format(f.termCorrelation))</td>"
+            out += "<tr><td>\(HTML.escape(size.label))</td><td class=\"n\">\(Self.grouped(size.parameters))</td><td class=\"n\">\(Self.format(f.termCorrelation))</td>"
             out += "<td class=\"n\">\(Self.format(f.overlapCorrelation))</td><td class=\"n\">\(Self.format(f.crossLingualCarryOver))</td>"
             out += "<td>\(size.report.map { "<a href=\"\(HTML.escape($0))\">\(HTML.escape($0))</a>" } ?? "")</td></tr>"
         }
@@ -151,4 +161,8 @@ public struct ModelSizeStudy {
         }
         return out + "</table></body></html>\n"
     }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }

@@ -110,8 +110,9 @@ public enum TaskLoader {
 
     static func classificationTask(_ network: MultilayerPerceptron<Float>, _ configuration: MLPConfiguration, _ loaded: LoadedModel<Float>,
                                    _ inputs: TaskInputs) throws -> LoadedTask {
+        if configuration.task == "regression" { return try regressionTask(network, configuration, loaded, inputs) }
         guard configuration.task == "classification" else {
-            throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); influence takes classifiers and language models")
+            throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); influence takes classifiers, regressors and language models")
         }
         let (count, classes) = (configuration.sizes.first ?? 0, configuration.sizes.last ?? 0)
         let training = try labeledRows(inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples, inputCount: count, classCount: classes)
@@ -122,6 +123,36 @@ public enum TaskLoader {
         let task = ClassificationTask(model: network, trainingFeatures: training.rows.features, trainingLabels: training.rows.labels,
                                       queryFeatures: query?.rows.features ?? Tensor<Float>.zeros(shape: [0, count]), queryLabels: query?.rows.labels ?? [])
         return LoadedTask(task: task, model: loaded, trainTexts: training.texts, queryTexts: query?.texts ?? [], documentTexts: training.texts)
+    }
+
+    /// An MLP regressor with CSV data: the target columns its config.json names (else
+    /// `--label-column`), every other column a feature.
+    static func regressionTask(_ network: MultilayerPerceptron<Float>, _ configuration: MLPConfiguration, _ loaded: LoadedModel<Float>,
+                               _ inputs: TaskInputs) throws -> LoadedTask {
+        let targets = configuration.targetColumns ?? [inputs.labelColumn]
+        func rows(_ specification: String, limit: Int?) throws -> RegressionDataset {
+            let url = URL(fileURLWithPath: specification)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw WorkflowError("\(url.path) does not exist (an MLP regressor's data is a CSV file with the columns \(targets.joined(separator: ", ")))")
+            }
+            var data = try RegressionDataset.load(csv: url, targetColumns: targets)
+            if let limit { data = data.prefix(limit) }
+            guard data.count > 0 else { throw WorkflowError("\(url.path) holds no rows") }
+            guard data.features.shape[1] == network.inputCount else {
+                throw WorkflowError("\(url.path) has \(data.features.shape[1]) feature columns besides \(targets.joined(separator: ", ")); the model takes \(network.inputCount) inputs")
+            }
+            return data
+        }
+        let training = try rows(inputs.train, limit: inputs.maximumExamples)
+        let query = try inputs.queries.map { try rows($0, limit: inputs.maximumQueries) }
+        let task = RegressionTask(model: network, trainingFeatures: training.features, trainingTargets: training.targets,
+                                  queryFeatures: query?.features ?? Tensor<Float>.zeros(shape: [0, network.inputCount]),
+                                  queryTargets: query?.targets ?? Tensor<Float>.zeros(shape: [0, network.outputCount]))
+        let describe: (RegressionDataset) -> [String] = { d in
+            (0..<d.count).map { i in "target " + (0..<d.targets.shape[1]).map { String(format: "%.4g", Double(d.targets[i, $0])) }.joined(separator: ", ") }
+        }
+        let texts = describe(training)
+        return LoadedTask(task: task, model: loaded, trainTexts: texts, queryTexts: query.map(describe) ?? [], documentTexts: texts)
     }
 
     /// Labelled rows for an MLP classifier: `fashion-mnist:train`, `fashion-mnist:test` (or

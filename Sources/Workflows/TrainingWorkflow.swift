@@ -119,15 +119,18 @@ public struct ClassifierTrainingRequest: Sendable {
     /// A CSV file with a label column; nil for FashionMNIST.
     public var data: URL?
     public var labelColumn: String
+    /// Target columns of `data`: a regressor (squared error) instead of a classifier.
+    public var targetColumns: [String]?
     public var hidden: [Int]
     public var activation: Activation
     public var training: TrainingOptions
 
-    public init(output: URL, data: URL? = nil, labelColumn: String = "label", hidden: [Int] = [256, 128], activation: Activation = .relu,
-                training: TrainingOptions) {
+    public init(output: URL, data: URL? = nil, labelColumn: String = "label", targetColumns: [String]? = nil, hidden: [Int] = [256, 128],
+                activation: Activation = .relu, training: TrainingOptions) {
         self.output = output
         self.data = data
         self.labelColumn = labelColumn
+        self.targetColumns = targetColumns
         self.hidden = hidden
         self.activation = activation
         self.training = training
@@ -243,6 +246,7 @@ extension Workflows {
     public static func train(_ request: ClassifierTrainingRequest, log: (String) -> Void = { _ in }) throws {
         let out = request.output
         try prepare(out, request.training)
+        if let targets = request.targetColumns { return try trainRegressor(request, targets: targets, log: log) }
         var train: LabeledDataset, validation: LabeledDataset?
         if let data = request.data {
             let all = try LabeledDataset.load(csv: data, labelColumn: request.labelColumn)
@@ -275,8 +279,36 @@ extension Workflows {
         }
         try ModelDirectory.save(model, configuration: configuration, to: out)
         // What `validate lds|mislabels` needs to train the same model again on other rows.
-        let record = ClassifierRetraining.record(request.training, steps: request.training.steps(exampleCount: train.count))
-        try AtomicFile.write(Data(try record.serialized().utf8), to: out.appendingPathComponent(ClassifierRetraining.fileName))
+        let record = MLPRetraining.record(request.training, steps: request.training.steps(exampleCount: train.count))
+        try AtomicFile.write(Data(try record.serialized().utf8), to: out.appendingPathComponent(MLPRetraining.fileName))
+    }
+
+    /// An MLP regressor on a CSV file's target columns (squared error, summed over outputs and
+    /// averaged over the batch); the rows a validation fraction leaves are the training rows.
+    static func trainRegressor(_ request: ClassifierTrainingRequest, targets: [String], log: (String) -> Void) throws {
+        guard let data = request.data else { throw WorkflowError("a regressor trains on a CSV file (--data) with its --target-column") }
+        let out = request.output
+        let all = try RegressionDataset.load(csv: data, targetColumns: targets)
+        let (t, v) = LanguageModelingData.split(Array(0..<all.count), validationFraction: request.training.validationFraction)
+        var train = all.rows(t)
+        let validation = v.isEmpty ? nil : all.rows(v)
+        if let limit = request.training.maximumExamples { train = train.prefix(limit) }
+        let sizes = [train.features.shape[1]] + request.hidden + [targets.count]
+        let model = MultilayerPerceptron<Float>(sizes: sizes, activation: request.activation, seed: request.training.seed)
+        log("model: MLP regressor \(sizes.map(String.init).joined(separator: "-")), \(model.parameterCount.formatted()) parameters; \(train.count) training rows")
+        let configuration = MLPConfiguration(sizes: sizes, activation: request.activation, task: "regression", targetColumns: targets)
+        try runTrainer(model: model, options: request.training, output: out, exampleCount: train.count, log: log,
+                       save: { try ModelDirectory.save(model, configuration: configuration, to: $0) },
+                       batchLoss: { indices in
+                           let batch = train.rows(indices)
+                           return Losses.meanSquaredError(model(Variable(batch.features)), batch.targets, reduction: .sum) * (1 / Float(indices.count))
+                       },
+                       validationLoss: validation.map { v in {
+                           Double(Losses.meanSquaredError(model(Variable(v.features)), v.targets, reduction: .sum).value.scalar) / Double(v.count)
+                       } })
+        try ModelDirectory.save(model, configuration: configuration, to: out)
+        let record = MLPRetraining.record(request.training, steps: request.training.steps(exampleCount: train.count))
+        try AtomicFile.write(Data(try record.serialized().utf8), to: out.appendingPathComponent(MLPRetraining.fileName))
     }
 
     /// Creates the output directory and refuses to resume a checkpoint made with other options;

@@ -103,12 +103,26 @@ extension Workflows {
         case let (.pbrf, task as ClassificationTask<Float>): return try validatePBRF(task, loaded, request, specifications, step, progress)
         case (.pbrf, _): return try validatePBRF(loaded.task, loaded, request, specifications, step, progress)
         case let (_, task as ClassificationTask<Float>):
-            let retraining = try ClassifierRetraining(modelDirectory: request.inputs.model)
-            return request.kind == .lds
-                ? try validateLDS(task, retraining, request, specifications, step, progress)
-                : try validateMislabels(task, retraining, request, specifications, step, progress)
+            let retraining = try MLPRetraining(modelDirectory: request.inputs.model)
+            guard request.kind == .lds else { return try validateMislabels(task, retraining, request, specifications, step, progress) }
+            return try validateLDS(task, retraining, request, specifications, step, progress) { rows, seed in
+                let model = try retraining.train(features: task.trainingFeatures, labels: task.trainingLabels, rows: rows, seed: seed)
+                return ProximalBregmanResponse<ClassificationTask<Float>>.measurements(
+                    ClassificationTask(model: model, trainingFeatures: task.trainingFeatures, trainingLabels: task.trainingLabels,
+                                       queryFeatures: task.queryFeatures, queryLabels: task.queryLabels))
+            }
+        case let (.lds, task as RegressionTask<Float>):
+            let retraining = try MLPRetraining(modelDirectory: request.inputs.model)
+            return try validateLDS(task, retraining, request, specifications, step, progress) { rows, seed in
+                let model = try retraining.train(features: task.trainingFeatures, targets: task.trainingTargets, rows: rows, seed: seed)
+                return ProximalBregmanResponse<RegressionTask<Float>>.measurements(
+                    RegressionTask(model: model, trainingFeatures: task.trainingFeatures, trainingTargets: task.trainingTargets,
+                                   queryFeatures: task.queryFeatures, queryTargets: task.queryTargets))
+            }
+        case (.mislabels, _ as RegressionTask<Float>):
+            throw WorkflowError("validate mislabels flips class labels; \(request.inputs.model.path) is a regressor")
         default:
-            throw WorkflowError("validate \(request.kind.rawValue) retrains the model, which it does for MLP classifiers made by `influence train`; \(request.inputs.model.path) is a \(loaded.model.modelType) model (validate pbrf works on it)")
+            throw WorkflowError("validate \(request.kind.rawValue) retrains the model, which it does for MLP classifiers (and, for lds, regressors) made by `influence train`; \(request.inputs.model.path) is a \(loaded.model.modelType) model (validate pbrf works on it)")
         }
     }
 
@@ -209,9 +223,11 @@ extension Workflows {
 
     // MARK: LDS
 
-    static func validateLDS(_ task: ClassificationTask<Float>, _ retraining: ClassifierRetraining, _ request: ValidationRequest,
-                            _ specifications: [StrategySpecification], _ step: (String) -> Void,
-                            _ progress: ((String, Int, Int) -> Void)?) throws -> ValidationReport {
+    /// - Parameter retrained: f_q of every query for a model retrained on `rows` with `seed`.
+    static func validateLDS<Task: InfluenceTask>(_ task: Task, _ retraining: MLPRetraining, _ request: ValidationRequest,
+                                                 _ specifications: [StrategySpecification], _ step: (String) -> Void,
+                                                 _ progress: ((String, Int, Int) -> Void)?,
+                                                 retrained: ([Int], UInt64) throws -> [Double]) throws -> ValidationReport where Task.Scalar == Float {
         guard task.queryCount > 0 else { throw WorkflowError("validate lds needs queries (--queries)") }
         guard request.subsetFraction > 0 && request.subsetFraction < 1 else {
             throw WorkflowError("--subset-fraction must be between 0 and 1, got \(request.subsetFraction)")
@@ -236,11 +252,8 @@ extension Workflows {
             let started = Date()
             var sums = [Double](repeating: 0, count: task.queryCount)
             for s in 0..<request.seeds {
-                let model = try retraining.train(features: task.trainingFeatures, labels: task.trainingLabels, rows: subset,
-                                                 seed: retraining.options.seed &+ UInt64(1 + j * request.seeds + s))
-                let retrained = ClassificationTask(model: model, trainingFeatures: task.trainingFeatures, trainingLabels: task.trainingLabels,
-                                                   queryFeatures: task.queryFeatures, queryLabels: task.queryLabels)
-                for (q, v) in ProximalBregmanResponse<ClassificationTask<Float>>.measurements(retrained).enumerated() { sums[q] += v / Double(request.seeds) }
+                let values = try retrained(subset, retraining.options.seed &+ UInt64(1 + j * request.seeds + s))
+                for (q, v) in values.enumerated() { sums[q] += v / Double(request.seeds) }
             }
             let seconds = Date().timeIntervalSince(started)
             measured[j] = (sums, seconds)
@@ -274,7 +287,7 @@ extension Workflows {
 
     static let inspectedFractions = [0.05, 0.10, 0.20, 0.30]
 
-    static func validateMislabels(_ task: ClassificationTask<Float>, _ retraining: ClassifierRetraining, _ request: ValidationRequest,
+    static func validateMislabels(_ task: ClassificationTask<Float>, _ retraining: MLPRetraining, _ request: ValidationRequest,
                                   _ specifications: [StrategySpecification], _ step: (String) -> Void,
                                   _ progress: ((String, Int, Int) -> Void)?) throws -> ValidationReport {
         guard request.flipFraction > 0 && request.flipFraction < 1 else {
@@ -471,10 +484,12 @@ struct StrategySpecification {
     var directoryName: String { text.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }.reduce(into: "") { $0.append($1) } }
 }
 
-/// Retraining an MLP classifier as `influence train` trained it (its `training_options.json`).
-public struct ClassifierRetraining: CustomStringConvertible {
+/// Retraining an MLP classifier or regressor as `influence train` trained it (its `training_options.json`).
+public struct MLPRetraining: CustomStringConvertible {
     public let sizes: [Int]
     public let activation: Activation
+    /// "classification" or "regression".
+    public let task: String
     public let options: TrainingOptions
 
     public static let fileName = "training_options.json"
@@ -486,7 +501,7 @@ public struct ClassifierRetraining: CustomStringConvertible {
         guard let configData = FileManager.default.contents(atPath: config.path),
               let configuration = try? JSONDecoder().decode(MLPConfiguration.self, from: configData),
               let activation = Activation(rawValue: configuration.activation) else {
-            throw WorkflowError("\(config.path) is not the config.json of an MLP classifier")
+            throw WorkflowError("\(config.path) is not the config.json of an MLP")
         }
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw WorkflowError("\(modelDirectory.path) cannot be retrained: \(Self.fileName) is missing (`influence train` writes it; train the model again with it)")
@@ -498,19 +513,21 @@ public struct ClassifierRetraining: CustomStringConvertible {
         }
         sizes = configuration.sizes
         self.activation = activation
+        task = configuration.task
         options = TrainingOptions(steps: Int(steps), batchSize: Int(batch), optimizer: optimizer, learningRate: rate,
                                   warmup: Int(o["warmup"]?.numberValue ?? 20), weightDecay: o["weight_decay"]?.numberValue ?? 0.01,
                                   momentum: o["momentum"]?.numberValue ?? 0.9, clip: o["clip"]?.numberValue ?? 1,
                                   seed: UInt64(o["seed"]?.numberValue ?? 0))
     }
 
-    public init(sizes: [Int], activation: Activation, options: TrainingOptions) {
+    public init(sizes: [Int], activation: Activation, task: String = "classification", options: TrainingOptions) {
         self.sizes = sizes
         self.activation = activation
+        self.task = task
         self.options = options
     }
 
-    /// The record `influence train` writes beside an MLP classifier.
+    /// The record `influence train` writes beside an MLP.
     static func record(_ options: TrainingOptions, steps: Int) -> JSONValue {
         .object(["steps": .number(Double(steps)), "batch_size": .number(Double(options.batchSize)), "optimizer": .string(options.optimizer),
                  "learning_rate": .number(options.learningRate), "warmup": .number(Double(options.warmup)),
@@ -519,23 +536,37 @@ public struct ClassifierRetraining: CustomStringConvertible {
     }
 
     public var description: String {
-        String(format: "MLP %@ (%@), %d steps of %d, %@ at %g", sizes.map(String.init).joined(separator: "-"), activation.rawValue,
-               options.steps, options.batchSize, options.optimizer, options.learningRate)
+        String(format: "MLP %@ %@ (%@), %d steps of %d, %@ at %g", task == "regression" ? "regressor" : "classifier",
+               sizes.map(String.init).joined(separator: "-"), activation.rawValue, options.steps, options.batchSize, options.optimizer,
+               options.learningRate)
     }
 
-    /// A new model trained on `rows` of the data with these options and `seed` (initialisation and order).
+    /// A new classifier trained on `rows` of the data with these options and `seed` (initialisation and order).
     public func train(features: Tensor<Float>, labels: [Int], rows: [Int], seed: UInt64) throws -> MultilayerPerceptron<Float> {
-        let model = MultilayerPerceptron<Float>(sizes: sizes, activation: activation, seed: seed)
         let x = features.indexSelect(along: 0, indices: rows)
         let y = rows.map { labels[$0] }
+        return try train(rows: rows.count, seed: seed) { model, batch in
+            Losses.crossEntropy(logits: model(Variable(x.indexSelect(along: 0, indices: batch))), labels: batch.map { y[$0] })
+        }
+    }
+
+    /// A new regressor trained on `rows` (squared error summed over outputs, averaged over the batch, as `influence train`).
+    public func train(features: Tensor<Float>, targets: Tensor<Float>, rows: [Int], seed: UInt64) throws -> MultilayerPerceptron<Float> {
+        let x = features.indexSelect(along: 0, indices: rows), y = targets.indexSelect(along: 0, indices: rows)
+        return try train(rows: rows.count, seed: seed) { model, batch in
+            Losses.meanSquaredError(model(Variable(x.indexSelect(along: 0, indices: batch))), y.indexSelect(along: 0, indices: batch), reduction: .sum)
+                * (1 / Float(batch.count))
+        }
+    }
+
+    func train(rows: Int, seed: UInt64, loss: @escaping (MultilayerPerceptron<Float>, [Int]) -> Variable<Float>) throws -> MultilayerPerceptron<Float> {
+        let model = MultilayerPerceptron<Float>(sizes: sizes, activation: activation, seed: seed)
         var o = options
         o.seed = seed
         let configuration = o.configuration(steps: o.steps)
         func run<O: Optimizer>(_ optimizer: O) throws where O.Scalar == Float {
-            let trainer = Trainer(model: model, optimizer: optimizer, configuration: configuration, exampleCount: rows.count,
-                                  batchLoss: { batch in
-                                      Losses.crossEntropy(logits: model(Variable(x.indexSelect(along: 0, indices: batch))), labels: batch.map { y[$0] })
-                                  })
+            let trainer = Trainer(model: model, optimizer: optimizer, configuration: configuration, exampleCount: rows,
+                                  batchLoss: { loss(model, $0) })
             trainer.showsProgress = false
             try trainer.run()
         }

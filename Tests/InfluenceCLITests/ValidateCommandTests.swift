@@ -126,6 +126,55 @@ struct ValidateCommandTests {
         #expect(lds.exitCode == 1 && lds.standardError.contains("MLP classifiers"), "\(lds.standardError)")
     }
 
+    /// A tanh MLP regressor trained from a CSV file: scores, PBRF and LDS work on it; mislabels says why not.
+    @Test func aRegressorTrainsScoresAndValidates() throws {
+        let directory = Influence.temporaryDirectory()
+        var state: UInt64 = 9
+        func next() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) * 2 - 1
+        }
+        func write(_ url: URL, rows: Int) throws {
+            var lines = ["a,b,c,price"]
+            for _ in 0..<rows {
+                let (a, b, c) = (next(), next(), next())
+                lines.append(String(format: "%.5f,%.5f,%.5f,%.5f", a, b, c, sin(2 * a) - b * c + 0.05 * next()))
+            }
+            try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+        }
+        let train = directory.appendingPathComponent("train.csv"), queries = directory.appendingPathComponent("queries.csv")
+        try write(train, rows: 120)
+        try write(queries, rows: 5)
+        let model = directory.appendingPathComponent("regressor")
+        let trained = try Influence.run(["train", "--model-type", "mlp", "--data", train.path, "--target-column", "price", "--hidden", "8",
+                                         "--activation", "tanh", "--steps", "300", "--learning-rate", "0.01", "--validation-fraction", "0.01",
+                                         "--out", model.path])
+        #expect(trained.exitCode == 0, "\(trained.standardError)")
+        let config = try String(contentsOf: model.appendingPathComponent("config.json"), encoding: .utf8)
+        #expect(config.contains("\"regression\"") && config.contains("\"price\""), "\(config)")
+        let scores = try Influence.run(["scores", "--model", model.path, "--strategy", "exact", "--curvature", "ggn", "--damping", "0.01",
+                                        "--train", train.path, "--queries", queries.path, "--out", directory.appendingPathComponent("scores").path])
+        #expect(scores.exitCode == 0, "\(scores.standardError)")
+        let out = directory.appendingPathComponent("pbrf")
+        let pbrf = try Influence.run(["validate", "pbrf", "--model", model.path, "--train", train.path, "--queries", queries.path, "--points", "6",
+                                      "--strategies", "exact,identity", "--out", out.path])
+        #expect(pbrf.exitCode == 0, "\(pbrf.standardError)")
+        guard case let .number(exact)? = Self.strategies(try Self.record(out.appendingPathComponent("pbrf.json")))["exact"]?["pearson"] else {
+            Issue.record("no Pearson for exact")
+            return
+        }
+        #expect(exact > 0.9, "exact GGN against the PBRF of a regressor: \(exact)")
+        let lds = try Influence.run(["validate", "lds", "--model", model.path, "--train", train.path, "--queries", queries.path, "--subsets", "10",
+                                     "--strategies", "exact", "--out", directory.appendingPathComponent("lds").path])
+        #expect(lds.exitCode == 0, "\(lds.standardError)")
+        let mislabels = try Influence.run(["validate", "mislabels", "--model", model.path, "--train", train.path,
+                                           "--out", directory.appendingPathComponent("mis").path])
+        #expect(mislabels.exitCode == 1 && mislabels.standardError.contains("regressor"), "\(mislabels.standardError)")
+        let wrongColumns = try Influence.run(["scores", "--model", model.path, "--strategy", "identity", "--train", queries.path + ".missing",
+                                              "--queries", queries.path, "--out", directory.appendingPathComponent("s2").path])
+        #expect(wrongColumns.exitCode == 1 && wrongColumns.standardError.contains("does not exist"), "\(wrongColumns.standardError)")
+    }
+
     @Test func mistakesAreNamed() throws {
         let s = try Self.setUp()
         let noQueries = try Influence.run(["validate", "pbrf", "--model", s.model.path, "--train", s.train.path, "--out", s.directory.path])

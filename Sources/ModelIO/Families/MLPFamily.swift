@@ -11,14 +11,17 @@ public struct MLPConfiguration: Codable, Equatable, Sendable {
     public var activation: String
     /// "classification" (cross-entropy over the outputs) or "regression" (squared error).
     public var task: String
+    /// A regressor's target columns in its CSV data, in output order (nil for a classifier).
+    public var targetColumns: [String]?
 
-    public init(sizes: [Int], activation: Activation, task: String) {
+    public init(sizes: [Int], activation: Activation, task: String, targetColumns: [String]? = nil) {
         self.sizes = sizes
         self.activation = activation.rawValue
         self.task = task
+        self.targetColumns = targetColumns
     }
 
-    enum CodingKeys: String, CodingKey { case modelType = "model_type", sizes, activation, task }
+    enum CodingKeys: String, CodingKey { case modelType = "model_type", sizes, activation, task, targetColumns = "target_columns" }
 }
 
 /// MLP classifiers and regressors (`model_type` `mlp`): config.json with the layer sizes, and
@@ -42,8 +45,14 @@ public enum MLPFamily: ModelFamily {
         guard ["classification", "regression"].contains(task) else {
             throw ModelIOError.malformedConfiguration(path: c.path, reason: "task must be classification or regression")
         }
+        let targets = try c.value("target_columns").map { v -> [String] in
+            guard let list = v.arrayValue?.compactMap(\.stringValue), list.count == v.arrayValue?.count, list.count == sizes.last else {
+                throw ModelIOError.malformedConfiguration(path: c.path, reason: "field target_columns must list one column name per output")
+            }
+            return list
+        }
         try c.finish()
-        let configuration = MLPConfiguration(sizes: sizes, activation: activation, task: task)
+        let configuration = MLPConfiguration(sizes: sizes, activation: activation, task: task, targetColumns: targets)
         let model = MultilayerPerceptron<Scalar>(sizes: sizes, activation: activation)
         try CheckpointWeights.load(into: model, from: directory)
         return LoadedModel(kind: .multilayerPerceptron(model, configuration), modelType: "mlp", tokenizer: nil, summary: [
