@@ -136,6 +136,9 @@ extension Workflows {
         let points = evenlySpread(Swift.min(request.points, n), of: n)
         var configuration = request.pbrf
         configuration.damping = request.damping
+        // Sequences are long and feature rows short: 16 sequences or 1,024 rows per forward pass, as
+        // for curvature products (a batch of hundreds of sequences makes logits of hundreds of MB).
+        if task.trainingExampleCount > 0 && task.trainingTokens(0) != nil { configuration.batchSize = Swift.min(configuration.batchSize, 16) }
         let patterns = task.model.linearLayerPatterns(for: request.modules)
         let solver = try ProximalBregmanResponse(task: task, modules: patterns, configuration: configuration)
         let header: [String: JSONValue] = [
