@@ -56,7 +56,7 @@ let validateOptions: [OptionSpecification] = [
         .value("max-queries", "N", "Keep the first N queries."),
         .value("modules", "LIST", "Tracked modules, as `fit` takes them (default: the model's MLP layers, every Linear of an MLP)."),
         .value("strategies", "LIST", default: "ekfac,kfac,lissa,cg,exact,identity,tracin",
-               "Strategies to measure, each `name` or `name:option=value` (lissa:depth=100)."),
+               "Strategies to measure, each `name` or `name:option=value` (lissa:depth=100); `:layerwise` for the block-diagonal variant (exact:layerwise)."),
         .value("damping", "X", default: "0.01", "λ of every strategy and of PBRF's proximity term."),
         .value("points", "N", default: "100", "PBRF: training points, spread evenly over the rows."),
         .value("epsilon", "X", "PBRF: the up-weighting ε (default 1/N, one more copy of the point)."),

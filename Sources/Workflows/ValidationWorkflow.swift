@@ -392,7 +392,8 @@ extension Workflows {
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         step("scoring with \(specification.text)")
-        let strategy = try CurvatureStrategies.make(type.name, options: specification.options)
+        let base = try CurvatureStrategies.make(type.name, options: specification.options)
+        let strategy: any CurvatureStrategy = specification.layerwise ? LayerwiseStrategy(base: base) : base
         let configuration = ScoreConfiguration(damping: .value(request.damping), selfInfluence: selfInfluence, batchSize: 64)
         let started = Date()
         let run = try strategy.scores(context.erased(), configuration: configuration, partialDirectory: directory)
@@ -457,11 +458,14 @@ extension JSONValue {
 }
 
 /// A strategy as `validate --strategies` takes it: `name` or `name:option=value[:option=value]`,
-/// an option named as the strategy's own (`depth` for `lissa-depth`) or in full.
+/// an option named as the strategy's own (`depth` for `lissa-depth`) or in full, and `:layerwise`
+/// for the block-diagonal variant (`exact:layerwise`).
 struct StrategySpecification {
     let text: String
     let type: any CurvatureStrategy.Type
     let options: StrategyOptions
+    /// `:layerwise`: the block-diagonal variant (each tracked layer on its own), as `scores --layerwise`.
+    let layerwise: Bool
 
     init(_ text: String) throws {
         let parts = text.split(separator: ":").map(String.init)
@@ -470,7 +474,12 @@ struct StrategySpecification {
         }
         var values: [String: String] = [:], flags = Set<String>()
         let known = Set(type.options.map(\.name))
+        var layerwise = false
         for part in parts.dropFirst() {
+            if part == "layerwise" {
+                layerwise = true
+                continue
+            }
             let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
             let key = known.contains("\(name)-\(pair[0])") ? "\(name)-\(pair[0])" : pair[0]
             guard known.contains(key) else {
@@ -482,6 +491,7 @@ struct StrategySpecification {
         self.text = text
         self.type = type
         self.options = StrategyOptions(values: values, flags: flags)
+        self.layerwise = layerwise
     }
 
     var directoryName: String { text.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }.reduce(into: "") { $0.append($1) } }

@@ -54,7 +54,8 @@ struct ValidateCommandTests {
         let s = try Self.setUp()
         let out = s.directory.appendingPathComponent("pbrf")
         let arguments = ["validate", "pbrf", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path, "--points", "8",
-                         "--strategies", "exact,ekfac,identity,cg:tolerance=1e-8,tracin", "--damping", "0.01", "--pbrf-steps", "3000", "--out", out.path]
+                         "--strategies", "exact,ekfac,identity,cg:tolerance=1e-8,tracin,exact:layerwise", "--damping", "0.01", "--pbrf-steps", "3000",
+                         "--out", out.path]
         let first = try Influence.run(arguments)
         #expect(first.exitCode == 0, "\(first.standardError)")
         #expect(first.standardOutput.contains("pearson") && first.standardOutput.contains("solves converged"), "\(first.standardOutput)")
@@ -67,6 +68,12 @@ struct ValidateCommandTests {
         #expect(exact > 0.9, "exact GGN against PBRF: \(exact)")
         #expect(abs(cg - exact) < 0.02, "cg \(cg) vs exact \(exact)")
         #expect(rows["tracin"]?["skipped"] != nil, "the model has no checkpoints: \(String(describing: rows["tracin"]))")
+        // The block-diagonal exact solve is its own row, and differs from the full one.
+        guard case let .number(layerwise)? = rows["exact:layerwise"]?["pearson"] else {
+            Issue.record("no Pearson for exact:layerwise in \(record)")
+            return
+        }
+        #expect(layerwise != exact)
         // A rerun reads the finished solves and scores back: the same figures, no new solve.
         let second = try Influence.run(arguments)
         #expect(second.exitCode == 0, "\(second.standardError)")
