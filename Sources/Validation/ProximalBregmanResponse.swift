@@ -80,8 +80,8 @@ public struct ValidationError: Error, CustomStringConvertible, Equatable {
 /// Each solve runs Adam from θˢ on the full gradient of J (every training row, in batches) until
 /// ‖∇J(θ)‖ ≤ tolerance · ‖∇J(θˢ)‖ = tolerance · ε ‖∇L(z_m)‖ or the step limit. The learning rate
 /// starts at the root-mean-square of the first gradient-descent step ε ∇L(z_m) / λ (the largest
-/// move the proximity term allows), is halved whenever a step raises J (the step is undone) and
-/// grows by 10 % after a step that lowers it.
+/// move the proximity term allows), is halved whenever a step is undone and grows by 10 % after
+/// one that is kept (see ``solve(point:epsilon:start:)`` for what undoes a step).
 public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scalar == Float {
     public let task: Task
     public let configuration: ProximalBregmanConfiguration
@@ -92,8 +92,6 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
     let batches: [[Int]]
     /// Per batch: the loss gradient in output space at θˢ, ∇L(zˢ).
     let references: [Tensor<Float>]
-    /// f_q(θˢ) for every query.
-    public let baseline: [Double]
     /// ‖θˢ‖ over the moving parameters.
     let anchorNorm: Double
     /// The up-weighting used (the configuration's, or 1/N).
@@ -130,7 +128,6 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
                 return gradients(of: value, at: [z])[0].value
             }
         }
-        baseline = Self.measurements(task)
     }
 
     /// f_q at the task's current parameters, for every query.
@@ -189,7 +186,8 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
     ///
     /// A step from θ to θ' changes J by ½⟨∇J(θ) + ∇J(θ'), θ' − θ⟩ up to the third order (exactly
     /// for a quadratic); θ' − θ of two nearby float32 values is exact, so the estimate is as
-    /// precise as the gradients. A step that raises J is undone and the learning rate halved.
+    /// precise as the gradients. A step that raises J, multiplies ‖∇J‖ by more than 10 or leaves
+    /// the ball of radius 3ε‖∇L(z_m)‖/λ around θˢ is undone and the learning rate halved.
     func solve(point: Int, epsilon: Double, start: [Tensor<Float>]? = nil) -> ProximalBregmanSolve {
         for (k, p) in parameters.enumerated() { p.value = start?[k] ?? anchor[k] }
         var gradient = self.gradient(point: point, epsilon: epsilon)
@@ -265,11 +263,10 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
     /// - Throws: ``ValidationError`` when even ε = 10²⁴ × the configured one leaves the parameters in place.
     public func smallestWorkableEpsilon(of point: Int) throws -> Double {
         defer { for (p, a) in zip(parameters, anchor) { p.value = a } }
-        var probe = epsilon, moved = 0.0
-        for _ in 0..<9 {
-            moved = solve(point: point, epsilon: probe).relativeDisplacement
-            if moved >= Self.smallestRelativeDisplacement / 100 { break }
+        var probe = epsilon, moved = solve(point: point, epsilon: probe).relativeDisplacement
+        for _ in 0..<8 where moved < Self.smallestRelativeDisplacement / 100 {
             probe *= 1e3
+            moved = solve(point: point, epsilon: probe).relativeDisplacement
         }
         guard moved > 0 else {
             throw ValidationError(String(format: "training point %d does not move the parameters even at ε = %.3g; its loss gradient vanishes", point, probe))

@@ -279,8 +279,7 @@ extension Workflows {
         }
         try ModelDirectory.save(model, configuration: configuration, to: out)
         // What `validate lds|mislabels` needs to train the same model again on other rows.
-        let record = MLPRetraining.record(request.training, steps: request.training.steps(exampleCount: train.count))
-        try AtomicFile.write(Data(try record.serialized().utf8), to: out.appendingPathComponent(MLPRetraining.fileName))
+        try MLPRetraining.writeRecord(request.training, steps: request.training.steps(exampleCount: train.count), to: out)
     }
 
     /// An MLP regressor on a CSV file's target columns (squared error, summed over outputs and
@@ -307,8 +306,7 @@ extension Workflows {
                            Double(Losses.meanSquaredError(model(Variable(v.features)), v.targets, reduction: .sum).value.scalar) / Double(v.count)
                        } })
         try ModelDirectory.save(model, configuration: configuration, to: out)
-        let record = MLPRetraining.record(request.training, steps: request.training.steps(exampleCount: train.count))
-        try AtomicFile.write(Data(try record.serialized().utf8), to: out.appendingPathComponent(MLPRetraining.fileName))
+        try MLPRetraining.writeRecord(request.training, steps: request.training.steps(exampleCount: train.count), to: out)
     }
 
     /// Creates the output directory and refuses to resume a checkpoint made with other options;

@@ -155,7 +155,7 @@ extension Workflows {
         for record in journal.records {
             guard case let .number(p)? = record["point"], case let .array(s)? = record["scores"], case let .array(solves)? = record["solves"] else { continue }
             let decoded = try solves.map { try JSONDecoder().decode(ProximalBregmanSolve.self, from: Data($0.serialized().utf8)) }
-            truth[Int(p)] = (s.compactMap { if case let .number(x) = $0 { return x } else { return nil } }, decoded, record["seconds"]?.numberValue ?? 0)
+            truth[Int(p)] = (s.compactMap(\.doubleValue), decoded, record["seconds"]?.doubleValue ?? 0)
         }
         for (k, point) in points.enumerated() where truth[point] == nil {
             progress?("pbrf", k, points.count)
@@ -248,7 +248,7 @@ extension Workflows {
         var measured: [Int: (values: [Double], seconds: Double)] = [:]
         for record in journal.records {
             guard case let .number(j)? = record["subset"], case let .array(v)? = record["measurements"] else { continue }
-            measured[Int(j)] = (v.compactMap(\.numberValue), record["seconds"]?.numberValue ?? 0)
+            measured[Int(j)] = (v.compactMap(\.doubleValue), record["seconds"]?.doubleValue ?? 0)
         }
         for (j, subset) in subsets.enumerated() where measured[j] == nil {
             progress?("retraining", j, subsets.count)
@@ -381,14 +381,19 @@ extension Workflows {
                 return (try TaskLoader.load(Task.self, inputs), entry.learningRate)
             }
         }
+        // Cached scores are reused only for the same weights, rows, queries, damping and modules;
+        // anything else starts the directory over (partial results included).
+        let key = [ModelFingerprint.of(task.model), candidateDataFingerprint(task), String(request.damping), request.modules ?? "",
+                   selfInfluence ? "self" : ""].joined(separator: "|")
         let cached = directory.appendingPathComponent("validation_scores.safetensors")
         if FileManager.default.fileExists(atPath: cached.path) {
             let file = try SafeTensorsFile(contentsOf: cached)
-            let pairwise = try file.tensor(named: "pairwise", as: Float.self)
-            let selfScores = file.tensorNames.contains("self") ? try file.tensor(named: "self", as: Float.self).scalars : nil
-            if pairwise.shape == [task.queryCount, task.trainingExampleCount] && (selfScores != nil || !selfInfluence) {
+            if file.metadata["key"] == key {
+                let pairwise = try file.tensor(named: "pairwise", as: Float.self)
+                let selfScores = file.tensorNames.contains("self") ? try file.tensor(named: "self", as: Float.self).scalars : nil
                 return (rows(pairwise), selfScores, Double(file.metadata["seconds"] ?? "0") ?? 0, file.metadata["label"] ?? type.name, nil)
             }
+            try FileManager.default.removeItem(at: directory)
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         step("scoring with \(specification.text)")
@@ -405,7 +410,8 @@ extension Workflows {
         for warning in run.warnings { step("warning: \(warning)") }
         var tensors: [(name: String, payload: SafeTensorsPayload)] = [("pairwise", .float32(scores.pairwise))]
         if let s = scores.selfScores { tensors.append(("self", .float32(s))) }
-        try SafeTensorsFile.write(tensors, metadata: ["seconds": String(seconds), "label": label, "strategy": specification.text], to: cached)
+        try SafeTensorsFile.write(tensors, metadata: ["seconds": String(seconds), "label": label, "strategy": specification.text, "key": key],
+                                  to: cached)
         return (rows(scores.pairwise), scores.selfScores?.scalars, seconds, label, nil)
     }
 
@@ -453,9 +459,6 @@ extension String {
     func leftPadded(to width: Int) -> String { count >= width ? " " + self : String(repeating: " ", count: width - count) + self }
 }
 
-extension JSONValue {
-    var numberValue: Double? { if case let .number(x) = self { return x } else { return nil } }
-}
 
 /// A strategy as `validate --strategies` takes it: `name` or `name:option=value[:option=value]`,
 /// an option named as the strategy's own (`depth` for `lissa-depth`) or in full, and `:layerwise`
@@ -520,7 +523,7 @@ public struct MLPRetraining: CustomStringConvertible {
             throw WorkflowError("\(modelDirectory.path) cannot be retrained: \(Self.fileName) is missing (`influence train` writes it; train the model again with it)")
         }
         guard let record = try? JSONDecoder().decode(JSONValue.self, from: data), case let .object(o) = record,
-              let steps = o["steps"]?.numberValue, let batch = o["batch_size"]?.numberValue, let rate = o["learning_rate"]?.numberValue,
+              let steps = o["steps"]?.doubleValue, let batch = o["batch_size"]?.doubleValue, let rate = o["learning_rate"]?.doubleValue,
               case let .string(optimizer)? = o["optimizer"] else {
             throw WorkflowError("\(url.path) is not a training record (steps, batch_size, learning_rate and optimizer are needed)")
         }
@@ -528,9 +531,9 @@ public struct MLPRetraining: CustomStringConvertible {
         self.activation = activation
         task = configuration.task
         options = TrainingOptions(steps: Int(steps), batchSize: Int(batch), optimizer: optimizer, learningRate: rate,
-                                  warmup: Int(o["warmup"]?.numberValue ?? 20), weightDecay: o["weight_decay"]?.numberValue ?? 0.01,
-                                  momentum: o["momentum"]?.numberValue ?? 0.9, clip: o["clip"]?.numberValue ?? 1,
-                                  seed: UInt64(o["seed"]?.numberValue ?? 0))
+                                  warmup: Int(o["warmup"]?.doubleValue ?? 20), weightDecay: o["weight_decay"]?.doubleValue ?? 0.01,
+                                  momentum: o["momentum"]?.doubleValue ?? 0.9, clip: o["clip"]?.doubleValue ?? 1,
+                                  seed: UInt64(o["seed"]?.doubleValue ?? 0))
     }
 
     public init(sizes: [Int], activation: Activation, task: String = "classification", options: TrainingOptions) {
@@ -540,7 +543,11 @@ public struct MLPRetraining: CustomStringConvertible {
         self.options = options
     }
 
-    /// The record `influence train` writes beside an MLP.
+    /// Writes the record `influence train` leaves beside an MLP, `training_options.json`.
+    static func writeRecord(_ options: TrainingOptions, steps: Int, to directory: URL) throws {
+        try AtomicFile.write(Data(try record(options, steps: steps).serialized().utf8), to: directory.appendingPathComponent(fileName))
+    }
+
     static func record(_ options: TrainingOptions, steps: Int) -> JSONValue {
         .object(["steps": .number(Double(steps)), "batch_size": .number(Double(options.batchSize)), "optimizer": .string(options.optimizer),
                  "learning_rate": .number(options.learningRate), "warmup": .number(Double(options.warmup)),

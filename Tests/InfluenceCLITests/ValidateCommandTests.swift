@@ -95,6 +95,18 @@ struct ValidateCommandTests {
             return
         }
         #expect(value > -1 && value <= 1)
+        // The retrainings do not depend on the damping, the scores do: a rerun with another damping
+        // keeps the first and scores again; one with the same damping scores nothing.
+        func rerun(_ damping: String) throws -> CommandResult {
+            try Influence.run(["validate", "lds", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path, "--subsets", "12",
+                               "--strategies", "exact,identity", "--damping", damping, "--out", s.directory.appendingPathComponent("lds").path])
+        }
+        let journal = s.directory.appendingPathComponent("lds/lds-truth.jsonl")
+        let before = try String(contentsOf: journal, encoding: .utf8)
+        let same = try rerun("0.01"), other = try rerun("0.5")
+        #expect(same.exitCode == 0 && !same.standardError.contains("scoring with"), "\(same.standardError)")
+        #expect(other.exitCode == 0 && other.standardError.contains("scoring with exact"), "\(other.standardError)")
+        #expect(try String(contentsOf: journal, encoding: .utf8) == before, "the retrainings were redone")
         let mislabels = try Influence.run(["validate", "mislabels", "--model", s.model.path, "--train", s.train.path, "--strategies", "exact,ekfac,cg",
                                            "--damping", "0.01", "--flip-fraction", "0.1", "--out", s.directory.appendingPathComponent("mis").path])
         #expect(mislabels.exitCode == 0, "\(mislabels.standardError)")
