@@ -13,7 +13,7 @@ struct ValidatePBRFCommand: ValidateCommand {
 
 struct ValidateLDSCommand: ValidateCommand {
     static let kind = ValidationRequest.Kind.lds
-    static let abstract = "The strategies' linear datamodeling score over retrained subsets (MLP classifiers)."
+    static let abstract = "The strategies' linear datamodeling score over retrained subsets (MLPs and language models `influence train` made)."
     let request: ValidationRequest
     init(request: ValidationRequest) { self.request = request }
 }
@@ -48,7 +48,7 @@ extension ValidateCommand {
 }
 
 let validateOptions: [OptionSpecification] = [
-        .value("model", "DIR", required: true, "The model directory (LDS and mislabels: an MLP classifier made by `influence train`)."),
+        .value("model", "DIR", required: true, "The model directory (LDS: a model made by `influence train`; mislabels: an MLP classifier made by it)."),
         .value("train", "TRAIN", required: true, "Training rows, as `scores` takes them."),
         .value("queries", "QUERIES", "Queries (PBRF and LDS)."),
         .value("label-column", "NAME", default: "label", "MLP with CSV data: the label column."),
@@ -81,7 +81,7 @@ let validateDiscussion = """
     ε∇L(z_m)/λ; it halves on a step that raises the objective (undone) and grows 10 % on one that lowers it. A point whose
     move float32 cannot resolve (a well-fitted point) is counted as unresolved; an ε too small for the first three points is
     refused, naming one that works.
-    lds: M subsets of a fraction A of the rows, the MLP retrained on each as `influence train` trained it (training_options.json);
+    lds: M subsets of a fraction A of the rows, the model retrained on each as `influence train` trained it (training_options.json);
     per query Spearman's ρ over subsets between Σ_{m∈S} score(q, m) and −f_q(S), averaged over queries.
     mislabels: a fraction of labels flipped, the MLP retrained on them, rows ranked by self-influence: the fraction of flipped rows
     among the top 5, 10, 20 and 30 % and the AUC, beside ranking by training loss and chance.

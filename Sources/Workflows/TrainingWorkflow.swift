@@ -240,6 +240,7 @@ extension Workflows {
                            return total / Double(validationSet.count)
                        })
         try ModelDirectory.save(model, tokenizer: tokenizer, to: out)
+        try MLPRetraining.writeRecord(request.training, steps: request.training.steps(exampleCount: train.count), to: out)
     }
 
     /// Trains an MLP classifier on FashionMNIST or a CSV file and writes its directory.

@@ -105,7 +105,7 @@ extension Workflows {
         case let (_, task as ClassificationTask<Float>):
             let retraining = try MLPRetraining(modelDirectory: request.inputs.model)
             guard request.kind == .lds else { return try validateMislabels(task, retraining, request, specifications, step, progress) }
-            return try validateLDS(task, retraining, request, specifications, step, progress) { rows, seed in
+            return try validateLDS(task, retraining.description, retraining.options.seed, request, specifications, step, progress) { rows, seed in
                 let model = try retraining.train(features: task.trainingFeatures, labels: task.trainingLabels, rows: rows, seed: seed)
                 return ProximalBregmanResponse<ClassificationTask<Float>>.measurements(
                     ClassificationTask(model: model, trainingFeatures: task.trainingFeatures, trainingLabels: task.trainingLabels,
@@ -113,12 +113,21 @@ extension Workflows {
             }
         case let (.lds, task as RegressionTask<Float>):
             let retraining = try MLPRetraining(modelDirectory: request.inputs.model)
-            return try validateLDS(task, retraining, request, specifications, step, progress) { rows, seed in
+            return try validateLDS(task, retraining.description, retraining.options.seed, request, specifications, step, progress) { rows, seed in
                 let model = try retraining.train(features: task.trainingFeatures, targets: task.trainingTargets, rows: rows, seed: seed)
                 return ProximalBregmanResponse<RegressionTask<Float>>.measurements(
                     RegressionTask(model: model, trainingFeatures: task.trainingFeatures, trainingTargets: task.trainingTargets,
                                    queryFeatures: task.queryFeatures, queryTargets: task.queryTargets))
             }
+        case let (.lds, task as LoadedTask.LanguageTask):
+            let retraining = try LanguageModelRetraining(modelDirectory: request.inputs.model)
+            return try validateLDS(task, retraining.description, retraining.options.seed, request, specifications, step, progress) { rows, seed in
+                let model = try retraining.train(sequences: task.training, rows: rows, seed: seed)
+                return ProximalBregmanResponse<LoadedTask.LanguageTask>.measurements(
+                    LanguageModelingTask(model: model, training: task.training, queries: task.queries, queryPromptLengths: task.queryPromptLengths))
+            }
+        case (.mislabels, _ as LoadedTask.LanguageTask):
+            throw WorkflowError("validate mislabels flips class labels; \(request.inputs.model.path) is a language model (validate pbrf and lds work on it)")
         case (.mislabels, _ as RegressionTask<Float>):
             throw WorkflowError("validate mislabels flips class labels; \(request.inputs.model.path) is a regressor")
         default:
@@ -227,7 +236,7 @@ extension Workflows {
     // MARK: LDS
 
     /// - Parameter retrained: f_q of every query for a model retrained on `rows` with `seed`.
-    static func validateLDS<Task: InfluenceTask>(_ task: Task, _ retraining: MLPRetraining, _ request: ValidationRequest,
+    static func validateLDS<Task: InfluenceTask>(_ task: Task, _ training: String, _ baseSeed: UInt64, _ request: ValidationRequest,
                                                  _ specifications: [StrategySpecification], _ step: (String) -> Void,
                                                  _ progress: ((String, Int, Int) -> Void)?,
                                                  retrained: ([Int], UInt64) throws -> [Double]) throws -> ValidationReport where Task.Scalar == Float {
@@ -239,12 +248,12 @@ extension Workflows {
         guard Int(request.subsetFraction * Double(n)) >= 1 else { throw WorkflowError("a subset of \(request.subsetFraction) of \(n) rows is empty") }
         let subsets = LinearDatamodeling.subsets(count: request.subsets, fraction: request.subsetFraction, of: n, seed: request.seed)
         let header: [String: JSONValue] = [
-            "kind": "lds", "data": .string(candidateDataFingerprint(task)), "training": .string(retraining.description),
+            "kind": "lds", "data": .string(candidateDataFingerprint(task)), "training": .string(training),
             "subsets": .number(Double(request.subsets)), "fraction": .number(request.subsetFraction), "seeds": .number(Double(request.seeds)),
             "seed": .number(Double(request.seed)),
         ]
         let journal = try ValidationJournal(url: request.output.appendingPathComponent("lds-truth.jsonl"), header: header)
-        step("LDS: \(subsets.count) subsets of \(subsets[0].count) of \(n) rows, each retrained with \(request.seeds) seed(s): \(retraining.description)")
+        step("LDS: \(subsets.count) subsets of \(subsets[0].count) of \(n) rows, each retrained with \(request.seeds) seed(s): \(training)")
         var measured: [Int: (values: [Double], seconds: Double)] = [:]
         for record in journal.records {
             guard case let .number(j)? = record["subset"], case let .array(v)? = record["measurements"] else { continue }
@@ -255,7 +264,7 @@ extension Workflows {
             let started = Date()
             var sums = [Double](repeating: 0, count: task.queryCount)
             for s in 0..<request.seeds {
-                let values = try retrained(subset, retraining.options.seed &+ UInt64(1 + j * request.seeds + s))
+                let values = try retrained(subset, baseSeed &+ UInt64(1 + j * request.seeds + s))
                 for (q, v) in values.enumerated() { sums[q] += v / Double(request.seeds) }
             }
             let seconds = Date().timeIntervalSince(started)
@@ -513,27 +522,34 @@ public struct MLPRetraining: CustomStringConvertible {
     /// - Throws: ``WorkflowError`` when the directory lacks the record of its training.
     public init(modelDirectory: URL) throws {
         let config = modelDirectory.appendingPathComponent("config.json")
-        let url = modelDirectory.appendingPathComponent(Self.fileName)
         guard let configData = FileManager.default.contents(atPath: config.path),
               let configuration = try? JSONDecoder().decode(MLPConfiguration.self, from: configData),
               let activation = Activation(rawValue: configuration.activation) else {
             throw WorkflowError("\(config.path) is not the config.json of an MLP")
         }
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw WorkflowError("\(modelDirectory.path) cannot be retrained: \(Self.fileName) is missing (`influence train` writes it; train the model again with it)")
-        }
-        guard let record = try? JSONDecoder().decode(JSONValue.self, from: data), case let .object(o) = record,
-              let steps = o["steps"]?.doubleValue, let batch = o["batch_size"]?.doubleValue, let rate = o["learning_rate"]?.doubleValue,
-              case let .string(optimizer)? = o["optimizer"] else {
-            throw WorkflowError("\(url.path) is not a training record (steps, batch_size, learning_rate and optimizer are needed)")
-        }
         sizes = configuration.sizes
         self.activation = activation
         task = configuration.task
-        options = TrainingOptions(steps: Int(steps), batchSize: Int(batch), optimizer: optimizer, learningRate: rate,
-                                  warmup: Int(o["warmup"]?.doubleValue ?? 20), weightDecay: o["weight_decay"]?.doubleValue ?? 0.01,
-                                  momentum: o["momentum"]?.doubleValue ?? 0.9, clip: o["clip"]?.doubleValue ?? 1,
-                                  seed: UInt64(o["seed"]?.doubleValue ?? 0))
+        options = try Self.recordedOptions(modelDirectory)
+    }
+
+    /// The options `influence train` recorded in `training_options.json` beside a model.
+    static func recordedOptions(_ modelDirectory: URL) throws -> TrainingOptions {
+        let url = modelDirectory.appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw WorkflowError("\(modelDirectory.path) cannot be retrained: \(fileName) is missing (`influence train` writes it; train the model again with it)")
+        }
+        guard let record = try? JSONDecoder().decode(JSONValue.self, from: data), case let .object(o) = record,
+              let steps = o["steps"]?.doubleValue, let batch = o["batch_size"]?.doubleValue, let rate = o["learning_rate"]?.doubleValue,
+              case let .string(optimizer)? = o["optimizer"], steps >= 1, steps <= 1e9, batch >= 1, batch <= 1e7, rate.isFinite, rate > 0,
+              (o["seed"]?.doubleValue ?? 0) >= 0, (o["seed"]?.doubleValue ?? 0) < 9e18,
+              (0...1e9).contains(o["warmup"]?.doubleValue ?? 0) else {
+            throw WorkflowError("\(url.path) is not a training record (steps, batch_size, learning_rate and optimizer are needed)")
+        }
+        return TrainingOptions(steps: Int(steps), batchSize: Int(batch), optimizer: optimizer, learningRate: rate,
+                               warmup: Int(o["warmup"]?.doubleValue ?? 20), weightDecay: o["weight_decay"]?.doubleValue ?? 0.01,
+                               momentum: o["momentum"]?.doubleValue ?? 0.9, clip: o["clip"]?.doubleValue ?? 1,
+                               seed: UInt64(o["seed"]?.doubleValue ?? 0))
     }
 
     public init(sizes: [Int], activation: Activation, task: String = "classification", options: TrainingOptions) {
@@ -543,7 +559,7 @@ public struct MLPRetraining: CustomStringConvertible {
         self.options = options
     }
 
-    /// Writes the record `influence train` leaves beside an MLP, `training_options.json`.
+    /// Writes the record `influence train` leaves beside a model, `training_options.json`.
     static func writeRecord(_ options: TrainingOptions, steps: Int, to directory: URL) throws {
         try AtomicFile.write(Data(try record(options, steps: steps).serialized().utf8), to: directory.appendingPathComponent(fileName))
     }
@@ -596,6 +612,62 @@ public struct MLPRetraining: CustomStringConvertible {
         } else {
             try run(AdamW(parameters: parameters, learningRate: o.learningRate, weightDecay: o.weightDecay))
         }
+        return model
+    }
+}
+
+/// Retraining a language model as `influence train` trained it: its config.json, a fresh
+/// initialisation, the options of its `training_options.json`, on a subset of the rows.
+public struct LanguageModelRetraining: CustomStringConvertible {
+    public let configuration: HuggingFaceConfiguration
+    public let family: any LanguageModelFamily.Type
+    public let options: TrainingOptions
+
+    /// - Throws: ``WorkflowError`` when the directory lacks the record of its training or its family is not one `influence train` makes.
+    public init(modelDirectory: URL) throws {
+        configuration = try HuggingFaceConfiguration(directory: modelDirectory, file: "config.json")
+        let type = configuration.modelType ?? "gpt2"
+        guard let family = ModelRegistry.family(modelType: type) as? any LanguageModelFamily.Type else {
+            throw ModelIOError.unsupportedModelType(path: configuration.path, modelType: type,
+                                                    supported: ModelRegistry.languageModelFamilies.flatMap { $0.modelTypes })
+        }
+        self.family = family
+        options = try MLPRetraining.recordedOptions(modelDirectory)
+    }
+
+    public var description: String {
+        String(format: "%@ language model from config.json, %d steps of %d, %@ at %g", family.architecture, options.steps, options.batchSize,
+               options.optimizer, options.learningRate)
+    }
+
+    /// A new model trained on `rows` of `sequences` with these options and `seed` (initialisation
+    /// and order): the mean next-token loss over each batch's predicted tokens, as `influence train`.
+    public func train(sequences: [[Int]], rows: [Int], seed: UInt64) throws -> AnyCausalLanguageModel<Float> {
+        let model = ModelRegistry.erased(try family.makeModel(configuration: configuration, seed: seed, as: Float.self))
+        let subset = rows.map { sequences[$0] }
+        let task = LanguageModelingTask(model: model, training: subset, queries: [])
+        let context = model.contextLength
+        var o = options
+        o.seed = seed
+        let configuration = o.configuration(steps: o.steps)
+        func run<O: Optimizer>(_ optimizer: O) throws where O.Scalar == Float {
+            var generator = SeededGenerator(seed: seed)
+            let trainer = Trainer(model: model.module, optimizer: optimizer, configuration: configuration, exampleCount: subset.count,
+                                  batchLoss: { batch in
+                                      let predicted = batch.reduce(0) { $0 + Swift.max(0, Swift.min(context, subset[$1].count) - 1) }
+                                      return task.trainingLoss(indices: batch, labels: .data, generator: &generator).loss
+                                          * (1 / Float(Swift.max(1, predicted)))
+                                  })
+            trainer.showsProgress = false
+            try trainer.run()
+        }
+        let parameters = model.module.trainableParameters
+        if o.optimizer == "sgd" {
+            try run(SGD(parameters: parameters, learningRate: o.learningRate, momentum: o.momentum, weightDecay: o.weightDecay))
+        } else {
+            try run(AdamW(parameters: parameters, learningRate: o.learningRate, weightDecay: o.weightDecay))
+        }
+        model.module.evaluate()
         return model
     }
 }

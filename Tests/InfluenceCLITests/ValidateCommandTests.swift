@@ -142,7 +142,53 @@ struct ValidateCommandTests {
         #expect(cg > 0.8, "CG on the Gauss–Newton matrix against the PBRF of a GPT-2: \(cg)")
         let lds = try Influence.run(["validate", "lds", "--model", Influence.fixtureModel.path, "--train", train.path, "--queries", queries.path,
                                      "--out", directory.appendingPathComponent("lds").path])
-        #expect(lds.exitCode == 1 && lds.standardError.contains("MLP classifiers"), "\(lds.standardError)")
+        #expect(lds.exitCode == 1 && lds.standardError.contains("cannot be retrained"), "\(lds.standardError)")
+    }
+
+    /// A GPT-2 made by `influence train` is retrained on subsets of its rows for LDS; mislabels says why not.
+    @Test func ldsRetrainsALanguageModel() throws {
+        let directory = Influence.temporaryDirectory()
+        let train = directory.appendingPathComponent("train.jsonl"), queries = directory.appendingPathComponent("queries.jsonl")
+        let texts = (0..<24).map { i in ["A cat sat on the mat.", "Two dogs ran in the park.", "The sun is hot.", "Rain falls on the hill."][i % 4]
+            + (i % 3 == 0 ? " Again and again." : " Once.") }
+        try texts.map { "{\"text\": \"\($0)\"}" }.joined(separator: "\n").write(to: train, atomically: true, encoding: .utf8)
+        try ["{\"prompt\": \"A cat\", \"completion\": \" sat on the mat.\"}", "{\"prompt\": \"The sun\", \"completion\": \" is hot. Once.\"}"]
+            .joined(separator: "\n").write(to: queries, atomically: true, encoding: .utf8)
+        let model = directory.appendingPathComponent("gpt2")
+        let trained = try Influence.run(["train", "--architecture", "gpt2", "--data", train.path, "--vocab-size", "300", "--layers", "1", "--width", "16",
+                                         "--heads", "2", "--context", "16", "--dropout", "0", "--steps", "40", "--batch-size", "8",
+                                         "--learning-rate", "0.01", "--validation-fraction", "0", "--out", model.path])
+        #expect(trained.exitCode == 0, "\(trained.standardError)")
+        #expect(FileManager.default.fileExists(atPath: model.appendingPathComponent("training_options.json").path))
+        let out = directory.appendingPathComponent("lds")
+        let arguments = ["validate", "lds", "--model", model.path, "--train", train.path, "--queries", queries.path, "--subsets", "6",
+                         "--strategies", "exact,identity", "--modules", "mlp", "--damping", "0.01", "--out", out.path]
+        let first = try Influence.run(arguments)
+        #expect(first.exitCode == 0, "\(first.standardError)")
+        // Every subset was retrained: the completion losses differ between subsets.
+        let lines = try String(contentsOf: out.appendingPathComponent("lds-truth.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 7, "a header and six subsets: \(lines.count) lines")
+        let measurements = lines.dropFirst().compactMap { line -> [Double]? in
+            guard case let .object(o) = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)), case let .array(v)? = o["measurements"] else { return nil }
+            return v.compactMap(\.doubleValue)
+        }
+        #expect(measurements.count == 6 && measurements.allSatisfy { $0.count == 2 && $0.allSatisfy { $0.isFinite && $0 > 0 } })
+        #expect(Set(measurements.map { $0[0] }).count == 6, "retrained models differ by subset: \(measurements)")
+        let rows = Self.strategies(try Self.record(out.appendingPathComponent("lds.json")))
+        guard case let .number(exact)? = rows["exact"]?["lds"] else {
+            Issue.record("no LDS for exact: \(rows)")
+            return
+        }
+        #expect(exact.isFinite && abs(exact) <= 1)
+        // A rerun resumes: the same table, no retraining.
+        let second = try Influence.run(arguments)
+        #expect(second.exitCode == 0, "\(second.standardError)")
+        #expect(Self.strategies(try Self.record(out.appendingPathComponent("lds.json")))["exact"]?["lds"] == rows["exact"]?["lds"])
+        let after = try String(contentsOf: out.appendingPathComponent("lds-truth.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(after == lines, "the rerun retrained nothing")
+        let mislabels = try Influence.run(["validate", "mislabels", "--model", model.path, "--train", train.path, "--queries", queries.path,
+                                           "--out", directory.appendingPathComponent("mislabels").path])
+        #expect(mislabels.exitCode == 1 && mislabels.standardError.contains("is a language model"), "\(mislabels.standardError)")
     }
 
     /// A tanh MLP regressor trained from a CSV file: scores, PBRF and LDS work on it; mislabels says why not.
