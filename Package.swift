@@ -26,9 +26,11 @@ let package = Package(
         .systemLibrary(name: "CLAPACKE", pkgConfig: "lapacke", providers: [.apt(["liblapacke-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPlatform"),
+        // Elementwise and row kernels in C, built for AVX2 + FMA and for baseline x86-64, chosen at run time.
+        .target(name: "CKernels", exclude: ["kernels.inc"]),
 
         // Numerics.
-        .target(name: "TensorCore", dependencies: ["CBLAS", "CLAPACKE", "CPlatform"], exclude: ["README.md"]),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CLAPACKE", "CPlatform", "CKernels"], exclude: ["README.md"]),
         .target(name: "Autograd", dependencies: ["TensorCore"], exclude: ["README.md"]),
 
         // Files and data.

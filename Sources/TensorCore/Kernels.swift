@@ -1,3 +1,5 @@
+import CKernels
+
 /// The loops behind the elementwise and reduction operations.
 ///
 /// Every function here is generic but only ever called from the `Float` and `Double` conformances
@@ -6,6 +8,29 @@
 enum Kernels {
     /// Elements per thread below which splitting work costs more than it saves.
     static let grain = 1 << 15
+
+    /// A pointer to T that is known to be a pointer to Float (after a `T.self == Float.self` check).
+    @inline(__always) static func floats<T>(_ p: UnsafePointer<T>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+    @inline(__always) static func floats<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+    }
+
+    /// The single-precision kernels of the CKernels target, which run with AVX2 and FMA when the
+    /// CPU has them (the Swift code is compiled for baseline x86-64).
+    enum FloatKernels {
+        static func unary(_ op: UnaryOperation) -> ((UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void)? {
+            switch op {
+            case .exp: return { ck_exp_f32($0, $1, $2) }
+            case .tanh: return { ck_tanh_f32($0, $1, $2) }
+            case .sigmoid: return { ck_sigmoid_f32($0, $1, $2) }
+            case .geluTanh: return { ck_gelu_tanh_f32($0, $1, $2) }
+            case .geluTanhDerivative: return { ck_gelu_tanh_derivative_f32($0, $1, $2) }
+            default: return nil
+            }
+        }
+    }
 
     // MARK: Unary
 
@@ -18,6 +43,10 @@ enum Kernels {
         let grain = transcendental ? grain / 8 : grain
         Parallelism.forEachChunk(count: count, minimumChunk: grain) { range in
             let x = x + range.lowerBound, y = y + range.lowerBound, n = range.count
+            if T.self == Float.self, let kernel = FloatKernels.unary(op) {
+                kernel(Self.floats(x), Self.floats(y), n)
+                return
+            }
             switch op {
             case .negate: map(x, y, n) { -$0 }
             case .exp: do { var i = 0; while i < n { y[i] = Fn<T>.exp(x[i]); i &+= 1 } }
@@ -279,6 +308,10 @@ enum Kernels {
 
     static func logSumExp<T: TensorScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, rows: Int, columns: Int) {
         Parallelism.forEachChunk(count: rows, minimumChunk: Swift.max(1, grain / 8 / Swift.max(1, columns))) { range in
+            if T.self == Float.self {
+                ck_log_sum_exp_f32(Self.floats(x + range.lowerBound * columns), Self.floats(y + range.lowerBound), range.count, columns)
+                return
+            }
             // Exponentials go to a scratch row in a vectorisable loop, then an eight-way sum.
             let scratch = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(1, columns))
             defer { scratch.deallocate() }
@@ -302,6 +335,12 @@ enum Kernels {
     static func crossEntropyGradient<T: TensorScalar>(_ x: UnsafePointer<T>, labels: UnsafePointer<Int>, scale: UnsafePointer<T>,
                                                       _ y: UnsafeMutablePointer<T>, rows: Int, columns: Int) {
         Parallelism.forEachChunk(count: rows, minimumChunk: Swift.max(1, grain / 8 / Swift.max(1, columns))) { range in
+            if T.self == Float.self {
+                let offset = range.lowerBound
+                ck_cross_entropy_gradient_f32(Self.floats(x + offset * columns), labels + offset, Self.floats(scale + offset),
+                                              Self.floats(y + offset * columns), range.count, columns)
+                return
+            }
             for r in range {
                 let row = x + r * columns, out = y + r * columns
                 let m = fold(row, columns) { $0.isNaN || $0 >= $1 ? $0 : $1 }
@@ -317,6 +356,11 @@ enum Kernels {
 
     static func softmax<T: TensorScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, rows: Int, columns: Int, log: Bool) {
         Parallelism.forEachChunk(count: rows, minimumChunk: Swift.max(1, grain / 8 / Swift.max(1, columns))) { range in
+            if T.self == Float.self {
+                let offset = range.lowerBound * columns
+                ck_softmax_f32(Self.floats(x + offset), Self.floats(y + offset), range.count, columns, log ? 1 : 0)
+                return
+            }
             for r in range {
                 let row = x + r * columns, out = y + r * columns
                 let m = fold(row, columns) { $0.isNaN || $0 >= $1 ? $0 : $1 }

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Dispatch
 import Foundation
 
@@ -53,6 +54,16 @@ public enum Parallelism {
         if changed { execv("/proc/self/exe", CommandLine.unsafeArgv) }
         // If exec fails the process simply goes on with OpenBLAS's defaults.
     }
+
+    /// The instruction set of the single-precision elementwise and softmax kernels in this process:
+    /// `avx2+fma` on a CPU with both, else `baseline` (x86-64's SSE2). `INFLUENCE_KERNELS=baseline`
+    /// in the environment picks the baseline kernels on any CPU, so that results are the same
+    /// bits across machines.
+    public static var elementwiseKernels: String { String(cString: ck_instruction_set()) }
+
+    /// Runs the baseline elementwise kernels (true) or the CPU's best (false) on the calling thread
+    /// from now on (work split across threads is not affected); tests compare the two.
+    public static func useBaselineKernels(_ baseline: Bool) { ck_force_baseline(baseline ? 1 : 0) }
 
     /// The kernels OpenBLAS runs in this process (`SkylakeX`, `Haswell`, `Prescott`, …).
     public static var blasCoreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
