@@ -68,7 +68,7 @@ let requested = Set(CommandLine.arguments.dropFirst())
 func wanted(_ section: String) -> Bool { requested.isEmpty || requested.contains(section) }
 
 let threads = Parallelism.threadCount
-print("swift-influence benchmark — \(threads) thread(s), OpenBLAS threads \(Parallelism.blasThreadCount), kernels \(Parallelism.blasCoreName)")
+print("swift-influence benchmark — \(threads) thread(s), OpenBLAS threads \(Parallelism.blasThreadCount), BLAS kernels \(Parallelism.blasCoreName), elementwise kernels \(Parallelism.elementwiseKernels)")
 let sgemm1024 = sgemmGFLOPs(n: 1024)
 let sgemm2048 = sgemmGFLOPs(n: 2048)
 print(String(format: "sgemm n=1024: %.1f GFLOP/s", sgemm1024))
@@ -111,8 +111,8 @@ print(String(format: "GPT-2 4×256, T=128, V=4096, batch 16, AdamW step: %.3f s,
              gpt2.seconds, Double(gpt2.tokens) / gpt2.seconds, gpt2Rate, 100 * gpt2Rate / reference))
 }
 
-/// EK-FAC fit and pairwise scoring on the 4-layer GPT-2 of the training benchmark: 1,024
-/// sequences of 128 tokens, 8 queries, the MLP layers tracked.
+/// EK-FAC fit and pairwise scoring on the 4-layer GPT-2 of the training benchmark: random
+/// sequences of 128 tokens for training rows and queries.
 final class RandomTokenTask {
     static func make(sequences: Int, queries: Int) -> LanguageModelingTask<GPT2LanguageModel<Float>> {
         let config = GPT2Configuration(vocabularySize: 4096, contextLength: 128, embeddingSize: 256, layerCount: 4, headCount: 4)
@@ -127,44 +127,52 @@ final class RandomTokenTask {
 }
 
 if wanted("influence") {
-    let sequences = Int(ProcessInfo.processInfo.environment["BENCH_SEQUENCES"] ?? "") ?? 1024
-    let task = RandomTokenTask.make(sequences: sequences, queries: 8)
+    // BENCH_SEQUENCES training rows (1,024), BENCH_QUERIES queries (8), BENCH_MODULES "mlp" (c_fc and
+    // c_proj of every block) or "blocks" (every Linear of the blocks: c_attn and the attention's c_proj too).
+    let environment = ProcessInfo.processInfo.environment
+    let sequences = Int(environment["BENCH_SEQUENCES"] ?? "") ?? 1024
+    let queryCount = Int(environment["BENCH_QUERIES"] ?? "") ?? 8
+    let blocks = environment["BENCH_MODULES"] == "blocks"
+    let modules = ["transformer.h.*.mlp.c_fc", "transformer.h.*.mlp.c_proj"] + (blocks ? ["transformer.h.*.attn.c_attn", "transformer.h.*.attn.c_proj"] : [])
+    let task = RandomTokenTask.make(sequences: sequences, queries: queryCount)
     let clock = ContinuousClock()
     func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
-    let fitter = try! FactorFitter(task: task, modules: ["transformer.h.*.mlp.c_fc", "transformer.h.*.mlp.c_proj"],
-                                   configuration: FitConfiguration(strategy: .ekfac, labels: .sampled, batchSize: 16))
+    let fitter = try! FactorFitter(task: task, modules: modules, configuration: FitConfiguration(strategy: .ekfac, labels: .sampled, batchSize: 16))
     var factors: InfluenceFactors? = nil
-    let onlyScores = ProcessInfo.processInfo.environment["BENCH_SKIP_FIT"] != nil
+    let onlyScores = environment["BENCH_SKIP_FIT"] != nil
     let fitTime = seconds(clock.measure {
         if onlyScores {
-            // Identity factors: the scoring pass costs the same but for the preconditioning of 8 queries.
-            factors = try! FactorFitter(task: task, modules: ["transformer.h.*.mlp.c_fc", "transformer.h.*.mlp.c_proj"],
-                                        configuration: FitConfiguration(strategy: .identity)).fit()
+            // Identity factors: the scoring pass costs the same but for the preconditioning of the queries.
+            factors = try! FactorFitter(task: task, modules: modules, configuration: FitConfiguration(strategy: .identity)).fit()
         } else {
             factors = try! fitter.fit()
         }
     })
     let computer = try! ScoreComputer(task: task, factors: factors!, factorsPath: "memory",
-                                      configuration: ScoreConfiguration(damping: .automatic, batchSize: Int(ProcessInfo.processInfo.environment["BENCH_SCORE_BATCH"] ?? "") ?? 16))
+                                      configuration: ScoreConfiguration(damping: .automatic, batchSize: Int(environment["BENCH_SCORE_BATCH"] ?? "") ?? 16))
     let scoreTime = seconds(clock.measure { _ = try! computer.compute() })
     let tokens = Double(sequences * 128)
     // Matrix-product work, counted per token: the forward pass (2·P multiply-adds over the model's
     // Linear layers and LM head, plus attention), the backward pass from the loss down to the
     // lowest tracked layer (activation gradients only, about the forward work of the layers above it), and
-    // the factor products of each tracked layer (in = 256 + 1, out = 1024 for c_fc and reversed for c_proj).
+    // the factor products of each tracked layer ((in + 1) × out: c_fc 257 × 1024, c_proj 1025 × 256,
+    // c_attn 257 × 768, the attention's c_proj 257 × 256).
     let c = 256.0, f = 1024.0, v = 4096.0, layers = 4.0, t = 128.0
     let forward = 2 * (layers * (3 * c * c + c * c + 2 * c * f) + c * v) + layers * 4 * t * c
     let backward = forward   // activation gradients only: no weight gradient is formed
-    let pairs = [(c + 1, f), (f + 1, c)]
+    let pairs = [(c + 1, f), (f + 1, c)] + (blocks ? [(c + 1, 3 * c), (c + 1, c)] : [])
     let covariance = layers * pairs.map { 2 * ($0.0 * $0.0 + $0.1 * $0.1) }.reduce(0, +)
     let lambda = layers * pairs.map { 2 * ($0.0 * $0.0 + $0.1 * $0.1) + 2 * $0.0 * $0.1 + 3 * $0.0 * $0.1 / t }.reduce(0, +)
     let perExample = layers * pairs.map { 2 * $0.0 * $0.1 }.reduce(0, +)
     let fitFlops = tokens * (2 * (forward + backward) + covariance + lambda)
-    let scoreFlops = tokens * (forward + backward + perExample) + Double(sequences) * 8 * 2 * layers * pairs.map { $0.0 * $0.1 }.reduce(0, +)
-    print(String(format: "EK-FAC fit, GPT-2 4×256, %d × 128 tokens, MLP layers: %.1f s, %.0f tokens/s (two passes), %.1f GFLOP/s, %.0f%% of sgemm",
-                 sequences, fitTime, 2 * tokens / fitTime, fitFlops / fitTime / 1e9, 100 * fitFlops / fitTime / 1e9 / reference))
-    print(String(format: "EK-FAC pairwise scores, 8 queries × %d sequences: %.1f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
-                 sequences, scoreTime, tokens / scoreTime, scoreFlops / scoreTime / 1e9, 100 * scoreFlops / scoreTime / 1e9 / reference))
+    let scoreFlops = tokens * (forward + backward + perExample)
+        + Double(sequences) * Double(queryCount) * 2 * layers * pairs.map { $0.0 * $0.1 }.reduce(0, +)
+    let layerNames = blocks ? "every Linear of the blocks" : "MLP layers"
+    print(String(format: "EK-FAC fit, GPT-2 4×256, %d × 128 tokens, %@: %.1f s, %.0f tokens/s (two passes), %.1f GFLOP/s, %.0f%% of sgemm",
+                 sequences, layerNames, fitTime, 2 * tokens / fitTime, fitFlops / fitTime / 1e9, 100 * fitFlops / fitTime / 1e9 / reference))
+    print(String(format: "EK-FAC pairwise scores, %d queries × %d sequences, %@: %.1f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
+                 queryCount, sequences, layerNames, scoreTime, tokens / scoreTime, scoreFlops / scoreTime / 1e9,
+                 100 * scoreFlops / scoreTime / 1e9 / reference))
 }
 
 /// The Llama-shaped model of the family comparison: 4 layers, width 256, 4 query heads sharing 2
