@@ -108,6 +108,16 @@ struct ParsedArguments {
     }
 
     func path(_ name: String) -> URL? { values[name].map { URL(fileURLWithPath: $0) } }
+
+    /// These arguments with the defaults of `options` filled in where no value was given: for
+    /// options that a family of subcommands reads in common but only some of them take.
+    func filling(defaultsOf options: [OptionSpecification]) -> ParsedArguments {
+        var copy = self
+        for option in options where copy.values[option.name] == nil {
+            if let value = option.defaultValue { copy.values[option.name] = value }
+        }
+        return copy
+    }
 }
 
 /// A subcommand of `influence`.

@@ -34,10 +34,13 @@ protocol ValidateCommand: Subcommand {
 
 extension ValidateCommand {
     static var name: String { "validate \(kind.rawValue)" }
-    static var options: [OptionSpecification] { validateOptions }
+    /// The options of this kind: the shared ones and its own (`--points` is PBRF's, `--subsets` LDS's, ...).
+    static var options: [OptionSpecification] { validateOptions.filter { validateOptionKinds[$0.name]?.contains(kind) ?? true } }
     static var discussion: String { validateDiscussion }
 
-    init(_ arguments: ParsedArguments) throws { self.init(request: try validationRequest(Self.kind, arguments)) }
+    init(_ arguments: ParsedArguments) throws {
+        self.init(request: try validationRequest(Self.kind, arguments.filling(defaultsOf: validateOptions)))
+    }
 
     func run() throws {
         let progress = StageProgress()
@@ -46,6 +49,13 @@ extension ValidateCommand {
         print("wrote \(request.output.appendingPathComponent("\(request.kind.rawValue).json").path)")
     }
 }
+
+/// The kinds that take an option; options not listed are shared by all three.
+let validateOptionKinds: [String: Set<ValidationRequest.Kind>] = [
+    "points": [.pbrf], "epsilon": [.pbrf], "pbrf-steps": [.pbrf], "pbrf-tolerance": [.pbrf], "pbrf-learning-rate": [.pbrf], "pbrf-betas": [.pbrf],
+    "subsets": [.lds], "subset-fraction": [.lds], "seeds": [.lds],
+    "flip-fraction": [.mislabels], "seed": [.lds, .mislabels],
+]
 
 let validateOptions: [OptionSpecification] = [
         .value("model", "DIR", required: true, "The model directory (LDS: a model made by `influence train`; mislabels: an MLP classifier made by it)."),
@@ -64,7 +74,7 @@ let validateOptions: [OptionSpecification] = [
         .value("pbrf-tolerance", "X", default: "1e-3", "PBRF: stop when ‖∇J‖ ≤ X·‖∇J(θˢ)‖."),
         .value("pbrf-learning-rate", "X", "PBRF: Adam's first learning rate (default: from the first gradient, see below)."),
         .value("pbrf-betas", "B1,B2", default: "0.99,0.999", "PBRF: Adam's moment decay rates (β1 = 0.99: the momentum these ill-conditioned objectives need)."),
-    .value("subsets", "M", default: "100", "LDS: random subsets, each retrained."),
+        .value("subsets", "M", default: "100", "LDS: random subsets, each retrained."),
         .value("subset-fraction", "A", default: "0.5", "LDS: the fraction of training rows in each subset."),
         .value("seeds", "N", default: "1", "LDS: retrainings per subset, averaged."),
         .value("flip-fraction", "X", default: "0.1", "Mislabels: the fraction of labels flipped."),

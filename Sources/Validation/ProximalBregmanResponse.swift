@@ -159,9 +159,13 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
             var total = parameters.map { Tensor<Float>.zeros(shape: $0.shape) }
             for (batch, reference) in zip(batches, references) {
                 let (outputs, loss) = task.trainingOutputs(indices: batch)
-                // L(z) − ⟨∇L(zˢ), z⟩: the divergence up to a constant (its gradient is D's).
-                let term = loss(outputs) - (outputs * Variable(reference)).sum()
-                for (k, g) in gradients(of: term, at: variables).enumerated() { total[k].add(g.value, scaledBy: Float(1 / n)) }
+                // ∇_z D(z, zˢ) = ∇L(z) − ∇L(zˢ), from a graph over the outputs alone, then one pass
+                // back through the model seeded with it: no output-sized product or sum in the graph.
+                let z = Variable(outputs.value, requiresGradient: true)
+                let outputGradient = gradients(of: loss(z), at: [z])[0].value - reference
+                for (k, g) in gradients(of: outputs, at: variables, seed: Variable(outputGradient)).enumerated() {
+                    total[k].add(g.value, scaledBy: Float(1 / n))
+                }
             }
             var generator = SeededGenerator(seed: 0)
             let pointLoss = task.trainingLoss(indices: [point], labels: .data, generator: &generator).loss

@@ -16,7 +16,7 @@ public struct ValidationRequest {
     public enum Kind: String, CaseIterable, Sendable {
         /// The proximal Bregman response function of training points (any model we load).
         case pbrf
-        /// The linear datamodeling score over retrained subsets (MLP classifiers `influence train` made).
+        /// The linear datamodeling score over retrained subsets (MLPs and language models `influence train` made).
         case lds
         /// Flipped labels found by self-influence (MLP classifiers `influence train` made).
         case mislabels

@@ -253,6 +253,13 @@ struct ValidateCommandTests {
         let tiny = try Influence.run(["validate", "pbrf", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path, "--points", "1",
                                       "--strategies", "identity", "--epsilon", "1e-12", "--out", s.directory.appendingPathComponent("tiny").path])
         #expect(tiny.exitCode == 1 && tiny.standardError.contains("use --epsilon"), "\(tiny.standardError)")
+        // Each kind takes its own options: --subsets is LDS's, --points PBRF's.
+        let foreign = try Influence.run(["validate", "pbrf", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path,
+                                         "--subsets", "5", "--out", s.directory.path])
+        #expect(foreign.exitCode == 64 && foreign.standardError.contains("--subsets"), "\(foreign.standardError)")
+        let help = try Influence.run(["validate", "lds", "--help"])
+        #expect(help.exitCode == 0 && help.standardOutput.contains("--subsets") && !help.standardOutput.contains("--pbrf-steps"),
+                "\(help.standardOutput)")
         let unknownKind = try Influence.run(["validate", "loo", "--model", s.model.path])
         #expect(unknownKind.exitCode == 64 && unknownKind.standardError.contains("pbrf, lds, mislabels"), "\(unknownKind.standardError)")
         // A model without its training record cannot be retrained.
