@@ -132,38 +132,19 @@ def peer_gpt2_step(attention: str) -> float:
     return statistics.median(times)
 
 
-def peer_gpt2_influence(sequences: int, queries: int, blocks: bool) -> tuple[float, float]:
-    """Kronfluence's EK-FAC fit (sampled labels) and pairwise scores on the GPT-2 of gpt2-step."""
+def kronfluence_fit_and_scores(model, tracked: list[str], sequences: int, empirical: bool, queries: int | None = None):
+    """Kronfluence's EK-FAC fit over random 128-token rows (after an untimed warm-up fit on 32), then
+    pairwise scores of `queries` random rows when given: (fit seconds, score seconds or None)."""
     import logging
-    import warnings
 
     import torch
-    import torch.nn as nn
     import torch.nn.functional as F
     from kronfluence.analyzer import Analyzer, prepare_model
     from kronfluence.arguments import FactorArguments, ScoreArguments
     from kronfluence.task import Task
-    from transformers import GPT2LMHeadModel
-
-    warnings.filterwarnings("ignore")
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel._from_config(gpt2_config(), attn_implementation="eager")
-    model.eval()
-    names = ["mlp.c_fc", "mlp.c_proj"] + (["attn.c_attn", "attn.c_proj"] if blocks else [])
-    tracked = []
-    for i, block in enumerate(model.transformer.h):
-        for name in names:
-            parent_name, child = name.split(".")
-            parent = getattr(block, parent_name)
-            conv = getattr(parent, child)
-            linear = nn.Linear(conv.weight.shape[0], conv.weight.shape[1])
-            with torch.no_grad():
-                linear.weight.copy_(conv.weight.t())
-                linear.bias.copy_(conv.bias)
-            setattr(parent, child, linear)
-            tracked.append(f"transformer.h.{i}.{name}")
 
     class NextToken(Task):
+        """Summed next-token loss; sampled labels draw one token per position from the model."""
         def compute_train_loss(self, batch, model, sample=False):
             logits = model(input_ids=batch).logits[:, :-1].float()
             flat = logits.reshape(-1, logits.size(-1))
@@ -194,20 +175,50 @@ def peer_gpt2_influence(sequences: int, queries: int, blocks: bool) -> tuple[flo
     with tempfile.TemporaryDirectory() as work:
         analyzer = Analyzer(analysis_name="speed", model=model, task=task, cpu=True, disable_tqdm=True, output_dir=work,
                             log_level=logging.WARNING)
-        arguments = FactorArguments(strategy="ekfac", use_empirical_fisher=False)
+        arguments = FactorArguments(strategy="ekfac", use_empirical_fisher=empirical)
         analyzer.fit_all_factors(factors_name="warm-up", dataset=Rows(32, 1), per_device_batch_size=16, factor_args=arguments,
                                  overwrite_output_dir=True)
         started = time.perf_counter()
         analyzer.fit_all_factors(factors_name="fit", dataset=Rows(sequences, 2), per_device_batch_size=16, factor_args=arguments,
                                  overwrite_output_dir=True)
         fit = time.perf_counter() - started
+        if queries is None:
+            return fit, None
         started = time.perf_counter()
         analyzer.compute_pairwise_scores(scores_name="scores", factors_name="fit", query_dataset=Rows(queries, 3),
                                          train_dataset=Rows(sequences, 2), per_device_query_batch_size=queries,
                                          per_device_train_batch_size=16, score_args=ScoreArguments(damping_factor=None),
                                          overwrite_output_dir=True)
-        scores = time.perf_counter() - started
-        return fit, scores
+        return fit, time.perf_counter() - started
+
+
+def peer_gpt2_influence(sequences: int, queries: int, blocks: bool) -> tuple[float, float]:
+    """Kronfluence's EK-FAC fit (sampled labels) and pairwise scores on the GPT-2 of gpt2-step."""
+    import warnings
+
+    import torch
+    import torch.nn as nn
+    from transformers import GPT2LMHeadModel
+
+    warnings.filterwarnings("ignore")
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel._from_config(gpt2_config(), attn_implementation="eager")
+    model.eval()
+    names = ["mlp.c_fc", "mlp.c_proj"] + (["attn.c_attn", "attn.c_proj"] if blocks else [])
+    tracked = []
+    for i, block in enumerate(model.transformer.h):
+        for name in names:
+            parent_name, child = name.split(".")
+            parent = getattr(block, parent_name)
+            conv = getattr(parent, child)
+            linear = nn.Linear(conv.weight.shape[0], conv.weight.shape[1])
+            with torch.no_grad():
+                linear.weight.copy_(conv.weight.t())
+                linear.bias.copy_(conv.bias)
+            setattr(parent, child, linear)
+            tracked.append(f"transformer.h.{i}.{name}")
+
+    return kronfluence_fit_and_scores(model, tracked, sequences, empirical=False, queries=queries)
 
 
 def peer_and_ours_pydvl(python: str) -> list[tuple[str, float, float]]:
@@ -229,14 +240,9 @@ def peer_and_ours_pydvl(python: str) -> list[tuple[str, float, float]]:
 
 
 def peer_fit(sequences: int) -> float:
-    import logging
     import warnings
 
     import torch
-    import torch.nn.functional as F
-    from kronfluence.analyzer import Analyzer, prepare_model
-    from kronfluence.arguments import FactorArguments
-    from kronfluence.task import Task
     from transformers import LlamaForCausalLM
 
     warnings.filterwarnings("ignore")
@@ -245,39 +251,7 @@ def peer_fit(sequences: int) -> float:
     model.eval()
     tracked = [f"model.layers.{i}.mlp.{p}" for i in range(4) for p in ("gate_proj", "up_proj", "down_proj")]
 
-    class NextToken(Task):
-        def compute_train_loss(self, batch, model, sample=False):
-            logits = model(input_ids=batch).logits[:, :-1].float()
-            return F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1), reduction="sum")
-
-        def compute_measurement(self, batch, model):
-            return self.compute_train_loss(batch, model)
-
-        def get_influence_tracked_modules(self):
-            return tracked
-
-    class Rows(torch.utils.data.Dataset):
-        def __init__(self, n, seed):
-            self.data = torch.randint(0, 4096, (n, 128), generator=torch.Generator().manual_seed(seed))
-
-        def __len__(self):
-            return len(self.data)
-
-        def __getitem__(self, i):
-            return self.data[i]
-
-    task = NextToken()
-    model = prepare_model(model, task)
-    with tempfile.TemporaryDirectory() as work:
-        analyzer = Analyzer(analysis_name="speed", model=model, task=task, cpu=True, disable_tqdm=True, output_dir=work,
-                            log_level=logging.WARNING)
-        arguments = FactorArguments(strategy="ekfac", use_empirical_fisher=True)
-        analyzer.fit_all_factors(factors_name="warm-up", dataset=Rows(32, 1), per_device_batch_size=16, factor_args=arguments,
-                                 overwrite_output_dir=True)
-        started = time.perf_counter()
-        analyzer.fit_all_factors(factors_name="fit", dataset=Rows(sequences, 2), per_device_batch_size=16, factor_args=arguments,
-                                 overwrite_output_dir=True)
-        return time.perf_counter() - started
+    return kronfluence_fit_and_scores(model, tracked, sequences, empirical=True)[0]
 
 
 def run_bench(bench: Path, section: str, **environment) -> str:
@@ -316,39 +290,69 @@ def main() -> int:
     print(f"ours: sgemm {sgemm:.1f} GFLOP/s; PyTorch matmul n=2048: {torch_sgemm():.1f} GFLOP/s", flush=True)
     rows = []
     n = args.sequences
-    if "gpt2-step" in workloads:
+
+    def report(name: str, theirs: float, us: float):
+        """Keeps a row and prints it at once, so that a later failure loses nothing."""
+        rows.append((name, theirs, us))
+        print(f"  {name}: peer {theirs:.3f} s, ours {us:.3f} s, ours faster by {theirs / us:.2f}×", flush=True)
+
+    failures = []
+
+    def attempt(workload: str, body):
+        try:
+            body()
+        except Exception as error:  # one workload's failure (a peer's missing package, say) leaves the others
+            failures.append(f"{workload}: {error}")
+            print(f"  {workload} failed: {error}", flush=True)
+
+    def gpt2_step():
         mine = figure(r"AdamW step: ([0-9.]+) s", run_bench(args.bench, "gpt2"))
         for attention in ("eager", "sdpa"):
-            rows.append((f"GPT-2 4×256, T=128, V=4096, batch 16, one AdamW step (peer: PyTorch, {attention} attention)",
-                         peer_gpt2_step(attention), mine))
+            report(f"GPT-2 4×256, T=128, V=4096, batch 16, one AdamW step (peer: PyTorch, {attention} attention)",
+                   peer_gpt2_step(attention), mine)
+
+    if "gpt2-step" in workloads:
+        attempt("gpt2-step", gpt2_step)
     for name, queries, blocks in (("gpt2-fit", 8, False), ("gpt2-fit-blocks", 8, True), ("gpt2-scores-64", 64, False)):
         if name not in workloads:
             continue
-        text = run_bench(args.bench, "influence", BENCH_SEQUENCES=n, BENCH_QUERIES=queries, BENCH_MODULES="blocks" if blocks else "mlp")
-        fit, scores = figure(r"EK-FAC fit.*?: ([0-9.]+) s,", text), figure(r"EK-FAC pairwise scores.*?: ([0-9.]+) s,", text)
-        their_fit, their_scores = peer_gpt2_influence(n, queries, blocks)
-        layers = "every Linear of the blocks" if blocks else "MLP layers"
-        if name != "gpt2-scores-64":
-            rows.append((f"EK-FAC fit, GPT-2 4×256, {n} × 128 tokens, {layers}, sampled labels (peer: Kronfluence)", their_fit, fit))
-        rows.append((f"EK-FAC pairwise scores, {queries} queries × {n} sequences, {layers} (peer: Kronfluence)", their_scores, scores))
-        print(f"  {name} done", flush=True)
-    if "llama-step" in workloads or "llama-fit" in workloads:
+
+        def gpt2_influence(name=name, queries=queries, blocks=blocks):
+            text = run_bench(args.bench, "influence", BENCH_SEQUENCES=n, BENCH_QUERIES=queries, BENCH_MODULES="blocks" if blocks else "mlp")
+            fit, scores = figure(r"EK-FAC fit.*?: ([0-9.]+) s,", text), figure(r"EK-FAC pairwise scores.*?: ([0-9.]+) s,", text)
+            their_fit, their_scores = peer_gpt2_influence(n, queries, blocks)
+            layers = "every Linear of the blocks" if blocks else "MLP layers"
+            if name != "gpt2-scores-64":
+                report(f"EK-FAC fit, GPT-2 4×256, {n} × 128 tokens, {layers}, sampled labels (peer: Kronfluence)", their_fit, fit)
+            report(f"EK-FAC pairwise scores, {queries} queries × {n} sequences, {layers} (peer: Kronfluence)", their_scores, scores)
+
+        attempt(name, gpt2_influence)
+
+    def llama():
         text = run_bench(args.bench, "llama", BENCH_SEQUENCES=n)
         if "llama-step" in workloads:
             mine = figure(r"AdamW step: ([0-9.]+) s", text)
             for attention in ("eager", "sdpa"):
-                rows.append((f"Llama 4×256 GQA, T=128, V=4096, batch 16, one AdamW step (peer: PyTorch, {attention} attention)",
-                             peer_step(attention), mine))
+                report(f"Llama 4×256 GQA, T=128, V=4096, batch 16, one AdamW step (peer: PyTorch, {attention} attention)",
+                       peer_step(attention), mine)
         if "llama-fit" in workloads:
-            rows.append((f"EK-FAC fit, Llama 4×256, {n} × 128 tokens, MLP layers, empirical Fisher (peer: Kronfluence)",
-                         peer_fit(n), figure(r"empirical Fisher: ([0-9.]+) s", text)))
+            report(f"EK-FAC fit, Llama 4×256, {n} × 128 tokens, MLP layers, empirical Fisher (peer: Kronfluence)",
+                   peer_fit(n), figure(r"empirical Fisher: ([0-9.]+) s", text))
+
+    if "llama-step" in workloads or "llama-fit" in workloads:
+        attempt("llama", llama)
     if "pydvl" in workloads:
-        rows.extend(peer_and_ours_pydvl(sys.executable))
+        attempt("pydvl", lambda: [report(*row) for row in peer_and_ours_pydvl(sys.executable)])
+    if not rows:
+        print("no workload finished", file=sys.stderr)
+        return 1
     width = max(len(r[0]) for r in rows)
     print(f"\n{'work'.ljust(width)}  {'peer s':>9}  {'ours s':>9}  ours faster by")
     for name, theirs, us in rows:
         print(f"{name.ljust(width)}  {theirs:9.3f}  {us:9.3f}  {theirs / us:.2f}×")
-    return 0
+    for failure in failures:
+        print(f"failed: {failure}")
+    return 1 if failures else 0
 
 
 def torch_sgemm() -> float:
