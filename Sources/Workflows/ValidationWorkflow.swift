@@ -544,7 +544,7 @@ public struct MLPRetraining: CustomStringConvertible {
               case let .string(optimizer)? = o["optimizer"], steps >= 1, steps <= 1e9, batch >= 1, batch <= 1e7, rate.isFinite, rate > 0,
               (o["seed"]?.doubleValue ?? 0) >= 0, (o["seed"]?.doubleValue ?? 0) < 9e18,
               (0...1e9).contains(o["warmup"]?.doubleValue ?? 0) else {
-            throw WorkflowError("\(url.path) is not a training record (steps, batch_size, learning_rate and optimizer are needed)")
+            throw WorkflowError("\(url.path) is not a training record of `influence train`: it needs steps (1 to 10⁹), batch_size (1 to 10⁷), a positive learning_rate and an optimizer, and a seed and warmup it has must be non-negative")
         }
         return TrainingOptions(steps: Int(steps), batchSize: Int(batch), optimizer: optimizer, learningRate: rate,
                                warmup: Int(o["warmup"]?.doubleValue ?? 20), weightDecay: o["weight_decay"]?.doubleValue ?? 0.01,

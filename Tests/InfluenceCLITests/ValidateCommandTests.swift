@@ -267,5 +267,11 @@ struct ValidateCommandTests {
         let lds = try Influence.run(["validate", "lds", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path,
                                      "--out", s.directory.appendingPathComponent("lds").path])
         #expect(lds.exitCode == 1 && lds.standardError.contains("cannot be retrained"), "\(lds.standardError)")
+        // A hand-edited record with a negative seed is named, not trapped on.
+        try Data(#"{"steps": 10, "batch_size": 8, "learning_rate": 0.01, "optimizer": "adamw", "seed": -1}"#.utf8)
+            .write(to: s.model.appendingPathComponent("training_options.json"))
+        let badRecord = try Influence.run(["validate", "lds", "--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path,
+                                           "--out", s.directory.appendingPathComponent("lds2").path])
+        #expect(badRecord.exitCode == 1 && badRecord.standardError.contains("is not a training record"), "\(badRecord.standardError)")
     }
 }
