@@ -162,25 +162,7 @@ public enum Gzip {
 
     /// Reads a whole file with POSIX calls, so that failures carry `errno`'s message.
     static func readFile(at url: URL) throws -> Data {
-        let path = url.path
-        let (descriptor, size): (Int32, Int)
-        switch openRegularFile(path) {
-        case .success(let opened): (descriptor, size) = opened
-        case .failure(let failure): throw GzipError.unreadableFile(path: path, reason: failure.reason)
-        }
-        defer { systemClose(descriptor) }
-        var data = Data(count: size)
-        var filled = 0
-        try data.withUnsafeMutableBytes { (buffer: UnsafeMutableRawBufferPointer) in
-            while filled < size, let base = buffer.baseAddress {
-                let count = systemRead(descriptor, base + filled, size - filled)
-                if count < 0 { throw GzipError.unreadableFile(path: path, reason: errnoDescription()) }
-                if count == 0 { break }  // the file shrank while being read
-                filled += count
-            }
-        }
-        data.count = filled
-        return data
+        do { return try readRegularFile(atPath: url.path) } catch { throw GzipError.unreadableFile(path: url.path, reason: error.reason) }
     }
 
     private static func zlibError(_ status: Int32, _ stream: z_stream, path: String?) -> GzipError {

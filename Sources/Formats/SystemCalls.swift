@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 
 // Thin wrappers over the POSIX calls that the readers and writers use, so that types with
 // methods named `read`, `write` or `close` can reach the C functions unambiguously.
@@ -47,10 +48,14 @@ func errnoDescription() -> String {
 
 /// Opens a regular file for reading.
 ///
+/// The file is opened without blocking, so that a FIFO or a device given where a file is expected
+/// is refused at once instead of blocking the open until a writer appears; reads of a regular
+/// file are unaffected by the flag.
+///
 /// - Returns: the descriptor and the file's size, or a reason for failure (a missing file, a
-///   directory, no permission).
+///   directory, a FIFO, no permission).
 func openRegularFile(_ path: String) -> Result<(descriptor: Int32, size: Int), SystemCallFailure> {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard descriptor >= 0 else { return .failure(SystemCallFailure(errnoDescription())) }
     var status = stat()
     guard fstat(descriptor, &status) == 0 else {
@@ -69,4 +74,37 @@ func openRegularFile(_ path: String) -> Result<(descriptor: Int32, size: Int), S
 struct SystemCallFailure: Error {
     let reason: String
     init(_ reason: String) { self.reason = reason }
+}
+
+/// Why reading a whole file failed: its path and the system's reason.
+public struct FileReadError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "\(path): cannot be read: \(reason)" }
+}
+
+/// The contents of the regular file at `path`, read with POSIX calls: a missing file, a
+/// directory, a FIFO (which would block `FileManager`'s reads forever) or an unreadable file is a
+/// ``FileReadError`` naming the path and `errno`'s message.
+public func readRegularFile(atPath path: String) throws(FileReadError) -> Data {
+    let (descriptor, size): (Int32, Int)
+    switch openRegularFile(path) {
+    case .success(let opened): (descriptor, size) = opened
+    case .failure(let failure): throw FileReadError(path: path, reason: failure.reason)
+    }
+    defer { systemClose(descriptor) }
+    var data = Data(count: size)
+    var filled = 0
+    var failure: String? = nil
+    data.withUnsafeMutableBytes { (buffer: UnsafeMutableRawBufferPointer) in
+        while filled < size, let base = buffer.baseAddress {
+            let count = systemRead(descriptor, base + filled, size - filled)
+            if count < 0 { failure = errnoDescription(); return }
+            if count == 0 { break }  // the file shrank while being read
+            filled += count
+        }
+    }
+    if let failure { throw FileReadError(path: path, reason: failure) }
+    data.count = filled
+    return data
 }

@@ -5,8 +5,13 @@ public enum Damping: Sendable, Equatable, CustomStringConvertible {
     case automatic
     case value(Double)
 
+    /// The largest damping accepted. Beyond it (H + λI)⁻¹ is I/λ to within float precision, and
+    /// gradients divided by λ fall below single precision's range: every score would come out 0.
+    public static let maximum = 1e15
+
+    /// `auto` or a number in [0, ``maximum``].
     public init?(_ text: String) {
-        if text == "auto" { self = .automatic } else if let v = Double(text), v >= 0, v.isFinite { self = .value(v) } else { return nil }
+        if text == "auto" { self = .automatic } else if let v = Double(text), v >= 0, v <= Self.maximum { self = .value(v) } else { return nil }
     }
 
     public var description: String {

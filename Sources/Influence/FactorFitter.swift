@@ -215,6 +215,12 @@ struct PartialSums {
     /// The sums saved for `pass` if they belong to the same model, modules and configuration.
     func load<Scalar: TensorScalar>(pass: String, as _: Scalar.Type) throws -> Saved<Scalar>? {
         guard FileManager.default.fileExists(atPath: url(pass).path) else { return nil }
+        do { return try read(pass: pass, as: Scalar.self) } catch {
+            throw InfluenceError.unreadablePartial(path: url(pass).path, reason: "\(error)")
+        }
+    }
+
+    private func read<Scalar: TensorScalar>(pass: String, as _: Scalar.Type) throws -> Saved<Scalar>? {
         let file = try SafeTensorsFile(contentsOf: url(pass))
         let m = file.metadata
         guard m["model_fingerprint"] == fingerprint, m["configuration"] == configuration, m["modules"] == modules.joined(separator: ","),

@@ -114,6 +114,8 @@ public enum InfluenceError: Error, CustomStringConvertible, Equatable {
     case diverged(String)
     /// Something a strategy does not offer (self-influence with CG, `auto` damping without factors).
     case notOffered(String)
+    /// A file of an interrupted run's partial results that cannot be read.
+    case unreadablePartial(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -123,6 +125,8 @@ public enum InfluenceError: Error, CustomStringConvertible, Equatable {
         case let .malformedFactors(path, reason): return "factors in \(path) are not usable: \(reason)"
         case let .nonFinite(what): return "\(what) contains NaN or infinity; check the model and data for NaNs, or raise the damping"
         case let .notConverged(message), let .diverged(message), let .notOffered(message): return message
+        case let .unreadablePartial(path, reason):
+            return "\(path) holds an interrupted run's partial results and cannot be read (\(reason)); rerun with --restart to discard it and start over"
         case let .notPositiveDefinite(dimension, damping, lowest):
             let advice = lowest.map { String(format: "; its lowest eigenvalue is %.4g, so a damping above %.4g would do", $0, -$0) } ?? ""
             return "the \(dimension)×\(dimension) curvature plus damping \(damping) is not positive definite (the Hessian has negative eigenvalues away from a minimum)\(advice); raise the damping, or use the Gauss–Newton curvature"

@@ -22,6 +22,7 @@ public struct InfluenceScores: Sendable {
     /// Writes `pairwise_scores.safetensors` (`all_modules`, one tensor per module, `per_token`) and
     /// `self_scores.safetensors` into `directory`, atomically.
     public func save(to directory: URL, metadata: [String: String]) throws {
+        if let problem = firstNonFinite() { throw InfluenceError.nonFinite(what: problem) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var tensors: [(name: String, payload: SafeTensorsPayload)] = [("all_modules", .float32(pairwise))]
         tensors += perModule.map { ($0.name, .float32($0.scores)) }
@@ -35,6 +36,27 @@ public struct InfluenceScores: Sendable {
 }
 
 extension InfluenceScores {
+    /// The first score that is NaN or infinite, named by query, training row and module (the
+    /// first module whose own score is not finite), or nil when every score is finite.
+    public func firstNonFinite() -> String? {
+        func position(_ t: Tensor<Float>) -> Int? { t.isFinite ? nil : t.scalars.firstIndex { !$0.isFinite } }
+        let columns = pairwise.shape.count == 2 ? pairwise.shape[1] : 1
+        if let flat = position(pairwise) {
+            let (q, m) = (flat / Swift.max(columns, 1), flat % Swift.max(columns, 1))
+            let module = perModule.first { !$0.scores[q, m].isFinite }.map { " in module \($0.name)" } ?? ""
+            return "the score of query \(q) on training row \(m)\(module) (\(pairwise[q, m]))"
+        }
+        for (name, scores) in perModule {
+            if let flat = position(scores) { return "the score of query \(flat / Swift.max(columns, 1)) on training row \(flat % Swift.max(columns, 1)) in module \(name)" }
+        }
+        if let perToken, let flat = position(perToken) {
+            let t = perToken.shape[2]
+            return "the per-token score of query \(flat / (columns * t)) on training row \(flat / t % columns) at token \(flat % t)"
+        }
+        if let selfScores, let m = position(selfScores) { return "the self-influence of training row \(m) (\(selfScores.scalars[m]))" }
+        return nil
+    }
+
     /// `rows` below these scores: more queries, the same training examples.
     public func appendingRows(_ rows: InfluenceScores) -> InfluenceScores {
         InfluenceScores(

@@ -61,6 +61,12 @@ struct ScoringCheckpoint {
     /// - Parameter mode: the accumulator mode of the chunk that starts at a given query.
     func load(moduleNames: [String], mode: (Range<Int>) -> ScoreAccumulator.Mode, selfInfluence: Bool) throws -> State? {
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        do { return try read(moduleNames: moduleNames, mode: mode, selfInfluence: selfInfluence) } catch {
+            throw InfluenceError.unreadablePartial(path: url.path, reason: "\(error)")
+        }
+    }
+
+    private func read(moduleNames: [String], mode: (Range<Int>) -> ScoreAccumulator.Mode, selfInfluence: Bool) throws -> State? {
         let file = try SafeTensorsFile(contentsOf: url)
         guard file.metadata["key"] == key, let completedQueries = file.metadata["completed_queries"].flatMap(Int.init),
               let end = file.metadata["current_end"].flatMap(Int.init), end >= completedQueries else { return nil }
@@ -76,5 +82,19 @@ struct ScoringCheckpoint {
         let current = try ScoreAccumulator.restore(file, prefix: "current", mode: mode(range), queries: range.count, moduleNames: moduleNames,
                                                    selfInfluence: selfInfluence && completedQueries == 0)
         return State(completedQueries: completedQueries, completed: completed, current: current, currentEnd: end)
+    }
+}
+
+/// The files in which fits and scoring runs keep an interrupted run's partial results, beside
+/// their outputs, so that a rerun resumes.
+public enum PartialResults {
+    public static let fileNames = PartialSums.passes.map { "partial-\($0).safetensors" } + ["partial-scores.safetensors"]
+
+    /// Removes every partial-results file from `directory` (`--restart`): the next run starts over.
+    public static func discard(in directory: URL) throws {
+        for name in fileNames {
+            let url = directory.appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
+        }
     }
 }

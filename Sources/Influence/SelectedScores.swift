@@ -89,6 +89,12 @@ public struct TopScores: Sendable, Equatable {
 
     /// Writes `top_scores.safetensors` (`highest.*`, `lowest.*`: offsets, indices, scores) atomically.
     public func save(to directory: URL, metadata: [String: String]) throws {
+        for (kind, selected) in [("highest", highest), ("lowest", lowest)] {
+            if let problem = selected.firstNonFinite() { throw InfluenceError.nonFinite(what: "among the \(kind) scores, " + problem) }
+        }
+        if let selfScores, !selfScores.isFinite, let m = selfScores.scalars.firstIndex(where: { !$0.isFinite }) {
+            throw InfluenceError.nonFinite(what: "the self-influence of training row \(m) (\(selfScores.scalars[m]))")
+        }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try SafeTensorsFile.write(highest.tensors(prefix: "highest") + lowest.tensors(prefix: "lowest"), metadata: metadata,
                                   to: directory.appendingPathComponent("top_scores.safetensors"))
@@ -100,9 +106,18 @@ public struct TopScores: Sendable, Equatable {
 }
 
 extension SelectedScores {
+    /// The first score that is NaN or infinite, named by query and training row, or nil.
+    public func firstNonFinite() -> String? {
+        for (q, row) in scores.enumerated() {
+            if let k = row.firstIndex(where: { !$0.isFinite }) { return "the score of query \(q) on training row \(indices[q][k]) (\(row[k]))" }
+        }
+        return nil
+    }
+
     /// Writes `candidate_scores.safetensors` (offsets, indices, scores, and per-module or
     /// per-token values when present) atomically.
     public func save(to directory: URL, metadata: [String: String]) throws {
+        if let problem = firstNonFinite() { throw InfluenceError.nonFinite(what: problem) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try SafeTensorsFile.write(tensors(prefix: "candidates"), metadata: metadata, to: directory.appendingPathComponent("candidate_scores.safetensors"))
     }

@@ -86,10 +86,13 @@ struct ParsedArguments {
     func string(_ name: String) -> String? { values[name] }
     func flag(_ name: String) -> Bool { flags.contains(name) }
 
-    func integer(_ name: String, minimum: Int = Int.min) throws -> Int? {
+    /// An integer option; sizes and counts are at most 2³¹ − 1 (`maximum`), so that no product of
+    /// two of them overflows before it is checked against the memory it needs.
+    func integer(_ name: String, minimum: Int = Int.min, maximum: Int = Int(Int32.max)) throws -> Int? {
         guard let text = values[name] else { return nil }
         guard let value = Int(text) else { throw UsageError("option '--\(name)' needs an integer, got '\(text)'") }
         guard value >= minimum else { throw UsageError("option '--\(name)' must be at least \(minimum), got \(value)") }
+        guard value <= maximum else { throw UsageError("option '--\(name)' must be at most \(maximum), got \(value)") }
         return value
     }
 

@@ -19,6 +19,7 @@ struct FitCommand: Subcommand {
         .value("seed", "S", default: "0", "Seed of the sampled labels."),
         .value("accumulate", "float32|float64", default: "float32", "Precision of the covariance and Λ sums."),
         .value("out", "FACTORS_DIR", required: true, "Where factors.safetensors is written."),
+        .flag("restart", "Discard the partial sums of an interrupted fit in FACTORS_DIR and start over."),
     ]
     static let discussion = """
     An interrupted fit resumes from the partial sums it saves in FACTORS_DIR when run again with the
@@ -26,6 +27,7 @@ struct FitCommand: Subcommand {
     """
 
     let request: FitRequest
+    let restart: Bool
 
     init(_ arguments: ParsedArguments) throws {
         let name = try arguments.choice("strategy", from: Self.savedStrategies)!
@@ -34,12 +36,14 @@ struct FitCommand: Subcommand {
                                 maximumExamples: try arguments.integer("max-examples", minimum: 1))
         request = FitRequest(inputs: inputs, strategy: try CurvatureStrategies.make(name, options: StrategyOptions()),
                              modules: arguments.string("modules"), labels: fisher == "sampled" ? .sampled : .data,
-                             batchSize: try arguments.integer("batch-size", minimum: 1)!, seed: UInt64(try arguments.integer("seed", minimum: 0)!),
+                             batchSize: try arguments.integer("batch-size", minimum: 1)!, seed: UInt64(try arguments.integer("seed", minimum: 0, maximum: Int.max)!),
                              accumulatesInDouble: try arguments.choice("accumulate", from: ["float32", "float64"]) == "float64",
                              output: arguments.path("out")!)
+        restart = arguments.flag("restart")
     }
 
     func run() throws {
+        if restart { try PartialResults.discard(in: request.output) }
         let progress = StageProgress()
         let report = try Workflows.fit(request) { progress.update($0, $1, $2) }
         print("fitted \(report.strategy) factors for \(report.moduleNames.count) modules on \(report.exampleCount) examples"

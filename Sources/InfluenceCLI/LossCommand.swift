@@ -30,6 +30,11 @@ struct LossCommand: Subcommand {
 
     func run() throws {
         try Workflows.losses(inputs, batchSize: batchSize) { row in
+            // JSON has no NaN or infinity: a row whose loss is not finite stops the output, named.
+            guard row.loss.isFinite else {
+                throw CommandFailure("row \(row.index) of \(inputs.train) has loss \(row.loss) under \(inputs.model.path): "
+                                         + (row.loss.isNaN ? "the model's outputs are not finite for it" : "the model gives one of its tokens probability 0"))
+            }
             if let label = row.label {
                 print("{\"index\": \(row.index), \"loss\": \(row.loss), \"label\": \(label)}")
             } else {

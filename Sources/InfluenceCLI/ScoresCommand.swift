@@ -41,6 +41,7 @@ struct ScoresCommand: Subcommand {
         .value("top-k", "K", "Keep only each query's K highest and K lowest training rows (top_scores.safetensors): memory O(queries × K) whatever the training set."),
         .value("candidates", "FILE.jsonl", "Score only each query's candidate rows, from `influence candidates` (candidate_scores.safetensors); each row is read once for all the queries that chose it."),
         .value("out", "SCORES_DIR", required: true, "Where the scores are written."),
+        .flag("restart", "Discard the partial results of an interrupted run in SCORES_DIR and start over."),
     ]
     static let discussion = """
     score(q, m) = ∇f(z_q)ᵀ (H + λI)⁻¹ ∇L(z_m): positive when training row m supports query q (up-weighting
@@ -52,10 +53,11 @@ struct ScoresCommand: Subcommand {
     """
 
     let request: ScoresRequest
+    let restart: Bool
 
     init(_ arguments: ParsedArguments) throws {
         guard let damping = Damping(arguments.string("damping")!) else {
-            throw UsageError("option '--damping' needs 'auto' or a non-negative number, got '\(arguments.string("damping")!)'")
+            throw UsageError("option '--damping' needs 'auto' or a number from 0 to 1e15 (beyond it every score is 0 in float precision), got '\(arguments.string("damping")!)'")
         }
         let name = try arguments.choice("strategy", from: CurvatureStrategies.names)
         if (name == "tracin") != (arguments.string("checkpoints") != nil) {
@@ -137,6 +139,7 @@ struct ScoresCommand: Subcommand {
         request = ScoresRequest(inputs: inputs, source: source, modules: arguments.string("modules"), curvature: kind,
                                 curvatureBatchSize: try arguments.integer("curvature-batch", minimum: 1), checkpoints: arguments.path("checkpoints"),
                                 configuration: configuration, candidates: arguments.path("candidates"), output: arguments.path("out")!)
+        restart = arguments.flag("restart")
     }
 
     /// Bytes of a size such as `4096`, `512K`, `512M`, `1.5G` (powers of 1024; a trailing `B` allowed).
@@ -153,6 +156,7 @@ struct ScoresCommand: Subcommand {
     }
 
     func run() throws {
+        if restart { try PartialResults.discard(in: request.output) }
         let progress = StageProgress()
         let report = try Workflows.scores(request) { progress.update($0, $1, $2) }
         for warning in report.run.warnings { printError("warning: \(warning)") }

@@ -99,7 +99,7 @@ struct TrainCommand: Subcommand {
             validationFraction: try arguments.number("validation-fraction")!,
             validationInterval: try arguments.integer("validation-interval", minimum: 0)!,
             checkpointInterval: try arguments.integer("checkpoint-interval", minimum: 0)!,
-            maximumExamples: try arguments.integer("max-examples", minimum: 1), seed: UInt64(try arguments.integer("seed", minimum: 0)!),
+            maximumExamples: try arguments.integer("max-examples", minimum: 1), seed: UInt64(try arguments.integer("seed", minimum: 0, maximum: Int.max)!),
             saveEvery: try arguments.integer("save-every", minimum: 1), restart: arguments.flag("restart"), recorded: recorded)
         for name in ["vocab-size", "layers", "width", "heads", "kv-heads", "context"] { _ = try arguments.integer(name, minimum: 1) }
     }
@@ -108,7 +108,9 @@ struct TrainCommand: Subcommand {
         let out = arguments.path("out")!
         if architecture == "mlp" {
             let hidden = try arguments.string("hidden")!.split(separator: ",").map { part -> Int in
-                guard let n = Int(part), n > 0 else { throw UsageError("option '--hidden' needs positive sizes like 256,128, got '\(part)'") }
+                guard let n = Int(part), n > 0, n <= Int(Int32.max) else {
+                    throw UsageError("option '--hidden' needs positive sizes like 256,128 (each at most \(Int32.max)), got '\(part)'")
+                }
                 return n
             }
             guard let activation = Activation(huggingFaceName: arguments.string("activation")!) else {

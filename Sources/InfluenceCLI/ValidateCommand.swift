@@ -103,7 +103,9 @@ func validationRequest(_ kind: ValidationRequest.Kind, _ arguments: ParsedArgume
                                 maximumQueries: try arguments.integer("max-queries", minimum: 1))
         if kind != .mislabels && inputs.queries == nil { throw UsageError("validate \(kind.rawValue) needs --queries") }
         let damping = try arguments.number("damping")!
-        guard damping > 0, damping.isFinite else { throw UsageError("option '--damping' must be a positive number, got \(damping)") }
+        guard damping > 0, damping <= Damping.maximum else {
+            throw UsageError("option '--damping' must be a positive number at most \(Damping.maximum) (beyond it every score is 0 in float precision), got \(damping)")
+        }
         let strategies = arguments.string("strategies")!.split(separator: ",").map { String($0) }
         for s in strategies {
             let name = String(s.split(separator: ":").first ?? "")
@@ -132,5 +134,5 @@ func validationRequest(_ kind: ValidationRequest.Kind, _ arguments: ParsedArgume
                                     points: try arguments.integer("points", minimum: 1)!, pbrf: pbrf,
                                     subsets: try arguments.integer("subsets", minimum: 2)!, subsetFraction: fraction,
                                     seeds: try arguments.integer("seeds", minimum: 1)!, flipFraction: flip,
-                                    seed: UInt64(try arguments.integer("seed", minimum: 0)!), output: arguments.path("out")!)
+                                    seed: UInt64(try arguments.integer("seed", minimum: 0, maximum: Int.max)!), output: arguments.path("out")!)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 import Influence
 import TensorCore
 
@@ -46,10 +47,23 @@ if rest.contains("--help") || rest.contains("-h") {
     print(command.help, terminator: "")
     exit(0)
 }
+/// The lock on this run's output folder, held until the process ends.
+nonisolated(unsafe) var outputLock: OutputLock? = nil
 do {
     let parsed = try ParsedArguments(rest, specification: command.options)
     let instance = try command.init(parsed)
+    // An output folder is checked (created, writable) before any work, and held by this run alone.
+    if command.options.contains(where: { $0.name == "out" && $0.valueName?.hasSuffix("DIR") == true }), let text = parsed.string("out") {
+        guard !text.isEmpty else { throw UsageError("option '--out' names no folder") }
+        outputLock = try OutputLock(directory: URL(fileURLWithPath: text))
+    }
     try instance.run()
+    // Output written to standard output that did not reach it (a full disk, a closed pipe) fails
+    // the command, instead of a truncated last record and exit status 0.
+    if fflush(stdout) != 0 || ferror(stdout) != 0 {
+        printError("Error: writing to standard output failed: \(String(cString: strerror(errno))); the output is incomplete")
+        exit(1)
+    }
 } catch let error as UsageError {
     printError("Error: \(error)\nUsage: \(command.usage)")
     exit(64)

@@ -16,7 +16,7 @@ enum CheckpointWeights {
         if FileManager.default.fileExists(atPath: single.path) { return [try SafeTensorsFile(contentsOf: single)] }
         let index = directory.appendingPathComponent("model.safetensors.index.json")
         if FileManager.default.fileExists(atPath: index.path) {
-            guard let data = FileManager.default.contents(atPath: index.path), let object = (try? JSONValue(parsing: data))?.objectValue,
+            guard let data = try? readRegularFile(atPath: index.path), let object = (try? JSONValue(parsing: data))?.objectValue,
                   let map = object["weight_map"]?.objectValue else {
                 throw ModelIOError.malformedConfiguration(path: index.path, reason: "no weight_map object")
             }

@@ -29,8 +29,12 @@ public final class HuggingFaceConfiguration {
     public init(directory: URL, file: String = "config.json") throws {
         let url = directory.appendingPathComponent(file)
         path = url.path
-        guard let data = FileManager.default.contents(atPath: url.path) else {
+        guard FileManager.default.fileExists(atPath: url.path) else {
             throw ModelIOError.missingFile(path: url.path, hint: "a model directory needs config.json")
+        }
+        let data: Data
+        do { data = try readRegularFile(atPath: url.path) } catch {
+            throw ModelIOError.malformedConfiguration(path: url.path, reason: "cannot be read: \(error.reason)")
         }
         guard let object = (try? JSONValue(parsing: data))?.objectValue else {
             throw ModelIOError.malformedConfiguration(path: url.path, reason: "not a JSON object")
@@ -58,6 +62,8 @@ public final class HuggingFaceConfiguration {
     public func integer(_ key: String) throws -> Int? {
         guard let v = value(key) else { return nil }
         guard let i = v.intValue else { throw fail(key, "must be an integer, got \(v)") }
+        // No size or id of a real model comes near 2³¹; larger values would overflow products of sizes.
+        guard i.magnitude <= UInt(Int32.max) else { throw fail(key, "is \(i), beyond any size this library handles (at most \(Int32.max))") }
         return i
     }
 

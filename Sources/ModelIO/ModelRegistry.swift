@@ -54,6 +54,9 @@ public enum ModelDirectory {
             throw ModelIOError.missingFile(path: directory.path, hint: "expected a model directory with config.json and model.safetensors")
         }
         let configuration = try HuggingFaceConfiguration(directory: directory)
+        if let raw = configuration.values["model_type"], !raw.isNull, raw.stringValue == nil {
+            throw ModelIOError.malformedConfiguration(path: configuration.path, reason: "field model_type must be a string such as \"gpt2\", got \(raw)")
+        }
         let type = configuration.modelType ?? "gpt2"
         guard let family = ModelRegistry.family(modelType: type) else {
             throw ModelIOError.unsupportedModelType(path: configuration.path, modelType: type, supported: ModelRegistry.modelTypes)
@@ -63,6 +66,12 @@ public enum ModelDirectory {
         if loaded.tokenizer == nil {
             let url = directory.appendingPathComponent("tokenizer.json")
             if FileManager.default.fileExists(atPath: url.path) { loaded.tokenizer = try BytePairTokenizer(contentsOf: url) }
+        }
+        // A tokenizer that can emit ids the embedding has no row for would fail mid-run (or index out of range).
+        if let tokenizer = loaded.tokenizer, let model = loaded.languageModel, tokenizer.vocabularySize > model.vocabularySize {
+            throw ModelIOError.malformedConfiguration(path: directory.appendingPathComponent("tokenizer.json").path,
+                                                      reason: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model's vocab_size is "
+                                                      + "\(model.vocabularySize): ids from \(model.vocabularySize) on have no embedding")
         }
         return loaded
     }

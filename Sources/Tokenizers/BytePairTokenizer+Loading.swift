@@ -23,6 +23,11 @@ extension BytePairTokenizer {
     ///   type, another normalizer, a regex construct the engine refuses, dropout, truncation, …).
     public init(contentsOf url: URL) throws {
         let data: Data
+        // A FIFO or device would block the read forever: only a regular file is read.
+        if let type = try? FileManager.default.attributesOfItem(atPath: url.path)[.type] as? FileAttributeType, type != .typeRegular {
+            throw TokenizerFileError(.unreadable, file: url.path, field: nil,
+                                     message: type == .typeDirectory ? "is a directory, not a tokenizer.json file" : "is not a regular file")
+        }
         do {
             data = try Data(contentsOf: url)
         } catch {

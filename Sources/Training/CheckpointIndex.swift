@@ -25,21 +25,42 @@ public struct CheckpointIndex: Sendable, Equatable {
     public init(directory: URL) throws {
         self.directory = directory
         let url = directory.appendingPathComponent(Self.fileName)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
+        guard FileManager.default.fileExists(atPath: url.path) else {
             entries = []
             return
         }
+        let data: Data
+        do { data = try readRegularFile(atPath: url.path) } catch { throw CheckpointIndexError(path: url.path, reason: "cannot be read: \(error.reason)") }
         guard let list = (try? JSONValue(parsing: data))?.arrayValue else {
             throw CheckpointIndexError(path: url.path, reason: "not a JSON array")
         }
+        let root = directory.standardizedFileURL.resolvingSymlinksInPath().path
+        var paths = Set<String>(), steps = Set<Int>()
         entries = try list.enumerated().map { i, entry in
             guard let path = entry["path"]?.stringValue, let rate = entry["learning_rate"]?.doubleValue else {
                 throw CheckpointIndexError(path: url.path, reason: "entry \(i) lacks path or learning_rate")
             }
-            guard !path.contains(".."), !path.hasPrefix("/") else {
-                throw CheckpointIndexError(path: url.path, reason: "entry \(i): path \(path) is not inside the directory")
+            let components = path.split(separator: "/", omittingEmptySubsequences: false)
+            guard !path.isEmpty, !path.hasPrefix("/"), !components.contains(".."), !components.contains("") else {
+                throw CheckpointIndexError(path: url.path, reason: "entry \(i): path '\(path)' is not a folder inside \(directory.path)")
             }
-            return Entry(path: path, step: entry["step"]?.intValue ?? 0, learningRate: rate)
+            // A symbolic link inside the folder may still lead out of it.
+            let resolved = directory.appendingPathComponent(path).standardizedFileURL.resolvingSymlinksInPath().path
+            guard resolved.hasPrefix(root + "/") else {
+                throw CheckpointIndexError(path: url.path, reason: "entry \(i): path '\(path)' leads out of \(directory.path) (to \(resolved))")
+            }
+            guard rate > 0, rate.isFinite else {
+                throw CheckpointIndexError(path: url.path, reason: "entry \(i): learning_rate \(rate) is not a positive number (TracIn weighs each checkpoint by it)")
+            }
+            let step = entry["step"]?.intValue ?? 0
+            guard step >= 0 else { throw CheckpointIndexError(path: url.path, reason: "entry \(i): step \(step) is negative") }
+            guard paths.insert(path).inserted else {
+                throw CheckpointIndexError(path: url.path, reason: "entry \(i): path '\(path)' is listed twice (it would be counted twice)")
+            }
+            if entry["step"] != nil, !steps.insert(step).inserted {
+                throw CheckpointIndexError(path: url.path, reason: "entry \(i): step \(step) is listed twice")
+            }
+            return Entry(path: path, step: step, learningRate: rate)
         }
     }
 

@@ -261,6 +261,8 @@ extension Workflows {
             validation = try FashionMNIST.load(.test, limit: 2000)
         }
         let sizes = [train.featureCount] + request.hidden + [train.classCount]
+        try ModelFootprint.check(parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes), copies: 4,
+                                 what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: "--hidden")
         let model = MultilayerPerceptron<Float>(sizes: sizes, activation: request.activation, seed: request.training.seed)
         log("model: MLP \(sizes.map(String.init).joined(separator: "-")), \(model.parameterCount.formatted()) parameters; \(train.count) training examples")
         let configuration = MLPConfiguration(sizes: sizes, activation: request.activation, task: "classification")
@@ -294,6 +296,8 @@ extension Workflows {
         let validation = v.isEmpty ? nil : all.rows(v)
         if let limit = request.training.maximumExamples { train = train.prefix(limit) }
         let sizes = [train.features.shape[1]] + request.hidden + [targets.count]
+        try ModelFootprint.check(parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes), copies: 4,
+                                 what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: "--hidden")
         let model = MultilayerPerceptron<Float>(sizes: sizes, activation: request.activation, seed: request.training.seed)
         log("model: MLP regressor \(sizes.map(String.init).joined(separator: "-")), \(model.parameterCount.formatted()) parameters; \(train.count) training rows")
         let configuration = MLPConfiguration(sizes: sizes, activation: request.activation, task: "regression", targetColumns: targets)

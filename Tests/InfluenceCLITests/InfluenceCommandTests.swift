@@ -165,7 +165,7 @@ struct InfluenceCommandTests {
         (["fit", "--model", "m", "--data", "d", "--strategy", "ekfac", "--fisher", "true", "--out", "o"],
          "Error: option '--fisher' must be one of sampled, empirical, got 'true'"),
         (["scores", "--model", "m", "--factors", "f", "--train", "t", "--queries", "q", "--damping", "-1", "--out", "o"],
-         "Error: option '--damping' needs 'auto' or a non-negative number, got '-1'"),
+         "Error: option '--damping' needs 'auto' or a number from 0 to 1e15 (beyond it every score is 0 in float precision), got '-1'"),
     ])
     func invalidOptionsAreUsageErrors(arguments: [String], message: String) throws {
         let r = try Influence.run(arguments)

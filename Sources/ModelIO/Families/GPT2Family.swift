@@ -51,12 +51,15 @@ public enum GPT2Family: LanguageModelFamily {
         do { try configuration.validate() } catch {
             throw ModelIOError.malformedConfiguration(path: c.path, reason: "\(error)")
         }
+        try ModelFootprint.check(parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path)
         return configuration
     }
 
     public static func load<Scalar: TensorScalar>(from directory: URL, configuration c: HuggingFaceConfiguration,
                                                   as _: Scalar.Type) throws -> LoadedModel<Scalar> {
         let configuration = try configuration(c)
+        try ModelFootprint.check(parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path,
+                                 checkpointElements: try ModelFootprint.checkpointElements(in: directory))
         let model = try loadWeights(configuration, from: directory, as: Scalar.self)
         return LoadedModel(kind: .languageModel(model), modelType: "gpt2", tokenizer: nil, summary: [
             "model: gpt2 (GPT2LMHeadModel) at \(directory.path)",
@@ -95,12 +98,15 @@ public enum GPT2Family: LanguageModelFamily {
             headCount: shape.headCount, innerSize: shape.innerSize, residualDropout: shape.dropout, embeddingDropout: shape.dropout,
             attentionDropout: shape.dropout, bosTokenID: shape.specialTokens.beginning, eosTokenID: shape.specialTokens.end)
         do { try configuration.validate() } catch { throw ModelIOError.malformedConfiguration(path: "gpt2", reason: "\(error)") }
+        try ModelFootprint.check(parameters: configuration.parameterEstimate, copies: 4, what: configuration.sizeDescription, path: "gpt2")
         return GPT2LanguageModel<Scalar>(configuration: configuration, seed: seed)
     }
 
     public static func makeModel<Scalar: TensorScalar>(configuration: HuggingFaceConfiguration, seed: UInt64,
                                                        as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
-        GPT2LanguageModel<Scalar>(configuration: try self.configuration(configuration), seed: seed)
+        let parsed = try self.configuration(configuration)
+        try ModelFootprint.check(parameters: parsed.parameterEstimate, copies: 4, what: parsed.sizeDescription, path: configuration.path)
+        return GPT2LanguageModel<Scalar>(configuration: parsed, seed: seed)
     }
 
     public static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float>? {

@@ -38,12 +38,15 @@ public enum GPTNeoXFamily: LanguageModelFamily {
         if let (field, message) = configuration.firstProblem() {
             throw ModelIOError.malformedConfiguration(path: c.path, reason: "field \(field) \(message)")
         }
+        try ModelFootprint.check(parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path)
         return configuration
     }
 
     public static func load<Scalar: TensorScalar>(from directory: URL, configuration c: HuggingFaceConfiguration,
                                                   as _: Scalar.Type) throws -> LoadedModel<Scalar> {
         let configuration = try configuration(c)
+        try ModelFootprint.check(parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path,
+                                 checkpointElements: try ModelFootprint.checkpointElements(in: directory))
         let model = GPTNeoXForCausalLM<Scalar>(configuration: configuration)
         try CheckpointWeights.load(into: model, from: directory, optional: configuration.tieWordEmbeddings ? ["embed_out.weight"] : [],
                                    storedName: { name in
@@ -73,12 +76,15 @@ public enum GPTNeoXFamily: LanguageModelFamily {
             layerCount: shape.layerCount, headCount: shape.headCount, rotaryDimension: Swift.max(2, headSize / 4 / 2 * 2),
             contextLength: shape.contextLength, hiddenDropout: shape.dropout, attentionDropout: shape.dropout, specialTokens: shape.specialTokens)
         if let (field, message) = configuration.firstProblem() { throw ModelIOError.malformedConfiguration(path: "gpt_neox", reason: "\(field) \(message)") }
+        try ModelFootprint.check(parameters: configuration.parameterEstimate, copies: 4, what: configuration.sizeDescription, path: "gpt_neox")
         return GPTNeoXForCausalLM<Scalar>(configuration: configuration, seed: seed)
     }
 
     public static func makeModel<Scalar: TensorScalar>(configuration: HuggingFaceConfiguration, seed: UInt64,
                                                        as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
-        GPTNeoXForCausalLM<Scalar>(configuration: try self.configuration(configuration), seed: seed)
+        let parsed = try self.configuration(configuration)
+        try ModelFootprint.check(parameters: parsed.parameterEstimate, copies: 4, what: parsed.sizeDescription, path: configuration.path)
+        return GPTNeoXForCausalLM<Scalar>(configuration: parsed, seed: seed)
     }
 
     public static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float>? {

@@ -71,12 +71,15 @@ public enum LlamaFamily: LanguageModelFamily {
         if let (field, message) = configuration.firstProblem() {
             throw ModelIOError.malformedConfiguration(path: c.path, reason: "field \(field) \(message)")
         }
+        try ModelFootprint.check(parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path)
         return configuration
     }
 
     public static func load<Scalar: TensorScalar>(from directory: URL, configuration c: HuggingFaceConfiguration,
                                                   as _: Scalar.Type) throws -> LoadedModel<Scalar> {
         let configuration = try configuration(c)
+        try ModelFootprint.check(parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path,
+                                 checkpointElements: try ModelFootprint.checkpointElements(in: directory))
         let model = LlamaForCausalLM<Scalar>(configuration: configuration)
         try CheckpointWeights.load(into: model, from: directory, optional: configuration.tieWordEmbeddings ? ["lm_head.weight"] : [],
                                    storedName: { $0.hasSuffix("rotary_emb.inv_freq") ? nil : $0 })
@@ -113,12 +116,15 @@ public enum LlamaFamily: LanguageModelFamily {
             throw ModelIOError.malformedConfiguration(path: "llama", reason: "\(shape.headCount) heads do not divide the width \(shape.width)")
         }
         if let (field, message) = configuration.firstProblem() { throw ModelIOError.malformedConfiguration(path: "llama", reason: "\(field) \(message)") }
+        try ModelFootprint.check(parameters: configuration.parameterEstimate, copies: 4, what: configuration.sizeDescription, path: "llama")
         return LlamaForCausalLM<Scalar>(configuration: configuration, seed: seed)
     }
 
     public static func makeModel<Scalar: TensorScalar>(configuration: HuggingFaceConfiguration, seed: UInt64,
                                                        as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
-        LlamaForCausalLM<Scalar>(configuration: try self.configuration(configuration), seed: seed)
+        let parsed = try self.configuration(configuration)
+        try ModelFootprint.check(parameters: parsed.parameterEstimate, copies: 4, what: parsed.sizeDescription, path: configuration.path)
+        return LlamaForCausalLM<Scalar>(configuration: parsed, seed: seed)
     }
 
     public static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float>? {

@@ -37,8 +37,8 @@ public enum MLPFamily: ModelFamily {
             }
             return list
         } ?? []
-        guard sizes.count >= 2, sizes.allSatisfy({ $0 > 0 }) else {
-            throw ModelIOError.malformedConfiguration(path: c.path, reason: "sizes must list at least two positive sizes")
+        guard sizes.count >= 2, sizes.allSatisfy({ $0 > 0 && $0 <= Int(Int32.max) }) else {
+            throw ModelIOError.malformedConfiguration(path: c.path, reason: "sizes must list at least two positive sizes (each at most \(Int32.max)), got \(sizes)")
         }
         let activation = try c.activation("activation", default: "relu")
         let task = try c.string("task") ?? "classification"
@@ -52,6 +52,9 @@ public enum MLPFamily: ModelFamily {
             return list
         }
         try c.finish()
+        try ModelFootprint.check(parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes),
+                                 what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: c.path,
+                                 checkpointElements: try ModelFootprint.checkpointElements(in: directory))
         let configuration = MLPConfiguration(sizes: sizes, activation: activation, task: task, targetColumns: targets)
         let model = MultilayerPerceptron<Scalar>(sizes: sizes, activation: activation)
         try CheckpointWeights.load(into: model, from: directory)
