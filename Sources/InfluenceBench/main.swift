@@ -114,12 +114,12 @@ print(String(format: "GPT-2 4×256, T=128, V=4096, batch 16, AdamW step: %.3f s,
 /// EK-FAC fit and pairwise scoring on the 4-layer GPT-2 of the training benchmark: random
 /// sequences of 128 tokens for training rows and queries.
 final class RandomTokenTask {
-    static func make(sequences: Int, queries: Int) -> LanguageModelingTask<GPT2LanguageModel<Float>> {
+    static func make(sequences: Int, queries: Int, tokens: Int = 128) -> LanguageModelingTask<GPT2LanguageModel<Float>> {
         let config = GPT2Configuration(vocabularySize: 4096, contextLength: 128, embeddingSize: 256, layerCount: 4, headCount: 4)
         let model = GPT2LanguageModel<Float>(configuration: config, seed: 11)
         model.evaluate()
         var generator = SeededGenerator(seed: 12)
-        func sequence() -> [Int] { (0..<128).map { _ in Int(generator.next() % 4096) } }
+        func sequence() -> [Int] { (0..<tokens).map { _ in Int(generator.next() % 4096) } }
         let train = (0..<sequences).map { _ in sequence() }
         let query = (0..<queries).map { _ in sequence() }
         return LanguageModelingTask(model: model, training: train, queries: query)
@@ -173,6 +173,45 @@ if wanted("influence") {
     print(String(format: "EK-FAC pairwise scores, %d queries × %d sequences, %@: %.1f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
                  queryCount, sequences, layerNames, scoreTime, tokens / scoreTime, scoreFlops / scoreTime / 1e9,
                  100 * scoreFlops / scoreTime / 1e9 / reference))
+}
+
+/// The peak resident memory since the last reset, in MiB (VmHWM of /proc/self/status), and a
+/// reset of it (writing 5 to /proc/self/clear_refs), so that each stage reports its own peak.
+func peakResidentMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+    return kib / 1024
+}
+func resetPeakResident() { try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8) }
+
+if requested.contains("scaling") {
+    // How fit and scores grow with training rows and queries: the benchmark GPT-2's MLP layers,
+    // BENCH_SEQUENCES rows (1,024) of BENCH_TOKENS tokens (32), EK-FAC fitted once, then pairwise
+    // scores for each of BENCH_QUERY_COUNTS (8,64,512); one line per stage with its time and its
+    // own peak resident memory. scripts/compare/scaling runs one process per row count.
+    let environment = ProcessInfo.processInfo.environment
+    let sequences = Int(environment["BENCH_SEQUENCES"] ?? "") ?? 1024
+    let tokens = Int(environment["BENCH_TOKENS"] ?? "") ?? 32
+    let queryCounts = (environment["BENCH_QUERY_COUNTS"] ?? "8,64,512").split(separator: ",").compactMap { Int($0) }
+    let modules = ["transformer.h.*.mlp.c_fc", "transformer.h.*.mlp.c_proj"]
+    let full = RandomTokenTask.make(sequences: sequences, queries: queryCounts.max() ?? 8, tokens: tokens)
+    let clock = ContinuousClock()
+    func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+    resetPeakResident()
+    var factors: InfluenceFactors? = nil
+    let fitTime = seconds(clock.measure {
+        factors = try! FactorFitter(task: full, modules: modules, configuration: FitConfiguration(strategy: .ekfac, labels: .sampled, batchSize: 16)).fit()
+    })
+    print(String(format: "scaling: fit rows %d tokens %d: %.2f s, peak %.0f MiB", sequences, tokens, fitTime, peakResidentMiB()))
+    for count in queryCounts {
+        let task = LanguageModelingTask(model: full.languageModel, training: full.training, queries: Array(full.queries.prefix(count)))
+        resetPeakResident()
+        let computer = try! ScoreComputer(task: task, factors: factors!, factorsPath: "memory",
+                                          configuration: ScoreConfiguration(damping: .automatic, batchSize: 16))
+        let scoreTime = seconds(clock.measure { _ = try! computer.compute() })
+        print(String(format: "scaling: scores rows %d tokens %d queries %d: %.2f s, peak %.0f MiB", sequences, tokens, count, scoreTime, peakResidentMiB()))
+    }
 }
 
 /// The Llama-shaped model of the family comparison: 4 layers, width 256, 4 query heads sharing 2
