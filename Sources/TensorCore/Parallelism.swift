@@ -95,10 +95,11 @@ public enum Parallelism {
         return nil
     }
 
-    /// The number of threads OpenBLAS reports it uses.
+    /// The number of threads OpenBLAS reports it uses for a product too large to run on one
+    /// thread. It is read under the lock that serialises BLAS calls: between calls OpenBLAS's
+    /// process-wide count may be 1, set for a small product on another thread.
     public static var blasThreadCount: Int {
-        _ = _threadCount
-        return Int(openblas_get_num_threads())
+        withBLAS(singleThreaded: false) { Int(openblas_get_num_threads()) }
     }
 
     /// Matrix products with fewer multiply-adds than this run on one BLAS thread: waking
