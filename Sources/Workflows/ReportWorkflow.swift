@@ -86,13 +86,14 @@ extension Workflows {
             throw WorkflowError("\(directory.path) holds no pairwise_scores.safetensors; run `influence scores --out \(directory.path)` first")
         }
         let recordURL = directory.appendingPathComponent(runRecordName)
-        var record: [String: JSONValue] = [:]
-        if FileManager.default.fileExists(atPath: recordURL.path) {
-            guard let parsed = (try? JSONValue(parsing: Data(contentsOf: recordURL)))?.objectValue else {
-                throw WorkflowError("\(recordURL.path) is not a JSON object; it is written by `influence scores` (delete it to report without it)")
-            }
-            record = parsed
+        let rerun = "rerun `influence scores --out \(directory.path)`"
+        guard FileManager.default.fileExists(atPath: recordURL.path) else {
+            throw WorkflowError("\(directory.path) holds no \(runRecordName), which `influence scores` writes last: the run did not finish; \(rerun)")
         }
+        guard let record = (try? JSONValue(parsing: Data(contentsOf: recordURL)))?.objectValue else {
+            throw WorkflowError("\(recordURL.path) is not a JSON object; it is written by `influence scores`: \(rerun)")
+        }
+        try RunManifest.verify(record, manifest: recordURL, rerun: rerun)
         guard let model = request.model ?? record["model"]?.stringValue.map({ URL(fileURLWithPath: $0) }) else {
             throw WorkflowError("give --model DIR: \(recordURL.path) does not name the model the scores were computed with")
         }

@@ -144,6 +144,7 @@ extension Workflows {
         }
         let metadata = ["strategy": run.strategy, "damping": request.configuration.damping.description,
                         "modules": run.moduleNames.joined(separator: ","), "sign": "positive supports the query"]
+        try RunManifest.clear(request.output, manifest: runRecordName, outputs: RunManifest.scoreOutputs)
         try run.output.save(to: request.output, metadata: metadata)
         var documentScores: Tensor<Float>? = nil
         if let documents = loaded.documents, documents.splitsDocuments || documents.documentIDs.enumerated().contains(where: { $1 != String($0) }) {
@@ -162,7 +163,8 @@ extension Workflows {
     public static let runRecordName = "run.json"
 
     /// Writes `run.json`: the model and data paths, limits, strategy, Fisher labels, damping,
-    /// modules, options, the data fingerprint (which `report` checks) and the start and end times.
+    /// modules, options, the data fingerprint (which `report` checks), the start and end times,
+    /// and last the manifest of the run's files with their sizes (``RunManifest``).
     static func writeRunRecord<Task: InfluenceTask>(_ request: ScoresRequest, task: Task, loaded: LoadedTask, run: ScoringRun, label: String,
                                                     fisher: String?, started: Date) throws where Task.Scalar == Float {
         let finished = Date()
@@ -192,6 +194,7 @@ extension Workflows {
         case let .top(k): record["selection"] = .string("top \(k)")
         case .candidates: record["selection"] = .string("candidates")
         }
+        record["files"] = try RunManifest.entry(request.output, outputs: RunManifest.scoreOutputs)
         try AtomicFile.write(Data(try JSONValue.object(record).serialized().utf8), to: request.output.appendingPathComponent(runRecordName))
     }
 
