@@ -8,15 +8,24 @@ public struct LabeledDataset: Sendable {
     public var features: Tensor<Float>
     public var labels: [Int]
     public var classCount: Int
+    /// The name of each class, when the labels were names (a CSV file's); nil for integer labels.
+    public var classNames: [String]?
     public var count: Int { labels.count }
     public var featureCount: Int { features.shape[1] }
 
-    public init(features: Tensor<Float>, labels: [Int], classCount: Int) {
+    public init(features: Tensor<Float>, labels: [Int], classCount: Int, classNames: [String]? = nil) {
         precondition(features.rank == 2 && features.shape[0] == labels.count,
                      "features \(features.shape) do not match \(labels.count) labels")
         self.features = features
         self.labels = labels
         self.classCount = classCount
+        self.classNames = classNames
+    }
+
+    /// The rows at `indices`, as a data set with the same classes.
+    public func subset(_ indices: [Int]) -> LabeledDataset {
+        LabeledDataset(features: features.indexSelect(along: 0, indices: indices), labels: indices.map { labels[$0] },
+                       classCount: classCount, classNames: classNames)
     }
 
     /// The rows at `indices`: features `[indices.count, featureCount]` and their labels.
@@ -27,20 +36,31 @@ public struct LabeledDataset: Sendable {
     /// The first `count` examples.
     public func prefix(_ count: Int) -> LabeledDataset {
         let n = Swift.min(count, self.count)
-        return LabeledDataset(features: features.sliced(along: 0, 0..<n), labels: Array(labels.prefix(n)), classCount: classCount)
+        return LabeledDataset(features: features.sliced(along: 0, 0..<n), labels: Array(labels.prefix(n)), classCount: classCount,
+                              classNames: classNames)
     }
 
-    /// A CSV table with a label column; the other (or the listed) columns are features. Labels
-    /// that are all integers are used as class indices; otherwise each distinct name becomes its
-    /// index in the sorted list of names.
-    public static func load(csv url: URL, labelColumn: String, featureColumns: [String]? = nil) throws -> LabeledDataset {
+    /// A CSV table with a label column; the other (or the listed) columns are features.
+    ///
+    /// With `classNames` (the classes a model was trained with) each label must be one of them
+    /// and becomes its index there. Without, labels that are all integers are class indices;
+    /// otherwise, when `discoversClassNames` (training), each distinct name becomes its index in
+    /// the sorted list of names, which ``classNames`` then holds and the model records, so that
+    /// every later file numbers the classes the same way; when not, a name is an error.
+    public static func load(csv url: URL, labelColumn: String, featureColumns: [String]? = nil, classNames: [String]? = nil,
+                            discoversClassNames: Bool = false) throws -> LabeledDataset {
         let table = try CSVTable(contentsOf: url)
         let labelIndex = try table.columnIndex(named: labelColumn)
-        let numeric = table.rows.allSatisfy { $0.indices.contains(labelIndex) && Int($0[labelIndex].trimmingCharacters(in: .whitespaces)) != nil }
-        let labeled = try table.labeledFeatures(labelColumn: labelColumn, featureColumns: featureColumns,
-                                                labelEncoding: numeric ? .integer : .categorical)
+        let encoding: CSVTable.LabelEncoding
+        if let classNames {
+            encoding = .classes(classNames)
+        } else {
+            let numeric = table.rows.allSatisfy { $0.indices.contains(labelIndex) && Int($0[labelIndex].trimmingCharacters(in: .whitespaces)) != nil }
+            encoding = numeric || !discoversClassNames ? .integer : .categorical
+        }
+        let labeled = try table.labeledFeatures(labelColumn: labelColumn, featureColumns: featureColumns, labelEncoding: encoding)
         let classCount = labeled.classNames?.count ?? ((labeled.labels.max() ?? -1) + 1)
-        return LabeledDataset(features: labeled.features, labels: labeled.labels, classCount: classCount)
+        return LabeledDataset(features: labeled.features, labels: labeled.labels, classCount: classCount, classNames: labeled.classNames)
     }
 }
 

@@ -9,7 +9,8 @@ public struct LabeledFeatures: Sendable {
     /// The column of each feature, in order.
     public let featureNames: [String]
     /// For ``CSVTable/LabelEncoding/categorical`` labels, the class name of each index
-    /// (sorted); nil for integer labels.
+    /// (sorted); for ``CSVTable/LabelEncoding/classes(_:)``, the list given; nil for integer
+    /// labels.
     public let classNames: [String]?
 }
 
@@ -21,6 +22,9 @@ extension CSVTable {
         /// The label column holds names; each distinct name becomes its index in the sorted list
         /// of names (as scikit-learn's `LabelEncoder` does).
         case categorical
+        /// The label column holds names from a known list (the classes a model was trained
+        /// with); each becomes its index in that list, and any other name is an error.
+        case classes([String])
     }
 
     /// Splits the table into a feature matrix and labels.
@@ -35,7 +39,8 @@ extension CSVTable {
     /// - Returns: features `[rowCount, featureCount]` and `[rowCount]` labels.
     /// - Throws: ``CSVError/unknownColumn(path:column:available:)``,
     ///   ``CSVError/nonNumericValue(path:line:row:column:value:)`` or
-    ///   ``CSVError/invalidLabel(path:line:row:column:value:)``, naming file, line, row and column.
+    ///   ``CSVError/invalidLabel(path:line:row:column:value:)`` or
+    ///   ``CSVError/unknownClass(path:line:row:column:value:known:)``, naming file, line, row and column.
     public func labeledFeatures(labelColumn: String, featureColumns: [String]? = nil,
                                 labelEncoding: LabelEncoding = .integer) throws -> LabeledFeatures {
         let labelIndex = try columnIndex(named: labelColumn)
@@ -59,6 +64,16 @@ extension CSVTable {
             let indexOfName = Dictionary(uniqueKeysWithValues: sortedNames.enumerated().map { ($1, $0) })
             labels = labelTexts.compactMap { indexOfName[$0] }
             classNames = sortedNames
+        case let .classes(known):
+            let indexOfName = Dictionary(known.enumerated().map { ($1, $0) }) { first, _ in first }
+            for (row, text) in labelTexts.enumerated() {
+                guard let label = indexOfName[text] else {
+                    throw CSVError.unknownClass(path: source, line: lineNumbers[row], row: row + 1, column: labelColumn,
+                                                value: rows[row][labelIndex], known: known)
+                }
+                labels.append(label)
+            }
+            classNames = known
         }
         return LabeledFeatures(features: features, labels: labels, featureNames: names, classNames: classNames)
     }

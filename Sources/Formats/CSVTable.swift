@@ -23,6 +23,8 @@ public enum CSVError: Error, CustomStringConvertible, Equatable {
     case nonNumericValue(path: String, line: Int, row: Int, column: String, value: String)
     /// A label value is not an integer (with ``CSVTable/LabelEncoding/integer``).
     case invalidLabel(path: String, line: Int, row: Int, column: String, value: String)
+    /// A label is not one of the classes the data is read against.
+    case unknownClass(path: String, line: Int, row: Int, column: String, value: String, known: [String])
 
     public var description: String {
         switch self {
@@ -46,6 +48,9 @@ public enum CSVError: Error, CustomStringConvertible, Equatable {
             return "\(path):\(line): row \(row), column '\(column)': '\(value)' is not a finite number"
         case let .invalidLabel(path, line, row, column, value):
             return "\(path):\(line): row \(row), column '\(column)': label '\(value)' is not an integer"
+        case let .unknownClass(path, line, row, column, value, known):
+            let list = known.count <= 20 ? known.joined(separator: ", ") : known.prefix(20).joined(separator: ", ") + ", … (\(known.count) in all)"
+            return "\(path):\(line): row \(row), column '\(column)': label '\(value)' is not one of the model's classes (\(list))"
         }
     }
 }
@@ -73,6 +78,8 @@ public struct CSVTable: Sendable {
     public let rows: [[String]]
     /// The 1-based file line on which each data row starts.
     public let lineNumbers: [Int]
+    /// Each column's position by name, so that looking up every column of a wide table is linear.
+    private let indexByName: [String: Int]
 
     /// Reads and parses the CSV file at `url` (decompressing it if it is gzip).
     ///
@@ -99,10 +106,11 @@ public struct CSVTable: Sendable {
         var records = try CSVTable.parseRecords(bytes, delimiter: delimiter, source: source)
         guard !records.isEmpty else { throw CSVError.missingHeader(path: source) }
         let header = records.removeFirst().fields
-        var seen = Set<String>()
-        for name in header where !seen.insert(name).inserted {
+        var indexByName = [String: Int](minimumCapacity: header.count)
+        for (index, name) in header.enumerated() where indexByName.updateValue(index, forKey: name) != nil {
             throw CSVError.duplicateColumn(path: source, column: name)
         }
+        self.indexByName = indexByName
         for (index, record) in records.enumerated() where record.fields.count != header.count {
             throw CSVError.fieldCountMismatch(path: source, line: record.line, row: index + 1,
                                               expected: header.count, found: record.fields.count)
@@ -120,7 +128,7 @@ public struct CSVTable: Sendable {
     ///
     /// - Throws: ``CSVError/unknownColumn(path:column:available:)``.
     public func columnIndex(named name: String) throws -> Int {
-        guard let index = columnNames.firstIndex(of: name) else {
+        guard let index = indexByName[name] else {
             throw CSVError.unknownColumn(path: source, column: name, available: columnNames)
         }
         return index

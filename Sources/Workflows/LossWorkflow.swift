@@ -30,7 +30,8 @@ extension Workflows {
                 throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); loss takes classifiers and language models")
             }
             let (rows, _) = try TaskLoader.labeledRows(inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples,
-                                                       inputCount: configuration.sizes.first ?? 0, classCount: configuration.sizes.last ?? 0)
+                                                       inputCount: configuration.sizes.first ?? 0, classCount: configuration.sizes.last ?? 0,
+                                                       classNames: configuration.classNames)
             for start in stride(from: 0, to: rows.count, by: batchSize) {
                 let indices = Array(start..<Swift.min(rows.count, start + batchSize))
                 let (x, y) = rows.batch(indices)

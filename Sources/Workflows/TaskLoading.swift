@@ -115,10 +115,12 @@ public enum TaskLoader {
             throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); influence takes classifiers, regressors and language models")
         }
         let (count, classes) = (configuration.sizes.first ?? 0, configuration.sizes.last ?? 0)
-        let training = try labeledRows(inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples, inputCount: count, classCount: classes)
+        let training = try labeledRows(inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples, inputCount: count, classCount: classes,
+                                       classNames: configuration.classNames)
         var query: (rows: LabeledDataset, texts: [String])? = nil
         if let queries = inputs.queries {
-            query = try labeledRows(queries, labelColumn: inputs.labelColumn, limit: inputs.maximumQueries, inputCount: count, classCount: classes)
+            query = try labeledRows(queries, labelColumn: inputs.labelColumn, limit: inputs.maximumQueries, inputCount: count, classCount: classes,
+                                    classNames: configuration.classNames)
         }
         let task = ClassificationTask(model: network, trainingFeatures: training.rows.features, trainingLabels: training.rows.labels,
                                       queryFeatures: query?.rows.features ?? Tensor<Float>.zeros(shape: [0, count]), queryLabels: query?.rows.labels ?? [])
@@ -156,12 +158,13 @@ public enum TaskLoader {
     }
 
     /// Labelled rows for an MLP classifier: `fashion-mnist:train`, `fashion-mnist:test` (or
-    /// `fashion-mnist`, the training split), or a CSV file with a label column.
+    /// `fashion-mnist`, the training split), or a CSV file with a label column, whose labels are
+    /// read against the model's `classNames` when it records them (else they must be integers).
     ///
     /// - Throws: ``WorkflowError`` naming the source when it does not exist, holds no rows, has
     ///   another number of features than the model's inputs, or a label the model has no class for.
-    public static func labeledRows(_ specification: String, labelColumn: String, limit: Int?, inputCount: Int, classCount: Int) throws
-        -> (rows: LabeledDataset, texts: [String]) {
+    public static func labeledRows(_ specification: String, labelColumn: String, limit: Int?, inputCount: Int, classCount: Int,
+                                   classNames: [String]? = nil) throws -> (rows: LabeledDataset, texts: [String]) {
         var rows: LabeledDataset
         var names: [String]? = nil
         let source: String
@@ -175,7 +178,8 @@ public enum TaskLoader {
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw WorkflowError("\(url.path) does not exist (MLP data is a CSV file, fashion-mnist:train or fashion-mnist:test)")
             }
-            rows = try LabeledDataset.load(csv: url, labelColumn: labelColumn)
+            rows = try LabeledDataset.load(csv: url, labelColumn: labelColumn, classNames: classNames)
+            names = classNames
             if let limit { rows = rows.prefix(limit) }
             source = url.path
         }

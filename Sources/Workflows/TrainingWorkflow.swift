@@ -250,11 +250,10 @@ extension Workflows {
         if let targets = request.targetColumns { return try trainRegressor(request, targets: targets, log: log) }
         var train: LabeledDataset, validation: LabeledDataset?
         if let data = request.data {
-            let all = try LabeledDataset.load(csv: data, labelColumn: request.labelColumn)
+            let all = try LabeledDataset.load(csv: data, labelColumn: request.labelColumn, discoversClassNames: true)
             let (t, v) = LanguageModelingData.split(Array(0..<all.count), validationFraction: request.training.validationFraction)
-            train = LabeledDataset(features: all.features.indexSelect(along: 0, indices: t), labels: t.map { all.labels[$0] }, classCount: all.classCount)
-            validation = v.isEmpty ? nil : LabeledDataset(features: all.features.indexSelect(along: 0, indices: v), labels: v.map { all.labels[$0] },
-                                                          classCount: all.classCount)
+            train = all.subset(t)
+            validation = v.isEmpty ? nil : all.subset(v)
             if let limit = request.training.maximumExamples { train = train.prefix(limit) }
         } else {
             train = try FashionMNIST.load(.train, limit: request.training.maximumExamples)
@@ -265,7 +264,8 @@ extension Workflows {
                                  what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: "--hidden")
         let model = MultilayerPerceptron<Float>(sizes: sizes, activation: request.activation, seed: request.training.seed)
         log("model: MLP \(sizes.map(String.init).joined(separator: "-")), \(model.parameterCount.formatted()) parameters; \(train.count) training examples")
-        let configuration = MLPConfiguration(sizes: sizes, activation: request.activation, task: "classification")
+        var configuration = MLPConfiguration(sizes: sizes, activation: request.activation, task: "classification")
+        configuration.classNames = train.classNames
         try runTrainer(model: model, options: request.training, output: out, exampleCount: train.count, log: log,
                        save: { try ModelDirectory.save(model, configuration: configuration, to: $0) },
                        batchLoss: { indices in

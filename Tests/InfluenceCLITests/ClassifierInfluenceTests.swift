@@ -128,7 +128,8 @@ struct ClassifierInfluenceTests {
                                    "--queries", queryCSV.path, "--max-queries", "2", "--out", ekfac.path])
         #expect(s.exitCode == 0, "\(s.standardError)")
         let summary = try String(contentsOf: ekfac.appendingPathComponent("summary.json"), encoding: .utf8)
-        #expect(summary.contains("\"text\":\"label 0\"") || summary.contains("\"text\":\"label 1\""), "\(summary.prefix(300))")
+        // The class names recorded at training (big is 0, small is 1).
+        #expect(summary.contains("\"text\":\"big (label 0)\"") || summary.contains("\"text\":\"small (label 1)\""), "\(summary.prefix(300))")
         let ekfacScores = try SafeTensorsFile(contentsOf: ekfac.appendingPathComponent("pairwise_scores.safetensors")).tensor(named: "all_modules", as: Float.self)
         #expect(ekfacScores.shape == [2, 60])
     }
@@ -141,11 +142,14 @@ struct ClassifierInfluenceTests {
         #expect(try Influence.run(["train", "--model-type", "mlp", "--data", trainCSV.path, "--hidden", "3", "--steps", "2",
                                    "--validation-fraction", "0", "--validation-interval", "0", "--out", model.path]).exitCode == 0)
         let wide = dir.appendingPathComponent("wide.csv")
-        try "a,b,c,d,label\n1,2,3,4,0\n".write(to: wide, atomically: true, encoding: .utf8)
+        try "a,b,c,d,label\n1,2,3,4,big\n".write(to: wide, atomically: true, encoding: .utf8)
         let manyClasses = dir.appendingPathComponent("classes.csv")
-        try "a,b,c,label\n1,2,3,0\n1,2,3,5\n".write(to: manyClasses, atomically: true, encoding: .utf8)
+        try "a,b,c,label\n1,2,3,big\n1,2,3,huge\n".write(to: manyClasses, atomically: true, encoding: .utf8)
+        let integers = dir.appendingPathComponent("integers.csv")
+        try "a,b,c,label\n1,2,3,0\n".write(to: integers, atomically: true, encoding: .utf8)
         for (data, message) in [(wide.path, "wide.csv has 4 feature columns; the model takes 3 inputs"),
-                                (manyClasses.path, "classes.csv: row 2 has label 5; the model has 2 classes"),
+                                (manyClasses.path, "classes.csv:3: row 2, column 'label': label 'huge' is not one of the model's classes (big, small)"),
+                                (integers.path, "integers.csv:2: row 1, column 'label': label '0' is not one of the model's classes (big, small)"),
                                 (dir.appendingPathComponent("none.csv").path, "none.csv does not exist"),
                                 ("fashion-mnist:train", "has 784 feature columns; the model takes 3 inputs")] {
             let r = try Influence.run(["fit", "--model", model.path, "--data", data, "--strategy", "diagonal", "--out", dir.appendingPathComponent("f").path])

@@ -13,6 +13,10 @@ public struct MLPConfiguration: Codable, Equatable, Sendable {
     public var task: String
     /// A regressor's target columns in its CSV data, in output order (nil for a classifier).
     public var targetColumns: [String]?
+    /// A classifier trained on named labels: the name of each output class, in output order
+    /// (nil when the labels were integers). Data is read against these names, so that every file
+    /// numbers the classes the same way.
+    public var classNames: [String]?
 
     public init(sizes: [Int], activation: Activation, task: String, targetColumns: [String]? = nil) {
         self.sizes = sizes
@@ -21,7 +25,7 @@ public struct MLPConfiguration: Codable, Equatable, Sendable {
         self.targetColumns = targetColumns
     }
 
-    enum CodingKeys: String, CodingKey { case modelType = "model_type", sizes, activation, task, targetColumns = "target_columns" }
+    enum CodingKeys: String, CodingKey { case modelType = "model_type", sizes, activation, task, targetColumns = "target_columns", classNames = "class_names" }
 }
 
 /// MLP classifiers and regressors (`model_type` `mlp`): config.json with the layer sizes, and
@@ -51,11 +55,19 @@ public enum MLPFamily: ModelFamily {
             }
             return list
         }
+        let classNames = try c.value("class_names").map { v -> [String] in
+            guard task == "classification", let list = v.arrayValue?.compactMap(\.stringValue), list.count == v.arrayValue?.count,
+                  list.count == sizes.last, Set(list).count == list.count else {
+                throw ModelIOError.malformedConfiguration(path: c.path, reason: "field class_names must list one distinct name per output of a classifier (\(sizes.last ?? 0))")
+            }
+            return list
+        }
         try c.finish()
         try ModelFootprint.check(parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes),
                                  what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: c.path,
                                  checkpointElements: try ModelFootprint.checkpointElements(in: directory))
-        let configuration = MLPConfiguration(sizes: sizes, activation: activation, task: task, targetColumns: targets)
+        var configuration = MLPConfiguration(sizes: sizes, activation: activation, task: task, targetColumns: targets)
+        configuration.classNames = classNames
         let model = MultilayerPerceptron<Scalar>(sizes: sizes, activation: activation)
         try CheckpointWeights.load(into: model, from: directory)
         return LoadedModel(kind: .multilayerPerceptron(model, configuration), modelType: "mlp", tokenizer: nil, summary: [
