@@ -89,6 +89,9 @@ public final class JSONLinesReader {
             if linesRead == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             lineNumber = linesRead
+            if let problem = Self.textProblem(bytes) {
+                throw JSONLinesError.invalidJSON(path: url.path, line: linesRead, reason: problem)
+            }
             let value: JSONValue
             do {
                 value = try decoder.decode(JSONValue.self, from: Data(bytes))
@@ -99,6 +102,47 @@ public final class JSONLinesReader {
                 throw JSONLinesError.notAnObject(path: url.path, line: linesRead, found: value.typeName)
             }
             return object
+        }
+        return nil
+    }
+
+    /// Why a line cannot be JSON text before it is parsed, or nil: bytes that are not UTF-8, or a
+    /// raw control character (JSON needs them escaped, as `\u0001`). The decoder reports both as
+    /// a type mismatch that names neither.
+    static func textProblem(_ bytes: ArraySlice<UInt8>) -> String? {
+        if let index = bytes.firstIndex(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0D }) {
+            return "a raw control character (byte 0x\(String(bytes[index], radix: 16, uppercase: true)), column \(index - bytes.startIndex + 1)); "
+                + "inside a string it must be escaped, as \\u\(String(format: "%04X", Int(bytes[index])))"
+        }
+        if let bad = firstInvalidUTF8(bytes) {
+            return "the line is not valid UTF-8 (byte 0x\(String(bytes[bad], radix: 16, uppercase: true)) at column \(bad - bytes.startIndex + 1))"
+        }
+        return nil
+    }
+
+    /// The index of the first byte that does not begin or continue a well-formed UTF-8 sequence
+    /// (no overlong forms, surrogates or values above U+10FFFF), or nil.
+    static func firstInvalidUTF8(_ bytes: ArraySlice<UInt8>) -> Int? {
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let lead = bytes[i]
+            if lead < 0x80 { i += 1; continue }
+            let length: Int, low: UInt8, high: UInt8
+            switch lead {
+            case 0xC2...0xDF: (length, low, high) = (2, 0x80, 0xBF)
+            case 0xE0: (length, low, high) = (3, 0xA0, 0xBF)
+            case 0xED: (length, low, high) = (3, 0x80, 0x9F)
+            case 0xE1...0xEF: (length, low, high) = (3, 0x80, 0xBF)
+            case 0xF0: (length, low, high) = (4, 0x90, 0xBF)
+            case 0xF4: (length, low, high) = (4, 0x80, 0x8F)
+            case 0xF1...0xF3: (length, low, high) = (4, 0x80, 0xBF)
+            default: return i
+            }
+            guard i + length <= bytes.endIndex else { return i }
+            // The second byte's range excludes overlong forms and surrogates; the others are plain continuations.
+            guard (low...high).contains(bytes[i + 1]) else { return i + 1 }
+            for k in 2..<length where !(0x80...0xBF).contains(bytes[i + k]) { return i + k }
+            i += length
         }
         return nil
     }

@@ -19,6 +19,14 @@ public struct InfluenceScores: Sendable {
     /// `[train]`: ∇L(z_m)ᵀ (H + λI)⁻¹ ∇L(z_m).
     public var selfScores: Tensor<Float>?
 
+    public init(pairwise: Tensor<Float>, perModule: [(name: String, scores: Tensor<Float>)] = [], perToken: Tensor<Float>? = nil,
+                selfScores: Tensor<Float>? = nil) {
+        self.pairwise = pairwise
+        self.perModule = perModule
+        self.perToken = perToken
+        self.selfScores = selfScores
+    }
+
     /// Writes `pairwise_scores.safetensors` (`all_modules`, one tensor per module, `per_token`) and
     /// `self_scores.safetensors` into `directory`, atomically.
     public func save(to directory: URL, metadata: [String: String]) throws {

@@ -77,6 +77,10 @@ enum CheckpointWeights {
             guard let (file, stored) = located[name] else {
                 throw ModelIOError.missingTensor(path: files.count == 1 ? files[0].url.path : directory.path, tensor: name, expected: parameter.shape)
             }
+            let dtype = try file.entry(named: stored).dtype
+            guard [.float64, .float32, .float16, .bfloat16].contains(dtype) else {
+                throw ModelIOError.nonFloatingWeight(path: file.url.path, tensor: stored, dtype: dtype.rawValue)
+            }
             let t = transform(name, try file.tensor(named: stored, as: Scalar.self))
             guard t.shape == parameter.shape else {
                 throw ModelIOError.shapeMismatch(path: file.url.path, tensor: stored, expected: parameter.shape, found: t.shape)

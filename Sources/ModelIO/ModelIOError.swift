@@ -9,6 +9,9 @@ public enum ModelIOError: Error, CustomStringConvertible, Equatable {
     case shapeMismatch(path: String, tensor: String, expected: [Int], found: [Int])
     case nonFiniteTensor(path: String, tensor: String)
     case unexpectedTensor(path: String, tensor: String)
+    /// A weight stored as integers or booleans: weights are floating point, and integer values
+    /// read as weights are almost surely a file whose dtype was changed over float bytes.
+    case nonFloatingWeight(path: String, tensor: String, dtype: String)
 
     public var description: String {
         switch self {
@@ -23,6 +26,8 @@ public enum ModelIOError: Error, CustomStringConvertible, Equatable {
             return "\(path): tensor \(tensor) has shape \(found), the configuration implies \(expected)"
         case let .nonFiniteTensor(path, tensor): return "\(path): tensor \(tensor) contains NaN or infinity"
         case let .unexpectedTensor(path, tensor): return "\(path): tensor \(tensor) does not belong to this model"
+        case let .nonFloatingWeight(path, tensor, dtype):
+            return "\(path): tensor \(tensor) is stored as \(dtype); model weights must be F64, F32, F16 or BF16"
         }
     }
 }

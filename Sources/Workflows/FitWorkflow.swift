@@ -57,6 +57,12 @@ extension Workflows {
 
     static func fit<Task: InfluenceTask>(_ task: Task, _ request: FitRequest, progress: ((String, Int, Int) -> Void)?) throws -> FitReport
         where Task.Scalar == Float {
+        let rows = min(task.trainingExampleCount, request.inputs.maximumExamples ?? Int.max)
+        guard rows > 0 else { throw WorkflowError("\(request.inputs.train) gives no training rows to fit on") }
+        if task.trainingTokens(0) != nil, !(0..<rows).contains(where: { (task.trainingTokens($0)?.count ?? 0) >= 2 }) {
+            // Each row predicts every token after its first: with none, every sum is zero and the factors are empty.
+            throw WorkflowError("none of the \(rows) training rows of \(request.inputs.train) has a token to predict (a row needs at least 2 tokens); the fit would be empty")
+        }
         let context = CurvatureContext(task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: request.labels,
                                        batchSize: request.batchSize, maximumExamples: request.inputs.maximumExamples, seed: request.seed,
                                        accumulatesInDouble: request.accumulatesInDouble, partialDirectory: request.output, progress: progress)

@@ -259,3 +259,28 @@ struct InfluenceScoresTests {
         #expect(shape(selfScores, "all_modules") == [7])
     }
 }
+
+@Suite("Influence scores: nothing non-finite is written")
+struct NonFiniteScoreTests {
+    @Test func aNonFiniteScoreIsNamedAndNothingIsWritten() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("nonfinite-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let good = Tensor<Float>(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        var bad = good
+        bad[1, 2] = .nan
+        let perModule = [("h.0.mlp", good), ("h.1.mlp", bad - good)]
+        let cases: [(InfluenceScores, String)] = [
+            (InfluenceScores(pairwise: bad, perModule: perModule), "the score of query 1 on training row 2 in module h.1.mlp"),
+            (InfluenceScores(pairwise: good, perModule: [("h.0.mlp", good), ("h.1.mlp", good * Float.infinity)]),
+             "the score of query 0 on training row 0 in module h.1.mlp"),
+            (InfluenceScores(pairwise: good, selfScores: Tensor(shape: [3], scalars: [1, -.infinity, 2])), "the self-influence of training row 1"),
+        ]
+        for (scores, message) in cases {
+            #expect(throws: InfluenceError.self) { try scores.save(to: directory, metadata: [:]) }
+            do { try scores.save(to: directory, metadata: [:]) } catch { #expect("\(error)".contains(message), "\(error)") }
+            #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("pairwise_scores.safetensors").path))
+        }
+        try InfluenceScores(pairwise: good).save(to: directory, metadata: [:])
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("pairwise_scores.safetensors").path))
+    }
+}
