@@ -351,7 +351,13 @@ extension Workflows {
                     } catch { saveError = error }
                 }
             }
-            let resumed = try trainer.resumeIfPossible()
+            let resumed: Int
+            do {
+                resumed = try trainer.resumeIfPossible()
+            } catch {
+                let path = out.appendingPathComponent("checkpoint.safetensors").path
+                throw WorkflowError("\(path) cannot be resumed (\(error)); add --restart to discard it and train from the start")
+            }
             if resumed > 0 { log("resuming from step \(resumed) (\(out.appendingPathComponent("checkpoint.safetensors").path))") }
             try trainer.run()
             if let saveError { throw saveError }

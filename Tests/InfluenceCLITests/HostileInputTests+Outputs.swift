@@ -163,3 +163,20 @@ extension HostileDataAndOutputTests {
         #expect(r.exitCode == 1 && r.standardError.contains("row 0") && !r.standardOutput.contains("inf"), "\(r.standardOutput) \(r.standardError)")
     }
 }
+
+extension HostileDataAndOutputTests {
+    /// A training checkpoint that cannot be read names --restart, which discards it.
+    @Test func aCorruptedTrainingCheckpointNamesRestart() throws {
+        let out = Influence.temporaryDirectory().appendingPathComponent("mlp")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try Data("not a checkpoint".utf8).write(to: out.appendingPathComponent("checkpoint.safetensors"))
+        let arguments = ["train", "--model-type", "mlp", "--dataset", "fashion-mnist", "--hidden", "4", "--max-examples", "50", "--steps", "2",
+                         "--validation-interval", "0", "--out", out.path]
+        let r = try Influence.run(arguments)
+        #expect(r.exitCode == 1 && r.standardError.contains("checkpoint.safetensors cannot be resumed") && r.standardError.contains("add --restart"),
+                "\(r.standardError)")
+        let restarted = try Influence.run(arguments + ["--restart"])
+        #expect(restarted.exitCode == 0, "\(restarted.standardError)")
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("model.safetensors").path))
+    }
+}
