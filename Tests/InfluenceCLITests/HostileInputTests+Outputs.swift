@@ -20,6 +20,17 @@ struct HostileDataAndOutputTests {
         (line("{\"text\": \"ab", [0x01], "cd\"}\n"), "a raw control character (byte 0x1, column 13)"),
     ]
 
+    /// A copy of the tiny GPT-2: its folder, its weights file, the length of that file's header
+    /// and the file's bytes.
+    static func fixtureWeights() throws -> (model: URL, weights: URL, headerLength: Int, bytes: [UInt8]) {
+        let model = Influence.temporaryDirectory().appendingPathComponent("model")
+        try FileManager.default.copyItem(at: Influence.fixtureModel, to: model)
+        let url = model.appendingPathComponent("model.safetensors")
+        let bytes = [UInt8](try Data(contentsOf: url))
+        let headerLength = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        return (model, url, headerLength, bytes)
+    }
+
     @Test(arguments: badLines)
     func textThatCannotBeJSONIsNamed(bytes: [UInt8], message: String) throws {
         let data = try Self.file("rows.jsonl", Array("{\"text\": \"fine\"}\n".utf8) + bytes)
@@ -38,11 +49,8 @@ struct HostileDataAndOutputTests {
     /// A weight whose dtype was changed from F32 to I32 over the same bytes (the header keeps its
     /// length) would load as huge integers.
     @Test func integerWeightsAreRefused() throws {
-        let model = Influence.temporaryDirectory().appendingPathComponent("model")
-        try FileManager.default.copyItem(at: Influence.fixtureModel, to: model)
-        let url = model.appendingPathComponent("model.safetensors")
-        var bytes = [UInt8](try Data(contentsOf: url))
-        let headerLength = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let (model, url, headerLength, bytesRead) = try Self.fixtureWeights()
+        var bytes = bytesRead
         let header = String(decoding: bytes[8..<(8 + headerLength)], as: UTF8.self)
         let range = try #require(header.range(of: "\"F32\""))
         let offset = 8 + header.utf8.distance(from: header.startIndex, to: range.lowerBound)
@@ -144,11 +152,8 @@ extension HostileDataAndOutputTests {
     /// Finite weights so large that the logits overflow: the loss is not a number, and `loss`
     /// names the row instead of printing `inf` (which is not JSON).
     @Test func aNonFiniteLossNamesTheRow() throws {
-        let model = Influence.temporaryDirectory().appendingPathComponent("model")
-        try FileManager.default.copyItem(at: Influence.fixtureModel, to: model)
-        let url = model.appendingPathComponent("model.safetensors")
-        var bytes = [UInt8](try Data(contentsOf: url))
-        let headerLength = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let (model, url, headerLength, bytesRead) = try Self.fixtureWeights()
+        var bytes = bytesRead
         let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + headerLength)])) as! [String: Any]
         let entry = try #require(header["transformer.wte.weight"] as? [String: Any])
         let offsets = entry["data_offsets"] as! [Int]
