@@ -124,7 +124,7 @@ struct HostileDataAndOutputTests {
         try #require(second.exitCode == 0, "\(second.standardError)")
         #expect(!FileManager.default.fileExists(atPath: selfScores.path), "the first run's self scores survived the second")
         let record = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("run.json"))) as! [String: Any]
-        let files = try #require(record["files"] as? [String: Int])
+        let files = try #require(record["files"] as? [String: Any])
         #expect(files.keys.sorted() == ["pairwise_scores.safetensors", "summary.json"], "\(files)")
 
         func report() throws -> CommandResult {
@@ -139,8 +139,11 @@ struct HostileDataAndOutputTests {
         let mixed = try report()
         #expect(mixed.exitCode == 1 && mixed.standardError.contains("pairwise_scores.safetensors is \(saved.count + 1) bytes but run.json records \(saved.count)"),
                 "\(mixed.standardError)")
-        // A run that stopped before its record.
+        // The same bytes in a new file, as another run of the same shapes would write.
         try saved.write(to: pairwise)
+        let replaced = try report()
+        #expect(replaced.exitCode == 1 && replaced.standardError.contains("is not the file run.json records"), "\(replaced.standardError)")
+        // A run that stopped before its record.
         try FileManager.default.removeItem(at: out.appendingPathComponent("run.json"))
         let unfinished = try report()
         #expect(unfinished.exitCode == 1 && unfinished.standardError.contains("holds no run.json") && unfinished.standardError.contains("did not finish"),
