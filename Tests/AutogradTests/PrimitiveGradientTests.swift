@@ -97,6 +97,19 @@ let primitiveCases: [PrimitiveCase] = [
     PrimitiveCase(description: "linear with bias", shapes: [[2, 3, 4], [5, 4], [5]]) { Variable.linear($0[0], weight: $0[1], bias: $0[2]) },
     PrimitiveCase(description: "linear without bias", shapes: [[3, 4], [2, 4]]) { Variable.linear($0[0], weight: $0[1], bias: nil) },
     PrimitiveCase(description: "fused cross-entropy", shapes: [[4, 5]]) { $0[0].crossEntropy(labels: [2, 0, 4, 4]) },
+    // Sliding windows (im2col) and their adjoint, with every geometry setting at once.
+    PrimitiveCase(description: "unfold windows, stride, padding, dilation", shapes: [[2, 2, 5, 6]]) {
+        $0[0].unfoldedWindows(WindowGeometry(kernel: (2, 3), stride: (2, 1), padding: (1, 1), dilation: (1, 2)))
+    },
+    PrimitiveCase(description: "fold windows (col2im)", shapes: [[2, 12, 12]]) {
+        Variable.foldedWindows($0[0], WindowGeometry(kernel: (2, 3), stride: (2, 1), padding: (1, 1), dilation: (1, 2)), imageShape: [2, 2, 5, 6])
+    },
+    PrimitiveCase(description: "convolution as unfold and linear", shapes: [[2, 3, 5, 4], [4, 3, 3, 2], [4]]) {
+        Variable.linear($0[0].unfoldedWindows(WindowGeometry(kernel: (3, 2), padding: (1, 0))), weight: $0[1].reshaped(to: [4, 18]), bias: $0[2])
+    },
+    PrimitiveCase(description: "max over pooling windows", shapes: [[2, 2, 4, 6]]) {
+        $0[0].reshaped(to: [4, 1, 4, 6]).unfoldedWindows(WindowGeometry(kernel: (2, 3), stride: (2, 3))).max(alongAxes: [2])
+    },
     // Composite.
     PrimitiveCase(description: "softmax cross-entropy", shapes: [[4, 3]]) {
         Variable.softmaxCrossEntropy(logits: $0[0], labels: [2, 0, 1, 1])
