@@ -6,7 +6,7 @@ import TensorCore
 /// The classifier and the regressor of the small-scale experiments are this module with
 /// ``Losses/crossEntropy(logits:labels:reduction:ignoreIndex:)`` or
 /// ``Losses/meanSquaredError(_:_:reduction:)`` on its output.
-public final class MultilayerPerceptron<Scalar: TensorScalar>: Module<Scalar> {
+public final class MultilayerPerceptron<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
     public let layers: ModuleList<Scalar, Linear<Scalar>>
     public let activation: Activation
 

@@ -7,7 +7,7 @@ import _TestSupport
 
 /// Flattens the gradients of every parameter and an input into one vector, and the matching
 /// finite differences, for a scalar function of a module.
-private func checkGradients(_ module: Module<Double>, input: Tensor<Double>, tolerance: Double = 1e-7, sample: Int = 400,
+func checkGradients(_ module: Module<Double>, input: Tensor<Double>, tolerance: Double = 1e-7, sample: Int = 400,
                             _ f: (Variable<Double>) -> Variable<Double>) -> Comparison {
     let x = Variable(input, requiresGradient: true)
     let params = module.parameters
