@@ -41,7 +41,7 @@ let package = Package(
         // Models and training.
         .target(name: "NeuralNetworks", dependencies: ["TensorCore", "Autograd"], exclude: ["README.md"]),
         .target(name: "Training", dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Datasets"], exclude: ["README.md"]),
-        .target(name: "ModelIO", dependencies: ["TensorCore", "NeuralNetworks", "Formats", "Tokenizers"], exclude: ["README.md"]),
+        .target(name: "ModelIO", dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Tokenizers"], exclude: ["README.md"]),
 
         // Influence functions.
         .target(

@@ -1,3 +1,4 @@
+import Autograd
 import Foundation
 import Formats
 import NeuralNetworks
@@ -12,6 +13,8 @@ public struct LoadedModel<Scalar: TensorScalar> {
         case languageModel(any CausalLanguageModel<Scalar>)
         /// An MLP over feature rows.
         case multilayerPerceptron(MultilayerPerceptron<Scalar>, MLPConfiguration)
+        /// A convolutional image classifier over feature rows of `[channels, height, width]` images.
+        case imageClassifier(SequentialNetwork<Scalar>, CNNConfiguration)
     }
 
     public var kind: Kind
@@ -27,6 +30,19 @@ public struct LoadedModel<Scalar: TensorScalar> {
         switch kind {
         case let .languageModel(m): return m.module
         case let .multilayerPerceptron(m, _): return m
+        case let .imageClassifier(m, _): return m
+        }
+    }
+
+    /// The model as a classifier of feature rows, when it is one (an MLP classifier or a CNN).
+    public var classifier: FeatureClassifier<Scalar>? {
+        switch kind {
+        case .languageModel: return nil
+        case let .multilayerPerceptron(m, c):
+            guard c.task == "classification" else { return nil }
+            return FeatureClassifier(module: m, forward: { m($0) }, inputShape: [m.inputCount], classCount: m.outputCount, classNames: c.classNames)
+        case let .imageClassifier(m, c):
+            return FeatureClassifier(module: m, forward: { m($0) }, inputShape: c.inputShape, classCount: c.classCount, classNames: c.classNames)
         }
     }
 
@@ -35,6 +51,19 @@ public struct LoadedModel<Scalar: TensorScalar> {
         if case let .languageModel(m) = kind { return m }
         return nil
     }
+}
+
+/// A network from feature rows `[batch, features]` to class logits `[batch, classes]`, whatever
+/// its family: what classification tasks and the loss workflow need.
+public struct FeatureClassifier<Scalar: TensorScalar> {
+    public var module: Module<Scalar>
+    public var forward: (Variable<Scalar>) -> Variable<Scalar>
+    /// The shape of one example: `[features]`, or `[channels, height, width]` for images.
+    public var inputShape: [Int]
+    public var classCount: Int
+    public var classNames: [String]?
+    /// Features per row, the product of ``inputShape``.
+    public var inputCount: Int { inputShape.reduce(1, *) }
 }
 
 /// A family of models in Hugging Face's directory layout: the extension point of `ModelIO`.

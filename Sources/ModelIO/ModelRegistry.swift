@@ -12,6 +12,7 @@ public enum ModelRegistry {
         LlamaFamily.self,
         GPTNeoXFamily.self,
         MLPFamily.self,
+        CNNFamily.self,
     ]
 
     /// Every `model_type` a directory may name.

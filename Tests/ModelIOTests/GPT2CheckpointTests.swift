@@ -129,7 +129,7 @@ struct MalformedModelDirectoryTests {
         try Data(#"{"model_type": "t5", "vocab_size": 10}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
         let error = #expect(throws: ModelIOError.self) { try ModelDirectory.load(from: dir, as: Float.self) }
         #expect(error == .unsupportedModelType(path: dir.appendingPathComponent("config.json").path, modelType: "t5", supported: ModelRegistry.modelTypes))
-        #expect("\(error!)".contains("model_type 't5' is not supported (supported: gpt2, llama, mistral, qwen2, gpt_neox, mlp)"), "\(error!)")
+        #expect("\(error!)".contains("model_type 't5' is not supported (supported: gpt2, llama, mistral, qwen2, gpt_neox, mlp, cnn)"), "\(error!)")
     }
 
     @Test func configurationThatDoesNotMatchTheWeights() throws {
