@@ -28,7 +28,7 @@ public final class CurvatureOperator<Task: InfluenceTask> {
     public typealias Scalar = Task.Scalar
     let task: Task
     public let names: [String]
-    let layers: [Linear<Scalar>]
+    let layers: [any TrackableLayer<Scalar>]
     public let kind: CurvatureKind
     public let batchSize: Int
     /// The examples averaged over: the first `exampleCount` training examples.
@@ -48,9 +48,9 @@ public final class CurvatureOperator<Task: InfluenceTask> {
     public init(task: Task, modules patterns: [String], kind: CurvatureKind, batchSize: Int = 16, maximumExamples: Int? = nil,
                 allParameters: Bool = false) throws {
         precondition(batchSize > 0, "batch size must be positive")
-        let found = task.model.linearLayers(matching: allParameters ? [] : patterns)
+        let found = task.model.trackableLayers(matching: allParameters ? [] : patterns)
         guard !found.isEmpty || allParameters else {
-            throw InfluenceError.noTrackedModules(patterns: patterns, available: task.model.linearLayers().map(\.name))
+            throw InfluenceError.noTrackedModules(patterns: patterns, available: task.model.trackableLayers().map(\.name))
         }
         self.task = task
         names = found.map(\.name)
@@ -106,7 +106,8 @@ public final class CurvatureOperator<Task: InfluenceTask> {
     func split(_ blocks: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
         precondition(blocks.map(\.shape) == shapes, "curvature blocks \(blocks.map(\.shape)) should be \(shapes)")
         return zip(layers, blocks).flatMap { layer, block -> [Tensor<Scalar>] in
-            let weight = block.sliced(along: 1, 0..<layer.inputCount)
+            // A convolution's `[out, in, kh, kw]` is its block's `[out, in·kh·kw]` in row-major order.
+            let weight = block.sliced(along: 1, 0..<layer.inputCount).reshaped(to: layer.weight.shape)
             guard layer.bias != nil else { return [weight] }
             return [weight, block.sliced(along: 1, layer.inputCount..<(layer.inputCount + 1)).reshaped(to: [layer.outputCount])]
         } + zip(extras, blocks.suffix(extras.count)).map { extra, block in block.reshaped(to: extra.parameter.value.shape) }
@@ -117,10 +118,11 @@ public final class CurvatureOperator<Task: InfluenceTask> {
         var result: [Tensor<Scalar>] = [], k = 0
         for layer in layers {
             if layer.bias != nil {
-                result.append(Tensor.concatenated([parameters[k], parameters[k + 1].reshaped(to: [layer.outputCount, 1])], along: 1))
+                result.append(Tensor.concatenated([parameters[k].reshaped(to: [layer.outputCount, layer.inputCount]),
+                                                   parameters[k + 1].reshaped(to: [layer.outputCount, 1])], along: 1))
                 k += 2
             } else {
-                result.append(parameters[k])
+                result.append(parameters[k].reshaped(to: [layer.outputCount, layer.inputCount]))
                 k += 1
             }
         }

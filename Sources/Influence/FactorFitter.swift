@@ -75,8 +75,10 @@ public final class FactorFitter<Task: InfluenceTask> {
         if needs.covariances {
             let sums = try accumulate(.covariance, partial: partial, initial: shapes.flatMap { [[$0[1], $0[1]], [$0[0], $0[0]]] })
             tokens = sums.tokens
+            let positions = positionCounts()
             for i in shapes.indices {
-                let count = Double(Swift.max(1, sums.tokens))
+                // Averaged per row the layer sees: per token, and per output position of a convolution.
+                let count = Double(Swift.max(1, sums.tokens * positions[i]))
                 let a = sums.values[2 * i] * (1 / count), s = sums.values[2 * i + 1] * (1 / count)
                 let symmetricA = (a + a.transposed()) * 0.5, symmetricS = (s + s.transposed()) * 0.5
                 let (la, qa) = try symmetricA.symmetricEigendecomposition()
@@ -105,6 +107,15 @@ public final class FactorFitter<Task: InfluenceTask> {
         return InfluenceFactors(strategy: strategy, moduleNames: capture.names, gradientShapes: shapes, layers: layers,
                                 labels: configuration.labels, exampleCount: exampleCount, tokenCount: tokens,
                                 modelFingerprint: fingerprint, accumulation: configuration.accumulatesInDouble ? "float64" : "float32")
+    }
+
+    /// Rows each tracked layer sees per token (see ``GradientCapture/positionCounts``): known from
+    /// the last batch recorded, or from one example when every batch came from partial sums.
+    private func positionCounts() -> [Int] {
+        if let known = capture.positionCounts { return known }
+        var generator = SeededGenerator(seed: configuration.seed)
+        _ = capture.record { task.trainingLoss(indices: [0], labels: .data, generator: &generator) }
+        return capture.positionCounts ?? Array(repeating: 1, count: capture.layers.count)
     }
 
     /// Sums of one pass, in Float64 whatever precision they were accumulated in.

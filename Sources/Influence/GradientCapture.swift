@@ -25,7 +25,7 @@ public struct BatchRecord<Scalar: TensorScalar> {
     public var loss: Scalar
 }
 
-/// Tracks chosen ``Linear`` layers of a model: runs a loss with only their weights recorded and
+/// Tracks chosen layers (``TrackableLayer``: Linear, Conv2d) of a model: runs a loss with only their weights recorded and
 /// returns, per layer, the inputs ā = [a; 1] and the output gradients g of every row.
 ///
 /// The per-example gradient of a layer is then G_b = Σ_t g_t ā_tᵀ (`[out, in + 1]`), formed only
@@ -33,15 +33,18 @@ public struct BatchRecord<Scalar: TensorScalar> {
 /// lowest tracked layer and computes no weight gradient at all.
 public final class GradientCapture<Scalar: TensorScalar> {
     public let names: [String]
-    public let layers: [Linear<Scalar>]
+    public let layers: [any TrackableLayer<Scalar>]
     let model: Module<Scalar>
+    /// Rows each tracked layer sees per row of the task (1 for Linear; the output positions of a
+    /// convolution), from the last recorded batch.
+    public private(set) var positionCounts: [Int]?
 
-    /// - Parameter patterns: module-name patterns (see ``Module/linearLayers(matching:)``); empty tracks every Linear.
+    /// - Parameter patterns: module-name patterns (see ``Module/trackableLayers(matching:)``); empty tracks every trackable layer.
     /// - Throws: ``InfluenceError/noTrackedModules(patterns:available:)`` when nothing matches.
     public init(model: Module<Scalar>, patterns: [String]) throws {
-        let found = model.linearLayers(matching: patterns)
+        let found = model.trackableLayers(matching: patterns)
         guard !found.isEmpty else {
-            throw InfluenceError.noTrackedModules(patterns: patterns, available: model.linearLayers().map(\.name))
+            throw InfluenceError.noTrackedModules(patterns: patterns, available: model.trackableLayers().map(\.name))
         }
         self.model = model
         names = found.map(\.name)
@@ -64,7 +67,7 @@ public final class GradientCapture<Scalar: TensorScalar> {
         var outputs = [Variable<Scalar>?](repeating: nil, count: layers.count)
         var handles: [HookHandle] = []
         for (i, layer) in layers.enumerated() {
-            handles.append(layer.registerForwardHook { _, input, output in
+            handles.append(layer.registerRowHook { input, output in
                 precondition(outputs[i] == nil, "layer \(self.names[i]) was called twice in one forward pass; shared layers are not supported")
                 inputs[i] = input.value
                 outputs[i] = output
@@ -77,14 +80,25 @@ public final class GradientCapture<Scalar: TensorScalar> {
             return o
         }
         let cotangents = gradients(of: result.loss, at: recorded)
-        let rows = cotangents.first.map { $0.scalarCount / Swift.max(1, $0.shape.last!) } ?? 0
-        let maskScalars: Tensor<Scalar>? = result.rowMask.map { m in Tensor(shape: [m.count, 1], scalars: m.map { $0 ? 1 : 0 }) }
+        let layerRows = zip(cotangents, layers).map { $0.scalarCount / Swift.max(1, $1.outputCount) }
+        // A Linear layer sees one row per task row, a convolution one per output position of each.
+        let rows = result.exampleCount * result.rowsPerExample
+        let positions = layerRows.map { $0 / Swift.max(1, rows) }
+        for (i, n) in layerRows.enumerated() {
+            precondition(n == positions[i] * rows, "tracked layer \(names[i]) saw \(n) rows, not a multiple of the task's \(rows)")
+        }
+        positionCounts = positions
         var records: [LayerRecord<Scalar>] = []
         for (i, layer) in layers.enumerated() {
-            var a = inputs[i]!.reshaped(to: [rows, layer.inputCount])
-            if layer.bias != nil { a = Tensor.concatenated([a, Tensor.ones(shape: [rows, 1])], along: 1) }
-            if let maskScalars { a = a * maskScalars }
-            records.append(LayerRecord(activations: a, outputGradients: cotangents[i].value.reshaped(to: [rows, layer.outputCount])))
+            let n = layerRows[i]
+            var a = inputs[i]!.reshaped(to: [n, layer.inputCount])
+            if layer.bias != nil { a = Tensor.concatenated([a, Tensor.ones(shape: [n, 1])], along: 1) }
+            if let mask = result.rowMask {
+                // A row of the task stands for `positions[i]` consecutive rows of the layer.
+                let p = positions[i]
+                a = a * Tensor(shape: [n, 1], scalars: mask.flatMap { Array(repeating: $0 ? Scalar(1) : 0, count: p) })
+            }
+            records.append(LayerRecord(activations: a, outputGradients: cotangents[i].value.reshaped(to: [n, layer.outputCount])))
         }
         let examples = rows / Swift.max(1, result.rowsPerExample)
         return BatchRecord(layers: records, exampleCount: examples, rowsPerExample: result.rowsPerExample,

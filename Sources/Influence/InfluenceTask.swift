@@ -19,6 +19,9 @@ public struct TaskLoss<Scalar: TensorScalar> {
     public var rowsPerExample: Int
     /// Per row, whether it is a real token (false for padding), or nil when every row is real.
     public var rowMask: [Bool]?
+    /// The examples of the batch: the task has `exampleCount × rowsPerExample` rows (a tracked
+    /// convolution sees a multiple of them, one per output position).
+    public var exampleCount: Int
 }
 
 /// A model with its training and query data: what influence needs to know about a problem.
@@ -117,7 +120,7 @@ public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTa
             for b in 0..<batch.batchSize { for t in 1..<batch.length { targets[b * batch.length + t] = drawn[b * batch.length + t - 1] } }
         }
         let loss = batch.length > 1 ? Losses.nextTokenLosses(logits: logits, tokens: targets, mask: batch.mask).sum() : (logits * 0).sum()
-        return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: rowMask(batch))
+        return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: rowMask(batch), exampleCount: batch.batchSize)
     }
 
     public func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>) {
@@ -133,7 +136,7 @@ public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTa
             for t in 0..<Swift.min(queryPromptLengths[q], batch.length) { mask[row * batch.length + t] = 0 }
         }
         let loss = batch.length > 1 ? Losses.nextTokenLosses(logits: logits, tokens: batch.tokens, mask: mask).sum() : (logits * 0).sum()
-        return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: rowMask(batch))
+        return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: rowMask(batch), exampleCount: batch.batchSize)
     }
 }
 
@@ -147,11 +150,21 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
     public let queryFeatures: Tensor<Scalar>
     public let queryLabels: [Int]
 
-    public init(model: MultilayerPerceptron<Scalar>, trainingFeatures: Tensor<Scalar>, trainingLabels: [Int],
-                queryFeatures: Tensor<Scalar>, queryLabels: [Int]) {
-        network = model
-        model.evaluate()
-        forwardPass = { model($0) }
+    /// - Parameters:
+    ///   - model: any network from feature rows to logits (an MLP, a ``SequentialNetwork`` CNN).
+    ///   - trainingFeatures, queryFeatures: `[count, features]`, as the network takes them.
+    public convenience init<Network: Module<Scalar> & UnaryLayer>(model: Network, trainingFeatures: Tensor<Scalar>, trainingLabels: [Int],
+                                                                  queryFeatures: Tensor<Scalar>, queryLabels: [Int]) where Network.Scalar == Scalar {
+        self.init(network: model, forward: { model($0) }, trainingFeatures: trainingFeatures, trainingLabels: trainingLabels,
+                  queryFeatures: queryFeatures, queryLabels: queryLabels)
+    }
+
+    /// A classifier given as its module and its forward pass `[batch, features]` → `[batch, classes]`.
+    public init(network: Module<Scalar>, forward: @escaping (Variable<Scalar>) -> Variable<Scalar>, trainingFeatures: Tensor<Scalar>,
+                trainingLabels: [Int], queryFeatures: Tensor<Scalar>, queryLabels: [Int]) {
+        self.network = network
+        network.evaluate()
+        forwardPass = forward
         self.trainingFeatures = trainingFeatures
         self.trainingLabels = trainingLabels
         self.queryFeatures = queryFeatures
@@ -167,7 +180,7 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
     public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
         let logits = forwardPass(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
         let targets = labels == .sampled ? LabelSampling.categorical(logits: logits.value, using: &generator) : indices.map { trainingLabels[$0] }
-        return TaskLoss(loss: Losses.crossEntropy(logits: logits, labels: targets, reduction: .sum), rowsPerExample: 1, rowMask: nil)
+        return TaskLoss(loss: Losses.crossEntropy(logits: logits, labels: targets, reduction: .sum), rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
     }
 
     public func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>) {
@@ -179,7 +192,7 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
     public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
         let logits = forwardPass(Variable(queryFeatures.indexSelect(along: 0, indices: indices)))
         return TaskLoss(loss: Losses.crossEntropy(logits: logits, labels: indices.map { queryLabels[$0] }, reduction: .sum),
-                        rowsPerExample: 1, rowMask: nil)
+                        rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
     }
 }
 
@@ -213,7 +226,7 @@ public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
         let prediction = network(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
         let targets = labels == .sampled ? LabelSampling.gaussian(prediction: prediction.value, using: &generator)
                                          : trainingTargets.indexSelect(along: 0, indices: indices)
-        return TaskLoss(loss: Losses.meanSquaredError(prediction, targets, reduction: .sum), rowsPerExample: 1, rowMask: nil)
+        return TaskLoss(loss: Losses.meanSquaredError(prediction, targets, reduction: .sum), rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
     }
 
     public func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>) {
@@ -225,6 +238,6 @@ public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
     public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
         let prediction = network(Variable(queryFeatures.indexSelect(along: 0, indices: indices)))
         return TaskLoss(loss: Losses.meanSquaredError(prediction, queryTargets.indexSelect(along: 0, indices: indices), reduction: .sum),
-                        rowsPerExample: 1, rowMask: nil)
+                        rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
     }
 }

@@ -23,9 +23,9 @@ public struct LayerwiseStrategy: CurvatureStrategy {
 
     public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
         guard !context.allParameters else { throw InfluenceError.notOffered("the layer-wise variant covers Linear layers; --modules all is offered without it") }
-        let names = context.task.model.linearLayers(matching: context.modules).map(\.name)
+        let names = context.task.model.trackableLayers(matching: context.modules).map(\.name)
         guard !names.isEmpty else {
-            throw InfluenceError.noTrackedModules(patterns: context.modules, available: context.task.model.linearLayers().map(\.name))
+            throw InfluenceError.noTrackedModules(patterns: context.modules, available: context.task.model.trackableLayers().map(\.name))
         }
         let parts = try names.map { name -> any FittedCurvature in
             var one = context

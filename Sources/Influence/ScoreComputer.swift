@@ -103,7 +103,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     ///
     /// - Throws: ``InfluenceError`` when the factors belong to another model or other modules.
     public convenience init(task: Task, factors: InfluenceFactors, factorsPath: String, configuration: ScoreConfiguration) throws {
-        let names = task.model.linearLayers(matching: factors.moduleNames).map(\.name)
+        let names = task.model.trackableLayers(matching: factors.moduleNames).map(\.name)
         try factors.check(modelFingerprint: ModelFingerprint.of(task.model), moduleNames: names, path: factorsPath)
         try self.init(task: task, fitted: factors, configuration: configuration)
     }
@@ -390,6 +390,11 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 }
                 if wantsTokens { batchTokens = Tensor<Float>.zeros(shape: [q, b, t]) }
                 for (i, layer) in record.layers.enumerated() {
+                    // Rows of this layer per example: t, times the output positions of a convolution.
+                    let layerRows = layer.activations.shape[0] / Swift.max(1, b)
+                    if wantsTokens && layerRows != t {
+                        throw InfluenceError.notOffered("per-token scores need layers with one row per token; \(moduleNames[i]) is a convolution (track the linear layers only)")
+                    }
                     var perExample: Tensor<Float>? = nil
                     func gradients() -> Tensor<Float> {
                         if let perExample { return perExample }
@@ -408,17 +413,17 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                         }
                         if wantsTokens { addDenseTokenScores(&batchTokens!, layer, chunk.factors[i], q: q, b: b, t: t, only: needed) }
                     case let .lowRank(factors) where chosen != nil:
-                        add(i, candidatePairScores(factors, layer, chosen: chosen!, q: q, t: t, perExampleGradients: gradients,
+                        add(i, candidatePairScores(factors, layer, chosen: chosen!, q: q, t: layerRows, perExampleGradients: gradients,
                                                    tokens: &batchTokens))
                     case .lowRank where grouped!.contains(i):
                         stash[i, default: []].append(gradients())
                     case let .lowRank(factors):
                         let (out, inputs) = (layer.outputGradients.shape[1], layer.activations.shape[1])
-                        switch LowRankQueries.cheapest(examples: b, rowsPerExample: t, out: out, inputs: inputs, queries: q,
+                        switch LowRankQueries.cheapest(examples: b, rowsPerExample: layerRows, out: out, inputs: inputs, queries: q,
                                                        totalRank: factors.totalRank, perToken: wantsTokens) {
                         case .tokens:
-                            let tokens = factors.tokenScores(outputGradients: layer.outputGradients, activations: layer.activations)   // [b·t, q]
-                            add(i, tokens.reshaped(to: [b, t, q]).sum(alongAxes: [1]).transposed())
+                            let tokens = factors.tokenScores(outputGradients: layer.outputGradients, activations: layer.activations)   // [b·rows, q]
+                            add(i, tokens.reshaped(to: [b, layerRows, q]).sum(alongAxes: [1]).transposed())
                             if wantsTokens { batchTokens! += tokens.reshaped(to: [b, t, q]).permuted([2, 0, 1]) }
                         case .perExampleGradients: add(i, factors.scores(perExampleGradients: gradients()))
                         case .reconstruction: add(i, factors.scoresByReconstruction(perExampleGradients: gradients()))
@@ -465,7 +470,8 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         let chosen = Set(lowRank.filter { i in
             guard case let .lowRank(f) = factors[i] else { return false }
             let (out, inputs) = (layers[i].outputGradients.shape[1], layers[i].activations.shape[1])
-            return LowRankQueries.cheapest(examples: group, rowsPerExample: t, out: out, inputs: inputs, queries: q, totalRank: f.totalRank,
+            return LowRankQueries.cheapest(examples: group, rowsPerExample: layers[i].activations.shape[0] / Swift.max(1, b), out: out,
+                                           inputs: inputs, queries: q, totalRank: f.totalRank,
                                            perToken: false) == .reconstruction
         })
         return (chosen, group)

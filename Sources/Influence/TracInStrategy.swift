@@ -28,7 +28,7 @@ public struct TracInStrategy: CurvatureStrategy {
             throw InfluenceError.notOffered("TracIn keeps every pair at full rank; --top-k, --candidates and --query-rank are offered with the other strategies")
         }
         let scores = try TracIn.scores(checkpoints: context.checkpoints, modules: context.modules, configuration: configuration)
-        let names = context.task.model.linearLayers(matching: context.modules).map(\.name)
+        let names = context.task.model.trackableLayers(matching: context.modules).map(\.name)
         return ScoringRun(output: .dense(scores), strategy: "tracin/\(context.checkpoints.count)", moduleNames: names,
                           dampings: Array(repeating: 0, count: names.count), warnings: [])
     }

@@ -107,9 +107,9 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
         }
         if let e = configuration.epsilon, !(e > 0 && e.isFinite) { throw ValidationError("PBRF needs a positive ε, got \(e)") }
         guard task.trainingExampleCount > 0 else { throw ValidationError("PBRF needs training rows; none were given") }
-        let layers = task.model.linearLayers(matching: patterns)
+        let layers = task.model.trackableLayers(matching: patterns)
         guard !layers.isEmpty else {
-            throw ValidationError("no Linear layer matches \(patterns.joined(separator: ",")); layers: \(task.model.linearLayers().map(\.name).joined(separator: ", "))")
+            throw ValidationError("no Linear layer matches \(patterns.joined(separator: ",")); layers: \(task.model.trackableLayers().map(\.name).joined(separator: ", "))")
         }
         self.task = task
         self.configuration = configuration

@@ -47,7 +47,7 @@ func copyParameters<A: TensorScalar, B: TensorScalar>(from source: Module<A>, to
 
 /// The gradient of `loss` with respect to each layer's weight, with the bias gradient appended as
 /// the last column (`[out, in (+1)]`), by one ordinary backward pass over every parameter.
-func layerGradients<Scalar: TensorScalar>(_ layers: [Linear<Scalar>], of loss: () -> Variable<Scalar>) -> [Tensor<Scalar>] {
+func layerGradients<Scalar: TensorScalar>(_ layers: [any TrackableLayer<Scalar>], of loss: () -> Variable<Scalar>) -> [Tensor<Scalar>] {
     for layer in layers {
         precondition(layer.weight.requiresGradient && (layer.bias?.requiresGradient ?? true), "oracle needs trainable layers")
     }
@@ -56,14 +56,16 @@ func layerGradients<Scalar: TensorScalar>(_ layers: [Linear<Scalar>], of loss: (
     let value = withGradients { loss() }
     let all = gradients(of: value, at: weights + biases.compactMap { $0 }).map(\.value)
     var biasGradients = all[layers.count...].makeIterator()
-    return zip(layers, all.prefix(layers.count)).map { layer, w in
+    return zip(layers, all.prefix(layers.count)).map { layer, weight in
+        // A convolution's [out, in, kh, kw] gradient is its block's [out, in·kh·kw].
+        let w = weight.reshaped(to: [layer.outputCount, layer.inputCount])
         guard layer.bias != nil, let b = biasGradients.next() else { return w }
         return Tensor.concatenated([w, b.reshaped(to: [layer.outputCount, 1])], along: 1)
     }
 }
 
 /// Per-layer gradients of each training example's loss taken alone (data labels), `[examples, out, in (+1)]`.
-func perExampleTrainingGradients<Task: InfluenceTask>(_ task: Task, layers: [Linear<Task.Scalar>],
+func perExampleTrainingGradients<Task: InfluenceTask>(_ task: Task, layers: [any TrackableLayer<Task.Scalar>],
                                                       examples: [Int]) -> [Tensor<Task.Scalar>] {
     var generator = testGenerator()
     let each = examples.map { m in layerGradients(layers) { task.trainingLoss(indices: [m], labels: .data, generator: &generator).loss } }
@@ -71,7 +73,7 @@ func perExampleTrainingGradients<Task: InfluenceTask>(_ task: Task, layers: [Lin
 }
 
 /// Per-layer gradients of each query's measurement taken alone, `[queries, out, in (+1)]`.
-func perQueryGradients<Task: InfluenceTask>(_ task: Task, layers: [Linear<Task.Scalar>]) -> [Tensor<Task.Scalar>] {
+func perQueryGradients<Task: InfluenceTask>(_ task: Task, layers: [any TrackableLayer<Task.Scalar>]) -> [Tensor<Task.Scalar>] {
     let each = (0..<task.queryCount).map { q in layerGradients(layers) { task.queryMeasurement(indices: [q]).loss } }
     return layers.indices.map { l in Tensor.stacked(each.map { $0[l] }, along: 0) }
 }
