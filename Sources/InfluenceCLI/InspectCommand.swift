@@ -47,9 +47,9 @@ struct InspectCommand: Subcommand {
                 + kind.padding(toLength: kindWidth, withPad: " ", startingAt: 0) + parameters)
         }
         for line in tied { print("  " + line) }
-        print("linear layers: \(module.linearLayers().count) (marked *)")
+        print("linear layers: \(module.trackableLayers().count) (marked *)")
         let groups = module.moduleGroups.keys.sorted().map { group in
-            "\(group) (\(module.linearLayers(matching: module.linearLayerPatterns(for: group)).count))"
+            "\(group) (\(module.trackableLayers(matching: module.linearLayerPatterns(for: group)).count))"
         }
         print("module groups (--modules): " + groups.joined(separator: ", "))
     }

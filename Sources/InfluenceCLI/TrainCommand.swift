@@ -4,15 +4,16 @@ import ModelIO
 import NeuralNetworks
 import Workflows
 
-/// `influence train`: trains a language model of any family, or an MLP classifier, and writes a model directory.
+/// `influence train`: trains a language model of any family, an MLP classifier or regressor, or a
+/// CNN image classifier, and writes a model directory.
 struct TrainCommand: Subcommand {
     static let name = "train"
-    static let abstract = "Train a language model (GPT-2, Llama, GPT-NeoX) or an MLP classifier and write a Hugging Face-style directory."
+    static let abstract = "Train a language model (GPT-2, Llama, GPT-NeoX), an MLP or a CNN classifier and write a Hugging Face-style directory."
     /// The registry's language-model families, and the MLP classifier.
-    static let architectures = ModelRegistry.languageModelFamilies.map { $0.architecture } + ["mlp"]
+    static let architectures = ModelRegistry.languageModelFamilies.map { $0.architecture } + ["mlp", "cnn"]
     static let options: [OptionSpecification] = [
         .value("out", "DIR", required: true, "Output directory (config.json, model.safetensors, tokenizer.json, training_log.jsonl)."),
-        .value("architecture", architectures.joined(separator: "|"), default: "gpt2", "What to train: a language model of a family, or an MLP classifier."),
+        .value("architecture", architectures.joined(separator: "|"), default: "gpt2", "What to train: a language model of a family, an MLP classifier or a CNN image classifier."),
         .value("model-type", architectures.joined(separator: "|"), "The same as --architecture (its earlier name)."),
         .value("corpus", "fortunes", "Language model: train on Debian's fortune corpora."),
         .value("languages", "LIST", default: "en,de,es", "Language model with --corpus fortunes: languages to include."),
@@ -26,11 +27,15 @@ struct TrainCommand: Subcommand {
         .value("kv-heads", "N", "Llama: key/value heads of grouped-query attention (default one per head)."),
         .value("context", "N", default: "64", "Language model: context length (training sequences are chunks of this length)."),
         .value("dropout", "P", default: "0.1", "Language model: dropout probability."),
-        .value("dataset", "fashion-mnist", "MLP: train on FashionMNIST."),
+        .value("dataset", "fashion-mnist", "MLP and CNN: train on FashionMNIST."),
         .value("label-column", "NAME", default: "label", "MLP with a CSV file: the label column."),
         .value("target-column", "NAME[,NAME...]", "MLP with a CSV file: train a regressor (squared error) on these columns instead of a classifier."),
-        .value("hidden", "LIST", default: "256,128", "MLP: hidden layer sizes."),
-        .value("activation", "NAME", default: "relu", "MLP: activation (relu, gelu, tanh, sigmoid, silu)."),
+        .value("hidden", "LIST", "MLP: hidden layer sizes (default 256,128); CNN: hidden linear layers after the convolutions (default none)."),
+        .value("activation", "NAME", default: "relu", "MLP and CNN: activation (relu, gelu, tanh, sigmoid, silu)."),
+        .value("channels", "LIST", default: "8,16", "CNN: output channels of each convolution block (convolution, activation, 2×2 pooling)."),
+        .value("kernel-size", "K", default: "3", "CNN: square convolution kernel (padding K/2)."),
+        .value("pool", "max|avg", default: "max", "CNN: pooling after each convolution."),
+        .value("input-shape", "C,H,W", "CNN with a CSV file: the image shape of each row's values (FashionMNIST: 1,28,28)."),
         .value("steps", "N", default: "500", "Optimizer steps."),
         .value("epochs", "N", "Train for N passes over the training examples instead of --steps."),
         .value("batch-size", "N", default: "32", "Examples per step."),
@@ -67,9 +72,9 @@ struct TrainCommand: Subcommand {
             throw UsageError("give --architecture or its earlier name --model-type, not both")
         }
         architecture = try arguments.choice("model-type", from: architectures) ?? arguments.choice("architecture", from: architectures)!
-        if architecture == "mlp" {
+        if architecture == "mlp" || architecture == "cnn" {
             if (arguments.string("dataset") == nil) == (arguments.string("data") == nil) {
-                throw UsageError("MLP training needs exactly one of --dataset fashion-mnist and --data FILE.csv")
+                throw UsageError("\(architecture.uppercased()) training needs exactly one of --dataset fashion-mnist and --data FILE.csv")
             }
             if let d = arguments.string("dataset"), d != "fashion-mnist" { throw UsageError("unknown dataset '\(d)' (available: fashion-mnist)") }
         } else {
@@ -106,12 +111,28 @@ struct TrainCommand: Subcommand {
 
     func run() throws {
         let out = arguments.path("out")!
-        if architecture == "mlp" {
-            let hidden = try arguments.string("hidden")!.split(separator: ",").map { part -> Int in
-                guard let n = Int(part), n > 0, n <= Int(Int32.max) else {
-                    throw UsageError("option '--hidden' needs positive sizes like 256,128 (each at most \(Int32.max)), got '\(part)'")
+        if architecture == "mlp" || architecture == "cnn" {
+            func sizes(_ name: String, _ text: String, example: String, maximum: Int = Int(Int32.max)) throws -> [Int] {
+                try text.split(separator: ",", omittingEmptySubsequences: false).map { part -> Int in
+                    guard let n = Int(part.trimmingCharacters(in: .whitespaces)), n > 0, n <= maximum else {
+                        throw UsageError("option '--\(name)' needs positive sizes like \(example) (each at most \(maximum)), got '\(part)'")
+                    }
+                    return n
                 }
-                return n
+            }
+            let hidden = try arguments.string("hidden").map { try sizes("hidden", $0, example: "256,128") } ?? (architecture == "mlp" ? [256, 128] : [])
+            var convolution: ConvolutionalShape? = nil
+            if architecture == "cnn" {
+                if arguments.string("target-column") != nil { throw UsageError("option '--target-column' is for MLP regressors; a CNN is a classifier") }
+                guard let pool = PoolingKind(rawValue: arguments.string("pool") == "avg" ? "average" : arguments.string("pool")!) else {
+                    throw UsageError("option '--pool' must be max or avg, got '\(arguments.string("pool")!)'")
+                }
+                let shape = try arguments.string("input-shape").map { try sizes("input-shape", $0, example: "1,28,28", maximum: 1 << 16) }
+                if let shape, shape.count != 3 { throw UsageError("option '--input-shape' needs CHANNELS,HEIGHT,WIDTH, got \(shape.count) sizes") }
+                if shape != nil && arguments.path("data") == nil { throw UsageError("option '--input-shape' is for --data FILE.csv (FashionMNIST is 1,28,28)") }
+                convolution = ConvolutionalShape(channels: try sizes("channels", arguments.string("channels")!, example: "8,16", maximum: 1 << 16),
+                                                 kernelSize: try arguments.integer("kernel-size", minimum: 1, maximum: 1 << 10)!, pooling: pool,
+                                                 inputShape: shape)
             }
             guard let activation = Activation(huggingFaceName: arguments.string("activation")!) else {
                 throw UsageError("unknown activation '\(arguments.string("activation")!)'")
@@ -119,7 +140,8 @@ struct TrainCommand: Subcommand {
             let targets = arguments.string("target-column").map { $0.split(separator: ",").map(String.init) }
             if targets != nil && arguments.path("data") == nil { throw UsageError("option '--target-column' needs --data FILE.csv") }
             try Workflows.train(ClassifierTrainingRequest(output: out, data: arguments.path("data"), labelColumn: arguments.string("label-column")!,
-                                                          targetColumns: targets, hidden: hidden, activation: activation, training: training),
+                                                          targetColumns: targets, hidden: hidden, activation: activation,
+                                                          convolution: convolution, training: training),
                                 log: printError)
         } else {
             let languages = arguments.string("corpus") == nil ? nil

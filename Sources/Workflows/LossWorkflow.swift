@@ -25,13 +25,14 @@ extension Workflows {
         switch loaded.kind {
         case let .languageModel(model):
             try sequenceLosses(ModelRegistry.erased(model), loaded, inputs, batchSize: batchSize, body)
-        case let .multilayerPerceptron(network, configuration):
-            guard configuration.task == "classification" else {
-                throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); loss takes classifiers and language models")
+        case .multilayerPerceptron, .imageClassifier:
+            guard let classifier = loaded.classifier else {
+                throw WorkflowError("\(inputs.model.path) is an MLP regressor; loss takes classifiers and language models")
             }
+            let network = classifier.forward
             let (rows, _) = try TaskLoader.labeledRows(inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples,
-                                                       inputCount: configuration.sizes.first ?? 0, classCount: configuration.sizes.last ?? 0,
-                                                       classNames: configuration.classNames)
+                                                       inputShape: classifier.inputShape, classCount: classifier.classCount,
+                                                       classNames: classifier.classNames)
             for start in stride(from: 0, to: rows.count, by: batchSize) {
                 let indices = Array(start..<Swift.min(rows.count, start + batchSize))
                 let (x, y) = rows.batch(indices)

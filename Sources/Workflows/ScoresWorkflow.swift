@@ -104,7 +104,7 @@ extension Workflows {
             let fitted = try CurvatureStrategies.loadFit(from: directory)
             if let factors = fitted as? InfluenceFactors {
                 fisher = factors.labels.rawValue
-                let names = task.model.linearLayers(matching: factors.moduleNames).map(\.name)
+                let names = task.model.trackableLayers(matching: factors.moduleNames).map(\.name)
                 try factors.check(modelFingerprint: ModelFingerprint.of(task.model), moduleNames: names, path: directory.path)
             }
             let computer = try ScoreComputer(task: task, fitted: fitted, configuration: request.configuration)

@@ -67,8 +67,10 @@ public enum TaskLoader {
         switch loaded.kind {
         case let .languageModel(model):
             return try languageModelingTask(ModelRegistry.erased(model), loaded, inputs)
-        case let .multilayerPerceptron(network, configuration):
+        case let .multilayerPerceptron(network, configuration) where configuration.task != "classification":
             return try classificationTask(network, configuration, loaded, inputs)
+        case .multilayerPerceptron, .imageClassifier:
+            return try classificationTask(loaded.classifier!, loaded, inputs)
         }
     }
 
@@ -114,15 +116,21 @@ public enum TaskLoader {
         guard configuration.task == "classification" else {
             throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); influence takes classifiers, regressors and language models")
         }
-        let (count, classes) = (configuration.sizes.first ?? 0, configuration.sizes.last ?? 0)
-        let training = try labeledRows(inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples, inputCount: count, classCount: classes,
-                                       classNames: configuration.classNames)
+        return try classificationTask(loaded.classifier!, loaded, inputs)
+    }
+
+    /// A classifier of any family (an MLP, a CNN) with labeled rows: a CSV file or FashionMNIST.
+    static func classificationTask(_ classifier: FeatureClassifier<Float>, _ loaded: LoadedModel<Float>, _ inputs: TaskInputs) throws -> LoadedTask {
+        let (count, classes) = (classifier.inputCount, classifier.classCount)
+        let training = try labeledRows(inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples, inputShape: classifier.inputShape,
+                                       classCount: classes, classNames: classifier.classNames)
         var query: (rows: LabeledDataset, texts: [String])? = nil
         if let queries = inputs.queries {
-            query = try labeledRows(queries, labelColumn: inputs.labelColumn, limit: inputs.maximumQueries, inputCount: count, classCount: classes,
-                                    classNames: configuration.classNames)
+            query = try labeledRows(queries, labelColumn: inputs.labelColumn, limit: inputs.maximumQueries, inputShape: classifier.inputShape,
+                                    classCount: classes, classNames: classifier.classNames)
         }
-        let task = ClassificationTask(model: network, trainingFeatures: training.rows.features, trainingLabels: training.rows.labels,
+        let task = ClassificationTask(network: classifier.module, forward: classifier.forward, trainingFeatures: training.rows.features,
+                                      trainingLabels: training.rows.labels,
                                       queryFeatures: query?.rows.features ?? Tensor<Float>.zeros(shape: [0, count]), queryLabels: query?.rows.labels ?? [])
         return LoadedTask(task: task, model: loaded, trainTexts: training.texts, queryTexts: query?.texts ?? [], documentTexts: training.texts)
     }
@@ -165,6 +173,14 @@ public enum TaskLoader {
     ///   another number of features than the model's inputs, or a label the model has no class for.
     public static func labeledRows(_ specification: String, labelColumn: String, limit: Int?, inputCount: Int, classCount: Int,
                                    classNames: [String]? = nil) throws -> (rows: LabeledDataset, texts: [String]) {
+        try labeledRows(specification, labelColumn: labelColumn, limit: limit, inputShape: [inputCount], classCount: classCount, classNames: classNames)
+    }
+
+    /// Labeled rows for a model whose examples have `inputShape` (`[features]`, or `[channels,
+    /// height, width]` for an image model, whose rows are images flattened in that order).
+    public static func labeledRows(_ specification: String, labelColumn: String, limit: Int?, inputShape: [Int], classCount: Int,
+                                   classNames: [String]? = nil) throws -> (rows: LabeledDataset, texts: [String]) {
+        let inputCount = inputShape.reduce(1, *)
         var rows: LabeledDataset
         var names: [String]? = nil
         let source: String
@@ -185,6 +201,12 @@ public enum TaskLoader {
         }
         guard rows.count > 0 else { throw WorkflowError("\(source) holds no rows") }
         guard rows.featureCount == inputCount else {
+            if inputShape.count == 3 {
+                let shape = inputShape.map(String.init).joined(separator: "×")
+                throw WorkflowError("\(source) has \(rows.featureCount) values per row, which are not images of \(shape) "
+                                    + "(\(inputCount) values) as the model's first layer takes them"
+                                    + (source.hasPrefix("fashion-mnist") ? " (FashionMNIST images are 1×28×28)" : ""))
+            }
             throw WorkflowError("\(source) has \(rows.featureCount) feature columns; the model takes \(inputCount) inputs")
         }
         if let bad = rows.labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) {

@@ -123,10 +123,13 @@ public struct ClassifierTrainingRequest: Sendable {
     public var targetColumns: [String]?
     public var hidden: [Int]
     public var activation: Activation
+    /// A convolutional network instead of an MLP: its convolutions come before the `hidden` layers.
+    public var convolution: ConvolutionalShape?
     public var training: TrainingOptions
 
     public init(output: URL, data: URL? = nil, labelColumn: String = "label", targetColumns: [String]? = nil, hidden: [Int] = [256, 128],
-                activation: Activation = .relu, training: TrainingOptions) {
+                activation: Activation = .relu, convolution: ConvolutionalShape? = nil, training: TrainingOptions) {
+        self.convolution = convolution
         self.output = output
         self.data = data
         self.labelColumn = labelColumn
@@ -134,6 +137,39 @@ public struct ClassifierTrainingRequest: Sendable {
         self.hidden = hidden
         self.activation = activation
         self.training = training
+    }
+}
+
+/// The convolutional part of a CNN classifier to train: per block, a convolution (`channels`
+/// outputs, `kernelSize` square, padding keeping the size for odd kernels), the activation and a
+/// 2 × 2 pooling; then flatten, the hidden linear layers and the output layer.
+public struct ConvolutionalShape: Sendable, Equatable {
+    public var channels: [Int]
+    public var kernelSize: Int
+    public var pooling: PoolingKind
+    /// `[channels, height, width]` of the data's rows; nil for FashionMNIST's 1 × 28 × 28.
+    public var inputShape: [Int]?
+
+    public init(channels: [Int] = [8, 16], kernelSize: Int = 3, pooling: PoolingKind = .max, inputShape: [Int]? = nil) {
+        self.channels = channels
+        self.kernelSize = kernelSize
+        self.pooling = pooling
+        self.inputShape = inputShape
+    }
+
+    /// The network's steps for `classCount` classes.
+    public func steps(hidden: [Int], activation: Activation, classCount: Int) -> [NetworkStep] {
+        var steps: [NetworkStep] = []
+        for c in channels {
+            steps.append(.conv2d(outChannels: c, kernelSize: (kernelSize, kernelSize), stride: (1, 1), padding: (kernelSize / 2, kernelSize / 2),
+                                 dilation: (1, 1), bias: true))
+            steps.append(.activation(activation))
+            steps.append(.pool(pooling, kernelSize: (2, 2), stride: (2, 2), padding: (0, 0)))
+        }
+        steps.append(.flatten)
+        for h in hidden { steps += [.linear(outFeatures: h, bias: true), .activation(activation)] }
+        steps.append(.linear(outFeatures: classCount, bias: true))
+        return steps
     }
 }
 
@@ -259,30 +295,71 @@ extension Workflows {
             train = try FashionMNIST.load(.train, limit: request.training.maximumExamples)
             validation = try FashionMNIST.load(.test, limit: 2000)
         }
-        let sizes = [train.featureCount] + request.hidden + [train.classCount]
-        try ModelFootprint.check(parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes), copies: 4,
-                                 what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: "--hidden")
-        let model = MultilayerPerceptron<Float>(sizes: sizes, activation: request.activation, seed: request.training.seed)
-        log("model: MLP \(sizes.map(String.init).joined(separator: "-")), \(model.parameterCount.formatted()) parameters; \(train.count) training examples")
-        var configuration = MLPConfiguration(sizes: sizes, activation: request.activation, task: "classification")
-        configuration.classNames = train.classNames
-        try runTrainer(model: model, options: request.training, output: out, exampleCount: train.count, log: log,
-                       save: { try ModelDirectory.save(model, configuration: configuration, to: $0) },
+        let built = try classifierNetwork(request, featureCount: train.featureCount, classCount: train.classCount, classNames: train.classNames, log: log)
+        log("\(train.count) training examples")
+        let forward = built.forward
+        try runTrainer(model: built.module, options: request.training, output: out, exampleCount: train.count, log: log,
+                       save: built.save,
                        batchLoss: { indices in
                            let (x, y) = train.batch(indices)
-                           return Losses.crossEntropy(logits: model(Variable(x)), labels: y)
+                           return Losses.crossEntropy(logits: forward(Variable(x)), labels: y)
                        },
                        validationLoss: validation.map { v in {
-                           Double(Losses.crossEntropy(logits: model(Variable(v.features)), labels: v.labels).value.scalar)
+                           // In batches, so that a convolution's unfolded windows stay small.
+                           var total = 0.0
+                           for start in stride(from: 0, to: v.count, by: 256) {
+                               let (x, y) = v.batch(Array(start..<Swift.min(v.count, start + 256)))
+                               total += Double(withoutGradients { Losses.crossEntropy(logits: forward(Variable(x)), labels: y, reduction: .sum) }.value.scalar)
+                           }
+                           return total / Double(v.count)
                        } })
         if let validation {
-            let predictions = withoutGradients { model(Variable(validation.features)).value.argmax(alongAxis: 1) }
-            let accuracy = Double(zip(predictions, validation.labels).filter { $0 == $1 }.count) / Double(validation.count)
-            log(String(format: "validation accuracy: %.3f", accuracy))
+            var correct = 0
+            for start in stride(from: 0, to: validation.count, by: 256) {
+                let indices = Array(start..<Swift.min(validation.count, start + 256))
+                let (x, y) = validation.batch(indices)
+                let predictions = withoutGradients { forward(Variable(x)).value.argmax(alongAxis: 1) }
+                correct += zip(predictions, y).filter { $0 == $1 }.count
+            }
+            log(String(format: "validation accuracy: %.3f", Double(correct) / Double(validation.count)))
         }
-        try ModelDirectory.save(model, configuration: configuration, to: out)
+        try built.save(out)
         // What `validate lds|mislabels` needs to train the same model again on other rows.
         try MLPRetraining.writeRecord(request.training, steps: request.training.steps(exampleCount: train.count), to: out)
+    }
+
+    /// The network a classifier request asks for (an MLP, or a CNN with ``ClassifierTrainingRequest/convolution``),
+    /// freshly initialised, with its forward pass and how to save it.
+    static func classifierNetwork(_ request: ClassifierTrainingRequest, featureCount: Int, classCount: Int, classNames: [String]?,
+                                  log: (String) -> Void) throws
+        -> (module: Module<Float>, forward: (Variable<Float>) -> Variable<Float>, save: (URL) throws -> Void) {
+        guard let convolution = request.convolution else {
+            let sizes = [featureCount] + request.hidden + [classCount]
+            try ModelFootprint.check(parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes), copies: 4,
+                                     what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: "--hidden")
+            let model = MultilayerPerceptron<Float>(sizes: sizes, activation: request.activation, seed: request.training.seed)
+            log("model: MLP \(sizes.map(String.init).joined(separator: "-")), \(model.parameterCount.formatted()) parameters")
+            var configuration = MLPConfiguration(sizes: sizes, activation: request.activation, task: "classification")
+            configuration.classNames = classNames
+            return (model, { model($0) }, { try ModelDirectory.save(model, configuration: configuration, to: $0) })
+        }
+        let shape = convolution.inputShape ?? (request.data == nil ? [1, 28, 28] : [])
+        guard shape.count == 3, shape.reduce(1, *) == featureCount else {
+            let given = convolution.inputShape.map { $0.map(String.init).joined(separator: ",") } ?? "none"
+            throw WorkflowError("the data has \(featureCount) values per row, which are not images of the input shape \(given); "
+                                + "give --input-shape CHANNELS,HEIGHT,WIDTH with that many values")
+        }
+        let steps = convolution.steps(hidden: request.hidden, activation: request.activation, classCount: classCount)
+        var configuration = CNNConfiguration(inputShape: shape, steps: steps, classNames: classNames)
+        do { _ = try SequentialNetwork<Float>.shapes(of: steps, input: shape) } catch let error as NetworkShapeError {
+            throw WorkflowError("the network does not fit images of \(shape.map(String.init).joined(separator: "×")): \(error); "
+                                + "use fewer or smaller convolutions (--channels, --kernel-size)")
+        }
+        try ModelFootprint.check(parameters: configuration.parameterCount, copies: 4, what: "the CNN", path: "--channels")
+        let model = SequentialNetwork<Float>(steps: steps, inputShape: shape, seed: request.training.seed)
+        configuration.classNames = classNames
+        log("model: CNN \(steps.map(\.typeName).joined(separator: " → ")), \(model.parameterCount.formatted()) parameters")
+        return (model, { model($0) }, { try ModelDirectory.save(model, configuration: configuration, to: $0) })
     }
 
     /// An MLP regressor on a CSV file's target columns (squared error, summed over outputs and

@@ -306,7 +306,7 @@ extension Workflows {
             throw WorkflowError("--flip-fraction must be between 0 and 1, got \(request.flipFraction)")
         }
         let n = task.trainingExampleCount
-        let classes = task.network.linearLayers().last?.layer.outputCount ?? 0
+        let classes = task.network.trackableLayers().last?.layer.outputCount ?? 0
         let (labels, flipped) = MislabelDetection.flip(labels: task.trainingLabels, classCount: classes, fraction: request.flipFraction, seed: request.seed)
         guard !flipped.isEmpty else { throw WorkflowError("flipping \(request.flipFraction) of \(n) labels flips none; give more rows or a larger --flip-fraction") }
         step("mislabels: \(flipped.count) of \(n) labels flipped; retraining: \(retraining.description)")

@@ -97,7 +97,7 @@ struct TrainCommandTests {
         (["train", "--out", "/tmp/x", "--corpus", "wikipedia"], "Error: unknown corpus 'wikipedia' (available: fortunes)"),
         (["train", "--out", "/tmp/x", "--corpus", "fortunes", "--steps", "0"], "Error: option '--steps' must be at least 1, got 0"),
         (["train", "--out", "/tmp/x", "--model-type", "mlp"], "Error: MLP training needs exactly one of --dataset fashion-mnist and --data FILE.csv"),
-        (["train", "--out", "/tmp/x", "--model-type", "cnn"], "Error: option '--model-type' must be one of gpt2, llama, gpt_neox, mlp, got 'cnn'"),
+        (["train", "--out", "/tmp/x", "--model-type", "resnet"], "Error: option '--model-type' must be one of gpt2, llama, gpt_neox, mlp, cnn, got 'resnet'"),
     ])
     func invalidCombinationsAreUsageErrors(arguments: [String], message: String) throws {
         let r = try Influence.run(arguments)
