@@ -139,6 +139,24 @@ struct VisionLayerTests {
         }
     }
 
+    /// PyTorch's convention for ties: the first largest element of each window, row-major, takes
+    /// the whole gradient (others none), so per-position output gradients match nn.MaxPool2d's.
+    @Test func maxPoolingTiesGiveTheGradientToTheFirstMaximum() {
+        // A 4×4 image of 2×2 windows: constant; a tie of the last two; a strict maximum; a NaN after a value.
+        let x = Variable(Tensor<Double>(shape: [1, 1, 4, 4], scalars: [1, 1, 0, 3,
+                                                                      1, 1, 3, 3,
+                                                                      5, 2, 4, .nan,
+                                                                      2, 9, 4, 1]), requiresGradient: true)
+        let pool = Pool2d<Double>(.max, kernelSize: (2, 2))
+        let y = pool(x)
+        #expect(y.value.scalars[0] == 1 && y.value.scalars[1] == 3 && y.value.scalars[2] == 9 && y.value.scalars[3].isNaN)
+        let g = gradients(of: (y * Variable(Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4]))).sum(), at: [x])[0].value.scalars
+        #expect(g == [1, 0, 0, 2,
+                      0, 0, 0, 0,
+                      0, 0, 0, 4,
+                      0, 3, 0, 0])
+    }
+
     private static let smallNetwork: [NetworkStep] = [
         .conv2d(outChannels: 3, kernelSize: (3, 2), stride: (1, 1), padding: (1, 1), dilation: (1, 2), bias: true),
         .activation(.tanh),

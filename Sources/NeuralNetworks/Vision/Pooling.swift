@@ -3,8 +3,10 @@ import TensorCore
 
 /// How a pooling window is reduced.
 public enum PoolingKind: String, Sendable, Codable {
-    /// The largest value of each window (PyTorch's `MaxPool2d`: padding never wins); ties share
-    /// the gradient.
+    /// The largest value of each window (PyTorch's `MaxPool2d`: padding never wins). As in
+    /// PyTorch, the first largest element of a window in row-major order (or its first NaN) takes
+    /// the whole gradient: ties are common (a background of equal values after a bias and a ReLU),
+    /// and how they share the gradient changes each position's output gradient, so KFC's S.
     case max
     /// The mean of each window, padding counted as zeros (`AvgPool2d` with `count_include_pad`).
     case average
@@ -46,8 +48,31 @@ public final class Pool2d<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
             let inside = Tensor<Scalar>.ones(shape: [1, 1, height, width]).unfoldedWindows(geometry)
             windows = windows + Variable((inside - 1) * Scalar.greatestFiniteMagnitude)
         }
-        let reduced = kind == .max ? windows.max(alongAxes: [2]) : windows.mean(alongAxes: [2])
+        let reduced = kind == .max ? windows.gather(along: 2, indices: Self.firstMaxima(windows.value)) : windows.mean(alongAxes: [2])
         return reduced.reshaped(to: [batch, channels, oh, ow])
+    }
+}
+
+extension Pool2d {
+    /// For each row of `[m, positions, window]`, the index of its first largest value (or first NaN).
+    static func firstMaxima(_ windows: Tensor<Scalar>) -> [Int] {
+        let k = windows.shape[2], rows = windows.shape[0] * windows.shape[1]
+        var indices = [Int](repeating: 0, count: rows)
+        windows.withUnsafeBufferPointer { v in
+            for r in 0..<rows {
+                let row = v.baseAddress! + r * k
+                var best = 0, value = row[0]
+                if !value.isNaN {
+                    for j in 1..<k where row[j] > value || row[j].isNaN {
+                        best = j
+                        value = row[j]
+                        if value.isNaN { break }
+                    }
+                }
+                indices[r] = best
+            }
+        }
+        return indices
     }
 }
 
