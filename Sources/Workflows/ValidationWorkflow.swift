@@ -106,10 +106,10 @@ extension Workflows {
             let retraining = try MLPRetraining(modelDirectory: request.inputs.model)
             guard request.kind == .lds else { return try validateMislabels(task, retraining, request, specifications, step, progress) }
             return try validateLDS(task, retraining.description, retraining.options.seed, request, specifications, step, progress) { rows, seed in
-                let model = try retraining.train(features: task.trainingFeatures, labels: task.trainingLabels, rows: rows, seed: seed)
+                let model = try retraining.trainClassifier(features: task.trainingFeatures, labels: task.trainingLabels, rows: rows, seed: seed)
                 return ProximalBregmanResponse<ClassificationTask<Float>>.measurements(
-                    ClassificationTask(model: model, trainingFeatures: task.trainingFeatures, trainingLabels: task.trainingLabels,
-                                       queryFeatures: task.queryFeatures, queryLabels: task.queryLabels))
+                    ClassificationTask(network: model.network, forward: model.forward, trainingFeatures: task.trainingFeatures,
+                                       trainingLabels: task.trainingLabels, queryFeatures: task.queryFeatures, queryLabels: task.queryLabels))
             }
         case let (.lds, task as RegressionTask<Float>):
             let retraining = try MLPRetraining(modelDirectory: request.inputs.model)
@@ -131,7 +131,7 @@ extension Workflows {
         case (.mislabels, _ as RegressionTask<Float>):
             throw WorkflowError("validate mislabels flips class labels; \(request.inputs.model.path) is a regressor")
         default:
-            throw WorkflowError("validate \(request.kind.rawValue) retrains the model, which it does for MLP classifiers (and, for lds, regressors) made by `influence train`; \(request.inputs.model.path) is a \(loaded.model.modelType) model (validate pbrf works on it)")
+            throw WorkflowError("validate \(request.kind.rawValue) retrains the model, which it does for MLP and CNN classifiers (and, for lds, MLP regressors) made by `influence train`; \(request.inputs.model.path) is a \(loaded.model.modelType) model (validate pbrf works on it)")
         }
     }
 
@@ -311,10 +311,10 @@ extension Workflows {
         guard !flipped.isEmpty else { throw WorkflowError("flipping \(request.flipFraction) of \(n) labels flips none; give more rows or a larger --flip-fraction") }
         step("mislabels: \(flipped.count) of \(n) labels flipped; retraining: \(retraining.description)")
         let started = Date()
-        let model = try retraining.train(features: task.trainingFeatures, labels: labels, rows: Array(0..<n), seed: retraining.options.seed)
+        let model = try retraining.trainClassifier(features: task.trainingFeatures, labels: labels, rows: Array(0..<n), seed: retraining.options.seed)
         let truthSeconds = Date().timeIntervalSince(started)
         // The retrained model with its flipped labels; the first query keeps the engine's query side non-empty.
-        let noisy = ClassificationTask(model: model, trainingFeatures: task.trainingFeatures, trainingLabels: labels,
+        let noisy = ClassificationTask(network: model.network, forward: model.forward, trainingFeatures: task.trainingFeatures, trainingLabels: labels,
                                        queryFeatures: task.trainingFeatures.indexSelect(along: 0, indices: [0]), queryLabels: [labels[0]])
         let header: [String: JSONValue] = [
             "kind": "mislabels", "data": .string(candidateDataFingerprint(task)), "training": .string(retraining.description),
@@ -509,12 +509,16 @@ struct StrategySpecification {
     var directoryName: String { text.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }.reduce(into: "") { $0.append($1) } }
 }
 
-/// Retraining an MLP classifier or regressor as `influence train` trained it (its `training_options.json`).
+/// Retraining an MLP classifier or regressor, or a CNN classifier, as `influence train` trained it
+/// (its config.json and `training_options.json`).
 public struct MLPRetraining: CustomStringConvertible {
+    /// The MLP's layer sizes (empty for a CNN).
     public let sizes: [Int]
     public let activation: Activation
     /// "classification" or "regression".
     public let task: String
+    /// The network of a CNN classifier, or nil for an MLP.
+    public let convolution: CNNConfiguration?
     public let options: TrainingOptions
 
     public static let fileName = "training_options.json"
@@ -522,14 +526,21 @@ public struct MLPRetraining: CustomStringConvertible {
     /// - Throws: ``WorkflowError`` when the directory lacks the record of its training.
     public init(modelDirectory: URL) throws {
         let config = modelDirectory.appendingPathComponent("config.json")
-        guard let configData = FileManager.default.contents(atPath: config.path),
-              let configuration = try? JSONDecoder().decode(MLPConfiguration.self, from: configData),
-              let activation = Activation(rawValue: configuration.activation) else {
-            throw WorkflowError("\(config.path) is not the config.json of an MLP")
+        let configData = FileManager.default.contents(atPath: config.path)
+        if let configData, let configuration = try? JSONDecoder().decode(MLPConfiguration.self, from: configData),
+           let activation = Activation(rawValue: configuration.activation) {
+            sizes = configuration.sizes
+            self.activation = activation
+            task = configuration.task
+            convolution = nil
+        } else if let hf = try? HuggingFaceConfiguration(directory: modelDirectory), hf.modelType == "cnn" {
+            convolution = try CNNConfiguration(hf)
+            sizes = []
+            activation = .relu
+            task = "classification"
+        } else {
+            throw WorkflowError("\(config.path) is not the config.json of an MLP or a CNN")
         }
-        sizes = configuration.sizes
-        self.activation = activation
-        task = configuration.task
         options = try Self.recordedOptions(modelDirectory)
     }
 
@@ -556,6 +567,7 @@ public struct MLPRetraining: CustomStringConvertible {
         self.sizes = sizes
         self.activation = activation
         self.task = task
+        convolution = nil
         self.options = options
     }
 
@@ -572,37 +584,52 @@ public struct MLPRetraining: CustomStringConvertible {
     }
 
     public var description: String {
-        String(format: "MLP %@ %@ (%@), %d steps of %d, %@ at %g", task == "regression" ? "regressor" : "classifier",
+        if let convolution {
+            return String(format: "CNN classifier %@ on %@, %d steps of %d, %@ at %g", convolution.steps.map(\.typeName).joined(separator: "-"),
+                          convolution.inputShape.map(String.init).joined(separator: "×"), options.steps, options.batchSize, options.optimizer,
+                          options.learningRate)
+        }
+        return String(format: "MLP %@ %@ (%@), %d steps of %d, %@ at %g", task == "regression" ? "regressor" : "classifier",
                sizes.map(String.init).joined(separator: "-"), activation.rawValue, options.steps, options.batchSize, options.optimizer,
                options.learningRate)
     }
 
-    /// A new classifier trained on `rows` of the data with these options and `seed` (initialisation and order).
-    public func train(features: Tensor<Float>, labels: [Int], rows: [Int], seed: UInt64) throws -> MultilayerPerceptron<Float> {
+    /// A new classifier (the MLP or the CNN of the directory) trained on `rows` of the data with
+    /// these options and `seed` (initialisation and order), as its module and forward pass.
+    public func trainClassifier(features: Tensor<Float>, labels: [Int], rows: [Int],
+                                seed: UInt64) throws -> (network: Module<Float>, forward: (Variable<Float>) -> Variable<Float>) {
         let x = features.indexSelect(along: 0, indices: rows)
         let y = rows.map { labels[$0] }
-        return try train(rows: rows.count, seed: seed) { model, batch in
-            Losses.crossEntropy(logits: model(Variable(x.indexSelect(along: 0, indices: batch))), labels: batch.map { y[$0] })
+        func fit<M: Module<Float> & UnaryLayer>(_ model: M) throws -> (network: Module<Float>, forward: (Variable<Float>) -> Variable<Float>)
+            where M.Scalar == Float {
+            try train(model, rows: rows.count, seed: seed) { batch in
+                Losses.crossEntropy(logits: model(Variable(x.indexSelect(along: 0, indices: batch))), labels: batch.map { y[$0] })
+            }
+            return (model, { model($0) })
         }
+        if let convolution { return try fit(SequentialNetwork<Float>(steps: convolution.steps, inputShape: convolution.inputShape, seed: seed)) }
+        return try fit(MultilayerPerceptron<Float>(sizes: sizes, activation: activation, seed: seed))
     }
 
     /// A new regressor trained on `rows` (squared error summed over outputs, averaged over the batch, as `influence train`).
     public func train(features: Tensor<Float>, targets: Tensor<Float>, rows: [Int], seed: UInt64) throws -> MultilayerPerceptron<Float> {
         let x = features.indexSelect(along: 0, indices: rows), y = targets.indexSelect(along: 0, indices: rows)
-        return try train(rows: rows.count, seed: seed) { model, batch in
+        let model = MultilayerPerceptron<Float>(sizes: sizes, activation: activation, seed: seed)
+        try train(model, rows: rows.count, seed: seed) { batch in
             Losses.meanSquaredError(model(Variable(x.indexSelect(along: 0, indices: batch))), y.indexSelect(along: 0, indices: batch), reduction: .sum)
                 * (1 / Float(batch.count))
         }
+        return model
     }
 
-    func train(rows: Int, seed: UInt64, loss: @escaping (MultilayerPerceptron<Float>, [Int]) -> Variable<Float>) throws -> MultilayerPerceptron<Float> {
-        let model = MultilayerPerceptron<Float>(sizes: sizes, activation: activation, seed: seed)
+    /// Trains `model` in place with these options and `seed` (the order of the batches).
+    func train(_ model: Module<Float>, rows: Int, seed: UInt64, loss: @escaping ([Int]) -> Variable<Float>) throws {
         var o = options
         o.seed = seed
         let configuration = o.configuration(steps: o.steps)
         func run<O: Optimizer>(_ optimizer: O) throws where O.Scalar == Float {
             let trainer = Trainer(model: model, optimizer: optimizer, configuration: configuration, exampleCount: rows,
-                                  batchLoss: { loss(model, $0) })
+                                  batchLoss: { loss($0) })
             trainer.showsProgress = false
             try trainer.run()
         }
@@ -612,7 +639,6 @@ public struct MLPRetraining: CustomStringConvertible {
         } else {
             try run(AdamW(parameters: parameters, learningRate: o.learningRate, weightDecay: o.weightDecay))
         }
-        return model
     }
 }
 

@@ -74,6 +74,28 @@ struct CNNCommandTests {
         #expect(pbrf.exitCode == 0 && pbrf.standardOutput.contains("pearson"), "\(pbrf.standardOutput)\(pbrf.standardError)")
     }
 
+    @Test func ldsAndMislabelsRetrainTheCNN() throws {
+        let dir = Influence.temporaryDirectory()
+        let model = dir.appendingPathComponent("cnn")
+        let trained = try Influence.run(["train", "--architecture", "cnn", "--dataset", "fashion-mnist", "--channels", "2", "--max-examples", "96",
+                                         "--steps", "30", "--batch-size", "16", "--learning-rate", "0.01", "--validation-fraction", "0",
+                                         "--validation-interval", "0", "--out", model.path])
+        try #require(trained.exitCode == 0, "\(trained.standardError)")
+        let lds = try Influence.run(["validate", "lds", "--model", model.path, "--train", "fashion-mnist:train", "--queries", "fashion-mnist:test",
+                                     "--max-examples", "48", "--max-queries", "3", "--subsets", "6", "--strategies", "ekfac,identity",
+                                     "--damping", "0.01", "--out", dir.appendingPathComponent("lds").path])
+        #expect(lds.exitCode == 0 && lds.standardError.contains("CNN classifier conv2d-relu-max_pool2d-flatten-linear"), "\(lds.standardError)")
+        let rows = ValidateCommandTests.strategies(try ValidateCommandTests.record(dir.appendingPathComponent("lds/lds.json")))
+        guard case let .number(value)? = rows["ekfac"]?["lds"] else {
+            Issue.record("no LDS for ekfac: \(rows)")
+            return
+        }
+        #expect(value >= -1 && value <= 1)
+        let mislabels = try Influence.run(["validate", "mislabels", "--model", model.path, "--train", "fashion-mnist:train", "--max-examples", "60",
+                                           "--strategies", "identity,ekfac", "--damping", "0.01", "--out", dir.appendingPathComponent("mislabels").path])
+        #expect(mislabels.exitCode == 0 && mislabels.standardOutput.contains("auc"), "\(mislabels.standardOutput)\(mislabels.standardError)")
+    }
+
     @Test func dataThatDoesNotFitTheFirstLayerIsNamed() throws {
         let dir = Influence.temporaryDirectory()
         let model = dir.appendingPathComponent("cnn")
