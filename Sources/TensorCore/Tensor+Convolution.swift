@@ -1,3 +1,5 @@
+import CKernels
+
 /// The geometry of a 2-D sliding window (a convolution's kernel or a pooling window) over
 /// `[batch, channels, height, width]` images, PyTorch's conventions:
 ///
@@ -47,7 +49,47 @@ public struct WindowGeometry: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+extension WindowGeometry {
+    func kernelGeometry(channels: Int, height: Int, width: Int, output: (Int, Int)) -> ck_window_geometry {
+        ck_window_geometry(channels: channels, height: height, width: width, kernel_h: kernel.0, kernel_w: kernel.1, stride_h: stride.0,
+                           stride_w: stride.1, pad_h: padding.0, pad_w: padding.1, dilation_h: dilation.0, dilation_w: dilation.1,
+                           out_h: output.0, out_w: output.1)
+    }
+}
+
 extension Tensor {
+    /// Max pooling's choice in each window of `[batch, channels, height, width]` images: the flat
+    /// index into this tensor of the window's first largest value (or first NaN), scanning it row by
+    /// row as PyTorch does, padding never chosen; `[batch · channels · oh · ow]` indices in
+    /// row-major output order.
+    ///
+    /// - Precondition: the window fits and padding is at most half the kernel.
+    public func maxPoolingIndices(_ geometry: WindowGeometry) -> [Int] {
+        precondition(rank == 4, "maxPoolingIndices needs [batch, channels, height, width], shape is \(shape)")
+        let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
+        guard let (oh, ow) = geometry.outputSize(height: h, width: w),
+              2 * geometry.padding.0 <= geometry.kernel.0, 2 * geometry.padding.1 <= geometry.kernel.1 else {
+            preconditionFailure("pooling window \(geometry) does not fit an image of \(h)×\(w)")
+        }
+        let g = geometry.kernelGeometry(channels: 1, height: h, width: w, output: (oh, ow))
+        var indices = [Int](repeating: 0, count: planes * oh * ow)
+        withUnsafeBufferPointer { src in
+            indices.withUnsafeMutableBufferPointer { out in
+                let x = UnsafeRawPointer(src.baseAddress!), o = out.baseAddress!
+                Parallelism.forEachChunk(count: planes, minimumChunk: Swift.max(1, (1 << 16) / Swift.max(1, h * w))) { p in
+                    withUnsafePointer(to: g) { g in
+                        if Scalar.self == Float.self {
+                            ck_max_pool_indices_f32(x.assumingMemoryBound(to: Float.self) + p.lowerBound * h * w, o + p.lowerBound * oh * ow, p.count, g)
+                        } else {
+                            ck_max_pool_indices_f64(x.assumingMemoryBound(to: Double.self) + p.lowerBound * h * w, o + p.lowerBound * oh * ow, p.count, g)
+                        }
+                    }
+                }
+            }
+        }
+        return indices
+    }
+
     /// The windows of `[batch, channels, height, width]` images as rows (im2col):
     /// `[batch, positions, channels × kh × kw]`, positions in row-major output order and each row
     /// ordered (channel, kernel row, kernel column) — the layout of PyTorch's `unfold` transposed,
@@ -59,27 +101,20 @@ extension Tensor {
         guard let (oh, ow) = geometry.outputSize(height: h, width: w) else {
             preconditionFailure("window \(geometry) does not fit an image of \(h)×\(w)")
         }
-        let (kh, kw) = geometry.kernel
-        let columns = c * kh * kw, positions = oh * ow
+        let g = geometry.kernelGeometry(channels: c, height: h, width: w, output: (oh, ow))
+        let columns = c * geometry.kernel.0 * geometry.kernel.1, positions = oh * ow
+        let imageSize = c * h * w, rowsSize = positions * columns
         return Tensor(shape: [n, positions, columns]) { out in
             withUnsafeBufferPointer { src in
-                let x = src.baseAddress!
-                for b in 0..<n {
-                    for oy in 0..<oh {
-                        for ox in 0..<ow {
-                            let row = out + (b * positions + oy * ow + ox) * columns
-                            var k = 0
-                            for ch in 0..<c {
-                                let image = x + (b * c + ch) * h * w
-                                for ky in 0..<kh {
-                                    let y = oy * geometry.stride.0 - geometry.padding.0 + ky * geometry.dilation.0
-                                    for kx in 0..<kw {
-                                        let xx = ox * geometry.stride.1 - geometry.padding.1 + kx * geometry.dilation.1
-                                        row[k] = (y >= 0 && y < h && xx >= 0 && xx < w) ? image[y * w + xx] : 0
-                                        k += 1
-                                    }
-                                }
-                            }
+                let x = UnsafeRawPointer(src.baseAddress!), rows = UnsafeMutableRawPointer(out)
+                Parallelism.forEachChunk(count: n, minimumChunk: Swift.max(1, (1 << 16) / Swift.max(1, rowsSize))) { images in
+                    withUnsafePointer(to: g) { g in
+                        if Scalar.self == Float.self {
+                            ck_unfold_windows_f32(x.assumingMemoryBound(to: Float.self) + images.lowerBound * imageSize,
+                                                  rows.assumingMemoryBound(to: Float.self) + images.lowerBound * rowsSize, images.count, g)
+                        } else {
+                            ck_unfold_windows_f64(x.assumingMemoryBound(to: Double.self) + images.lowerBound * imageSize,
+                                                  rows.assumingMemoryBound(to: Double.self) + images.lowerBound * rowsSize, images.count, g)
                         }
                     }
                 }
@@ -96,29 +131,23 @@ extension Tensor {
         guard let (oh, ow) = geometry.outputSize(height: h, width: w) else {
             preconditionFailure("window \(geometry) does not fit an image of \(h)×\(w)")
         }
-        let (kh, kw) = geometry.kernel
-        let columns = c * kh * kw, positions = oh * ow
+        let g = geometry.kernelGeometry(channels: c, height: h, width: w, output: (oh, ow))
+        let columns = c * geometry.kernel.0 * geometry.kernel.1, positions = oh * ow
         precondition(rows.shape == [n, positions, columns], "foldedWindows: rows \(rows.shape) should be \([n, positions, columns]) for images \(imageShape)")
+        let imageSize = c * h * w, rowsSize = positions * columns
         var result = Tensor.zeros(shape: imageShape)
         result.withUnsafeMutableBufferPointer { dst in
             rows.withUnsafeBufferPointer { src in
-                let x = dst.baseAddress!
-                for b in 0..<n {
-                    for oy in 0..<oh {
-                        for ox in 0..<ow {
-                            let row = src.baseAddress! + (b * positions + oy * ow + ox) * columns
-                            var k = 0
-                            for ch in 0..<c {
-                                let image = x + (b * c + ch) * h * w
-                                for ky in 0..<kh {
-                                    let y = oy * geometry.stride.0 - geometry.padding.0 + ky * geometry.dilation.0
-                                    for kx in 0..<kw {
-                                        let xx = ox * geometry.stride.1 - geometry.padding.1 + kx * geometry.dilation.1
-                                        if y >= 0 && y < h && xx >= 0 && xx < w { image[y * w + xx] += row[k] }
-                                        k += 1
-                                    }
-                                }
-                            }
+                let x = UnsafeMutableRawPointer(dst.baseAddress!), r = UnsafeRawPointer(src.baseAddress!)
+                // Images are disjoint, so threads split them without sharing a sum.
+                Parallelism.forEachChunk(count: n, minimumChunk: Swift.max(1, (1 << 16) / Swift.max(1, rowsSize))) { images in
+                    withUnsafePointer(to: g) { g in
+                        if Scalar.self == Float.self {
+                            ck_fold_windows_f32(r.assumingMemoryBound(to: Float.self) + images.lowerBound * rowsSize,
+                                                x.assumingMemoryBound(to: Float.self) + images.lowerBound * imageSize, images.count, g)
+                        } else {
+                            ck_fold_windows_f64(r.assumingMemoryBound(to: Double.self) + images.lowerBound * rowsSize,
+                                                x.assumingMemoryBound(to: Double.self) + images.lowerBound * imageSize, images.count, g)
                         }
                     }
                 }

@@ -36,6 +36,25 @@ void ck_cross_entropy_gradient_f32(const float *x, const ptrdiff_t *labels, cons
 /// Row-wise softmax, or log-softmax when `log` is non-zero.
 void ck_softmax_f32(const float *x, float *y, ptrdiff_t rows, ptrdiff_t columns, int log);
 
+/// The geometry of sliding windows over `channels × height × width` images (PyTorch's conventions;
+/// `out_h`, `out_w` the number of window positions, already checked to fit).
+typedef struct {
+    ptrdiff_t channels, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, out_h, out_w;
+} ck_window_geometry;
+/// im2col: `rows[b, oy·out_w + ox, (ch·kh + ky)·kw + kx]` = the image value under that window
+/// element, 0 in the padding; `rows` is `batch × positions × channels·kh·kw`.
+void ck_unfold_windows_f32(const float *x, float *rows, ptrdiff_t batch, const ck_window_geometry *g);
+void ck_unfold_windows_f64(const double *x, double *rows, ptrdiff_t batch, const ck_window_geometry *g);
+/// col2im, the adjoint: every row element added into the image position it was read from (`x`
+/// must start at zero, or hold what is added to).
+void ck_fold_windows_f32(const float *rows, float *x, ptrdiff_t batch, const ck_window_geometry *g);
+void ck_fold_windows_f64(const double *rows, double *x, ptrdiff_t batch, const ck_window_geometry *g);
+/// Max pooling of `planes` images of `height × width` (g->channels is ignored): for each window,
+/// row-major over the planes and positions, the flat index into `x` of its first largest value
+/// (first NaN), scanning the window row by row, as PyTorch's max pooling picks it; padding never wins.
+void ck_max_pool_indices_f32(const float *x, ptrdiff_t *indices, ptrdiff_t planes, const ck_window_geometry *g);
+void ck_max_pool_indices_f64(const double *x, ptrdiff_t *indices, ptrdiff_t planes, const ck_window_geometry *g);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,8 +14,10 @@ public enum PoolingKind: String, Sendable, Codable {
 
 /// Max or average pooling over `[batch, channels, height, width]`, channel by channel.
 ///
-/// Each channel is unfolded into its windows and reduced along the window, so the backward pass
-/// is folding (col2im) of the reduction's cotangent and gradients of gradients work.
+/// Max pooling selects each window's first maximum (``Tensor/maxPoolingIndices(_:)``); average
+/// pooling unfolds each channel into its windows and takes their mean, so its backward pass is
+/// folding (col2im). Both are linear in the input once the choice is made, so gradients of
+/// gradients work.
 public final class Pool2d<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
     public let kind: PoolingKind
     public let geometry: WindowGeometry
@@ -40,39 +42,14 @@ public final class Pool2d<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
         guard let (oh, ow) = outputSize(height: height, width: width) else {
             preconditionFailure("pooling \(geometry) does not fit an image of \(height)×\(width)")
         }
-        var windows = x.reshaped(to: [batch * channels, 1, height, width]).unfoldedWindows(geometry)   // [b·c, oh·ow, kh·kw]
-        if kind == .max && (geometry.padding.0 > 0 || geometry.padding.1 > 0) {
-            // Padding reads as −∞ for the maximum, as in PyTorch: a constant far below any value
-            // is added where the window lies in the padding (a window is never all padding, since
-            // padding is at most half the kernel).
-            let inside = Tensor<Scalar>.ones(shape: [1, 1, height, width]).unfoldedWindows(geometry)
-            windows = windows + Variable((inside - 1) * Scalar.greatestFiniteMagnitude)
+        if kind == .max {
+            // Each output picks one input element: a selection, whose gradient is an index-add
+            // (and that one's a selection again, so gradients of gradients work).
+            return x.reshaped(to: [x.scalarCount]).indexSelect(along: 0, indices: x.value.maxPoolingIndices(geometry))
+                .reshaped(to: [batch, channels, oh, ow])
         }
-        let reduced = kind == .max ? windows.gather(along: 2, indices: Self.firstMaxima(windows.value)) : windows.mean(alongAxes: [2])
+        let reduced = x.reshaped(to: [batch * channels, 1, height, width]).unfoldedWindows(geometry).mean(alongAxes: [2])   // [b·c, oh·ow]
         return reduced.reshaped(to: [batch, channels, oh, ow])
-    }
-}
-
-extension Pool2d {
-    /// For each row of `[m, positions, window]`, the index of its first largest value (or first NaN).
-    static func firstMaxima(_ windows: Tensor<Scalar>) -> [Int] {
-        let k = windows.shape[2], rows = windows.shape[0] * windows.shape[1]
-        var indices = [Int](repeating: 0, count: rows)
-        windows.withUnsafeBufferPointer { v in
-            for r in 0..<rows {
-                let row = v.baseAddress! + r * k
-                var best = 0, value = row[0]
-                if !value.isNaN {
-                    for j in 1..<k where row[j] > value || row[j].isNaN {
-                        best = j
-                        value = row[j]
-                        if value.isNaN { break }
-                    }
-                }
-                indices[r] = best
-            }
-        }
-        return indices
     }
 }
 
