@@ -62,10 +62,12 @@
 WINDOW_KERNELS(float, f32)
 WINDOW_KERNELS(double, f64)
 
-// Max pooling straight from the images: for each window, the flat index (into x) of its first
-// largest value or first NaN, scanning the window row by row; padding never wins.
+// Max pooling straight from the images: for each window, the flat index of its first largest value
+// or first NaN, scanning the window row by row; padding never wins. `x` points at plane
+// `first_plane` of the tensor the indices address.
 #define MAX_POOL_KERNEL(T, SUFFIX)                                                                                    \
-    void ck_max_pool_indices_##SUFFIX(const T *x, ptrdiff_t *indices, ptrdiff_t planes, const ck_window_geometry *g) { \
+    void ck_max_pool_indices_##SUFFIX(const T *x, ptrdiff_t *indices, ptrdiff_t first_plane, ptrdiff_t planes,        \
+                                      const ck_window_geometry *g) {                                                \
         const ptrdiff_t h = g->height, w = g->width;                                                                 \
         for (ptrdiff_t p = 0; p < planes; p++) {                                                                     \
             const T *image = x + p * h * w;                                                                          \
@@ -86,7 +88,7 @@ WINDOW_KERNELS(double, f64)
                             }                                                                                        \
                         }                                                                                            \
                     }                                                                                                \
-                    *indices++ = p * h * w + (best < 0 ? 0 : best);                                                  \
+                    *indices++ = (first_plane + p) * h * w + (best < 0 ? 0 : best);                                  \
                 }                                                                                                    \
             }                                                                                                        \
         }                                                                                                            \

@@ -79,9 +79,11 @@ extension Tensor {
                 Parallelism.forEachChunk(count: planes, minimumChunk: Swift.max(1, (1 << 16) / Swift.max(1, h * w))) { p in
                     withUnsafePointer(to: g) { g in
                         if Scalar.self == Float.self {
-                            ck_max_pool_indices_f32(x.assumingMemoryBound(to: Float.self) + p.lowerBound * h * w, o + p.lowerBound * oh * ow, p.count, g)
+                            ck_max_pool_indices_f32(x.assumingMemoryBound(to: Float.self) + p.lowerBound * h * w, o + p.lowerBound * oh * ow,
+                                                    p.lowerBound, p.count, g)
                         } else {
-                            ck_max_pool_indices_f64(x.assumingMemoryBound(to: Double.self) + p.lowerBound * h * w, o + p.lowerBound * oh * ow, p.count, g)
+                            ck_max_pool_indices_f64(x.assumingMemoryBound(to: Double.self) + p.lowerBound * h * w, o + p.lowerBound * oh * ow,
+                                                    p.lowerBound, p.count, g)
                         }
                     }
                 }

@@ -2,22 +2,56 @@ import Testing
 import TensorCore
 import _TestSupport
 
-@Suite("Sliding windows: im2col, its adjoint, first maxima")
+@Suite("Sliding windows: im2col, its adjoint, max pooling's choices")
 struct TensorWindowTests {
     static let geometry = WindowGeometry(kernel: (3, 2), stride: (2, 1), padding: (1, 1), dilation: (1, 2))
 
+    /// Max pooling's choices by their definition: per plane and window, the first largest value
+    /// (or NaN) scanning row by row, inside the image.
+    static func maxPoolingOracle(_ x: Tensor<Float>, _ g: WindowGeometry) -> [Int] {
+        let (planes, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
+        let (oh, ow) = g.outputSize(height: h, width: w)!
+        let v = x.scalars
+        var result: [Int] = []
+        for p in 0..<planes { for oy in 0..<oh { for ox in 0..<ow {
+            var best = -1
+            for ky in 0..<g.kernel.0 { for kx in 0..<g.kernel.1 {
+                let y = oy * g.stride.0 - g.padding.0 + ky, z = ox * g.stride.1 - g.padding.1 + kx
+                guard y >= 0, y < h, z >= 0, z < w else { continue }
+                let i = (p * h + y) * w + z
+                if best < 0 || v[i] > v[best] || (v[i].isNaN && !v[best].isNaN) { best = i }
+            } }
+            result.append(best)
+        } } }
+        return result
+    }
+
+    @Test func maxPoolingOfManyPlanesEqualsTheDefinition() {
+        // 1,024 planes of 16×16: split across threads (at least 256 planes a chunk), with ties
+        // (values rounded to a few levels) and padding.
+        var generator = testGenerator(5)
+        let normal = Tensor<Float>.randomNormal(shape: [64, 16, 16, 16], using: &generator)
+        let x = Tensor(shape: normal.shape, scalars: normal.scalars.map { ($0 * 2).rounded() })
+        for g in [WindowGeometry(kernel: (2, 2), stride: (2, 2)), WindowGeometry(kernel: (3, 3), stride: (2, 2), padding: (1, 1))] {
+            let observed = x.maxPoolingIndices(g), expected = Self.maxPoolingOracle(x, g)
+            let wrong = zip(observed, expected).filter { $0 != $1 }.count
+            #expect(observed.count == expected.count && wrong == 0, "\(g): \(wrong) of \(expected.count) windows differ")
+        }
+    }
+
     @Test func unfoldingPicksEachWindowElementOrZero() {
-        // Oracle: the definition, entry by entry, on a batch large enough to be split across threads.
+        // Oracle: the definition, entry by entry, on a batch large enough to be split across
+        // threads (the last image in the second chunk).
         var generator = testGenerator(3)
-        let x = Tensor<Float>.randomNormal(shape: [40, 2, 7, 6], using: &generator)
+        let x = Tensor<Float>.randomNormal(shape: [16, 2, 40, 36], using: &generator)
         let rows = x.unfoldedWindows(Self.geometry)
-        let (oh, ow) = Self.geometry.outputSize(height: 7, width: 6)!
-        #expect(rows.shape == [40, oh * ow, 12])
+        let (oh, ow) = Self.geometry.outputSize(height: 40, width: 36)!
+        #expect(rows.shape == [16, oh * ow, 12])
         var mismatches = 0
-        for b in [0, 17, 39] {
+        for b in [0, 9, 15] {  // 8,640 values an image: chunks of at least 7 images, so two threads split them
             for oy in 0..<oh { for ox in 0..<ow { for ch in 0..<2 { for ky in 0..<3 { for kx in 0..<2 {
                 let y = oy * 2 - 1 + ky, z = ox - 1 + kx * 2
-                let expected: Float = (y >= 0 && y < 7 && z >= 0 && z < 6) ? x[b, ch, y, z] : 0
+                let expected: Float = (y >= 0 && y < 40 && z >= 0 && z < 36) ? x[b, ch, y, z] : 0
                 if rows[b, oy * ow + ox, (ch * 3 + ky) * 2 + kx] != expected { mismatches += 1 }
             } } } } }
         }
@@ -27,7 +61,7 @@ struct TensorWindowTests {
     @Test func foldingIsTheAdjointOfUnfolding() {
         // ⟨unfold(x), r⟩ = ⟨x, fold(r)⟩ for any x and r, in Float64 (1e-12 relative).
         var generator = testGenerator(4)
-        let x = Tensor<Double>.randomNormal(shape: [33, 2, 7, 6], using: &generator)
+        let x = Tensor<Double>.randomNormal(shape: [16, 2, 40, 36], using: &generator)
         let rows = x.unfoldedWindows(Self.geometry)
         let r = Tensor<Double>.randomNormal(shape: rows.shape, using: &generator)
         let left = (rows * r).sum().scalar

@@ -49,11 +49,12 @@ void ck_unfold_windows_f64(const double *x, double *rows, ptrdiff_t batch, const
 /// must start at zero, or hold what is added to).
 void ck_fold_windows_f32(const float *rows, float *x, ptrdiff_t batch, const ck_window_geometry *g);
 void ck_fold_windows_f64(const double *rows, double *x, ptrdiff_t batch, const ck_window_geometry *g);
-/// Max pooling of `planes` images of `height × width` (g->channels is ignored): for each window,
-/// row-major over the planes and positions, the flat index into `x` of its first largest value
-/// (first NaN), scanning the window row by row, as PyTorch's max pooling picks it; padding never wins.
-void ck_max_pool_indices_f32(const float *x, ptrdiff_t *indices, ptrdiff_t planes, const ck_window_geometry *g);
-void ck_max_pool_indices_f64(const double *x, ptrdiff_t *indices, ptrdiff_t planes, const ck_window_geometry *g);
+/// Max pooling of `planes` images of `height × width` (g->channels is ignored), `x` pointing at
+/// plane `first_plane` of a tensor: for each window, row-major over the planes and positions, the
+/// flat index into that tensor of its first largest value (first NaN), scanning the window row by
+/// row, as PyTorch's max pooling picks it; padding never wins.
+void ck_max_pool_indices_f32(const float *x, ptrdiff_t *indices, ptrdiff_t first_plane, ptrdiff_t planes, const ck_window_geometry *g);
+void ck_max_pool_indices_f64(const double *x, ptrdiff_t *indices, ptrdiff_t first_plane, ptrdiff_t planes, const ck_window_geometry *g);
 
 #ifdef __cplusplus
 }
