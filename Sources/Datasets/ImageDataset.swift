@@ -110,7 +110,9 @@ public enum FashionMNIST {
         for url in [imagesURL, labelsURL] where !FileManager.default.fileExists(atPath: url.path) {
             throw DatasetError.missingFile(path: url.path + " (install the Debian package dataset-fashion-mnist; scripts/setup does)")
         }
-        let images = try IDXFile(contentsOf: imagesURL), labels = try IDXFile(contentsOf: labelsURL)
+        // With a limit only the first images are decompressed (the training split is 47 MB of pixels).
+        let images = try limit.map { try IDXFile(contentsOf: imagesURL, maximumItems: $0) } ?? IDXFile(contentsOf: imagesURL)
+        let labels = try limit.map { try IDXFile(contentsOf: labelsURL, maximumItems: $0) } ?? IDXFile(contentsOf: labelsURL)
         guard images.shape.count == 3, labels.shape.count == 1, images.shape[0] == labels.shape[0] else {
             throw DatasetError.malformedRow(path: imagesURL.path, line: 0,
                                             reason: "images \(images.shape) and labels \(labels.shape) do not pair up")

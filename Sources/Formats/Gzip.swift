@@ -61,7 +61,13 @@ public enum Gzip {
     /// ignored.
     ///
     /// - Throws: ``GzipError/corruptData(path:reason:)`` or ``GzipError/truncatedData(path:)``.
-    public static func decompress(_ data: Data) throws -> Data {
+    public static func decompress(_ data: Data) throws -> Data { try decompress(data, maximumBytes: nil) }
+
+    /// The first `maximumBytes` bytes of the decompressed data (all of it when nil or when it is
+    /// shorter), inflating no further than needed: reading a prefix of a large archive costs the
+    /// prefix only. Corruption or truncation before that point is an error as in
+    /// ``decompress(_:)``; what follows it is not read.
+    public static func decompress(_ data: Data, maximumBytes: Int?) throws -> Data {
         guard !data.isEmpty else { throw GzipError.truncatedData(path: nil) }
         var stream = z_stream()
         var status = inflateInit2_(&stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
@@ -86,6 +92,7 @@ public enum Gzip {
                 }
                 consumed += feed - Int(stream.avail_in)
                 output.append(contentsOf: chunk[0..<(chunkSize - Int(stream.avail_out))])
+                if let maximumBytes, output.count >= maximumBytes, status == Z_OK || status == Z_STREAM_END { return }
                 switch status {
                 case Z_STREAM_END:
                     let rest = UnsafeRawBufferPointer(rebasing: input[consumed...])
@@ -103,6 +110,7 @@ public enum Gzip {
                 }
             }
         }
+        if let maximumBytes, output.count > maximumBytes { return output.prefix(maximumBytes) }
         return output
     }
 
@@ -150,11 +158,17 @@ public enum Gzip {
     /// Reads a file, decompressing it when it starts with the gzip magic bytes.
     ///
     /// - Throws: ``GzipError`` naming the file.
-    public static func contentsOfFile(at url: URL) throws -> Data {
+    public static func contentsOfFile(at url: URL) throws -> Data { try contentsOfFile(at: url, maximumBytes: nil) }
+
+    /// The first `maximumBytes` bytes of a file's contents, decompressed when it is gzip (see
+    /// ``decompress(_:maximumBytes:)``).
+    ///
+    /// - Throws: ``GzipError`` naming the file.
+    public static func contentsOfFile(at url: URL, maximumBytes: Int?) throws -> Data {
         let data = try readFile(at: url)
-        guard isCompressed(data) else { return data }
+        guard isCompressed(data) else { return maximumBytes.map { data.prefix($0) } ?? data }
         do {
-            return try decompress(data)
+            return try decompress(data, maximumBytes: maximumBytes)
         } catch let error as GzipError {
             throw error.attributed(to: url.path)
         }

@@ -76,7 +76,7 @@ public struct IDXFile: Sendable {
     public let url: URL
     public let elementType: ElementType
     /// Dimension sizes, outermost first.
-    public let shape: [Int]
+    public private(set) var shape: [Int]
     /// The element bytes, big-endian, without the header (a slice: indices do not start at 0).
     private let payload: Data
 
@@ -87,10 +87,36 @@ public struct IDXFile: Sendable {
         try self.init(data: try Gzip.contentsOfFile(at: url), url: url)
     }
 
+    /// Reads the first `maximumItems` items (along the first axis) of the IDX file at `url`,
+    /// decompressing no more than they need; ``shape``'s first axis is the number read. The rest
+    /// of the file is not read, so damage there goes unnoticed; damage before is an error.
+    ///
+    /// - Throws: ``IDXError`` or ``GzipError``, naming the file.
+    public init(contentsOf url: URL, maximumItems: Int) throws {
+        precondition(maximumItems >= 0, "maximumItems must not be negative")
+        // The header is at most 4 + 4 × 255 bytes.
+        let head = try Gzip.contentsOfFile(at: url, maximumBytes: 4 + 4 * 255)
+        let header = try IDXFile(data: head, url: url, requireCompleteData: false)
+        guard let first = header.shape.first else { try self.init(contentsOf: url); return }
+        let items = Swift.min(first, maximumItems)
+        let itemBytes = header.shape.dropFirst().reduce(header.elementType.byteSize, *)
+        let headerSize = 4 + 4 * header.shape.count
+        let data = try Gzip.contentsOfFile(at: url, maximumBytes: headerSize + items * itemBytes)
+        try self.init(data: data, url: url, requireCompleteData: false)
+        guard payload.count == items * itemBytes else {
+            throw IDXError.dataSizeMismatch(path: url.path, shape: header.shape, expectedBytes: items * itemBytes, foundBytes: payload.count)
+        }
+        shape = [items] + header.shape.dropFirst()
+    }
+
     /// Validates IDX bytes (already decompressed); `url` is used in messages.
     ///
     /// - Throws: ``IDXError``.
-    public init(data: Data, url: URL) throws {
+    public init(data: Data, url: URL) throws { try self.init(data: data, url: url, requireCompleteData: true) }
+
+    /// With `requireCompleteData` false, a payload shorter than the shape (a prefix) is accepted,
+    /// and only whole items of it are kept.
+    private init(data: Data, url: URL, requireCompleteData: Bool) throws {
         let path = url.path
         let bytes = [UInt8](data.prefix(4))
         guard bytes.count == 4 else { throw IDXError.truncatedHeader(path: path, byteCount: data.count, expected: 4) }
@@ -112,7 +138,7 @@ public struct IDXFile: Sendable {
         let (expected, overflow) = count.multipliedReportingOverflow(by: elementType.byteSize)
         guard !overflow else { throw IDXError.shapeOverflow(path: path, shape: shape) }
         let found = data.count - headerSize
-        guard found == expected else {
+        guard found == expected || (!requireCompleteData && found <= expected) else {
             throw IDXError.dataSizeMismatch(path: path, shape: shape, expectedBytes: expected, foundBytes: found)
         }
         self.url = url

@@ -44,6 +44,28 @@ struct IDXFileTests {
         #expect(try file.integers() == [4, 5, 6])
     }
 
+    @Test func aPrefixOfItemsReadsOnlyWhatItNeeds() throws {
+        // 5,000 items of 3 × 4 int16 (large enough to span many inflate chunks), gzip-compressed.
+        let values = (0..<60_000).map { Int16(truncatingIfNeeded: $0 &* 7919) }
+        let bytes = Self.idx(type: 0x0B, shape: [5000, 3, 4], elements: bigEndianBytes(values))
+        let compressed = [UInt8](try Gzip.compress(Data(bytes)))
+        let url = try directory.write(compressed, to: "items-idx3.gz")
+        let full = try IDXFile(contentsOf: url)
+        for n in [0, 1, 1234, 5000, 9999] {
+            let prefix = try IDXFile(contentsOf: url, maximumItems: n)
+            let kept = Swift.min(n, 5000)
+            #expect(prefix.shape == [kept, 3, 4])
+            #expect(try prefix.integers() == Array(try full.integers().prefix(kept * 12)), "first \(n)")
+        }
+        // Damage after the prefix is not read; damage inside it is an error naming the file.
+        let cut = try directory.write(Array(compressed.prefix(compressed.count / 2)), to: "cut-idx3.gz")
+        #expect(try IDXFile(contentsOf: cut, maximumItems: 10).shape == [10, 3, 4])
+        #expect { _ = try IDXFile(contentsOf: cut, maximumItems: 5000) } throws: { "\($0)".contains("cut-idx3.gz") }
+        // Uncompressed files too.
+        let plain = try directory.write(bytes, to: "items-idx3")
+        #expect(try IDXFile(contentsOf: plain, maximumItems: 2).integers() == Array(try full.integers().prefix(24)))
+    }
+
     @Test func rankZeroAndEmptyDimensionsAreAllowed() throws {
         let scalar = try IDXFile(contentsOf: directory.write(Self.idx(type: 0x08, shape: [], elements: [9]), to: "scalar.idx"))
         #expect(scalar.shape == [])
