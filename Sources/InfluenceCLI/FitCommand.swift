@@ -9,10 +9,10 @@ struct FitCommand: Subcommand {
     static let savedStrategies = CurvatureStrategies.all.filter { $0.savesFit }.map { $0.name }
     static let options: [OptionSpecification] = [
         .value("model", "DIR", required: true, "Model directory: a language model (gpt2, llama, mistral, qwen2, gpt_neox) or an MLP classifier."),
-        .value("data", "TRAIN", required: true, "Training rows. Language model: JSON Lines {\"text\"} or {\"input_ids\"}; MLP: a CSV file or fashion-mnist:train."),
+        .value("data", "TRAIN", required: true, "Training rows. Language model: JSON Lines {\"text\"} or {\"input_ids\"}; MLP or CNN classifier: a CSV file or fashion-mnist:train."),
         .value("label-column", "NAME", default: "label", "MLP with a CSV file: the label column."),
         .value("strategy", savedStrategies.joined(separator: "|"), required: true, "How the curvature is approximated."),
-        .value("modules", "GROUP|PATTERN[,...]", "Linear layers to track: the model's groups (mlp, attention, all; see inspect) or name patterns with * wildcards; default every Linear."),
+        .value("modules", "GROUP|PATTERN[,...]", "Layers to track (Linear and Conv2d): the model's groups (mlp, attention, all; a CNN's conv, linear; see inspect) or name patterns with * wildcards; default every one."),
         .value("fisher", "sampled|empirical", default: "sampled", "Labels sampled from the model (true Fisher) or the data's own."),
         .value("batch-size", "N", default: "8", "Examples per batch."),
         .value("max-examples", "N", "Fit on the first N training rows only."),

@@ -7,7 +7,7 @@ struct LossCommand: Subcommand {
     static let abstract = "Print each row's summed next-token loss (or a classifier's cross-entropy) as JSON Lines."
     static let options: [OptionSpecification] = [
         .value("model", "DIR", required: true, "Model directory: a language model (gpt2, llama, mistral, qwen2, gpt_neox) or an MLP classifier."),
-        .value("data", "FILE", required: true, "Language model: JSON Lines of {\"text\"} or {\"input_ids\"}; MLP: a CSV file or fashion-mnist:train|test."),
+        .value("data", "FILE", required: true, "Language model: JSON Lines of {\"text\"} or {\"input_ids\"}; MLP or CNN classifier: a CSV file or fashion-mnist:train|test."),
         .value("label-column", "NAME", default: "label", "MLP with a CSV file: the label column."),
         .value("max-examples", "N", "Only the first N rows."),
         .value("batch-size", "N", default: "16", "Rows per forward pass."),

@@ -15,13 +15,13 @@ struct ScoresCommand: Subcommand {
         .value("strategy", strategyNames, "Instead of factors: fit here — factors (identity, diagonal, kfac, ekfac), or solve (H + λI)x = ∇f exactly (small models), by conjugate gradient, LiSSA or Arnoldi; or TracIn over --checkpoints."),
         .value("checkpoints", "DIR", "With --strategy tracin: the checkpoints directory of `influence train --save-every`."),
         .value("curvature", "hessian|ggn|fisher", default: "ggn", "With a solver strategy: the Hessian, the Gauss–Newton matrix or the empirical Fisher of the mean training loss."),
-        .value("modules", "GROUP|PATTERN[,...]|all", "With --strategy: the Linear layers tracked (the model's groups such as mlp or attention, or name patterns; default every Linear); 'all' takes every parameter with a solver strategy (LayerNorm, embeddings too; one backward pass per example)."),
+        .value("modules", "GROUP|PATTERN[,...]|all", "With --strategy: the layers tracked, Linear and Conv2d (the model's groups such as mlp, attention or conv, or name patterns; default every one); 'all' takes every parameter with a solver strategy (LayerNorm, embeddings too; one backward pass per example)."),
         .flag("layerwise", "With --strategy: the block-diagonal variant, one curvature and one solve per tracked layer."),
     ] + CurvatureStrategies.options.map { o in
         o.valueName.map { OptionSpecification.value(o.name, $0, default: o.defaultValue, o.help) } ?? .flag(o.name, o.help)
     } + [
-        .value("train", "TRAIN", required: true, "Training rows. Language model: JSON Lines {\"text\"} or {\"input_ids\"}; MLP: a CSV file or fashion-mnist:train."),
-        .value("queries", "QUERIES", required: true, "Query rows. Language model: JSON Lines {\"text\"}, {\"input_ids\"} or {\"prompt\", \"completion\"}; MLP: a CSV file or fashion-mnist:test."),
+        .value("train", "TRAIN", required: true, "Training rows. Language model: JSON Lines {\"text\"} or {\"input_ids\"}; MLP or CNN classifier: a CSV file or fashion-mnist:train."),
+        .value("queries", "QUERIES", required: true, "Query rows. Language model: JSON Lines {\"text\"}, {\"input_ids\"} or {\"prompt\", \"completion\"}; MLP or CNN classifier: a CSV file or fashion-mnist:test."),
         .value("label-column", "NAME", default: "label", "MLP with CSV files: the label column."),
         .value("damping", "auto|X", default: "auto", "λ: a number, or 0.1 × mean(Λ) per module (fitted factors only)."),
         .flag("per-module", "Also write one [queries, train] tensor per module."),
