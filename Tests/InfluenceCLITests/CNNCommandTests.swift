@@ -79,8 +79,14 @@ struct CNNCommandTests {
         let model = dir.appendingPathComponent("cnn")
         let trained = try Influence.run(["train", "--architecture", "cnn", "--dataset", "fashion-mnist", "--channels", "2", "--max-examples", "96",
                                          "--steps", "30", "--batch-size", "16", "--learning-rate", "0.01", "--validation-fraction", "0",
-                                         "--validation-interval", "0", "--out", model.path])
+                                         "--validation-interval", "0", "--save-every", "15", "--out", model.path])
         try #require(trained.exitCode == 0, "\(trained.standardError)")
+        // TracIn over the two checkpoints the training kept.
+        let tracin = try Influence.run(["scores", "--model", model.path, "--strategy", "tracin", "--checkpoints", model.appendingPathComponent("checkpoints").path,
+                                        "--train", "fashion-mnist:train", "--queries", "fashion-mnist:test", "--max-examples", "20", "--max-queries", "2",
+                                        "--out", dir.appendingPathComponent("tracin").path])
+        #expect(tracin.exitCode == 0 && tracin.standardOutput.contains("TracIn over 2 checkpoints"), "\(tracin.standardOutput)\(tracin.standardError)")
+        #expect(try Self.scores(dir.appendingPathComponent("tracin")).shape == [2, 20])
         let lds = try Influence.run(["validate", "lds", "--model", model.path, "--train", "fashion-mnist:train", "--queries", "fashion-mnist:test",
                                      "--max-examples", "48", "--max-queries", "3", "--subsets", "6", "--strategies", "ekfac,identity",
                                      "--damping", "0.01", "--out", dir.appendingPathComponent("lds").path])
