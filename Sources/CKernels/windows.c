@@ -68,27 +68,34 @@ WINDOW_KERNELS(double, f64)
 #define MAX_POOL_KERNEL(T, SUFFIX)                                                                                    \
     void ck_max_pool_indices_##SUFFIX(const T *x, ptrdiff_t *indices, ptrdiff_t first_plane, ptrdiff_t planes,        \
                                       const ck_window_geometry *g) {                                                \
-        const ptrdiff_t h = g->height, w = g->width;                                                                 \
+        const ptrdiff_t h = g->height, w = g->width, dh = g->dilation_h, dw = g->dilation_w;                        \
         for (ptrdiff_t p = 0; p < planes; p++) {                                                                     \
             const T *image = x + p * h * w;                                                                          \
             for (ptrdiff_t oy = 0; oy < g->out_h; oy++) {                                                            \
+                const ptrdiff_t y0 = oy * g->stride_h - g->pad_h;                                                    \
+                /* The window rows and columns inside the image: ky in [ky0, ky1), kx in [kx0, kx1). */              \
+                ptrdiff_t ky0 = 0, ky1 = g->kernel_h;                                                                \
+                while (ky0 < ky1 && y0 + ky0 * dh < 0) ky0++;                                                        \
+                while (ky1 > ky0 && y0 + (ky1 - 1) * dh >= h) ky1--;                                                 \
                 for (ptrdiff_t ox = 0; ox < g->out_w; ox++) {                                                        \
-                    ptrdiff_t best = -1;                                                                             \
-                    T value = 0;                                                                                     \
-                    for (ptrdiff_t ky = 0; ky < g->kernel_h; ky++) {                                                 \
-                        const ptrdiff_t y = oy * g->stride_h - g->pad_h + ky * g->dilation_h;                        \
-                        if (y < 0 || y >= h) continue;                                                               \
-                        for (ptrdiff_t kx = 0; kx < g->kernel_w; kx++) {                                             \
-                            const ptrdiff_t xx = ox * g->stride_w - g->pad_w + kx * g->dilation_w;                   \
-                            if (xx < 0 || xx >= w) continue;                                                         \
-                            const T v = image[y * w + xx];                                                           \
-                            if (best < 0 || v > value || (v != v && value == value)) {                               \
-                                best = y * w + xx;                                                                   \
+                    const ptrdiff_t x0 = ox * g->stride_w - g->pad_w;                                                \
+                    ptrdiff_t kx0 = 0, kx1 = g->kernel_w;                                                            \
+                    while (kx0 < kx1 && x0 + kx0 * dw < 0) kx0++;                                                    \
+                    while (kx1 > kx0 && x0 + (kx1 - 1) * dw >= w) kx1--;                                             \
+                    ptrdiff_t best = (y0 + ky0 * dh) * w + x0 + kx0 * dw;                                            \
+                    T value = image[best];                                                                           \
+                    for (ptrdiff_t ky = ky0; ky < ky1 && value == value; ky++) {                                     \
+                        const T *line = image + (y0 + ky * dh) * w + x0;                                             \
+                        for (ptrdiff_t kx = kx0; kx < kx1; kx++) {                                                   \
+                            const T v = line[kx * dw];                                                               \
+                            if (v > value || v != v) {                                                               \
+                                best = (y0 + ky * dh) * w + x0 + kx * dw;                                            \
                                 value = v;                                                                           \
+                                if (v != v) break;                                                                   \
                             }                                                                                        \
                         }                                                                                            \
                     }                                                                                                \
-                    *indices++ = (first_plane + p) * h * w + (best < 0 ? 0 : best);                                  \
+                    *indices++ = (first_plane + p) * h * w + best;                                                   \
                 }                                                                                                    \
             }                                                                                                        \
         }                                                                                                            \

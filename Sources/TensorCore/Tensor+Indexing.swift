@@ -33,6 +33,27 @@ extension Tensor {
         var expected = shape; expected[axis] = indices.count
         precondition(source.shape == expected, "indexAdd: source shape \(source.shape) should be \(expected)")
         for i in indices { precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count) along axis \(axis) of shape \(shape)") }
+        if inner == 1 {
+            // Single elements (max pooling's backward pass): a plain loop in the concrete type,
+            // not one BLAS call per element.
+            result.withUnsafeMutableBufferPointer { dst in
+                source.withUnsafeBufferPointer { src in
+                    func add<T: BinaryFloatingPoint>(_ s: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>) {
+                        for o in 0..<outer {
+                            let from = s + o * indices.count, to = d + o * count
+                            for (j, i) in indices.enumerated() { to[i] += from[j] }
+                        }
+                    }
+                    let s = UnsafeRawPointer(src.baseAddress!), d = UnsafeMutableRawPointer(dst.baseAddress!)
+                    if Scalar.self == Float.self {
+                        add(s.assumingMemoryBound(to: Float.self), d.assumingMemoryBound(to: Float.self))
+                    } else {
+                        add(s.assumingMemoryBound(to: Double.self), d.assumingMemoryBound(to: Double.self))
+                    }
+                }
+            }
+            return result
+        }
         result.withUnsafeMutableBufferPointer { dst in
             source.withUnsafeBufferPointer { src in
                 for o in 0..<outer {
