@@ -58,13 +58,13 @@ let validateOptionKinds: [String: Set<ValidationRequest.Kind>] = [
 ]
 
 let validateOptions: [OptionSpecification] = [
-        .value("model", "DIR", required: true, "The model directory (LDS: a model made by `influence train`; mislabels: an MLP classifier made by it)."),
+        .value("model", "DIR", required: true, "The model directory (LDS: a model made by `influence train`; mislabels: an MLP or CNN classifier made by it)."),
         .value("train", "TRAIN", required: true, "Training rows, as `scores` takes them."),
         .value("queries", "QUERIES", "Queries (PBRF and LDS)."),
         .value("label-column", "NAME", default: "label", "MLP with CSV data: the label column."),
         .value("max-examples", "N", "Keep the first N training rows."),
         .value("max-queries", "N", "Keep the first N queries."),
-        .value("modules", "LIST", "Tracked modules, as `fit` takes them (default: the model's MLP layers, every Linear of an MLP)."),
+        .value("modules", "LIST", "Tracked modules, as `fit` takes them (default: the model's MLP layers, every tracked layer of an MLP or CNN)."),
         .value("strategies", "LIST", default: "ekfac,kfac,lissa,cg,exact,identity,tracin",
                "Strategies to measure, each `name` or `name:option=value` (lissa:depth=100); `:layerwise` for the block-diagonal variant (exact:layerwise)."),
         .value("damping", "X", default: "0.01", "λ of every strategy and of PBRF's proximity term."),
@@ -93,7 +93,7 @@ let validateDiscussion = """
     refused, naming one that works.
     lds: M subsets of a fraction A of the rows, the model retrained on each as `influence train` trained it (training_options.json);
     per query Spearman's ρ over subsets between Σ_{m∈S} score(q, m) and −f_q(S), averaged over queries.
-    mislabels: a fraction of labels flipped, the MLP retrained on them, rows ranked by self-influence: the fraction of flipped rows
+    mislabels: a fraction of labels flipped, the classifier retrained on them, rows ranked by self-influence: the fraction of flipped rows
     among the top 5, 10, 20 and 30 % and the AUC, beside ranking by training loss and chance.
     """
 
