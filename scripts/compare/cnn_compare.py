@@ -32,7 +32,6 @@ Usage: python scripts/compare/cnn_compare.py [--model DIR] [--train-rows 2048] [
        [--influence .build/release/influence] [--work-dir DIR] [--json FIGURES.json]
 """
 import argparse
-import gzip
 import json
 import logging
 import os
@@ -50,9 +49,9 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts" / "fixtures"))
+sys.path.insert(0, str(ROOT / "scripts" / "compare"))
 from cnn_torch import load as load_cnn  # noqa: E402
-
-FASHION = Path("/usr/share/datasets/fashion-mnist")
+from pydvl_compare import fashion_rows  # noqa: E402  (the first images, scaled by 1/255 as the CLI scales them)
 
 
 def cpu_description() -> str:
@@ -69,21 +68,6 @@ def cpu_description() -> str:
     except OSError:
         pass
     return f"{name}, {os.cpu_count()} cores, {' '.join(flags) or 'no AVX2'}"
-
-
-def read_idx(path: Path) -> np.ndarray:
-    with gzip.open(path) as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
-def fashion(prefix: str, count: int):
-    """The first `count` images as [count, 1, 28, 28] float32 in [0, 1] (as the CLI scales them) and labels."""
-    images = read_idx(FASHION / f"{prefix}-images-idx3-ubyte.gz")[:count].astype(np.float32) * np.float32(1 / 255)
-    labels = read_idx(FASHION / f"{prefix}-labels-idx1-ubyte.gz")[:count].astype(np.int64)
-    return torch.from_numpy(images.reshape(count, 1, 28, 28).copy()), torch.from_numpy(labels.copy())
 
 
 def run(command: list[str]) -> tuple[float, str]:
@@ -132,8 +116,8 @@ def main() -> int:
     model = load_cnn(model_dir)
     tracked = [name for name, m in model.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     parameters = sum(p.numel() for p in model.parameters())
-    train_x, train_y = fashion("train", args.train_rows)
-    query_x, query_y = fashion("t10k", args.queries)
+    train_x, train_y = fashion_rows("train", args.train_rows)
+    query_x, query_y = fashion_rows("test", args.queries)
     print(f"model: {model_dir} ({parameters} parameters; tracked {', '.join(tracked)}); {args.train_rows} training images, "
           f"{args.queries} queries, batch {args.batch_size}, damping {args.damping}")
 
