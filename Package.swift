@@ -55,20 +55,26 @@ let package = Package(
         // Reports: self-contained HTML and JSON from score files, and the analyses they show.
         .target(name: "Reports", dependencies: ["TensorCore", "Formats"], exclude: ["README.md"]),
         // Ground truth for influence: PBRF, the linear datamodeling score, mislabel detection.
-        .target(name: "Validation", dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training", "Influence", "Reports"],
-                exclude: ["README.md"]),
+        .target(
+            name: "Validation", dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training", "Influence", "Reports"],
+            exclude: ["README.md"]),
 
         // What each subcommand does, as library code: loading tasks, fit, scores, training, the demo.
         .target(
             name: "Workflows",
-            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence", "Retrieval", "Reports", "Validation"],
+            dependencies: [
+                "TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence", "Retrieval", "Reports",
+                "Validation",
+            ],
             exclude: ["README.md"]),
 
         // Executables.
         .executableTarget(
             name: "InfluenceCLI",
-            dependencies: ["TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence",
-                           "Retrieval", "Reports", "Workflows"]),
+            dependencies: [
+                "TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence",
+                "Retrieval", "Reports", "Workflows",
+            ]),
         .executableTarget(
             name: "InfluenceBench",
             dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Training", "Influence", "Datasets", "Retrieval"]),

@@ -17,8 +17,10 @@ import TensorCore
 ///     gradient (this is how Jacobian-vector products are built from two reverse passes).
 ///   - createGraph: record the backward pass, so that the results can be differentiated again.
 /// - Returns: one cotangent per input, of that input's shape.
-public func gradients<Scalar>(of output: Variable<Scalar>, at inputs: [Variable<Scalar>], seed: Variable<Scalar>? = nil,
-                              createGraph: Bool = false) -> [Variable<Scalar>] {
+public func gradients<Scalar>(
+    of output: Variable<Scalar>, at inputs: [Variable<Scalar>], seed: Variable<Scalar>? = nil,
+    createGraph: Bool = false
+) -> [Variable<Scalar>] {
     let seed = seed ?? Variable(Tensor.ones(shape: output.shape))
     precondition(seed.shape == output.shape, "gradient seed shape \(seed.shape) differs from output shape \(output.shape)")
     guard let root = output.node else {
@@ -52,7 +54,8 @@ private func backpropagate<Scalar>(root: GradientNode<Scalar>, seed: Variable<Sc
     for node in ordered {
         let key = ObjectIdentifier(node)
         if targets.contains(key) || !node.hooks.isEmpty
-            || node.inputs.contains(where: { $0.map { needed.contains(ObjectIdentifier($0)) } ?? false }) {
+            || node.inputs.contains(where: { $0.map { needed.contains(ObjectIdentifier($0)) } ?? false })
+        {
             needed.insert(key)
         }
     }
@@ -69,8 +72,9 @@ private func backpropagate<Scalar>(root: GradientNode<Scalar>, seed: Variable<Sc
         if !needs.contains(true) { continue }
         let output = node.keptValue.map { Variable(value: $0, node: node) }
         let contributions = rule(BackwardContext(cotangent: cotangent, needs: needs, keptOutput: output))
-        precondition(contributions.count == node.inputs.count,
-                     "backward rule of \(node.name) returned \(contributions.count) cotangents for \(node.inputs.count) inputs")
+        precondition(
+            contributions.count == node.inputs.count,
+            "backward rule of \(node.name) returned \(contributions.count) cotangents for \(node.inputs.count) inputs")
         for (input, contribution) in zip(node.inputs, contributions) {
             guard let input, let contribution, needed.contains(ObjectIdentifier(input)) else { continue }
             let inputKey = ObjectIdentifier(input)

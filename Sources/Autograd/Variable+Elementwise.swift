@@ -6,30 +6,38 @@ extension Variable {
     public static func + (a: Variable, b: Variable) -> Variable {
         let (sa, sb) = (a.shape, b.shape)
         return record(a.value + b.value, name: "add", inputs: [a, b]) { c in
-            [c.needs[0] ? c.cotangent.summed(toShape: sa) : nil,
-             c.needs[1] ? c.cotangent.summed(toShape: sb) : nil]
+            [
+                c.needs[0] ? c.cotangent.summed(toShape: sa) : nil,
+                c.needs[1] ? c.cotangent.summed(toShape: sb) : nil,
+            ]
         }
     }
 
     public static func - (a: Variable, b: Variable) -> Variable {
         let (sa, sb) = (a.shape, b.shape)
         return record(a.value - b.value, name: "subtract", inputs: [a, b]) { c in
-            [c.needs[0] ? c.cotangent.summed(toShape: sa) : nil,
-             c.needs[1] ? (-c.cotangent).summed(toShape: sb) : nil]
+            [
+                c.needs[0] ? c.cotangent.summed(toShape: sa) : nil,
+                c.needs[1] ? (-c.cotangent).summed(toShape: sb) : nil,
+            ]
         }
     }
 
     public static func * (a: Variable, b: Variable) -> Variable {
         record(a.value * b.value, name: "multiply", inputs: [a, b]) { c in
-            [c.needs[0] ? (c.cotangent * b).summed(toShape: a.shape) : nil,
-             c.needs[1] ? (c.cotangent * a).summed(toShape: b.shape) : nil]
+            [
+                c.needs[0] ? (c.cotangent * b).summed(toShape: a.shape) : nil,
+                c.needs[1] ? (c.cotangent * a).summed(toShape: b.shape) : nil,
+            ]
         }
     }
 
     public static func / (a: Variable, b: Variable) -> Variable {
         record(a.value / b.value, name: "divide", inputs: [a, b]) { c in
-            [c.needs[0] ? (c.cotangent / b).summed(toShape: a.shape) : nil,
-             c.needs[1] ? (-(c.cotangent * a) / (b * b)).summed(toShape: b.shape) : nil]
+            [
+                c.needs[0] ? (c.cotangent / b).summed(toShape: a.shape) : nil,
+                c.needs[1] ? (-(c.cotangent * a) / (b * b)).summed(toShape: b.shape) : nil,
+            ]
         }
     }
 
@@ -55,8 +63,10 @@ extension Variable {
     /// ```
     public static func pow(_ a: Variable, _ b: Variable) -> Variable {
         record(Tensor.pow(a.value, b.value), name: "pow", inputs: [a, b], keepingOutput: true) { c in
-            [c.needs[0] ? (c.cotangent * b * pow(a, b - 1)).summed(toShape: a.shape) : nil,
-             c.needs[1] ? (c.cotangent * c.output * a.log()).summed(toShape: b.shape) : nil]
+            [
+                c.needs[0] ? (c.cotangent * b * pow(a, b - 1)).summed(toShape: a.shape) : nil,
+                c.needs[1] ? (c.cotangent * c.output * a.log()).summed(toShape: b.shape) : nil,
+            ]
         }
     }
 
@@ -73,8 +83,10 @@ extension Variable {
     public static func maximum(_ a: Variable, _ b: Variable) -> Variable {
         let mask = a.value .>= b.value
         return record(Tensor.maximum(a.value, b.value), name: "maximum", inputs: [a, b]) { c in
-            [c.needs[0] ? c.cotangent.masked(by: mask).summed(toShape: a.shape) : nil,
-             c.needs[1] ? c.cotangent.masked(by: 1 - mask).summed(toShape: b.shape) : nil]
+            [
+                c.needs[0] ? c.cotangent.masked(by: mask).summed(toShape: a.shape) : nil,
+                c.needs[1] ? c.cotangent.masked(by: 1 - mask).summed(toShape: b.shape) : nil,
+            ]
         }
     }
 
@@ -82,8 +94,10 @@ extension Variable {
     public static func minimum(_ a: Variable, _ b: Variable) -> Variable {
         let mask = a.value .<= b.value
         return record(Tensor.minimum(a.value, b.value), name: "minimum", inputs: [a, b]) { c in
-            [c.needs[0] ? c.cotangent.masked(by: mask).summed(toShape: a.shape) : nil,
-             c.needs[1] ? c.cotangent.masked(by: 1 - mask).summed(toShape: b.shape) : nil]
+            [
+                c.needs[0] ? c.cotangent.masked(by: mask).summed(toShape: a.shape) : nil,
+                c.needs[1] ? c.cotangent.masked(by: 1 - mask).summed(toShape: b.shape) : nil,
+            ]
         }
     }
 
@@ -96,8 +110,10 @@ extension Variable {
     public static func select(_ condition: Tensor<Scalar>, _ a: Variable, _ b: Variable) -> Variable {
         return record(Tensor.select(condition, a.value, b.value), name: "select", inputs: [a, b]) { c in
             let zero = Variable(Tensor.zeros(shape: []))
-            return [c.needs[0] ? select(condition, c.cotangent, zero).summed(toShape: a.shape) : nil,
-                    c.needs[1] ? select(condition, zero, c.cotangent).summed(toShape: b.shape) : nil]
+            return [
+                c.needs[0] ? select(condition, c.cotangent, zero).summed(toShape: a.shape) : nil,
+                c.needs[1] ? select(condition, zero, c.cotangent).summed(toShape: b.shape) : nil,
+            ]
         }
     }
 

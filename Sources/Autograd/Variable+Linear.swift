@@ -13,8 +13,9 @@ extension Variable {
     /// The composition `matmul(x, weight, transposeB: true) + bias` is its test oracle.
     public static func linear(_ x: Variable, weight: Variable, bias: Variable?) -> Variable {
         let inputCount = weight.shape[1], outputCount = weight.shape[0]
-        precondition(weight.rank == 2 && x.shape.last == inputCount,
-                     "linear: input \(x.shape) does not end in the weight's input size (weight \(weight.shape))")
+        precondition(
+            weight.rank == 2 && x.shape.last == inputCount,
+            "linear: input \(x.shape) does not end in the weight's input size (weight \(weight.shape))")
         if let bias { precondition(bias.shape == [outputCount], "linear: bias \(bias.shape) should be [\(outputCount)]") }
         let rows = x.scalarCount / Swift.max(1, inputCount)
         let x2 = x.value.reshaped(to: [rows, inputCount])

@@ -11,8 +11,9 @@ extension Variable {
     ///   - labels: one class index per row.
     ///   - reduction: `.sum` or `.mean` over rows, or `.none` for the [rows] vector.
     public static func softmaxCrossEntropy(logits: Variable, labels: [Int], reduction: LossReduction = .mean) -> Variable {
-        precondition(logits.rank == 2 && logits.shape[0] == labels.count,
-                     "softmaxCrossEntropy: logits \(logits.shape) need [\(labels.count), classes] for \(labels.count) labels")
+        precondition(
+            logits.rank == 2 && logits.shape[0] == labels.count,
+            "softmaxCrossEntropy: logits \(logits.shape) need [\(labels.count), classes] for \(labels.count) labels")
         return reduction.apply(logits.crossEntropy(labels: labels))
     }
 }

@@ -45,8 +45,12 @@ extension Variable {
         let mask = value .== kept
         let share = mask / mask.sum(alongAxes: axes, keepingDimensions: true)
         let (old, keptShape) = (shape, kept.shape)
-        let out = keepingDimensions ? kept : kept.reshaped(to: shape.enumerated()
-            .filter { !Set(axes.map { value.normalizedAxis($0) }).contains($0.offset) }.map(\.element))
+        let out =
+            keepingDimensions
+            ? kept
+            : kept.reshaped(
+                to: shape.enumerated()
+                    .filter { !Set(axes.map { value.normalizedAxis($0) }).contains($0.offset) }.map(\.element))
         return Variable.record(out, name: name, inputs: [self]) { c in
             [c.cotangent.reshaped(to: keptShape).broadcasted(to: old).masked(by: share)]
         }

@@ -43,8 +43,10 @@ public struct Variable<Scalar: TensorScalar> {
     ///   - keepingOutput: whether `rule` reads ``BackwardContext/output``.
     ///   - rule: the backward rule, written in differentiable operations.
     /// - Returns: a recorded variable, or a constant when recording is off or no input requires a gradient.
-    public static func record(_ value: Tensor<Scalar>, name: String, inputs: [Variable], keepingOutput: Bool = false,
-                              rule: @escaping BackwardRule<Scalar>) -> Variable {
+    public static func record(
+        _ value: Tensor<Scalar>, name: String, inputs: [Variable], keepingOutput: Bool = false,
+        rule: @escaping BackwardRule<Scalar>
+    ) -> Variable {
         guard GradientRecording.isEnabled, inputs.contains(where: { $0.node != nil }) else {
             return Variable(value: value, node: nil)
         }

@@ -50,14 +50,17 @@ public enum Batching {
             tokens += Array(repeating: padToken, count: length - kept.count)
             mask += Array(repeating: 0, count: length - kept.count)
         }
-        return TokenBatch(tokens: tokens, mask: mask, batchSize: sequences.count, length: length,
-                          indices: indices ?? Array(0..<sequences.count))
+        return TokenBatch(
+            tokens: tokens, mask: mask, batchSize: sequences.count, length: length,
+            indices: indices ?? Array(0..<sequences.count))
     }
 
     /// Index batches over `count` examples: in order, or shuffled with a seeded generator (the
     /// same seed and epoch give the same order on every run).
-    public static func indexBatches(count: Int, batchSize: Int, shuffle: Bool, seed: UInt64 = 0, epoch: Int = 0,
-                                    dropLast: Bool = false) -> [[Int]] {
+    public static func indexBatches(
+        count: Int, batchSize: Int, shuffle: Bool, seed: UInt64 = 0, epoch: Int = 0,
+        dropLast: Bool = false
+    ) -> [[Int]] {
         precondition(batchSize > 0, "batch size must be positive, got \(batchSize)")
         var order = Array(0..<count)
         if shuffle {

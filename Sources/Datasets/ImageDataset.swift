@@ -14,8 +14,9 @@ public struct LabeledDataset: Sendable {
     public var featureCount: Int { features.shape[1] }
 
     public init(features: Tensor<Float>, labels: [Int], classCount: Int, classNames: [String]? = nil) {
-        precondition(features.rank == 2 && features.shape[0] == labels.count,
-                     "features \(features.shape) do not match \(labels.count) labels")
+        precondition(
+            features.rank == 2 && features.shape[0] == labels.count,
+            "features \(features.shape) do not match \(labels.count) labels")
         self.features = features
         self.labels = labels
         self.classCount = classCount
@@ -24,8 +25,9 @@ public struct LabeledDataset: Sendable {
 
     /// The rows at `indices`, as a data set with the same classes.
     public func subset(_ indices: [Int]) -> LabeledDataset {
-        LabeledDataset(features: features.indexSelect(along: 0, indices: indices), labels: indices.map { labels[$0] },
-                       classCount: classCount, classNames: classNames)
+        LabeledDataset(
+            features: features.indexSelect(along: 0, indices: indices), labels: indices.map { labels[$0] },
+            classCount: classCount, classNames: classNames)
     }
 
     /// The rows at `indices`: features `[indices.count, featureCount]` and their labels.
@@ -36,8 +38,9 @@ public struct LabeledDataset: Sendable {
     /// The first `count` examples.
     public func prefix(_ count: Int) -> LabeledDataset {
         let n = Swift.min(count, self.count)
-        return LabeledDataset(features: features.sliced(along: 0, 0..<n), labels: Array(labels.prefix(n)), classCount: classCount,
-                              classNames: classNames)
+        return LabeledDataset(
+            features: features.sliced(along: 0, 0..<n), labels: Array(labels.prefix(n)), classCount: classCount,
+            classNames: classNames)
     }
 
     /// A CSV table with a label column; the other (or the listed) columns are features.
@@ -47,8 +50,10 @@ public struct LabeledDataset: Sendable {
     /// otherwise, when `discoversClassNames` (training), each distinct name becomes its index in
     /// the sorted list of names, which ``classNames`` then holds and the model records, so that
     /// every later file numbers the classes the same way; when not, a name is an error.
-    public static func load(csv url: URL, labelColumn: String, featureColumns: [String]? = nil, classNames: [String]? = nil,
-                            discoversClassNames: Bool = false) throws -> LabeledDataset {
+    public static func load(
+        csv url: URL, labelColumn: String, featureColumns: [String]? = nil, classNames: [String]? = nil,
+        discoversClassNames: Bool = false
+    ) throws -> LabeledDataset {
         let table = try CSVTable(contentsOf: url)
         let labelIndex = try table.columnIndex(named: labelColumn)
         let encoding: CSVTable.LabelEncoding
@@ -97,8 +102,10 @@ public struct RegressionDataset: Sendable {
 /// grey images scaled to [0, 1] and flattened to 784 features, ten classes.
 public enum FashionMNIST {
     public static let defaultDirectory = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
-    public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    public static let classNames = [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ]
 
     public enum Split: String, Sendable { case train, test }
 
@@ -114,8 +121,9 @@ public enum FashionMNIST {
         let images = try limit.map { try IDXFile(contentsOf: imagesURL, maximumItems: $0) } ?? IDXFile(contentsOf: imagesURL)
         let labels = try limit.map { try IDXFile(contentsOf: labelsURL, maximumItems: $0) } ?? IDXFile(contentsOf: labelsURL)
         guard images.shape.count == 3, labels.shape.count == 1, images.shape[0] == labels.shape[0] else {
-            throw DatasetError.malformedRow(path: imagesURL.path, line: 0,
-                                            reason: "images \(images.shape) and labels \(labels.shape) do not pair up")
+            throw DatasetError.malformedRow(
+                path: imagesURL.path, line: 0,
+                reason: "images \(images.shape) and labels \(labels.shape) do not pair up")
         }
         let n = Swift.min(limit ?? images.shape[0], images.shape[0])
         let pixels = images.shape[1] * images.shape[2]

@@ -19,8 +19,10 @@ public struct QueryDataset: Sendable {
     public var metadata: [[String: String]]
     public var count: Int { sequences.count }
 
-    public init(sequences: [[Int]] = [], promptLengths: [Int] = [], texts: [String] = [], parts: [(prompt: String, completion: String)?]? = nil,
-                metadata: [[String: String]]? = nil) {
+    public init(
+        sequences: [[Int]] = [], promptLengths: [Int] = [], texts: [String] = [], parts: [(prompt: String, completion: String)?]? = nil,
+        metadata: [[String: String]]? = nil
+    ) {
         self.sequences = sequences
         self.promptLengths = promptLengths
         self.texts = texts
@@ -30,8 +32,9 @@ public struct QueryDataset: Sendable {
 
     /// The first `count` queries.
     public func prefix(_ count: Int) -> QueryDataset {
-        QueryDataset(sequences: Array(sequences.prefix(count)), promptLengths: Array(promptLengths.prefix(count)), texts: Array(texts.prefix(count)),
-                     parts: Array(parts.prefix(count)), metadata: Array(metadata.prefix(count)))
+        QueryDataset(
+            sequences: Array(sequences.prefix(count)), promptLengths: Array(promptLengths.prefix(count)), texts: Array(texts.prefix(count)),
+            parts: Array(parts.prefix(count)), metadata: Array(metadata.prefix(count)))
     }
 
     /// Reads a JSON Lines file of queries.

@@ -29,8 +29,10 @@ public struct TextDataset: Sendable {
     ///   `JSONLinesError` for a line that is not a JSON object.
     ///   - encodesText: when false, text rows keep their text and get no ids (to train a
     ///     tokenizer on them first).
-    public static func load(jsonLines url: URL, tokenizer: BytePairTokenizer?, maximumLength: Int? = nil,
-                            vocabularySize: Int? = nil, encodesText: Bool = true) throws -> TextDataset {
+    public static func load(
+        jsonLines url: URL, tokenizer: BytePairTokenizer?, maximumLength: Int? = nil,
+        vocabularySize: Int? = nil, encodesText: Bool = true
+    ) throws -> TextDataset {
         guard FileManager.default.fileExists(atPath: url.path) else { throw DatasetError.missingFile(path: url.path) }
         var dataset = TextDataset(sequences: [])
         let reader = try JSONLinesReader(contentsOf: url)
@@ -54,7 +56,8 @@ public struct TextDataset: Sendable {
                 text = s
                 if encodesText {
                     guard let tokenizer else {
-                        throw DatasetError.malformedRow(path: url.path, line: line, reason: "a text row needs a tokenizer (tokenizer.json in the model directory)")
+                        throw DatasetError.malformedRow(
+                            path: url.path, line: line, reason: "a text row needs a tokenizer (tokenizer.json in the model directory)")
                     }
                     ids = tokenizer.encode(s)
                 } else {
@@ -81,9 +84,10 @@ public struct TextDataset: Sendable {
 
     /// Writes documents as `{"text": ..., "source": ..., "language": ...}` rows, atomically.
     public static func write(documents: [Document], to url: URL) throws {
-        try JSONLines.write(documents.map { d -> [String: JSONValue] in
-            ["text": .string(d.text), "source": .string(d.source), "language": .string(d.language)]
-        }, to: url)
+        try JSONLines.write(
+            documents.map { d -> [String: JSONValue] in
+                ["text": .string(d.text), "source": .string(d.source), "language": .string(d.language)]
+            }, to: url)
     }
 }
 

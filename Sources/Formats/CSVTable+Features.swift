@@ -41,8 +41,10 @@ extension CSVTable {
     ///   ``CSVError/nonNumericValue(path:line:row:column:value:)`` or
     ///   ``CSVError/invalidLabel(path:line:row:column:value:)`` or
     ///   ``CSVError/unknownClass(path:line:row:column:value:known:)``, naming file, line, row and column.
-    public func labeledFeatures(labelColumn: String, featureColumns: [String]? = nil,
-                                labelEncoding: LabelEncoding = .integer) throws -> LabeledFeatures {
+    public func labeledFeatures(
+        labelColumn: String, featureColumns: [String]? = nil,
+        labelEncoding: LabelEncoding = .integer
+    ) throws -> LabeledFeatures {
         let labelIndex = try columnIndex(named: labelColumn)
         let names = featureColumns ?? columnNames.filter { $0 != labelColumn }
         let features = try numericColumns(names)
@@ -54,8 +56,9 @@ extension CSVTable {
         case .integer:
             for (row, text) in labelTexts.enumerated() {
                 guard let label = Int(text) else {
-                    throw CSVError.invalidLabel(path: source, line: lineNumbers[row], row: row + 1,
-                                                column: labelColumn, value: rows[row][labelIndex])
+                    throw CSVError.invalidLabel(
+                        path: source, line: lineNumbers[row], row: row + 1,
+                        column: labelColumn, value: rows[row][labelIndex])
                 }
                 labels.append(label)
             }
@@ -68,8 +71,9 @@ extension CSVTable {
             let indexOfName = Dictionary(known.enumerated().map { ($1, $0) }) { first, _ in first }
             for (row, text) in labelTexts.enumerated() {
                 guard let label = indexOfName[text] else {
-                    throw CSVError.unknownClass(path: source, line: lineNumbers[row], row: row + 1, column: labelColumn,
-                                                value: rows[row][labelIndex], known: known)
+                    throw CSVError.unknownClass(
+                        path: source, line: lineNumbers[row], row: row + 1, column: labelColumn,
+                        value: rows[row][labelIndex], known: known)
                 }
                 labels.append(label)
             }
@@ -91,8 +95,9 @@ extension CSVTable {
             for (column, index) in indices.enumerated() {
                 let text = fields[index].trimmingSpacesAndTabs
                 guard let value = Float(text), value.isFinite else {
-                    throw CSVError.nonNumericValue(path: source, line: lineNumbers[row], row: row + 1,
-                                                   column: names[column], value: fields[index])
+                    throw CSVError.nonNumericValue(
+                        path: source, line: lineNumbers[row], row: row + 1,
+                        column: names[column], value: fields[index])
                 }
                 values.append(value)
             }

@@ -112,8 +112,9 @@ public struct CSVTable: Sendable {
         }
         self.indexByName = indexByName
         for (index, record) in records.enumerated() where record.fields.count != header.count {
-            throw CSVError.fieldCountMismatch(path: source, line: record.line, row: index + 1,
-                                              expected: header.count, found: record.fields.count)
+            throw CSVError.fieldCountMismatch(
+                path: source, line: record.line, row: index + 1,
+                expected: header.count, found: record.fields.count)
         }
         self.source = source
         self.columnNames = header

@@ -94,7 +94,8 @@ public enum JSONValue: Hashable, Sendable {
         case DecodingError.dataCorrupted(let context):
             reason = context.debugDescription
             if let underlying = context.underlyingError as NSError?,
-               let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String {
+                let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String
+            {
                 reason = detail
             }
         case let error as DecodingError:

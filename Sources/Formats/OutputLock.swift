@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Foundation
 
@@ -51,8 +51,9 @@ public final class OutputLock {
             systemClose(descriptor)
             descriptor = -1
             if code == EWOULDBLOCK {
-                throw Failure(description: "the output folder \(path) is in use by another influence run"
-                              + (holder.isEmpty ? "" : " (process \(holder))") + "; wait for it to finish or choose another \(option)")
+                throw Failure(
+                    description: "the output folder \(path) is in use by another influence run"
+                        + (holder.isEmpty ? "" : " (process \(holder))") + "; wait for it to finish or choose another \(option)")
             }
             throw Failure(description: "cannot lock the output folder \(path): \(String(cString: strerror(code)))")
         }

@@ -9,10 +9,10 @@ extension SafeTensorsDType {
     /// ``convertsToFloatingPoint`` holds.
     func decodeFloats(_ source: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
         #if _endian(little)
-        if self == .float32 {
-            memcpy(output, source, count * 4)
-            return
-        }
+            if self == .float32 {
+                memcpy(output, source, count * 4)
+                return
+            }
         #endif
         decode(source, count: count, into: output)
     }
@@ -21,10 +21,10 @@ extension SafeTensorsDType {
     /// ``convertsToFloatingPoint`` holds.
     func decodeDoubles(_ source: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Double>) {
         #if _endian(little)
-        if self == .float64 {
-            memcpy(output, source, count * 8)
-            return
-        }
+            if self == .float64 {
+                memcpy(output, source, count * 8)
+                return
+            }
         #endif
         decode(source, count: count, into: output)
     }

@@ -127,7 +127,8 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
         case let .reservedTensorName(path, tensor):
             return "\(path): \(name(tensor)): the name is reserved for metadata"
         case let .payloadShapeMismatch(path, tensor, shape, count):
-            return "\(path): \(name(tensor)): shape \(shape) needs \(checkedProduct(shape).map(String.init) ?? "an impossible number of") elements, payload has \(count)"
+            return
+                "\(path): \(name(tensor)): shape \(shape) needs \(checkedProduct(shape).map(String.init) ?? "an impossible number of") elements, payload has \(count)"
         }
     }
 }

@@ -64,8 +64,10 @@ extension SafeTensorsFile {
     /// - Throws: ``SafeTensorsError`` for a duplicate or reserved name, a payload whose element
     ///   count does not match its shape, or an `I32` value out of range (all checked before
     ///   anything is written); ``AtomicFileError`` when the file system fails.
-    public static func write(_ tensors: [(name: String, payload: SafeTensorsPayload)],
-                             metadata: [String: String] = [:], to url: URL) throws {
+    public static func write(
+        _ tensors: [(name: String, payload: SafeTensorsPayload)],
+        metadata: [String: String] = [:], to url: URL
+    ) throws {
         let path = url.path
         var names = Set<String>()
         var header = "{"
@@ -84,8 +86,9 @@ extension SafeTensorsFile {
             }
             let shape = payload.shape
             guard let count = checkedProduct(shape), count == payload.elementCount else {
-                throw SafeTensorsError.payloadShapeMismatch(path: path, tensor: name, shape: shape,
-                                                            elementCount: payload.elementCount)
+                throw SafeTensorsError.payloadShapeMismatch(
+                    path: path, tensor: name, shape: shape,
+                    elementCount: payload.elementCount)
             }
             if case .int32(let values, _) = payload, let bad = values.first(where: { Int32(exactly: $0) == nil }) {
                 throw SafeTensorsError.valueOutOfRange(path: path, tensor: name, value: String(bad), requested: "I32")
@@ -116,17 +119,17 @@ extension SafeTensorsFile {
         case .float32(let tensor):
             try tensor.withUnsafeBufferPointer { buffer in
                 #if _endian(little)
-                try writer.write(UnsafeRawBufferPointer(buffer))
+                    try writer.write(UnsafeRawBufferPointer(buffer))
                 #else
-                try writeElements(count: buffer.count, to: writer) { buffer[$0].bitPattern }
+                    try writeElements(count: buffer.count, to: writer) { buffer[$0].bitPattern }
                 #endif
             }
         case .float64(let tensor):
             try tensor.withUnsafeBufferPointer { buffer in
                 #if _endian(little)
-                try writer.write(UnsafeRawBufferPointer(buffer))
+                    try writer.write(UnsafeRawBufferPointer(buffer))
                 #else
-                try writeElements(count: buffer.count, to: writer) { buffer[$0].bitPattern }
+                    try writeElements(count: buffer.count, to: writer) { buffer[$0].bitPattern }
                 #endif
             }
         case .float16(let tensor):

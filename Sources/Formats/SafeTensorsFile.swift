@@ -84,8 +84,9 @@ public struct SafeTensorsFile: Sendable {
     public func tensor<Scalar: TensorScalar>(named name: String, as scalarType: Scalar.Type = Scalar.self) throws -> Tensor<Scalar> {
         let entry = try entry(named: name)
         guard entry.dtype.convertsToFloatingPoint else {
-            throw SafeTensorsError.unsupportedConversion(path: url.path, tensor: name, dtype: entry.dtype.rawValue,
-                                                         requested: Scalar.typeName)
+            throw SafeTensorsError.unsupportedConversion(
+                path: url.path, tensor: name, dtype: entry.dtype.rawValue,
+                requested: Scalar.typeName)
         }
         let count = entry.elementCount
         return withData(of: entry) { source in
@@ -118,8 +119,9 @@ public struct SafeTensorsFile: Sendable {
     public func integers(named name: String) throws -> [Int] {
         let entry = try entry(named: name)
         guard entry.dtype.isInteger else {
-            throw SafeTensorsError.unsupportedConversion(path: url.path, tensor: name, dtype: entry.dtype.rawValue,
-                                                         requested: "Int")
+            throw SafeTensorsError.unsupportedConversion(
+                path: url.path, tensor: name, dtype: entry.dtype.rawValue,
+                requested: "Int")
         }
         let count = entry.elementCount
         return try withData(of: entry) { source in

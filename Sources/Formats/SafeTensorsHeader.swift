@@ -51,8 +51,9 @@ struct SafeTensorsHeader {
             throw SafeTensorsError.headerLengthOutOfBounds(path: path, headerLength: headerLength, availableBytes: available)
         }
         guard headerLength <= UInt64(SafeTensorsFile.maximumHeaderLength) else {
-            throw SafeTensorsError.headerTooLarge(path: path, headerLength: headerLength,
-                                                  limit: SafeTensorsFile.maximumHeaderLength)
+            throw SafeTensorsError.headerTooLarge(
+                path: path, headerLength: headerLength,
+                limit: SafeTensorsFile.maximumHeaderLength)
         }
         let dataStart = 8 + Int(headerLength)
         let headerBytes = UnsafeRawBufferPointer(rebasing: file[8..<dataStart])
@@ -88,8 +89,10 @@ struct SafeTensorsHeader {
             guard let value = members[name] else { continue }
             entries.append(try parseEntry(value, name: name, dataByteCount: dataByteCount, path: path))
         }
-        entries.sort { ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound, $0.name)
-                     < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound, $1.name) }
+        entries.sort {
+            ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound, $0.name)
+                < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound, $1.name)
+        }
         try checkTiling(entries, dataByteCount: dataByteCount, path: path)
         return SafeTensorsHeader(entries: entries, metadata: metadata, dataStart: dataStart)
     }
@@ -97,9 +100,10 @@ struct SafeTensorsHeader {
     /// Validates one `name: {"dtype", "shape", "data_offsets"}` entry.
     private static func parseEntry(_ value: JSONValue, name: String, dataByteCount: Int, path: String) throws -> SafeTensorsEntry {
         guard case .object(let fields) = value else {
-            throw SafeTensorsError.wrongFieldType(path: path, tensor: name, field: nil,
-                                                  expected: "an object with dtype, shape and data_offsets",
-                                                  found: value.typeName)
+            throw SafeTensorsError.wrongFieldType(
+                path: path, tensor: name, field: nil,
+                expected: "an object with dtype, shape and data_offsets",
+                found: value.typeName)
         }
         for field in ["dtype", "shape", "data_offsets"] where fields[field] == nil {
             throw SafeTensorsError.missingField(path: path, tensor: name, field: field)
@@ -108,16 +112,18 @@ struct SafeTensorsHeader {
         let offsetsValue = fields["data_offsets"] ?? .null
 
         guard case .string(let dtypeName) = dtypeValue else {
-            throw SafeTensorsError.wrongFieldType(path: path, tensor: name, field: "dtype", expected: "a string",
-                                                  found: dtypeValue.typeName)
+            throw SafeTensorsError.wrongFieldType(
+                path: path, tensor: name, field: "dtype", expected: "a string",
+                found: dtypeValue.typeName)
         }
         guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
             throw SafeTensorsError.unknownDType(path: path, tensor: name, dtype: dtypeName)
         }
 
         guard case .array(let dimensions) = shapeValue else {
-            throw SafeTensorsError.wrongFieldType(path: path, tensor: name, field: "shape",
-                                                  expected: "an array of integers", found: shapeValue.typeName)
+            throw SafeTensorsError.wrongFieldType(
+                path: path, tensor: name, field: "shape",
+                expected: "an array of integers", found: shapeValue.typeName)
         }
         var shape: [Int] = []
         for (index, dimension) in dimensions.enumerated() {
@@ -129,7 +135,8 @@ struct SafeTensorsHeader {
         }
 
         guard case .array(let offsets) = offsetsValue, offsets.count == 2,
-              let begin = offsets[0].intValue, let end = offsets[1].intValue, begin >= 0, end >= 0 else {
+            let begin = offsets[0].intValue, let end = offsets[1].intValue, begin >= 0, end >= 0
+        else {
             throw SafeTensorsError.invalidDataOffsets(path: path, tensor: name, found: offsetsValue.description)
         }
         guard begin <= end else {
@@ -144,8 +151,9 @@ struct SafeTensorsHeader {
         let (byteCount, overflow) = elementCount.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow else { throw SafeTensorsError.shapeOverflow(path: path, tensor: name, shape: shape) }
         guard byteCount == end - begin else {
-            throw SafeTensorsError.byteCountMismatch(path: path, tensor: name, dtype: dtype.rawValue, shape: shape,
-                                                     expected: byteCount, found: end - begin)
+            throw SafeTensorsError.byteCountMismatch(
+                path: path, tensor: name, dtype: dtype.rawValue, shape: shape,
+                expected: byteCount, found: end - begin)
         }
         return SafeTensorsEntry(name: name, dtype: dtype, shape: shape, dataOffsets: begin..<end)
     }
@@ -160,15 +168,17 @@ struct SafeTensorsHeader {
                 throw SafeTensorsError.overlappingTensors(path: path, first: previous, second: entry.name)
             }
             if range.lowerBound > position {
-                throw SafeTensorsError.gapBetweenTensors(path: path, previous: previous, next: entry.name,
-                                                         begin: position, end: range.lowerBound)
+                throw SafeTensorsError.gapBetweenTensors(
+                    path: path, previous: previous, next: entry.name,
+                    begin: position, end: range.lowerBound)
             }
             position = range.upperBound
             previous = entry.name
         }
         if position < dataByteCount {
-            throw SafeTensorsError.gapBetweenTensors(path: path, previous: previous, next: nil,
-                                                     begin: position, end: dataByteCount)
+            throw SafeTensorsError.gapBetweenTensors(
+                path: path, previous: previous, next: nil,
+                begin: position, end: dataByteCount)
         }
     }
 }

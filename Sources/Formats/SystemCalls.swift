@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Foundation
 
@@ -12,18 +12,18 @@ import Foundation
 @discardableResult
 func systemClose(_ descriptor: Int32) -> Int32 {
     #if canImport(Glibc)
-    return Glibc.close(descriptor)
+        return Glibc.close(descriptor)
     #else
-    return Darwin.close(descriptor)
+        return Darwin.close(descriptor)
     #endif
 }
 
 /// `write(2)`.
 func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
     #if canImport(Glibc)
-    return Glibc.write(descriptor, bytes, count)
+        return Glibc.write(descriptor, bytes, count)
     #else
-    return Darwin.write(descriptor, bytes, count)
+        return Darwin.write(descriptor, bytes, count)
     #endif
 }
 
@@ -31,9 +31,9 @@ func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -
 func systemRead(_ descriptor: Int32, _ bytes: UnsafeMutableRawPointer, _ count: Int) -> Int {
     while true {
         #if canImport(Glibc)
-        let result = Glibc.read(descriptor, bytes, count)
+            let result = Glibc.read(descriptor, bytes, count)
         #else
-        let result = Darwin.read(descriptor, bytes, count)
+            let result = Darwin.read(descriptor, bytes, count)
         #endif
         if result < 0 && errno == EINTR { continue }
         return result

@@ -12,8 +12,9 @@ public struct ArnoldiStrategy: OperatorCurvatureStrategy {
     public static let options: [StrategyOption] = [
         .value("arnoldi-rank", "K", default: "20", "With --strategy arnoldi: top eigenpairs kept."),
         .value("arnoldi-krylov", "M", default: "40", "With --strategy arnoldi: Krylov space dimension (≥ rank)."),
-        .value("arnoldi-order", "largest|magnitude", default: "largest",
-               "With --strategy arnoldi: keep the largest eigenvalues, or the largest in absolute value (pyDVL's choice)."),
+        .value(
+            "arnoldi-order", "largest|magnitude", default: "largest",
+            "With --strategy arnoldi: keep the largest eigenvalues, or the largest in absolute value (pyDVL's choice)."),
     ]
 
     public var rank: Int, krylovDimension: Int, byMagnitude: Bool
@@ -23,8 +24,9 @@ public struct ArnoldiStrategy: OperatorCurvatureStrategy {
     }
 
     public init(options: StrategyOptions) throws {
-        self.init(rank: try options.integer("arnoldi-rank") ?? 20, krylovDimension: try options.integer("arnoldi-krylov") ?? 40,
-                  byMagnitude: try options.choice("arnoldi-order", from: ["largest", "magnitude"]) == "magnitude")
+        self.init(
+            rank: try options.integer("arnoldi-rank") ?? 20, krylovDimension: try options.integer("arnoldi-krylov") ?? 40,
+            byMagnitude: try options.choice("arnoldi-order", from: ["largest", "magnitude"]) == "magnitude")
     }
 
     public var description: String { "arnoldi/\(rank)/\(krylovDimension)" + (byMagnitude ? "/magnitude" : "") }
@@ -37,8 +39,9 @@ public struct ArnoldiStrategy: OperatorCurvatureStrategy {
         let blocks = op.blockNames.count
         return OperatorFit(description, op) { damping in
             let inverse = try CurvatureSolver.LowRankInverse<Float>(pairs, damping: damping)
-            return JointInverse(description: description, damping: damping, blocks: blocks, solve: { inverse.solve($0) },
-                                quadraticForms: { inverse.quadraticForms($0) })
+            return JointInverse(
+                description: description, damping: damping, blocks: blocks, solve: { inverse.solve($0) },
+                quadraticForms: { inverse.quadraticForms($0) })
         }
     }
 }

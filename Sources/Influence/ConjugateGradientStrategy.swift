@@ -24,8 +24,9 @@ public struct ConjugateGradientStrategy: OperatorCurvatureStrategy {
     }
 
     public init(options: StrategyOptions) throws {
-        self.init(tolerance: try options.positiveNumber("cg-tolerance") ?? 1e-6, maximumIterations: try options.integer("cg-iterations"),
-                  failsWhenNotConverged: options.flag("cg-fail"))
+        self.init(
+            tolerance: try options.positiveNumber("cg-tolerance") ?? 1e-6, maximumIterations: try options.integer("cg-iterations"),
+            failsWhenNotConverged: options.flag("cg-fail"))
     }
 
     public var description: String { "cg/\(tolerance)" }
@@ -34,15 +35,18 @@ public struct ConjugateGradientStrategy: OperatorCurvatureStrategy {
         let blocks = op.blockNames.count
         return OperatorFit(description, op) { damping in
             var warn: (String) -> Void = { _ in }
-            let inverse = JointInverse(description: description, damping: damping, blocks: blocks, solve: { b in
-                let (x, iterations) = CurvatureSolver.conjugateGradient(op, damping: damping, rightHandSides: b, tolerance: tolerance,
-                                                                        maximumIterations: maximumIterations)
-                if let message = Self.failure(iterations, tolerance: tolerance) {
-                    if failsWhenNotConverged { throw InfluenceError.notConverged(message) }
-                    warn(message)
-                }
-                return x
-            }, solvesJointly: true)
+            let inverse = JointInverse(
+                description: description, damping: damping, blocks: blocks,
+                solve: { b in
+                    let (x, iterations) = CurvatureSolver.conjugateGradient(
+                        op, damping: damping, rightHandSides: b, tolerance: tolerance,
+                        maximumIterations: maximumIterations)
+                    if let message = Self.failure(iterations, tolerance: tolerance) {
+                        if failsWhenNotConverged { throw InfluenceError.notConverged(message) }
+                        warn(message)
+                    }
+                    return x
+                }, solvesJointly: true)
             warn = { [weak inverse] in inverse?.warn($0) }
             return inverse
         }

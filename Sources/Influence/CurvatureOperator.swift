@@ -45,8 +45,10 @@ public final class CurvatureOperator<Task: InfluenceTask> {
     ///   - patterns: the tracked Linear layers (every Linear when empty).
     ///   - allParameters: cover every trainable parameter of the model: each Linear layer as a
     ///     `[out, in+1]` block, and each other parameter as a block of its own.
-    public init(task: Task, modules patterns: [String], kind: CurvatureKind, batchSize: Int = 16, maximumExamples: Int? = nil,
-                allParameters: Bool = false) throws {
+    public init(
+        task: Task, modules patterns: [String], kind: CurvatureKind, batchSize: Int = 16, maximumExamples: Int? = nil,
+        allParameters: Bool = false
+    ) throws {
         precondition(batchSize > 0, "batch size must be positive")
         let found = task.model.trackableLayers(matching: allParameters ? [] : patterns)
         guard !found.isEmpty || allParameters else {
@@ -68,8 +70,9 @@ public final class CurvatureOperator<Task: InfluenceTask> {
 
     /// The same operator over the task behind ``AnyInfluenceTask``, as strategies take it.
     public func erased() throws -> CurvatureOperator<AnyInfluenceTask> where Task.Scalar == Float {
-        let op = try CurvatureOperator<AnyInfluenceTask>(task: AnyInfluenceTask(task), modules: names, kind: kind, batchSize: batchSize,
-                                                         maximumExamples: exampleCount, allParameters: coversOtherParameters)
+        let op = try CurvatureOperator<AnyInfluenceTask>(
+            task: AnyInfluenceTask(task), modules: names, kind: kind, batchSize: batchSize,
+            maximumExamples: exampleCount, allParameters: coversOtherParameters)
         op.progress = progress
         return op
     }
@@ -118,8 +121,12 @@ public final class CurvatureOperator<Task: InfluenceTask> {
         var result: [Tensor<Scalar>] = [], k = 0
         for layer in layers {
             if layer.bias != nil {
-                result.append(Tensor.concatenated([parameters[k].reshaped(to: [layer.outputCount, layer.inputCount]),
-                                                   parameters[k + 1].reshaped(to: [layer.outputCount, 1])], along: 1))
+                result.append(
+                    Tensor.concatenated(
+                        [
+                            parameters[k].reshaped(to: [layer.outputCount, layer.inputCount]),
+                            parameters[k + 1].reshaped(to: [layer.outputCount, 1]),
+                        ], along: 1))
                 k += 2
             } else {
                 result.append(parameters[k].reshaped(to: [layer.outputCount, layer.inputCount]))
@@ -251,11 +258,11 @@ public final class CurvatureOperator<Task: InfluenceTask> {
 
     /// Σ_batch g g^T v for each v (per-layer blocks), from the batch's per-example gradients.
     func fisherProducts(_ vectors: [[Tensor<Scalar>]], _ batch: [Int]) -> [[Tensor<Scalar>]] {
-        let g = trainingGradients(batch).map { $0.reshaped(to: [batch.count, -1]) }                 // [b, size] per block
+        let g = trainingGradients(batch).map { $0.reshaped(to: [batch.count, -1]) }  // [b, size] per block
         let stacked = g.indices.map { i in Tensor.stacked(vectors.map { $0[i].flattened() }, along: 1) }  // [size, k] per block
-        var inner = Tensor.matmul(g[0], stacked[0])                                                   // [b, k]
+        var inner = Tensor.matmul(g[0], stacked[0])  // [b, k]
         for i in g.indices.dropFirst() { inner += Tensor.matmul(g[i], stacked[i]) }
-        let products = g.map { Tensor.matmul($0, inner, transposeA: true) }                           // [size, k] per block
+        let products = g.map { Tensor.matmul($0, inner, transposeA: true) }  // [size, k] per block
         return vectors.indices.map { j in
             products.indices.map { i in products[i].sliced(along: 1, j..<(j + 1)).reshaped(to: vectors[j][i].shape) }
         }

@@ -9,8 +9,10 @@ public enum CurvatureSolver {
     /// - Parameter rightHandSides: `[dimension, k]`.
     /// - Throws: ``InfluenceError/notPositiveDefinite(dimension:damping:lowestEigenvalue:)`` when H + λI is not
     ///   positive definite (a Hessian away from a minimum, or too little damping).
-    public static func exact<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double,
-                                                   rightHandSides: Tensor<Task.Scalar>) throws -> Tensor<Task.Scalar> {
+    public static func exact<Task: InfluenceTask>(
+        _ op: CurvatureOperator<Task>, damping: Double,
+        rightHandSides: Tensor<Task.Scalar>
+    ) throws -> Tensor<Task.Scalar> {
         try ExactInverse(op, damping: damping).solve(rightHandSides)
     }
 
@@ -44,7 +46,7 @@ public enum CurvatureSolver {
         /// gᵀ (H + λI)⁻¹ g for each row of `g` `[rows, dimension]`.
         public func quadraticForms(_ g: Tensor<Scalar>) throws -> Tensor<Scalar> {
             let g64 = Tensor<Double>(g)
-            let x = try Tensor.choleskySolve(factor: factor, g64.transposed())                   // [dimension, rows]
+            let x = try Tensor.choleskySolve(factor: factor, g64.transposed())  // [dimension, rows]
             return Tensor<Scalar>((x.transposed() * g64).sum(alongAxes: [1]))
         }
     }
@@ -72,9 +74,11 @@ public enum CurvatureSolver {
     ///   - tolerance: stop when the relative residual falls below it.
     /// - Returns: the solutions `[dimension, k]` and the iterations of each column. H + λI must be
     ///   positive definite for CG to converge: a column that does not is reported, not hidden.
-    public static func conjugateGradient<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double,
-                                                               rightHandSides: Tensor<Task.Scalar>, tolerance: Double = 1e-8,
-                                                               maximumIterations: Int? = nil) -> (solutions: Tensor<Task.Scalar>, iterations: [Iterations]) {
+    public static func conjugateGradient<Task: InfluenceTask>(
+        _ op: CurvatureOperator<Task>, damping: Double,
+        rightHandSides: Tensor<Task.Scalar>, tolerance: Double = 1e-8,
+        maximumIterations: Int? = nil
+    ) -> (solutions: Tensor<Task.Scalar>, iterations: [Iterations]) {
         typealias S = Task.Scalar
         let n = op.dimension, k = rightHandSides.shape[1]
         precondition(rightHandSides.rank == 2 && n == rightHandSides.shape[0], "right-hand sides \(rightHandSides.shape) should be [\(n), k]")
@@ -96,7 +100,7 @@ public enum CurvatureSolver {
             var still: [Int] = []
             for (j, column) in active.enumerated() {
                 let pap = Double(Tensor.dot(p[column], ap[j]))
-                guard pap > 0 else { negative[column] = true; continue }   // not positive definite along p: stop this column
+                guard pap > 0 else { negative[column] = true; continue }  // not positive definite along p: stop this column
                 let alpha = rr[column] / pap
                 x[column].add(p[column], scaledBy: S(alpha))
                 r[column].add(ap[j], scaledBy: S(-alpha))
@@ -115,8 +119,9 @@ public enum CurvatureSolver {
             let residual = b[j] - final[j]
             let relative = Double(Tensor.dot(residual, residual)).squareRoot() / bNorm[j]
             let converged = relative <= tolerance * 10
-            return Iterations(count: count[j], relativeResidual: relative, converged: converged, foundNegativeCurvature: negative[j],
-                              limitedByPrecision: !converged && reached[j])
+            return Iterations(
+                count: count[j], relativeResidual: relative, converged: converged, foundNegativeCurvature: negative[j],
+                limitedByPrecision: !converged && reached[j])
         }
         return (Tensor.stacked(x, along: 1), report)
     }
@@ -133,8 +138,10 @@ extension CurvatureSolver {
     ///
     /// - Throws: ``InfluenceError/diverged(_:)`` when the iterate grows without bound or is not
     ///   finite, with the advice to raise the scale.
-    public static func lissa<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double, rightHandSides: Tensor<Task.Scalar>,
-                                                  scale: Double, depth: Int, repeats: Int = 1, batchSize: Int, seed: UInt64 = 0) throws -> Tensor<Task.Scalar> {
+    public static func lissa<Task: InfluenceTask>(
+        _ op: CurvatureOperator<Task>, damping: Double, rightHandSides: Tensor<Task.Scalar>,
+        scale: Double, depth: Int, repeats: Int = 1, batchSize: Int, seed: UInt64 = 0
+    ) throws -> Tensor<Task.Scalar> {
         typealias S = Task.Scalar
         precondition(scale > 0 && depth > 0 && repeats > 0 && batchSize > 0, "LiSSA needs positive scale, depth, repeats and batch size")
         let n = op.dimension
@@ -142,8 +149,9 @@ extension CurvatureSolver {
         let b = rightHandSides, k = rightHandSides.shape[1]
         precondition(b.rank == 2 && b.shape[0] == n, "right-hand sides \(b.shape) should be [\(n), k]")
         // Every column follows the same mini-batches, so one pass per step serves them all.
-        let bNorm = Swift.max(Double(Tensor.dot(b.flattened(), b.flattened())).squareRoot() / Double(Swift.max(k, 1)).squareRoot(),
-                              Double.leastNormalMagnitude)
+        let bNorm = Swift.max(
+            Double(Tensor.dot(b.flattened(), b.flattened())).squareRoot() / Double(Swift.max(k, 1)).squareRoot(),
+            Double.leastNormalMagnitude)
         var average = Tensor<S>.zeros(shape: [n, k])
         for _ in 0..<repeats {
             var x = b
@@ -157,7 +165,9 @@ extension CurvatureSolver {
                 x = b + x - hx * S(1 / scale)
                 let norm = Double(Tensor.dot(x.flattened(), x.flattened())).squareRoot() / Double(Swift.max(k, 1)).squareRoot()
                 if !norm.isFinite || norm > 1e6 * bNorm * Double(depth) {
-                    throw InfluenceError.diverged("LiSSA diverged at step \(step + 1) of \(depth) (‖x‖ = \(norm)); raise --lissa-scale above the largest eigenvalue of H + λI, or raise the damping")
+                    throw InfluenceError.diverged(
+                        "LiSSA diverged at step \(step + 1) of \(depth) (‖x‖ = \(norm)); raise --lissa-scale above the largest eigenvalue of H + λI, or raise the damping"
+                    )
                 }
             }
             average += x
@@ -174,9 +184,11 @@ extension CurvatureSolver {
     /// on the span of the top eigenvectors V. With rank equal to the dimension it is the exact
     /// solve. `byMagnitude` keeps the eigenvalues largest in absolute value instead (pyDVL's
     /// choice): for an indefinite Hessian that includes its most negative directions.
-    public static func arnoldi<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double, rightHandSides: Tensor<Task.Scalar>,
-                                                    rank: Int, krylovDimension: Int, byMagnitude: Bool = false,
-                                                    seed: UInt64 = 0) throws -> Tensor<Task.Scalar> {
+    public static func arnoldi<Task: InfluenceTask>(
+        _ op: CurvatureOperator<Task>, damping: Double, rightHandSides: Tensor<Task.Scalar>,
+        rank: Int, krylovDimension: Int, byMagnitude: Bool = false,
+        seed: UInt64 = 0
+    ) throws -> Tensor<Task.Scalar> {
         try LowRankInverse(op, damping: damping, rank: rank, krylovDimension: krylovDimension, byMagnitude: byMagnitude, seed: seed)
             .solve(rightHandSides)
     }
@@ -196,8 +208,10 @@ extension CurvatureSolver {
             self.values = values
         }
 
-        public init<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, rank: Int, krylovDimension: Int, byMagnitude: Bool = false,
-                                         seed: UInt64 = 0) throws {
+        public init<Task: InfluenceTask>(
+            _ op: CurvatureOperator<Task>, rank: Int, krylovDimension: Int, byMagnitude: Bool = false,
+            seed: UInt64 = 0
+        ) throws {
             typealias S = Task.Scalar
             let n = op.dimension
             let m = Swift.min(n, Swift.max(rank, krylovDimension))
@@ -221,7 +235,7 @@ extension CurvatureSolver {
                 }
                 let norm = Double(Tensor.dot(w, w)).squareRoot()
                 if j + 1 < m {
-                    if norm < 1e-12 { // an invariant subspace: restart from a random vector orthogonal to the basis
+                    if norm < 1e-12 {  // an invariant subspace: restart from a random vector orthogonal to the basis
                         w = Tensor<Double>.randomNormal(shape: [n], using: &generator)
                         for v in basis { w.add(v, scaledBy: -Tensor.dot(w, v)) }
                         q = w * (1 / Double(Tensor.dot(w, w)).squareRoot())
@@ -233,11 +247,11 @@ extension CurvatureSolver {
             }
             let symmetric = (tridiagonal + tridiagonal.transposed()) * 0.5
             let (values, ritzVectors) = try symmetric.symmetricEigendecomposition()
-            let q2 = Tensor.stacked(basis, along: 1)                                   // [n, m]
+            let q2 = Tensor.stacked(basis, along: 1)  // [n, m]
             // The kept Ritz pairs: the largest `rank` values, or the largest in absolute value.
             let order = byMagnitude ? (0..<m).sorted { abs(values[$0]) > abs(values[$1]) } : Array((0..<m).reversed())
             let kept = Array(order.prefix(rank))
-            let v = Tensor.matmul(q2, ritzVectors.indexSelect(along: 1, indices: kept))     // [n, rank]
+            let v = Tensor.matmul(q2, ritzVectors.indexSelect(along: 1, indices: kept))  // [n, rank]
             let mu = values.indexSelect(along: 0, indices: kept)
             self.init(vectors: v, values: mu)
         }
@@ -251,8 +265,10 @@ extension CurvatureSolver {
         /// μ + λ, `[rank]`.
         public let shiftedValues: Tensor<Double>
 
-        public init<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double, rank: Int, krylovDimension: Int,
-                                         byMagnitude: Bool = false, seed: UInt64 = 0) throws where Task.Scalar == Scalar {
+        public init<Task: InfluenceTask>(
+            _ op: CurvatureOperator<Task>, damping: Double, rank: Int, krylovDimension: Int,
+            byMagnitude: Bool = false, seed: UInt64 = 0
+        ) throws where Task.Scalar == Scalar {
             let pairs = try Eigenpairs(op, rank: rank, krylovDimension: krylovDimension, byMagnitude: byMagnitude, seed: seed)
             try self.init(pairs, damping: damping)
         }
@@ -278,7 +294,7 @@ extension CurvatureSolver {
 
         /// gᵀ V diag(1/(μ + λ)) Vᵀ g for each row of `g` `[rows, dimension]`.
         public func quadraticForms(_ g: Tensor<Scalar>) -> Tensor<Scalar> {
-            let p = Tensor.matmul(Tensor<Double>(g), vectors)                                   // [rows, rank]
+            let p = Tensor.matmul(Tensor<Double>(g), vectors)  // [rows, rank]
             return Tensor<Scalar>((p.squared() / shiftedValues.reshaped(to: [1, shiftedValues.shape[0]])).sum(alongAxes: [1]))
         }
     }

@@ -77,8 +77,9 @@ extension CurvatureStrategy {
         let computer = try ScoreComputer(task: context.task, fitted: fitted, configuration: configuration)
         computer.progress = context.progress
         let output = try computer.computeResult(partialDirectory: partialDirectory)
-        return ScoringRun(output: output, strategy: computer.strategyName, moduleNames: computer.moduleNames, dampings: computer.dampings,
-                          warnings: computer.warnings)
+        return ScoringRun(
+            output: output, strategy: computer.strategyName, moduleNames: computer.moduleNames, dampings: computer.dampings,
+            warnings: computer.warnings)
     }
 }
 
@@ -145,10 +146,12 @@ public struct CurvatureContext<Task: InfluenceTask> {
     /// Receives (stage, done, total) during long work.
     public var progress: ((String, Int, Int) -> Void)?
 
-    public init(task: Task, modules: [String] = [], allParameters: Bool = false, labels: LabelSource = .sampled, batchSize: Int = 8,
-                maximumExamples: Int? = nil, seed: UInt64 = 0, accumulatesInDouble: Bool = false, checkpointInterval: Int = 50,
-                partialDirectory: URL? = nil, curvature: CurvatureKind = .ggn, curvatureBatchSize: Int = 16,
-                checkpoints: [(task: Task, learningRate: Double)] = [], progress: ((String, Int, Int) -> Void)? = nil) {
+    public init(
+        task: Task, modules: [String] = [], allParameters: Bool = false, labels: LabelSource = .sampled, batchSize: Int = 8,
+        maximumExamples: Int? = nil, seed: UInt64 = 0, accumulatesInDouble: Bool = false, checkpointInterval: Int = 50,
+        partialDirectory: URL? = nil, curvature: CurvatureKind = .ggn, curvatureBatchSize: Int = 16,
+        checkpoints: [(task: Task, learningRate: Double)] = [], progress: ((String, Int, Int) -> Void)? = nil
+    ) {
         self.task = task
         self.modules = modules
         self.allParameters = allParameters
@@ -167,17 +170,19 @@ public struct CurvatureContext<Task: InfluenceTask> {
 
     /// The same context over the task behind ``AnyInfluenceTask``, as strategies take it.
     public func erased() -> StrategyContext where Task.Scalar == Float {
-        CurvatureContext<AnyInfluenceTask>(task: AnyInfluenceTask(task), modules: modules, allParameters: allParameters, labels: labels,
-                                           batchSize: batchSize, maximumExamples: maximumExamples, seed: seed,
-                                           accumulatesInDouble: accumulatesInDouble, checkpointInterval: checkpointInterval,
-                                           partialDirectory: partialDirectory, curvature: curvature, curvatureBatchSize: curvatureBatchSize,
-                                           checkpoints: checkpoints.map { (AnyInfluenceTask($0.task), $0.learningRate) }, progress: progress)
+        CurvatureContext<AnyInfluenceTask>(
+            task: AnyInfluenceTask(task), modules: modules, allParameters: allParameters, labels: labels,
+            batchSize: batchSize, maximumExamples: maximumExamples, seed: seed,
+            accumulatesInDouble: accumulatesInDouble, checkpointInterval: checkpointInterval,
+            partialDirectory: partialDirectory, curvature: curvature, curvatureBatchSize: curvatureBatchSize,
+            checkpoints: checkpoints.map { (AnyInfluenceTask($0.task), $0.learningRate) }, progress: progress)
     }
 
     /// The curvature operator of the solver strategies over the tracked layers (or every parameter).
     public func curvatureOperator() throws -> CurvatureOperator<Task> {
-        let op = try CurvatureOperator(task: task, modules: allParameters ? [] : modules, kind: curvature, batchSize: curvatureBatchSize,
-                                       allParameters: allParameters)
+        let op = try CurvatureOperator(
+            task: task, modules: allParameters ? [] : modules, kind: curvature, batchSize: curvatureBatchSize,
+            allParameters: allParameters)
         op.progress = progress
         return op
     }

@@ -15,6 +15,9 @@ public enum Damping: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        switch self { case .automatic: return "auto"; case let .value(v): return String(v) }
+        switch self {
+        case .automatic: return "auto";
+        case let .value(v): return String(v)
+        }
     }
 }

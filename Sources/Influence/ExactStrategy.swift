@@ -23,8 +23,9 @@ public struct ExactStrategy: OperatorCurvatureStrategy {
         let blocks = op.blockNames.count
         return OperatorFit(Self.name, op) { damping in
             let inverse = try CurvatureSolver.ExactInverse<Float>(symmetric: symmetric, damping: damping)
-            return JointInverse(description: Self.name, damping: damping, blocks: blocks, solve: { try inverse.solve($0) },
-                                quadraticForms: { try inverse.quadraticForms($0) })
+            return JointInverse(
+                description: Self.name, damping: damping, blocks: blocks, solve: { try inverse.solve($0) },
+                quadraticForms: { try inverse.quadraticForms($0) })
         }
     }
 }

@@ -59,9 +59,10 @@ extension FactorCurvatureStrategy {
     }
 
     public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
-        let configuration = FitConfiguration(strategy: self, labels: context.labels, batchSize: context.batchSize,
-                                             maximumExamples: context.maximumExamples, seed: context.seed,
-                                             accumulatesInDouble: context.accumulatesInDouble, checkpointInterval: context.checkpointInterval)
+        let configuration = FitConfiguration(
+            strategy: self, labels: context.labels, batchSize: context.batchSize,
+            maximumExamples: context.maximumExamples, seed: context.seed,
+            accumulatesInDouble: context.accumulatesInDouble, checkpointInterval: context.checkpointInterval)
         let fitter = try FactorFitter(task: context.task, modules: context.modules, configuration: configuration)
         fitter.progress = context.progress
         return try fitter.fit(partialDirectory: context.partialDirectory)

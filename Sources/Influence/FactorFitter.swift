@@ -18,8 +18,10 @@ public struct FitConfiguration: Sendable {
     /// Save partial sums every this many batches (when a directory is given).
     public var checkpointInterval: Int
 
-    public init<Strategy: FactorCurvatureStrategy>(strategy: Strategy, labels: LabelSource = .sampled, batchSize: Int = 8, maximumExamples: Int? = nil,
-                seed: UInt64 = 0, accumulatesInDouble: Bool = false, checkpointInterval: Int = 50) {
+    public init<Strategy: FactorCurvatureStrategy>(
+        strategy: Strategy, labels: LabelSource = .sampled, batchSize: Int = 8, maximumExamples: Int? = nil,
+        seed: UInt64 = 0, accumulatesInDouble: Bool = false, checkpointInterval: Int = 50
+    ) {
         self.strategy = strategy
         self.labels = labels
         self.batchSize = batchSize
@@ -70,8 +72,11 @@ public final class FactorFitter<Task: InfluenceTask> {
         var tokens = 0
         let strategy = configuration.strategy
         let needs = type(of: strategy).needs
-        let partial = partialDirectory.map { PartialSums(directory: $0, fingerprint: fingerprint,
-                                                         configuration: configuration.description + "/data" + task.trainingDataFingerprint, modules: capture.names) }
+        let partial = partialDirectory.map {
+            PartialSums(
+                directory: $0, fingerprint: fingerprint,
+                configuration: configuration.description + "/data" + task.trainingDataFingerprint, modules: capture.names)
+        }
         if needs.covariances {
             let sums = try accumulate(.covariance, partial: partial, initial: shapes.flatMap { [[$0[1], $0[1]], [$0[0], $0[0]]] })
             tokens = sums.tokens
@@ -104,9 +109,10 @@ public final class FactorFitter<Task: InfluenceTask> {
                 throw InfluenceError.nonFinite(what: "the factors of \(capture.names[i])")
             }
         }
-        return InfluenceFactors(strategy: strategy, moduleNames: capture.names, gradientShapes: shapes, layers: layers,
-                                labels: configuration.labels, exampleCount: exampleCount, tokenCount: tokens,
-                                modelFingerprint: fingerprint, accumulation: configuration.accumulatesInDouble ? "float64" : "float32")
+        return InfluenceFactors(
+            strategy: strategy, moduleNames: capture.names, gradientShapes: shapes, layers: layers,
+            labels: configuration.labels, exampleCount: exampleCount, tokenCount: tokens,
+            modelFingerprint: fingerprint, accumulation: configuration.accumulatesInDouble ? "float64" : "float32")
     }
 
     /// Rows each tracked layer sees per token (see ``GradientCapture/positionCounts``): known from
@@ -132,7 +138,10 @@ public final class FactorFitter<Task: InfluenceTask> {
         case lambda(eigenbases: [(gradient: Tensor<Double>, activation: Tensor<Double>)]?)
 
         var name: String {
-            switch self { case .covariance: return "covariance"; case .lambda: return "lambda" }
+            switch self {
+            case .covariance: return "covariance";
+            case .lambda: return "lambda"
+            }
         }
     }
 
@@ -143,8 +152,10 @@ public final class FactorFitter<Task: InfluenceTask> {
         return try accumulate(Scalar.self, kind, partial: partial, initial: shapes)
     }
 
-    private func accumulate<Accumulator: TensorScalar>(_: Accumulator.Type, _ kind: Pass, partial: PartialSums?,
-                                                       initial shapes: [[Int]]) throws -> Sums {
+    private func accumulate<Accumulator: TensorScalar>(
+        _: Accumulator.Type, _ kind: Pass, partial: PartialSums?,
+        initial shapes: [[Int]]
+    ) throws -> Sums {
         let pass = kind.name
         var values = shapes.map { Tensor<Accumulator>.zeros(shape: $0) }
         var examples = 0, tokens = 0
@@ -217,10 +228,12 @@ struct PartialSums {
         let tensors: [(name: String, payload: SafeTensorsPayload)] = values.enumerated().map { i, t in
             ("sum.\(i)", .float64(Tensor<Double>(t)))
         }
-        try SafeTensorsFile.write(tensors, metadata: [
-            "pass": pass, "batches": String(batches), "examples": String(examples), "tokens": String(tokens),
-            "model_fingerprint": fingerprint, "configuration": configuration, "modules": modules.joined(separator: ","),
-        ], to: url(pass))
+        try SafeTensorsFile.write(
+            tensors,
+            metadata: [
+                "pass": pass, "batches": String(batches), "examples": String(examples), "tokens": String(tokens),
+                "model_fingerprint": fingerprint, "configuration": configuration, "modules": modules.joined(separator: ","),
+            ], to: url(pass))
     }
 
     /// The sums saved for `pass` if they belong to the same model, modules and configuration.
@@ -235,9 +248,10 @@ struct PartialSums {
         let file = try SafeTensorsFile(contentsOf: url(pass))
         let m = file.metadata
         guard m["model_fingerprint"] == fingerprint, m["configuration"] == configuration, m["modules"] == modules.joined(separator: ","),
-              m["pass"] == pass,
-              let batches = m["batches"].flatMap(Int.init), let examples = m["examples"].flatMap(Int.init),
-              let tokens = m["tokens"].flatMap(Int.init) else { return nil }
+            m["pass"] == pass,
+            let batches = m["batches"].flatMap(Int.init), let examples = m["examples"].flatMap(Int.init),
+            let tokens = m["tokens"].flatMap(Int.init)
+        else { return nil }
         let values = try (0..<file.tensorNames.count).map { try file.tensor(named: "sum.\($0)", as: Scalar.self) }
         return Saved(values: values, batches: batches, examples: examples, tokens: tokens)
     }

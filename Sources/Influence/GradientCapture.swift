@@ -67,11 +67,12 @@ public final class GradientCapture<Scalar: TensorScalar> {
         var outputs = [Variable<Scalar>?](repeating: nil, count: layers.count)
         var handles: [HookHandle] = []
         for (i, layer) in layers.enumerated() {
-            handles.append(layer.registerRowHook { input, output in
-                precondition(outputs[i] == nil, "layer \(self.names[i]) was called twice in one forward pass; shared layers are not supported")
-                inputs[i] = input.value
-                outputs[i] = output
-            })
+            handles.append(
+                layer.registerRowHook { input, output in
+                    precondition(outputs[i] == nil, "layer \(self.names[i]) was called twice in one forward pass; shared layers are not supported")
+                    inputs[i] = input.value
+                    outputs[i] = output
+                })
         }
         let result = withGradients { loss() }
         for h in handles { h.remove() }
@@ -101,8 +102,9 @@ public final class GradientCapture<Scalar: TensorScalar> {
             records.append(LayerRecord(activations: a, outputGradients: cotangents[i].value.reshaped(to: [n, layer.outputCount])))
         }
         let examples = rows / Swift.max(1, result.rowsPerExample)
-        return BatchRecord(layers: records, exampleCount: examples, rowsPerExample: result.rowsPerExample,
-                           tokenCount: result.rowMask.map { $0.filter { $0 }.count } ?? rows, loss: result.loss.value.scalar)
+        return BatchRecord(
+            layers: records, exampleCount: examples, rowsPerExample: result.rowsPerExample,
+            tokenCount: result.rowMask.map { $0.filter { $0 }.count } ?? rows, loss: result.loss.value.scalar)
     }
 }
 
@@ -143,7 +145,8 @@ public enum InfluenceError: Error, CustomStringConvertible, Equatable {
             return "\(path) holds an interrupted run's partial results and cannot be read (\(reason)); rerun with --restart to discard it and start over"
         case let .notPositiveDefinite(dimension, damping, lowest):
             let advice = lowest.map { String(format: "; its lowest eigenvalue is %.4g, so a damping above %.4g would do", $0, -$0) } ?? ""
-            return "the \(dimension)×\(dimension) curvature plus damping \(damping) is not positive definite (the Hessian has negative eigenvalues away from a minimum)\(advice); raise the damping, or use the Gauss–Newton curvature"
+            return
+                "the \(dimension)×\(dimension) curvature plus damping \(damping) is not positive definite (the Hessian has negative eigenvalues away from a minimum)\(advice); raise the damping, or use the Gauss–Newton curvature"
         }
     }
 }

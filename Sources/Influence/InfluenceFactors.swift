@@ -70,10 +70,11 @@ public struct InfluenceFactors: Sendable {
         let file = try SafeTensorsFile(contentsOf: url)
         let m = file.metadata
         guard m["format"] == format, let strategyName = m["strategy"],
-              let strategy = CurvatureStrategies.factorStrategy(named: strategyName),
-              let modules = m["modules"], let shapesText = m["gradient_shapes"], let labels = m["fisher"].flatMap(LabelSource.init),
-              let examples = m["examples"].flatMap(Int.init), let tokens = m["tokens"].flatMap(Int.init),
-              let fingerprint = m["model_fingerprint"] else {
+            let strategy = CurvatureStrategies.factorStrategy(named: strategyName),
+            let modules = m["modules"], let shapesText = m["gradient_shapes"], let labels = m["fisher"].flatMap(LabelSource.init),
+            let examples = m["examples"].flatMap(Int.init), let tokens = m["tokens"].flatMap(Int.init),
+            let fingerprint = m["model_fingerprint"]
+        else {
             throw InfluenceError.malformedFactors(path: url.path, reason: "the metadata is not that of swift-influence factors")
         }
         let names = modules.split(separator: ",").map(String.init)
@@ -86,10 +87,11 @@ public struct InfluenceFactors: Sendable {
             func read(_ key: String) throws -> Tensor<Double>? {
                 file.contains(tensorNamed: "\(name).\(key)") ? try file.tensor(named: "\(name).\(key)", as: Double.self) : nil
             }
-            let f = LayerFactors(activationCovariance: try read("activation_covariance"), gradientCovariance: try read("gradient_covariance"),
-                                 activationEigenvectors: try read("activation_eigenvectors"), activationEigenvalues: try read("activation_eigenvalues"),
-                                 gradientEigenvectors: try read("gradient_eigenvectors"), gradientEigenvalues: try read("gradient_eigenvalues"),
-                                 lambda: try read("lambda"))
+            let f = LayerFactors(
+                activationCovariance: try read("activation_covariance"), gradientCovariance: try read("gradient_covariance"),
+                activationEigenvectors: try read("activation_eigenvectors"), activationEigenvalues: try read("activation_eigenvalues"),
+                gradientEigenvectors: try read("gradient_eigenvectors"), gradientEigenvalues: try read("gradient_eigenvalues"),
+                lambda: try read("lambda"))
             // What the preconditioner of this strategy reads, with the shape it must have: a
             // missing or misshapen tensor is an error here rather than a crash when scoring.
             let (out, inputs) = (shape[0], shape[1])
@@ -103,24 +105,29 @@ public struct InfluenceFactors: Sendable {
                     throw InfluenceError.malformedFactors(path: url.path, reason: "module \(name) lacks its \(item.key)")
                 }
                 guard tensor.shape == item.shape else {
-                    throw InfluenceError.malformedFactors(path: url.path, reason: "\(name).\(item.key) has shape \(tensor.shape), "
-                                                             + "expected \(item.shape) for a gradient of shape [\(out), \(inputs)]")
+                    throw InfluenceError.malformedFactors(
+                        path: url.path,
+                        reason: "\(name).\(item.key) has shape \(tensor.shape), "
+                            + "expected \(item.shape) for a gradient of shape [\(out), \(inputs)]")
                 }
             }
             layers.append(f)
         }
-        return InfluenceFactors(strategy: strategy, moduleNames: names, gradientShapes: shapes, layers: layers, labels: labels,
-                                exampleCount: examples, tokenCount: tokens, modelFingerprint: fingerprint,
-                                accumulation: m["accumulation"] ?? "float32")
+        return InfluenceFactors(
+            strategy: strategy, moduleNames: names, gradientShapes: shapes, layers: layers, labels: labels,
+            exampleCount: examples, tokenCount: tokens, modelFingerprint: fingerprint,
+            accumulation: m["accumulation"] ?? "float32")
     }
 
     /// Checks that these factors belong to this model and these modules.
     public func check(modelFingerprint: String, moduleNames: [String], path: String) throws {
         if modelFingerprint != self.modelFingerprint {
-            throw InfluenceError.factorsMismatch(path: path, reason: "they were fitted on another model (fingerprint \(self.modelFingerprint), this model \(modelFingerprint))")
+            throw InfluenceError.factorsMismatch(
+                path: path, reason: "they were fitted on another model (fingerprint \(self.modelFingerprint), this model \(modelFingerprint))")
         }
         if moduleNames != self.moduleNames {
-            throw InfluenceError.factorsMismatch(path: path, reason: "they cover modules \(self.moduleNames.joined(separator: ",")), not \(moduleNames.joined(separator: ","))")
+            throw InfluenceError.factorsMismatch(
+                path: path, reason: "they cover modules \(self.moduleNames.joined(separator: ",")), not \(moduleNames.joined(separator: ","))")
         }
     }
 }

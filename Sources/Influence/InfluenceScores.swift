@@ -19,8 +19,10 @@ public struct InfluenceScores: Sendable {
     /// `[train]`: ∇L(z_m)ᵀ (H + λI)⁻¹ ∇L(z_m).
     public var selfScores: Tensor<Float>?
 
-    public init(pairwise: Tensor<Float>, perModule: [(name: String, scores: Tensor<Float>)] = [], perToken: Tensor<Float>? = nil,
-                selfScores: Tensor<Float>? = nil) {
+    public init(
+        pairwise: Tensor<Float>, perModule: [(name: String, scores: Tensor<Float>)] = [], perToken: Tensor<Float>? = nil,
+        selfScores: Tensor<Float>? = nil
+    ) {
         self.pairwise = pairwise
         self.perModule = perModule
         self.perToken = perToken
@@ -37,8 +39,9 @@ public struct InfluenceScores: Sendable {
         if let perToken { tensors.append(("per_token", .float32(perToken))) }
         try SafeTensorsFile.write(tensors, metadata: metadata, to: directory.appendingPathComponent("pairwise_scores.safetensors"))
         if let selfScores {
-            try SafeTensorsFile.write([("all_modules", .float32(selfScores))], metadata: metadata,
-                                      to: directory.appendingPathComponent("self_scores.safetensors"))
+            try SafeTensorsFile.write(
+                [("all_modules", .float32(selfScores))], metadata: metadata,
+                to: directory.appendingPathComponent("self_scores.safetensors"))
         }
     }
 }
@@ -55,7 +58,9 @@ extension InfluenceScores {
             return "the score of query \(q) on training row \(m)\(module) (\(pairwise[q, m]))"
         }
         for (name, scores) in perModule {
-            if let flat = position(scores) { return "the score of query \(flat / Swift.max(columns, 1)) on training row \(flat % Swift.max(columns, 1)) in module \(name)" }
+            if let flat = position(scores) {
+                return "the score of query \(flat / Swift.max(columns, 1)) on training row \(flat % Swift.max(columns, 1)) in module \(name)"
+            }
         }
         if let perToken, let flat = position(perToken) {
             let t = perToken.shape[2]

@@ -102,8 +102,9 @@ public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTa
 
     func forward(_ sequences: [[Int]]) -> (logits: Variable<Scalar>, batch: TokenBatch) {
         let batch = Batching.pad(sequences, padToken: padToken)
-        let logits = languageModel.logits(tokens: batch.tokens, batchSize: batch.batchSize,
-                                          attentionMask: batch.mask.contains(0) ? batch.attentionMask(Scalar.self) : nil)
+        let logits = languageModel.logits(
+            tokens: batch.tokens, batchSize: batch.batchSize,
+            attentionMask: batch.mask.contains(0) ? batch.attentionMask(Scalar.self) : nil)
         return (logits, batch)
     }
 
@@ -153,15 +154,20 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
     /// - Parameters:
     ///   - model: any network from feature rows to logits (an MLP, a ``SequentialNetwork`` CNN).
     ///   - trainingFeatures, queryFeatures: `[count, features]`, as the network takes them.
-    public convenience init<Network: Module<Scalar> & UnaryLayer>(model: Network, trainingFeatures: Tensor<Scalar>, trainingLabels: [Int],
-                                                                  queryFeatures: Tensor<Scalar>, queryLabels: [Int]) where Network.Scalar == Scalar {
-        self.init(network: model, forward: { model($0) }, trainingFeatures: trainingFeatures, trainingLabels: trainingLabels,
-                  queryFeatures: queryFeatures, queryLabels: queryLabels)
+    public convenience init<Network: Module<Scalar> & UnaryLayer>(
+        model: Network, trainingFeatures: Tensor<Scalar>, trainingLabels: [Int],
+        queryFeatures: Tensor<Scalar>, queryLabels: [Int]
+    ) where Network.Scalar == Scalar {
+        self.init(
+            network: model, forward: { model($0) }, trainingFeatures: trainingFeatures, trainingLabels: trainingLabels,
+            queryFeatures: queryFeatures, queryLabels: queryLabels)
     }
 
     /// A classifier given as its module and its forward pass `[batch, features]` → `[batch, classes]`.
-    public init(network: Module<Scalar>, forward: @escaping (Variable<Scalar>) -> Variable<Scalar>, trainingFeatures: Tensor<Scalar>,
-                trainingLabels: [Int], queryFeatures: Tensor<Scalar>, queryLabels: [Int]) {
+    public init(
+        network: Module<Scalar>, forward: @escaping (Variable<Scalar>) -> Variable<Scalar>, trainingFeatures: Tensor<Scalar>,
+        trainingLabels: [Int], queryFeatures: Tensor<Scalar>, queryLabels: [Int]
+    ) {
         self.network = network
         network.evaluate()
         forwardPass = forward
@@ -180,7 +186,8 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
     public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
         let logits = forwardPass(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
         let targets = labels == .sampled ? LabelSampling.categorical(logits: logits.value, using: &generator) : indices.map { trainingLabels[$0] }
-        return TaskLoss(loss: Losses.crossEntropy(logits: logits, labels: targets, reduction: .sum), rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
+        return TaskLoss(
+            loss: Losses.crossEntropy(logits: logits, labels: targets, reduction: .sum), rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
     }
 
     public func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>) {
@@ -191,8 +198,9 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
 
     public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
         let logits = forwardPass(Variable(queryFeatures.indexSelect(along: 0, indices: indices)))
-        return TaskLoss(loss: Losses.crossEntropy(logits: logits, labels: indices.map { queryLabels[$0] }, reduction: .sum),
-                        rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
+        return TaskLoss(
+            loss: Losses.crossEntropy(logits: logits, labels: indices.map { queryLabels[$0] }, reduction: .sum),
+            rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
     }
 }
 
@@ -206,8 +214,10 @@ public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
     public let queryFeatures: Tensor<Scalar>, queryTargets: Tensor<Scalar>
 
     /// - Parameters: features `[count, inputs]` and targets `[count, outputs]` of each set.
-    public init(model: MultilayerPerceptron<Scalar>, trainingFeatures: Tensor<Scalar>, trainingTargets: Tensor<Scalar>,
-                queryFeatures: Tensor<Scalar>, queryTargets: Tensor<Scalar>) {
+    public init(
+        model: MultilayerPerceptron<Scalar>, trainingFeatures: Tensor<Scalar>, trainingTargets: Tensor<Scalar>,
+        queryFeatures: Tensor<Scalar>, queryTargets: Tensor<Scalar>
+    ) {
         network = model
         model.evaluate()
         self.trainingFeatures = trainingFeatures
@@ -224,8 +234,10 @@ public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
 
     public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
         let prediction = network(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
-        let targets = labels == .sampled ? LabelSampling.gaussian(prediction: prediction.value, using: &generator)
-                                         : trainingTargets.indexSelect(along: 0, indices: indices)
+        let targets =
+            labels == .sampled
+            ? LabelSampling.gaussian(prediction: prediction.value, using: &generator)
+            : trainingTargets.indexSelect(along: 0, indices: indices)
         return TaskLoss(loss: Losses.meanSquaredError(prediction, targets, reduction: .sum), rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
     }
 
@@ -237,7 +249,8 @@ public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
 
     public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
         let prediction = network(Variable(queryFeatures.indexSelect(along: 0, indices: indices)))
-        return TaskLoss(loss: Losses.meanSquaredError(prediction, queryTargets.indexSelect(along: 0, indices: indices), reduction: .sum),
-                        rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
+        return TaskLoss(
+            loss: Losses.meanSquaredError(prediction, queryTargets.indexSelect(along: 0, indices: indices), reduction: .sum),
+            rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
     }
 }

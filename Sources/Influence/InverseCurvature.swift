@@ -79,8 +79,10 @@ final class JointInverse: InverseCurvature {
     ///   - solve: (H + λI)⁻¹ applied to the columns of `[dimension, n]`.
     ///   - quadraticForms: gᵀ (H + λI)⁻¹ g for the rows of `[n, dimension]`, when the inverse is kept.
     ///   - solvesJointly: whether a solve passes over the training data (see ``InverseCurvature/solvesJointly``).
-    init(description: String, damping: Double, blocks: Int, solve: @escaping (Tensor<Float>) throws -> Tensor<Float>,
-         quadraticForms: ((Tensor<Float>) throws -> Tensor<Float>)? = nil, solvesJointly: Bool = false) {
+    init(
+        description: String, damping: Double, blocks: Int, solve: @escaping (Tensor<Float>) throws -> Tensor<Float>,
+        quadraticForms: ((Tensor<Float>) throws -> Tensor<Float>)? = nil, solvesJointly: Bool = false
+    ) {
         self.description = description
         self.solvesJointly = solvesJointly
         dampings = Array(repeating: damping, count: blocks)
@@ -92,8 +94,8 @@ final class JointInverse: InverseCurvature {
 
     func apply(_ gradients: [Tensor<Float>]) throws -> [Tensor<Float>] {
         let n = gradients[0].shape[0]
-        let flat = Tensor.concatenated(gradients.map { $0.reshaped(to: [n, -1]) }, along: 1).transposed()    // [dimension, n]
-        let solved = try solve(flat).transposed()                                                           // [n, dimension]
+        let flat = Tensor.concatenated(gradients.map { $0.reshaped(to: [n, -1]) }, along: 1).transposed()  // [dimension, n]
+        let solved = try solve(flat).transposed()  // [n, dimension]
         var offset = 0
         return gradients.map { g in
             let size = g.shape[1] * g.shape[2]

@@ -13,8 +13,10 @@ public struct KFACStrategy: FactorCurvatureStrategy {
     public init() {}
 
     public static func requiredFactors(out: Int, inputs: Int) -> [(key: String, shape: [Int])] {
-        [("activation_eigenvectors", [inputs, inputs]), ("gradient_eigenvectors", [out, out]),
-         ("activation_eigenvalues", [inputs]), ("gradient_eigenvalues", [out])]
+        [
+            ("activation_eigenvectors", [inputs, inputs]), ("gradient_eigenvectors", [out, out]),
+            ("activation_eigenvalues", [inputs]), ("gradient_eigenvalues", [out]),
+        ]
     }
 
     public static func eigenvalues(of factors: LayerFactors) -> Tensor<Double>? {

@@ -22,7 +22,9 @@ public struct LayerwiseStrategy: CurvatureStrategy {
     public var description: String { "layerwise-" + base.description }
 
     public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
-        guard !context.allParameters else { throw InfluenceError.notOffered("the layer-wise variant covers Linear layers; --modules all is offered without it") }
+        guard !context.allParameters else {
+            throw InfluenceError.notOffered("the layer-wise variant covers Linear layers; --modules all is offered without it")
+        }
         let names = context.task.model.trackableLayers(matching: context.modules).map(\.name)
         guard !names.isEmpty else {
             throw InfluenceError.noTrackedModules(patterns: context.modules, available: context.task.model.trackableLayers().map(\.name))

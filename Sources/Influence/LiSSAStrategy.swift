@@ -21,8 +21,9 @@ public struct LiSSAStrategy: OperatorCurvatureStrategy {
     }
 
     public init(options: StrategyOptions) throws {
-        self.init(scale: try options.positiveNumber("lissa-scale") ?? 10, depth: try options.integer("lissa-depth") ?? 1000,
-                  repeats: try options.integer("lissa-repeats") ?? 1, batchSize: try options.integer("lissa-batch") ?? 8)
+        self.init(
+            scale: try options.positiveNumber("lissa-scale") ?? 10, depth: try options.integer("lissa-depth") ?? 1000,
+            repeats: try options.integer("lissa-repeats") ?? 1, batchSize: try options.integer("lissa-batch") ?? 8)
     }
 
     public var description: String { "lissa/\(scale)/\(depth)/\(repeats)/\(batchSize)" }
@@ -30,9 +31,11 @@ public struct LiSSAStrategy: OperatorCurvatureStrategy {
     public func fit(operator op: CurvatureOperator<AnyInfluenceTask>) throws -> any FittedCurvature {
         let blocks = op.blockNames.count
         return OperatorFit(description, op) { damping in
-            JointInverse(description: description, damping: damping, blocks: blocks, solve: { b in
-                try CurvatureSolver.lissa(op, damping: damping, rightHandSides: b, scale: scale, depth: depth, repeats: repeats, batchSize: batchSize)
-            }, solvesJointly: true)
+            JointInverse(
+                description: description, damping: damping, blocks: blocks,
+                solve: { b in
+                    try CurvatureSolver.lissa(op, damping: damping, rightHandSides: b, scale: scale, depth: depth, repeats: repeats, batchSize: batchSize)
+                }, solvesJointly: true)
         }
     }
 }

@@ -95,8 +95,9 @@ public struct LowRankQueries: Sendable {
                 switch svd {
                 case .exact: (u, s, vt) = try Self.gramSVD(p, rank: wanted)
                 case let .randomized(oversampling, iterations):
-                    (u, s, vt) = try Self.randomizedSVD(p, rank: wanted, oversampling: oversampling, powerIterations: iterations,
-                                                       using: &generator)
+                    (u, s, vt) = try Self.randomizedSVD(
+                        p, rank: wanted, oversampling: oversampling, powerIterations: iterations,
+                        using: &generator)
                 }
             case let .energy(fraction):
                 let values = try Self.gramEigenvalues(p)
@@ -104,9 +105,9 @@ public struct LowRankQueries: Sendable {
                 (u, s, vt) = try Self.gramSVD(p, rank: r, decomposition: values)
             }
             r = Swift.min(r, s.shape[0])
-            let scaled = u.sliced(along: 1, 0..<r) * s.sliced(along: 0, 0..<r).reshaped(to: [1, r])      // U diag(S) [out, r]
+            let scaled = u.sliced(along: 1, 0..<r) * s.sliced(along: 0, 0..<r).reshaped(to: [1, r])  // U diag(S) [out, r]
             lefts.append(scaled)
-            rights.append(vt.sliced(along: 0, 0..<r).transposed())                                         // V [in, r]
+            rights.append(vt.sliced(along: 0, 0..<r).transposed())  // V [in, r]
             offsets.append(offsets.last! + r)
         }
         left = Tensor.concatenated(lefts, along: 1)
@@ -160,14 +161,15 @@ public struct LowRankQueries: Sendable {
     /// singular value of zero (a rank-deficient P) gets a zero singular vector on the side computed
     /// from P, which leaves U diag(S) Vᵀ exact.
     static func gramSVD(_ p: Tensor<Float>, rank: Int, decomposition: GramDecomposition? = nil) throws
-        -> (Tensor<Float>, Tensor<Float>, Tensor<Float>) {
+        -> (Tensor<Float>, Tensor<Float>, Tensor<Float>)
+    {
         let leading: [Double], kept: Tensor<Double>, isRight: Bool
         if let decomposition {
             let r = Swift.min(rank, decomposition.squares.count)
             (leading, kept, isRight) = (Array(decomposition.squares.prefix(r)), decomposition.vectors.sliced(along: 1, 0..<r), decomposition.isRight)
         } else {
             let (g, right) = gram(p)
-            (leading, kept) = try g.largestSymmetricEigenpairs(Swift.min(rank, g.shape[0]))   // [n or m, r]
+            (leading, kept) = try g.largestSymmetricEigenpairs(Swift.min(rank, g.shape[0]))  // [n or m, r]
             isRight = right
         }
         let r = leading.count
@@ -179,7 +181,8 @@ public struct LowRankQueries: Sendable {
         let inverse = Tensor<Double>(shape: [1, r], scalars: sigma.map { $0 > floor ? 1 / $0 : 0 })
         let other = projected * inverse
         let values = Tensor<Float>(shape: [r], scalars: sigma.map { Float($0) })
-        return isRight ? (Tensor<Float>(other), values, Tensor<Float>(kept.transposed()))
+        return isRight
+            ? (Tensor<Float>(other), values, Tensor<Float>(kept.transposed()))
             : (Tensor<Float>(kept), values, Tensor<Float>(other.transposed()))
     }
 
@@ -205,17 +208,19 @@ public struct LowRankQueries: Sendable {
     }
 
     /// The leading `rank` singular triplets of `p` `[m, n]` by the randomized range finder.
-    static func randomizedSVD(_ p: Tensor<Float>, rank: Int, oversampling: Int, powerIterations: Int,
-                              using generator: inout SeededGenerator) throws -> (Tensor<Float>, Tensor<Float>, Tensor<Float>) {
+    static func randomizedSVD(
+        _ p: Tensor<Float>, rank: Int, oversampling: Int, powerIterations: Int,
+        using generator: inout SeededGenerator
+    ) throws -> (Tensor<Float>, Tensor<Float>, Tensor<Float>) {
         let (m, n) = (p.shape[0], p.shape[1])
         let l = Swift.min(Swift.min(m, n), rank + oversampling)
         let omega = Tensor<Float>.randomNormal(shape: [n, l], using: &generator)
-        var y = try Tensor.matmul(p, omega).qrDecomposition().q                    // [m, l]
+        var y = try Tensor.matmul(p, omega).qrDecomposition().q  // [m, l]
         for _ in 0..<powerIterations {
             let z = try Tensor.matmul(p, y, transposeA: true).qrDecomposition().q  // [n, l]
-            y = try Tensor.matmul(p, z).qrDecomposition().q                        // [m, l]
+            y = try Tensor.matmul(p, z).qrDecomposition().q  // [m, l]
         }
-        let b = Tensor.matmul(y, p, transposeA: true)                              // [l, n]
+        let b = Tensor.matmul(y, p, transposeA: true)  // [l, n]
         let (ub, s, vt) = try b.singularValueDecomposition()
         return (Tensor.matmul(y, ub), s, vt)
     }
@@ -225,8 +230,8 @@ public struct LowRankQueries: Sendable {
     /// Returns `[q, b]`.
     public func scores(perExampleGradients g: Tensor<Float>) -> Tensor<Float> {
         let (b, out, inputs) = (g.shape[0], g.shape[1], g.shape[2])
-        let projected = Tensor.matmul(g.reshaped(to: [b * out, inputs]), right).reshaped(to: [b, out, totalRank])   // G_b V
-        let columns = (projected * left.reshaped(to: [1, out, totalRank])).sum(alongAxes: [1])                   // [b, R]
+        let projected = Tensor.matmul(g.reshaped(to: [b * out, inputs]), right).reshaped(to: [b, out, totalRank])  // G_b V
+        let columns = (projected * left.reshaped(to: [1, out, totalRank])).sum(alongAxes: [1])  // [b, R]
         return segmentSums(columns).transposed()
     }
 
@@ -242,11 +247,12 @@ public struct LowRankQueries: Sendable {
         var parts: [Tensor<Float>] = []
         for start in stride(from: 0, to: queryCount, by: slice) {
             let queries = start..<Swift.min(queryCount, start + slice)
-            let rebuilt = Tensor.stacked(queries.map { j in
-                let columns = offsets[j]..<offsets[j + 1]
-                return Tensor.matmul(left.sliced(along: 1, columns), right.sliced(along: 1, columns), transposeB: true).reshaped(to: [out * inputs])
-            }, along: 0)                                                                                      // [s, out·in]
-            parts.append(Tensor.matmul(rebuilt, flat, transposeB: true))                                      // [s, b]
+            let rebuilt = Tensor.stacked(
+                queries.map { j in
+                    let columns = offsets[j]..<offsets[j + 1]
+                    return Tensor.matmul(left.sliced(along: 1, columns), right.sliced(along: 1, columns), transposeB: true).reshaped(to: [out * inputs])
+                }, along: 0)  // [s, out·in]
+            parts.append(Tensor.matmul(rebuilt, flat, transposeB: true))  // [s, b]
         }
         return Tensor.concatenated(parts, along: 0)
     }
@@ -300,14 +306,18 @@ extension LowRankQueries {
     /// reconstruction:       R·out·in + bT·out·in + q·b·out·in
     /// ```
     public static func cost(examples b: Int, rowsPerExample t: Int, out: Int, inputs: Int, queries q: Int, totalRank r: Int) -> [Contraction: Int] {
-        [.perExampleGradients: b * t * out * inputs + b * out * inputs * r + b * out * r,
-         .tokens: b * t * r * (out + inputs) + b * t * r,
-         .reconstruction: r * out * inputs + b * t * out * inputs + q * b * out * inputs]
+        [
+            .perExampleGradients: b * t * out * inputs + b * out * inputs * r + b * out * r,
+            .tokens: b * t * r * (out + inputs) + b * t * r,
+            .reconstruction: r * out * inputs + b * t * out * inputs + q * b * out * inputs,
+        ]
     }
 
     /// The cheapest contraction for a batch (``Contraction/tokens`` when per-token scores are asked for).
-    public static func cheapest(examples b: Int, rowsPerExample t: Int, out: Int, inputs: Int, queries q: Int, totalRank r: Int,
-                                perToken: Bool) -> Contraction {
+    public static func cheapest(
+        examples b: Int, rowsPerExample t: Int, out: Int, inputs: Int, queries q: Int, totalRank r: Int,
+        perToken: Bool
+    ) -> Contraction {
         if perToken { return .tokens }
         let costs = cost(examples: b, rowsPerExample: t, out: out, inputs: inputs, queries: q, totalRank: r)
         return [Contraction.tokens, .reconstruction, .perExampleGradients].min { costs[$0]! < costs[$1]! }!

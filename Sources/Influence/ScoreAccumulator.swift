@@ -104,19 +104,27 @@ final class ScoreAccumulator {
         switch mode {
         case let .dense(wantsModules, wantsTokens):
             let pairwise = totalColumns.isEmpty ? Tensor<Float>.zeros(shape: [queries, 0]) : Tensor.concatenated(totalColumns, along: 1)
-            return .dense(InfluenceScores(
-                pairwise: pairwise,
-                perModule: wantsModules ? zip(moduleNames, moduleColumns).map { ($0, $1.isEmpty ? Tensor.zeros(shape: [queries, 0]) : Tensor.concatenated($1, along: 1)) } : [],
-                perToken: wantsTokens ? (tokenParts.isEmpty ? Tensor.zeros(shape: [queries, 0, 0])
-                    : Tensor.concatenated(tokenParts.map { $0.padded(along: 2, before: 0, after: maxTokens - $0.shape[2]) }, along: 1)) : nil,
-                selfScores: selfScores))
+            return .dense(
+                InfluenceScores(
+                    pairwise: pairwise,
+                    perModule: wantsModules
+                        ? zip(moduleNames, moduleColumns).map { ($0, $1.isEmpty ? Tensor.zeros(shape: [queries, 0]) : Tensor.concatenated($1, along: 1)) } : [],
+                    perToken: wantsTokens
+                        ? (tokenParts.isEmpty
+                            ? Tensor.zeros(shape: [queries, 0, 0])
+                            : Tensor.concatenated(tokenParts.map { $0.padded(along: 2, before: 0, after: maxTokens - $0.shape[2]) }, along: 1)) : nil,
+                    selfScores: selfScores))
         case .top:
-            return .top(TopScores(highest: SelectedScores(indices: highest.map { $0.map(\.row) }, scores: highest.map { $0.map(\.score) }),
-                                  lowest: SelectedScores(indices: lowest.map { $0.map(\.row) }, scores: lowest.map { $0.map(\.score) }),
-                                  selfScores: selfScores))
+            return .top(
+                TopScores(
+                    highest: SelectedScores(indices: highest.map { $0.map(\.row) }, scores: highest.map { $0.map(\.score) }),
+                    lowest: SelectedScores(indices: lowest.map { $0.map(\.row) }, scores: lowest.map { $0.map(\.score) }),
+                    selfScores: selfScores))
         case let .candidates(rows, _, _):
-            return .candidates(SelectedScores(indices: rows, scores: candidateScores, perModule: candidateModules.isEmpty ? nil : candidateModules,
-                                              perToken: candidateTokens.isEmpty ? nil : candidateTokens))
+            return .candidates(
+                SelectedScores(
+                    indices: rows, scores: candidateScores, perModule: candidateModules.isEmpty ? nil : candidateModules,
+                    perToken: candidateTokens.isEmpty ? nil : candidateTokens))
         }
     }
 
@@ -135,8 +143,10 @@ final class ScoreAccumulator {
     }
 
     /// The accumulator saved under `prefix`, or nil when there is none.
-    static func restore(_ file: SafeTensorsFile, prefix: String, mode: Mode, queries: Int, moduleNames: [String],
-                        selfInfluence: Bool) throws -> ScoreAccumulator? {
+    static func restore(
+        _ file: SafeTensorsFile, prefix: String, mode: Mode, queries: Int, moduleNames: [String],
+        selfInfluence: Bool
+    ) throws -> ScoreAccumulator? {
         guard file.contains(tensorNamed: "\(prefix).rows_done") else { return nil }
         let a = ScoreAccumulator(mode: mode, queries: queries, modules: moduleNames.count, selfInfluence: selfInfluence)
         a.rowsDone = try file.integers(named: "\(prefix).rows_done").first ?? 0
@@ -149,7 +159,8 @@ final class ScoreAccumulator {
             if wantsTokens, let t = scores.perToken { a.tokenParts = [t]; a.maxTokens = t.shape[2] }
         case .top:
             guard let h = try SelectedScores(file: file, prefix: "\(prefix).highest"),
-                  let l = try SelectedScores(file: file, prefix: "\(prefix).lowest") else { return nil }
+                let l = try SelectedScores(file: file, prefix: "\(prefix).lowest")
+            else { return nil }
             a.highest = zip(h.indices, h.scores).map { zip($1, $0).map { (score: $0, row: $1) } }
             a.lowest = zip(l.indices, l.scores).map { zip($1, $0).map { (score: $0, row: $1) } }
         case .candidates:

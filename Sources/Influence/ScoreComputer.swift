@@ -52,8 +52,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         inverse = try fitted.inverse(damping: configuration.damping)
         moduleNames = fitted.blockNames
         if configuration.selfInfluence && !inverse.offersSelfInfluence {
-            throw InfluenceError.notOffered("self-influence is not offered by \(fitted.strategyDescription): it would need one solve per "
-                                            + "training example; use fitted factors or the exact or arnoldi strategy")
+            throw InfluenceError.notOffered(
+                "self-influence is not offered by \(fitted.strategyDescription): it would need one solve per "
+                    + "training example; use fitted factors or the exact or arnoldi strategy")
         }
         if fitted.coversOtherParameters {
             if configuration.perToken { throw InfluenceError.notOffered("per-token scores need a curvature over Linear layers only") }
@@ -109,8 +110,10 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     }
 
     /// Scores with a solver strategy on the curvature of a given operator and a numeric damping.
-    public convenience init<Strategy: OperatorCurvatureStrategy>(task: Task, curvature: CurvatureOperator<Task>, strategy: Strategy,
-                                                                 damping: Double, configuration: ScoreConfiguration) throws {
+    public convenience init<Strategy: OperatorCurvatureStrategy>(
+        task: Task, curvature: CurvatureOperator<Task>, strategy: Strategy,
+        damping: Double, configuration: ScoreConfiguration
+    ) throws {
         var configuration = configuration
         configuration.damping = .value(damping)
         try self.init(task: task, fitted: try strategy.fit(operator: curvature.erased()), configuration: configuration)
@@ -174,7 +177,8 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         let size = Swift.max(1, configuration.queryChunkSize)
         let group = Swift.max(1, inverse.solvesJointly ? Swift.max(size, configuration.queryBatchSize) : configuration.queryBatchSize)
         let limit = end ?? Swift.min(total, configuration.memoryBudget == nil ? start + size : total)
-        let chunk = configuration.queryRank == .full
+        let chunk =
+            configuration.queryRank == .full
             ? try denseChunk(from: start, limit: limit, group: group, resuming: end != nil)
             : try lowRankChunk(from: start, limit: limit, group: group, resuming: end != nil)
         queryStatistics.record(chunk)
@@ -218,8 +222,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             let range = next..<Swift.min(limit, next + group)
             let preconditioned = try inverse.apply(try queryGradients(range))
             let factors = try preconditioned.enumerated().map { i, p in
-                try LowRankQueries(p, rank: configuration.queryRank, svd: configuration.svd, layer: moduleNames[i],
-                                   seed: UInt64(range.lowerBound) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i))
+                try LowRankQueries(
+                    p, rank: configuration.queryRank, svd: configuration.svd, layer: moduleNames[i],
+                    seed: UInt64(range.lowerBound) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i))
             }
             let added = factors.map(\.bytes).reduce(0, +)
             if !resuming, let budget = configuration.memoryBudget, next > start, bytes + added > budget { break }
@@ -230,8 +235,10 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         let factors = parts.map { low -> QueryFactors in
             var offsets = [0]
             for l in low { offsets += l.offsets.dropFirst().map { $0 + offsets.last! } }
-            return .lowRank(LowRankQueries(left: Tensor.concatenated(low.map(\.left), along: 1),
-                                           right: Tensor.concatenated(low.map(\.right), along: 1), offsets: offsets))
+            return .lowRank(
+                LowRankQueries(
+                    left: Tensor.concatenated(low.map(\.left), along: 1),
+                    right: Tensor.concatenated(low.map(\.right), along: 1), offsets: offsets))
         }
         return QueryChunk(range: start..<next, factors: factors)
     }
@@ -276,13 +283,17 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         while start < total {
             let chunk = try chunk(from: start, to: first ? resume?.end : nil)
             // Self-influence does not depend on the queries: compute it with the first chunk only.
-            let accumulator = first && resume != nil ? resume!.accumulator
-                : ScoreAccumulator(mode: mode(for: chunk.range), queries: chunk.range.count, modules: moduleNames.count,
-                                   selfInfluence: configuration.selfInfluence && start == 0)
+            let accumulator =
+                first && resume != nil
+                ? resume!.accumulator
+                : ScoreAccumulator(
+                    mode: mode(for: chunk.range), queries: chunk.range.count, modules: moduleNames.count,
+                    selfInfluence: configuration.selfInfluence && start == 0)
             first = false
             let current = try stream(chunk, into: accumulator, checkpointInterval: checkpointInterval) { partial in
-                try checkpoint?.save(completedQueries: start, completed: completed, current: partial, currentEnd: chunk.range.upperBound,
-                                     moduleNames: moduleNames)
+                try checkpoint?.save(
+                    completedQueries: start, completed: completed, current: partial, currentEnd: chunk.range.upperBound,
+                    moduleNames: moduleNames)
             }
             completed = completed.map { $0.appending(current) } ?? current
             start = chunk.range.upperBound
@@ -291,8 +302,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             }
         }
         if let checkpoint { try? FileManager.default.removeItem(at: checkpoint.url) }
-        return try completed ?? (ScoreAccumulator(mode: mode(for: 0..<0), queries: 0, modules: moduleNames.count, selfInfluence: false)
-            .result(moduleNames: moduleNames))
+        return try completed
+            ?? (ScoreAccumulator(mode: mode(for: 0..<0), queries: 0, modules: moduleNames.count, selfInfluence: false)
+                .result(moduleNames: moduleNames))
     }
 
     func mode(for range: Range<Int>) -> ScoreAccumulator.Mode {
@@ -306,17 +318,23 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
 
     /// What identifies a scoring run: the fit, the options that change results, and the data.
     var resumeKey: String {
-        [strategyName, dampings.map { String($0) }.joined(separator: ","), moduleNames.joined(separator: ","), configuration.key,
-         ModelFingerprint.of(task.model), task.trainingDataFingerprint, task.queryDataFingerprint].joined(separator: "|")
+        [
+            strategyName, dampings.map { String($0) }.joined(separator: ","), moduleNames.joined(separator: ","), configuration.key,
+            ModelFingerprint.of(task.model), task.trainingDataFingerprint, task.queryDataFingerprint,
+        ].joined(separator: "|")
     }
 
     /// Streams the training rows the chunk needs (all of them, or the union of its queries'
     /// candidates) into `accumulator`, resuming after the rows it already holds.
-    func stream(_ chunk: QueryChunk, into accumulator: ScoreAccumulator, checkpointInterval: Int,
-                save: (ScoreAccumulator) throws -> Void) throws -> ScoringResult {
+    func stream(
+        _ chunk: QueryChunk, into accumulator: ScoreAccumulator, checkpointInterval: Int,
+        save: (ScoreAccumulator) throws -> Void
+    ) throws -> ScoringResult {
         let q = chunk.range.count
         let rows = accumulator.trainingRows(count: task.trainingExampleCount)
-        let flatQueries = chunk.factors.map { f -> Tensor<Float>? in if case let .dense(p) = f { return p.reshaped(to: [q, -1]) }; return nil }
+        let flatQueries = chunk.factors.map { f -> Tensor<Float>? in
+            if case let .dense(p) = f { return p.reshaped(to: [q, -1]) }; return nil
+        }
         var pendingSelf = [[Tensor<Float>]](repeating: [], count: moduleNames.count), pendingRows = 0
         func flushSelf() throws {
             guard pendingRows > 0 else { return }
@@ -345,7 +363,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             guard !pending.isEmpty else { return }
             for (i, parts) in stash.sorted(by: { $0.key < $1.key }) {
                 guard case let .lowRank(factors) = chunk.factors[i] else { continue }
-                let scores = factors.scoresByReconstruction(perExampleGradients: Tensor.concatenated(parts, along: 0))   // [q, group]
+                let scores = factors.scoresByReconstruction(perExampleGradients: Tensor.concatenated(parts, along: 0))  // [q, group]
                 var offset = 0
                 for k in pending.indices {
                     let part = scores.sliced(along: 1, offset..<(offset + pending[k].indices.count))
@@ -385,15 +403,17 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the training loss of example \(indices[0])") }
                 t = record.rowsPerExample
                 if grouped == nil {
-                    (grouped, groupExamples) = Self.groupedLayers(chunk.factors, record.layers, batch: b, rowsPerExample: t, queries: q,
-                                                                  perToken: wantsTokens || chosen != nil)
+                    (grouped, groupExamples) = Self.groupedLayers(
+                        chunk.factors, record.layers, batch: b, rowsPerExample: t, queries: q,
+                        perToken: wantsTokens || chosen != nil)
                 }
                 if wantsTokens { batchTokens = Tensor<Float>.zeros(shape: [q, b, t]) }
                 for (i, layer) in record.layers.enumerated() {
                     // Rows of this layer per example: t, times the output positions of a convolution.
                     let layerRows = layer.activations.shape[0] / Swift.max(1, b)
                     if wantsTokens && layerRows != t {
-                        throw InfluenceError.notOffered("per-token scores need layers with one row per token; \(moduleNames[i]) is a convolution (track the linear layers only)")
+                        throw InfluenceError.notOffered(
+                            "per-token scores need layers with one row per token; \(moduleNames[i]) is a convolution (track the linear layers only)")
                     }
                     var perExample: Tensor<Float>? = nil
                     func gradients() -> Tensor<Float> {
@@ -409,20 +429,25 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                             let selected = flatQueries[i]!.indexSelect(along: 0, indices: needed)
                             add(i, Self.scattered(Tensor.matmul(selected, gradients().reshaped(to: [b, -1]), transposeB: true), rows: needed, count: q))
                         } else {
-                            add(i, Tensor.matmul(flatQueries[i]!, gradients().reshaped(to: [b, -1]), transposeB: true))   // [q, b]
+                            add(i, Tensor.matmul(flatQueries[i]!, gradients().reshaped(to: [b, -1]), transposeB: true))  // [q, b]
                         }
                         if wantsTokens { addDenseTokenScores(&batchTokens!, layer, chunk.factors[i], q: q, b: b, t: t, only: needed) }
                     case let .lowRank(factors) where chosen != nil:
-                        add(i, candidatePairScores(factors, layer, chosen: chosen!, q: q, t: layerRows, perExampleGradients: gradients,
-                                                   tokens: &batchTokens))
+                        add(
+                            i,
+                            candidatePairScores(
+                                factors, layer, chosen: chosen!, q: q, t: layerRows, perExampleGradients: gradients,
+                                tokens: &batchTokens))
                     case .lowRank where grouped!.contains(i):
                         stash[i, default: []].append(gradients())
                     case let .lowRank(factors):
                         let (out, inputs) = (layer.outputGradients.shape[1], layer.activations.shape[1])
-                        switch LowRankQueries.cheapest(examples: b, rowsPerExample: layerRows, out: out, inputs: inputs, queries: q,
-                                                       totalRank: factors.totalRank, perToken: wantsTokens) {
+                        switch LowRankQueries.cheapest(
+                            examples: b, rowsPerExample: layerRows, out: out, inputs: inputs, queries: q,
+                            totalRank: factors.totalRank, perToken: wantsTokens)
+                        {
                         case .tokens:
-                            let tokens = factors.tokenScores(outputGradients: layer.outputGradients, activations: layer.activations)   // [b·rows, q]
+                            let tokens = factors.tokenScores(outputGradients: layer.outputGradients, activations: layer.activations)  // [b·rows, q]
                             add(i, tokens.reshaped(to: [b, layerRows, q]).sum(alongAxes: [1]).transposed())
                             if wantsTokens { batchTokens! += tokens.reshaped(to: [b, t, q]).permuted([2, 0, 1]) }
                         case .perExampleGradients: add(i, factors.scores(perExampleGradients: gradients()))
@@ -436,8 +461,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 pending.append((indices, batchScores, moduleScores))
                 if pending.reduce(0, { $0 + $1.indices.count }) >= groupExamples { flushGroup() }
             } else {
-                accumulator.add(rows: indices, scores: batchScores, perModule: configuration.perModule ? moduleScores.map { $0! } : [],
-                                perToken: batchTokens, tokens: t)
+                accumulator.add(
+                    rows: indices, scores: batchScores, perModule: configuration.perModule ? moduleScores.map { $0! } : [],
+                    perToken: batchTokens, tokens: t)
             }
             if accumulator.selfInfluence {
                 pendingRows += b
@@ -460,20 +486,26 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     /// ``reconstructionGroupBytes``; a layer is grouped when, over such a group, rebuilding its
     /// queries is the cheapest contraction (``LowRankQueries/cost(examples:rowsPerExample:out:inputs:queries:totalRank:)``).
     /// None with per-token scores or candidates, which contract otherwise.
-    static func groupedLayers(_ factors: [QueryFactors], _ layers: [LayerRecord<Float>], batch b: Int, rowsPerExample t: Int, queries q: Int,
-                              perToken: Bool) -> (Set<Int>, Int) {
+    static func groupedLayers(
+        _ factors: [QueryFactors], _ layers: [LayerRecord<Float>], batch b: Int, rowsPerExample t: Int, queries q: Int,
+        perToken: Bool
+    ) -> (Set<Int>, Int) {
         guard !perToken else { return ([], b) }
-        let lowRank = factors.indices.filter { if case .lowRank = factors[$0] { return true }; return false }
+        let lowRank = factors.indices.filter {
+            if case .lowRank = factors[$0] { return true }; return false
+        }
         let bytesPerExample = lowRank.reduce(0) { $0 + 4 * layers[$1].outputGradients.shape[1] * layers[$1].activations.shape[1] }
         guard bytesPerExample > 0 else { return ([], b) }
         let group = Swift.max(b, reconstructionGroupBytes / bytesPerExample / b * b)
-        let chosen = Set(lowRank.filter { i in
-            guard case let .lowRank(f) = factors[i] else { return false }
-            let (out, inputs) = (layers[i].outputGradients.shape[1], layers[i].activations.shape[1])
-            return LowRankQueries.cheapest(examples: group, rowsPerExample: layers[i].activations.shape[0] / Swift.max(1, b), out: out,
-                                           inputs: inputs, queries: q, totalRank: f.totalRank,
-                                           perToken: false) == .reconstruction
-        })
+        let chosen = Set(
+            lowRank.filter { i in
+                guard case let .lowRank(f) = factors[i] else { return false }
+                let (out, inputs) = (layers[i].outputGradients.shape[1], layers[i].activations.shape[1])
+                return LowRankQueries.cheapest(
+                    examples: group, rowsPerExample: layers[i].activations.shape[0] / Swift.max(1, b), out: out,
+                    inputs: inputs, queries: q, totalRank: f.totalRank,
+                    perToken: false) == .reconstruction
+            })
         return (chosen, group)
     }
 
@@ -493,21 +525,25 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     /// queries only, by the cheaper contraction for one example — work proportional to the pairs,
     /// not to queries × rows. When `tokens` `[q, b, t]` is not nil, the per-token scores of those
     /// pairs are added into it.
-    func candidatePairScores(_ factors: LowRankQueries, _ layer: LayerRecord<Float>, chosen: [[Int]], q: Int, t: Int,
-                             perExampleGradients: () -> Tensor<Float>, tokens: inout Tensor<Float>?) -> Tensor<Float> {
+    func candidatePairScores(
+        _ factors: LowRankQueries, _ layer: LayerRecord<Float>, chosen: [[Int]], q: Int, t: Int,
+        perExampleGradients: () -> Tensor<Float>, tokens: inout Tensor<Float>?
+    ) -> Tensor<Float> {
         let b = chosen.count
         let (out, inputs) = (layer.outputGradients.shape[1], layer.activations.shape[1])
         var scores = [Float](repeating: 0, count: q * b)
         for (j, queries) in chosen.enumerated() where !queries.isEmpty {
             let selected = factors.selecting(queries)
-            let form = LowRankQueries.cheapest(examples: 1, rowsPerExample: t, out: out, inputs: inputs, queries: queries.count,
-                                               totalRank: selected.totalRank, perToken: tokens != nil)
+            let form = LowRankQueries.cheapest(
+                examples: 1, rowsPerExample: t, out: out, inputs: inputs, queries: queries.count,
+                totalRank: selected.totalRank, perToken: tokens != nil)
             let values: [Float]
             switch form {
             case .tokens:
                 let rows = (j * t)..<((j + 1) * t)
-                let perRow = selected.tokenScores(outputGradients: layer.outputGradients.sliced(along: 0, rows),
-                                                  activations: layer.activations.sliced(along: 0, rows))   // [t, n]
+                let perRow = selected.tokenScores(
+                    outputGradients: layer.outputGradients.sliced(along: 0, rows),
+                    activations: layer.activations.sliced(along: 0, rows))  // [t, n]
                 values = perRow.sum(alongAxes: [0]).scalars
                 if tokens != nil {
                     let n = queries.count
@@ -529,8 +565,10 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
 
     /// score_t = Σ_o,i g_t,o P_q,o,i ā_t,i for every row t of a dense block, added into `[q, b, t]`
     /// (for the queries `only` names, when given).
-    func addDenseTokenScores(_ tokens: inout Tensor<Float>, _ layer: LayerRecord<Float>, _ factors: QueryFactors, q: Int, b: Int, t: Int,
-                             only: [Int]? = nil) {
+    func addDenseTokenScores(
+        _ tokens: inout Tensor<Float>, _ layer: LayerRecord<Float>, _ factors: QueryFactors, q: Int, b: Int, t: Int,
+        only: [Int]? = nil
+    ) {
         guard case let .dense(p) = factors else { return }
         let (out, inputs) = (p.shape[1], p.shape[2])
         for query in only ?? Array(0..<q) {
@@ -600,7 +638,8 @@ public struct QueryStatistics: Sendable, Equatable {
 
     /// One line for a person: passes, queries per pass, bytes per query and the ranks kept.
     public var summary: String {
-        var text = "\(passes) pass\(passes == 1 ? "" : "es") over the training rows, up to \(largestChunk) queries each, "
+        var text =
+            "\(passes) pass\(passes == 1 ? "" : "es") over the training rows, up to \(largestChunk) queries each, "
             + String(format: "%.2f MB per query", bytesPerQuery / 1e6)
         let ranks = meanRanks.compactMap { $0 }
         if !ranks.isEmpty {

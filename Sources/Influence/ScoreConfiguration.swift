@@ -19,9 +19,11 @@ public struct ScoreConfiguration: Sendable {
     /// Which pairs are kept: all of them, each query's top rows, or its candidates.
     public var selection: ScoreSelection
 
-    public init(damping: Damping = .automatic, perModule: Bool = false, perToken: Bool = false, selfInfluence: Bool = false,
-                batchSize: Int = 8, queryBatchSize: Int = 8, queryChunkSize: Int = 64, queryRank: QueryRank = .full,
-                svd: TruncatedSVD = .exact, memoryBudget: Int? = nil, selection: ScoreSelection = .all) {
+    public init(
+        damping: Damping = .automatic, perModule: Bool = false, perToken: Bool = false, selfInfluence: Bool = false,
+        batchSize: Int = 8, queryBatchSize: Int = 8, queryChunkSize: Int = 64, queryRank: QueryRank = .full,
+        svd: TruncatedSVD = .exact, memoryBudget: Int? = nil, selection: ScoreSelection = .all
+    ) {
         self.queryChunkSize = queryChunkSize
         self.damping = damping
         self.perModule = perModule
@@ -37,12 +39,15 @@ public struct ScoreConfiguration: Sendable {
 
     /// What of the configuration changes results, for resume keys.
     var key: String {
-        var parts = ["\(perModule)\(perToken)\(selfInfluence)", "\(batchSize)/\(queryChunkSize)", queryRank.description, svd.description,
-                     memoryBudget.map(String.init) ?? "-"]
+        var parts = [
+            "\(perModule)\(perToken)\(selfInfluence)", "\(batchSize)/\(queryChunkSize)", queryRank.description, svd.description,
+            memoryBudget.map(String.init) ?? "-",
+        ]
         switch selection {
         case .all: break
         case let .top(k): parts.append("top\(k)")
-        case let .candidates(c): parts.append("candidates\(c.count)/" + String(c.map { $0.reduce(0, { ($0 &* 31) &+ $1 }) }.reduce(0, { ($0 &* 131) &+ $1 }), radix: 16))
+        case let .candidates(c):
+            parts.append("candidates\(c.count)/" + String(c.map { $0.reduce(0, { ($0 &* 31) &+ $1 }) }.reduce(0, { ($0 &* 131) &+ $1 }), radix: 16))
         }
         return parts.joined(separator: "/")
     }

@@ -11,8 +11,10 @@ extension ScoringResult {
     /// - Parameters:
     ///   - top: rows listed per query and sign.
     ///   - dampings: with `moduleNames`, recorded as `damping_per_module`.
-    public func summary(trainTexts: [String], queryTexts: [String], top: Int = 10, moduleNames: [String] = [],
-                        dampings: [Double] = []) -> JSONValue {
+    public func summary(
+        trainTexts: [String], queryTexts: [String], top: Int = 10, moduleNames: [String] = [],
+        dampings: [Double] = []
+    ) -> JSONValue {
         // Per query: (rows, scores) best first and lowest first.
         var ranked: [(highest: [(Int, Float)], lowest: [(Int, Float)])] = []
         func order(_ pairs: [(Int, Float)]) -> (highest: [(Int, Float)], lowest: [(Int, Float)]) {
@@ -26,8 +28,11 @@ extension ScoringResult {
             for query in 0..<q { ranked.append(order((0..<n).map { ($0, scores.pairwise[query, $0]) })) }
         case let .top(t):
             for query in 0..<t.highest.queryCount {
-                ranked.append((Array(zip(t.highest.indices[query], t.highest.scores[query]).prefix(top)),
-                               Array(zip(t.lowest.indices[query], t.lowest.scores[query]).prefix(top))))
+                ranked.append(
+                    (
+                        Array(zip(t.highest.indices[query], t.highest.scores[query]).prefix(top)),
+                        Array(zip(t.lowest.indices[query], t.lowest.scores[query]).prefix(top))
+                    ))
             }
         case let .candidates(c):
             for query in 0..<c.queryCount { ranked.append(order(Array(zip(c.indices[query], c.scores[query])))) }
@@ -35,11 +40,12 @@ extension ScoringResult {
         var queries: [JSONValue] = []
         for (query, rows) in ranked.enumerated() {
             func entries(_ list: [(Int, Float)]) -> JSONValue {
-                .array(list.map { i, score in
-                    var e: [String: JSONValue] = ["train_index": .number(Double(i)), "score": .number(Double(score))]
-                    if i < trainTexts.count && !trainTexts[i].isEmpty { e["text"] = .string(String(trainTexts[i].prefix(200))) }
-                    return .object(e)
-                })
+                .array(
+                    list.map { i, score in
+                        var e: [String: JSONValue] = ["train_index": .number(Double(i)), "score": .number(Double(score))]
+                        if i < trainTexts.count && !trainTexts[i].isEmpty { e["text"] = .string(String(trainTexts[i].prefix(200))) }
+                        return .object(e)
+                    })
             }
             var entry: [String: JSONValue] = ["query_index": .number(Double(query)), "highest": entries(rows.highest), "lowest": entries(rows.lowest)]
             if query < queryTexts.count && !queryTexts[query].isEmpty { entry["query"] = .string(queryTexts[query]) }
@@ -64,8 +70,10 @@ extension ScoringResult {
 
 extension InfluenceScores {
     /// The summary of dense scores (see ``ScoringResult/summary(trainTexts:queryTexts:top:moduleNames:dampings:)``).
-    public func summary(trainTexts: [String], queryTexts: [String], top: Int = 10, moduleNames: [String] = [],
-                        dampings: [Double] = []) -> JSONValue {
+    public func summary(
+        trainTexts: [String], queryTexts: [String], top: Int = 10, moduleNames: [String] = [],
+        dampings: [Double] = []
+    ) -> JSONValue {
         ScoringResult.dense(self).summary(trainTexts: trainTexts, queryTexts: queryTexts, top: top, moduleNames: moduleNames, dampings: dampings)
     }
 }

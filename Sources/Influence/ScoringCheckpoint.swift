@@ -35,12 +35,15 @@ struct ScoringCheckpoint {
         for (i, name) in moduleNames.enumerated() {
             if let t = try optional(file, "\(prefix).module.\(i)") { modules.append((name, t)) }
         }
-        return InfluenceScores(pairwise: try file.tensor(named: "\(prefix).pairwise", as: Float.self), perModule: modules,
-                               perToken: try optional(file, "\(prefix).per_token"), selfScores: try optional(file, "\(prefix).self"))
+        return InfluenceScores(
+            pairwise: try file.tensor(named: "\(prefix).pairwise", as: Float.self), perModule: modules,
+            perToken: try optional(file, "\(prefix).per_token"), selfScores: try optional(file, "\(prefix).self"))
     }
 
-    func save(completedQueries: Int, completed: ScoringResult?, current: ScoreAccumulator?, currentEnd: Int,
-              moduleNames: [String]) throws {
+    func save(
+        completedQueries: Int, completed: ScoringResult?, current: ScoreAccumulator?, currentEnd: Int,
+        moduleNames: [String]
+    ) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         var tensors: [(name: String, payload: SafeTensorsPayload)] = []
         switch completed {
@@ -52,8 +55,9 @@ struct ScoringCheckpoint {
         case let .candidates(c)?: tensors += c.tensors(prefix: "done.candidates")
         }
         if let current { tensors += try current.tensors(prefix: "current", moduleNames: moduleNames) }
-        try SafeTensorsFile.write(tensors, metadata: ["key": key, "completed_queries": String(completedQueries), "current_end": String(currentEnd)],
-                                  to: url)
+        try SafeTensorsFile.write(
+            tensors, metadata: ["key": key, "completed_queries": String(completedQueries), "current_end": String(currentEnd)],
+            to: url)
     }
 
     /// The saved state when the file exists and belongs to the same run; nil otherwise.
@@ -69,7 +73,8 @@ struct ScoringCheckpoint {
     private func read(moduleNames: [String], mode: (Range<Int>) -> ScoreAccumulator.Mode, selfInfluence: Bool) throws -> State? {
         let file = try SafeTensorsFile(contentsOf: url)
         guard file.metadata["key"] == key, let completedQueries = file.metadata["completed_queries"].flatMap(Int.init),
-              let end = file.metadata["current_end"].flatMap(Int.init), end >= completedQueries else { return nil }
+            let end = file.metadata["current_end"].flatMap(Int.init), end >= completedQueries
+        else { return nil }
         var completed: ScoringResult? = nil
         if let scores = try Self.read(file, prefix: "done", moduleNames: moduleNames) {
             completed = .dense(scores)
@@ -79,8 +84,9 @@ struct ScoringCheckpoint {
             completed = .candidates(c)
         }
         let range = completedQueries..<end
-        let current = try ScoreAccumulator.restore(file, prefix: "current", mode: mode(range), queries: range.count, moduleNames: moduleNames,
-                                                   selfInfluence: selfInfluence && completedQueries == 0)
+        let current = try ScoreAccumulator.restore(
+            file, prefix: "current", mode: mode(range), queries: range.count, moduleNames: moduleNames,
+            selfInfluence: selfInfluence && completedQueries == 0)
         return State(completedQueries: completedQueries, completed: completed, current: current, currentEnd: end)
     }
 }

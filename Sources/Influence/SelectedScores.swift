@@ -27,8 +27,9 @@ public struct SelectedScores: Sendable, Equatable {
 
     /// These queries followed by `other`'s.
     func appending(_ other: SelectedScores) -> SelectedScores {
-        SelectedScores(indices: indices + other.indices, scores: scores + other.scores,
-                       perModule: perModule.map { $0 + (other.perModule ?? []) }, perToken: perToken.map { $0 + (other.perToken ?? []) })
+        SelectedScores(
+            indices: indices + other.indices, scores: scores + other.scores,
+            perModule: perModule.map { $0 + (other.perModule ?? []) }, perToken: perToken.map { $0 + (other.perToken ?? []) })
     }
 
     /// Ragged rows as flat tensors with offsets, for safetensors: `<prefix>.offsets` [q + 1],
@@ -60,7 +61,8 @@ public struct SelectedScores: Sendable, Equatable {
         let flatIndices = try file.integers(named: "\(prefix).indices")
         let flatScores = try file.tensor(named: "\(prefix).scores", as: Float.self).scalars
         guard let last = offsets.last, offsets.first == 0, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }),
-              last == flatIndices.count, last == flatScores.count else {
+            last == flatIndices.count, last == flatScores.count
+        else {
             throw InfluenceError.malformedFactors(path: file.url.path, reason: "\(prefix): offsets do not fit the rows")
         }
         func split<T>(_ flat: [T], _ bounds: [Int]) -> [[T]] { zip(bounds, bounds.dropFirst()).map { Array(flat[$0..<$1]) } }
@@ -96,11 +98,13 @@ public struct TopScores: Sendable, Equatable {
             throw InfluenceError.nonFinite(what: "the self-influence of training row \(m) (\(selfScores.scalars[m]))")
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try SafeTensorsFile.write(highest.tensors(prefix: "highest") + lowest.tensors(prefix: "lowest"), metadata: metadata,
-                                  to: directory.appendingPathComponent("top_scores.safetensors"))
+        try SafeTensorsFile.write(
+            highest.tensors(prefix: "highest") + lowest.tensors(prefix: "lowest"), metadata: metadata,
+            to: directory.appendingPathComponent("top_scores.safetensors"))
         if let selfScores {
-            try SafeTensorsFile.write([("all_modules", .float32(selfScores))], metadata: metadata,
-                                      to: directory.appendingPathComponent("self_scores.safetensors"))
+            try SafeTensorsFile.write(
+                [("all_modules", .float32(selfScores))], metadata: metadata,
+                to: directory.appendingPathComponent("self_scores.safetensors"))
         }
     }
 }

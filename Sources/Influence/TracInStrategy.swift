@@ -23,14 +23,18 @@ public struct TracInStrategy: CurvatureStrategy {
 
     public func scores(_ context: StrategyContext, configuration: ScoreConfiguration, partialDirectory: URL?) throws -> ScoringRun {
         guard !context.checkpoints.isEmpty else { throw InfluenceError.notOffered("TracIn needs checkpoints saved during training") }
-        guard !context.allParameters else { throw InfluenceError.notOffered("TracIn tracks Linear layers; --modules all is offered with exact, cg, lissa and arnoldi") }
+        guard !context.allParameters else {
+            throw InfluenceError.notOffered("TracIn tracks Linear layers; --modules all is offered with exact, cg, lissa and arnoldi")
+        }
         guard configuration.selection == .all, configuration.queryRank == .full else {
-            throw InfluenceError.notOffered("TracIn keeps every pair at full rank; --top-k, --candidates and --query-rank are offered with the other strategies")
+            throw InfluenceError.notOffered(
+                "TracIn keeps every pair at full rank; --top-k, --candidates and --query-rank are offered with the other strategies")
         }
         let scores = try TracIn.scores(checkpoints: context.checkpoints, modules: context.modules, configuration: configuration)
         let names = context.task.model.trackableLayers(matching: context.modules).map(\.name)
-        return ScoringRun(output: .dense(scores), strategy: "tracin/\(context.checkpoints.count)", moduleNames: names,
-                          dampings: Array(repeating: 0, count: names.count), warnings: [])
+        return ScoringRun(
+            output: .dense(scores), strategy: "tracin/\(context.checkpoints.count)", moduleNames: names,
+            dampings: Array(repeating: 0, count: names.count), warnings: [])
     }
 }
 
@@ -42,8 +46,10 @@ public enum TracIn {
     ///   - checkpoints: one task per checkpoint (the same data, each with its checkpoint's model),
     ///     with the learning rate of its step.
     ///   - modules: the tracked Linear layers (name patterns; every Linear when empty).
-    public static func scores<Task: InfluenceTask>(checkpoints: [(task: Task, learningRate: Double)], modules: [String],
-                                                   configuration: ScoreConfiguration) throws -> InfluenceScores where Task.Scalar == Float {
+    public static func scores<Task: InfluenceTask>(
+        checkpoints: [(task: Task, learningRate: Double)], modules: [String],
+        configuration: ScoreConfiguration
+    ) throws -> InfluenceScores where Task.Scalar == Float {
         precondition(!checkpoints.isEmpty, "TracIn needs at least one checkpoint")
         var total: InfluenceScores? = nil
         for (task, rate) in checkpoints {
@@ -52,13 +58,16 @@ public enum TracIn {
             identity.damping = .value(0)
             let s = try ScoreComputer(task: task, factors: factors, factorsPath: "checkpoint", configuration: identity).compute()
             let eta = Float(rate)
-            let weighted = InfluenceScores(pairwise: s.pairwise * eta, perModule: s.perModule.map { ($0.name, $0.scores * eta) },
-                                           perToken: s.perToken.map { $0 * eta }, selfScores: s.selfScores.map { $0 * eta })
-            total = total.map { t in
-                InfluenceScores(pairwise: t.pairwise + weighted.pairwise,
-                                perModule: zip(t.perModule, weighted.perModule).map { ($0.name, $0.scores + $1.scores) },
-                                perToken: t.perToken.map { $0 + weighted.perToken! }, selfScores: t.selfScores.map { $0 + weighted.selfScores! })
-            } ?? weighted
+            let weighted = InfluenceScores(
+                pairwise: s.pairwise * eta, perModule: s.perModule.map { ($0.name, $0.scores * eta) },
+                perToken: s.perToken.map { $0 * eta }, selfScores: s.selfScores.map { $0 * eta })
+            total =
+                total.map { t in
+                    InfluenceScores(
+                        pairwise: t.pairwise + weighted.pairwise,
+                        perModule: zip(t.perModule, weighted.perModule).map { ($0.name, $0.scores + $1.scores) },
+                        perToken: t.perToken.map { $0 + weighted.perToken! }, selfScores: t.selfScores.map { $0 + weighted.selfScores! })
+                } ?? weighted
         }
         return total!
     }

@@ -40,8 +40,10 @@ func mlpStep(batch: Int) -> (seconds: Double, flops: Double) {
     var parameters: [Variable<Float>] = []
     for (fanIn, fanOut) in zip(sizes, sizes.dropFirst()) {
         let scale = Float(1 / Double(fanIn).squareRoot())
-        parameters.append(Variable(Tensor.randomNormal(shape: [fanOut, fanIn], standardDeviation: scale, using: &generator),
-                                   requiresGradient: true))
+        parameters.append(
+            Variable(
+                Tensor.randomNormal(shape: [fanOut, fanIn], standardDeviation: scale, using: &generator),
+                requiresGradient: true))
         parameters.append(Variable(Tensor.zeros(shape: [fanOut]), requiresGradient: true))
     }
     let x = Variable(Tensor<Float>.randomNormal(shape: [batch, 784], using: &generator))
@@ -68,17 +70,21 @@ let requested = Set(CommandLine.arguments.dropFirst())
 func wanted(_ section: String) -> Bool { requested.isEmpty || requested.contains(section) }
 
 let threads = Parallelism.threadCount
-print("swift-influence benchmark — \(threads) thread(s), OpenBLAS threads \(Parallelism.blasThreadCount), BLAS kernels \(Parallelism.blasCoreName), elementwise kernels \(Parallelism.elementwiseKernels)")
+print(
+    "swift-influence benchmark — \(threads) thread(s), OpenBLAS threads \(Parallelism.blasThreadCount), BLAS kernels \(Parallelism.blasCoreName), elementwise kernels \(Parallelism.elementwiseKernels)"
+)
 let sgemm1024 = sgemmGFLOPs(n: 1024)
 let sgemm2048 = sgemmGFLOPs(n: 2048)
 print(String(format: "sgemm n=1024: %.1f GFLOP/s", sgemm1024))
 print(String(format: "sgemm n=2048: %.1f GFLOP/s", sgemm2048))
 let reference = max(sgemm1024, sgemm2048)
 if wanted("mlp") {
-let mlp = mlpStep(batch: 512)
-let mlpRate = mlp.flops / mlp.seconds / 1e9
-print(String(format: "MLP 784-1024-1024-10, batch 512, forward+backward: %.2f ms/step, %.1f GFLOP/s, %.0f%% of sgemm",
-             mlp.seconds * 1e3, mlpRate, 100 * mlpRate / reference))
+    let mlp = mlpStep(batch: 512)
+    let mlpRate = mlp.flops / mlp.seconds / 1e9
+    print(
+        String(
+            format: "MLP 784-1024-1024-10, batch 512, forward+backward: %.2f ms/step, %.1f GFLOP/s, %.0f%% of sgemm",
+            mlp.seconds * 1e3, mlpRate, 100 * mlpRate / reference))
 }
 
 /// One AdamW training step of a 4-layer GPT-2 (width 256, 4 heads, context 128, vocabulary 4096, batch 16).
@@ -99,16 +105,18 @@ func gpt2TrainingStep() -> (seconds: Double, tokens: Int, flops: Double) {
     }
     let c = Double(config.embeddingSize), layers = Double(config.layerCount), t = Double(time)
     let linearPerToken = layers * (c * 3 * c + c * c + 2 * c * Double(config.feedForwardSize)) + c * Double(config.vocabularySize)
-    let attentionPerToken = layers * 2 * t * c   // QKᵀ and AV, multiply-adds per token (full T × T)
+    let attentionPerToken = layers * 2 * t * c  // QKᵀ and AV, multiply-adds per token (full T × T)
     let flops = 3 * 2 * Double(batch * time) * (linearPerToken + attentionPerToken)
     return (seconds, batch * time, flops)
 }
 
 if wanted("gpt2") {
-let gpt2 = gpt2TrainingStep()
-let gpt2Rate = gpt2.flops / gpt2.seconds / 1e9
-print(String(format: "GPT-2 4×256, T=128, V=4096, batch 16, AdamW step: %.3f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
-             gpt2.seconds, Double(gpt2.tokens) / gpt2.seconds, gpt2Rate, 100 * gpt2Rate / reference))
+    let gpt2 = gpt2TrainingStep()
+    let gpt2Rate = gpt2.flops / gpt2.seconds / 1e9
+    print(
+        String(
+            format: "GPT-2 4×256, T=128, V=4096, batch 16, AdamW step: %.3f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
+            gpt2.seconds, Double(gpt2.tokens) / gpt2.seconds, gpt2Rate, 100 * gpt2Rate / reference))
 }
 
 /// EK-FAC fit and pairwise scoring on the 4-layer GPT-2 of the training benchmark: random
@@ -140,16 +148,18 @@ if wanted("influence") {
     let fitter = try! FactorFitter(task: task, modules: modules, configuration: FitConfiguration(strategy: .ekfac, labels: .sampled, batchSize: 16))
     var factors: InfluenceFactors? = nil
     let onlyScores = environment["BENCH_SKIP_FIT"] != nil
-    let fitTime = seconds(clock.measure {
-        if onlyScores {
-            // Identity factors: the scoring pass costs the same but for the preconditioning of the queries.
-            factors = try! FactorFitter(task: task, modules: modules, configuration: FitConfiguration(strategy: .identity)).fit()
-        } else {
-            factors = try! fitter.fit()
-        }
-    })
-    let computer = try! ScoreComputer(task: task, factors: factors!, factorsPath: "memory",
-                                      configuration: ScoreConfiguration(damping: .automatic, batchSize: Int(environment["BENCH_SCORE_BATCH"] ?? "") ?? 16))
+    let fitTime = seconds(
+        clock.measure {
+            if onlyScores {
+                // Identity factors: the scoring pass costs the same but for the preconditioning of the queries.
+                factors = try! FactorFitter(task: task, modules: modules, configuration: FitConfiguration(strategy: .identity)).fit()
+            } else {
+                factors = try! fitter.fit()
+            }
+        })
+    let computer = try! ScoreComputer(
+        task: task, factors: factors!, factorsPath: "memory",
+        configuration: ScoreConfiguration(damping: .automatic, batchSize: Int(environment["BENCH_SCORE_BATCH"] ?? "") ?? 16))
     let scoreTime = seconds(clock.measure { _ = try! computer.compute() })
     let tokens = Double(sequences * 128)
     // Matrix-product work, counted per token: the forward pass (2·P multiply-adds over the model's
@@ -159,28 +169,34 @@ if wanted("influence") {
     // c_attn 257 × 768, the attention's c_proj 257 × 256).
     let c = 256.0, f = 1024.0, v = 4096.0, layers = 4.0, t = 128.0
     let forward = 2 * (layers * (3 * c * c + c * c + 2 * c * f) + c * v) + layers * 4 * t * c
-    let backward = forward   // activation gradients only: no weight gradient is formed
+    let backward = forward  // activation gradients only: no weight gradient is formed
     let pairs = [(c + 1, f), (f + 1, c)] + (blocks ? [(c + 1, 3 * c), (c + 1, c)] : [])
     let covariance = layers * pairs.map { 2 * ($0.0 * $0.0 + $0.1 * $0.1) }.reduce(0, +)
     let lambda = layers * pairs.map { 2 * ($0.0 * $0.0 + $0.1 * $0.1) + 2 * $0.0 * $0.1 + 3 * $0.0 * $0.1 / t }.reduce(0, +)
     let perExample = layers * pairs.map { 2 * $0.0 * $0.1 }.reduce(0, +)
     let fitFlops = tokens * (2 * (forward + backward) + covariance + lambda)
-    let scoreFlops = tokens * (forward + backward + perExample)
+    let scoreFlops =
+        tokens * (forward + backward + perExample)
         + Double(sequences) * Double(queryCount) * 2 * layers * pairs.map { $0.0 * $0.1 }.reduce(0, +)
     let layerNames = blocks ? "every Linear of the blocks" : "MLP layers"
-    print(String(format: "EK-FAC fit, GPT-2 4×256, %d × 128 tokens, %@: %.1f s, %.0f tokens/s (two passes), %.1f GFLOP/s, %.0f%% of sgemm",
-                 sequences, layerNames, fitTime, 2 * tokens / fitTime, fitFlops / fitTime / 1e9, 100 * fitFlops / fitTime / 1e9 / reference))
-    print(String(format: "EK-FAC pairwise scores, %d queries × %d sequences, %@: %.1f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
-                 queryCount, sequences, layerNames, scoreTime, tokens / scoreTime, scoreFlops / scoreTime / 1e9,
-                 100 * scoreFlops / scoreTime / 1e9 / reference))
+    print(
+        String(
+            format: "EK-FAC fit, GPT-2 4×256, %d × 128 tokens, %@: %.1f s, %.0f tokens/s (two passes), %.1f GFLOP/s, %.0f%% of sgemm",
+            sequences, layerNames, fitTime, 2 * tokens / fitTime, fitFlops / fitTime / 1e9, 100 * fitFlops / fitTime / 1e9 / reference))
+    print(
+        String(
+            format: "EK-FAC pairwise scores, %d queries × %d sequences, %@: %.1f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
+            queryCount, sequences, layerNames, scoreTime, tokens / scoreTime, scoreFlops / scoreTime / 1e9,
+            100 * scoreFlops / scoreTime / 1e9 / reference))
 }
 
 /// The peak resident memory since the last reset, in MiB (VmHWM of /proc/self/status), and a
 /// reset of it (writing 5 to /proc/self/clear_refs), so that each stage reports its own peak.
 func peakResidentMiB() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+        let kib = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return .nan }
     return kib / 1024
 }
 func resetPeakResident() { try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8) }
@@ -200,15 +216,17 @@ if requested.contains("scaling") {
     func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
     resetPeakResident()
     var factors: InfluenceFactors? = nil
-    let fitTime = seconds(clock.measure {
-        factors = try! FactorFitter(task: full, modules: modules, configuration: FitConfiguration(strategy: .ekfac, labels: .sampled, batchSize: 16)).fit()
-    })
+    let fitTime = seconds(
+        clock.measure {
+            factors = try! FactorFitter(task: full, modules: modules, configuration: FitConfiguration(strategy: .ekfac, labels: .sampled, batchSize: 16)).fit()
+        })
     print(String(format: "scaling: fit rows %d tokens %d: %.2f s, peak %.0f MiB", sequences, tokens, fitTime, peakResidentMiB()))
     for count in queryCounts {
         let task = LanguageModelingTask(model: full.languageModel, training: full.training, queries: Array(full.queries.prefix(count)))
         resetPeakResident()
-        let computer = try! ScoreComputer(task: task, factors: factors!, factorsPath: "memory",
-                                          configuration: ScoreConfiguration(damping: .automatic, batchSize: 16))
+        let computer = try! ScoreComputer(
+            task: task, factors: factors!, factorsPath: "memory",
+            configuration: ScoreConfiguration(damping: .automatic, batchSize: 16))
         let scoreTime = seconds(clock.measure { _ = try! computer.compute() })
         print(String(format: "scaling: scores rows %d tokens %d queries %d: %.2f s, peak %.0f MiB", sequences, tokens, count, scoreTime, peakResidentMiB()))
     }
@@ -217,8 +235,10 @@ if requested.contains("scaling") {
 /// The Llama-shaped model of the family comparison: 4 layers, width 256, 4 query heads sharing 2
 /// key/value heads, SwiGLU MLP of 688, context 128, vocabulary 4096.
 func llamaBenchmarkModel(seed: UInt64) -> LlamaForCausalLM<Float> {
-    LlamaForCausalLM<Float>(configuration: LlamaConfiguration(vocabularySize: 4096, hiddenSize: 256, intermediateSize: 688, layerCount: 4,
-                                                              headCount: 4, keyValueHeadCount: 2, contextLength: 128), seed: seed)
+    LlamaForCausalLM<Float>(
+        configuration: LlamaConfiguration(
+            vocabularySize: 4096, hiddenSize: 256, intermediateSize: 688, layerCount: 4,
+            headCount: 4, keyValueHeadCount: 2, contextLength: 128), seed: seed)
 }
 
 if wanted("llama") {
@@ -237,24 +257,29 @@ if wanted("llama") {
     let c = 256.0, f = 688.0, kv = 128.0, v = 4096.0, layers = 4.0, t = 128.0
     let linearPerToken = layers * (c * c + 2 * c * kv + c * c + 3 * c * f) + c * v
     let stepFlops = 3 * 2 * Double(batch * time) * (linearPerToken + layers * 2 * t * c)
-    print(String(format: "Llama 4×256 (GQA 4/2), T=128, V=4096, batch 16, AdamW step: %.3f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
-                 step, Double(batch * time) / step, stepFlops / step / 1e9, 100 * stepFlops / step / 1e9 / reference))
+    print(
+        String(
+            format: "Llama 4×256 (GQA 4/2), T=128, V=4096, batch 16, AdamW step: %.3f s, %.0f tokens/s, %.1f GFLOP/s, %.0f%% of sgemm",
+            step, Double(batch * time) / step, stepFlops / step / 1e9, 100 * stepFlops / step / 1e9 / reference))
 
     // EK-FAC fit on the MLP layers (gate, up, down) with the empirical Fisher, batches of 16
     // (BENCH_SEQUENCES=0 skips it).
     let sequences = Int(ProcessInfo.processInfo.environment["BENCH_SEQUENCES"] ?? "") ?? 1024
     if sequences > 0 {
-    let fitModel = llamaBenchmarkModel(seed: 11)
-    var sampler = SeededGenerator(seed: 12)
-    let train = (0..<sequences).map { _ in (0..<128).map { _ in Int(sampler.next() % 4096) } }
-    let task = LanguageModelingTask(model: fitModel, training: train, queries: [])
-    let fitter = try! FactorFitter(task: task, modules: fitModel.linearLayerPatterns(for: "mlp"),
-                                   configuration: FitConfiguration(strategy: .ekfac, labels: .data, batchSize: 16))
-    let clock = ContinuousClock()
-    let d = clock.measure { _ = try! fitter.fit() }
-    let fit = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    print(String(format: "EK-FAC fit, Llama 4×256, %d × 128 tokens, MLP layers, empirical Fisher: %.1f s, %.0f tokens/s (two passes)",
-                 sequences, fit, 2 * Double(sequences) * 128 / fit))
+        let fitModel = llamaBenchmarkModel(seed: 11)
+        var sampler = SeededGenerator(seed: 12)
+        let train = (0..<sequences).map { _ in (0..<128).map { _ in Int(sampler.next() % 4096) } }
+        let task = LanguageModelingTask(model: fitModel, training: train, queries: [])
+        let fitter = try! FactorFitter(
+            task: task, modules: fitModel.linearLayerPatterns(for: "mlp"),
+            configuration: FitConfiguration(strategy: .ekfac, labels: .data, batchSize: 16))
+        let clock = ContinuousClock()
+        let d = clock.measure { _ = try! fitter.fit() }
+        let fit = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        print(
+            String(
+                format: "EK-FAC fit, Llama 4×256, %d × 128 tokens, MLP layers, empirical Fisher: %.1f s, %.0f tokens/s (two passes)",
+                sequences, fit, 2 * Double(sequences) * 128 / fit))
     }
 }
 
@@ -280,31 +305,67 @@ if requested.contains("strategies") {
         let loss = Losses.crossEntropy(logits: model(Variable(x)), labels: y)
         optimizer.step(gradients: gradients(of: loss, at: optimizer.parameters.map(\.variable)).map(\.value))
     }
-    let task = ClassificationTask(model: model, trainingFeatures: train.features, trainingLabels: train.labels,
-                                  queryFeatures: test.features, queryLabels: test.labels)
+    let task = ClassificationTask(
+        model: model, trainingFeatures: train.features, trainingLabels: train.labels,
+        queryFeatures: test.features, queryLabels: test.labels)
     let damping = 0.01
     let clock = ContinuousClock()
     func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
     var reference: [Double] = []
     print("strategy        seconds   per query   per train   Pearson   Spearman   (MLP 784-8-10 on FashionMNIST, 1,000 train, 10 queries, GGN, λ = \(damping))")
     let configuration = ScoreConfiguration(damping: .value(damping), batchSize: 100)
-    let names: [(String, () throws -> InfluenceScores)] = [
-        ("exact", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
-                                      strategy: ExactStrategy(), damping: damping, configuration: configuration).compute() }),
-        ("cg", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
-                                   strategy: ConjugateGradientStrategy(tolerance: 1e-5, maximumIterations: 500),
-                                   damping: damping, configuration: configuration).compute() }),
-        ("lissa", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
-                                      strategy: LiSSAStrategy(scale: 50, depth: 1000, repeats: 1, batchSize: 100),
-                                      damping: damping, configuration: configuration).compute() }),
-        ("arnoldi-100", { try ScoreComputer(task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
-                                            strategy: ArnoldiStrategy(rank: 100, krylovDimension: 200), damping: damping, configuration: configuration).compute() }),
-    ] + CurvatureStrategies.factorStrategies.map { strategy in
-        (type(of: strategy).name, {
-            let factors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: strategy, labels: .sampled, batchSize: 100)).fit()
-            return try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration).compute()
-        })
-    }
+    let names: [(String, () throws -> InfluenceScores)] =
+        [
+            (
+                "exact",
+                {
+                    try ScoreComputer(
+                        task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
+                        strategy: ExactStrategy(), damping: damping, configuration: configuration
+                    ).compute()
+                }
+            ),
+            (
+                "cg",
+                {
+                    try ScoreComputer(
+                        task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
+                        strategy: ConjugateGradientStrategy(tolerance: 1e-5, maximumIterations: 500),
+                        damping: damping, configuration: configuration
+                    ).compute()
+                }
+            ),
+            (
+                "lissa",
+                {
+                    try ScoreComputer(
+                        task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
+                        strategy: LiSSAStrategy(scale: 50, depth: 1000, repeats: 1, batchSize: 100),
+                        damping: damping, configuration: configuration
+                    ).compute()
+                }
+            ),
+            (
+                "arnoldi-100",
+                {
+                    try ScoreComputer(
+                        task: task, curvature: CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 500),
+                        strategy: ArnoldiStrategy(rank: 100, krylovDimension: 200), damping: damping, configuration: configuration
+                    ).compute()
+                }
+            ),
+        ]
+        + CurvatureStrategies.factorStrategies.map { strategy in
+            (
+                type(of: strategy).name,
+                {
+                    let factors = try FactorFitter(
+                        task: task, modules: [], configuration: FitConfiguration(strategy: strategy, labels: .sampled, batchSize: 100)
+                    ).fit()
+                    return try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration).compute()
+                }
+            )
+        }
     for (name, run) in names {
         var scores: InfluenceScores? = nil
         var failure: String? = nil
@@ -312,8 +373,11 @@ if requested.contains("strategies") {
         guard let scores else { print("\(name): \(failure ?? "failed")"); continue }
         let values = scores.pairwise.scalars.map(Double.init)
         if reference.isEmpty { reference = values }
-        print(name.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: " %8.2f %11.4f %11.5f %9.4f %10.4f", time, time / 10, time / 1000,
-                     pearson(values, reference), pearson(ranks(values), ranks(reference))))
+        print(
+            name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                + String(
+                    format: " %8.2f %11.4f %11.5f %9.4f %10.4f", time, time / 10, time / 1000,
+                    pearson(values, reference), pearson(ranks(values), ranks(reference))))
     }
 }
 
@@ -332,7 +396,9 @@ if requested.contains("svd") {
         let randomized = medianSeconds(warmup: 2, repeats: 9) {
             _ = try! LowRankQueries(batch, rank: .fixed(32), svd: .randomized(oversampling: 10, powerIterations: 2), layer: "x", seed: seeds.next())
         }
-        print(String(format: "SVD of [%d, %d]: exact rank 32 %.1f ms, exact energy 0.99 %.1f ms, randomized rank 32 (p=10, q=2) %.1f ms; LAPACK gesdd %.1f ms",
-                     shape[0], shape[1], exact * 1e3, energy * 1e3, randomized * 1e3, gesdd * 1e3))
+        print(
+            String(
+                format: "SVD of [%d, %d]: exact rank 32 %.1f ms, exact energy 0.99 %.1f ms, randomized rank 32 (p=10, q=2) %.1f ms; LAPACK gesdd %.1f ms",
+                shape[0], shape[1], exact * 1e3, energy * 1e3, randomized * 1e3, gesdd * 1e3))
     }
 }

@@ -8,8 +8,10 @@ struct OptionSpecification {
     let isRequired: Bool
     let defaultValue: String?
 
-    static func value(_ name: String, _ valueName: String, required: Bool = false, default defaultValue: String? = nil,
-                      _ help: String) -> OptionSpecification {
+    static func value(
+        _ name: String, _ valueName: String, required: Bool = false, default defaultValue: String? = nil,
+        _ help: String
+    ) -> OptionSpecification {
         OptionSpecification(name: name, valueName: valueName, help: help, isRequired: required, defaultValue: defaultValue)
     }
 

@@ -9,10 +9,15 @@ struct FitCommand: Subcommand {
     static let savedStrategies = CurvatureStrategies.all.filter { $0.savesFit }.map { $0.name }
     static let options: [OptionSpecification] = [
         .value("model", "DIR", required: true, "Model directory: a language model (gpt2, llama, mistral, qwen2, gpt_neox) or an MLP classifier."),
-        .value("data", "TRAIN", required: true, "Training rows. Language model: JSON Lines {\"text\"} or {\"input_ids\"}; MLP or CNN classifier: a CSV file or fashion-mnist:train."),
+        .value(
+            "data", "TRAIN", required: true,
+            "Training rows. Language model: JSON Lines {\"text\"} or {\"input_ids\"}; MLP or CNN classifier: a CSV file or fashion-mnist:train."),
         .value("label-column", "NAME", default: "label", "MLP with a CSV file: the label column."),
         .value("strategy", savedStrategies.joined(separator: "|"), required: true, "How the curvature is approximated."),
-        .value("modules", "GROUP|PATTERN[,...]", "Layers to track (Linear and Conv2d): the model's groups (mlp, attention, all; a CNN's conv, linear; see inspect) or name patterns with * wildcards; default every one."),
+        .value(
+            "modules", "GROUP|PATTERN[,...]",
+            "Layers to track (Linear and Conv2d): the model's groups (mlp, attention, all; a CNN's conv, linear; see inspect) or name patterns with * wildcards; default every one."
+        ),
         .value("fisher", "sampled|empirical", default: "sampled", "Labels sampled from the model (true Fisher) or the data's own."),
         .value("batch-size", "N", default: "8", "Examples per batch."),
         .value("max-examples", "N", "Fit on the first N training rows only."),
@@ -22,9 +27,9 @@ struct FitCommand: Subcommand {
         .flag("restart", "Discard the partial sums of an interrupted fit in FACTORS_DIR and start over."),
     ]
     static let discussion = """
-    An interrupted fit resumes from the partial sums it saves in FACTORS_DIR when run again with the
-    same options. Factors record the model's fingerprint and modules; scores refuses them for another model.
-    """
+        An interrupted fit resumes from the partial sums it saves in FACTORS_DIR when run again with the
+        same options. Factors record the model's fingerprint and modules; scores refuses them for another model.
+        """
 
     let request: FitRequest
     let restart: Bool
@@ -32,13 +37,15 @@ struct FitCommand: Subcommand {
     init(_ arguments: ParsedArguments) throws {
         let name = try arguments.choice("strategy", from: Self.savedStrategies)!
         let fisher = try arguments.choice("fisher", from: ["sampled", "empirical"])!
-        let inputs = TaskInputs(model: arguments.path("model")!, train: arguments.string("data")!, labelColumn: arguments.string("label-column")!,
-                                maximumExamples: try arguments.integer("max-examples", minimum: 1))
-        request = FitRequest(inputs: inputs, strategy: try CurvatureStrategies.make(name, options: StrategyOptions()),
-                             modules: arguments.string("modules"), labels: fisher == "sampled" ? .sampled : .data,
-                             batchSize: try arguments.integer("batch-size", minimum: 1)!, seed: UInt64(try arguments.integer("seed", minimum: 0, maximum: Int.max)!),
-                             accumulatesInDouble: try arguments.choice("accumulate", from: ["float32", "float64"]) == "float64",
-                             output: arguments.path("out")!)
+        let inputs = TaskInputs(
+            model: arguments.path("model")!, train: arguments.string("data")!, labelColumn: arguments.string("label-column")!,
+            maximumExamples: try arguments.integer("max-examples", minimum: 1))
+        request = FitRequest(
+            inputs: inputs, strategy: try CurvatureStrategies.make(name, options: StrategyOptions()),
+            modules: arguments.string("modules"), labels: fisher == "sampled" ? .sampled : .data,
+            batchSize: try arguments.integer("batch-size", minimum: 1)!, seed: UInt64(try arguments.integer("seed", minimum: 0, maximum: Int.max)!),
+            accumulatesInDouble: try arguments.choice("accumulate", from: ["float32", "float64"]) == "float64",
+            output: arguments.path("out")!)
         restart = arguments.flag("restart")
     }
 
@@ -46,8 +53,9 @@ struct FitCommand: Subcommand {
         if restart { try PartialResults.discard(in: request.output) }
         let progress = StageProgress()
         let report = try Workflows.fit(request) { progress.update($0, $1, $2) }
-        print("fitted \(report.strategy) factors for \(report.moduleNames.count) modules on \(report.exampleCount) examples"
-            + (report.tokenCount > 0 ? " (\(report.tokenCount) tokens)" : "") + String(format: " in %.1f s", report.seconds))
+        print(
+            "fitted \(report.strategy) factors for \(report.moduleNames.count) modules on \(report.exampleCount) examples"
+                + (report.tokenCount > 0 ? " (\(report.tokenCount) tokens)" : "") + String(format: " in %.1f s", report.seconds))
         print("modules: \(report.moduleNames.joined(separator: ", "))")
         print("wrote \(report.file.path)")
     }

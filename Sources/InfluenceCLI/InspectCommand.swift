@@ -9,7 +9,7 @@ struct InspectCommand: Subcommand {
     static let name = "inspect"
     static let abstract = "Show a model's architecture, parameter count and modules (Linear layers marked)."
     static let options: [OptionSpecification] = [
-        .value("model", "DIR", required: true, "Model directory (config.json, model.safetensors[, tokenizer.json])."),
+        .value("model", "DIR", required: true, "Model directory (config.json, model.safetensors[, tokenizer.json]).")
     ]
     static let discussion = "Linear layers, marked with *, are the ones influence can track (see --modules of fit); groups name sets of them."
 
@@ -33,7 +33,11 @@ struct InspectCommand: Subcommand {
         let rows: [(String, String, String)] = module.namedModules().dropFirst().compactMap { path, m in
             for (name, p) in m.localParameters {
                 let full = path + "." + name
-                if let earlier = firstPath[ObjectIdentifier(p)] { tied.append("(\(full) is tied to \(earlier))") } else { firstPath[ObjectIdentifier(p)] = full }
+                if let earlier = firstPath[ObjectIdentifier(p)] {
+                    tied.append("(\(full) is tied to \(earlier))")
+                } else {
+                    firstPath[ObjectIdentifier(p)] = full
+                }
             }
             let parameters = m.localParameters.map { "\($0.name) \($0.parameter.shape)" }
             let kind = String(describing: type(of: m)).components(separatedBy: "<").first ?? ""
@@ -43,8 +47,9 @@ struct InspectCommand: Subcommand {
         let width = (rows.map(\.0.count).max() ?? 0) + 2
         let kindWidth = (rows.map(\.1.count).max() ?? 0) + 2
         for (path, kind, parameters) in rows {
-            print("  " + path.padding(toLength: width, withPad: " ", startingAt: 0)
-                + kind.padding(toLength: kindWidth, withPad: " ", startingAt: 0) + parameters)
+            print(
+                "  " + path.padding(toLength: width, withPad: " ", startingAt: 0)
+                    + kind.padding(toLength: kindWidth, withPad: " ", startingAt: 0) + parameters)
         }
         for line in tied { print("  " + line) }
         print("linear layers: \(module.trackableLayers().count) (marked *)")

@@ -16,14 +16,14 @@ struct CrossLingualStudyCommand: Subcommand {
         .value("out", "DIR", required: true, "Writes crosslingual.json, report.html and report.json (and scores/ when scoring here)."),
     ]
     static let discussion = """
-    The reference of a group is its English query when it has one (else its first). Per group: the
-    reference's top K documents by influence and their influence on every query of the group; the carry-over
-    (their mean influence on a translation ÷ their mean influence on the reference); Spearman's ρ between
-    the reference's and each translation's influence over all documents; and each query's mean influence by
-    document language (Grosse et al. 2023, Fig. 15-16). The demo's cache holds such data:
-    influence study crosslingual --model cache/demo/model --scores cache/demo/scores
-        --train cache/demo/documents.jsonl --queries cache/demo/queries.jsonl --out cache/crosslingual
-    """
+        The reference of a group is its English query when it has one (else its first). Per group: the
+        reference's top K documents by influence and their influence on every query of the group; the carry-over
+        (their mean influence on a translation ÷ their mean influence on the reference); Spearman's ρ between
+        the reference's and each translation's influence over all documents; and each query's mean influence by
+        document language (Grosse et al. 2023, Fig. 15-16). The demo's cache holds such data:
+        influence study crosslingual --model cache/demo/model --scores cache/demo/scores
+            --train cache/demo/documents.jsonl --queries cache/demo/queries.jsonl --out cache/crosslingual
+        """
 
     let request: CrossLingualStudyRequest
 
@@ -31,9 +31,10 @@ struct CrossLingualStudyCommand: Subcommand {
         if (arguments.string("scores") == nil) == (arguments.string("factors") == nil) {
             throw UsageError("give either --scores SCORES_DIR or --factors FACTORS_DIR")
         }
-        request = CrossLingualStudyRequest(model: arguments.path("model")!, scores: arguments.path("scores"), factors: arguments.path("factors"),
-                                           train: arguments.string("train")!, queries: arguments.string("queries")!,
-                                           top: try arguments.integer("top", minimum: 1)!, output: arguments.path("out")!)
+        request = CrossLingualStudyRequest(
+            model: arguments.path("model")!, scores: arguments.path("scores"), factors: arguments.path("factors"),
+            train: arguments.string("train")!, queries: arguments.string("queries")!,
+            top: try arguments.integer("top", minimum: 1)!, output: arguments.path("out")!)
     }
 
     func run() throws {
@@ -57,13 +58,13 @@ struct ModelSizeStudyCommand: Subcommand {
         .value("out", "DIR", required: true, "One demo cache per size (DIR/<L>x<W>, reused by reruns), model-size.json and model-size.html."),
     ]
     static let discussion = """
-    Per size: Spearman's ρ over documents between influence and the query's TF-IDF score of the document
-    (the paper's BM25 variant on the model's token ids), and between influence and the fraction of the
-    query's distinct tokens the document holds, averaged over queries; the cross-lingual carry-over of the
-    English query's top documents to its German and Spanish translations. Between sizes: the overlap of each
-    query's top K documents. Grosse et al. (2023, §5.3) report that small models follow lexical overlap and
-    carry little across languages; the tables say what these models do.
-    """
+        Per size: Spearman's ρ over documents between influence and the query's TF-IDF score of the document
+        (the paper's BM25 variant on the model's token ids), and between influence and the fraction of the
+        query's distinct tokens the document holds, averaged over queries; the cross-lingual carry-over of the
+        English query's top documents to its German and Spanish translations. Between sizes: the overlap of each
+        query's top K documents. Grosse et al. (2023, §5.3) report that small models follow lexical overlap and
+        carry little across languages; the tables say what these models do.
+        """
 
     let request: ModelSizeStudyRequest
 
@@ -76,10 +77,11 @@ struct ModelSizeStudyCommand: Subcommand {
             return (l, w)
         }
         guard sizes.count >= 2 else { throw UsageError("option '--sizes' needs at least two models, got '\(arguments.string("sizes")!)'") }
-        request = ModelSizeStudyRequest(sizes: sizes, steps: try arguments.integer("steps", minimum: 1)!,
-                                        documentsPerLanguage: try arguments.integer("documents", minimum: 1)!,
-                                        architecture: try arguments.choice("architecture", from: DemoCommand.families)!,
-                                        top: try arguments.integer("top", minimum: 1)!, output: arguments.path("out")!)
+        request = ModelSizeStudyRequest(
+            sizes: sizes, steps: try arguments.integer("steps", minimum: 1)!,
+            documentsPerLanguage: try arguments.integer("documents", minimum: 1)!,
+            architecture: try arguments.choice("architecture", from: DemoCommand.families)!,
+            top: try arguments.integer("top", minimum: 1)!, output: arguments.path("out")!)
     }
 
     func run() throws {

@@ -13,9 +13,9 @@ struct TokenizeCommand: Subcommand {
         .flag("no-special-tokens", "Do not apply the post-processor (no BOS or EOS added)."),
     ]
     static let discussion = """
-    Output: one line per row, {"input_ids": [...], "tokens": [...]}, with the post-processor applied as
-    Hugging Face's encode does by default (add_special_tokens=True); tokens are the vocabulary's strings.
-    """
+        Output: one line per row, {"input_ids": [...], "tokens": [...]}, with the post-processor applied as
+        Hugging Face's encode does by default (add_special_tokens=True); tokens are the vocabulary's strings.
+        """
 
     let tokenizer: URL, data: URL, special: Bool
 

@@ -13,7 +13,9 @@ struct TrainCommand: Subcommand {
     static let architectures = ModelRegistry.languageModelFamilies.map { $0.architecture } + ["mlp", "cnn"]
     static let options: [OptionSpecification] = [
         .value("out", "DIR", required: true, "Output directory (config.json, model.safetensors, tokenizer.json, training_log.jsonl)."),
-        .value("architecture", architectures.joined(separator: "|"), default: "gpt2", "What to train: a language model of a family, an MLP classifier or a CNN image classifier."),
+        .value(
+            "architecture", architectures.joined(separator: "|"), default: "gpt2",
+            "What to train: a language model of a family, an MLP classifier or a CNN image classifier."),
         .value("model-type", architectures.joined(separator: "|"), "The same as --architecture (its earlier name)."),
         .value("corpus", "fortunes", "Language model: train on Debian's fortune corpora."),
         .value("languages", "LIST", default: "en,de,es", "Language model with --corpus fortunes: languages to include."),
@@ -54,12 +56,12 @@ struct TrainCommand: Subcommand {
         .flag("restart", "Ignore an existing checkpoint in OUT and start over."),
     ]
     static let discussion = """
-    Training resumes from OUT/checkpoint.safetensors when it exists and was made with the same
-    options: an interrupted run continues with exactly the losses it would have had. Giving more steps or
-    epochs extends a finished run; the learning-rate schedule then follows the new total. The validation
-    loss is logged to stderr and to OUT/training_log.jsonl. Language models are saved as transformers
-    writes their family (GPT2LMHeadModel, LlamaForCausalLM, GPTNeoXForCausalLM).
-    """
+        Training resumes from OUT/checkpoint.safetensors when it exists and was made with the same
+        options: an interrupted run continues with exactly the losses it would have had. Giving more steps or
+        epochs extends a finished run; the learning-rate schedule then follows the new total. The validation
+        loss is logged to stderr and to OUT/training_log.jsonl. Language models are saved as transformers
+        writes their family (GPT2LMHeadModel, LlamaForCausalLM, GPTNeoXForCausalLM).
+        """
 
     let arguments: ParsedArguments
     let architecture: String
@@ -91,8 +93,13 @@ struct TrainCommand: Subcommand {
         if try arguments.number("dropout")! >= 1 { throw UsageError("option '--dropout' must be below 1") }
         // The options that make a run: a checkpoint made with others is not resumed.
         var recorded: [String: String] = [:]
-        for o in Self.options where o.takesValue && !["out", "steps", "epochs", "validation-interval", "checkpoint-interval", "save-every",
-                                                       "model-type", "architecture"].contains(o.name) {
+        for o in Self.options
+        where o.takesValue
+            && ![
+                "out", "steps", "epochs", "validation-interval", "checkpoint-interval", "save-every",
+                "model-type", "architecture",
+            ].contains(o.name)
+        {
             if let v = arguments.string(o.name) { recorded[o.name] = v }
         }
         if architecture != "gpt2" { recorded["architecture"] = architecture }
@@ -130,21 +137,26 @@ struct TrainCommand: Subcommand {
                 let shape = try arguments.string("input-shape").map { try sizes("input-shape", $0, example: "1,28,28", maximum: 1 << 16) }
                 if let shape, shape.count != 3 { throw UsageError("option '--input-shape' needs CHANNELS,HEIGHT,WIDTH, got \(shape.count) sizes") }
                 if shape != nil && arguments.path("data") == nil { throw UsageError("option '--input-shape' is for --data FILE.csv (FashionMNIST is 1,28,28)") }
-                convolution = ConvolutionalShape(channels: try sizes("channels", arguments.string("channels")!, example: "8,16", maximum: 1 << 16),
-                                                 kernelSize: try arguments.integer("kernel-size", minimum: 1, maximum: 1 << 10)!, pooling: pool,
-                                                 inputShape: shape)
+                convolution = ConvolutionalShape(
+                    channels: try sizes("channels", arguments.string("channels")!, example: "8,16", maximum: 1 << 16),
+                    kernelSize: try arguments.integer("kernel-size", minimum: 1, maximum: 1 << 10)!, pooling: pool,
+                    inputShape: shape)
             }
             guard let activation = Activation(huggingFaceName: arguments.string("activation")!) else {
                 throw UsageError("unknown activation '\(arguments.string("activation")!)'")
             }
             let targets = arguments.string("target-column").map { $0.split(separator: ",").map(String.init) }
             if targets != nil && arguments.path("data") == nil { throw UsageError("option '--target-column' needs --data FILE.csv") }
-            try Workflows.train(ClassifierTrainingRequest(output: out, data: arguments.path("data"), labelColumn: arguments.string("label-column")!,
-                                                          targetColumns: targets, hidden: hidden, activation: activation,
-                                                          convolution: convolution, training: training),
-                                log: printError)
+            try Workflows.train(
+                ClassifierTrainingRequest(
+                    output: out, data: arguments.path("data"), labelColumn: arguments.string("label-column")!,
+                    targetColumns: targets, hidden: hidden, activation: activation,
+                    convolution: convolution, training: training),
+                log: printError)
         } else {
-            let languages = arguments.string("corpus") == nil ? nil
+            let languages =
+                arguments.string("corpus") == nil
+                ? nil
                 : arguments.string("languages")!.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             let request = LanguageModelTrainingRequest(
                 output: out, architecture: architecture, corpusLanguages: languages, data: arguments.string("corpus") == nil ? arguments.path("data") : nil,

@@ -4,10 +4,12 @@ import Influence
 import TensorCore
 
 /// The `influence` command: subcommands over the swift-influence library.
-let subcommands: [any Subcommand.Type] = [InspectCommand.self, TokenizeCommand.self, LossCommand.self, TrainCommand.self, FitCommand.self,
-                                          ScoresCommand.self, CandidatesCommand.self, ReportCommand.self, CrossLingualStudyCommand.self,
-                                          ModelSizeStudyCommand.self, ValidatePBRFCommand.self, ValidateLDSCommand.self,
-                                          ValidateMislabelsCommand.self, DemoCommand.self]
+let subcommands: [any Subcommand.Type] = [
+    InspectCommand.self, TokenizeCommand.self, LossCommand.self, TrainCommand.self, FitCommand.self,
+    ScoresCommand.self, CandidatesCommand.self, ReportCommand.self, CrossLingualStudyCommand.self,
+    ModelSizeStudyCommand.self, ValidatePBRFCommand.self, ValidateLDSCommand.self,
+    ValidateMislabelsCommand.self, DemoCommand.self,
+]
 
 let topLevelUsage = "influence <subcommand> [options]; subcommands: " + subcommands.map { $0.name }.joined(separator: ", ")
 
@@ -36,7 +38,9 @@ guard let command = subcommands.first(where: { $0.name == first || $0.name == tw
     if first == "study" || first == "validate" {
         let kinds = subcommands.map { $0.name }.filter { $0.hasPrefix(first + " ") }.map { String($0.dropFirst(first.count + 1)) }
         let noun = first == "study" ? "study" : "validation"
-        printError("Error: \(arguments.count > 1 ? "unknown \(noun) '\(arguments[1])'" : "no \(noun) given"); \(noun == "study" ? "studies" : "validations"): \(kinds.joined(separator: ", "))\nUsage: influence \(first) \(kinds.joined(separator: "|")) [options]")
+        printError(
+            "Error: \(arguments.count > 1 ? "unknown \(noun) '\(arguments[1])'" : "no \(noun) given"); \(noun == "study" ? "studies" : "validations"): \(kinds.joined(separator: ", "))\nUsage: influence \(first) \(kinds.joined(separator: "|")) [options]"
+        )
     } else {
         printError("Error: unknown subcommand '\(first)'\nUsage: \(topLevelUsage)")
     }

@@ -17,7 +17,8 @@ enum CheckpointWeights {
         let index = directory.appendingPathComponent("model.safetensors.index.json")
         if FileManager.default.fileExists(atPath: index.path) {
             guard let data = try? readRegularFile(atPath: index.path), let object = (try? JSONValue(parsing: data))?.objectValue,
-                  let map = object["weight_map"]?.objectValue else {
+                let map = object["weight_map"]?.objectValue
+            else {
                 throw ModelIOError.malformedConfiguration(path: index.path, reason: "no weight_map object")
             }
             var shards: [String: [String]] = [:]
@@ -39,7 +40,8 @@ enum CheckpointWeights {
                 return file
             }
         }
-        let hint = FileManager.default.fileExists(atPath: directory.appendingPathComponent("pytorch_model.bin").path)
+        let hint =
+            FileManager.default.fileExists(atPath: directory.appendingPathComponent("pytorch_model.bin").path)
             ? "only safetensors weights are read; convert pytorch_model.bin with transformers' save_pretrained(safe_serialization=True)"
             : "a model directory needs model.safetensors (or model.safetensors.index.json and its shards)"
         throw ModelIOError.missingFile(path: single.path, hint: hint)
@@ -56,9 +58,11 @@ enum CheckpointWeights {
     ///     weights are transposed).
     /// - Throws: ``ModelIOError`` naming the file and tensor that is missing (with the shape the
     ///   configuration implies), extra, of the wrong shape or not finite.
-    static func load<Scalar: TensorScalar>(into module: Module<Scalar>, from directory: URL, optional: Set<String> = [],
-                                           storedName: (String) -> String? = { $0 },
-                                           transform: (String, Tensor<Scalar>) -> Tensor<Scalar> = { $1 }) throws {
+    static func load<Scalar: TensorScalar>(
+        into module: Module<Scalar>, from directory: URL, optional: Set<String> = [],
+        storedName: (String) -> String? = { $0 },
+        transform: (String, Tensor<Scalar>) -> Tensor<Scalar> = { $1 }
+    ) throws {
         let files = try files(in: directory)
         var located: [String: (file: SafeTensorsFile, stored: String)] = [:]
         for file in files {
@@ -93,10 +97,12 @@ enum CheckpointWeights {
 
     /// Writes every parameter of `module` in Float32 to `url` (one file), with `extra` tensors and
     /// the `format` metadata transformers requires.
-    static func write<Scalar: TensorScalar>(_ module: Module<Scalar>, to url: URL, metadata: [String: String] = [:],
-                                            storedName: (String) -> String = { $0 },
-                                            transform: (String, Tensor<Scalar>) -> Tensor<Scalar> = { $1 },
-                                            extra: [(name: String, value: Tensor<Scalar>)] = []) throws {
+    static func write<Scalar: TensorScalar>(
+        _ module: Module<Scalar>, to url: URL, metadata: [String: String] = [:],
+        storedName: (String) -> String = { $0 },
+        transform: (String, Tensor<Scalar>) -> Tensor<Scalar> = { $1 },
+        extra: [(name: String, value: Tensor<Scalar>)] = []
+    ) throws {
         var tensors: [(name: String, payload: SafeTensorsPayload)] = module.namedParameters().map { name, p in
             (storedName(name), .float32(Tensor<Float>(transform(name, p.value))))
         }
@@ -106,9 +112,11 @@ enum CheckpointWeights {
 
     /// Writes a whole model directory atomically (assembled beside the destination, renamed into
     /// place): config.json, model.safetensors (Float32) and, when given, tokenizer.json.
-    static func saveDirectory<Scalar: TensorScalar>(_ module: Module<Scalar>, configuration: [String: JSONValue], tokenizer: BytePairTokenizer?,
-                                                    to directory: URL, metadata: [String: String],
-                                                    transform: @escaping (String, Tensor<Scalar>) -> Tensor<Scalar> = { $1 }) throws {
+    static func saveDirectory<Scalar: TensorScalar>(
+        _ module: Module<Scalar>, configuration: [String: JSONValue], tokenizer: BytePairTokenizer?,
+        to directory: URL, metadata: [String: String],
+        transform: @escaping (String, Tensor<Scalar>) -> Tensor<Scalar> = { $1 }
+    ) throws {
         try ModelDirectory.writeAtomically(to: directory) { temporary in
             try writeConfiguration(configuration, to: temporary.appendingPathComponent("config.json"))
             try write(module, to: temporary.appendingPathComponent("model.safetensors"), metadata: metadata, transform: transform)
@@ -118,8 +126,9 @@ enum CheckpointWeights {
 
     /// Writes a configuration as pretty-printed JSON with sorted keys.
     static func writeConfiguration(_ values: [String: JSONValue], to url: URL) throws {
-        let data = try JSONSerialization.data(withJSONObject: try JSONSerialization.jsonObject(with: Data(JSONValue.object(values).serialized().utf8)),
-                                              options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(
+            withJSONObject: try JSONSerialization.jsonObject(with: Data(JSONValue.object(values).serialized().utf8)),
+            options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(data, to: url)
     }
 }

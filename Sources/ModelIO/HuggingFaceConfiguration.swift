@@ -106,8 +106,10 @@ public final class HuggingFaceConfiguration {
     public func activation(_ key: String, default d: String) throws -> Activation {
         let name = try string(key) ?? d
         guard let a = Activation(huggingFaceName: name) else {
-            throw ModelIOError.unsupportedConfiguration(path: path, field: key, reason: "activation '\(name)' is not implemented "
-                                                        + "(supported: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw ModelIOError.unsupportedConfiguration(
+                path: path, field: key,
+                reason: "activation '\(name)' is not implemented "
+                    + "(supported: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         return a
     }
@@ -126,7 +128,8 @@ public final class HuggingFaceConfiguration {
     /// - Parameters:
     ///   - thetaKeys: top-level keys that may hold the base (`rope_theta`; GPT-NeoX's `rotary_emb_base`).
     public func rotary(thetaKeys: [String] = ["rope_theta"], defaultTheta: Double) throws
-        -> (theta: Double, scaling: RotaryScaling, parameters: [String: JSONValue]) {
+        -> (theta: Double, scaling: RotaryScaling, parameters: [String: JSONValue])
+    {
         var theta: Double? = nil
         for key in thetaKeys { if let t = try number(key) { theta = t } }
         var scalingObject: [String: JSONValue]? = nil
@@ -164,18 +167,23 @@ public final class HuggingFaceConfiguration {
             scaling = .linear(factor: try scalingNumber("factor"))
             known = ["rope_type", "type", "rope_theta", "factor", "partial_rotary_factor"]
         case "llama3":
-            scaling = .llama3(factor: try scalingNumber("factor"), lowFrequencyFactor: try scalingNumber("low_freq_factor"),
-                              highFrequencyFactor: try scalingNumber("high_freq_factor"),
-                              originalContext: Int(try scalingNumber("original_max_position_embeddings")))
-            known = ["rope_type", "type", "rope_theta", "factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings",
-                     "partial_rotary_factor"]
+            scaling = .llama3(
+                factor: try scalingNumber("factor"), lowFrequencyFactor: try scalingNumber("low_freq_factor"),
+                highFrequencyFactor: try scalingNumber("high_freq_factor"),
+                originalContext: Int(try scalingNumber("original_max_position_embeddings")))
+            known = [
+                "rope_type", "type", "rope_theta", "factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings",
+                "partial_rotary_factor",
+            ]
         default:
-            throw ModelIOError.unsupportedConfiguration(path: path, field: "\(scalingKey).rope_type",
-                                                        reason: "rotary scaling '\(type)' is not implemented (supported: default, linear, llama3)")
+            throw ModelIOError.unsupportedConfiguration(
+                path: path, field: "\(scalingKey).rope_type",
+                reason: "rotary scaling '\(type)' is not implemented (supported: default, linear, llama3)")
         }
         if let extra = object.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ModelIOError.unsupportedConfiguration(path: path, field: "\(scalingKey).\(extra)",
-                                                        reason: "is not implemented for rotary scaling '\(type)'")
+            throw ModelIOError.unsupportedConfiguration(
+                path: path, field: "\(scalingKey).\(extra)",
+                reason: "is not implemented for rotary scaling '\(type)'")
         }
         return (theta ?? defaultTheta, scaling, parameters)
     }
@@ -184,8 +192,10 @@ public final class HuggingFaceConfiguration {
     public func finish(accepting accepted: Set<String> = []) throws {
         let unread = values.keys.filter { !read.contains($0) && !accepted.contains($0) && !Self.descriptiveKeys.contains($0) }
         if let key = unread.sorted().first {
-            throw ModelIOError.unsupportedConfiguration(path: path, field: key, reason: "is not implemented for model_type '\(modelType ?? "?")', "
-                                                        + "so the model would not compute what the checkpoint expects")
+            throw ModelIOError.unsupportedConfiguration(
+                path: path, field: key,
+                reason: "is not implemented for model_type '\(modelType ?? "?")', "
+                    + "so the model would not compute what the checkpoint expects")
         }
     }
 

@@ -76,8 +76,10 @@ public protocol ModelFamily {
     /// The `model_type` values this family reads (`["llama", "mistral", "qwen2"]`).
     static var modelTypes: [String] { get }
     /// Loads the directory; `configuration` is its config.json.
-    static func load<Scalar: TensorScalar>(from directory: URL, configuration: HuggingFaceConfiguration,
-                                           as _: Scalar.Type) throws -> LoadedModel<Scalar>
+    static func load<Scalar: TensorScalar>(
+        from directory: URL, configuration: HuggingFaceConfiguration,
+        as _: Scalar.Type
+    ) throws -> LoadedModel<Scalar>
 }
 
 /// The size of a decoder to train from scratch, as `influence train` takes it.
@@ -94,8 +96,10 @@ public struct DecoderShape: Sendable, Equatable {
     public var dropout: Double
     public var specialTokens: SpecialTokens
 
-    public init(vocabularySize: Int, contextLength: Int, width: Int, layerCount: Int, headCount: Int, keyValueHeadCount: Int? = nil,
-                innerSize: Int? = nil, dropout: Double = 0, specialTokens: SpecialTokens = SpecialTokens()) {
+    public init(
+        vocabularySize: Int, contextLength: Int, width: Int, layerCount: Int, headCount: Int, keyValueHeadCount: Int? = nil,
+        innerSize: Int? = nil, dropout: Double = 0, specialTokens: SpecialTokens = SpecialTokens()
+    ) {
         self.vocabularySize = vocabularySize
         self.contextLength = contextLength
         self.width = width
@@ -117,8 +121,10 @@ public protocol LanguageModelFamily: ModelFamily {
     /// - Throws: ``ModelIOError`` when the shape does not suit the family (heads not dividing the width).
     static func makeModel<Scalar: TensorScalar>(_ shape: DecoderShape, seed: UInt64, as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar>
     /// A freshly initialised model from a config.json (`influence train --config`).
-    static func makeModel<Scalar: TensorScalar>(configuration: HuggingFaceConfiguration, seed: UInt64,
-                                                as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar>
+    static func makeModel<Scalar: TensorScalar>(
+        configuration: HuggingFaceConfiguration, seed: UInt64,
+        as _: Scalar.Type
+    ) throws -> any CausalLanguageModel<Scalar>
     /// `model` behind ``AnyCausalLanguageModel``, its forward pass captured as compiled for the
     /// family's concrete Float type; nil when `model` is not of this family.
     static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float>?
@@ -127,6 +133,7 @@ public protocol LanguageModelFamily: ModelFamily {
     /// Writes a directory that transformers loads with `AutoModelForCausalLM.from_pretrained`.
     ///
     /// - Precondition: `model` is of this family.
-    static func save<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
-                                           metadata: [String: String]) throws
+    static func save<Scalar: TensorScalar>(
+        _ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
+        metadata: [String: String]) throws
 }

@@ -14,8 +14,9 @@ public enum ModelFootprint {
     /// Bytes of memory this process can use: `MemAvailable` of /proc/meminfo, else the physical memory.
     public static var availableBytes: Double {
         if let data = try? readRegularFile(atPath: "/proc/meminfo"), let text = String(data: data, encoding: .utf8),
-           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
-           let kib = Double(line.split(separator: " ").dropFirst().first ?? "") {
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+            let kib = Double(line.split(separator: " ").dropFirst().first ?? "")
+        {
             return kib * 1024
         }
         return Double(ProcessInfo.processInfo.physicalMemory)
@@ -41,18 +42,24 @@ public enum ModelFootprint {
     public static func check(parameters: Double, copies: Double = 1, what: String, path: String, checkpointElements: Int? = nil) throws {
         let bytes = parameters * 4 * copies
         guard parameters.isFinite, parameters < Double(Int.max) / 64 else {
-            throw ModelIOError.malformedConfiguration(path: path, reason: "\(what) describe a model of \(String(format: "%.2g", parameters)) parameters, "
-                                                      + "beyond any machine's memory")
+            throw ModelIOError.malformedConfiguration(
+                path: path,
+                reason: "\(what) describe a model of \(String(format: "%.2g", parameters)) parameters, "
+                    + "beyond any machine's memory")
         }
         if let elements = checkpointElements, parameters > 1.05 * Double(elements) + 4096 {
-            throw ModelIOError.malformedConfiguration(path: path, reason: "\(what) describe \(Int(parameters)) parameters, but the checkpoint's tensors "
-                                                      + "hold \(elements) values: the configuration does not match the weights")
+            throw ModelIOError.malformedConfiguration(
+                path: path,
+                reason: "\(what) describe \(Int(parameters)) parameters, but the checkpoint's tensors "
+                    + "hold \(elements) values: the configuration does not match the weights")
         }
         let available = availableBytes
         guard bytes <= available else {
             let purpose = copies > 1 ? "to train (weights, gradients and two optimizer moments)" : "for its weights alone"
-            throw ModelIOError.malformedConfiguration(path: path, reason: "\(what) describe a model of \(Int(parameters)) parameters, which needs "
-                                                      + "\(formatted(bytes: bytes)) of memory \(purpose); this machine has \(formatted(bytes: available)) available")
+            throw ModelIOError.malformedConfiguration(
+                path: path,
+                reason: "\(what) describe a model of \(Int(parameters)) parameters, which needs "
+                    + "\(formatted(bytes: bytes)) of memory \(purpose); this machine has \(formatted(bytes: available)) available")
         }
     }
 
@@ -72,7 +79,9 @@ extension GPT2Configuration {
         return v * c * (tieWordEmbeddings ? 1 : 2) + p * c + l * block + 2 * c
     }
 
-    var sizeDescription: String { "vocab_size \(vocabularySize), n_positions \(contextLength), n_embd \(embeddingSize), n_layer \(layerCount), n_inner \(feedForwardSize)" }
+    var sizeDescription: String {
+        "vocab_size \(vocabularySize), n_positions \(contextLength), n_embd \(embeddingSize), n_layer \(layerCount), n_inner \(feedForwardSize)"
+    }
 }
 
 extension LlamaConfiguration {

@@ -70,16 +70,19 @@ public enum ModelDirectory {
         }
         // A tokenizer that can emit ids the embedding has no row for would fail mid-run (or index out of range).
         if let tokenizer = loaded.tokenizer, let model = loaded.languageModel, tokenizer.vocabularySize > model.vocabularySize {
-            throw ModelIOError.malformedConfiguration(path: directory.appendingPathComponent("tokenizer.json").path,
-                                                      reason: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model's vocab_size is "
-                                                      + "\(model.vocabularySize): ids from \(model.vocabularySize) on have no embedding")
+            throw ModelIOError.malformedConfiguration(
+                path: directory.appendingPathComponent("tokenizer.json").path,
+                reason: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model's vocab_size is "
+                    + "\(model.vocabularySize): ids from \(model.vocabularySize) on have no embedding")
         }
         return loaded
     }
 
     /// Saves a language model with its family's layout.
-    public static func save<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
-                                                  metadata: [String: String] = [:]) throws {
+    public static func save<Scalar: TensorScalar>(
+        _ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
+        metadata: [String: String] = [:]
+    ) throws {
         guard let family = ModelRegistry.languageModelFamily(of: model) else {
             preconditionFailure("no registered family saves \(type(of: model))")
         }

@@ -30,16 +30,19 @@ public typealias AnyAttentionLayer<Scalar: TensorScalar> = any Module<Scalar> & 
 ///   - mask: `[batch or 1, 1, time, time]`.
 ///   - dropout: applied to the attention weights (identity in evaluation mode).
 /// - Returns: `[batch, time, heads · headSize]`.
-public func scaledDotProductAttention<Scalar>(queries: Variable<Scalar>, keys: Variable<Scalar>, values: Variable<Scalar>,
-                                              mask: Tensor<Scalar>, scale: Scalar, dropout: Dropout<Scalar>? = nil) -> Variable<Scalar> {
+public func scaledDotProductAttention<Scalar>(
+    queries: Variable<Scalar>, keys: Variable<Scalar>, values: Variable<Scalar>,
+    mask: Tensor<Scalar>, scale: Scalar, dropout: Dropout<Scalar>? = nil
+) -> Variable<Scalar> {
     let (batch, heads, time, headSize) = (queries.shape[0], queries.shape[1], queries.shape[2], queries.shape[3])
     let groups = keys.shape[1]
-    precondition(heads % groups == 0 && keys.shape == values.shape && keys.shape == [batch, groups, time, headSize],
-                 "attention: queries \(queries.shape), keys \(keys.shape), values \(values.shape)")
+    precondition(
+        heads % groups == 0 && keys.shape == values.shape && keys.shape == [batch, groups, time, headSize],
+        "attention: queries \(queries.shape), keys \(keys.shape), values \(values.shape)")
     let repeats = heads / groups
     var weights: Variable<Scalar>
     if repeats == 1 {
-        weights = (Variable.matmul(queries, keys, transposeB: true) * scale + Variable(mask)).softmax(alongAxis: -1)   // [B, H, T, T]
+        weights = (Variable.matmul(queries, keys, transposeB: true) * scale + Variable(mask)).softmax(alongAxis: -1)  // [B, H, T, T]
     } else {
         let stacked = queries.reshaped(to: [batch, groups, repeats * time, headSize])
         let scores = Variable.matmul(stacked, keys, transposeB: true).reshaped(to: [batch, groups, repeats, time, time]) * scale
@@ -47,7 +50,7 @@ public func scaledDotProductAttention<Scalar>(queries: Variable<Scalar>, keys: V
             .reshaped(to: [batch, groups, repeats * time, time])
     }
     if let dropout { weights = dropout(weights) }
-    return Variable.matmul(weights, values)                 // [B, G, rep·T, D] = [B, H, T, D]
+    return Variable.matmul(weights, values)  // [B, G, rep·T, D] = [B, H, T, D]
         .reshaped(to: [batch, heads, time, headSize])
         .permuted([0, 2, 1, 3])
         .reshaped(to: [batch, time, heads * headSize])

@@ -13,8 +13,10 @@ import TensorCore
 ///   - slidingWindow: the number of most recent keys a query sees, itself included (Mistral's
 ///     `sliding_window`); nil for none.
 /// - Returns: `[batch (1 without a padding mask), 1, time, time]`.
-public func causalAttentionMask<Scalar: TensorScalar>(batch: Int, time: Int, attentionMask: Tensor<Scalar>?,
-                                                      slidingWindow: Int? = nil) -> Tensor<Scalar> {
+public func causalAttentionMask<Scalar: TensorScalar>(
+    batch: Int, time: Int, attentionMask: Tensor<Scalar>?,
+    slidingWindow: Int? = nil
+) -> Tensor<Scalar> {
     let blocked: Scalar = -1e9
     if let attentionMask {
         precondition(attentionMask.shape == [batch, time], "attention mask \(attentionMask.shape) should be [\(batch), \(time)]")

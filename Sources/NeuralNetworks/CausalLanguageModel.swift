@@ -44,8 +44,9 @@ public protocol CausalLanguageModel<Scalar>: AnyObject {
 extension CausalLanguageModel {
     /// The checks every family's forward pass starts with: whole sequences, within the context.
     public func sequenceLength(tokens: [Int], batchSize: Int) -> Int {
-        precondition(batchSize > 0 && tokens.count % batchSize == 0,
-                     "\(tokens.count) tokens do not split into \(batchSize) sequences of equal length")
+        precondition(
+            batchSize > 0 && tokens.count % batchSize == 0,
+            "\(tokens.count) tokens do not split into \(batchSize) sequences of equal length")
         let time = tokens.count / batchSize
         precondition(time <= contextLength, "sequence length \(time) exceeds the context length \(contextLength)")
         return time

@@ -14,8 +14,10 @@ public final class CausalSelfAttention<Scalar: TensorScalar>: Module<Scalar>, At
     public let residualDropout: Dropout<Scalar>
     public let headCount: Int
 
-    public init(embeddingSize: Int, headCount: Int, attentionDropout: Double, residualDropout: Double,
-                initializerRange: Scalar, projectionStandardDeviation: Scalar, using generator: inout SeededGenerator) {
+    public init(
+        embeddingSize: Int, headCount: Int, attentionDropout: Double, residualDropout: Double,
+        initializerRange: Scalar, projectionStandardDeviation: Scalar, using generator: inout SeededGenerator
+    ) {
         precondition(embeddingSize % headCount == 0, "\(headCount) heads do not divide the embedding size \(embeddingSize)")
         c_attn = Linear(inputCount: embeddingSize, outputCount: 3 * embeddingSize, standardDeviation: initializerRange, using: &generator)
         c_proj = Linear(inputCount: embeddingSize, outputCount: embeddingSize, standardDeviation: projectionStandardDeviation, using: &generator)
@@ -35,13 +37,14 @@ public final class CausalSelfAttention<Scalar: TensorScalar>: Module<Scalar>, At
     /// - Returns: `[batch, time, channels]`.
     public func callAsFunction(_ x: Variable<Scalar>, mask: Tensor<Scalar>) -> Variable<Scalar> {
         let channels = x.shape[2]
-        let qkv = c_attn(x)                                            // [B, T, 3C]
+        let qkv = c_attn(x)  // [B, T, 3C]
         func heads(_ index: Int) -> Variable<Scalar> {
-            qkv.sliced(along: 2, (index * channels)..<((index + 1) * channels)).splittingHeads(headCount)   // [B, H, T, D]
+            qkv.sliced(along: 2, (index * channels)..<((index + 1) * channels)).splittingHeads(headCount)  // [B, H, T, D]
         }
         let scale = Scalar(1 / Double(channels / headCount).squareRoot())
-        let context = scaledDotProductAttention(queries: heads(0), keys: heads(1), values: heads(2), mask: mask, scale: scale,
-                                                dropout: attentionDropout)
+        let context = scaledDotProductAttention(
+            queries: heads(0), keys: heads(1), values: heads(2), mask: mask, scale: scale,
+            dropout: attentionDropout)
         return residualDropout(c_proj(context))
     }
 }

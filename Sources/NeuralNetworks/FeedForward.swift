@@ -15,8 +15,9 @@ public final class FeedForward<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer
     public let dropout: Dropout<Scalar>
 
     public init(up: Linear<Scalar>, down: Linear<Scalar>, activation: Activation, dropout: Double, names: (up: String, down: String)) {
-        precondition(up.outputCount == down.inputCount && up.inputCount == down.outputCount,
-                     "MLP layers \(up.weight.shape) and \(down.weight.shape) do not compose")
+        precondition(
+            up.outputCount == down.inputCount && up.inputCount == down.outputCount,
+            "MLP layers \(up.weight.shape) and \(down.weight.shape) do not compose")
         self.up = up
         self.down = down
         self.activation = activation
@@ -28,8 +29,10 @@ public final class FeedForward<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer
     }
 
     /// GPT-2's MLP (`c_fc`, `c_proj`) with its initialisation.
-    public convenience init(embeddingSize: Int, innerSize: Int, activation: Activation, dropout: Double,
-                            initializerRange: Scalar, projectionStandardDeviation: Scalar, using generator: inout SeededGenerator) {
+    public convenience init(
+        embeddingSize: Int, innerSize: Int, activation: Activation, dropout: Double,
+        initializerRange: Scalar, projectionStandardDeviation: Scalar, using generator: inout SeededGenerator
+    ) {
         let up = Linear(inputCount: embeddingSize, outputCount: innerSize, standardDeviation: initializerRange, using: &generator)
         let down = Linear(inputCount: innerSize, outputCount: embeddingSize, standardDeviation: projectionStandardDeviation, using: &generator)
         self.init(up: up, down: down, activation: activation, dropout: dropout, names: ("c_fc", "c_proj"))
@@ -51,8 +54,10 @@ public final class GatedFeedForward<Scalar: TensorScalar>: Module<Scalar>, Unary
     public let down_proj: Linear<Scalar>
     public let activation: Activation
 
-    public init(embeddingSize: Int, innerSize: Int, activation: Activation, hasBias: Bool, initializerRange: Scalar,
-                using generator: inout SeededGenerator) {
+    public init(
+        embeddingSize: Int, innerSize: Int, activation: Activation, hasBias: Bool, initializerRange: Scalar,
+        using generator: inout SeededGenerator
+    ) {
         gate_proj = Linear(inputCount: embeddingSize, outputCount: innerSize, hasBias: hasBias, standardDeviation: initializerRange, using: &generator)
         up_proj = Linear(inputCount: embeddingSize, outputCount: innerSize, hasBias: hasBias, standardDeviation: initializerRange, using: &generator)
         down_proj = Linear(inputCount: innerSize, outputCount: embeddingSize, hasBias: hasBias, standardDeviation: initializerRange, using: &generator)

@@ -22,15 +22,19 @@ public final class GPT2Model<Scalar: TensorScalar>: Module<Scalar> {
         let projectionStd = Scalar(c.initializerRange / (2 * Double(c.layerCount)).squareRoot())
         for _ in 0..<c.layerCount {
             let ln1 = LayerNorm<Scalar>(dimension: c.embeddingSize, epsilon: Scalar(c.layerNormEpsilon))
-            let attention = CausalSelfAttention(embeddingSize: c.embeddingSize, headCount: c.headCount, attentionDropout: c.attentionDropout,
-                                                residualDropout: c.residualDropout, initializerRange: std,
-                                                projectionStandardDeviation: projectionStd, using: &generator)
+            let attention = CausalSelfAttention(
+                embeddingSize: c.embeddingSize, headCount: c.headCount, attentionDropout: c.attentionDropout,
+                residualDropout: c.residualDropout, initializerRange: std,
+                projectionStandardDeviation: projectionStd, using: &generator)
             let ln2 = LayerNorm<Scalar>(dimension: c.embeddingSize, epsilon: Scalar(c.layerNormEpsilon))
-            let mlp = FeedForward(embeddingSize: c.embeddingSize, innerSize: c.feedForwardSize,
-                                  activation: Activation(huggingFaceName: c.activation) ?? .geluNew, dropout: c.residualDropout,
-                                  initializerRange: std, projectionStandardDeviation: projectionStd, using: &generator)
-            blocks.append(TransformerBlock(inputNorm: ln1, attention: attention, postAttentionNorm: ln2, mlp: mlp,
-                                           names: ("ln_1", "attn", "ln_2", "mlp")))
+            let mlp = FeedForward(
+                embeddingSize: c.embeddingSize, innerSize: c.feedForwardSize,
+                activation: Activation(huggingFaceName: c.activation) ?? .geluNew, dropout: c.residualDropout,
+                initializerRange: std, projectionStandardDeviation: projectionStd, using: &generator)
+            blocks.append(
+                TransformerBlock(
+                    inputNorm: ln1, attention: attention, postAttentionNorm: ln2, mlp: mlp,
+                    names: ("ln_1", "attn", "ln_2", "mlp")))
         }
         h = ModuleList(blocks)
         ln_f = LayerNorm(dimension: c.embeddingSize, epsilon: Scalar(c.layerNormEpsilon))
@@ -49,8 +53,9 @@ public final class GPT2Model<Scalar: TensorScalar>: Module<Scalar> {
     ///   - batchSize: the number of sequences.
     ///   - attentionMask: `[batch, time]`, 1 for tokens and 0 for padding (right padding); nil for none.
     public func callAsFunction(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>? = nil) -> Variable<Scalar> {
-        precondition(batchSize > 0 && tokens.count % batchSize == 0,
-                     "\(tokens.count) tokens do not split into \(batchSize) sequences of equal length")
+        precondition(
+            batchSize > 0 && tokens.count % batchSize == 0,
+            "\(tokens.count) tokens do not split into \(batchSize) sequences of equal length")
         let time = tokens.count / batchSize
         precondition(time <= configuration.contextLength, "sequence length \(time) exceeds the context length \(configuration.contextLength)")
         let tokenEmbeddings = wte(tokens).reshaped(to: [batchSize, time, configuration.embeddingSize])
@@ -73,8 +78,9 @@ public final class GPT2LanguageModel<Scalar: TensorScalar>: Module<Scalar>, Caus
     public init(configuration: GPT2Configuration, seed: UInt64 = 0) {
         var generator = SeededGenerator(seed: seed)
         transformer = GPT2Model(configuration: configuration, using: &generator)
-        lm_head = Linear.head(tiedTo: transformer.wte, tied: configuration.tieWordEmbeddings,
-                             standardDeviation: Scalar(configuration.initializerRange), using: &generator)
+        lm_head = Linear.head(
+            tiedTo: transformer.wte, tied: configuration.tieWordEmbeddings,
+            standardDeviation: Scalar(configuration.initializerRange), using: &generator)
         super.init()
         register(module: transformer, "transformer")
         register(module: lm_head, "lm_head")
@@ -86,8 +92,10 @@ public final class GPT2LanguageModel<Scalar: TensorScalar>: Module<Scalar>, Caus
     public var specialTokens: SpecialTokens { SpecialTokens(beginning: configuration.bosTokenID, end: configuration.eosTokenID) }
 
     override public var moduleGroups: [String: [String]] {
-        ["mlp": ["transformer.h.*.mlp.c_fc", "transformer.h.*.mlp.c_proj"],
-         "attention": ["transformer.h.*.attn.c_attn", "transformer.h.*.attn.c_proj"], "all": []]
+        [
+            "mlp": ["transformer.h.*.mlp.c_fc", "transformer.h.*.mlp.c_proj"],
+            "attention": ["transformer.h.*.attn.c_attn", "transformer.h.*.attn.c_proj"], "all": [],
+        ]
     }
 
     /// Logits `[batch, time, vocabulary]`.

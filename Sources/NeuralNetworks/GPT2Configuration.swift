@@ -18,18 +18,29 @@ public struct GPT2Configuration: Codable, Equatable, Sendable {
     public var eosTokenID: Int?
 
     enum CodingKeys: String, CodingKey {
-        case vocabularySize = "vocab_size", contextLength = "n_positions", embeddingSize = "n_embd"
-        case layerCount = "n_layer", headCount = "n_head", innerSize = "n_inner"
-        case activation = "activation_function", layerNormEpsilon = "layer_norm_epsilon"
-        case residualDropout = "resid_pdrop", embeddingDropout = "embd_pdrop", attentionDropout = "attn_pdrop"
-        case initializerRange = "initializer_range", tieWordEmbeddings = "tie_word_embeddings"
-        case bosTokenID = "bos_token_id", eosTokenID = "eos_token_id"
+        case vocabularySize = "vocab_size"
+        case contextLength = "n_positions"
+        case embeddingSize = "n_embd"
+        case layerCount = "n_layer"
+        case headCount = "n_head"
+        case innerSize = "n_inner"
+        case activation = "activation_function"
+        case layerNormEpsilon = "layer_norm_epsilon"
+        case residualDropout = "resid_pdrop"
+        case embeddingDropout = "embd_pdrop"
+        case attentionDropout = "attn_pdrop"
+        case initializerRange = "initializer_range"
+        case tieWordEmbeddings = "tie_word_embeddings"
+        case bosTokenID = "bos_token_id"
+        case eosTokenID = "eos_token_id"
     }
 
-    public init(vocabularySize: Int, contextLength: Int, embeddingSize: Int, layerCount: Int, headCount: Int,
-                innerSize: Int? = nil, activation: String = "gelu_new", layerNormEpsilon: Double = 1e-5,
-                residualDropout: Double = 0.1, embeddingDropout: Double = 0.1, attentionDropout: Double = 0.1,
-                initializerRange: Double = 0.02, tieWordEmbeddings: Bool = true, bosTokenID: Int? = nil, eosTokenID: Int? = nil) {
+    public init(
+        vocabularySize: Int, contextLength: Int, embeddingSize: Int, layerCount: Int, headCount: Int,
+        innerSize: Int? = nil, activation: String = "gelu_new", layerNormEpsilon: Double = 1e-5,
+        residualDropout: Double = 0.1, embeddingDropout: Double = 0.1, attentionDropout: Double = 0.1,
+        initializerRange: Double = 0.02, tieWordEmbeddings: Bool = true, bosTokenID: Int? = nil, eosTokenID: Int? = nil
+    ) {
         self.vocabularySize = vocabularySize
         self.contextLength = contextLength
         self.embeddingSize = embeddingSize
@@ -73,14 +84,16 @@ public struct GPT2Configuration: Codable, Equatable, Sendable {
     /// Checks the values a user or a file could get wrong.
     public func validate() throws {
         func fail(_ field: String, _ message: String) -> GPT2ConfigurationError { .invalid(field: field, message: message) }
-        for (field, value) in [("vocab_size", vocabularySize), ("n_positions", contextLength), ("n_embd", embeddingSize),
-                               ("n_layer", layerCount), ("n_head", headCount), ("n_inner", feedForwardSize)] where value <= 0 {
+        for (field, value) in [
+            ("vocab_size", vocabularySize), ("n_positions", contextLength), ("n_embd", embeddingSize),
+            ("n_layer", layerCount), ("n_head", headCount), ("n_inner", feedForwardSize),
+        ] where value <= 0 {
             throw fail(field, "must be positive, got \(value)")
         }
         if embeddingSize % headCount != 0 { throw fail("n_head", "\(headCount) does not divide n_embd = \(embeddingSize)") }
         if Activation(huggingFaceName: activation) == nil { throw fail("activation_function", "unsupported activation \(activation)") }
         for (field, p) in [("resid_pdrop", residualDropout), ("embd_pdrop", embeddingDropout), ("attn_pdrop", attentionDropout)]
-            where !(p >= 0 && p < 1) {
+        where !(p >= 0 && p < 1) {
             throw fail(field, "must be in [0, 1), got \(p)")
         }
         if !(layerNormEpsilon > 0) { throw fail("layer_norm_epsilon", "must be positive, got \(layerNormEpsilon)") }
@@ -90,6 +103,8 @@ public struct GPT2Configuration: Codable, Equatable, Sendable {
 public enum GPT2ConfigurationError: Error, CustomStringConvertible, Equatable {
     case invalid(field: String, message: String)
     public var description: String {
-        switch self { case let .invalid(field, message): return "config field \(field): \(message)" }
+        switch self {
+        case let .invalid(field, message): return "config field \(field): \(message)"
+        }
     }
 }

@@ -36,19 +36,24 @@ public final class Linear<Scalar: TensorScalar>: Module<Scalar> {
     }
 
     /// Weight from a normal distribution of the given standard deviation, zero bias (GPT-2's initialisation).
-    public convenience init(inputCount: Int, outputCount: Int, hasBias: Bool = true, standardDeviation: Scalar,
-                            using generator: inout SeededGenerator) {
+    public convenience init(
+        inputCount: Int, outputCount: Int, hasBias: Bool = true, standardDeviation: Scalar,
+        using generator: inout SeededGenerator
+    ) {
         let w = Tensor<Scalar>.randomNormal(shape: [outputCount, inputCount], standardDeviation: standardDeviation, using: &generator)
         self.init(weight: Parameter(w), bias: hasBias ? Parameter(Tensor.zeros(shape: [outputCount])) : nil)
     }
 
     /// A language model's bias-free head `[vocabulary, width]`: the embedding's own weight when
     /// tied (one parameter reachable from both modules), else a new weight from N(0, σ²).
-    public static func head(tiedTo embedding: Embedding<Scalar>, tied: Bool, standardDeviation: Scalar,
-                            using generator: inout SeededGenerator) -> Linear {
+    public static func head(
+        tiedTo embedding: Embedding<Scalar>, tied: Bool, standardDeviation: Scalar,
+        using generator: inout SeededGenerator
+    ) -> Linear {
         if tied { return Linear(weight: embedding.weight, bias: nil) }
-        return Linear(inputCount: embedding.dimension, outputCount: embedding.count, hasBias: false, standardDeviation: standardDeviation,
-                      using: &generator)
+        return Linear(
+            inputCount: embedding.dimension, outputCount: embedding.count, hasBias: false, standardDeviation: standardDeviation,
+            using: &generator)
     }
 
     /// `x Wᵀ + b` for `x` of shape `[..., in]`.

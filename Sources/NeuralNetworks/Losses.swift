@@ -13,10 +13,13 @@ public enum Losses {
     ///   - labels: one class per row, or `ignoreIndex` to skip the row (loss 0, not counted).
     ///   - reduction: `.none` gives the `[rows]` vector (0 at skipped rows); `.sum` sums it;
     ///     `.mean` divides the sum by the number of rows not skipped (as PyTorch).
-    public static func crossEntropy<Scalar>(logits: Variable<Scalar>, labels: [Int], reduction: LossReduction = .mean,
-                                            ignoreIndex: Int = ignoredLabel) -> Variable<Scalar> {
-        precondition(logits.rank == 2 && logits.shape[0] == labels.count,
-                     "crossEntropy: logits \(logits.shape) need [\(labels.count), classes] for \(labels.count) labels")
+    public static func crossEntropy<Scalar>(
+        logits: Variable<Scalar>, labels: [Int], reduction: LossReduction = .mean,
+        ignoreIndex: Int = ignoredLabel
+    ) -> Variable<Scalar> {
+        precondition(
+            logits.rank == 2 && logits.shape[0] == labels.count,
+            "crossEntropy: logits \(logits.shape) need [\(labels.count), classes] for \(labels.count) labels")
         let classes = logits.shape[1]
         for l in labels where l != ignoreIndex {
             precondition(l >= 0 && l < classes, "crossEntropy: label \(l) out of range 0..<\(classes)")
@@ -65,8 +68,10 @@ public enum Losses {
 
     /// Squared error summed over output features, per row: `ℓ_i = Σ_j (prediction_ij − target_ij)²`,
     /// then reduced over rows (`.mean` divides by the number of rows).
-    public static func meanSquaredError<Scalar>(_ prediction: Variable<Scalar>, _ target: Tensor<Scalar>,
-                                                reduction: LossReduction = .mean) -> Variable<Scalar> {
+    public static func meanSquaredError<Scalar>(
+        _ prediction: Variable<Scalar>, _ target: Tensor<Scalar>,
+        reduction: LossReduction = .mean
+    ) -> Variable<Scalar> {
         precondition(prediction.shape == target.shape, "meanSquaredError: prediction \(prediction.shape) vs target \(target.shape)")
         let perRow = (prediction - Variable(target)).squared()
         let rows = prediction.rank == 0 ? perRow : perRow.reshaped(to: [prediction.shape[0], -1]).sum(alongAxes: [1])
@@ -89,8 +94,10 @@ public enum LabelSampling {
 
     /// Regression targets `prediction + σ·ε`, ε ~ N(0, 1): the Gaussian whose negative
     /// log-likelihood is, up to constants, the squared error (σ = 1 for ``Losses/meanSquaredError(_:_:reduction:)``'s scale).
-    public static func gaussian<Scalar>(prediction: Tensor<Scalar>, standardDeviation: Scalar = 1,
-                                        using generator: inout SeededGenerator) -> Tensor<Scalar> {
+    public static func gaussian<Scalar>(
+        prediction: Tensor<Scalar>, standardDeviation: Scalar = 1,
+        using generator: inout SeededGenerator
+    ) -> Tensor<Scalar> {
         prediction + Tensor.randomNormal(shape: prediction.shape, standardDeviation: standardDeviation, using: &generator)
     }
 }

@@ -20,8 +20,9 @@ open class Module<Scalar: TensorScalar> {
     /// Registers a parameter under a local name.
     @discardableResult
     public func register(parameter: Parameter<Scalar>, _ name: String) -> Parameter<Scalar> {
-        precondition(!localParameters.contains { $0.name == name } && !children.contains { $0.name == name },
-                     "\(type(of: self)) already has a member named \(name)")
+        precondition(
+            !localParameters.contains { $0.name == name } && !children.contains { $0.name == name },
+            "\(type(of: self)) already has a member named \(name)")
         localParameters.append((name, parameter))
         return parameter
     }
@@ -29,8 +30,9 @@ open class Module<Scalar: TensorScalar> {
     /// Registers a child module under a local name.
     @discardableResult
     public func register<M: Module<Scalar>>(module: M, _ name: String) -> M {
-        precondition(!localParameters.contains { $0.name == name } && !children.contains { $0.name == name },
-                     "\(type(of: self)) already has a member named \(name)")
+        precondition(
+            !localParameters.contains { $0.name == name } && !children.contains { $0.name == name },
+            "\(type(of: self)) already has a member named \(name)")
         children.append((name, module))
         return module
     }

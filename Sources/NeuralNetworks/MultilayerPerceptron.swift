@@ -14,9 +14,10 @@ public final class MultilayerPerceptron<Scalar: TensorScalar>: Module<Scalar>, U
     public init(sizes: [Int], activation: Activation = .relu, seed: UInt64 = 0) {
         precondition(sizes.count >= 2 && sizes.allSatisfy { $0 > 0 }, "MLP sizes must be at least [input, output], all positive: \(sizes)")
         var generator = SeededGenerator(seed: seed)
-        layers = ModuleList(zip(sizes, sizes.dropFirst()).map {
-            Linear(inputCount: $0, outputCount: $1, using: &generator)
-        })
+        layers = ModuleList(
+            zip(sizes, sizes.dropFirst()).map {
+                Linear(inputCount: $0, outputCount: $1, using: &generator)
+            })
         self.activation = activation
         super.init()
         register(module: layers, "layers")

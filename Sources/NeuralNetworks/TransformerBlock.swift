@@ -24,9 +24,11 @@ public final class TransformerBlock<Scalar: TensorScalar>: Module<Scalar> {
     public let mlp: AnyUnaryLayer<Scalar>
     public let residual: Residual
 
-    public init(inputNorm: AnyUnaryLayer<Scalar>, attention: AnyAttentionLayer<Scalar>, postAttentionNorm: AnyUnaryLayer<Scalar>,
-                mlp: AnyUnaryLayer<Scalar>, residual: Residual = .sequential,
-                names: (inputNorm: String, attention: String, postAttentionNorm: String, mlp: String)) {
+    public init(
+        inputNorm: AnyUnaryLayer<Scalar>, attention: AnyAttentionLayer<Scalar>, postAttentionNorm: AnyUnaryLayer<Scalar>,
+        mlp: AnyUnaryLayer<Scalar>, residual: Residual = .sequential,
+        names: (inputNorm: String, attention: String, postAttentionNorm: String, mlp: String)
+    ) {
         self.inputNorm = inputNorm
         self.attention = attention
         self.postAttentionNorm = postAttentionNorm

@@ -60,35 +60,35 @@ public enum HTML {
     static func json(_ value: Float) -> JSONValue { json(Double(value)) }
 
     public static let style = """
-    :root { --pos: rgb(214,96,77); --neg: rgb(67,147,195); --ink: #1f2328; --muted: #59636e; --rule: #d0d7de; }
-    * { box-sizing: border-box; }
-    body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans", sans-serif; color: var(--ink);
-           max-width: 1100px; margin: 0 auto; padding: 24px 28px 64px; background: #fff; }
-    h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 21px; margin: 40px 0 8px; border-bottom: 2px solid var(--rule); padding-bottom: 4px; }
-    h3 { font-size: 16px; margin: 22px 0 6px; } h4 { font-size: 14px; margin: 14px 0 4px; color: var(--muted); }
-    p, li { max-width: 80ch; } .muted { color: var(--muted); } .small { font-size: 13px; }
-    table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13.5px; }
-    th, td { border-bottom: 1px solid var(--rule); padding: 3px 10px 3px 0; text-align: left; vertical-align: top; }
-    th { font-weight: 600; } td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
-    .facts td:first-child { color: var(--muted); padding-right: 18px; white-space: nowrap; }
-    .query { background: #f6f8fa; border-left: 4px solid var(--ink); padding: 8px 12px; margin: 6px 0 10px; font-size: 16px; }
-    .query .completion { font-weight: 650; text-decoration: underline; text-decoration-color: var(--pos); }
-    .doc { border: 1px solid var(--rule); border-radius: 6px; padding: 6px 10px 8px; margin: 8px 0; break-inside: avoid; }
-    .doc header { display: flex; flex-wrap: wrap; gap: 4px 16px; font-size: 13px; color: var(--muted); margin-bottom: 4px; }
-    .doc header b { color: var(--ink); }
-    .text { font: 13.5px/1.65 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; white-space: pre-wrap; word-break: break-word; }
-    .text span { border-radius: 2px; }
-    .pos { color: var(--pos); } .neg { color: var(--neg); }
-    .legend { display: inline-block; width: 34px; height: 11px; vertical-align: middle; border-radius: 2px; }
-    .grid td { text-align: right; min-width: 72px; font-variant-numeric: tabular-nums; } .grid td:first-child { text-align: left; }
-    nav ol { columns: 2; font-size: 14px; }
-    svg { display: block; margin: 6px 0 10px; max-width: 100%; height: auto; }
-    svg text { font: 11px system-ui, sans-serif; fill: var(--ink); }
-    .note { font-size: 13px; color: var(--muted); border-left: 3px solid var(--rule); padding-left: 10px; }
-    @media print {
-      body { max-width: none; padding: 0; font-size: 11pt; } h2 { break-before: page; } h2.first { break-before: auto; }
-      .doc, table, svg { break-inside: avoid; } .text span { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-      nav { display: none; }
-    }
-    """
+        :root { --pos: rgb(214,96,77); --neg: rgb(67,147,195); --ink: #1f2328; --muted: #59636e; --rule: #d0d7de; }
+        * { box-sizing: border-box; }
+        body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans", sans-serif; color: var(--ink);
+               max-width: 1100px; margin: 0 auto; padding: 24px 28px 64px; background: #fff; }
+        h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 21px; margin: 40px 0 8px; border-bottom: 2px solid var(--rule); padding-bottom: 4px; }
+        h3 { font-size: 16px; margin: 22px 0 6px; } h4 { font-size: 14px; margin: 14px 0 4px; color: var(--muted); }
+        p, li { max-width: 80ch; } .muted { color: var(--muted); } .small { font-size: 13px; }
+        table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13.5px; }
+        th, td { border-bottom: 1px solid var(--rule); padding: 3px 10px 3px 0; text-align: left; vertical-align: top; }
+        th { font-weight: 600; } td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+        .facts td:first-child { color: var(--muted); padding-right: 18px; white-space: nowrap; }
+        .query { background: #f6f8fa; border-left: 4px solid var(--ink); padding: 8px 12px; margin: 6px 0 10px; font-size: 16px; }
+        .query .completion { font-weight: 650; text-decoration: underline; text-decoration-color: var(--pos); }
+        .doc { border: 1px solid var(--rule); border-radius: 6px; padding: 6px 10px 8px; margin: 8px 0; break-inside: avoid; }
+        .doc header { display: flex; flex-wrap: wrap; gap: 4px 16px; font-size: 13px; color: var(--muted); margin-bottom: 4px; }
+        .doc header b { color: var(--ink); }
+        .text { font: 13.5px/1.65 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; white-space: pre-wrap; word-break: break-word; }
+        .text span { border-radius: 2px; }
+        .pos { color: var(--pos); } .neg { color: var(--neg); }
+        .legend { display: inline-block; width: 34px; height: 11px; vertical-align: middle; border-radius: 2px; }
+        .grid td { text-align: right; min-width: 72px; font-variant-numeric: tabular-nums; } .grid td:first-child { text-align: left; }
+        nav ol { columns: 2; font-size: 14px; }
+        svg { display: block; margin: 6px 0 10px; max-width: 100%; height: auto; }
+        svg text { font: 11px system-ui, sans-serif; fill: var(--ink); }
+        .note { font-size: 13px; color: var(--muted); border-left: 3px solid var(--rule); padding-left: 10px; }
+        @media print {
+          body { max-width: none; padding: 0; font-size: 11pt; } h2 { break-before: page; } h2.first { break-before: auto; }
+          .doc, table, svg { break-inside: avoid; } .text span { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+          nav { display: none; }
+        }
+        """
 }

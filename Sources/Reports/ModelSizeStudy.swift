@@ -66,11 +66,13 @@ public struct ModelSizeStudy {
             let q = size.scores.rows
             let terms = (0..<q).map { Correlation.spearman(size.scores.row($0), size.termScores.row($0)) }
             let overlaps = (0..<q).map { Correlation.spearman(size.scores.row($0), size.tokenOverlap.row($0)) }
-            let input = ReportInput(queries: queries, documentIDs: (0..<size.scores.columns).map(String.init), documentLanguages: documentLanguages,
-                                    tokenCounts: Array(repeating: 1, count: size.scores.columns), scores: size.scores, documentText: { _ in "" })
+            let input = ReportInput(
+                queries: queries, documentIDs: (0..<size.scores.columns).map(String.init), documentLanguages: documentLanguages,
+                tokenCounts: Array(repeating: 1, count: size.scores.columns), scores: size.scores, documentText: { _ in "" })
             let carry = CrossLingualAnalysis.groups(input, top: top).map { group in mean(Array(group.carryOver.dropFirst())) }
-            return SizeFigures(termCorrelation: mean(terms), overlapCorrelation: mean(overlaps), termCorrelations: terms,
-                               overlapCorrelations: overlaps, crossLingualCarryOver: mean(carry))
+            return SizeFigures(
+                termCorrelation: mean(terms), overlapCorrelation: mean(overlaps), termCorrelations: terms,
+                overlapCorrelations: overlaps, crossLingualCarryOver: mean(carry))
         }
         let tops: [[Set<Int>]] = sizes.map { size in
             (0..<size.scores.rows).map { q in
@@ -102,14 +104,17 @@ public struct ModelSizeStudy {
     public func table() -> String {
         var lines = ["size            parameters   ρ(influence, TF-IDF)   ρ(influence, token overlap)   cross-lingual carry-over"]
         for (size, f) in zip(sizes, figures) {
-            lines.append(size.label.padding(toLength: 16, withPad: " ", startingAt: 0) + Self.grouped(size.parameters).leftPadded(10)
-                         + "   " + Self.format(f.termCorrelation).padding(toLength: 23, withPad: " ", startingAt: 0)
-                         + Self.format(f.overlapCorrelation).padding(toLength: 30, withPad: " ", startingAt: 0) + Self.format(f.crossLingualCarryOver))
+            lines.append(
+                size.label.padding(toLength: 16, withPad: " ", startingAt: 0) + Self.grouped(size.parameters).leftPadded(10)
+                    + "   " + Self.format(f.termCorrelation).padding(toLength: 23, withPad: " ", startingAt: 0)
+                    + Self.format(f.overlapCorrelation).padding(toLength: 30, withPad: " ", startingAt: 0) + Self.format(f.crossLingualCarryOver))
         }
         lines.append("")
         lines.append("top-\(top) overlap   " + sizes.map { $0.label.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
         for (a, size) in sizes.enumerated() {
-            lines.append(size.label.padding(toLength: 16, withPad: " ", startingAt: 0) + topOverlap[a].map { Self.format($0).padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+            lines.append(
+                size.label.padding(toLength: 16, withPad: " ", startingAt: 0)
+                    + topOverlap[a].map { Self.format($0).padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
         }
         return lines.joined(separator: "\n")
     }
@@ -117,18 +122,19 @@ public struct ModelSizeStudy {
     public func json() -> JSONValue {
         .object([
             "top": .number(Double(top)),
-            "sizes": .array(zip(sizes, figures).map { size, f in
-                var e: [String: JSONValue] = [
-                    "label": .string(size.label), "parameters": .number(Double(size.parameters)),
-                    "spearman_influence_tfidf": f.termCorrelation.map(HTML.json) ?? .null,
-                    "spearman_influence_token_overlap": f.overlapCorrelation.map(HTML.json) ?? .null,
-                    "per_query_spearman_tfidf": .array(f.termCorrelations.map { $0.map(HTML.json) ?? .null }),
-                    "per_query_spearman_token_overlap": .array(f.overlapCorrelations.map { $0.map(HTML.json) ?? .null }),
-                    "crosslingual_carry_over": f.crossLingualCarryOver.map(HTML.json) ?? .null,
-                ]
-                if let report = size.report { e["report"] = .string(report) }
-                return .object(e)
-            }),
+            "sizes": .array(
+                zip(sizes, figures).map { size, f in
+                    var e: [String: JSONValue] = [
+                        "label": .string(size.label), "parameters": .number(Double(size.parameters)),
+                        "spearman_influence_tfidf": f.termCorrelation.map(HTML.json) ?? .null,
+                        "spearman_influence_token_overlap": f.overlapCorrelation.map(HTML.json) ?? .null,
+                        "per_query_spearman_tfidf": .array(f.termCorrelations.map { $0.map(HTML.json) ?? .null }),
+                        "per_query_spearman_token_overlap": .array(f.overlapCorrelations.map { $0.map(HTML.json) ?? .null }),
+                        "crosslingual_carry_over": f.crossLingualCarryOver.map(HTML.json) ?? .null,
+                    ]
+                    if let report = size.report { e["report"] = .string(report) }
+                    return .object(e)
+                }),
             "top_overlap": .array(topOverlap.map { .array($0.map(HTML.json)) }),
         ])
     }
@@ -136,19 +142,24 @@ public struct ModelSizeStudy {
     public func html(title: String = "Influence across model sizes", facts: [(name: String, value: String)] = []) -> String {
         var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>"
         out += "<title>\(HTML.escape(title))</title><style>\(HTML.style)</style></head><body>\n<h1>\(HTML.escape(title))</h1>\n"
-        out += "<p class=\"muted\">The same corpus, queries and strategy on models of \(sizes.count) sizes. ρ is Spearman's correlation over documents, averaged over the \(queries.count) queries.</p>"
+        out +=
+            "<p class=\"muted\">The same corpus, queries and strategy on models of \(sizes.count) sizes. ρ is Spearman's correlation over documents, averaged over the \(queries.count) queries.</p>"
         if !facts.isEmpty {
             out += "<table class=\"facts\">" + facts.map { "<tr><td>\(HTML.escape($0.name))</td><td>\(HTML.escape($0.value))</td></tr>" }.joined() + "</table>"
         }
-        out += "<h2 class=\"first\">Lexical overlap and languages</h2><table><tr><th>model</th><th class=\"n\">parameters</th><th class=\"n\">ρ(influence, TF-IDF)</th>"
+        out +=
+            "<h2 class=\"first\">Lexical overlap and languages</h2><table><tr><th>model</th><th class=\"n\">parameters</th><th class=\"n\">ρ(influence, TF-IDF)</th>"
         out += "<th class=\"n\">ρ(influence, token overlap)</th><th class=\"n\">cross-lingual carry-over</th><th>report</th></tr>"
         for (size, f) in zip(sizes, figures) {
-            out += "<tr><td>\(HTML.escape(size.label))</td><td class=\"n\">\(Self.grouped(size.parameters))</td><td class=\"n\">\(Self.format(f.termCorrelation))</td>"
+            out +=
+                "<tr><td>\(HTML.escape(size.label))</td><td class=\"n\">\(Self.grouped(size.parameters))</td><td class=\"n\">\(Self.format(f.termCorrelation))</td>"
             out += "<td class=\"n\">\(Self.format(f.overlapCorrelation))</td><td class=\"n\">\(Self.format(f.crossLingualCarryOver))</td>"
             out += "<td>\(size.report.map { "<a href=\"\(HTML.escape($0))\">\(HTML.escape($0))</a>" } ?? "")</td></tr>"
         }
-        out += "</table><p class=\"small muted\">Carry-over: the mean influence of the English query's top \(top) documents on each translation ÷ their mean influence on the English query, averaged over translations. "
-        out += "The paper reports that larger models rely less on lexical overlap and carry more influence across languages; these figures are what was measured here, whatever their trend.</p>"
+        out +=
+            "</table><p class=\"small muted\">Carry-over: the mean influence of the English query's top \(top) documents on each translation ÷ their mean influence on the English query, averaged over translations. "
+        out +=
+            "The paper reports that larger models rely less on lexical overlap and carry more influence across languages; these figures are what was measured here, whatever their trend.</p>"
         out += "<h3>Per query</h3><table><tr><th>query</th>" + sizes.map { "<th class=\"n\">\(HTML.escape($0.label)): ρ TF-IDF</th>" }.joined() + "</tr>"
         for (q, query) in queries.enumerated() {
             out += "<tr><td>\(query.language.map { "[\(HTML.escape($0))] " } ?? "")\(HTML.escape(query.prompt))</td>"

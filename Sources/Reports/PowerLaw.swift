@@ -75,7 +75,7 @@ public enum PowerLaw {
         for i in starts {
             let m = n - i
             let sumLog = suffix[i] - Double(m) * logs[i]
-            guard sumLog > 0 else { continue }   // the rest of the tail is one value
+            guard sumLog > 0 else { continue }  // the rest of the tail is one value
             let alpha = 1 + Double(m) / sumLog
             var distance = 0.0
             for j in i..<n {
@@ -84,8 +84,9 @@ public enum PowerLaw {
                 distance = Swift.max(distance, Swift.abs(above - model), Swift.abs(model - below))
             }
             if best == nil || distance < best!.distance {
-                best = PowerLawFit(alpha: alpha, standardError: (alpha - 1) / Double(m).squareRoot(), xMin: x[i], tailCount: m,
-                                   sampleCount: n, distance: distance)
+                best = PowerLawFit(
+                    alpha: alpha, standardError: (alpha - 1) / Double(m).squareRoot(), xMin: x[i], tailCount: m,
+                    sampleCount: n, distance: distance)
             }
         }
         guard let best else { throw .constant(value: x[n - 1]) }
@@ -95,8 +96,10 @@ public enum PowerLaw {
     /// The bootstrap p-value of `fit` for `samples` (see ``PowerLaw``); `repetitions` synthetic
     /// samples from a generator seeded with `seed`. Synthetic samples that cannot be fitted count as
     /// fitting worse.
-    public static func goodnessOfFit(_ samples: [Double], fit: PowerLawFit, repetitions: Int = 200, seed: UInt64 = 0,
-                                     minimumTail: Int = 10, maximumCandidates: Int = 400) -> Double {
+    public static func goodnessOfFit(
+        _ samples: [Double], fit: PowerLawFit, repetitions: Int = 200, seed: UInt64 = 0,
+        minimumTail: Int = 10, maximumCandidates: Int = 400
+    ) -> Double {
         let sorted = samples.filter { $0 > 0 && $0.isFinite }.sorted()
         let below = Array(sorted.prefix { $0 < fit.xMin })
         let n = sorted.count, tailShare = Double(fit.tailCount) / Double(Swift.max(1, n))

@@ -68,8 +68,9 @@ public struct QueryAnalysis {
         func ranked(_ d: Int, opposing: Bool) -> RankedDocument {
             let total = opposing ? negative : positive
             let tokens = input.tokenCounts[d]
-            return RankedDocument(document: d, score: input.scores[q, d], share: total != 0 ? row[d] / total : nil, tokens: tokens,
-                                  meanPerToken: row[d] / Double(Swift.max(1, tokens)))
+            return RankedDocument(
+                document: d, score: input.scores[q, d], share: total != 0 ? row[d] / total : nil, tokens: tokens,
+                meanPerToken: row[d] / Double(Swift.max(1, tokens)))
         }
         // Ties broken by document order, so that the report is deterministic.
         let descending = (0..<n).sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
@@ -98,9 +99,10 @@ public struct QueryAnalysis {
         self.profile = profile
         meanModuleShare = profile.isEmpty ? [] : shares
 
-        var tail = TailAnalysis(positiveCount: row.filter { $0 > 0 }.count, documentCount: n, fit: nil, failure: nil, pValue: nil,
-                                repetitions: options.bootstrapRepetitions, topPercentShare: PowerLaw.topShare(row),
-                                curve: PowerLaw.complementaryCDF(row))
+        var tail = TailAnalysis(
+            positiveCount: row.filter { $0 > 0 }.count, documentCount: n, fit: nil, failure: nil, pValue: nil,
+            repetitions: options.bootstrapRepetitions, topPercentShare: PowerLaw.topShare(row),
+            curve: PowerLaw.complementaryCDF(row))
         do {
             let fit = try PowerLaw.fit(row)
             tail.fit = fit

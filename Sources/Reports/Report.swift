@@ -33,11 +33,13 @@ public struct Report {
         out += "<h1>\(HTML.escape(options.title))</h1>\n"
         out += "<p class=\"muted\">\(input.queries.count) queries against \(input.documentIDs.count) training documents. "
         out += "Influence is score(q, d) = ∇f(z_q)ᵀ (H + λI)⁻¹ ∇L(z_d): <span class=\"pos\">positive</span> when training on d lowers the query's loss "
-        out += "(raises the completion's log-likelihood), <span class=\"neg\">negative</span> when it raises it. A document's influence is the sum over its rows, tokens and tracked layers.</p>\n"
+        out +=
+            "(raises the completion's log-likelihood), <span class=\"neg\">negative</span> when it raises it. A document's influence is the sum over its rows, tokens and tracked layers.</p>\n"
         out += factsHTML()
         out += "<nav><h3>Queries</h3><ol>"
         for (q, query) in input.queries.enumerated() {
-            out += "<li><a href=\"#q\(q)\">\(languageTag(query.language))\(HTML.escape(query.prompt))\(query.completion.isEmpty ? "" : " → " + HTML.escape(query.completion))</a></li>"
+            out +=
+                "<li><a href=\"#q\(q)\">\(languageTag(query.language))\(HTML.escape(query.prompt))\(query.completion.isEmpty ? "" : " → " + HTML.escape(query.completion))</a></li>"
         }
         if !crossLingual.isEmpty { out += "<li><a href=\"#crosslingual\">Across languages</a></li>" }
         out += "<li><a href=\"#conventions\">How to read this report</a></li></ol></nav>\n"
@@ -67,9 +69,15 @@ public struct Report {
         out += "total negative \(HTML.short(a.totalNegative)).</p>\n"
 
         out += "<h3>Most supporting documents <span class=\"muted small\">(ranked by the sum over tokens, as in the paper)</span></h3>\n"
-        out += a.supporting.isEmpty ? "<p class=\"muted\">No document has a positive influence on this query.</p>" : a.supporting.enumerated().map { documentHTML($1, rank: $0 + 1, query: a.query, opposing: false) }.joined()
+        out +=
+            a.supporting.isEmpty
+            ? "<p class=\"muted\">No document has a positive influence on this query.</p>"
+            : a.supporting.enumerated().map { documentHTML($1, rank: $0 + 1, query: a.query, opposing: false) }.joined()
         out += "<h3>Most opposing documents</h3>\n"
-        out += a.opposing.isEmpty ? "<p class=\"muted\">No document has a negative influence on this query.</p>" : a.opposing.enumerated().map { documentHTML($1, rank: $0 + 1, query: a.query, opposing: true) }.joined()
+        out +=
+            a.opposing.isEmpty
+            ? "<p class=\"muted\">No document has a negative influence on this query.</p>"
+            : a.opposing.enumerated().map { documentHTML($1, rank: $0 + 1, query: a.query, opposing: true) }.joined()
         out += meanPerTokenHTML(a)
         out += profileHTML(a)
         out += tailHTML(a)
@@ -104,26 +112,30 @@ public struct Report {
                 continue
             }
             if let values {
-                out += "<span style=\"background:\(HTML.heat(values[i], scale: scale))\" title=\"\(HTML.escape(HTML.short(values[i])))\">\(HTML.escape(piece.text))</span>"
+                out +=
+                    "<span style=\"background:\(HTML.heat(values[i], scale: scale))\" title=\"\(HTML.escape(HTML.short(values[i])))\">\(HTML.escape(piece.text))</span>"
             } else {
                 out += HTML.escape(piece.text)
             }
         }
         if hiddenCount > 0 {
-            out += "\n<span class=\"muted small\">(\(hiddenCount) special token\(hiddenCount == 1 ? "" : "s") not shown\(values != nil ? ", influence \(HTML.short(hidden))" : ""))</span>"
+            out +=
+                "\n<span class=\"muted small\">(\(hiddenCount) special token\(hiddenCount == 1 ? "" : "s") not shown\(values != nil ? ", influence \(HTML.short(hidden))" : ""))</span>"
         }
         return out
     }
 
     func meanPerTokenHTML(_ a: QueryAnalysis) -> String {
         guard !a.byMeanPerToken.isEmpty else { return "" }
-        var out = "<h3>Highest mean influence per token <span class=\"muted small\">(the sum ÷ the document's tokens; documents of at least \(QueryAnalysis.minimumTokensForMean) tokens)</span></h3>\n"
+        var out =
+            "<h3>Highest mean influence per token <span class=\"muted small\">(the sum ÷ the document's tokens; documents of at least \(QueryAnalysis.minimumTokensForMean) tokens)</span></h3>\n"
         out += "<p class=\"small muted\">Sums favour long documents; this ranking does not.</p>"
         out += "<table><tr><th>#</th><th class=\"n\">per token</th><th class=\"n\">tokens</th><th class=\"n\">influence</th><th>document</th><th>text</th></tr>"
         for (i, d) in a.byMeanPerToken.enumerated() {
             let text = input.documentText(d.document).replacingOccurrences(of: "\n", with: " ")
             let shown = text.count > 90 ? String(text.prefix(87)) + "…" : text
-            out += "<tr><td>\(i + 1)</td><td class=\"n\">\(HTML.short(d.meanPerToken))</td><td class=\"n\">\(d.tokens)</td><td class=\"n\">\(HTML.score(d.score))</td>"
+            out +=
+                "<tr><td>\(i + 1)</td><td class=\"n\">\(HTML.short(d.meanPerToken))</td><td class=\"n\">\(d.tokens)</td><td class=\"n\">\(HTML.score(d.score))</td>"
             out += "<td>\(HTML.escape(input.documentIDs[d.document]))</td><td>\(HTML.escape(shown))</td></tr>"
         }
         return out + "</table>\n"
@@ -133,21 +145,25 @@ public struct Report {
 
     func profileHTML(_ a: QueryAnalysis) -> String {
         guard !input.moduleScores.isEmpty else {
-            return "<h3>Influence by layer</h3><p class=\"muted small\">Not in these scores: run <code>influence scores --per-module</code> for the layer-wise profile.</p>\n"
+            return
+                "<h3>Influence by layer</h3><p class=\"muted small\">Not in these scores: run <code>influence scores --per-module</code> for the layer-wise profile.</p>\n"
         }
         guard !a.profile.isEmpty else { return "" }
         let labels = moduleLabels
         var out = "<h3>Influence by layer <span class=\"muted small\">(the top \(a.profile.count) supporting documents)</span></h3>\n"
         out += "<h4>Mean share of each document's influence per tracked layer</h4>"
         out += SVGPlot.bars(a.meanModuleShare, labels: labels, label: "mean share of influence per layer")
-        out += "<table class=\"grid\"><tr><th>document</th>" + labels.map { "<th class=\"n\">\(HTML.escape($0))</th>" }.joined() + "<th class=\"n\">centre of mass</th></tr>"
+        out +=
+            "<table class=\"grid\"><tr><th>document</th>" + labels.map { "<th class=\"n\">\(HTML.escape($0))</th>" }.joined()
+            + "<th class=\"n\">centre of mass</th></tr>"
         for row in a.profile {
             let scale = row.scores.map { Swift.abs(Double($0)) }.max() ?? 0
             out += "<tr><td>\(HTML.escape(input.documentIDs[row.document]))</td>"
             for s in row.scores { out += "<td style=\"background:\(HTML.heat(Double(s), scale: scale))\">\(HTML.score(s))</td>" }
             out += "<td>\(row.centreOfMass.map { String(format: "%.2f", $0) } ?? "–")</td></tr>"
         }
-        out += "</table><p class=\"small muted\">Centre of mass: Σ i·|s_i| ÷ Σ |s_i| over the layers i = 0 … \(labels.count - 1) in the network's order (0 = nearest the input).</p>\n"
+        out +=
+            "</table><p class=\"small muted\">Centre of mass: Σ i·|s_i| ÷ Σ |s_i| over the layers i = 0 … \(labels.count - 1) in the network's order (0 = nearest the input).</p>\n"
         return out
     }
 
@@ -155,16 +171,20 @@ public struct Report {
         let t = a.tail
         var out = "<h3>The tail of the distribution</h3>\n"
         if let share = t.topPercentShare {
-            out += "<p>The top 1 % of documents (\(Swift.max(1, Int((Double(t.documentCount) * 0.01).rounded(.up))))) hold <b>\(HTML.percent(share))</b> of the total positive influence.</p>"
+            out +=
+                "<p>The top 1 % of documents (\(Swift.max(1, Int((Double(t.documentCount) * 0.01).rounded(.up))))) hold <b>\(HTML.percent(share))</b> of the total positive influence.</p>"
         }
         if let fit = t.fit {
-            out += SVGPlot.complementaryCDF(t.curve, fit: (fit.xMin, fit.alpha, Double(fit.tailCount) / Double(Swift.max(1, fit.sampleCount))),
-                                            label: "complementary CDF of positive influence, log-log")
-            out += "<table><tr><th>α</th><th>standard error</th><th>x_min</th><th class=\"n\">documents in the tail</th><th>KS distance</th><th>p (bootstrap)</th></tr>"
+            out += SVGPlot.complementaryCDF(
+                t.curve, fit: (fit.xMin, fit.alpha, Double(fit.tailCount) / Double(Swift.max(1, fit.sampleCount))),
+                label: "complementary CDF of positive influence, log-log")
+            out +=
+                "<table><tr><th>α</th><th>standard error</th><th>x_min</th><th class=\"n\">documents in the tail</th><th>KS distance</th><th>p (bootstrap)</th></tr>"
             out += "<tr><td>\(String(format: "%.3f", fit.alpha))</td><td>\(String(format: "%.3f", fit.standardError))</td><td>\(HTML.short(fit.xMin))</td>"
             out += "<td class=\"n\">\(fit.tailCount) of \(fit.sampleCount)</td><td>\(String(format: "%.4f", fit.distance))</td>"
             out += "<td>\(t.pValue.map { String(format: "%.3f", $0) + " (\(t.repetitions) samples)" } ?? "not computed")</td></tr></table>"
-            out += "<p class=\"small muted\">A power law p(x) ∝ x^(−α) for x ≥ x_min, fitted by maximum likelihood with x_min chosen by the Kolmogorov–Smirnov distance (Clauset, Shalizi &amp; Newman 2009); "
+            out +=
+                "<p class=\"small muted\">A power law p(x) ∝ x^(−α) for x ≥ x_min, fitted by maximum likelihood with x_min chosen by the Kolmogorov–Smirnov distance (Clauset, Shalizi &amp; Newman 2009); "
             out += "p ≤ 0.1 rules it out.</p>\n"
         } else {
             if !t.curve.isEmpty { out += SVGPlot.complementaryCDF(t.curve, fit: nil, label: "complementary CDF of positive influence, log-log") }
@@ -175,7 +195,8 @@ public struct Report {
 
     func crossLingualHTML() -> String {
         var out = "<h2 id=\"crosslingual\">Across languages</h2>\n"
-        out += "<p>For queries that ask the same thing in several languages: the reference query's top documents and their influence on each translation, and the mean influence of the documents of each language.</p>"
+        out +=
+            "<p>For queries that ask the same thing in several languages: the reference query's top documents and their influence on each translation, and the mean influence of the documents of each language.</p>"
         for c in crossLingual {
             out += "<h3>Group \(HTML.escape(c.group))</h3>"
             out += "<table class=\"grid\"><tr><th>document</th>"
@@ -187,7 +208,9 @@ public struct Report {
                 for s in c.grid[i] { out += "<td style=\"background:\(HTML.heat(Double(s), scale: scale))\">\(HTML.score(s))</td>" }
                 out += "</tr>"
             }
-            out += "<tr><td><i>mean ÷ the reference's mean</i></td>" + c.carryOver.map { "<td>\($0.map { String(format: "%.3f", $0) } ?? "–")</td>" }.joined() + "</tr>"
+            out +=
+                "<tr><td><i>mean ÷ the reference's mean</i></td>" + c.carryOver.map { "<td>\($0.map { String(format: "%.3f", $0) } ?? "–")</td>" }.joined()
+                + "</tr>"
             out += "</table><h4>Mean influence by document language</h4><table class=\"grid\"><tr><th>query</th>"
             out += c.languages.map { "<th class=\"n\">\(HTML.escape($0)) documents</th>" }.joined() + "</tr>"
             for (j, q) in c.queries.enumerated() {
@@ -224,21 +247,27 @@ public struct Report {
 
     public func json() -> JSONValue {
         func document(_ d: RankedDocument) -> JSONValue {
-            var e: [String: JSONValue] = ["document": .number(Double(d.document)), "id": .string(input.documentIDs[d.document]),
-                                          "score": HTML.json(d.score), "tokens": .number(Double(d.tokens)), "mean_per_token": HTML.json(d.meanPerToken)]
+            var e: [String: JSONValue] = [
+                "document": .number(Double(d.document)), "id": .string(input.documentIDs[d.document]),
+                "score": HTML.json(d.score), "tokens": .number(Double(d.tokens)), "mean_per_token": HTML.json(d.meanPerToken),
+            ]
             e["share"] = d.share.map(HTML.json) ?? .null
             if let language = input.documentLanguages[d.document] { e["language"] = .string(language) }
             return .object(e)
         }
         let queries: [JSONValue] = analyses.map { a in
             let query = input.queries[a.query]
-            var tail: [String: JSONValue] = ["positive_documents": .number(Double(a.tail.positiveCount)),
-                                             "documents": .number(Double(a.tail.documentCount)),
-                                             "top_1_percent_share": a.tail.topPercentShare.map(HTML.json) ?? .null]
+            var tail: [String: JSONValue] = [
+                "positive_documents": .number(Double(a.tail.positiveCount)),
+                "documents": .number(Double(a.tail.documentCount)),
+                "top_1_percent_share": a.tail.topPercentShare.map(HTML.json) ?? .null,
+            ]
             if let fit = a.tail.fit {
-                tail["power_law"] = .object(["alpha": HTML.json(fit.alpha), "standard_error": HTML.json(fit.standardError), "x_min": HTML.json(fit.xMin),
-                                             "tail_documents": .number(Double(fit.tailCount)), "ks_distance": HTML.json(fit.distance),
-                                             "p_value": a.tail.pValue.map(HTML.json) ?? .null, "bootstrap_samples": .number(Double(a.tail.repetitions))])
+                tail["power_law"] = .object([
+                    "alpha": HTML.json(fit.alpha), "standard_error": HTML.json(fit.standardError), "x_min": HTML.json(fit.xMin),
+                    "tail_documents": .number(Double(fit.tailCount)), "ks_distance": HTML.json(fit.distance),
+                    "p_value": a.tail.pValue.map(HTML.json) ?? .null, "bootstrap_samples": .number(Double(a.tail.repetitions)),
+                ])
             } else {
                 tail["power_law"] = .null
                 tail["no_fit_because"] = .string(a.tail.failure ?? "no positive influence")
@@ -255,10 +284,13 @@ public struct Report {
                 entry["layer_profile"] = .object([
                     "modules": .array(input.moduleScores.map { .string($0.name) }),
                     "mean_share": .array(a.meanModuleShare.map(HTML.json)),
-                    "documents": .array(a.profile.map { row in
-                        .object(["document": .number(Double(row.document)), "id": .string(input.documentIDs[row.document]),
-                                 "scores": .array(row.scores.map(HTML.json)), "centre_of_mass": row.centreOfMass.map(HTML.json) ?? .null])
-                    }),
+                    "documents": .array(
+                        a.profile.map { row in
+                            .object([
+                                "document": .number(Double(row.document)), "id": .string(input.documentIDs[row.document]),
+                                "scores": .array(row.scores.map(HTML.json)), "centre_of_mass": row.centreOfMass.map(HTML.json) ?? .null,
+                            ])
+                        }),
                 ])
             }
             return .object(entry)
@@ -267,13 +299,16 @@ public struct Report {
             "facts": .object(Dictionary(input.facts.map { ($0.name, JSONValue.string($0.value)) }, uniquingKeysWith: { a, _ in a })),
             "documents": .number(Double(input.documentIDs.count)), "queries": .array(queries),
         ]
-        root["crosslingual"] = .array(crossLingual.map { c in
-            .object(["group": .string(c.group), "queries": .array(c.queries.map { .number(Double($0)) }),
-                     "documents": .array(c.documents.map { .number(Double($0)) }),
-                     "grid": .array(c.grid.map { .array($0.map(HTML.json)) }), "languages": .array(c.languages.map { .string($0) }),
-                     "mean_by_language": .array(c.meanByLanguage.map { .array($0.map(HTML.json)) }),
-                     "carry_over": .array(c.carryOver.map { $0.map(HTML.json) ?? .null })])
-        })
+        root["crosslingual"] = .array(
+            crossLingual.map { c in
+                .object([
+                    "group": .string(c.group), "queries": .array(c.queries.map { .number(Double($0)) }),
+                    "documents": .array(c.documents.map { .number(Double($0)) }),
+                    "grid": .array(c.grid.map { .array($0.map(HTML.json)) }), "languages": .array(c.languages.map { .string($0) }),
+                    "mean_by_language": .array(c.meanByLanguage.map { .array($0.map(HTML.json)) }),
+                    "carry_over": .array(c.carryOver.map { $0.map(HTML.json) ?? .null }),
+                ])
+            })
         return .object(root)
     }
 }

@@ -78,12 +78,15 @@ public struct ReportInput {
     /// The run's facts, in the order shown.
     public var facts: [(name: String, value: String)]
 
-    public init(queries: [ReportQuery], documentIDs: [String], documentLanguages: [String?]? = nil, tokenCounts: [Int], scores: ScoreMatrix,
-                moduleScores: [(name: String, scores: ScoreMatrix)] = [], documentText: @escaping (Int) -> String,
-                documentPieces: ((Int) -> [TokenPiece])? = nil, tokenScores: ((Int, Int) -> [Float])? = nil,
-                facts: [(name: String, value: String)] = []) {
-        precondition(scores.rows == queries.count && scores.columns == documentIDs.count,
-                     "scores of \(scores.rows) × \(scores.columns) for \(queries.count) queries and \(documentIDs.count) documents")
+    public init(
+        queries: [ReportQuery], documentIDs: [String], documentLanguages: [String?]? = nil, tokenCounts: [Int], scores: ScoreMatrix,
+        moduleScores: [(name: String, scores: ScoreMatrix)] = [], documentText: @escaping (Int) -> String,
+        documentPieces: ((Int) -> [TokenPiece])? = nil, tokenScores: ((Int, Int) -> [Float])? = nil,
+        facts: [(name: String, value: String)] = []
+    ) {
+        precondition(
+            scores.rows == queries.count && scores.columns == documentIDs.count,
+            "scores of \(scores.rows) × \(scores.columns) for \(queries.count) queries and \(documentIDs.count) documents")
         precondition(tokenCounts.count == documentIDs.count, "\(tokenCounts.count) token counts for \(documentIDs.count) documents")
         self.queries = queries
         self.documentIDs = documentIDs
@@ -110,8 +113,10 @@ public struct ReportOptions: Sendable {
     /// The report's title.
     public var title: String
 
-    public init(top: Int = 5, profileDocuments: Int = 10, bootstrapRepetitions: Int = 200, seed: UInt64 = 0,
-                title: String = "What influenced these answers") {
+    public init(
+        top: Int = 5, profileDocuments: Int = 10, bootstrapRepetitions: Int = 200, seed: UInt64 = 0,
+        title: String = "What influenced these answers"
+    ) {
         self.top = top
         self.profileDocuments = profileDocuments
         self.bootstrapRepetitions = bootstrapRepetitions

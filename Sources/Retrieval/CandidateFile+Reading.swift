@@ -49,8 +49,10 @@ extension CandidateFile {
                 throw invalid("query_index", "\(record.queryIndex), expected \(expectedIndex): records must be queries 0, 1, 2, … in order")
             }
             if let data, let recorded = record.data, recorded != data {
-                throw invalid("data", "\(recorded.debugDescription) is not the fingerprint of these data (\(data.debugDescription)): the candidates were made for other training rows or queries",
-                              .fingerprintMismatch)
+                throw invalid(
+                    "data",
+                    "\(recorded.debugDescription) is not the fingerprint of these data (\(data.debugDescription)): the candidates were made for other training rows or queries",
+                    .fingerprintMismatch)
             }
             guard record.candidates.count == record.scores.count else {
                 throw invalid("scores", "\(record.scores.count) scores for \(record.candidates.count) candidates")

@@ -215,7 +215,8 @@ struct CandidateRecordParser {
                 case UInt8(ascii: "u"):
                     var value = try hexQuad()
                     if value >= 0xD800 && value < 0xDC00, peek() == UInt8(ascii: "\\"),
-                       position + 1 < bytes.endIndex, bytes[position + 1] == UInt8(ascii: "u") {
+                        position + 1 < bytes.endIndex, bytes[position + 1] == UInt8(ascii: "u")
+                    {
                         let save = position
                         position += 2
                         let low = try hexQuad()

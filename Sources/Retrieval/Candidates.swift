@@ -9,8 +9,9 @@ public struct Candidates: Sendable, Equatable {
 
     /// - Precondition: `documents` and `scores` have the same length.
     public init(documents: [Int], scores: [Double]) {
-        precondition(documents.count == scores.count,
-                     "\(documents.count) documents but \(scores.count) scores")
+        precondition(
+            documents.count == scores.count,
+            "\(documents.count) documents but \(scores.count) scores")
         self.documents = documents
         self.scores = scores
     }

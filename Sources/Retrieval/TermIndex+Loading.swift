@@ -70,13 +70,15 @@ extension TermIndex {
         reader.offset = magic.count
         let version = try reader.uint32("header.version")
         guard version == TermIndexFileFormat.version else {
-            throw RetrievalFileError(.unsupported, file: file, field: "header.version",
-                                     message: "version \(version); this library reads version \(TermIndexFileFormat.version)")
+            throw RetrievalFileError(
+                .unsupported, file: file, field: "header.version",
+                message: "version \(version); this library reads version \(TermIndexFileFormat.version)")
         }
         let kindValue = try reader.uint32("header.termKind")
         guard let termKind = TermKind(rawValue: kindValue) else {
-            throw RetrievalFileError(.unsupported, file: file, field: "header.termKind",
-                                     message: "term kind \(kindValue); expected 0 (token ids) or 1 (words)")
+            throw RetrievalFileError(
+                .unsupported, file: file, field: "header.termKind",
+                message: "term kind \(kindValue); expected 0 (token ids) or 1 (words)")
         }
         // Each count is first bounded by the file size, so that the arithmetic below cannot overflow.
         func count(_ field: String, atMost limit: Int) throws -> Int {
@@ -149,7 +151,8 @@ extension TermIndex {
             for term in 0..<termCount {
                 let length = Int(try reader.uint32("terms[\(term)].length"))
                 guard length >= 1 && length <= remaining else {
-                    throw invalid("terms[\(term)].length", length == 0 ? "an empty word" : "\(length) bytes, but only \(remaining) are left in the term section")
+                    throw invalid(
+                        "terms[\(term)].length", length == 0 ? "an empty word" : "\(length) bytes, but only \(remaining) are left in the term section")
                 }
                 remaining -= length
                 lengths.append(length)
@@ -162,7 +165,8 @@ extension TermIndex {
                     throw invalid("terms[\(term)]", "not valid UTF-8")
                 }
                 if let previous = words.last, !(previous < word) {
-                    throw invalid("terms[\(term)]", "\(word.debugDescription) does not come after \(previous.debugDescription); terms must be strictly increasing")
+                    throw invalid(
+                        "terms[\(term)]", "\(word.debugDescription) does not come after \(previous.debugDescription); terms must be strictly increasing")
                 }
                 words.append(word)
             }
@@ -206,8 +210,9 @@ extension TermIndex {
             }
         }
         try reader.expectOffset(size - TermIndexFileFormat.checksumSize)
-        let index = TermIndex(termKind: termKind, documentCount: documents, tokenIDs: tokenIDs, words: words,
-                              offsets: offsets, postings: postings)
+        let index = TermIndex(
+            termKind: termKind, documentCount: documents, tokenIDs: tokenIDs, words: words,
+            offsets: offsets, postings: postings)
         return (index, fingerprint)
     }
 }
@@ -229,8 +234,9 @@ private struct ByteReader {
     }
 
     private func truncated(_ field: String, _ count: Int) -> RetrievalFileError {
-        RetrievalFileError(.invalidValue, file: file, field: field,
-                           message: "truncated: \(count) bytes needed at offset \(offset), the file has \(bytes.count)")
+        RetrievalFileError(
+            .invalidValue, file: file, field: field,
+            message: "truncated: \(count) bytes needed at offset \(offset), the file has \(bytes.count)")
     }
 
     mutating func bytes(_ count: Int, _ field: String) throws -> UnsafeRawBufferPointer {

@@ -27,7 +27,8 @@ extension TermIndex {
         case .tokenIDs: termBytes = 8 * termCount
         case .words: termBytes = 4 * termCount + words.reduce(0) { $0 + $1.utf8.count }
         }
-        let size = TermIndexFileFormat.headerSize + fingerprintBytes.count + termBytes + 4 * termCount + 4 * postingCount
+        let size =
+            TermIndexFileFormat.headerSize + fingerprintBytes.count + termBytes + 4 * termCount + 4 * postingCount
             + TermIndexFileFormat.checksumSize
         var bytes: [UInt8] = []
         bytes.reserveCapacity(size)

@@ -96,8 +96,9 @@ public struct TermIndex: Sendable {
     /// which rounds once less. It is positive for every 0 ≤ n_t ≤ C, so a document's score is
     /// positive exactly when it shares a term with the query.
     public static func inverseDocumentFrequency(documentFrequency: Int, documentCount: Int) -> Double {
-        precondition(documentFrequency >= 0 && documentFrequency <= documentCount,
-                     "document frequency \(documentFrequency) outside 0...\(documentCount)")
+        precondition(
+            documentFrequency >= 0 && documentFrequency <= documentCount,
+            "document frequency \(documentFrequency) outside 0...\(documentCount)")
         return Foundation.log(Double(documentCount + 1) / (Double(documentFrequency) + 0.5))
     }
 

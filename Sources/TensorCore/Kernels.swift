@@ -125,8 +125,10 @@ enum Kernels {
 
     // MARK: Binary with broadcasting
 
-    static func binary<T: TensorScalar>(_ op: BinaryOperation, _ plan: BroadcastPlan,
-                                        _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>) {
+    static func binary<T: TensorScalar>(
+        _ op: BinaryOperation, _ plan: BroadcastPlan,
+        _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>
+    ) {
         Parallelism.forEachChunk(count: plan.count, minimumChunk: grain) { range in
             switch op {
             case .add: zip(plan, range, a, b, out) { $0 + $1 }
@@ -146,8 +148,10 @@ enum Kernels {
         }
     }
 
-    static func select<T: TensorScalar>(_ plan: BroadcastPlan, _ condition: UnsafePointer<T>,
-                                        _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>) {
+    static func select<T: TensorScalar>(
+        _ plan: BroadcastPlan, _ condition: UnsafePointer<T>,
+        _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ out: UnsafeMutablePointer<T>
+    ) {
         // `condition` has the output's shape; `a` and `b` are broadcast as described by `plan`.
         Parallelism.forEachChunk(count: plan.count, minimumChunk: grain) { range in
             var index = range.lowerBound
@@ -193,8 +197,10 @@ enum Kernels {
     }
 
     @inline(__always)
-    private static func zip<T>(_ plan: BroadcastPlan, _ range: Range<Int>, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
-                               _ out: UnsafeMutablePointer<T>, _ f: (T, T) -> T) {
+    private static func zip<T>(
+        _ plan: BroadcastPlan, _ range: Range<Int>, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>,
+        _ out: UnsafeMutablePointer<T>, _ f: (T, T) -> T
+    ) {
         let sa = plan.aStrides.last!, sb = plan.bStrides.last!
         var o = out + range.lowerBound
         forEachRun(plan, range) { aOffset, bOffset, n in
@@ -218,8 +224,10 @@ enum Kernels {
     // MARK: Reductions
 
     /// `y[o, i] = op over c of x[o, c, i]` for x of shape [outer, count, inner].
-    static func reduce<T: TensorScalar>(_ op: ReductionOperation, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>,
-                                        outer: Int, count: Int, inner: Int) {
+    static func reduce<T: TensorScalar>(
+        _ op: ReductionOperation, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>,
+        outer: Int, count: Int, inner: Int
+    ) {
         let work = outer * count * inner
         let rowsPerChunk = Swift.max(1, grain / Swift.max(1, count * inner))
         Parallelism.forEachChunk(count: outer, minimumChunk: work < grain ? outer : rowsPerChunk) { rows in
@@ -288,8 +296,10 @@ enum Kernels {
         }
     }
 
-    static func random<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, count: Int, normal: Bool, _ a: T, _ b: T,
-                                        using generator: inout SeededGenerator) {
+    static func random<T: TensorScalar>(
+        _ y: UnsafeMutablePointer<T>, count: Int, normal: Bool, _ a: T, _ b: T,
+        using generator: inout SeededGenerator
+    ) {
         if normal {
             for i in 0..<count { y[i] = a + b * T(generator.nextNormal()) }
         } else {
@@ -297,8 +307,10 @@ enum Kernels {
         }
     }
 
-    static func bernoulli<T: TensorScalar>(_ y: UnsafeMutablePointer<T>, count: Int, keep: Double, scale: T,
-                                           using generator: inout SeededGenerator) {
+    static func bernoulli<T: TensorScalar>(
+        _ y: UnsafeMutablePointer<T>, count: Int, keep: Double, scale: T,
+        using generator: inout SeededGenerator
+    ) {
         // Compare 53-bit integers rather than converting each draw to a float.
         let threshold = UInt64(keep * 9_007_199_254_740_992)
         for i in 0..<count { y[i] = (generator.next() >> 11) < threshold ? scale : 0 }
@@ -326,19 +338,24 @@ enum Kernels {
         }
     }
 
-    static func crossEntropy<T: TensorScalar>(_ x: UnsafePointer<T>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<T>,
-                                              rows: Int, columns: Int) {
+    static func crossEntropy<T: TensorScalar>(
+        _ x: UnsafePointer<T>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<T>,
+        rows: Int, columns: Int
+    ) {
         logSumExp(x, loss, rows: rows, columns: columns)
         for r in 0..<rows { loss[r] -= x[r * columns + labels[r]] }
     }
 
-    static func crossEntropyGradient<T: TensorScalar>(_ x: UnsafePointer<T>, labels: UnsafePointer<Int>, scale: UnsafePointer<T>,
-                                                      _ y: UnsafeMutablePointer<T>, rows: Int, columns: Int) {
+    static func crossEntropyGradient<T: TensorScalar>(
+        _ x: UnsafePointer<T>, labels: UnsafePointer<Int>, scale: UnsafePointer<T>,
+        _ y: UnsafeMutablePointer<T>, rows: Int, columns: Int
+    ) {
         Parallelism.forEachChunk(count: rows, minimumChunk: Swift.max(1, grain / 8 / Swift.max(1, columns))) { range in
             if T.self == Float.self {
                 let offset = range.lowerBound
-                ck_cross_entropy_gradient_f32(Self.floats(x + offset * columns), labels + offset, Self.floats(scale + offset),
-                                              Self.floats(y + offset * columns), range.count, columns)
+                ck_cross_entropy_gradient_f32(
+                    Self.floats(x + offset * columns), labels + offset, Self.floats(scale + offset),
+                    Self.floats(y + offset * columns), range.count, columns)
                 return
             }
             for r in range {

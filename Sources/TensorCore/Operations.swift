@@ -77,8 +77,9 @@ public struct BroadcastPlan: Sendable {
         var shape: [Int] = [], outA: [Int] = [], outB: [Int] = []
         for i in 0..<rank where output[i] != 1 {
             if let last = shape.last,
-               outA.last! == sa[i] * output[i],
-               outB.last! == sb[i] * output[i] {
+                outA.last! == sa[i] * output[i],
+                outB.last! == sb[i] * output[i]
+            {
                 // Merging keeps the inner stride; an outer stride that equals inner*dim is implied.
                 shape[shape.count - 1] = last * output[i]
                 outA[outA.count - 1] = sa[i]

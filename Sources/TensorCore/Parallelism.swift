@@ -47,7 +47,8 @@ public enum Parallelism {
             changed = true
         }
         if getenv("OPENBLAS_CORETYPE") == nil, let information = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-           let core = preferredBLASCore(detected: blasCoreName, cpuInformation: information) {
+            let core = preferredBLASCore(detected: blasCoreName, cpuInformation: information)
+        {
             setenv("OPENBLAS_CORETYPE", core, 1)
             changed = true
         }

@@ -48,9 +48,9 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
-@inline(__always) private func _cos(_ x: Double) -> Double { Glibc.cos(x) }
+    import Glibc
+    @inline(__always) private func _cos(_ x: Double) -> Double { Glibc.cos(x) }
 #else
-import Darwin
-@inline(__always) private func _cos(_ x: Double) -> Double { Darwin.cos(x) }
+    import Darwin
+    @inline(__always) private func _cos(_ x: Double) -> Double { Darwin.cos(x) }
 #endif

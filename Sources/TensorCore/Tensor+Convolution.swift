@@ -37,7 +37,8 @@ public struct WindowGeometry: Equatable, Sendable, CustomStringConvertible {
     /// window (dilated) is larger than the padded input or a setting is not positive.
     public func outputSize(height: Int, width: Int) -> (Int, Int)? {
         guard let h = Self.outputLength(height, kernel: kernel.0, stride: stride.0, padding: padding.0, dilation: dilation.0),
-              let w = Self.outputLength(width, kernel: kernel.1, stride: stride.1, padding: padding.1, dilation: dilation.1) else { return nil }
+            let w = Self.outputLength(width, kernel: kernel.1, stride: stride.1, padding: padding.1, dilation: dilation.1)
+        else { return nil }
         return (h, w)
     }
 
@@ -51,9 +52,10 @@ public struct WindowGeometry: Equatable, Sendable, CustomStringConvertible {
 
 extension WindowGeometry {
     func kernelGeometry(channels: Int, height: Int, width: Int, output: (Int, Int)) -> ck_window_geometry {
-        ck_window_geometry(channels: channels, height: height, width: width, kernel_h: kernel.0, kernel_w: kernel.1, stride_h: stride.0,
-                           stride_w: stride.1, pad_h: padding.0, pad_w: padding.1, dilation_h: dilation.0, dilation_w: dilation.1,
-                           out_h: output.0, out_w: output.1)
+        ck_window_geometry(
+            channels: channels, height: height, width: width, kernel_h: kernel.0, kernel_w: kernel.1, stride_h: stride.0,
+            stride_w: stride.1, pad_h: padding.0, pad_w: padding.1, dilation_h: dilation.0, dilation_w: dilation.1,
+            out_h: output.0, out_w: output.1)
     }
 }
 
@@ -68,7 +70,8 @@ extension Tensor {
         precondition(rank == 4, "maxPoolingIndices needs [batch, channels, height, width], shape is \(shape)")
         let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
         guard let (oh, ow) = geometry.outputSize(height: h, width: w),
-              2 * geometry.padding.0 <= geometry.kernel.0, 2 * geometry.padding.1 <= geometry.kernel.1 else {
+            2 * geometry.padding.0 <= geometry.kernel.0, 2 * geometry.padding.1 <= geometry.kernel.1
+        else {
             preconditionFailure("pooling window \(geometry) does not fit an image of \(h)×\(w)")
         }
         let g = geometry.kernelGeometry(channels: 1, height: h, width: w, output: (oh, ow))
@@ -79,11 +82,13 @@ extension Tensor {
                 Parallelism.forEachChunk(count: planes, minimumChunk: Swift.max(1, (1 << 16) / Swift.max(1, h * w))) { p in
                     withUnsafePointer(to: g) { g in
                         if Scalar.self == Float.self {
-                            ck_max_pool_indices_f32(x.assumingMemoryBound(to: Float.self) + p.lowerBound * h * w, o + p.lowerBound * oh * ow,
-                                                    p.lowerBound, p.count, g)
+                            ck_max_pool_indices_f32(
+                                x.assumingMemoryBound(to: Float.self) + p.lowerBound * h * w, o + p.lowerBound * oh * ow,
+                                p.lowerBound, p.count, g)
                         } else {
-                            ck_max_pool_indices_f64(x.assumingMemoryBound(to: Double.self) + p.lowerBound * h * w, o + p.lowerBound * oh * ow,
-                                                    p.lowerBound, p.count, g)
+                            ck_max_pool_indices_f64(
+                                x.assumingMemoryBound(to: Double.self) + p.lowerBound * h * w, o + p.lowerBound * oh * ow,
+                                p.lowerBound, p.count, g)
                         }
                     }
                 }
@@ -112,11 +117,13 @@ extension Tensor {
                 Parallelism.forEachChunk(count: n, minimumChunk: Swift.max(1, (1 << 16) / Swift.max(1, rowsSize))) { images in
                     withUnsafePointer(to: g) { g in
                         if Scalar.self == Float.self {
-                            ck_unfold_windows_f32(x.assumingMemoryBound(to: Float.self) + images.lowerBound * imageSize,
-                                                  rows.assumingMemoryBound(to: Float.self) + images.lowerBound * rowsSize, images.count, g)
+                            ck_unfold_windows_f32(
+                                x.assumingMemoryBound(to: Float.self) + images.lowerBound * imageSize,
+                                rows.assumingMemoryBound(to: Float.self) + images.lowerBound * rowsSize, images.count, g)
                         } else {
-                            ck_unfold_windows_f64(x.assumingMemoryBound(to: Double.self) + images.lowerBound * imageSize,
-                                                  rows.assumingMemoryBound(to: Double.self) + images.lowerBound * rowsSize, images.count, g)
+                            ck_unfold_windows_f64(
+                                x.assumingMemoryBound(to: Double.self) + images.lowerBound * imageSize,
+                                rows.assumingMemoryBound(to: Double.self) + images.lowerBound * rowsSize, images.count, g)
                         }
                     }
                 }
@@ -145,11 +152,13 @@ extension Tensor {
                 Parallelism.forEachChunk(count: n, minimumChunk: Swift.max(1, (1 << 16) / Swift.max(1, rowsSize))) { images in
                     withUnsafePointer(to: g) { g in
                         if Scalar.self == Float.self {
-                            ck_fold_windows_f32(r.assumingMemoryBound(to: Float.self) + images.lowerBound * rowsSize,
-                                                x.assumingMemoryBound(to: Float.self) + images.lowerBound * imageSize, images.count, g)
+                            ck_fold_windows_f32(
+                                r.assumingMemoryBound(to: Float.self) + images.lowerBound * rowsSize,
+                                x.assumingMemoryBound(to: Float.self) + images.lowerBound * imageSize, images.count, g)
                         } else {
-                            ck_fold_windows_f64(r.assumingMemoryBound(to: Double.self) + images.lowerBound * rowsSize,
-                                                x.assumingMemoryBound(to: Double.self) + images.lowerBound * imageSize, images.count, g)
+                            ck_fold_windows_f64(
+                                r.assumingMemoryBound(to: Double.self) + images.lowerBound * rowsSize,
+                                x.assumingMemoryBound(to: Double.self) + images.lowerBound * imageSize, images.count, g)
                         }
                     }
                 }

@@ -37,24 +37,30 @@ extension Tensor {
     }
 
     /// Normal random numbers from a seeded generator.
-    public static func randomNormal(shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1,
-                                    using generator: inout SeededGenerator) -> Tensor {
+    public static func randomNormal(
+        shape: [Int], mean: Scalar = 0, standardDeviation: Scalar = 1,
+        using generator: inout SeededGenerator
+    ) -> Tensor {
         Tensor(shape: shape) { p in
             Scalar.randomKernel(p, count: shape.reduce(1, *), normal: true, mean, standardDeviation, using: &generator)
         }
     }
 
     /// Uniform random numbers in `[lower, upper)` from a seeded generator.
-    public static func randomUniform(shape: [Int], lower: Scalar = 0, upper: Scalar = 1,
-                                     using generator: inout SeededGenerator) -> Tensor {
+    public static func randomUniform(
+        shape: [Int], lower: Scalar = 0, upper: Scalar = 1,
+        using generator: inout SeededGenerator
+    ) -> Tensor {
         Tensor(shape: shape) { p in
             Scalar.randomKernel(p, count: shape.reduce(1, *), normal: false, lower, upper, using: &generator)
         }
     }
 
     /// A dropout mask: `scale` with probability `keepProbability`, else 0.
-    public static func bernoulliMask(shape: [Int], keepProbability: Double, scale: Scalar,
-                                     using generator: inout SeededGenerator) -> Tensor {
+    public static func bernoulliMask(
+        shape: [Int], keepProbability: Double, scale: Scalar,
+        using generator: inout SeededGenerator
+    ) -> Tensor {
         precondition(keepProbability >= 0 && keepProbability <= 1, "keep probability must be in [0, 1], got \(keepProbability)")
         return Tensor(shape: shape) { p in
             Scalar.bernoulliKernel(p, count: shape.reduce(1, *), keep: keepProbability, scale: scale, using: &generator)

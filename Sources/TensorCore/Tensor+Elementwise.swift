@@ -77,8 +77,9 @@ extension Tensor {
             }
         } else {
             let result = alpha == 1 ? self + other : self + other * alpha
-            precondition(result.shape == shape,
-                         "in-place add of shape \(other.shape) would change shape \(shape) to \(result.shape)")
+            precondition(
+                result.shape == shape,
+                "in-place add of shape \(other.shape) would change shape \(shape) to \(result.shape)")
             self = result
         }
     }
@@ -113,7 +114,8 @@ extension Tensor {
     /// Picks `a` where `condition` is non-zero and `b` elsewhere; all three broadcast together.
     public static func select(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
         guard let ab = BroadcastPlan.broadcastShape(a.shape, b.shape),
-              let shape = BroadcastPlan.broadcastShape(condition.shape, ab) else {
+            let shape = BroadcastPlan.broadcastShape(condition.shape, ab)
+        else {
             preconditionFailure("select: shapes \(condition.shape), \(a.shape) and \(b.shape) do not broadcast")
         }
         let cond = condition.shape == shape ? condition : condition.broadcasted(to: shape)

@@ -16,8 +16,9 @@ extension Tensor {
             withUnsafeBufferPointer { src in
                 for o in 0..<outer {
                     for (j, i) in indices.enumerated() {
-                        MoveKernels.copy(elementSize: size, src.baseAddress! + (o * count + i) * inner,
-                                         out + (o * indices.count + j) * inner, count: inner)
+                        MoveKernels.copy(
+                            elementSize: size, src.baseAddress! + (o * count + i) * inner,
+                            out + (o * indices.count + j) * inner, count: inner)
                     }
                 }
             }
@@ -58,8 +59,9 @@ extension Tensor {
             source.withUnsafeBufferPointer { src in
                 for o in 0..<outer {
                     for (j, i) in indices.enumerated() {
-                        Scalar.scaleAddKernel(src.baseAddress! + (o * indices.count + j) * inner,
-                                              dst.baseAddress! + (o * count + i) * inner, alpha: 1, count: inner)
+                        Scalar.scaleAddKernel(
+                            src.baseAddress! + (o * indices.count + j) * inner,
+                            dst.baseAddress! + (o * count + i) * inner, alpha: 1, count: inner)
                     }
                 }
             }
@@ -74,18 +76,23 @@ extension Tensor {
     public func gather(along axis: Int, indices: [Int]) -> Tensor {
         let axis = normalizedAxis(axis)
         let (outer, count, inner) = splitAxis(axis)
-        precondition(outer * inner > 0 && indices.count % (outer * inner) == 0,
-                     "gather: \(indices.count) indices do not fit shape \(shape) along axis \(axis)")
+        precondition(
+            outer * inner > 0 && indices.count % (outer * inner) == 0,
+            "gather: \(indices.count) indices do not fit shape \(shape) along axis \(axis)")
         let k = indices.count / (outer * inner)
         var outShape = shape; outShape[axis] = k
         return Tensor(shape: outShape) { out in
             withUnsafeBufferPointer { src in
-                for o in 0..<outer { for j in 0..<k { for i in 0..<inner {
-                    let position = (o * k + j) * inner + i
-                    let index = indices[position]
-                    precondition(index >= 0 && index < count, "gather index \(index) out of range 0..<\(count) along axis \(axis)")
-                    out[position] = src[(o * count + index) * inner + i]
-                } } }
+                for o in 0..<outer {
+                    for j in 0..<k {
+                        for i in 0..<inner {
+                            let position = (o * k + j) * inner + i
+                            let index = indices[position]
+                            precondition(index >= 0 && index < count, "gather index \(index) out of range 0..<\(count) along axis \(axis)")
+                            out[position] = src[(o * count + index) * inner + i]
+                        }
+                    }
+                }
             }
         }
     }
@@ -98,16 +105,21 @@ extension Tensor {
         let (outer, count, inner) = result.splitAxis(axis)
         let k = indices.count / Swift.max(1, outer * inner)
         var expected = shape; expected[axis] = k
-        precondition(source.shape == expected && indices.count == source.scalarCount,
-                     "scatterAdd: source shape \(source.shape) should be \(expected) with one index per element")
+        precondition(
+            source.shape == expected && indices.count == source.scalarCount,
+            "scatterAdd: source shape \(source.shape) should be \(expected) with one index per element")
         result.withUnsafeMutableBufferPointer { dst in
             source.withUnsafeBufferPointer { src in
-                for o in 0..<outer { for j in 0..<k { for i in 0..<inner {
-                    let position = (o * k + j) * inner + i
-                    let index = indices[position]
-                    precondition(index >= 0 && index < count, "scatterAdd index \(index) out of range 0..<\(count) along axis \(axis)")
-                    dst[(o * count + index) * inner + i] += src[position]
-                } } }
+                for o in 0..<outer {
+                    for j in 0..<k {
+                        for i in 0..<inner {
+                            let position = (o * k + j) * inner + i
+                            let index = indices[position]
+                            precondition(index >= 0 && index < count, "scatterAdd index \(index) out of range 0..<\(count) along axis \(axis)")
+                            dst[(o * count + index) * inner + i] += src[position]
+                        }
+                    }
+                }
             }
         }
         return result

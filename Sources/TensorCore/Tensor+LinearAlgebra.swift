@@ -24,7 +24,9 @@ extension Tensor {
         var vectors = self
         var values = Tensor.zeros(shape: [n])
         let info = vectors.withUnsafeMutableBufferPointer { a in
-            values.withUnsafeMutableBufferPointer { w in Parallelism.withBLAS(singleThreaded: false) { Scalar.syevd(n: n, a: a.baseAddress!, w: w.baseAddress!) } }
+            values.withUnsafeMutableBufferPointer { w in
+                Parallelism.withBLAS(singleThreaded: false) { Scalar.syevd(n: n, a: a.baseAddress!, w: w.baseAddress!) }
+            }
         }
         if info != 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: shape) }
         return (values, vectors)
@@ -58,15 +60,18 @@ extension Tensor {
         let name = routine("potrs")
         precondition(factor.rank == 2 && factor.shape[0] == factor.shape[1], "\(name) needs a square factor, got \(factor.shape)")
         let n = factor.shape[0]
-        precondition((rightHandSide.rank == 1 || rightHandSide.rank == 2) && rightHandSide.shape[0] == n,
-                     "\(name): right-hand side \(rightHandSide.shape) does not match factor \(factor.shape)")
+        precondition(
+            (rightHandSide.rank == 1 || rightHandSide.rank == 2) && rightHandSide.shape[0] == n,
+            "\(name): right-hand side \(rightHandSide.shape) does not match factor \(factor.shape)")
         if !rightHandSide.isFinite { throw LinearAlgebraError.nonFiniteInput(routine: name, shape: rightHandSide.shape) }
         let r = rightHandSide.rank == 1 ? 1 : rightHandSide.shape[1]
         // The right-hand sides one after another (column-major for LAPACK), so that neither they
         // nor the factor need LAPACKE's row-major copies.
         var x = rightHandSide.rank == 1 ? rightHandSide : rightHandSide.transposed()
         let info = factor.withUnsafeBufferPointer { a in
-            x.withUnsafeMutableBufferPointer { b in Parallelism.withBLAS(singleThreaded: false) { Scalar.potrs(n: n, rightHandSides: r, a: a.baseAddress!, b: b.baseAddress!) } }
+            x.withUnsafeMutableBufferPointer { b in
+                Parallelism.withBLAS(singleThreaded: false) { Scalar.potrs(n: n, rightHandSides: r, a: a.baseAddress!, b: b.baseAddress!) }
+            }
         }
         if info != 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: factor.shape) }
         return rightHandSide.rank == 1 ? x : x.transposed()
@@ -111,7 +116,9 @@ extension Tensor {
         var a = self
         var tau = Tensor.zeros(shape: [Swift.max(1, k)])
         var info = a.withUnsafeMutableBufferPointer { pa in
-            tau.withUnsafeMutableBufferPointer { t in Parallelism.withBLAS(singleThreaded: false) { Scalar.geqrf(m: m, n: n, a: pa.baseAddress!, tau: t.baseAddress!) } }
+            tau.withUnsafeMutableBufferPointer { t in
+                Parallelism.withBLAS(singleThreaded: false) { Scalar.geqrf(m: m, n: n, a: pa.baseAddress!, tau: t.baseAddress!) }
+            }
         }
         if info != 0 { throw LinearAlgebraError.routineFailed(routine: name, info: info, shape: shape) }
         var r = Tensor.zeros(shape: [k, n])
@@ -125,7 +132,9 @@ extension Tensor {
         // columns copied out to a contiguous m × k block first.
         var q = n == k ? a : a.sliced(along: 1, 0..<k)
         info = q.withUnsafeMutableBufferPointer { pq in
-            tau.withUnsafeBufferPointer { t in Parallelism.withBLAS(singleThreaded: false) { Scalar.orgqr(m: m, n: k, k: k, a: pq.baseAddress!, tau: t.baseAddress!) } }
+            tau.withUnsafeBufferPointer { t in
+                Parallelism.withBLAS(singleThreaded: false) { Scalar.orgqr(m: m, n: k, k: k, a: pq.baseAddress!, tau: t.baseAddress!) }
+            }
         }
         if info != 0 { throw LinearAlgebraError.routineFailed(routine: Tensor.routine("orgqr"), info: info, shape: shape) }
         return (q, r)
@@ -152,8 +161,9 @@ extension Tensor where Scalar == Double {
         let info = a.withUnsafeMutableBufferPointer { a in
             z.withUnsafeMutableBufferPointer { z in
                 Parallelism.withBLAS(singleThreaded: n < 512) {
-                    LAPACKE_dsyevr(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "I")), CChar(UInt8(ascii: "U")), Int32(n),
-                                   a.baseAddress!, Int32(n), 0, 0, Int32(n - k + 1), Int32(n), 0, &found, &w, z.baseAddress!, Int32(k), &support)
+                    LAPACKE_dsyevr(
+                        LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "I")), CChar(UInt8(ascii: "U")), Int32(n),
+                        a.baseAddress!, Int32(n), 0, 0, Int32(n - k + 1), Int32(n), 0, &found, &w, z.baseAddress!, Int32(k), &support)
                 }
             }
         }

@@ -19,8 +19,9 @@ extension Tensor {
         let (k2, n) = transposeB ? (bc, br) : (br, bc)
         let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
         precondition(k == k2, "matmul inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
-        precondition(aBatch == bBatch || aBatch.isEmpty || bBatch.isEmpty,
-                     "matmul batch axes differ: \(a.shape) and \(b.shape)")
+        precondition(
+            aBatch == bBatch || aBatch.isEmpty || bBatch.isEmpty,
+            "matmul batch axes differ: \(a.shape) and \(b.shape)")
         let batch = aBatch.isEmpty ? bBatch : aBatch
         let batchCount = batch.reduce(1, *)
         return Tensor(shape: batch + [m, n]) { c in
@@ -30,8 +31,9 @@ extension Tensor {
                     if !transposeA && bBatch.isEmpty {
                         // Fold the batch into the rows of one gemm.
                         Parallelism.withBLAS(singleThreaded: Parallelism.isSmallProduct(batchCount * m * n * k)) {
-                            Scalar.gemm(transposeA: false, transposeB: transposeB, m: batchCount * m, n: n, k: k,
-                                        alpha: 1, a: pa, lda: ac, b: pb, ldb: bc, beta: 0, c: c, ldc: n)
+                            Scalar.gemm(
+                                transposeA: false, transposeB: transposeB, m: batchCount * m, n: n, k: k,
+                                alpha: 1, a: pa, lda: ac, b: pb, ldb: bc, beta: 0, c: c, ldc: n)
                         }
                         return
                     }
@@ -40,9 +42,10 @@ extension Tensor {
                     func products(_ range: Range<Int>) {
                         let c = UnsafeMutablePointer<Scalar>(bitPattern: cAddress)!
                         for i in range {
-                            Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                                        alpha: 1, a: pa + i * aStep, lda: ac, b: pb + i * bStep, ldb: bc,
-                                        beta: 0, c: c + i * m * n, ldc: n)
+                            Scalar.gemm(
+                                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                                alpha: 1, a: pa + i * aStep, lda: ac, b: pb + i * bStep, ldb: bc,
+                                beta: 0, c: c + i * m * n, ldc: n)
                         }
                     }
                     if Parallelism.isSmallProduct(m * n * k) {
@@ -59,20 +62,24 @@ extension Tensor {
     }
 
     /// `beta · self + alpha · op(a) · op(b)` in place, for rank-2 operands (BLAS gemm).
-    public mutating func addMatrixProduct(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
-                                          alpha: Scalar = 1, beta: Scalar = 1) {
+    public mutating func addMatrixProduct(
+        _ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
+        alpha: Scalar = 1, beta: Scalar = 1
+    ) {
         precondition(a.rank == 2 && b.rank == 2 && rank == 2, "addMatrixProduct needs matrices, got \(a.shape), \(b.shape), \(shape)")
         let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
         let (k2, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
-        precondition(k == k2 && shape == [m, n],
-                     "addMatrixProduct: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "") does not give \(shape)")
+        precondition(
+            k == k2 && shape == [m, n],
+            "addMatrixProduct: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "") does not give \(shape)")
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 withUnsafeMutableBufferPointer { pc in
                     Parallelism.withBLAS(singleThreaded: Parallelism.isSmallProduct(m * n * k)) {
-                        Scalar.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                                    a: pa.baseAddress!, lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1],
-                                    beta: beta, c: pc.baseAddress!, ldc: n)
+                        Scalar.gemm(
+                            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                            a: pa.baseAddress!, lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1],
+                            beta: beta, c: pc.baseAddress!, ldc: n)
                     }
                 }
             }
@@ -99,7 +106,8 @@ extension Tensor {
     public static func dot(_ a: Tensor, _ b: Tensor) -> Scalar {
         precondition(a.scalarCount == b.scalarCount, "dot: \(a.shape) and \(b.shape) have different sizes")
         return a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in Parallelism.withBLAS(singleThreaded: false) { Scalar.dot(count: a.scalarCount, pa.baseAddress!, pb.baseAddress!) } }
+            b.withUnsafeBufferPointer { pb in Parallelism.withBLAS(singleThreaded: false) { Scalar.dot(count: a.scalarCount, pa.baseAddress!, pb.baseAddress!) }
+            }
         }
     }
 

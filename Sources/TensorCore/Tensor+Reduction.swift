@@ -107,8 +107,9 @@ extension Tensor {
     /// `(softmax(x[r]) − onehot(labels[r])) · scale[r]` per row: the gradient of ``crossEntropy(labels:)``
     /// weighted by `scale` (`[rows]`), in one pass.
     public func crossEntropyGradient(labels: [Int], scale: Tensor) -> Tensor {
-        precondition(rank == 2 && shape[0] == labels.count && scale.shape == [shape[0]],
-                     "crossEntropyGradient: logits \(shape), \(labels.count) labels, scale \(scale.shape)")
+        precondition(
+            rank == 2 && shape[0] == labels.count && scale.shape == [shape[0]],
+            "crossEntropyGradient: logits \(shape), \(labels.count) labels, scale \(scale.shape)")
         let (rows, columns) = (shape[0], shape[1])
         return Tensor(shape: shape) { out in
             withUnsafeBufferPointer { x in

@@ -4,12 +4,14 @@ extension Tensor {
         var newShape = newShape
         if let unknown = newShape.firstIndex(of: -1) {
             let known = newShape.enumerated().filter { $0.offset != unknown }.map(\.element).reduce(1, *)
-            precondition(known > 0 && scalarCount % known == 0,
-                         "cannot reshape \(shape) (\(scalarCount) elements) to \(newShape)")
+            precondition(
+                known > 0 && scalarCount % known == 0,
+                "cannot reshape \(shape) (\(scalarCount) elements) to \(newShape)")
             newShape[unknown] = scalarCount / known
         }
-        precondition(newShape.reduce(1, *) == scalarCount && newShape.allSatisfy { $0 >= 0 },
-                     "cannot reshape \(shape) (\(scalarCount) elements) to \(newShape)")
+        precondition(
+            newShape.reduce(1, *) == scalarCount && newShape.allSatisfy { $0 >= 0 },
+            "cannot reshape \(shape) (\(scalarCount) elements) to \(newShape)")
         return Tensor(shape: newShape, storage: storage)
     }
 
@@ -41,14 +43,16 @@ extension Tensor {
 
     /// Reorders the axes: output axis i is input axis `permutation[i]`.
     public func permuted(_ permutation: [Int]) -> Tensor {
-        precondition(permutation.sorted() == Array(0..<rank),
-                     "permutation \(permutation) is not a permutation of the axes of shape \(shape)")
+        precondition(
+            permutation.sorted() == Array(0..<rank),
+            "permutation \(permutation) is not a permutation of the axes of shape \(shape)")
         if permutation == Array(0..<rank) { return self }
         let outShape = permutation.map { shape[$0] }
         return Tensor(shape: outShape) { out in
             withUnsafeBufferPointer { src in
-                MoveKernels.permute(elementSize: MemoryLayout<Scalar>.stride, UnsafeRawPointer(src.baseAddress!),
-                                    UnsafeMutableRawPointer(out), shape: shape, permutation: permutation)
+                MoveKernels.permute(
+                    elementSize: MemoryLayout<Scalar>.stride, UnsafeRawPointer(src.baseAddress!),
+                    UnsafeMutableRawPointer(out), shape: shape, permutation: permutation)
             }
         }
     }
@@ -69,16 +73,18 @@ extension Tensor {
     /// The elements with index in `range` along `axis`.
     public func sliced(along axis: Int, _ range: Range<Int>) -> Tensor {
         let axis = normalizedAxis(axis)
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[axis],
-                     "slice \(range) out of bounds for axis \(axis) of shape \(shape)")
+        precondition(
+            range.lowerBound >= 0 && range.upperBound <= shape[axis],
+            "slice \(range) out of bounds for axis \(axis) of shape \(shape)")
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
         var outShape = shape; outShape[axis] = range.count
         let size = MemoryLayout<Scalar>.stride
         return Tensor(shape: outShape) { out in
             withUnsafeBufferPointer { src in
                 for o in 0..<outer {
-                    MoveKernels.copy(elementSize: size, src.baseAddress! + (o * shape[axis] + range.lowerBound) * inner,
-                                     out + o * range.count * inner, count: range.count * inner)
+                    MoveKernels.copy(
+                        elementSize: size, src.baseAddress! + (o * shape[axis] + range.lowerBound) * inner,
+                        out + o * range.count * inner, count: range.count * inner)
                 }
             }
         }
@@ -95,8 +101,9 @@ extension Tensor {
         result.withUnsafeMutableBufferPointer { out in
             withUnsafeBufferPointer { src in
                 for o in 0..<outer {
-                    MoveKernels.copy(elementSize: size, src.baseAddress! + o * shape[axis] * inner,
-                                     out.baseAddress! + (o * outShape[axis] + before) * inner, count: shape[axis] * inner)
+                    MoveKernels.copy(
+                        elementSize: size, src.baseAddress! + o * shape[axis] * inner,
+                        out.baseAddress! + (o * outShape[axis] + before) * inner, count: shape[axis] * inner)
                 }
             }
         }
@@ -140,8 +147,9 @@ extension Tensor {
     /// The elements repeated to a shape that this shape broadcasts to.
     public func broadcasted(to newShape: [Int]) -> Tensor {
         if newShape == shape { return self }
-        precondition(BroadcastPlan.broadcastShape(shape, newShape) == newShape,
-                     "shape \(shape) does not broadcast to \(newShape)")
+        precondition(
+            BroadcastPlan.broadcastShape(shape, newShape) == newShape,
+            "shape \(shape) does not broadcast to \(newShape)")
         // Adding a broadcast zero is a copy with this shape's strides set to 0 where it broadcasts.
         let plan = BroadcastPlan(a: shape, b: [], output: newShape)
         let zero = Tensor.zeros(shape: [])
@@ -157,8 +165,9 @@ extension Tensor {
     /// Sums over the dimensions that were broadcast to reach this shape from `target`.
     public func summed(toShape target: [Int]) -> Tensor {
         if target == shape { return self }
-        precondition(BroadcastPlan.broadcastShape(target, shape) == shape,
-                     "shape \(target) does not broadcast to \(shape)")
+        precondition(
+            BroadcastPlan.broadcastShape(target, shape) == shape,
+            "shape \(target) does not broadcast to \(shape)")
         let lead = rank - target.count
         var axes = Array(0..<lead)
         for (i, d) in target.enumerated() where d == 1 && shape[lead + i] != 1 { axes.append(lead + i) }

@@ -14,8 +14,9 @@ public struct Tensor<Scalar: TensorScalar> {
 
     /// Wraps storage whose element count matches `shape`.
     init(shape: [Int], storage: TensorStorage<Scalar>) {
-        precondition(shape.reduce(1, *) == storage.count,
-                     "shape \(shape) needs \(shape.reduce(1, *)) elements, storage has \(storage.count)")
+        precondition(
+            shape.reduce(1, *) == storage.count,
+            "shape \(shape) needs \(shape.reduce(1, *)) elements, storage has \(storage.count)")
         self.shape = shape
         self.storage = storage
     }
@@ -31,8 +32,9 @@ public struct Tensor<Scalar: TensorScalar> {
     /// A tensor of the given shape from its elements in row-major order.
     public init(shape: [Int], scalars: [Scalar]) {
         Tensor.checkShape(shape)
-        precondition(shape.reduce(1, *) == scalars.count,
-                     "shape \(shape) needs \(shape.reduce(1, *)) scalars, got \(scalars.count)")
+        precondition(
+            shape.reduce(1, *) == scalars.count,
+            "shape \(shape) needs \(shape.reduce(1, *)) scalars, got \(scalars.count)")
         let storage = TensorStorage<Scalar>(uninitializedCount: scalars.count)
         scalars.withUnsafeBufferPointer { storage.pointer.initialize(from: $0.baseAddress!, count: scalars.count) }
         self.init(shape: shape, storage: storage)

@@ -1,9 +1,9 @@
 import CBLAS
 import CLAPACKE
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A floating-point element type that a ``Tensor`` can hold: `Float` or `Double`.
@@ -44,35 +44,43 @@ where RawSignificand: FixedWidthInteger {
     static func potrs(n: Int, rightHandSides: Int, a: UnsafePointer<Self>, b: UnsafeMutablePointer<Self>) -> Int32
     static func gesdd(
         m: Int, n: Int, a: UnsafeMutablePointer<Self>, s: UnsafeMutablePointer<Self>,
-        u: UnsafeMutablePointer<Self>, vt: UnsafeMutablePointer<Self>) -> Int32
+        u: UnsafeMutablePointer<Self>, vt: UnsafeMutablePointer<Self>
+    ) -> Int32
     static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Self>, tau: UnsafeMutablePointer<Self>) -> Int32
     static func orgqr(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Self>, tau: UnsafePointer<Self>) -> Int32
 
     // MARK: Kernels (whole loops, see Kernels.swift)
     static func unaryKernel(_ op: UnaryOperation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int)
-    static func binaryKernel(_ op: BinaryOperation, _ plan: BroadcastPlan,
-                             _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ out: UnsafeMutablePointer<Self>)
-    static func selectKernel(_ plan: BroadcastPlan, _ condition: UnsafePointer<Self>,
-                             _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ out: UnsafeMutablePointer<Self>)
-    static func reduceKernel(_ op: ReductionOperation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>,
-                             outer: Int, count: Int, inner: Int)
+    static func binaryKernel(
+        _ op: BinaryOperation, _ plan: BroadcastPlan,
+        _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ out: UnsafeMutablePointer<Self>)
+    static func selectKernel(
+        _ plan: BroadcastPlan, _ condition: UnsafePointer<Self>,
+        _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ out: UnsafeMutablePointer<Self>)
+    static func reduceKernel(
+        _ op: ReductionOperation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>,
+        outer: Int, count: Int, inner: Int)
     static func logSumExpKernel(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, columns: Int)
     static func softmaxKernel(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, rows: Int, columns: Int, log: Bool)
     static func scaleAddKernel(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, alpha: Self, count: Int)
     static func fillKernel(_ y: UnsafeMutablePointer<Self>, value: Self, count: Int)
     /// Per row: `loss[r] = logsumexp(x[r]) − x[r, labels[r]]`.
-    static func crossEntropyKernel(_ x: UnsafePointer<Self>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<Self>,
-                                   rows: Int, columns: Int)
+    static func crossEntropyKernel(
+        _ x: UnsafePointer<Self>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<Self>,
+        rows: Int, columns: Int)
     /// Per row: `y[r] = (softmax(x[r]) − onehot(labels[r])) · scale[r]`.
-    static func crossEntropyGradientKernel(_ x: UnsafePointer<Self>, labels: UnsafePointer<Int>, scale: UnsafePointer<Self>,
-                                           _ y: UnsafeMutablePointer<Self>, rows: Int, columns: Int)
+    static func crossEntropyGradientKernel(
+        _ x: UnsafePointer<Self>, labels: UnsafePointer<Int>, scale: UnsafePointer<Self>,
+        _ y: UnsafeMutablePointer<Self>, rows: Int, columns: Int)
     /// Fills with uniform numbers in [lower, upper), or with normal numbers (mean, standard
     /// deviation) when `normal`, drawn from `generator` in order.
-    static func randomKernel(_ y: UnsafeMutablePointer<Self>, count: Int, normal: Bool, _ a: Self, _ b: Self,
-                             using generator: inout SeededGenerator)
+    static func randomKernel(
+        _ y: UnsafeMutablePointer<Self>, count: Int, normal: Bool, _ a: Self, _ b: Self,
+        using generator: inout SeededGenerator)
     /// Writes `scale` with probability `keep` and 0 otherwise (a dropout mask).
-    static func bernoulliKernel(_ y: UnsafeMutablePointer<Self>, count: Int, keep: Double, scale: Self,
-                                using generator: inout SeededGenerator)
+    static func bernoulliKernel(
+        _ y: UnsafeMutablePointer<Self>, count: Int, keep: Double, scale: Self,
+        using generator: inout SeededGenerator)
 }
 
 @inline(__always) private func trans(_ t: Bool) -> CBLAS_TRANSPOSE { t ? CblasTrans : CblasNoTrans }
@@ -92,8 +100,9 @@ extension Float: TensorScalar {
         alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        cblas_sgemm(CblasRowMajor, trans(transposeA), trans(transposeB), blasint(m), blasint(n), blasint(k),
-                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        cblas_sgemm(
+            CblasRowMajor, trans(transposeA), trans(transposeB), blasint(m), blasint(n), blasint(k),
+            alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
     public static func gemv(
         transpose: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
@@ -111,14 +120,18 @@ extension Float: TensorScalar {
         LAPACKE_spotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n))
     }
     public static func potrs(n: Int, rightHandSides: Int, a: UnsafePointer<Float>, b: UnsafeMutablePointer<Float>) -> Int32 {
-        LAPACKE_spotrs_work(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(rightHandSides),
-                            a, Int32(n), b, Int32(n))
+        LAPACKE_spotrs_work(
+            LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(rightHandSides),
+            a, Int32(n), b, Int32(n))
     }
-    public static func gesdd(m: Int, n: Int, a: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>,
-                             u: UnsafeMutablePointer<Float>, vt: UnsafeMutablePointer<Float>) -> Int32 {
+    public static func gesdd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Float>, s: UnsafeMutablePointer<Float>,
+        u: UnsafeMutablePointer<Float>, vt: UnsafeMutablePointer<Float>
+    ) -> Int32 {
         let k = Swift.min(m, n)
-        return LAPACKE_sgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(n),
-                              s, u, Int32(k), vt, Int32(n))
+        return LAPACKE_sgesdd(
+            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(n),
+            s, u, Int32(k), vt, Int32(n))
     }
     public static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Float>, tau: UnsafeMutablePointer<Float>) -> Int32 {
         LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(n), tau)
@@ -130,16 +143,22 @@ extension Float: TensorScalar {
     public static func unaryKernel(_ op: UnaryOperation, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         Kernels.unary(op, x, y, count: count)
     }
-    public static func binaryKernel(_ op: BinaryOperation, _ plan: BroadcastPlan, _ a: UnsafePointer<Float>,
-                                    _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+    public static func binaryKernel(
+        _ op: BinaryOperation, _ plan: BroadcastPlan, _ a: UnsafePointer<Float>,
+        _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>
+    ) {
         Kernels.binary(op, plan, a, b, out)
     }
-    public static func selectKernel(_ plan: BroadcastPlan, _ condition: UnsafePointer<Float>, _ a: UnsafePointer<Float>,
-                                    _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
+    public static func selectKernel(
+        _ plan: BroadcastPlan, _ condition: UnsafePointer<Float>, _ a: UnsafePointer<Float>,
+        _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>
+    ) {
         Kernels.select(plan, condition, a, b, out)
     }
-    public static func reduceKernel(_ op: ReductionOperation, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                                    outer: Int, count: Int, inner: Int) {
+    public static func reduceKernel(
+        _ op: ReductionOperation, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+        outer: Int, count: Int, inner: Int
+    ) {
         Kernels.reduce(op, x, y, outer: outer, count: count, inner: inner)
     }
     public static func logSumExpKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
@@ -148,23 +167,31 @@ extension Float: TensorScalar {
     public static func softmaxKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, log: Bool) {
         Kernels.softmax(x, y, rows: rows, columns: columns, log: log)
     }
-    public static func crossEntropyKernel(_ x: UnsafePointer<Float>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<Float>,
-                                          rows: Int, columns: Int) {
+    public static func crossEntropyKernel(
+        _ x: UnsafePointer<Float>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<Float>,
+        rows: Int, columns: Int
+    ) {
         Kernels.crossEntropy(x, labels: labels, loss, rows: rows, columns: columns)
     }
-    public static func crossEntropyGradientKernel(_ x: UnsafePointer<Float>, labels: UnsafePointer<Int>, scale: UnsafePointer<Float>,
-                                                  _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+    public static func crossEntropyGradientKernel(
+        _ x: UnsafePointer<Float>, labels: UnsafePointer<Int>, scale: UnsafePointer<Float>,
+        _ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int
+    ) {
         Kernels.crossEntropyGradient(x, labels: labels, scale: scale, y, rows: rows, columns: columns)
     }
     public static func fillKernel(_ y: UnsafeMutablePointer<Float>, value: Float, count: Int) {
         Kernels.fill(y, value: value, count: count)
     }
-    public static func randomKernel(_ y: UnsafeMutablePointer<Float>, count: Int, normal: Bool, _ a: Float, _ b: Float,
-                                    using generator: inout SeededGenerator) {
+    public static func randomKernel(
+        _ y: UnsafeMutablePointer<Float>, count: Int, normal: Bool, _ a: Float, _ b: Float,
+        using generator: inout SeededGenerator
+    ) {
         Kernels.random(y, count: count, normal: normal, a, b, using: &generator)
     }
-    public static func bernoulliKernel(_ y: UnsafeMutablePointer<Float>, count: Int, keep: Double, scale: Float,
-                                       using generator: inout SeededGenerator) {
+    public static func bernoulliKernel(
+        _ y: UnsafeMutablePointer<Float>, count: Int, keep: Double, scale: Float,
+        using generator: inout SeededGenerator
+    ) {
         Kernels.bernoulli(y, count: count, keep: keep, scale: scale, using: &generator)
     }
     public static func scaleAddKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, alpha: Float, count: Int) {
@@ -185,8 +212,9 @@ extension Double: TensorScalar {
         alpha: Double, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
         beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
-        cblas_dgemm(CblasRowMajor, trans(transposeA), trans(transposeB), blasint(m), blasint(n), blasint(k),
-                    alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        cblas_dgemm(
+            CblasRowMajor, trans(transposeA), trans(transposeB), blasint(m), blasint(n), blasint(k),
+            alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
     public static func gemv(
         transpose: Bool, m: Int, n: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
@@ -204,14 +232,18 @@ extension Double: TensorScalar {
         LAPACKE_dpotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n))
     }
     public static func potrs(n: Int, rightHandSides: Int, a: UnsafePointer<Double>, b: UnsafeMutablePointer<Double>) -> Int32 {
-        LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(rightHandSides),
-                            a, Int32(n), b, Int32(n))
+        LAPACKE_dpotrs_work(
+            LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), Int32(rightHandSides),
+            a, Int32(n), b, Int32(n))
     }
-    public static func gesdd(m: Int, n: Int, a: UnsafeMutablePointer<Double>, s: UnsafeMutablePointer<Double>,
-                             u: UnsafeMutablePointer<Double>, vt: UnsafeMutablePointer<Double>) -> Int32 {
+    public static func gesdd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Double>, s: UnsafeMutablePointer<Double>,
+        u: UnsafeMutablePointer<Double>, vt: UnsafeMutablePointer<Double>
+    ) -> Int32 {
         let k = Swift.min(m, n)
-        return LAPACKE_dgesdd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(n),
-                              s, u, Int32(k), vt, Int32(n))
+        return LAPACKE_dgesdd(
+            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(n),
+            s, u, Int32(k), vt, Int32(n))
     }
     public static func geqrf(m: Int, n: Int, a: UnsafeMutablePointer<Double>, tau: UnsafeMutablePointer<Double>) -> Int32 {
         LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(n), tau)
@@ -223,16 +255,22 @@ extension Double: TensorScalar {
     public static func unaryKernel(_ op: UnaryOperation, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, count: Int) {
         Kernels.unary(op, x, y, count: count)
     }
-    public static func binaryKernel(_ op: BinaryOperation, _ plan: BroadcastPlan, _ a: UnsafePointer<Double>,
-                                    _ b: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>) {
+    public static func binaryKernel(
+        _ op: BinaryOperation, _ plan: BroadcastPlan, _ a: UnsafePointer<Double>,
+        _ b: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>
+    ) {
         Kernels.binary(op, plan, a, b, out)
     }
-    public static func selectKernel(_ plan: BroadcastPlan, _ condition: UnsafePointer<Double>, _ a: UnsafePointer<Double>,
-                                    _ b: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>) {
+    public static func selectKernel(
+        _ plan: BroadcastPlan, _ condition: UnsafePointer<Double>, _ a: UnsafePointer<Double>,
+        _ b: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>
+    ) {
         Kernels.select(plan, condition, a, b, out)
     }
-    public static func reduceKernel(_ op: ReductionOperation, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>,
-                                    outer: Int, count: Int, inner: Int) {
+    public static func reduceKernel(
+        _ op: ReductionOperation, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>,
+        outer: Int, count: Int, inner: Int
+    ) {
         Kernels.reduce(op, x, y, outer: outer, count: count, inner: inner)
     }
     public static func logSumExpKernel(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, rows: Int, columns: Int) {
@@ -241,23 +279,31 @@ extension Double: TensorScalar {
     public static func softmaxKernel(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, rows: Int, columns: Int, log: Bool) {
         Kernels.softmax(x, y, rows: rows, columns: columns, log: log)
     }
-    public static func crossEntropyKernel(_ x: UnsafePointer<Double>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<Double>,
-                                          rows: Int, columns: Int) {
+    public static func crossEntropyKernel(
+        _ x: UnsafePointer<Double>, labels: UnsafePointer<Int>, _ loss: UnsafeMutablePointer<Double>,
+        rows: Int, columns: Int
+    ) {
         Kernels.crossEntropy(x, labels: labels, loss, rows: rows, columns: columns)
     }
-    public static func crossEntropyGradientKernel(_ x: UnsafePointer<Double>, labels: UnsafePointer<Int>, scale: UnsafePointer<Double>,
-                                                  _ y: UnsafeMutablePointer<Double>, rows: Int, columns: Int) {
+    public static func crossEntropyGradientKernel(
+        _ x: UnsafePointer<Double>, labels: UnsafePointer<Int>, scale: UnsafePointer<Double>,
+        _ y: UnsafeMutablePointer<Double>, rows: Int, columns: Int
+    ) {
         Kernels.crossEntropyGradient(x, labels: labels, scale: scale, y, rows: rows, columns: columns)
     }
     public static func fillKernel(_ y: UnsafeMutablePointer<Double>, value: Double, count: Int) {
         Kernels.fill(y, value: value, count: count)
     }
-    public static func randomKernel(_ y: UnsafeMutablePointer<Double>, count: Int, normal: Bool, _ a: Double, _ b: Double,
-                                    using generator: inout SeededGenerator) {
+    public static func randomKernel(
+        _ y: UnsafeMutablePointer<Double>, count: Int, normal: Bool, _ a: Double, _ b: Double,
+        using generator: inout SeededGenerator
+    ) {
         Kernels.random(y, count: count, normal: normal, a, b, using: &generator)
     }
-    public static func bernoulliKernel(_ y: UnsafeMutablePointer<Double>, count: Int, keep: Double, scale: Double,
-                                       using generator: inout SeededGenerator) {
+    public static func bernoulliKernel(
+        _ y: UnsafeMutablePointer<Double>, count: Int, keep: Double, scale: Double,
+        using generator: inout SeededGenerator
+    ) {
         Kernels.bernoulli(y, count: count, keep: keep, scale: scale, using: &generator)
     }
     public static func scaleAddKernel(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, alpha: Double, count: Int) {

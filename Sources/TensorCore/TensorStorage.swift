@@ -44,8 +44,8 @@ public final class TensorStorage<Scalar: TensorScalar> {
 }
 
 #if canImport(Glibc)
-import CPlatform
-import Glibc
+    import CPlatform
+    import Glibc
 #endif
 
 /// Keeps freed tensor memory in the process for reuse.
@@ -69,25 +69,25 @@ enum MemoryConfiguration {
     /// for a block below ``largeBlockBytes`` or when the kernel refuses (malloc then tries).
     static func mapLarge(byteCount: Int) -> UnsafeMutableRawPointer? {
         #if canImport(Glibc)
-        guard byteCount >= largeBlockBytes else { return nil }
-        let address = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        guard let address, address != MAP_FAILED else { return nil }
-        return address
+            guard byteCount >= largeBlockBytes else { return nil }
+            let address = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            guard let address, address != MAP_FAILED else { return nil }
+            return address
         #else
-        return nil
+            return nil
         #endif
     }
 
     static func unmapLarge(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
         #if canImport(Glibc)
-        munmap(pointer, byteCount)
+            munmap(pointer, byteCount)
         #endif
     }
 
     private static let configured: Bool = {
         #if canImport(Glibc)
-        mallopt(M_MMAP_MAX, 0)
-        mallopt(M_TRIM_THRESHOLD, Int32.max)
+            mallopt(M_MMAP_MAX, 0)
+            mallopt(M_TRIM_THRESHOLD, Int32.max)
         #endif
         return true
     }()

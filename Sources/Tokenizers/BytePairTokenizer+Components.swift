@@ -98,9 +98,10 @@ extension BytePairTokenizer {
     /// `Punctuation`'s characters: general category P*, and the ASCII punctuation of Rust's
     /// `is_ascii_punctuation` (which includes symbols such as `$`, `+`, `<`, `^`, `|`).
     static let punctuation = RegularExpression(
-        node: .scalarClass(.union([
-            .categories(.punctuation), .range(0x21, 0x2F), .range(0x3A, 0x40), .range(0x5B, 0x60), .range(0x7B, 0x7E),
-        ])),
+        node: .scalarClass(
+            .union([
+                .categories(.punctuation), .range(0x21, 0x2F), .range(0x3A, 0x40), .range(0x5B, 0x60), .range(0x7B, 0x7E),
+            ])),
         pattern: #"[\p{P}!-/:-@\[-`{-~]"#)
 
     /// The pre-tokenizer section; `null` is no pre-tokenisation (each text is one piece).

@@ -25,8 +25,9 @@ extension BytePairTokenizer {
         let data: Data
         // A FIFO or device would block the read forever: only a regular file is read.
         if let type = try? FileManager.default.attributesOfItem(atPath: url.path)[.type] as? FileAttributeType, type != .typeRegular {
-            throw TokenizerFileError(.unreadable, file: url.path, field: nil,
-                                     message: type == .typeDirectory ? "is a directory, not a tokenizer.json file" : "is not a regular file")
+            throw TokenizerFileError(
+                .unreadable, file: url.path, field: nil,
+                message: type == .typeDirectory ? "is a directory, not a tokenizer.json file" : "is not a regular file")
         }
         do {
             data = try Data(contentsOf: url)
@@ -94,12 +95,15 @@ extension BytePairTokenizer {
         } else {
             // A missing decoder: byte-level files are read as ByteLevel; otherwise Hugging Face
             // joins the tokens with spaces.
-            definition.decoding = preTokenization.isByteLevel
+            definition.decoding =
+                preTokenization.isByteLevel
                 ? TokenDecoding(steps: [.byteLevel]) : TokenDecoding(steps: [], joinsWithSpaces: true)
         }
-        if !preTokenization.isByteLevel, definition.decoding.steps.contains(where: {
-            if case .byteLevel = $0 { return true } else { return false }
-        }) {
+        if !preTokenization.isByteLevel,
+            definition.decoding.steps.contains(where: {
+                if case .byteLevel = $0 { return true } else { return false }
+            })
+        {
             let what = preTokenizer.value == .null ? "a missing pre-tokenizer" : "a pre-tokenizer without ByteLevel"
             throw preTokenizer.error(
                 .unsupported,
@@ -206,7 +210,8 @@ extension BytePairTokenizer {
         if try model.flag("byte_fallback", default: false) {
             guard !byteLevel else {
                 throw try model.member("byte_fallback").error(
-                    .unsupported, "byte fallback is not supported with a ByteLevel pre-tokenizer (every byte "
+                    .unsupported,
+                    "byte fallback is not supported with a ByteLevel pre-tokenizer (every byte "
                         + "already has a token); expected false")
             }
             definition.usesByteFallback = true

@@ -304,7 +304,8 @@ public struct BytePairTokenizer: Sendable {
                 case .scalars: pieces.append(String(decoding: piece, as: UTF8.self))
                 }
             }
-        } addedToken: { _, _ in }
+        } addedToken: { _, _ in
+        }
         return pieces
     }
 

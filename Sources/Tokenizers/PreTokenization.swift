@@ -54,12 +54,14 @@ struct PreTokenization: Sendable {
             prefixed.withUnsafeBufferPointer { run($0, from: stepIndex + 1, startsText: startsText, body) }
         case .gpt2Split:
             ByteLevelPreTokenizer.splitGPT2(piece) { range in
-                run(UnsafeBufferPointer(rebasing: piece[range]), from: stepIndex + 1,
+                run(
+                    UnsafeBufferPointer(rebasing: piece[range]), from: stepIndex + 1,
                     startsText: startsText && range.lowerBound == 0, body)
             }
         case .split(let splitter):
             splitter.forEachPiece(of: piece) { range in
-                run(UnsafeBufferPointer(rebasing: piece[range]), from: stepIndex + 1,
+                run(
+                    UnsafeBufferPointer(rebasing: piece[range]), from: stepIndex + 1,
                     startsText: startsText && range.lowerBound == 0, body)
             }
         case .metaspace(let metaspace):
@@ -70,7 +72,8 @@ struct PreTokenization: Sendable {
                     return
                 }
                 splitter.forEachPiece(of: text) { range in
-                    run(UnsafeBufferPointer(rebasing: text[range]), from: stepIndex + 1,
+                    run(
+                        UnsafeBufferPointer(rebasing: text[range]), from: stepIndex + 1,
                         startsText: startsText && range.lowerBound == 0, body)
                 }
             }
@@ -105,7 +108,8 @@ struct MetaspaceStep: Sendable {
         self.prependScheme = prependScheme
         self.splits = splits
         self.replacementBytes = Array(String(replacement).utf8)
-        self.splitter = splits
+        self.splitter =
+            splits
             ? PatternSplitter(
                 regex: RegularExpression(matchingLiteral: String(replacement)), behavior: .mergedWithNext,
                 inverted: false)

@@ -50,7 +50,8 @@ public struct CheckpointIndex: Sendable, Equatable {
                 throw CheckpointIndexError(path: url.path, reason: "entry \(i): path '\(path)' leads out of \(directory.path) (to \(resolved))")
             }
             guard rate > 0, rate.isFinite else {
-                throw CheckpointIndexError(path: url.path, reason: "entry \(i): learning_rate \(rate) is not a positive number (TracIn weighs each checkpoint by it)")
+                throw CheckpointIndexError(
+                    path: url.path, reason: "entry \(i): learning_rate \(rate) is not a positive number (TracIn weighs each checkpoint by it)")
             }
             let step = entry["step"]?.intValue ?? 0
             guard step >= 0 else { throw CheckpointIndexError(path: url.path, reason: "entry \(i): step \(step) is negative") }

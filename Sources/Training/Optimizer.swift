@@ -71,8 +71,9 @@ public final class SGD<Scalar: TensorScalar>: Optimizer {
             value.withUnsafeMutableBufferPointer { theta in
                 velocities[i].withUnsafeMutableBufferPointer { velocity in
                     gradients[i].withUnsafeBufferPointer { g in
-                        FusedUpdates.sgd(theta, velocity, g, learningRate: learningRate, momentum: momentum,
-                                         weightDecay: weightDecay, first: first)
+                        FusedUpdates.sgd(
+                            theta, velocity, g, learningRate: learningRate, momentum: momentum,
+                            weightDecay: weightDecay, first: first)
                     }
                 }
             }
@@ -107,8 +108,10 @@ public final class AdamW<Scalar: TensorScalar>: Optimizer {
     private var firstMoments: [Tensor<Scalar>]
     private var secondMoments: [Tensor<Scalar>]
 
-    public init(parameters: [Parameter<Scalar>], learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999,
-                epsilon: Double = 1e-8, weightDecay: Double = 0.01) {
+    public init(
+        parameters: [Parameter<Scalar>], learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999,
+        epsilon: Double = 1e-8, weightDecay: Double = 0.01
+    ) {
         self.parameters = parameters
         self.learningRate = learningRate
         self.beta1 = beta1
@@ -130,8 +133,9 @@ public final class AdamW<Scalar: TensorScalar>: Optimizer {
                 firstMoments[i].withUnsafeMutableBufferPointer { m in
                     secondMoments[i].withUnsafeMutableBufferPointer { v in
                         gradients[i].withUnsafeBufferPointer { g in
-                            FusedUpdates.adamW(theta, m, v, g, learningRate: learningRate, beta1: beta1, beta2: beta2,
-                                               epsilon: epsilon, weightDecay: weightDecay, correction1: c1, correction2: c2)
+                            FusedUpdates.adamW(
+                                theta, m, v, g, learningRate: learningRate, beta1: beta1, beta2: beta2,
+                                epsilon: epsilon, weightDecay: weightDecay, correction1: c1, correction2: c2)
                         }
                     }
                 }
@@ -156,9 +160,9 @@ public final class AdamW<Scalar: TensorScalar>: Optimizer {
 }
 
 #if canImport(Glibc)
-import Glibc
-@inline(__always) func Foundation_pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
+    import Glibc
+    @inline(__always) func Foundation_pow(_ x: Double, _ y: Double) -> Double { Glibc.pow(x, y) }
 #else
-import Darwin
-@inline(__always) func Foundation_pow(_ x: Double, _ y: Double) -> Double { Darwin.pow(x, y) }
+    import Darwin
+    @inline(__always) func Foundation_pow(_ x: Double, _ y: Double) -> Double { Darwin.pow(x, y) }
 #endif

@@ -14,8 +14,10 @@ public final class ProgressBar {
     /// - Parameters:
     ///   - isTerminal: draw a redrawn bar; by default, whether standard error is a terminal.
     ///   - write: where the text goes; standard error by default.
-    public init(total: Int, label: String, plainInterval: Int = 50, isTerminal: Bool = isatty(2) != 0,
-                write: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
+    public init(
+        total: Int, label: String, plainInterval: Int = 50, isTerminal: Bool = isatty(2) != 0,
+        write: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+    ) {
         self.total = max(1, total)
         self.label = label
         self.isTerminal = isTerminal

@@ -20,11 +20,11 @@ public enum LearningRateSchedule: Sendable, Equatable {
 }
 
 #if canImport(Glibc)
-import Glibc
-private func cosine(_ x: Double) -> Double { Glibc.cos(x) }
+    import Glibc
+    private func cosine(_ x: Double) -> Double { Glibc.cos(x) }
 #else
-import Darwin
-private func cosine(_ x: Double) -> Double { Darwin.cos(x) }
+    import Darwin
+    private func cosine(_ x: Double) -> Double { Darwin.cos(x) }
 #endif
 
 /// Gradient clipping by the global Euclidean norm over every tensor.

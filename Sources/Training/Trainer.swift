@@ -17,8 +17,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var checkpointInterval: Int
     public var seed: UInt64
 
-    public init(steps: Int, batchSize: Int, schedule: LearningRateSchedule, maximumGradientNorm: Double? = 1,
-                validationInterval: Int = 50, checkpointInterval: Int = 100, seed: UInt64 = 0) {
+    public init(
+        steps: Int, batchSize: Int, schedule: LearningRateSchedule, maximumGradientNorm: Double? = 1,
+        validationInterval: Int = 50, checkpointInterval: Int = 100, seed: UInt64 = 0
+    ) {
         self.steps = steps
         self.batchSize = batchSize
         self.schedule = schedule
@@ -70,9 +72,11 @@ public final class Trainer<O: Optimizer> {
     /// Show a progress bar on standard error.
     public var showsProgress = true
 
-    public init(model: Module<Scalar>, optimizer: O, configuration: TrainingConfiguration, exampleCount: Int,
-                checkpoint: TrainingCheckpoint<Scalar>? = nil,
-                batchLoss: @escaping ([Int]) throws -> Variable<Scalar>, validationLoss: (() throws -> Double)? = nil) {
+    public init(
+        model: Module<Scalar>, optimizer: O, configuration: TrainingConfiguration, exampleCount: Int,
+        checkpoint: TrainingCheckpoint<Scalar>? = nil,
+        batchLoss: @escaping ([Int]) throws -> Variable<Scalar>, validationLoss: (() throws -> Double)? = nil
+    ) {
         precondition(exampleCount > 0, "training needs at least one example")
         self.model = model
         self.optimizer = optimizer
@@ -87,8 +91,9 @@ public final class Trainer<O: Optimizer> {
     public func batch(at step: Int) -> [Int] {
         let batchesPerEpoch = (exampleCount + configuration.batchSize - 1) / configuration.batchSize
         let epoch = step / batchesPerEpoch
-        let batches = Batching.indexBatches(count: exampleCount, batchSize: configuration.batchSize, shuffle: true,
-                                            seed: configuration.seed, epoch: epoch)
+        let batches = Batching.indexBatches(
+            count: exampleCount, batchSize: configuration.batchSize, shuffle: true,
+            seed: configuration.seed, epoch: epoch)
         return batches[step % batchesPerEpoch]
     }
 
@@ -135,7 +140,8 @@ public final class Trainer<O: Optimizer> {
             history.append(record)
             onRecord?(record)
             progress?.update(step, status: String(format: "loss %.3f", lossValue))
-            let save = step == configuration.steps || step == end
+            let save =
+                step == configuration.steps || step == end
                 || (configuration.checkpointInterval > 0 && step % configuration.checkpointInterval == 0)
             if save, let checkpoint { try checkpoint.save(model: model, optimizer: optimizer, step: step, history: history) }
         }

@@ -24,8 +24,10 @@ public struct ProximalBregmanConfiguration: Sendable, Equatable {
     public var beta1: Double
     public var beta2: Double
 
-    public init(epsilon: Double? = nil, damping: Double, learningRate: Double? = nil, maximumSteps: Int = 3000, tolerance: Double = 1e-3,
-                batchSize: Int = 1024, beta1: Double = 0.99, beta2: Double = 0.999) {
+    public init(
+        epsilon: Double? = nil, damping: Double, learningRate: Double? = nil, maximumSteps: Int = 3000, tolerance: Double = 1e-3,
+        batchSize: Int = 1024, beta1: Double = 0.99, beta2: Double = 0.999
+    ) {
         self.epsilon = epsilon
         self.damping = damping
         self.learningRate = learningRate
@@ -109,7 +111,8 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
         guard task.trainingExampleCount > 0 else { throw ValidationError("PBRF needs training rows; none were given") }
         let layers = task.model.trackableLayers(matching: patterns)
         guard !layers.isEmpty else {
-            throw ValidationError("no Linear layer matches \(patterns.joined(separator: ",")); layers: \(task.model.trackableLayers().map(\.name).joined(separator: ", "))")
+            throw ValidationError(
+                "no Linear layer matches \(patterns.joined(separator: ",")); layers: \(task.model.trackableLayers().map(\.name).joined(separator: ", "))")
         }
         self.task = task
         self.configuration = configuration
@@ -177,11 +180,13 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
 
     static func dot(_ a: [Tensor<Float>], _ b: [Tensor<Float>]) -> Double {
         zip(a, b).reduce(0) { total, pair in
-            pair.0.withUnsafeBufferPointer { x in pair.1.withUnsafeBufferPointer { y in
-                var s = total
-                for i in x.indices { s += Double(x[i]) * Double(y[i]) }
-                return s
-            } }
+            pair.0.withUnsafeBufferPointer { x in
+                pair.1.withUnsafeBufferPointer { y in
+                    var s = total
+                    for i in x.indices { s += Double(x[i]) * Double(y[i]) }
+                    return s
+                }
+            }
         }
     }
 
@@ -229,7 +234,8 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
                 // A step below float32's resolution of the parameters: larger steps.
                 rate = Swift.min(rate * 2, largest)
             } else if change.isFinite && change <= 0 && Self.norm(next) <= 10 * Self.norm(gradient)
-                        && Self.norm(zip(parameters, anchor).map { $0.value - $1 }) <= reach {
+                && Self.norm(zip(parameters, anchor).map { $0.value - $1 }) <= reach
+            {
                 gradient = next
                 relative = Self.norm(gradient) / initialNorm
                 rate = Swift.min(rate * 1.1, largest)
@@ -240,9 +246,10 @@ public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scala
             }
         }
         let displacement = Self.norm(zip(parameters, anchor).map { $0.value - $1 }) / Swift.max(anchorNorm, .leastNormalMagnitude)
-        return ProximalBregmanSolve(point: point, epsilon: epsilon, steps: steps, relativeGradientNorm: relative,
-                                    relativeDisplacement: displacement, converged: relative <= configuration.tolerance,
-                                    resolved: initialNorm == 0 || displacement >= Self.smallestRelativeDisplacement)
+        return ProximalBregmanSolve(
+            point: point, epsilon: epsilon, steps: steps, relativeGradientNorm: relative,
+            relativeDisplacement: displacement, converged: relative <= configuration.tolerance,
+            resolved: initialNorm == 0 || displacement >= Self.smallestRelativeDisplacement)
     }
 
     /// The PBRF scores of training point `point` on every query, `[queries]`, with its two solves.

@@ -22,8 +22,10 @@ public struct CandidatesRequest {
     /// Threads scoring queries against the index.
     public var threadCount: Int
 
-    public init(inputs: TaskInputs, count: Candidates.Count, terms: TermKind = .tokenIDs, index: URL? = nil, output: URL,
-                threadCount: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    public init(
+        inputs: TaskInputs, count: Candidates.Count, terms: TermKind = .tokenIDs, index: URL? = nil, output: URL,
+        threadCount: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) {
         self.inputs = inputs
         self.count = count
         self.terms = terms
@@ -65,7 +67,8 @@ extension Workflows {
         let started = Date()
         let loaded = try TaskLoader.load(request.inputs)
         guard let task = loaded.task as? LoadedTask.LanguageTask else {
-            throw WorkflowError("\(request.inputs.model.path) is not a language model: candidates are training rows that share terms with a query, which needs token sequences")
+            throw WorkflowError(
+                "\(request.inputs.model.path) is not a language model: candidates are training rows that share terms with a query, which needs token sequences")
         }
         guard task.queryCount > 0 else {
             throw WorkflowError("\(request.inputs.queries ?? "the queries"): no query rows")
@@ -77,11 +80,14 @@ extension Workflows {
         if let url = request.index, FileManager.default.fileExists(atPath: url.path) {
             let (file, fingerprint) = try TermIndex.load(contentsOf: url)
             guard file.termKind == request.terms else {
-                throw WorkflowError("\(url.path): the index is over \(file.termKind), not \(request.terms); give --terms \(file.termKind == .tokenIDs ? "ids" : "words") or another --index file")
+                throw WorkflowError(
+                    "\(url.path): the index is over \(file.termKind), not \(request.terms); give --terms \(file.termKind == .tokenIDs ? "ids" : "words") or another --index file"
+                )
             }
             guard fingerprint == indexFingerprint, file.documentCount == rows else {
-                throw WorkflowError("\(url.path): the index was built over other training rows (\(file.documentCount) of them, fingerprint \(fingerprint)); "
-                    + "these \(rows) rows have \(indexFingerprint). Remove the file to build it again")
+                throw WorkflowError(
+                    "\(url.path): the index was built over other training rows (\(file.documentCount) of them, fingerprint \(fingerprint)); "
+                        + "these \(rows) rows have \(indexFingerprint). Remove the file to build it again")
             }
             index = file
         } else {
@@ -105,8 +111,9 @@ extension Workflows {
         }
         progress?("candidates", task.queryCount, task.queryCount)
         try CandidateFile.write(lists, to: request.output, data: candidateDataFingerprint(task))
-        return CandidatesReport(queryCount: task.queryCount, trainingCount: rows, candidatesPerQuery: request.count.resolved(documentCount: rows),
-                                termCount: index.termCount, postingCount: index.postingCount, builtIndex: built,
-                                seconds: Date().timeIntervalSince(started), candidates: lists)
+        return CandidatesReport(
+            queryCount: task.queryCount, trainingCount: rows, candidatesPerQuery: request.count.resolved(documentCount: rows),
+            termCount: index.termCount, postingCount: index.postingCount, builtIndex: built,
+            seconds: Date().timeIntervalSince(started), candidates: lists)
     }
 }

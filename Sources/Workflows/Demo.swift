@@ -31,8 +31,10 @@ public struct Demo {
     /// Bootstrap samples of the report's power-law fits.
     public var bootstrapRepetitions: Int
 
-    public init(cache: URL, steps: Int = 600, documentsPerLanguage: Int = 1500, top: Int = 2, architecture: String = "gpt2", layers: Int = 2,
-                width: Int = 128, bootstrapRepetitions: Int = 200) {
+    public init(
+        cache: URL, steps: Int = 600, documentsPerLanguage: Int = 1500, top: Int = 2, architecture: String = "gpt2", layers: Int = 2,
+        width: Int = 128, bootstrapRepetitions: Int = 200
+    ) {
         self.cache = cache
         self.steps = steps
         self.documentsPerLanguage = documentsPerLanguage
@@ -75,12 +77,17 @@ public struct Demo {
             step("model: reusing \(model.path)")
         } else {
             step("training a \(architecture) model of \(layers) × \(width) on the fortune corpora (\(steps) steps)")
-            let options = TrainingOptions(steps: steps, batchSize: 32, learningRate: 0.002, validationInterval: 100,
-                                          recorded: ["architecture": architecture, "layers": String(layers), "width": String(width), "heads": "4", "context": "64",
-                                                     "vocab-size": "2048", "batch-size": "32", "learning-rate": "0.002", "corpus": "fortunes"])
-            try Workflows.train(LanguageModelTrainingRequest(output: model, architecture: architecture, corpusLanguages: ["en", "de", "es"],
-                                                             vocabularySize: 2048, layers: layers, width: width, heads: 4, context: 64, training: options),
-                                log: step)
+            let options = TrainingOptions(
+                steps: steps, batchSize: 32, learningRate: 0.002, validationInterval: 100,
+                recorded: [
+                    "architecture": architecture, "layers": String(layers), "width": String(width), "heads": "4", "context": "64",
+                    "vocab-size": "2048", "batch-size": "32", "learning-rate": "0.002", "corpus": "fortunes",
+                ])
+            try Workflows.train(
+                LanguageModelTrainingRequest(
+                    output: model, architecture: architecture, corpusLanguages: ["en", "de", "es"],
+                    vocabularySize: 2048, layers: layers, width: width, heads: 4, context: 64, training: options),
+                log: step)
             try AtomicFile.write(Data(trainedKey.utf8), to: trainedMarker)
         }
 
@@ -92,8 +99,10 @@ public struct Demo {
         try TextDataset.write(documents: documents, to: documentsURL)
         // Translations of one question share a group, which gives the report its cross-lingual grid.
         let queryRows: [[String: JSONValue]] = Self.queries.enumerated().map { q, query in
-            ["prompt": .string(query.prompt), "completion": .string(query.completion), "language": .string(query.language),
-             "group": .string(q < 3 ? "meaning of life" : "query \(q + 1)")]
+            [
+                "prompt": .string(query.prompt), "completion": .string(query.completion), "language": .string(query.language),
+                "group": .string(q < 3 ? "meaning of life" : "query \(q + 1)"),
+            ]
         }
         try JSONLines.write(queryRows, to: queriesURL)
 
@@ -102,31 +111,41 @@ public struct Demo {
         // The model's identity is part of the key: factors of another model are never reused.
         let fitKey = "\(documentsPerLanguage) documents per language, model of \(architecture == "gpt2" ? "" : architecture + " ")\(size)\(steps) steps\n"
         if let text = try? String(contentsOf: fittedMarker, encoding: .utf8), text == fitKey,
-           FileManager.default.fileExists(atPath: factors.appendingPathComponent(InfluenceFactors.fileName).path) {
+            FileManager.default.fileExists(atPath: factors.appendingPathComponent(InfluenceFactors.fileName).path)
+        {
             step("factors: reusing \(factors.path)")
         } else {
             step("fitting EK-FAC factors on the MLP layers over \(documents.count) fortunes")
-            let report = try Workflows.fit(FitRequest(inputs: TaskInputs(model: model, train: documentsURL.path), strategy: EKFACStrategy(),
-                                                      modules: "mlp", batchSize: 16, output: factors), progress: progress)
-            step("fitted \(report.strategy) for \(report.moduleNames.count) modules on \(report.exampleCount) documents in "
-                 + String(format: "%.1f s", report.seconds))
+            let report = try Workflows.fit(
+                FitRequest(
+                    inputs: TaskInputs(model: model, train: documentsURL.path), strategy: EKFACStrategy(),
+                    modules: "mlp", batchSize: 16, output: factors), progress: progress)
+            step(
+                "fitted \(report.strategy) for \(report.moduleNames.count) modules on \(report.exampleCount) documents in "
+                    + String(format: "%.1f s", report.seconds))
             try AtomicFile.write(Data(fitKey.utf8), to: fittedMarker)
         }
 
         // 4. Scores, per module and per token for the report.
         step("scoring \(Self.queries.count) queries against \(documents.count) fortunes")
-        let report = try Workflows.scores(ScoresRequest(inputs: TaskInputs(model: model, train: documentsURL.path, queries: queriesURL.path),
-                                                        source: .fit(factors),
-                                                        configuration: ScoreConfiguration(perModule: true, perToken: true, batchSize: 16), output: scores),
-                                          progress: progress)
+        let report = try Workflows.scores(
+            ScoresRequest(
+                inputs: TaskInputs(model: model, train: documentsURL.path, queries: queriesURL.path),
+                source: .fit(factors),
+                configuration: ScoreConfiguration(perModule: true, perToken: true, batchSize: 16), output: scores),
+            progress: progress)
         step("scored in " + String(format: "%.1f s", report.seconds))
 
         // 5. The report, and a few lines of it here.
         step("writing the report")
         let reportURL = cache.appendingPathComponent("report.html")
-        let written = try Workflows.report(ReportRequest(scores: scores, model: model, train: documentsURL.path, queries: queriesURL.path,
-                                                         output: reportURL, options: ReportOptions(top: 5, bootstrapRepetitions: bootstrapRepetitions,
-                                                                                                   title: "Which fortunes made the model say this?")))
+        let written = try Workflows.report(
+            ReportRequest(
+                scores: scores, model: model, train: documentsURL.path, queries: queriesURL.path,
+                output: reportURL,
+                options: ReportOptions(
+                    top: 5, bootstrapRepetitions: bootstrapRepetitions,
+                    title: "Which fortunes made the model say this?")))
         // Long fortunes are cut into rows; a fortune's influence is the sum over its rows.
         guard let rows = report.run.scores?.pairwise, let chunks = report.documents else { preconditionFailure("the demo keeps every pair") }
         let matrix = report.documentScores ?? Workflows.documentTotals(rows, chunks)
@@ -141,13 +160,15 @@ public struct Demo {
                 print(String(format: "   + %9.1f  [%@] %@", row[i], documents[i].language, shown))
             }
             if let e = written.exponents[q] {
-                print(String(format: "   tail: power law α = %.2f ± %.2f", e.alpha, e.standardError) + (e.pValue.map { String(format: " (p = %.2f)", $0) } ?? ""))
+                print(
+                    String(format: "   tail: power law α = %.2f ± %.2f", e.alpha, e.standardError) + (e.pValue.map { String(format: " (p = %.2f)", $0) } ?? ""))
             }
         }
         print("")
         print("report: \(reportURL.path)")
         print(String(format: "demo finished in %.1f s; everything is kept in %@ (delete it to start over)", Date().timeIntervalSince(started), cache.path))
-        return Outcome(model: model, documentsFile: documentsURL, queriesFile: queriesURL, scores: scores, report: reportURL, documents: documents,
-                       documentScores: matrix, summary: written)
+        return Outcome(
+            model: model, documentsFile: documentsURL, queriesFile: queriesURL, scores: scores, report: reportURL, documents: documents,
+            documentScores: matrix, summary: written)
     }
 }

@@ -15,8 +15,10 @@ public struct FitRequest {
     public var accumulatesInDouble: Bool
     public var output: URL
 
-    public init(inputs: TaskInputs, strategy: any CurvatureStrategy, modules: String? = nil, labels: LabelSource = .sampled, batchSize: Int = 8,
-                seed: UInt64 = 0, accumulatesInDouble: Bool = false, output: URL) {
+    public init(
+        inputs: TaskInputs, strategy: any CurvatureStrategy, modules: String? = nil, labels: LabelSource = .sampled, batchSize: Int = 8,
+        seed: UInt64 = 0, accumulatesInDouble: Bool = false, output: URL
+    ) {
         self.inputs = inputs
         self.strategy = strategy
         self.modules = modules
@@ -45,7 +47,8 @@ extension Workflows {
     ///   the model and data and of fitting (``InfluenceError``), naming what is wrong.
     public static func fit(_ request: FitRequest, progress: ((String, Int, Int) -> Void)? = nil) throws -> FitReport {
         guard type(of: request.strategy).savesFit else {
-            throw WorkflowError("the \(type(of: request.strategy).name) strategy saves no fit; run `influence scores --strategy \(type(of: request.strategy).name)`")
+            throw WorkflowError(
+                "the \(type(of: request.strategy).name) strategy saves no fit; run `influence scores --strategy \(type(of: request.strategy).name)`")
         }
         let loaded = try TaskLoader.load(request.inputs)
         switch loaded.task {
@@ -56,23 +59,26 @@ extension Workflows {
     }
 
     static func fit<Task: InfluenceTask>(_ task: Task, _ request: FitRequest, progress: ((String, Int, Int) -> Void)?) throws -> FitReport
-        where Task.Scalar == Float {
+    where Task.Scalar == Float {
         let rows = min(task.trainingExampleCount, request.inputs.maximumExamples ?? Int.max)
         guard rows > 0 else { throw WorkflowError("\(request.inputs.train) gives no training rows to fit on") }
         if task.trainingTokens(0) != nil, !(0..<rows).contains(where: { (task.trainingTokens($0)?.count ?? 0) >= 2 }) {
             // Each row predicts every token after its first: with none, every sum is zero and the factors are empty.
-            throw WorkflowError("none of the \(rows) training rows of \(request.inputs.train) has a token to predict (a row needs at least 2 tokens); the fit would be empty")
+            throw WorkflowError(
+                "none of the \(rows) training rows of \(request.inputs.train) has a token to predict (a row needs at least 2 tokens); the fit would be empty")
         }
-        let context = CurvatureContext(task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: request.labels,
-                                       batchSize: request.batchSize, maximumExamples: request.inputs.maximumExamples, seed: request.seed,
-                                       accumulatesInDouble: request.accumulatesInDouble, partialDirectory: request.output, progress: progress)
+        let context = CurvatureContext(
+            task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: request.labels,
+            batchSize: request.batchSize, maximumExamples: request.inputs.maximumExamples, seed: request.seed,
+            accumulatesInDouble: request.accumulatesInDouble, partialDirectory: request.output, progress: progress)
         let started = Date()
         let fitted = try request.strategy.fit(context.erased())
         try fitted.save(to: request.output)
         let factors = fitted as? InfluenceFactors
-        return FitReport(strategy: fitted.strategyDescription, moduleNames: fitted.blockNames, exampleCount: factors?.exampleCount ?? task.trainingExampleCount,
-                         tokenCount: factors?.tokenCount ?? 0, seconds: Date().timeIntervalSince(started),
-                         file: request.output.appendingPathComponent(InfluenceFactors.fileName))
+        return FitReport(
+            strategy: fitted.strategyDescription, moduleNames: fitted.blockNames, exampleCount: factors?.exampleCount ?? task.trainingExampleCount,
+            tokenCount: factors?.tokenCount ?? 0, seconds: Date().timeIntervalSince(started),
+            file: request.output.appendingPathComponent(InfluenceFactors.fileName))
     }
 }
 

@@ -30,9 +30,10 @@ extension Workflows {
                 throw WorkflowError("\(inputs.model.path) is an MLP regressor; loss takes classifiers and language models")
             }
             let network = classifier.forward
-            let (rows, _) = try TaskLoader.labeledRows(inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples,
-                                                       inputShape: classifier.inputShape, classCount: classifier.classCount,
-                                                       classNames: classifier.classNames)
+            let (rows, _) = try TaskLoader.labeledRows(
+                inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples,
+                inputShape: classifier.inputShape, classCount: classifier.classCount,
+                classNames: classifier.classNames)
             for start in stride(from: 0, to: rows.count, by: batchSize) {
                 let indices = Array(start..<Swift.min(rows.count, start + batchSize))
                 let (x, y) = rows.batch(indices)
@@ -42,8 +43,10 @@ extension Workflows {
         }
     }
 
-    static func sequenceLosses(_ model: AnyCausalLanguageModel<Float>, _ loaded: LoadedModel<Float>, _ inputs: TaskInputs, batchSize: Int,
-                               _ body: (RowLoss) throws -> Void) throws {
+    static func sequenceLosses(
+        _ model: AnyCausalLanguageModel<Float>, _ loaded: LoadedModel<Float>, _ inputs: TaskInputs, batchSize: Int,
+        _ body: (RowLoss) throws -> Void
+    ) throws {
         var dataset = try TextDataset.load(jsonLines: URL(fileURLWithPath: inputs.train), tokenizer: loaded.tokenizer, vocabularySize: model.vocabularySize)
         if let limit = inputs.maximumExamples, dataset.count > limit { dataset = TextDataset(sequences: Array(dataset.sequences.prefix(limit))) }
         // A document longer than the context is cut into chunks, each target predicted once; its

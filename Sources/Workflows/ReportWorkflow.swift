@@ -22,8 +22,10 @@ public struct ReportRequest {
     public var output: URL
     public var options: ReportOptions
 
-    public init(scores: URL, model: URL? = nil, train: String, queries: String, labelColumn: String = "label", maximumExamples: Int? = nil,
-                maximumQueries: Int? = nil, output: URL, options: ReportOptions = ReportOptions()) {
+    public init(
+        scores: URL, model: URL? = nil, train: String, queries: String, labelColumn: String = "label", maximumExamples: Int? = nil,
+        maximumQueries: Int? = nil, output: URL, options: ReportOptions = ReportOptions()
+    ) {
         self.scores = scores
         self.model = model
         self.train = train
@@ -69,9 +71,10 @@ extension Workflows {
         step("analysing \(q) queries over \(documentCount) documents")
         let report = Report(materials.input, options: request.options)
         try report.write(html: request.output, json: request.jsonOutput)
-        return ReportSummary(html: request.output, json: request.jsonOutput, queries: q, documents: documentCount,
-                             exponents: report.analyses.map { a in a.tail.fit.map { ($0.alpha, $0.standardError, a.tail.pValue) } },
-                             seconds: Date().timeIntervalSince(started))
+        return ReportSummary(
+            html: request.output, json: request.jsonOutput, queries: q, documents: documentCount,
+            exponents: report.analyses.map { a in a.tail.fit.map { ($0.alpha, $0.standardError, a.tail.pValue) } },
+            seconds: Date().timeIntervalSince(started))
     }
 
     /// The report's input from the scores of `request.scores` and their data (see ``report(_:step:)``).
@@ -81,7 +84,8 @@ extension Workflows {
         guard FileManager.default.fileExists(atPath: pairwiseURL.path) else {
             for (name, option) in [("top_scores.safetensors", "--top-k"), ("candidate_scores.safetensors", "--candidates")]
             where FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path) {
-                throw WorkflowError("\(directory.path) holds \(name) (scores run with \(option)); a report needs every pair: run `influence scores` without \(option)")
+                throw WorkflowError(
+                    "\(directory.path) holds \(name) (scores run with \(option)); a report needs every pair: run `influence scores` without \(option)")
             }
             throw WorkflowError("\(directory.path) holds no pairwise_scores.safetensors; run `influence scores --out \(directory.path)` first")
         }
@@ -97,9 +101,10 @@ extension Workflows {
         guard let model = request.model ?? record["model"]?.stringValue.map({ URL(fileURLWithPath: $0) }) else {
             throw WorkflowError("give --model DIR: \(recordURL.path) does not name the model the scores were computed with")
         }
-        let inputs = TaskInputs(model: model, train: request.train, queries: request.queries, labelColumn: request.labelColumn,
-                                maximumExamples: request.maximumExamples ?? record["max_examples"]?.intValue,
-                                maximumQueries: request.maximumQueries ?? record["max_queries"]?.intValue)
+        let inputs = TaskInputs(
+            model: model, train: request.train, queries: request.queries, labelColumn: request.labelColumn,
+            maximumExamples: request.maximumExamples ?? record["max_examples"]?.intValue,
+            maximumQueries: request.maximumQueries ?? record["max_queries"]?.intValue)
         step("loading the model and data")
         let loaded = try TaskLoader.load(inputs)
         let task = loaded.task
@@ -107,17 +112,21 @@ extension Workflows {
         let pairwise: Tensor<Float> = try file.tensor(named: "all_modules")
         let (q, n) = (task.queryCount, task.trainingExampleCount)
         guard pairwise.shape == [q, n] else {
-            throw WorkflowError("\(pairwiseURL.path) holds scores of \(pairwise.shape.map(String.init).joined(separator: " × ")) (queries × training rows); "
-                                + "\(request.queries) and \(request.train) give \(q) queries and \(n) training rows: the scores and the data do not belong together")
+            throw WorkflowError(
+                "\(pairwiseURL.path) holds scores of \(pairwise.shape.map(String.init).joined(separator: " × ")) (queries × training rows); "
+                    + "\(request.queries) and \(request.train) give \(q) queries and \(n) training rows: the scores and the data do not belong together")
         }
         if let recorded = record["data"]?.stringValue, recorded != candidateDataFingerprint(task) {
-            throw WorkflowError("the scores in \(directory.path) were computed on other rows than \(request.train) and \(request.queries) (the data fingerprints differ)")
+            throw WorkflowError(
+                "the scores in \(directory.path) were computed on other rows than \(request.train) and \(request.queries) (the data fingerprints differ)")
         }
         if let recorded = record["model_fingerprint"]?.stringValue, recorded != ModelFingerprint.of(task.model) {
             throw WorkflowError("the scores in \(directory.path) were computed with another model than \(model.path) (the weights' fingerprints differ)")
         }
         if let bad = pairwise.scalars.firstIndex(where: { !$0.isFinite }) {
-            throw WorkflowError("\(pairwiseURL.path): the score of query \(bad / Swift.max(1, n)) and training row \(bad % Swift.max(1, n)) is \(pairwise.scalars[bad]); a report needs finite scores")
+            throw WorkflowError(
+                "\(pairwiseURL.path): the score of query \(bad / Swift.max(1, n)) and training row \(bad % Swift.max(1, n)) is \(pairwise.scalars[bad]); a report needs finite scores"
+            )
         }
 
         // Per document: the sums over rows (an MLP's rows are its documents).
@@ -177,11 +186,17 @@ extension Workflows {
     }
 
     /// The run's facts as the report lists them.
-    static func facts(record: [String: JSONValue], metadata: [String: String], model: URL, request: ReportRequest, loaded: LoadedTask,
-                      directory: URL) -> [(name: String, value: String)] {
+    static func facts(
+        record: [String: JSONValue], metadata: [String: String], model: URL, request: ReportRequest, loaded: LoadedTask,
+        directory: URL
+    ) -> [(name: String, value: String)] {
         var facts: [(name: String, value: String)] = []
         facts.append(("model", "\(model.path) (\(loaded.model.modelType))"))
-        facts.append(("training data", request.train + (loaded.documents.map { ", \($0.documentCount) documents in \($0.sequences.count) rows of at most \($0.length) tokens" } ?? "")))
+        facts.append(
+            (
+                "training data",
+                request.train + (loaded.documents.map { ", \($0.documentCount) documents in \($0.sequences.count) rows of at most \($0.length) tokens" } ?? "")
+            ))
         facts.append(("queries", request.queries))
         facts.append(("strategy", record["strategy_label"]?.stringValue ?? metadata["strategy"] ?? "not recorded"))
         if let fisher = record["fisher"]?.stringValue {
@@ -196,7 +211,11 @@ extension Workflows {
         }
         facts.append(("damping λ", damping))
         facts.append(("sign", "positive: the document supports the query (lowers its loss)"))
-        facts.append(("sums", "a document's influence is the sum over its rows (chunks of the context length), their tokens and the tracked modules; nothing is normalised"))
+        facts.append(
+            (
+                "sums",
+                "a document's influence is the sum over its rows (chunks of the context length), their tokens and the tracked modules; nothing is normalised"
+            ))
         if let started = record["started"]?.stringValue, let finished = record["finished"]?.stringValue {
             let seconds = record["seconds"]?.doubleValue.map { String(format: " (%.1f s)", $0) } ?? ""
             facts.append(("scores computed", "\(started) – \(finished)\(seconds), in \(directory.path)"))

@@ -13,8 +13,10 @@ import Foundation
 /// together.
 enum RunManifest {
     /// Every file a scoring run may write besides `run.json`.
-    static let scoreOutputs = ["pairwise_scores.safetensors", "self_scores.safetensors", "top_scores.safetensors",
-                               "candidate_scores.safetensors", "documents.jsonl", "document_scores.safetensors", "summary.json"]
+    static let scoreOutputs = [
+        "pairwise_scores.safetensors", "self_scores.safetensors", "top_scores.safetensors",
+        "candidate_scores.safetensors", "documents.jsonl", "document_scores.safetensors", "summary.json",
+    ]
 
     /// Removes the manifest, then the outputs of an earlier run (see the type's description).
     static func clear(_ directory: URL, manifest: String, outputs: [String]) throws {
@@ -28,8 +30,10 @@ enum RunManifest {
 
     /// What identifies a written file: its size, inode and modification time in nanoseconds.
     static func identity(_ status: stat) -> JSONValue {
-        .object(["bytes": .number(Double(status.st_size)), "inode": .string(String(status.st_ino)),
-                 "modified_ns": .string(String(Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec)))])
+        .object([
+            "bytes": .number(Double(status.st_size)), "inode": .string(String(status.st_ino)),
+            "modified_ns": .string(String(Int64(status.st_mtim.tv_sec) * 1_000_000_000 + Int64(status.st_mtim.tv_nsec))),
+        ])
     }
 
     /// The `files` entry of a manifest: each of `outputs` present in `directory`, with its identity.
@@ -61,10 +65,13 @@ enum RunManifest {
                 throw WorkflowError("\(path), which \(manifest.lastPathComponent) lists, is missing; \(rerun)")
             }
             guard Int(status.st_size) == bytes else {
-                throw WorkflowError("\(path) is \(status.st_size) bytes but \(manifest.lastPathComponent) records \(bytes): it was written by another run; \(rerun)")
+                throw WorkflowError(
+                    "\(path) is \(status.st_size) bytes but \(manifest.lastPathComponent) records \(bytes): it was written by another run; \(rerun)")
             }
             guard identity(status) == recorded else {
-                throw WorkflowError("\(path) is not the file \(manifest.lastPathComponent) records (another inode or modification time): it was written by another run; \(rerun)")
+                throw WorkflowError(
+                    "\(path) is not the file \(manifest.lastPathComponent) records (another inode or modification time): it was written by another run; \(rerun)"
+                )
             }
         }
     }

@@ -35,8 +35,10 @@ public struct ScoresRequest {
     public var candidates: URL?
     public var output: URL
 
-    public init(inputs: TaskInputs, source: Source, modules: String? = nil, curvature: CurvatureKind = .ggn, curvatureBatchSize: Int? = nil,
-                checkpoints: URL? = nil, labels: LabelSource = .sampled, configuration: ScoreConfiguration, candidates: URL? = nil, output: URL) {
+    public init(
+        inputs: TaskInputs, source: Source, modules: String? = nil, curvature: CurvatureKind = .ggn, curvatureBatchSize: Int? = nil,
+        checkpoints: URL? = nil, labels: LabelSource = .sampled, configuration: ScoreConfiguration, candidates: URL? = nil, output: URL
+    ) {
         self.inputs = inputs
         self.source = source
         self.modules = modules
@@ -71,24 +73,28 @@ extension Workflows {
     /// An interrupted run resumes from the partial results it keeps in the output directory.
     public static func scores(_ request: ScoresRequest, progress: ((String, Int, Int) -> Void)? = nil) throws -> ScoresReport {
         let loaded = try TaskLoader.load(request.inputs)
-        switch loaded.task {   // the concrete types, so that the engine runs specialised (see LoadedTask.LanguageTask)
+        switch loaded.task {  // the concrete types, so that the engine runs specialised (see LoadedTask.LanguageTask)
         case let task as LoadedTask.LanguageTask: return try scores(task, loaded, request, progress: progress)
         case let task as ClassificationTask<Float>: return try scores(task, loaded, request, progress: progress)
         default: return try scores(loaded.task, loaded, request, progress: progress)
         }
     }
 
-    static func scores<Task: InfluenceTask>(_ task: Task, _ loaded: LoadedTask, _ request: ScoresRequest,
-                                            progress: ((String, Int, Int) -> Void)?) throws -> ScoresReport where Task.Scalar == Float {
+    static func scores<Task: InfluenceTask>(
+        _ task: Task, _ loaded: LoadedTask, _ request: ScoresRequest,
+        progress: ((String, Int, Int) -> Void)?
+    ) throws -> ScoresReport where Task.Scalar == Float {
         var request = request
         if let url = request.candidates {
-            let lists = try CandidateFile.read(contentsOf: url, documentCount: task.trainingExampleCount, queryCount: task.queryCount,
-                                               data: candidateDataFingerprint(task))
+            let lists = try CandidateFile.read(
+                contentsOf: url, documentCount: task.trainingExampleCount, queryCount: task.queryCount,
+                data: candidateDataFingerprint(task))
             request.configuration.selection = .candidates(lists.map(\.documents))
         }
         let allParameters = request.modules?.split(separator: ",").contains("all") == true
-        var context = CurvatureContext(task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: request.labels,
-                                       batchSize: request.configuration.batchSize, progress: progress)
+        var context = CurvatureContext(
+            task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: request.labels,
+            batchSize: request.configuration.batchSize, progress: progress)
         context.curvature = request.curvature
         // Sequences are long and feature rows short: 16 sequences or 1,024 rows per curvature product.
         let isSequenceTask = task.trainingExampleCount > 0 && task.trainingTokens(0) != nil
@@ -111,20 +117,24 @@ extension Workflows {
             computer.progress = progress
             let output = try computer.computeResult(partialDirectory: request.output)
             statistics = computer.queryStatistics
-            run = ScoringRun(output: output, strategy: computer.strategyName, moduleNames: computer.moduleNames, dampings: computer.dampings,
-                             warnings: computer.warnings)
+            run = ScoringRun(
+                output: output, strategy: computer.strategyName, moduleNames: computer.moduleNames, dampings: computer.dampings,
+                warnings: computer.warnings)
             label = fitted.strategyDescription
         case let .strategy(base, layerwise):
             let type = type(of: base)
             if base is any FactorCurvatureStrategy { fisher = request.labels.rawValue }
             if allParameters && !type.coversEveryParameter {
-                throw WorkflowError("--modules all is offered with strategies that cover every parameter (\(CurvatureStrategies.all.filter { $0.coversEveryParameter }.map { $0.name }.joined(separator: ", ")))")
+                throw WorkflowError(
+                    "--modules all is offered with strategies that cover every parameter (\(CurvatureStrategies.all.filter { $0.coversEveryParameter }.map { $0.name }.joined(separator: ", ")))"
+                )
             }
             context.allParameters = allParameters
             if let directory = request.checkpoints {
                 let index = try CheckpointIndex(directory: directory)
                 guard !index.entries.isEmpty else {
-                    throw WorkflowError("\(directory.appendingPathComponent(CheckpointIndex.fileName).path) is missing or lists no checkpoint; train with --save-every N")
+                    throw WorkflowError(
+                        "\(directory.appendingPathComponent(CheckpointIndex.fileName).path) is missing or lists no checkpoint; train with --save-every N")
                 }
                 context.checkpoints = try index.entries.map { entry in
                     var inputs = request.inputs
@@ -142,21 +152,25 @@ extension Workflows {
                 label = "TracIn over \(context.checkpoints.count) checkpoints"
             }
         }
-        let metadata = ["strategy": run.strategy, "damping": request.configuration.damping.description,
-                        "modules": run.moduleNames.joined(separator: ","), "sign": "positive supports the query"]
+        let metadata = [
+            "strategy": run.strategy, "damping": request.configuration.damping.description,
+            "modules": run.moduleNames.joined(separator: ","), "sign": "positive supports the query",
+        ]
         try RunManifest.clear(request.output, manifest: runRecordName, outputs: RunManifest.scoreOutputs)
         try run.output.save(to: request.output, metadata: metadata)
         var documentScores: Tensor<Float>? = nil
         if let documents = loaded.documents, documents.splitsDocuments || documents.documentIDs.enumerated().contains(where: { $1 != String($0) }) {
             documentScores = try writeDocuments(documents, run.output, to: request.output, metadata: metadata)
         }
-        let summary = run.output.summary(trainTexts: loaded.trainTexts, queryTexts: loaded.queryTexts, moduleNames: run.moduleNames,
-                                         dampings: run.dampings)
+        let summary = run.output.summary(
+            trainTexts: loaded.trainTexts, queryTexts: loaded.queryTexts, moduleNames: run.moduleNames,
+            dampings: run.dampings)
         try AtomicFile.write(Data(try summary.serialized().utf8), to: request.output.appendingPathComponent("summary.json"))
         try writeRunRecord(request, task: task, loaded: loaded, run: run, label: label, fisher: fisher, started: started)
-        return ScoresReport(run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,
-                            seconds: Date().timeIntervalSince(started), documents: loaded.documents, documentScores: documentScores,
-                            queryStatistics: statistics)
+        return ScoresReport(
+            run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,
+            seconds: Date().timeIntervalSince(started), documents: loaded.documents, documentScores: documentScores,
+            queryStatistics: statistics)
     }
 
     /// The file of a scoring run's facts, beside its scores: what was scored, how and when.
@@ -165,8 +179,10 @@ extension Workflows {
     /// Writes `run.json`: the model and data paths, limits, strategy, Fisher labels, damping,
     /// modules, options, the data fingerprint (which `report` checks), the start and end times,
     /// and last the manifest of the run's files with their sizes (``RunManifest``).
-    static func writeRunRecord<Task: InfluenceTask>(_ request: ScoresRequest, task: Task, loaded: LoadedTask, run: ScoringRun, label: String,
-                                                    fisher: String?, started: Date) throws where Task.Scalar == Float {
+    static func writeRunRecord<Task: InfluenceTask>(
+        _ request: ScoresRequest, task: Task, loaded: LoadedTask, run: ScoringRun, label: String,
+        fisher: String?, started: Date
+    ) throws where Task.Scalar == Float {
         let finished = Date()
         let iso = ISO8601DateFormatter()
         let c = request.configuration
@@ -201,17 +217,23 @@ extension Workflows {
     /// `documents.jsonl` (each document's id and rows) and, with dense scores,
     /// `document_scores.safetensors`: `all_modules` `[queries, documents]`, the sum over each
     /// document's rows. Returns the document scores.
-    static func writeDocuments(_ documents: DocumentChunks, _ output: ScoringResult, to directory: URL,
-                               metadata: [String: String]) throws -> Tensor<Float>? {
+    static func writeDocuments(
+        _ documents: DocumentChunks, _ output: ScoringResult, to directory: URL,
+        metadata: [String: String]
+    ) throws -> Tensor<Float>? {
         let rows: [[String: JSONValue]] = documents.documentIDs.indices.map { d in
-            ["id": .string(documents.documentIDs[d]), "rows": [.number(Double(documents.rowRanges[d].lowerBound)), .number(Double(documents.rowRanges[d].upperBound))]]
+            [
+                "id": .string(documents.documentIDs[d]),
+                "rows": [.number(Double(documents.rowRanges[d].lowerBound)), .number(Double(documents.rowRanges[d].upperBound))],
+            ]
         }
         try JSONLines.write(rows, to: directory.appendingPathComponent("documents.jsonl"))
         guard case let .dense(scores) = output else { return nil }
         let totals = documentTotals(scores.pairwise, documents)
-        try SafeTensorsFile.write([("all_modules", .float32(totals))],
-                                  metadata: metadata.merging(["chunk_length": String(documents.length), "chunk_stride": String(documents.stride)]) { a, _ in a },
-                                  to: directory.appendingPathComponent("document_scores.safetensors"))
+        try SafeTensorsFile.write(
+            [("all_modules", .float32(totals))],
+            metadata: metadata.merging(["chunk_length": String(documents.length), "chunk_stride": String(documents.stride)]) { a, _ in a },
+            to: directory.appendingPathComponent("document_scores.safetensors"))
         return totals
     }
 

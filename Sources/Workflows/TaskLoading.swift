@@ -22,8 +22,10 @@ public struct TaskInputs: Sendable {
     /// Keep the first this many queries.
     public var maximumQueries: Int?
 
-    public init(model: URL, train: String, queries: String? = nil, labelColumn: String = "label", maximumExamples: Int? = nil,
-                maximumQueries: Int? = nil) {
+    public init(
+        model: URL, train: String, queries: String? = nil, labelColumn: String = "label", maximumExamples: Int? = nil,
+        maximumQueries: Int? = nil
+    ) {
         self.model = model
         self.train = train
         self.queries = queries
@@ -83,12 +85,14 @@ public enum TaskLoader {
     }
 
     static func languageModelingTask<Model: CausalLanguageModel>(_ model: Model, _ loaded: LoadedModel<Float>, _ inputs: TaskInputs) throws
-        -> LoadedTask where Model.Scalar == Float {
+        -> LoadedTask where Model.Scalar == Float
+    {
         let tokenizer = loaded.tokenizer
         var training = try TextDataset.load(jsonLines: URL(fileURLWithPath: inputs.train), tokenizer: tokenizer, vocabularySize: model.vocabularySize)
         if let limit = inputs.maximumExamples, training.count > limit {
-            training = TextDataset(sequences: Array(training.sequences.prefix(limit)), texts: Array(training.texts.prefix(limit)),
-                                   metadata: Array(training.metadata.prefix(limit)))
+            training = TextDataset(
+                sequences: Array(training.sequences.prefix(limit)), texts: Array(training.texts.prefix(limit)),
+                metadata: Array(training.metadata.prefix(limit)))
         }
         // Documents longer than the context become several rows (DocumentChunks).
         let ids = training.metadata.enumerated().map { $1["id"] ?? String($0) }
@@ -100,18 +104,23 @@ public enum TaskLoader {
         }
         var queries = QueryDataset()
         if let path = inputs.queries {
-            queries = try QueryDataset.load(jsonLines: URL(fileURLWithPath: path), tokenizer: tokenizer, contextLength: model.contextLength,
-                                            vocabularySize: model.vocabularySize)
+            queries = try QueryDataset.load(
+                jsonLines: URL(fileURLWithPath: path), tokenizer: tokenizer, contextLength: model.contextLength,
+                vocabularySize: model.vocabularySize)
         }
         if let limit = inputs.maximumQueries, queries.count > limit { queries = queries.prefix(limit) }
-        let task = LanguageModelingTask(model: model, training: documents.sequences, queries: queries.sequences,
-                                        queryPromptLengths: queries.promptLengths)
-        return LoadedTask(task: task, model: loaded, trainTexts: rowTexts, queryTexts: queries.texts, documents: documents,
-                          documentMetadata: training.metadata, documentTexts: training.texts, queryRows: queries)
+        let task = LanguageModelingTask(
+            model: model, training: documents.sequences, queries: queries.sequences,
+            queryPromptLengths: queries.promptLengths)
+        return LoadedTask(
+            task: task, model: loaded, trainTexts: rowTexts, queryTexts: queries.texts, documents: documents,
+            documentMetadata: training.metadata, documentTexts: training.texts, queryRows: queries)
     }
 
-    static func classificationTask(_ network: MultilayerPerceptron<Float>, _ configuration: MLPConfiguration, _ loaded: LoadedModel<Float>,
-                                   _ inputs: TaskInputs) throws -> LoadedTask {
+    static func classificationTask(
+        _ network: MultilayerPerceptron<Float>, _ configuration: MLPConfiguration, _ loaded: LoadedModel<Float>,
+        _ inputs: TaskInputs
+    ) throws -> LoadedTask {
         if configuration.task == "regression" { return try regressionTask(network, configuration, loaded, inputs) }
         guard configuration.task == "classification" else {
             throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); influence takes classifiers, regressors and language models")
@@ -122,23 +131,28 @@ public enum TaskLoader {
     /// A classifier of any family (an MLP, a CNN) with labeled rows: a CSV file or FashionMNIST.
     static func classificationTask(_ classifier: FeatureClassifier<Float>, _ loaded: LoadedModel<Float>, _ inputs: TaskInputs) throws -> LoadedTask {
         let (count, classes) = (classifier.inputCount, classifier.classCount)
-        let training = try labeledRows(inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples, inputShape: classifier.inputShape,
-                                       classCount: classes, classNames: classifier.classNames)
+        let training = try labeledRows(
+            inputs.train, labelColumn: inputs.labelColumn, limit: inputs.maximumExamples, inputShape: classifier.inputShape,
+            classCount: classes, classNames: classifier.classNames)
         var query: (rows: LabeledDataset, texts: [String])? = nil
         if let queries = inputs.queries {
-            query = try labeledRows(queries, labelColumn: inputs.labelColumn, limit: inputs.maximumQueries, inputShape: classifier.inputShape,
-                                    classCount: classes, classNames: classifier.classNames)
+            query = try labeledRows(
+                queries, labelColumn: inputs.labelColumn, limit: inputs.maximumQueries, inputShape: classifier.inputShape,
+                classCount: classes, classNames: classifier.classNames)
         }
-        let task = ClassificationTask(network: classifier.module, forward: classifier.forward, trainingFeatures: training.rows.features,
-                                      trainingLabels: training.rows.labels,
-                                      queryFeatures: query?.rows.features ?? Tensor<Float>.zeros(shape: [0, count]), queryLabels: query?.rows.labels ?? [])
+        let task = ClassificationTask(
+            network: classifier.module, forward: classifier.forward, trainingFeatures: training.rows.features,
+            trainingLabels: training.rows.labels,
+            queryFeatures: query?.rows.features ?? Tensor<Float>.zeros(shape: [0, count]), queryLabels: query?.rows.labels ?? [])
         return LoadedTask(task: task, model: loaded, trainTexts: training.texts, queryTexts: query?.texts ?? [], documentTexts: training.texts)
     }
 
     /// An MLP regressor with CSV data: the target columns its config.json names (else
     /// `--label-column`), every other column a feature.
-    static func regressionTask(_ network: MultilayerPerceptron<Float>, _ configuration: MLPConfiguration, _ loaded: LoadedModel<Float>,
-                               _ inputs: TaskInputs) throws -> LoadedTask {
+    static func regressionTask(
+        _ network: MultilayerPerceptron<Float>, _ configuration: MLPConfiguration, _ loaded: LoadedModel<Float>,
+        _ inputs: TaskInputs
+    ) throws -> LoadedTask {
         let targets = configuration.targetColumns ?? [inputs.labelColumn]
         func rows(_ specification: String, limit: Int?) throws -> RegressionDataset {
             let url = URL(fileURLWithPath: specification)
@@ -149,15 +163,18 @@ public enum TaskLoader {
             if let limit { data = data.prefix(limit) }
             guard data.count > 0 else { throw WorkflowError("\(url.path) holds no rows") }
             guard data.features.shape[1] == network.inputCount else {
-                throw WorkflowError("\(url.path) has \(data.features.shape[1]) feature columns besides \(targets.joined(separator: ", ")); the model takes \(network.inputCount) inputs")
+                throw WorkflowError(
+                    "\(url.path) has \(data.features.shape[1]) feature columns besides \(targets.joined(separator: ", ")); the model takes \(network.inputCount) inputs"
+                )
             }
             return data
         }
         let training = try rows(inputs.train, limit: inputs.maximumExamples)
         let query = try inputs.queries.map { try rows($0, limit: inputs.maximumQueries) }
-        let task = RegressionTask(model: network, trainingFeatures: training.features, trainingTargets: training.targets,
-                                  queryFeatures: query?.features ?? Tensor<Float>.zeros(shape: [0, network.inputCount]),
-                                  queryTargets: query?.targets ?? Tensor<Float>.zeros(shape: [0, network.outputCount]))
+        let task = RegressionTask(
+            model: network, trainingFeatures: training.features, trainingTargets: training.targets,
+            queryFeatures: query?.features ?? Tensor<Float>.zeros(shape: [0, network.inputCount]),
+            queryTargets: query?.targets ?? Tensor<Float>.zeros(shape: [0, network.outputCount]))
         let describe: (RegressionDataset) -> [String] = { d in
             (0..<d.count).map { i in "target " + (0..<d.targets.shape[1]).map { String(format: "%.4g", Double(d.targets[i, $0])) }.joined(separator: ", ") }
         }
@@ -171,15 +188,19 @@ public enum TaskLoader {
     ///
     /// - Throws: ``WorkflowError`` naming the source when it does not exist, holds no rows, has
     ///   another number of features than the model's inputs, or a label the model has no class for.
-    public static func labeledRows(_ specification: String, labelColumn: String, limit: Int?, inputCount: Int, classCount: Int,
-                                   classNames: [String]? = nil) throws -> (rows: LabeledDataset, texts: [String]) {
+    public static func labeledRows(
+        _ specification: String, labelColumn: String, limit: Int?, inputCount: Int, classCount: Int,
+        classNames: [String]? = nil
+    ) throws -> (rows: LabeledDataset, texts: [String]) {
         try labeledRows(specification, labelColumn: labelColumn, limit: limit, inputShape: [inputCount], classCount: classCount, classNames: classNames)
     }
 
     /// Labeled rows for a model whose examples have `inputShape` (`[features]`, or `[channels,
     /// height, width]` for an image model, whose rows are images flattened in that order).
-    public static func labeledRows(_ specification: String, labelColumn: String, limit: Int?, inputShape: [Int], classCount: Int,
-                                   classNames: [String]? = nil) throws -> (rows: LabeledDataset, texts: [String]) {
+    public static func labeledRows(
+        _ specification: String, labelColumn: String, limit: Int?, inputShape: [Int], classCount: Int,
+        classNames: [String]? = nil
+    ) throws -> (rows: LabeledDataset, texts: [String]) {
         let inputCount = inputShape.reduce(1, *)
         var rows: LabeledDataset
         var names: [String]? = nil
@@ -203,9 +224,10 @@ public enum TaskLoader {
         guard rows.featureCount == inputCount else {
             if inputShape.count == 3 {
                 let shape = inputShape.map(String.init).joined(separator: "×")
-                throw WorkflowError("\(source) has \(rows.featureCount) values per row, which are not images of \(shape) "
-                                    + "(\(inputCount) values) as the model's first layer takes them"
-                                    + (source.hasPrefix("fashion-mnist") ? " (FashionMNIST images are 1×28×28)" : ""))
+                throw WorkflowError(
+                    "\(source) has \(rows.featureCount) values per row, which are not images of \(shape) "
+                        + "(\(inputCount) values) as the model's first layer takes them"
+                        + (source.hasPrefix("fashion-mnist") ? " (FashionMNIST images are 1×28×28)" : ""))
             }
             throw WorkflowError("\(source) has \(rows.featureCount) feature columns; the model takes \(inputCount) inputs")
         }

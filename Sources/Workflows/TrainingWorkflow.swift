@@ -35,10 +35,12 @@ public struct TrainingOptions: Sendable {
     /// with other options is not resumed.
     public var recorded: [String: String]
 
-    public init(steps: Int = 500, epochs: Int? = nil, batchSize: Int = 32, optimizer: String = "adamw", learningRate: Double = 0.001,
-                warmup: Int = 20, weightDecay: Double = 0.01, momentum: Double = 0.9, clip: Double = 1, validationFraction: Double = 0.1,
-                validationInterval: Int = 50, checkpointInterval: Int = 100, maximumExamples: Int? = nil, seed: UInt64 = 0,
-                saveEvery: Int? = nil, restart: Bool = false, recorded: [String: String] = [:]) {
+    public init(
+        steps: Int = 500, epochs: Int? = nil, batchSize: Int = 32, optimizer: String = "adamw", learningRate: Double = 0.001,
+        warmup: Int = 20, weightDecay: Double = 0.01, momentum: Double = 0.9, clip: Double = 1, validationFraction: Double = 0.1,
+        validationInterval: Int = 50, checkpointInterval: Int = 100, maximumExamples: Int? = nil, seed: UInt64 = 0,
+        saveEvery: Int? = nil, restart: Bool = false, recorded: [String: String] = [:]
+    ) {
         self.steps = steps
         self.epochs = epochs
         self.batchSize = batchSize
@@ -65,10 +67,12 @@ public struct TrainingOptions: Sendable {
     }
 
     func configuration(steps: Int) -> TrainingConfiguration {
-        let schedule = LearningRateSchedule.warmupCosine(peak: learningRate, warmupSteps: Swift.min(warmup, steps), totalSteps: steps,
-                                                         minimum: learningRate / 10)
-        return TrainingConfiguration(steps: steps, batchSize: batchSize, schedule: schedule, maximumGradientNorm: clip > 0 ? clip : nil,
-                                     validationInterval: validationInterval, checkpointInterval: checkpointInterval, seed: seed)
+        let schedule = LearningRateSchedule.warmupCosine(
+            peak: learningRate, warmupSteps: Swift.min(warmup, steps), totalSteps: steps,
+            minimum: learningRate / 10)
+        return TrainingConfiguration(
+            steps: steps, batchSize: batchSize, schedule: schedule, maximumGradientNorm: clip > 0 ? clip : nil,
+            validationInterval: validationInterval, checkpointInterval: checkpointInterval, seed: seed)
     }
 }
 
@@ -93,9 +97,11 @@ public struct LanguageModelTrainingRequest: Sendable {
     public var dropout: Double
     public var training: TrainingOptions
 
-    public init(output: URL, architecture: String = "gpt2", corpusLanguages: [String]? = nil, data: URL? = nil, configuration: URL? = nil,
-                tokenizer: URL? = nil, vocabularySize: Int = 2048, layers: Int = 2, width: Int = 128, heads: Int = 4, keyValueHeads: Int? = nil,
-                context: Int = 64, dropout: Double = 0.1, training: TrainingOptions) {
+    public init(
+        output: URL, architecture: String = "gpt2", corpusLanguages: [String]? = nil, data: URL? = nil, configuration: URL? = nil,
+        tokenizer: URL? = nil, vocabularySize: Int = 2048, layers: Int = 2, width: Int = 128, heads: Int = 4, keyValueHeads: Int? = nil,
+        context: Int = 64, dropout: Double = 0.1, training: TrainingOptions
+    ) {
         self.output = output
         self.architecture = architecture
         self.corpusLanguages = corpusLanguages
@@ -127,8 +133,10 @@ public struct ClassifierTrainingRequest: Sendable {
     public var convolution: ConvolutionalShape?
     public var training: TrainingOptions
 
-    public init(output: URL, data: URL? = nil, labelColumn: String = "label", targetColumns: [String]? = nil, hidden: [Int] = [256, 128],
-                activation: Activation = .relu, convolution: ConvolutionalShape? = nil, training: TrainingOptions) {
+    public init(
+        output: URL, data: URL? = nil, labelColumn: String = "label", targetColumns: [String]? = nil, hidden: [Int] = [256, 128],
+        activation: Activation = .relu, convolution: ConvolutionalShape? = nil, training: TrainingOptions
+    ) {
         self.convolution = convolution
         self.output = output
         self.data = data
@@ -161,8 +169,10 @@ public struct ConvolutionalShape: Sendable, Equatable {
     public func steps(hidden: [Int], activation: Activation, classCount: Int) -> [NetworkStep] {
         var steps: [NetworkStep] = []
         for c in channels {
-            steps.append(.conv2d(outChannels: c, kernelSize: (kernelSize, kernelSize), stride: (1, 1), padding: (kernelSize / 2, kernelSize / 2),
-                                 dilation: (1, 1), bias: true))
+            steps.append(
+                .conv2d(
+                    outChannels: c, kernelSize: (kernelSize, kernelSize), stride: (1, 1), padding: (kernelSize / 2, kernelSize / 2),
+                    dilation: (1, 1), bias: true))
             steps.append(.activation(activation))
             steps.append(.pool(pooling, kernelSize: (2, 2), stride: (2, 2), padding: (0, 0)))
         }
@@ -183,7 +193,9 @@ extension Workflows {
         let out = request.output
         try prepare(out, request.training)
         guard let family = ModelRegistry.languageModelFamily(architecture: request.architecture) else {
-            throw WorkflowError("unknown architecture '\(request.architecture)' (available: \(ModelRegistry.languageModelFamilies.map { $0.architecture }.joined(separator: ", ")))")
+            throw WorkflowError(
+                "unknown architecture '\(request.architecture)' (available: \(ModelRegistry.languageModelFamilies.map { $0.architecture }.joined(separator: ", ")))"
+            )
         }
         // Texts, or token ids given directly.
         var texts: [String] = []
@@ -227,14 +239,16 @@ extension Workflows {
             let configuration = try HuggingFaceConfiguration(directory: configURL.deletingLastPathComponent(), file: configURL.lastPathComponent)
             let type = configuration.modelType ?? family.architecture
             guard let configured = ModelRegistry.family(modelType: type) as? any LanguageModelFamily.Type else {
-                throw ModelIOError.unsupportedModelType(path: configuration.path, modelType: type,
-                                                        supported: ModelRegistry.languageModelFamilies.flatMap { $0.modelTypes })
+                throw ModelIOError.unsupportedModelType(
+                    path: configuration.path, modelType: type,
+                    supported: ModelRegistry.languageModelFamilies.flatMap { $0.modelTypes })
             }
             built = try configured.makeModel(configuration: configuration, seed: request.training.seed, as: Float.self)
         } else {
-            let shape = DecoderShape(vocabularySize: vocabularySize, contextLength: request.context, width: request.width, layerCount: request.layers,
-                                     headCount: request.heads, keyValueHeadCount: request.keyValueHeads, dropout: request.dropout,
-                                     specialTokens: SpecialTokens(beginning: endOfText, end: endOfText))
+            let shape = DecoderShape(
+                vocabularySize: vocabularySize, contextLength: request.context, width: request.width, layerCount: request.layers,
+                headCount: request.heads, keyValueHeadCount: request.keyValueHeads, dropout: request.dropout,
+                specialTokens: SpecialTokens(beginning: endOfText, end: endOfText))
             built = try family.makeModel(shape, seed: request.training.seed, as: Float.self)
         }
         // The family's specialised forward pass (see AnyCausalLanguageModel).
@@ -245,7 +259,8 @@ extension Workflows {
 
         // Sequences: full chunks of the context length.
         let length = model.contextLength
-        var sequences = presetSequences.map { $0.flatMap { $0 } }.map { Batching.chunks($0, length: length, dropLast: true) }
+        var sequences =
+            presetSequences.map { $0.flatMap { $0 } }.map { Batching.chunks($0, length: length, dropLast: true) }
             ?? LanguageModelingData.chunkedStream(documents: texts, tokenizer: tokenizer!, endOfText: endOfText, length: length)
         if let bad = sequences.joined().first(where: { $0 >= model.vocabularySize }) {
             throw WorkflowError("token id \(bad) is not below the model's vocab_size \(model.vocabularySize)")
@@ -255,8 +270,9 @@ extension Workflows {
         sequences = []
         guard !train.isEmpty else { throw WorkflowError("no training sequence of \(length) tokens: the corpus is too small for the context") }
         log("sequences: \(train.count) for training, \(validation.count) for validation, \(length) tokens each")
-        log("model: \(request.configuration == nil ? family.architecture : "from \(request.configuration!.lastPathComponent)"), "
-            + "\(model.module.parameterCount.formatted()) parameters")
+        log(
+            "model: \(request.configuration == nil ? family.architecture : "from \(request.configuration!.lastPathComponent)"), "
+                + "\(model.module.parameterCount.formatted()) parameters")
         let predicted = Float(length - 1)
         func meanLoss(_ rows: [[Int]]) -> Variable<Float> {
             let tokens = rows.flatMap { $0 }
@@ -264,17 +280,20 @@ extension Workflows {
             return Losses.nextTokenLosses(logits: logits, tokens: tokens).sum() * (1 / (predicted * Float(rows.count)))
         }
         let validationSet = Array(validation.prefix(256))
-        try runTrainer(model: model.module, options: request.training, output: out, exampleCount: train.count, log: log,
-                       save: { try ModelDirectory.save(model, tokenizer: tokenizer, to: $0) },
-                       batchLoss: { indices in meanLoss(indices.map { train[$0] }) },
-                       validationLoss: validationSet.isEmpty ? nil : {
-                           var total = 0.0
-                           for start in stride(from: 0, to: validationSet.count, by: 32) {
-                               let rows = Array(validationSet[start..<Swift.min(validationSet.count, start + 32)])
-                               total += Double(meanLoss(rows).value.scalar) * Double(rows.count)
-                           }
-                           return total / Double(validationSet.count)
-                       })
+        try runTrainer(
+            model: model.module, options: request.training, output: out, exampleCount: train.count, log: log,
+            save: { try ModelDirectory.save(model, tokenizer: tokenizer, to: $0) },
+            batchLoss: { indices in meanLoss(indices.map { train[$0] }) },
+            validationLoss: validationSet.isEmpty
+                ? nil
+                : {
+                    var total = 0.0
+                    for start in stride(from: 0, to: validationSet.count, by: 32) {
+                        let rows = Array(validationSet[start..<Swift.min(validationSet.count, start + 32)])
+                        total += Double(meanLoss(rows).value.scalar) * Double(rows.count)
+                    }
+                    return total / Double(validationSet.count)
+                })
         try ModelDirectory.save(model, tokenizer: tokenizer, to: out)
         try MLPRetraining.writeRecord(request.training, steps: request.training.steps(exampleCount: train.count), to: out)
     }
@@ -298,21 +317,24 @@ extension Workflows {
         let built = try classifierNetwork(request, featureCount: train.featureCount, classCount: train.classCount, classNames: train.classNames, log: log)
         log("\(train.count) training examples")
         let forward = built.forward
-        try runTrainer(model: built.module, options: request.training, output: out, exampleCount: train.count, log: log,
-                       save: built.save,
-                       batchLoss: { indices in
-                           let (x, y) = train.batch(indices)
-                           return Losses.crossEntropy(logits: forward(Variable(x)), labels: y)
-                       },
-                       validationLoss: validation.map { v in {
-                           // In batches, so that a convolution's unfolded windows stay small.
-                           var total = 0.0
-                           for start in stride(from: 0, to: v.count, by: 256) {
-                               let (x, y) = v.batch(Array(start..<Swift.min(v.count, start + 256)))
-                               total += Double(withoutGradients { Losses.crossEntropy(logits: forward(Variable(x)), labels: y, reduction: .sum) }.value.scalar)
-                           }
-                           return total / Double(v.count)
-                       } })
+        try runTrainer(
+            model: built.module, options: request.training, output: out, exampleCount: train.count, log: log,
+            save: built.save,
+            batchLoss: { indices in
+                let (x, y) = train.batch(indices)
+                return Losses.crossEntropy(logits: forward(Variable(x)), labels: y)
+            },
+            validationLoss: validation.map { v in
+                {
+                    // In batches, so that a convolution's unfolded windows stay small.
+                    var total = 0.0
+                    for start in stride(from: 0, to: v.count, by: 256) {
+                        let (x, y) = v.batch(Array(start..<Swift.min(v.count, start + 256)))
+                        total += Double(withoutGradients { Losses.crossEntropy(logits: forward(Variable(x)), labels: y, reduction: .sum) }.value.scalar)
+                    }
+                    return total / Double(v.count)
+                }
+            })
         if let validation {
             var correct = 0
             for start in stride(from: 0, to: validation.count, by: 256) {
@@ -330,13 +352,17 @@ extension Workflows {
 
     /// The network a classifier request asks for (an MLP, or a CNN with ``ClassifierTrainingRequest/convolution``),
     /// freshly initialised, with its forward pass and how to save it.
-    static func classifierNetwork(_ request: ClassifierTrainingRequest, featureCount: Int, classCount: Int, classNames: [String]?,
-                                  log: (String) -> Void) throws
-        -> (module: Module<Float>, forward: (Variable<Float>) -> Variable<Float>, save: (URL) throws -> Void) {
+    static func classifierNetwork(
+        _ request: ClassifierTrainingRequest, featureCount: Int, classCount: Int, classNames: [String]?,
+        log: (String) -> Void
+    ) throws
+        -> (module: Module<Float>, forward: (Variable<Float>) -> Variable<Float>, save: (URL) throws -> Void)
+    {
         guard let convolution = request.convolution else {
             let sizes = [featureCount] + request.hidden + [classCount]
-            try ModelFootprint.check(parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes), copies: 4,
-                                     what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: "--hidden")
+            try ModelFootprint.check(
+                parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes), copies: 4,
+                what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: "--hidden")
             let model = MultilayerPerceptron<Float>(sizes: sizes, activation: request.activation, seed: request.training.seed)
             log("model: MLP \(sizes.map(String.init).joined(separator: "-")), \(model.parameterCount.formatted()) parameters")
             var configuration = MLPConfiguration(sizes: sizes, activation: request.activation, task: "classification")
@@ -346,14 +372,16 @@ extension Workflows {
         let shape = convolution.inputShape ?? (request.data == nil ? [1, 28, 28] : [])
         guard shape.count == 3, shape.reduce(1, *) == featureCount else {
             let given = convolution.inputShape.map { $0.map(String.init).joined(separator: ",") } ?? "none"
-            throw WorkflowError("the data has \(featureCount) values per row, which are not images of the input shape \(given); "
-                                + "give --input-shape CHANNELS,HEIGHT,WIDTH with that many values")
+            throw WorkflowError(
+                "the data has \(featureCount) values per row, which are not images of the input shape \(given); "
+                    + "give --input-shape CHANNELS,HEIGHT,WIDTH with that many values")
         }
         let steps = convolution.steps(hidden: request.hidden, activation: request.activation, classCount: classCount)
         var configuration = CNNConfiguration(inputShape: shape, steps: steps, classNames: classNames)
         do { _ = try SequentialNetwork<Float>.shapes(of: steps, input: shape) } catch let error as NetworkShapeError {
-            throw WorkflowError("the network does not fit images of \(shape.map(String.init).joined(separator: "×")): \(error); "
-                                + "use fewer or smaller convolutions (--channels, --kernel-size)")
+            throw WorkflowError(
+                "the network does not fit images of \(shape.map(String.init).joined(separator: "×")): \(error); "
+                    + "use fewer or smaller convolutions (--channels, --kernel-size)")
         }
         try ModelFootprint.check(parameters: configuration.parameterCount, copies: 4, what: "the CNN", path: "--channels")
         let model = SequentialNetwork<Float>(steps: steps, inputShape: shape, seed: request.training.seed)
@@ -373,20 +401,26 @@ extension Workflows {
         let validation = v.isEmpty ? nil : all.rows(v)
         if let limit = request.training.maximumExamples { train = train.prefix(limit) }
         let sizes = [train.features.shape[1]] + request.hidden + [targets.count]
-        try ModelFootprint.check(parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes), copies: 4,
-                                 what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: "--hidden")
+        try ModelFootprint.check(
+            parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes), copies: 4,
+            what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: "--hidden")
         let model = MultilayerPerceptron<Float>(sizes: sizes, activation: request.activation, seed: request.training.seed)
-        log("model: MLP regressor \(sizes.map(String.init).joined(separator: "-")), \(model.parameterCount.formatted()) parameters; \(train.count) training rows")
+        log(
+            "model: MLP regressor \(sizes.map(String.init).joined(separator: "-")), \(model.parameterCount.formatted()) parameters; \(train.count) training rows"
+        )
         let configuration = MLPConfiguration(sizes: sizes, activation: request.activation, task: "regression", targetColumns: targets)
-        try runTrainer(model: model, options: request.training, output: out, exampleCount: train.count, log: log,
-                       save: { try ModelDirectory.save(model, configuration: configuration, to: $0) },
-                       batchLoss: { indices in
-                           let batch = train.rows(indices)
-                           return Losses.meanSquaredError(model(Variable(batch.features)), batch.targets, reduction: .sum) * (1 / Float(indices.count))
-                       },
-                       validationLoss: validation.map { v in {
-                           Double(Losses.meanSquaredError(model(Variable(v.features)), v.targets, reduction: .sum).value.scalar) / Double(v.count)
-                       } })
+        try runTrainer(
+            model: model, options: request.training, output: out, exampleCount: train.count, log: log,
+            save: { try ModelDirectory.save(model, configuration: configuration, to: $0) },
+            batchLoss: { indices in
+                let batch = train.rows(indices)
+                return Losses.meanSquaredError(model(Variable(batch.features)), batch.targets, reduction: .sum) * (1 / Float(indices.count))
+            },
+            validationLoss: validation.map { v in
+                {
+                    Double(Losses.meanSquaredError(model(Variable(v.features)), v.targets, reduction: .sum).value.scalar) / Double(v.count)
+                }
+            })
         try ModelDirectory.save(model, configuration: configuration, to: out)
         try MLPRetraining.writeRecord(request.training, steps: request.training.steps(exampleCount: train.count), to: out)
     }
@@ -401,22 +435,26 @@ extension Workflows {
         if options.restart {
             try? FileManager.default.removeItem(at: checkpointURL)
         } else if FileManager.default.fileExists(atPath: checkpointURL.path),
-                  let data = FileManager.default.contents(atPath: runURL.path),
-                  let previous = try? JSONDecoder().decode(JSONValue.self, from: data), previous != current {
+            let data = FileManager.default.contents(atPath: runURL.path),
+            let previous = try? JSONDecoder().decode(JSONValue.self, from: data), previous != current
+        {
             throw WorkflowError("\(checkpointURL.path) was made with other options; run again with the same options to resume, or add --restart")
         }
         try AtomicFile.write(Data(try current.serialized().utf8), to: runURL)
     }
 
-    static func runTrainer(model: Module<Float>, options: TrainingOptions, output out: URL, exampleCount: Int, log: (String) -> Void,
-                           save: @escaping (URL) throws -> Void, batchLoss: @escaping ([Int]) throws -> Variable<Float>,
-                           validationLoss: (() throws -> Double)?) throws {
+    static func runTrainer(
+        model: Module<Float>, options: TrainingOptions, output out: URL, exampleCount: Int, log: (String) -> Void,
+        save: @escaping (URL) throws -> Void, batchLoss: @escaping ([Int]) throws -> Variable<Float>,
+        validationLoss: (() throws -> Double)?
+    ) throws {
         var index = try CheckpointIndex(directory: out.appendingPathComponent("checkpoints"))
         var saveError: Error? = nil
         func run<O: Optimizer>(_ optimizer: O) throws where O.Scalar == Float {
-            let trainer = Trainer(model: model, optimizer: optimizer, configuration: options.configuration(steps: options.steps(exampleCount: exampleCount)),
-                                  exampleCount: exampleCount, checkpoint: TrainingCheckpoint(url: out.appendingPathComponent("checkpoint.safetensors")),
-                                  batchLoss: batchLoss, validationLoss: validationLoss)
+            let trainer = Trainer(
+                model: model, optimizer: optimizer, configuration: options.configuration(steps: options.steps(exampleCount: exampleCount)),
+                exampleCount: exampleCount, checkpoint: TrainingCheckpoint(url: out.appendingPathComponent("checkpoint.safetensors")),
+                batchLoss: batchLoss, validationLoss: validationLoss)
             if let every = options.saveEvery {
                 // Keep the model of every N-th step with the learning rate that step used (TracIn's η_k).
                 trainer.onRecord = { record in

@@ -42,9 +42,11 @@ public struct ValidationRequest {
     public var seed: UInt64
     public var output: URL
 
-    public init(kind: Kind, inputs: TaskInputs, modules: String? = nil, strategies: [String] = ["ekfac", "kfac", "identity"], damping: Double = 0.01,
-                points: Int = 100, pbrf: ProximalBregmanConfiguration? = nil, subsets: Int = 100, subsetFraction: Double = 0.5, seeds: Int = 1,
-                flipFraction: Double = 0.1, seed: UInt64 = 0, output: URL) {
+    public init(
+        kind: Kind, inputs: TaskInputs, modules: String? = nil, strategies: [String] = ["ekfac", "kfac", "identity"], damping: Double = 0.01,
+        points: Int = 100, pbrf: ProximalBregmanConfiguration? = nil, subsets: Int = 100, subsetFraction: Double = 0.5, seeds: Int = 1,
+        flipFraction: Double = 0.1, seed: UInt64 = 0, output: URL
+    ) {
         self.kind = kind
         self.inputs = inputs
         self.modules = modules
@@ -90,10 +92,13 @@ extension Workflows {
     /// Runs a validation, writes `OUT/<kind>.json` and returns its table. Interrupted runs resume:
     /// ground-truth solves and retrainings are kept as they finish (`OUT/<kind>-truth.jsonl`), and
     /// each strategy's scores in `OUT/<kind>-scores/<strategy>`.
-    public static func validate(_ request: ValidationRequest, step: (String) -> Void = { _ in },
-                                progress: ((String, Int, Int) -> Void)? = nil) throws -> ValidationReport {
+    public static func validate(
+        _ request: ValidationRequest, step: (String) -> Void = { _ in },
+        progress: ((String, Int, Int) -> Void)? = nil
+    ) throws -> ValidationReport {
         guard request.damping > 0, request.damping.isFinite else {
-            throw WorkflowError("--damping must be a positive number for validation (PBRF's proximity term and every strategy share it), got \(request.damping)")
+            throw WorkflowError(
+                "--damping must be a positive number for validation (PBRF's proximity term and every strategy share it), got \(request.damping)")
         }
         let specifications = try request.strategies.map(StrategySpecification.init)
         try FileManager.default.createDirectory(at: request.output, withIntermediateDirectories: true)
@@ -108,16 +113,18 @@ extension Workflows {
             return try validateLDS(task, retraining.description, retraining.options.seed, request, specifications, step, progress) { rows, seed in
                 let model = try retraining.trainClassifier(features: task.trainingFeatures, labels: task.trainingLabels, rows: rows, seed: seed)
                 return ProximalBregmanResponse<ClassificationTask<Float>>.measurements(
-                    ClassificationTask(network: model.network, forward: model.forward, trainingFeatures: task.trainingFeatures,
-                                       trainingLabels: task.trainingLabels, queryFeatures: task.queryFeatures, queryLabels: task.queryLabels))
+                    ClassificationTask(
+                        network: model.network, forward: model.forward, trainingFeatures: task.trainingFeatures,
+                        trainingLabels: task.trainingLabels, queryFeatures: task.queryFeatures, queryLabels: task.queryLabels))
             }
         case let (.lds, task as RegressionTask<Float>):
             let retraining = try MLPRetraining(modelDirectory: request.inputs.model)
             return try validateLDS(task, retraining.description, retraining.options.seed, request, specifications, step, progress) { rows, seed in
                 let model = try retraining.train(features: task.trainingFeatures, targets: task.trainingTargets, rows: rows, seed: seed)
                 return ProximalBregmanResponse<RegressionTask<Float>>.measurements(
-                    RegressionTask(model: model, trainingFeatures: task.trainingFeatures, trainingTargets: task.trainingTargets,
-                                   queryFeatures: task.queryFeatures, queryTargets: task.queryTargets))
+                    RegressionTask(
+                        model: model, trainingFeatures: task.trainingFeatures, trainingTargets: task.trainingTargets,
+                        queryFeatures: task.queryFeatures, queryTargets: task.queryTargets))
             }
         case let (.lds, task as LoadedTask.LanguageTask):
             let retraining = try LanguageModelRetraining(modelDirectory: request.inputs.model)
@@ -131,15 +138,19 @@ extension Workflows {
         case (.mislabels, _ as RegressionTask<Float>):
             throw WorkflowError("validate mislabels flips class labels; \(request.inputs.model.path) is a regressor")
         default:
-            throw WorkflowError("validate \(request.kind.rawValue) retrains the model, which it does for MLP and CNN classifiers (and, for lds, MLP regressors) made by `influence train`; \(request.inputs.model.path) is a \(loaded.model.modelType) model (validate pbrf works on it)")
+            throw WorkflowError(
+                "validate \(request.kind.rawValue) retrains the model, which it does for MLP and CNN classifiers (and, for lds, MLP regressors) made by `influence train`; \(request.inputs.model.path) is a \(loaded.model.modelType) model (validate pbrf works on it)"
+            )
         }
     }
 
     // MARK: PBRF
 
-    static func validatePBRF<Task: InfluenceTask>(_ task: Task, _ loaded: LoadedTask, _ request: ValidationRequest, _ specifications: [StrategySpecification],
-                                                  _ step: (String) -> Void, _ progress: ((String, Int, Int) -> Void)?) throws -> ValidationReport
-        where Task.Scalar == Float {
+    static func validatePBRF<Task: InfluenceTask>(
+        _ task: Task, _ loaded: LoadedTask, _ request: ValidationRequest, _ specifications: [StrategySpecification],
+        _ step: (String) -> Void, _ progress: ((String, Int, Int) -> Void)?
+    ) throws -> ValidationReport
+    where Task.Scalar == Float {
         guard task.queryCount > 0 else { throw WorkflowError("validate pbrf needs queries (--queries)") }
         let n = task.trainingExampleCount
         let points = evenlySpread(Swift.min(request.points, n), of: n)
@@ -158,8 +169,10 @@ extension Workflows {
             "modules": .array(solver.moduleNames.map { .string($0) }), "points": .array(points.map { .number(Double($0)) }),
         ]
         let journal = try ValidationJournal(url: request.output.appendingPathComponent("pbrf-truth.jsonl"), header: header)
-        step(String(format: "PBRF of %d training points on %d queries: ε = %.3g, λ = %g, Adam to ‖∇J‖ ≤ %g·‖∇J(θˢ)‖ (≤ %d steps)",
-                    points.count, task.queryCount, solver.epsilon, request.damping, configuration.tolerance, configuration.maximumSteps))
+        step(
+            String(
+                format: "PBRF of %d training points on %d queries: ε = %.3g, λ = %g, Adam to ‖∇J‖ ≤ %g·‖∇J(θˢ)‖ (≤ %d steps)",
+                points.count, task.queryCount, solver.epsilon, request.damping, configuration.tolerance, configuration.maximumSteps))
         var truth: [Int: (scores: [Double], solves: [ProximalBregmanSolve], seconds: Double)] = [:]
         for record in journal.records {
             guard case let .number(p)? = record["point"], case let .array(s)? = record["scores"], case let .array(solves)? = record["solves"] else { continue }
@@ -174,14 +187,19 @@ extension Workflows {
             let first = Array(points.prefix(3))
             if point == first.last, first.allSatisfy({ p in (p == point ? solves : truth[p]?.solves ?? []).allSatisfy { !$0.resolved } }) {
                 let workable = try first.map { try solver.smallestWorkableEpsilon(of: $0) }.min()!
-                throw WorkflowError(String(format: "ε = %.3g moves the parameters by less than float32 resolves (%.1g of their norm) for the first %d points; use --epsilon %.2g or more",
-                                           solver.epsilon, ProximalBregmanResponse<Task>.smallestRelativeDisplacement, first.count, workable))
+                throw WorkflowError(
+                    String(
+                        format:
+                            "ε = %.3g moves the parameters by less than float32 resolves (%.1g of their norm) for the first %d points; use --epsilon %.2g or more",
+                        solver.epsilon, ProximalBregmanResponse<Task>.smallestRelativeDisplacement, first.count, workable))
             }
             let seconds = Date().timeIntervalSince(started)
             truth[point] = (scores, solves, seconds)
             let encoded = try solves.map { try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode($0)) }
-            try journal.append(["point": .number(Double(point)), "scores": .array(scores.map { .number($0) }), "solves": .array(encoded),
-                                "seconds": .number(seconds)])
+            try journal.append([
+                "point": .number(Double(point)), "scores": .array(scores.map { .number($0) }), "solves": .array(encoded),
+                "seconds": .number(seconds),
+            ])
         }
         progress?("pbrf", points.count, points.count)
         let solves = points.flatMap { truth[$0]!.solves }
@@ -190,10 +208,15 @@ extension Workflows {
         let worst = solves.map(\.relativeGradientNorm).max() ?? 0
         let medianSteps = solves.map(\.steps).sorted()[solves.count / 2]
         let unresolved = points.filter { truth[$0]!.solves.contains { !$0.resolved } }.count
-        var truthLines = [String(format: "%d of %d solves converged (worst ‖∇J‖/‖∇J(θˢ)‖ %.2g, median %d Adam steps), %.1f s", converged, solves.count,
-                                 worst, medianSteps, truthSeconds)]
+        var truthLines = [
+            String(
+                format: "%d of %d solves converged (worst ‖∇J‖/‖∇J(θˢ)‖ %.2g, median %d Adam steps), %.1f s", converged, solves.count,
+                worst, medianSteps, truthSeconds)
+        ]
         if unresolved > 0 {
-            truthLines.append("\(unresolved) of \(points.count) points move the parameters less than float32 resolves (tiny gradients): their PBRF is rounding noise near zero")
+            truthLines.append(
+                "\(unresolved) of \(points.count) points move the parameters less than float32 resolves (tiny gradients): their PBRF is rounding noise near zero"
+            )
         }
         if converged < solves.count {
             truthLines.append("solves that did not converge make the ground truth approximate: raise --pbrf-steps or lower --pbrf-learning-rate")
@@ -209,22 +232,31 @@ extension Workflows {
                 continue
             }
             let estimate = (0..<task.queryCount).map { q in points.map { Double(pairwise[q][$0]) } }
-            rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: result.seconds,
-                                      figures: correlations(estimate, reference), skipped: nil))
+            rows.append(
+                ValidationRow(
+                    strategy: specification.text, label: result.label, seconds: result.seconds,
+                    figures: correlations(estimate, reference), skipped: nil))
         }
-        return try finish(.pbrf, request, header: header, truthLines: truthLines, truthSeconds: truthSeconds, rows: rows,
-                          extra: ["ground_truth": .object(["solves": .number(Double(solves.count)), "converged": .number(Double(converged)),
-                                                           "worst_relative_gradient_norm": .number(worst), "median_steps": .number(Double(medianSteps)),
-                                                           "unresolved_points": .number(Double(unresolved)),
-                                                           "seconds": .number(truthSeconds)])])
+        return try finish(
+            .pbrf, request, header: header, truthLines: truthLines, truthSeconds: truthSeconds, rows: rows,
+            extra: [
+                "ground_truth": .object([
+                    "solves": .number(Double(solves.count)), "converged": .number(Double(converged)),
+                    "worst_relative_gradient_norm": .number(worst), "median_steps": .number(Double(medianSteps)),
+                    "unresolved_points": .number(Double(unresolved)),
+                    "seconds": .number(truthSeconds),
+                ])
+            ])
     }
 
     /// Pearson over every (query, point) pair, Spearman likewise, and the mean over queries of the per-query Pearson.
     static func correlations(_ estimate: [[Double]], _ reference: [[Double]]) -> [(name: String, value: Double?)] {
         let perQuery = zip(estimate, reference).compactMap { Correlation.pearson($0, $1) }
-        return [("pearson", Correlation.pearson(estimate.flatMap { $0 }, reference.flatMap { $0 })),
-                ("spearman", Correlation.spearman(estimate.flatMap { $0 }, reference.flatMap { $0 })),
-                ("mean_query_pearson", perQuery.isEmpty ? nil : perQuery.reduce(0, +) / Double(perQuery.count))]
+        return [
+            ("pearson", Correlation.pearson(estimate.flatMap { $0 }, reference.flatMap { $0 })),
+            ("spearman", Correlation.spearman(estimate.flatMap { $0 }, reference.flatMap { $0 })),
+            ("mean_query_pearson", perQuery.isEmpty ? nil : perQuery.reduce(0, +) / Double(perQuery.count)),
+        ]
     }
 
     /// `count` indices spread evenly over `0..<n` (all of them when count = n).
@@ -236,10 +268,12 @@ extension Workflows {
     // MARK: LDS
 
     /// - Parameter retrained: f_q of every query for a model retrained on `rows` with `seed`.
-    static func validateLDS<Task: InfluenceTask>(_ task: Task, _ training: String, _ baseSeed: UInt64, _ request: ValidationRequest,
-                                                 _ specifications: [StrategySpecification], _ step: (String) -> Void,
-                                                 _ progress: ((String, Int, Int) -> Void)?,
-                                                 retrained: ([Int], UInt64) throws -> [Double]) throws -> ValidationReport where Task.Scalar == Float {
+    static func validateLDS<Task: InfluenceTask>(
+        _ task: Task, _ training: String, _ baseSeed: UInt64, _ request: ValidationRequest,
+        _ specifications: [StrategySpecification], _ step: (String) -> Void,
+        _ progress: ((String, Int, Int) -> Void)?,
+        retrained: ([Int], UInt64) throws -> [Double]
+    ) throws -> ValidationReport where Task.Scalar == Float {
         guard task.queryCount > 0 else { throw WorkflowError("validate lds needs queries (--queries)") }
         guard request.subsetFraction > 0 && request.subsetFraction < 1 else {
             throw WorkflowError("--subset-fraction must be between 0 and 1, got \(request.subsetFraction)")
@@ -278,8 +312,11 @@ extension Workflows {
             let v = measurements.map { $0[q] }
             return (v.max() ?? 0) - (v.min() ?? 0)
         }
-        let truthLines = [String(format: "%d retrainings in %.1f s; the query loss varies over subsets by %.3g on average (max − min)",
-                                 subsets.count * request.seeds, truthSeconds, spread.reduce(0, +) / Double(spread.count))]
+        let truthLines = [
+            String(
+                format: "%d retrainings in %.1f s; the query loss varies over subsets by %.3g on average (max − min)",
+                subsets.count * request.seeds, truthSeconds, spread.reduce(0, +) / Double(spread.count))
+        ]
         var rows: [ValidationRow] = []
         for specification in specifications {
             let result = strategyScoresOrReason(task, specification, request, selfInfluence: false, step: step, progress: progress)
@@ -291,59 +328,75 @@ extension Workflows {
             let lds = LinearDatamodeling.score(scores: scores, subsets: subsets, measurements: measurements)
             rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: result.seconds, figures: [("lds", lds)], skipped: nil))
         }
-        return try finish(.lds, request, header: header, truthLines: truthLines, truthSeconds: truthSeconds, rows: rows,
-                          extra: ["ground_truth": .object(["retrainings": .number(Double(subsets.count * request.seeds)), "seconds": .number(truthSeconds)])])
+        return try finish(
+            .lds, request, header: header, truthLines: truthLines, truthSeconds: truthSeconds, rows: rows,
+            extra: ["ground_truth": .object(["retrainings": .number(Double(subsets.count * request.seeds)), "seconds": .number(truthSeconds)])])
     }
 
     // MARK: Mislabels
 
     static let inspectedFractions = [0.05, 0.10, 0.20, 0.30]
 
-    static func validateMislabels(_ task: ClassificationTask<Float>, _ retraining: MLPRetraining, _ request: ValidationRequest,
-                                  _ specifications: [StrategySpecification], _ step: (String) -> Void,
-                                  _ progress: ((String, Int, Int) -> Void)?) throws -> ValidationReport {
+    static func validateMislabels(
+        _ task: ClassificationTask<Float>, _ retraining: MLPRetraining, _ request: ValidationRequest,
+        _ specifications: [StrategySpecification], _ step: (String) -> Void,
+        _ progress: ((String, Int, Int) -> Void)?
+    ) throws -> ValidationReport {
         guard request.flipFraction > 0 && request.flipFraction < 1 else {
             throw WorkflowError("--flip-fraction must be between 0 and 1, got \(request.flipFraction)")
         }
         let n = task.trainingExampleCount
         let classes = task.network.trackableLayers().last?.layer.outputCount ?? 0
         let (labels, flipped) = MislabelDetection.flip(labels: task.trainingLabels, classCount: classes, fraction: request.flipFraction, seed: request.seed)
-        guard !flipped.isEmpty else { throw WorkflowError("flipping \(request.flipFraction) of \(n) labels flips none; give more rows or a larger --flip-fraction") }
+        guard !flipped.isEmpty else {
+            throw WorkflowError("flipping \(request.flipFraction) of \(n) labels flips none; give more rows or a larger --flip-fraction")
+        }
         step("mislabels: \(flipped.count) of \(n) labels flipped; retraining: \(retraining.description)")
         let started = Date()
         let model = try retraining.trainClassifier(features: task.trainingFeatures, labels: labels, rows: Array(0..<n), seed: retraining.options.seed)
         let truthSeconds = Date().timeIntervalSince(started)
         // The retrained model with its flipped labels; the first query keeps the engine's query side non-empty.
-        let noisy = ClassificationTask(network: model.network, forward: model.forward, trainingFeatures: task.trainingFeatures, trainingLabels: labels,
-                                       queryFeatures: task.trainingFeatures.indexSelect(along: 0, indices: [0]), queryLabels: [labels[0]])
+        let noisy = ClassificationTask(
+            network: model.network, forward: model.forward, trainingFeatures: task.trainingFeatures, trainingLabels: labels,
+            queryFeatures: task.trainingFeatures.indexSelect(along: 0, indices: [0]), queryLabels: [labels[0]])
         let header: [String: JSONValue] = [
             "kind": "mislabels", "data": .string(candidateDataFingerprint(task)), "training": .string(retraining.description),
             "flip_fraction": .number(request.flipFraction), "flipped": .number(Double(flipped.count)), "seed": .number(Double(request.seed)),
         ]
         func figures(_ selfInfluence: [Double]) -> [(name: String, value: Double?)] {
             zip(inspectedFractions, MislabelDetection.foundFractions(selfInfluence: selfInfluence, flipped: flipped, inspected: inspectedFractions))
-                .map { ("found_\(Int(($0 * 100).rounded()))%", $1) } + [("auc", MislabelDetection.areaUnderCurve(selfInfluence: selfInfluence, flipped: flipped))]
+                .map { ("found_\(Int(($0 * 100).rounded()))%", $1) } + [
+                    ("auc", MislabelDetection.areaUnderCurve(selfInfluence: selfInfluence, flipped: flipped))
+                ]
         }
         // Baselines: the training loss of each row, and chance.
-        let losses = withoutGradients { (0..<n).map { i -> Double in
-            var generator = SeededGenerator(seed: 0)
-            return Double(noisy.trainingLoss(indices: [i], labels: .data, generator: &generator).loss.value.scalar)
-        } }
-        var rows = [ValidationRow(strategy: "loss", label: "training loss (baseline)", seconds: 0, figures: figures(losses), skipped: nil),
-                    ValidationRow(strategy: "random", label: "chance", seconds: 0,
-                                  figures: inspectedFractions.map { ("found_\(Int(($0 * 100).rounded()))%", $0) } + [("auc", 0.5)], skipped: nil)]
+        let losses = withoutGradients {
+            (0..<n).map { i -> Double in
+                var generator = SeededGenerator(seed: 0)
+                return Double(noisy.trainingLoss(indices: [i], labels: .data, generator: &generator).loss.value.scalar)
+            }
+        }
+        var rows = [
+            ValidationRow(strategy: "loss", label: "training loss (baseline)", seconds: 0, figures: figures(losses), skipped: nil),
+            ValidationRow(
+                strategy: "random", label: "chance", seconds: 0,
+                figures: inspectedFractions.map { ("found_\(Int(($0 * 100).rounded()))%", $0) } + [("auc", 0.5)], skipped: nil),
+        ]
         for specification in specifications {
             let result = strategyScoresOrReason(noisy, specification, request, selfInfluence: true, step: step, progress: progress)
             guard let selfScores = result.selfScores else {
                 rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: 0, figures: [], skipped: result.skipped))
                 continue
             }
-            rows.append(ValidationRow(strategy: specification.text, label: result.label, seconds: result.seconds, figures: figures(selfScores.map(Double.init)),
-                                      skipped: nil))
+            rows.append(
+                ValidationRow(
+                    strategy: specification.text, label: result.label, seconds: result.seconds, figures: figures(selfScores.map(Double.init)),
+                    skipped: nil))
         }
-        return try finish(.mislabels, request, header: header,
-                          truthLines: [String(format: "retrained on the flipped labels in %.1f s", truthSeconds)], truthSeconds: truthSeconds, rows: rows,
-                          extra: ["flipped_rows": .array(flipped.map { .number(Double($0)) })])
+        return try finish(
+            .mislabels, request, header: header,
+            truthLines: [String(format: "retrained on the flipped labels in %.1f s", truthSeconds)], truthSeconds: truthSeconds, rows: rows,
+            extra: ["flipped_rows": .array(flipped.map { .number(Double($0)) })])
     }
 
     // MARK: Shared
@@ -355,12 +408,16 @@ extension Workflows {
     /// ``strategyScores(_:_:_:directory:selfInfluence:step:progress:)``, with a strategy that fails
     /// (a diverging LiSSA, an indefinite matrix) reported as skipped with its error rather than
     /// ending the validation: the ground truth and the other strategies stand.
-    static func strategyScoresOrReason<Task: InfluenceTask>(_ task: Task, _ specification: StrategySpecification, _ request: ValidationRequest,
-                                                            selfInfluence: Bool, step: (String) -> Void, progress: ((String, Int, Int) -> Void)?)
-        -> (pairwise: [[Float]]?, selfScores: [Float]?, seconds: Double, label: String, skipped: String?) where Task.Scalar == Float {
+    static func strategyScoresOrReason<Task: InfluenceTask>(
+        _ task: Task, _ specification: StrategySpecification, _ request: ValidationRequest,
+        selfInfluence: Bool, step: (String) -> Void, progress: ((String, Int, Int) -> Void)?
+    )
+        -> (pairwise: [[Float]]?, selfScores: [Float]?, seconds: Double, label: String, skipped: String?) where Task.Scalar == Float
+    {
         do {
-            return try strategyScores(task, specification, request, directory: scoresDirectory(request, specification), selfInfluence: selfInfluence,
-                                      step: step, progress: progress)
+            return try strategyScores(
+                task, specification, request, directory: scoresDirectory(request, specification), selfInfluence: selfInfluence,
+                step: step, progress: progress)
         } catch {
             step("\(specification.text) failed: \(error)")
             return (nil, nil, 0, specification.text, "failed: \(error)")
@@ -369,15 +426,19 @@ extension Workflows {
 
     /// A strategy's scores on `task` with the request's damping, fitted here: `[queries][rows]`
     /// (and self-influence), cached in `directory` with the seconds they took.
-    static func strategyScores<Task: InfluenceTask>(_ task: Task, _ specification: StrategySpecification, _ request: ValidationRequest, directory: URL,
-                                                    selfInfluence: Bool, step: (String) -> Void, progress: ((String, Int, Int) -> Void)?) throws
-        -> (pairwise: [[Float]]?, selfScores: [Float]?, seconds: Double, label: String, skipped: String?) where Task.Scalar == Float {
+    static func strategyScores<Task: InfluenceTask>(
+        _ task: Task, _ specification: StrategySpecification, _ request: ValidationRequest, directory: URL,
+        selfInfluence: Bool, step: (String) -> Void, progress: ((String, Int, Int) -> Void)?
+    ) throws
+        -> (pairwise: [[Float]]?, selfScores: [Float]?, seconds: Double, label: String, skipped: String?) where Task.Scalar == Float
+    {
         let type = specification.type
         if selfInfluence && !type.offersSelfInfluence {
             return (nil, nil, 0, type.name, "\(type.name) offers no self-influence")
         }
-        var context = CurvatureContext(task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: .sampled, batchSize: 64,
-                                       progress: progress)
+        var context = CurvatureContext(
+            task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: .sampled, batchSize: 64,
+            progress: progress)
         context.curvature = .ggn
         context.curvatureBatchSize = 1024
         if type == TracInStrategy.self {
@@ -392,8 +453,10 @@ extension Workflows {
         }
         // Cached scores are reused only for the same weights, rows, queries, damping and modules;
         // anything else starts the directory over (partial results included).
-        let key = [ModelFingerprint.of(task.model), candidateDataFingerprint(task), String(request.damping), request.modules ?? "",
-                   selfInfluence ? "self" : ""].joined(separator: "|")
+        let key = [
+            ModelFingerprint.of(task.model), candidateDataFingerprint(task), String(request.damping), request.modules ?? "",
+            selfInfluence ? "self" : "",
+        ].joined(separator: "|")
         let cached = directory.appendingPathComponent("validation_scores.safetensors")
         if FileManager.default.fileExists(atPath: cached.path) {
             let file = try SafeTensorsFile(contentsOf: cached)
@@ -419,8 +482,9 @@ extension Workflows {
         for warning in run.warnings { step("warning: \(warning)") }
         var tensors: [(name: String, payload: SafeTensorsPayload)] = [("pairwise", .float32(scores.pairwise))]
         if let s = scores.selfScores { tensors.append(("self", .float32(s))) }
-        try SafeTensorsFile.write(tensors, metadata: ["seconds": String(seconds), "label": label, "strategy": specification.text, "key": key],
-                                  to: cached)
+        try SafeTensorsFile.write(
+            tensors, metadata: ["seconds": String(seconds), "label": label, "strategy": specification.text, "key": key],
+            to: cached)
         return (rows(scores.pairwise), scores.selfScores?.scalars, seconds, label, nil)
     }
 
@@ -431,25 +495,29 @@ extension Workflows {
     }
 
     /// Writes `OUT/<kind>.json` and formats the table.
-    static func finish(_ kind: ValidationRequest.Kind, _ request: ValidationRequest, header: [String: JSONValue], truthLines: [String],
-                       truthSeconds: Double, rows: [ValidationRow], extra: [String: JSONValue]) throws -> ValidationReport {
+    static func finish(
+        _ kind: ValidationRequest.Kind, _ request: ValidationRequest, header: [String: JSONValue], truthLines: [String],
+        truthSeconds: Double, rows: [ValidationRow], extra: [String: JSONValue]
+    ) throws -> ValidationReport {
         var record = header
         for (k, v) in extra { record[k] = v }
         record["model_path"] = .string(request.inputs.model.standardizedFileURL.path)
         record["train"] = .string(request.inputs.train)
         if let q = request.inputs.queries { record["queries"] = .string(q) }
-        record["strategies"] = .array(rows.map { row in
-            var o: [String: JSONValue] = ["strategy": .string(row.strategy), "label": .string(row.label), "seconds": .number(row.seconds)]
-            for f in row.figures { o[f.name] = f.value.map { $0.isFinite ? .number($0) : .null } ?? .null }
-            if let s = row.skipped { o["skipped"] = .string(s) }
-            return .object(o)
-        })
+        record["strategies"] = .array(
+            rows.map { row in
+                var o: [String: JSONValue] = ["strategy": .string(row.strategy), "label": .string(row.label), "seconds": .number(row.seconds)]
+                for f in row.figures { o[f.name] = f.value.map { $0.isFinite ? .number($0) : .null } ?? .null }
+                if let s = row.skipped { o["skipped"] = .string(s) }
+                return .object(o)
+            })
         record["finished"] = .string(ISO8601DateFormatter().string(from: Date()))
         try AtomicFile.write(Data(try JSONValue.object(record).serialized().utf8), to: request.output.appendingPathComponent("\(kind.rawValue).json"))
         let names = rows.first { $0.skipped == nil }?.figures.map(\.name) ?? []
         let width = Swift.max(10, (rows.map { $0.label.count }.max() ?? 0) + 2)
         var table = truthLines.joined(separator: "\n") + "\n\n"
-        table += "strategy".padding(toLength: width, withPad: " ", startingAt: 0)
+        table +=
+            "strategy".padding(toLength: width, withPad: " ", startingAt: 0)
             + names.map { $0.replacingOccurrences(of: "_", with: " ").leftPadded(to: 10) }.joined() + "seconds".leftPadded(to: 10) + "\n"
         for row in rows {
             table += row.label.padding(toLength: width, withPad: " ", startingAt: 0)
@@ -457,7 +525,8 @@ extension Workflows {
                 table += "  (\(skipped))\n"
                 continue
             }
-            table += row.figures.map { ($0.value.map { String(format: "%.3f", $0) } ?? "—").leftPadded(to: 10) }.joined()
+            table +=
+                row.figures.map { ($0.value.map { String(format: "%.3f", $0) } ?? "—").leftPadded(to: 10) }.joined()
                 + String(format: "%.1f", row.seconds).leftPadded(to: 10) + "\n"
         }
         return ValidationReport(kind: kind, rows: rows, groundTruth: truthLines, groundTruthSeconds: truthSeconds, table: table)
@@ -467,7 +536,6 @@ extension Workflows {
 extension String {
     func leftPadded(to width: Int) -> String { count >= width ? " " + self : String(repeating: " ", count: width - count) + self }
 }
-
 
 /// A strategy as `validate --strategies` takes it: `name` or `name:option=value[:option=value]`,
 /// an option named as the strategy's own (`depth` for `lissa-depth`) or in full, and `:layerwise`
@@ -528,7 +596,8 @@ public struct MLPRetraining: CustomStringConvertible {
         let config = modelDirectory.appendingPathComponent("config.json")
         let configData = FileManager.default.contents(atPath: config.path)
         if let configData, let configuration = try? JSONDecoder().decode(MLPConfiguration.self, from: configData),
-           let activation = Activation(rawValue: configuration.activation) {
+            let activation = Activation(rawValue: configuration.activation)
+        {
             sizes = configuration.sizes
             self.activation = activation
             task = configuration.task
@@ -548,19 +617,24 @@ public struct MLPRetraining: CustomStringConvertible {
     static func recordedOptions(_ modelDirectory: URL) throws -> TrainingOptions {
         let url = modelDirectory.appendingPathComponent(fileName)
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw WorkflowError("\(modelDirectory.path) cannot be retrained: \(fileName) is missing (`influence train` writes it; train the model again with it)")
+            throw WorkflowError(
+                "\(modelDirectory.path) cannot be retrained: \(fileName) is missing (`influence train` writes it; train the model again with it)")
         }
         guard let record = try? JSONDecoder().decode(JSONValue.self, from: data), case let .object(o) = record,
-              let steps = o["steps"]?.doubleValue, let batch = o["batch_size"]?.doubleValue, let rate = o["learning_rate"]?.doubleValue,
-              case let .string(optimizer)? = o["optimizer"], steps >= 1, steps <= 1e9, batch >= 1, batch <= 1e7, rate.isFinite, rate > 0,
-              (o["seed"]?.doubleValue ?? 0) >= 0, (o["seed"]?.doubleValue ?? 0) < 9e18,
-              (0...1e9).contains(o["warmup"]?.doubleValue ?? 0) else {
-            throw WorkflowError("\(url.path) is not a training record of `influence train`: it needs steps (1 to 10⁹), batch_size (1 to 10⁷), a positive learning_rate and an optimizer, and a seed and warmup it has must be non-negative")
+            let steps = o["steps"]?.doubleValue, let batch = o["batch_size"]?.doubleValue, let rate = o["learning_rate"]?.doubleValue,
+            case let .string(optimizer)? = o["optimizer"], steps >= 1, steps <= 1e9, batch >= 1, batch <= 1e7, rate.isFinite, rate > 0,
+            (o["seed"]?.doubleValue ?? 0) >= 0, (o["seed"]?.doubleValue ?? 0) < 9e18,
+            (0...1e9).contains(o["warmup"]?.doubleValue ?? 0)
+        else {
+            throw WorkflowError(
+                "\(url.path) is not a training record of `influence train`: it needs steps (1 to 10⁹), batch_size (1 to 10⁷), a positive learning_rate and an optimizer, and a seed and warmup it has must be non-negative"
+            )
         }
-        return TrainingOptions(steps: Int(steps), batchSize: Int(batch), optimizer: optimizer, learningRate: rate,
-                               warmup: Int(o["warmup"]?.doubleValue ?? 20), weightDecay: o["weight_decay"]?.doubleValue ?? 0.01,
-                               momentum: o["momentum"]?.doubleValue ?? 0.9, clip: o["clip"]?.doubleValue ?? 1,
-                               seed: UInt64(o["seed"]?.doubleValue ?? 0))
+        return TrainingOptions(
+            steps: Int(steps), batchSize: Int(batch), optimizer: optimizer, learningRate: rate,
+            warmup: Int(o["warmup"]?.doubleValue ?? 20), weightDecay: o["weight_decay"]?.doubleValue ?? 0.01,
+            momentum: o["momentum"]?.doubleValue ?? 0.9, clip: o["clip"]?.doubleValue ?? 1,
+            seed: UInt64(o["seed"]?.doubleValue ?? 0))
     }
 
     public init(sizes: [Int], activation: Activation, task: String = "classification", options: TrainingOptions) {
@@ -577,31 +651,37 @@ public struct MLPRetraining: CustomStringConvertible {
     }
 
     static func record(_ options: TrainingOptions, steps: Int) -> JSONValue {
-        .object(["steps": .number(Double(steps)), "batch_size": .number(Double(options.batchSize)), "optimizer": .string(options.optimizer),
-                 "learning_rate": .number(options.learningRate), "warmup": .number(Double(options.warmup)),
-                 "weight_decay": .number(options.weightDecay), "momentum": .number(options.momentum), "clip": .number(options.clip),
-                 "seed": .number(Double(options.seed))])
+        .object([
+            "steps": .number(Double(steps)), "batch_size": .number(Double(options.batchSize)), "optimizer": .string(options.optimizer),
+            "learning_rate": .number(options.learningRate), "warmup": .number(Double(options.warmup)),
+            "weight_decay": .number(options.weightDecay), "momentum": .number(options.momentum), "clip": .number(options.clip),
+            "seed": .number(Double(options.seed)),
+        ])
     }
 
     public var description: String {
         if let convolution {
-            return String(format: "CNN classifier %@ on %@, %d steps of %d, %@ at %g", convolution.steps.map(\.typeName).joined(separator: "-"),
-                          convolution.inputShape.map(String.init).joined(separator: "×"), options.steps, options.batchSize, options.optimizer,
-                          options.learningRate)
+            return String(
+                format: "CNN classifier %@ on %@, %d steps of %d, %@ at %g", convolution.steps.map(\.typeName).joined(separator: "-"),
+                convolution.inputShape.map(String.init).joined(separator: "×"), options.steps, options.batchSize, options.optimizer,
+                options.learningRate)
         }
-        return String(format: "MLP %@ %@ (%@), %d steps of %d, %@ at %g", task == "regression" ? "regressor" : "classifier",
-               sizes.map(String.init).joined(separator: "-"), activation.rawValue, options.steps, options.batchSize, options.optimizer,
-               options.learningRate)
+        return String(
+            format: "MLP %@ %@ (%@), %d steps of %d, %@ at %g", task == "regression" ? "regressor" : "classifier",
+            sizes.map(String.init).joined(separator: "-"), activation.rawValue, options.steps, options.batchSize, options.optimizer,
+            options.learningRate)
     }
 
     /// A new classifier (the MLP or the CNN of the directory) trained on `rows` of the data with
     /// these options and `seed` (initialisation and order), as its module and forward pass.
-    public func trainClassifier(features: Tensor<Float>, labels: [Int], rows: [Int],
-                                seed: UInt64) throws -> (network: Module<Float>, forward: (Variable<Float>) -> Variable<Float>) {
+    public func trainClassifier(
+        features: Tensor<Float>, labels: [Int], rows: [Int],
+        seed: UInt64
+    ) throws -> (network: Module<Float>, forward: (Variable<Float>) -> Variable<Float>) {
         let x = features.indexSelect(along: 0, indices: rows)
         let y = rows.map { labels[$0] }
         func fit<M: Module<Float> & UnaryLayer>(_ model: M) throws -> (network: Module<Float>, forward: (Variable<Float>) -> Variable<Float>)
-            where M.Scalar == Float {
+        where M.Scalar == Float {
             try train(model, rows: rows.count, seed: seed) { batch in
                 Losses.crossEntropy(logits: model(Variable(x.indexSelect(along: 0, indices: batch))), labels: batch.map { y[$0] })
             }
@@ -628,8 +708,9 @@ public struct MLPRetraining: CustomStringConvertible {
         o.seed = seed
         let configuration = o.configuration(steps: o.steps)
         func run<O: Optimizer>(_ optimizer: O) throws where O.Scalar == Float {
-            let trainer = Trainer(model: model, optimizer: optimizer, configuration: configuration, exampleCount: rows,
-                                  batchLoss: { loss($0) })
+            let trainer = Trainer(
+                model: model, optimizer: optimizer, configuration: configuration, exampleCount: rows,
+                batchLoss: { loss($0) })
             trainer.showsProgress = false
             try trainer.run()
         }
@@ -654,16 +735,18 @@ public struct LanguageModelRetraining: CustomStringConvertible {
         configuration = try HuggingFaceConfiguration(directory: modelDirectory, file: "config.json")
         let type = configuration.modelType ?? "gpt2"
         guard let family = ModelRegistry.family(modelType: type) as? any LanguageModelFamily.Type else {
-            throw ModelIOError.unsupportedModelType(path: configuration.path, modelType: type,
-                                                    supported: ModelRegistry.languageModelFamilies.flatMap { $0.modelTypes })
+            throw ModelIOError.unsupportedModelType(
+                path: configuration.path, modelType: type,
+                supported: ModelRegistry.languageModelFamilies.flatMap { $0.modelTypes })
         }
         self.family = family
         options = try MLPRetraining.recordedOptions(modelDirectory)
     }
 
     public var description: String {
-        String(format: "%@ language model from config.json, %d steps of %d, %@ at %g", family.architecture, options.steps, options.batchSize,
-               options.optimizer, options.learningRate)
+        String(
+            format: "%@ language model from config.json, %d steps of %d, %@ at %g", family.architecture, options.steps, options.batchSize,
+            options.optimizer, options.learningRate)
     }
 
     /// A new model trained on `rows` of `sequences` with these options and `seed` (initialisation
@@ -678,12 +761,13 @@ public struct LanguageModelRetraining: CustomStringConvertible {
         let configuration = o.configuration(steps: o.steps)
         func run<O: Optimizer>(_ optimizer: O) throws where O.Scalar == Float {
             var generator = SeededGenerator(seed: seed)
-            let trainer = Trainer(model: model.module, optimizer: optimizer, configuration: configuration, exampleCount: subset.count,
-                                  batchLoss: { batch in
-                                      let predicted = batch.reduce(0) { $0 + Swift.max(0, Swift.min(context, subset[$1].count) - 1) }
-                                      return task.trainingLoss(indices: batch, labels: .data, generator: &generator).loss
-                                          * (1 / Float(Swift.max(1, predicted)))
-                                  })
+            let trainer = Trainer(
+                model: model.module, optimizer: optimizer, configuration: configuration, exampleCount: subset.count,
+                batchLoss: { batch in
+                    let predicted = batch.reduce(0) { $0 + Swift.max(0, Swift.min(context, subset[$1].count) - 1) }
+                    return task.trainingLoss(indices: batch, labels: .data, generator: &generator).loss
+                        * (1 / Float(Swift.max(1, predicted)))
+                })
             trainer.showsProgress = false
             try trainer.run()
         }
@@ -708,8 +792,9 @@ struct ValidationJournal {
         self.url = url
         let headerLine = try JSONValue.object(["header": .object(header)]).serialized()
         if let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8),
-           case var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init),
-           text.hasSuffix("\n") || lines.count > 1 {
+            case var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init),
+            text.hasSuffix("\n") || lines.count > 1
+        {
             if !text.hasSuffix("\n") { lines.removeLast() }
             let first = lines.first.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
             if first == (try? JSONDecoder().decode(JSONValue.self, from: Data(headerLine.utf8))) {

@@ -21,8 +21,9 @@ public func compare<T: TensorScalar, U: TensorScalar>(
 ) -> Comparison {
     let o = Tensor<Double>(observed), e = Tensor<Double>(expected)
     guard o.shape == e.shape else {
-        return Comparison(passed: false, relativeError: .infinity, maximumAbsoluteError: .infinity,
-                          detail: "\(label) shape \(o.shape) differs from expected \(e.shape)")
+        return Comparison(
+            passed: false, relativeError: .infinity, maximumAbsoluteError: .infinity,
+            detail: "\(label) shape \(o.shape) differs from expected \(e.shape)")
     }
     var difference = 0.0, norm = 0.0, maxAbs = 0.0
     for (x, y) in zip(o.scalars, e.scalars) {
@@ -33,8 +34,9 @@ public func compare<T: TensorScalar, U: TensorScalar>(
     let relative = difference.squareRoot() / max(norm.squareRoot(), floor)
     let passed = relative <= tolerance && o.isFinite
     let shown = o.scalarCount <= 12 ? "expected \(e.scalars), observed \(o.scalars)" : "shape \(o.shape)"
-    return Comparison(passed: passed, relativeError: relative, maximumAbsoluteError: maxAbs,
-                      detail: "\(label) \(shown): relative error \(relative) (tolerance \(tolerance)), max |Δ| \(maxAbs)")
+    return Comparison(
+        passed: passed, relativeError: relative, maximumAbsoluteError: maxAbs,
+        detail: "\(label) \(shown): relative error \(relative) (tolerance \(tolerance)), max |Δ| \(maxAbs)")
 }
 
 /// Compares two numbers by relative error.

@@ -36,8 +36,9 @@ struct FortuneCorpusTests {
         let withDelimiter = documents.first { $0.text.split(separator: "\n", omittingEmptySubsequences: false).contains("%") }
         #expect(withDelimiter == nil, "a document contains a % line: \(withDelimiter?.source ?? "")")
         #expect(documents.allSatisfy { $0.text == $0.text.trimmingCharacters(in: .whitespacesAndNewlines) })
-        #expect(documents.allSatisfy { !$0.text.unicodeScalars.contains { $0 == "\u{8}" || $0 == "\r" || $0 == "\u{1B}" } },
-                "backspaces, carriage returns and escapes must be cleaned")
+        #expect(
+            documents.allSatisfy { !$0.text.unicodeScalars.contains { $0 == "\u{8}" || $0 == "\r" || $0 == "\u{1B}" } },
+            "backspaces, carriage returns and escapes must be cleaned")
 
         let sources = Set(documents.map(\.source))
         for source in sources {
@@ -104,17 +105,18 @@ struct FortuneCorpusTests {
         try directory.write("offensive\n", to: "off/rude")
         try directory.write("Hallo.\n%\n", to: "de/witze")
         let documents = try FortuneCorpus.load(directory: directory.url, languages: ["en", "de"])
-        #expect(documents == [
-            Document(text: "Gamma.", source: "a-sayings", language: "en"),
-            Document(text: "Alpha.", source: "b-jokes", language: "en"),
-            Document(text: "Beta.", source: "b-jokes", language: "en"),
-            Document(text: "Hallo.", source: "de/witze", language: "de"),
-        ])
+        #expect(
+            documents == [
+                Document(text: "Gamma.", source: "a-sayings", language: "en"),
+                Document(text: "Alpha.", source: "b-jokes", language: "en"),
+                Document(text: "Beta.", source: "b-jokes", language: "en"),
+                Document(text: "Hallo.", source: "de/witze", language: "de"),
+            ])
     }
 
     @Test func bytesThatAreNotUTF8AreReplaced() throws {
         let directory = try TemporaryDirectory()
-        try Data([0x4D, 0xFC, 0x6C, 0x6C, 0x0A]).write(to: directory.file("latin1")) // "Müll" in ISO 8859-1
+        try Data([0x4D, 0xFC, 0x6C, 0x6C, 0x0A]).write(to: directory.file("latin1"))  // "Müll" in ISO 8859-1
         let documents = try FortuneCorpus.load(directory: directory.url, languages: ["en"])
         #expect(documents.map(\.text) == ["M\u{FFFD}ll"])
     }

@@ -4,8 +4,10 @@ import Tokenizers
 
 @Suite("Language-modelling chunks and splits")
 struct LanguageModelingDataTests {
-    static let documents = ["Hello, world!", "Über den Wolken muß die Freiheit wohl grenzenlos sein.",
-                            "¿Dónde está la biblioteca? Mañana.", "short", "Don't panic — it's only 42."]
+    static let documents = [
+        "Hello, world!", "Über den Wolken muß die Freiheit wohl grenzenlos sein.",
+        "¿Dónde está la biblioteca? Mañana.", "short", "Don't panic — it's only 42.",
+    ]
 
     @Test(arguments: [4, 7, 16])
     func chunksAreFullAndTileAPrefixOfTheJoinedStream(length: Int) throws {

@@ -48,20 +48,22 @@ struct TextDatasetTests {
 
     @Test func idRowsAreReadAsTheyAreAndMetadataIsKept() throws {
         let directory = try TemporaryDirectory()
-        let url = try jsonLinesFile([
-            #"{"input_ids": [5, 0, 383], "source": "de/anekdoten", "language": "de"}"#,
-            "",
-            #"{"input_ids": [], "n": 3, "score": 0.5, "flag": true, "tags": ["a", 1]}"#,
-            #"{"input_ids": [7.0]}"#,
-        ], in: directory)
+        let url = try jsonLinesFile(
+            [
+                #"{"input_ids": [5, 0, 383], "source": "de/anekdoten", "language": "de"}"#,
+                "",
+                #"{"input_ids": [], "n": 3, "score": 0.5, "flag": true, "tags": ["a", 1]}"#,
+                #"{"input_ids": [7.0]}"#,
+            ], in: directory)
         let dataset = try TextDataset.load(jsonLines: url, tokenizer: nil, vocabularySize: 384)
         #expect(dataset.sequences == [[5, 0, 383], [], [7]])
         #expect(dataset.texts == ["", "", ""])
-        #expect(dataset.metadata == [
-            ["source": "de/anekdoten", "language": "de"],
-            ["n": "3", "score": "0.5", "flag": "true", "tags": #"["a",1]"#],
-            [:],
-        ])
+        #expect(
+            dataset.metadata == [
+                ["source": "de/anekdoten", "language": "de"],
+                ["n": "3", "score": "0.5", "flag": "true", "tags": #"["a",1]"#],
+                [:],
+            ])
     }
 
     @Test func maximumLengthTruncatesIdAndTextRows() throws {
@@ -75,8 +77,10 @@ struct TextDatasetTests {
 
     @Test func writtenDocumentsLoadBackWithTheirSourceAndLanguage() throws {
         let directory = try TemporaryDirectory()
-        let documents = [Document(text: "Hello, world!", source: "fortunes", language: "en"),
-                         Document(text: "Über den Wolken\n\"zitiert\"", source: "de/anekdoten", language: "de")]
+        let documents = [
+            Document(text: "Hello, world!", source: "fortunes", language: "en"),
+            Document(text: "Über den Wolken\n\"zitiert\"", source: "de/anekdoten", language: "de"),
+        ]
         let url = directory.file("corpus.jsonl")
         try TextDataset.write(documents: documents, to: url)
         let tokenizer = try TinyGPT2Fixture.tokenizer()

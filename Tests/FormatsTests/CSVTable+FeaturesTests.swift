@@ -25,8 +25,9 @@ struct CSVTableFeaturesTests {
 
     @Test func categoricalLabelsAreIndicesIntoTheSortedClassNames() throws {
         let table = try CSVTable(parsing: Self.iris)
-        let data = try table.labeledFeatures(labelColumn: "species", featureColumns: ["sepal_width", "label"],
-                                             labelEncoding: .categorical)
+        let data = try table.labeledFeatures(
+            labelColumn: "species", featureColumns: ["sepal_width", "label"],
+            labelEncoding: .categorical)
         #expect(data.classNames == ["setosa", "versicolor", "virginica"])
         #expect(data.labels == [0, 1, 2, 0])
         #expect(data.features.scalars == [3.5, 0, 3.2, 1, 3.3, 2, 0, 0])

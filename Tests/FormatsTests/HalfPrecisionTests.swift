@@ -29,15 +29,15 @@ struct HalfPrecisionTests {
 
     @Test func narrowingRoundsToNearestWithTiesToEven() {
         let cases: [(Float, UInt16)] = [
-            (1 + 0x1p-11, 0x3C00),          // halfway between 1 and the next half: even (1) wins
-            (1 + 3 * 0x1p-11, 0x3C02),      // halfway, the odd neighbour below: round up to even
-            (1 + 0x1p-11 + 0x1p-20, 0x3C01),// just above halfway
-            (65519, 0x7BFF),                // below the overflow threshold
-            (65520, 0x7C00),                // halfway to 2^16: rounds to infinity
-            (0x1p-25, 0x0000),              // half the smallest subnormal: ties to zero
+            (1 + 0x1p-11, 0x3C00),  // halfway between 1 and the next half: even (1) wins
+            (1 + 3 * 0x1p-11, 0x3C02),  // halfway, the odd neighbour below: round up to even
+            (1 + 0x1p-11 + 0x1p-20, 0x3C01),  // just above halfway
+            (65519, 0x7BFF),  // below the overflow threshold
+            (65520, 0x7C00),  // halfway to 2^16: rounds to infinity
+            (0x1p-25, 0x0000),  // half the smallest subnormal: ties to zero
             (0x1p-25 * 1.0001, 0x0001),
-            (3 * 0x1p-25, 0x0002),          // halfway between subnormals 1 and 2: even
-            (0x1p-14 - 0x1p-26, 0x0400),    // largest subnormal + more than half an ulp: smallest normal
+            (3 * 0x1p-25, 0x0002),  // halfway between subnormals 1 and 2: even
+            (0x1p-14 - 0x1p-26, 0x0400),  // largest subnormal + more than half an ulp: smallest normal
             (1e-10, 0x0000), (-1e-10, 0x8000), (1e10, 0x7C00), (-1e10, 0xFC00),
         ]
         for (value, bits) in cases {
@@ -56,30 +56,30 @@ struct HalfPrecisionTests {
     }
 
     #if !(os(macOS) && arch(x86_64))
-    /// Swift's own `Float16` is an independent implementation of the same conversions.
-    @Test func wideningAgreesWithSwiftFloat16ForEveryBitPattern() {
-        var mismatches = 0
-        for bits in UInt16.min...UInt16.max {
-            let oracle = Float(Float16(bitPattern: bits))
-            let ours = HalfPrecision.float(fromHalfBits: bits)
-            if oracle.isNaN ? !ours.isNaN : oracle.bitPattern != ours.bitPattern { mismatches += 1 }
+        /// Swift's own `Float16` is an independent implementation of the same conversions.
+        @Test func wideningAgreesWithSwiftFloat16ForEveryBitPattern() {
+            var mismatches = 0
+            for bits in UInt16.min...UInt16.max {
+                let oracle = Float(Float16(bitPattern: bits))
+                let ours = HalfPrecision.float(fromHalfBits: bits)
+                if oracle.isNaN ? !ours.isNaN : oracle.bitPattern != ours.bitPattern { mismatches += 1 }
+            }
+            #expect(mismatches == 0)
         }
-        #expect(mismatches == 0)
-    }
 
-    @Test func narrowingAgreesWithSwiftFloat16OnRandomFloats() {
-        var generator = SeededGenerator(seed: 7)
-        var mismatches: [Float] = []
-        for _ in 0..<200_000 {
-            // Random bit patterns cover every exponent; keep those near the half range dense.
-            var bits = UInt32.random(in: 0...UInt32.max, using: &generator)
-            if bits & 1 == 0 { bits = (bits & 0x87FF_FFFF) | 0x3000_0000 }
-            let value = Float(bitPattern: bits)
-            if value.isNaN { continue }
-            if HalfPrecision.halfBits(from: value) != Float16(value).bitPattern { mismatches.append(value) }
+        @Test func narrowingAgreesWithSwiftFloat16OnRandomFloats() {
+            var generator = SeededGenerator(seed: 7)
+            var mismatches: [Float] = []
+            for _ in 0..<200_000 {
+                // Random bit patterns cover every exponent; keep those near the half range dense.
+                var bits = UInt32.random(in: 0...UInt32.max, using: &generator)
+                if bits & 1 == 0 { bits = (bits & 0x87FF_FFFF) | 0x3000_0000 }
+                let value = Float(bitPattern: bits)
+                if value.isNaN { continue }
+                if HalfPrecision.halfBits(from: value) != Float16(value).bitPattern { mismatches.append(value) }
+            }
+            #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
         }
-        #expect(mismatches.isEmpty, "first mismatches: \(mismatches.prefix(5))")
-    }
     #endif
 
     @Test func bfloat16KnownBitPatterns() {
@@ -109,7 +109,9 @@ struct HalfPrecisionTests {
             let above = below + 1
             let distanceBelow = abs(Double(value) - Double(HalfPrecision.float(fromBFloat16Bits: below)))
             let distanceAbove = abs(Double(value) - Double(HalfPrecision.float(fromBFloat16Bits: above)))
-            let expected = distanceBelow < distanceAbove ? below
+            let expected =
+                distanceBelow < distanceAbove
+                ? below
                 : distanceAbove < distanceBelow ? above : (below & 1 == 0 ? below : above)
             #expect(HalfPrecision.bfloat16Bits(from: value) == expected, "\(value)")
         }

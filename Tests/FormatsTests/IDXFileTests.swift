@@ -75,8 +75,10 @@ struct IDXFileTests {
     }
 
     /// Checks that opening `bytes` throws `expected(path)` and that the message names the file.
-    func expectError(_ bytes: [UInt8], name: String, _ expected: (String) -> IDXError,
-                     sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectError(
+        _ bytes: [UInt8], name: String, _ expected: (String) -> IDXError,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let url = try directory.write(bytes, to: name)
         let error = #expect(throws: IDXError.self, sourceLocation: sourceLocation) { try IDXFile(contentsOf: url) }
         #expect(error == expected(url.path), sourceLocation: sourceLocation)

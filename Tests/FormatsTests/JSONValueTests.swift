@@ -7,10 +7,11 @@ struct JSONValueTests {
     @Test func parsingKeepsEveryJSONType() throws {
         let text = #"{"null": null, "yes": true, "one": 1, "half": 0.5, "text": "a\"b", "list": [1, "two", false], "nested": {"k": []}}"#
         let value = try JSONValue(parsing: Data(text.utf8))
-        #expect(value == [
-            "null": nil, "yes": true, "one": 1, "half": 0.5, "text": "a\"b",
-            "list": [1, "two", false], "nested": ["k": []],
-        ])
+        #expect(
+            value == [
+                "null": nil, "yes": true, "one": 1, "half": 0.5, "text": "a\"b",
+                "list": [1, "two", false], "nested": ["k": []],
+            ])
         // Booleans and numbers stay distinct.
         #expect(value["yes"] == .bool(true))
         #expect(value["one"] == .number(1))

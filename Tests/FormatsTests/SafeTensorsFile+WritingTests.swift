@@ -110,8 +110,10 @@ struct SafeTensorsWritingTests {
             ([("__metadata__", .uint8([1], shape: [1]))], .reservedTensorName(path: url.path, tensor: "__metadata__")),
             ([("m", .int64([1, 2, 3], shape: [2, 2]))], .payloadShapeMismatch(path: url.path, tensor: "m", shape: [2, 2], elementCount: 3)),
             ([("n", .uint8([1], shape: [-1]))], .payloadShapeMismatch(path: url.path, tensor: "n", shape: [-1], elementCount: 1)),
-            ([("ok", .uint8([1], shape: [1])), ("i", .int32([1, 1 << 31], shape: [2]))],
-             .valueOutOfRange(path: url.path, tensor: "i", value: String(1 << 31), requested: "I32")),
+            (
+                [("ok", .uint8([1], shape: [1])), ("i", .int32([1, 1 << 31], shape: [2]))],
+                .valueOutOfRange(path: url.path, tensor: "i", value: String(1 << 31), requested: "I32")
+            ),
         ]
         for (tensors, expected) in cases {
             let error = #expect(throws: SafeTensorsError.self) { try SafeTensorsFile.write(tensors, to: url) }

@@ -11,8 +11,10 @@ struct SafeTensorsFileTests {
     init() throws { directory = try TemporaryDirectory() }
 
     /// A file with the given (name, dtype, shape, bytes) entries laid out in order.
-    func makeFile(_ entries: [(String, String, [Int], [UInt8])], metadata: String? = nil,
-                  name: String = "model.safetensors") throws -> URL {
+    func makeFile(
+        _ entries: [(String, String, [Int], [UInt8])], metadata: String? = nil,
+        name: String = "model.safetensors"
+    ) throws -> URL {
         var parts: [String] = metadata.map { [#""__metadata__":"# + $0] } ?? []
         var data: [UInt8] = []
         for (tensor, dtype, shape, bytes) in entries {
@@ -56,7 +58,8 @@ struct SafeTensorsFileTests {
 
     @Test func tensorNamesFollowTheDataOffsetsNotTheHeaderOrder() throws {
         // Header keys are alphabetical here, data offsets are not.
-        let header = #"{"a":{"dtype":"U8","shape":[1],"data_offsets":[2,3]},"b":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"#
+        let header =
+            #"{"a":{"dtype":"U8","shape":[1],"data_offsets":[2,3]},"b":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"#
             + #""c":{"dtype":"U8","shape":[0],"data_offsets":[3,3]}}"#
         let url = try directory.write(safeTensorsBytes(header: header, data: [1, 2, 3]), to: "order.safetensors")
         let file = try SafeTensorsFile(contentsOf: url)
@@ -72,13 +75,13 @@ struct SafeTensorsFileTests {
             ("pad", "U8", [1], [9]),
             ("f32", "F32", [3], littleEndianBytes([Float(1.5).bitPattern, Float(-2).bitPattern, Float(1e-3).bitPattern])),
             ("f64", "F64", [1], littleEndianBytes([(2.75).bitPattern] as [UInt64])),
-            ("i64", "I64", [1], littleEndianBytes([-123456789012] as [Int64])),
+            ("i64", "I64", [1], littleEndianBytes([-123_456_789_012] as [Int64])),
         ])
         let file = try SafeTensorsFile(contentsOf: url)
         #expect(try file.entry(named: "f32").dataOffsets.lowerBound == 1)
         #expect(try file.tensor(named: "f32", as: Float.self).scalars == [1.5, -2, 1e-3])
         #expect(try file.tensor(named: "f64", as: Double.self).scalars == [2.75])
-        #expect(try file.integers(named: "i64") == [-123456789012])
+        #expect(try file.integers(named: "i64") == [-123_456_789_012])
     }
 
     @Test func shapesIncludingScalarsAndEmptyTensorsAreKept() throws {

@@ -23,8 +23,10 @@ struct SafeTensorsHeaderTests {
     }
 
     /// Checks the error and that its description names the file and the given words.
-    func expectError(_ bytes: [UInt8], _ expected: (URL) -> SafeTensorsError, mentioning words: [String] = [],
-                     sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectError(
+        _ bytes: [UInt8], _ expected: (URL) -> SafeTensorsError, mentioning words: [String] = [],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let (error, url) = try openingError(bytes)
         #expect(error == expected(url), sourceLocation: sourceLocation)
         let message = error?.description ?? ""
@@ -50,10 +52,12 @@ struct SafeTensorsHeaderTests {
     }
 
     @Test func headerLengthPastTheEndOfTheFileIsRejected() throws {
-        try expectError(safeTensorsBytes(header: "{}", headerLength: 3),
-                        { .headerLengthOutOfBounds(path: $0.path, headerLength: 3, availableBytes: 2) }, mentioning: ["3"])
-        try expectError(safeTensorsBytes(header: "{}", headerLength: .max),
-                        { .headerLengthOutOfBounds(path: $0.path, headerLength: .max, availableBytes: 2) })
+        try expectError(
+            safeTensorsBytes(header: "{}", headerLength: 3),
+            { .headerLengthOutOfBounds(path: $0.path, headerLength: 3, availableBytes: 2) }, mentioning: ["3"])
+        try expectError(
+            safeTensorsBytes(header: "{}", headerLength: .max),
+            { .headerLengthOutOfBounds(path: $0.path, headerLength: .max, availableBytes: 2) })
     }
 
     @Test func headerLongerThanTheLimitIsRejected() throws {
@@ -87,8 +91,9 @@ struct SafeTensorsHeaderTests {
     }
 
     @Test func headerThatIsNotAJSONObjectIsRejected() throws {
-        try expectError(safeTensorsBytes(header: "[1, 2]"), { .headerNotObject(path: $0.path, found: "array") },
-                        mentioning: ["array", "object"])
+        try expectError(
+            safeTensorsBytes(header: "[1, 2]"), { .headerNotObject(path: $0.path, found: "array") },
+            mentioning: ["array", "object"])
     }
 
     @Test(arguments: ["dtype", "shape", "data_offsets"])
@@ -96,47 +101,62 @@ struct SafeTensorsHeaderTests {
         var fields = ["\"dtype\":\"F32\"", "\"shape\":[2]", "\"data_offsets\":[0,8]"]
         fields.removeAll { $0.hasPrefix("\"\(field)\"") }
         let header = #"{"layer.weight":{"# + fields.joined(separator: ",") + "}}"
-        try expectError(safeTensorsBytes(header: header, data: eightBytes),
-                        { .missingField(path: $0.path, tensor: "layer.weight", field: field) },
-                        mentioning: ["layer.weight", field])
+        try expectError(
+            safeTensorsBytes(header: header, data: eightBytes),
+            { .missingField(path: $0.path, tensor: "layer.weight", field: field) },
+            mentioning: ["layer.weight", field])
     }
 
     @Test func entryThatIsNotAnObjectIsRejected() throws {
-        try expectError(safeTensorsBytes(header: #"{"layer.weight":[0,8]}"#, data: eightBytes),
-                        { .wrongFieldType(path: $0.path, tensor: "layer.weight", field: nil,
-                                          expected: "an object with dtype, shape and data_offsets", found: "array") },
-                        mentioning: ["layer.weight"])
+        try expectError(
+            safeTensorsBytes(header: #"{"layer.weight":[0,8]}"#, data: eightBytes),
+            {
+                .wrongFieldType(
+                    path: $0.path, tensor: "layer.weight", field: nil,
+                    expected: "an object with dtype, shape and data_offsets", found: "array")
+            },
+            mentioning: ["layer.weight"])
     }
 
     @Test func fieldOfTheWrongJSONTypeIsRejected() throws {
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":32,"shape":[2],"data_offsets":[0,8]}}"#, data: eightBytes),
-                        { .wrongFieldType(path: $0.path, tensor: "w", field: "dtype", expected: "a string", found: "number") },
-                        mentioning: ["'w'", "dtype"])
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}"#, data: eightBytes),
-                        { .wrongFieldType(path: $0.path, tensor: "w", field: "shape", expected: "an array of integers",
-                                          found: "string") },
-                        mentioning: ["'w'", "shape"])
+        try expectError(
+            safeTensorsBytes(header: #"{"w":{"dtype":32,"shape":[2],"data_offsets":[0,8]}}"#, data: eightBytes),
+            { .wrongFieldType(path: $0.path, tensor: "w", field: "dtype", expected: "a string", found: "number") },
+            mentioning: ["'w'", "dtype"])
+        try expectError(
+            safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}"#, data: eightBytes),
+            {
+                .wrongFieldType(
+                    path: $0.path, tensor: "w", field: "shape", expected: "an array of integers",
+                    found: "string")
+            },
+            mentioning: ["'w'", "shape"])
     }
 
     @Test func unknownDTypeIsRejected() throws {
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":"F31","shape":[2],"data_offsets":[0,8]}}"#, data: eightBytes),
-                        { .unknownDType(path: $0.path, tensor: "w", dtype: "F31") }, mentioning: ["'w'", "F31", "BF16"])
+        try expectError(
+            safeTensorsBytes(header: #"{"w":{"dtype":"F31","shape":[2],"data_offsets":[0,8]}}"#, data: eightBytes),
+            { .unknownDType(path: $0.path, tensor: "w", dtype: "F31") }, mentioning: ["'w'", "F31", "BF16"])
     }
 
     @Test func negativeShapeDimensionIsRejected() throws {
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[2,-1],"data_offsets":[0,8]}}"#, data: eightBytes),
-                        { .invalidShapeDimension(path: $0.path, tensor: "w", dimension: 1, value: "-1") },
-                        mentioning: ["'w'", "-1"])
+        try expectError(
+            safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[2,-1],"data_offsets":[0,8]}}"#, data: eightBytes),
+            { .invalidShapeDimension(path: $0.path, tensor: "w", dimension: 1, value: "-1") },
+            mentioning: ["'w'", "-1"])
     }
 
     @Test func nonIntegerShapeDimensionIsRejected() throws {
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#, data: eightBytes),
-                        { .invalidShapeDimension(path: $0.path, tensor: "w", dimension: 0, value: "2.5") },
-                        mentioning: ["'w'", "2.5"])
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":["2"],"data_offsets":[0,8]}}"#, data: eightBytes),
-                        { .invalidShapeDimension(path: $0.path, tensor: "w", dimension: 0, value: #""2" (a string)"#) })
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[1e30],"data_offsets":[0,8]}}"#, data: eightBytes),
-                        { .invalidShapeDimension(path: $0.path, tensor: "w", dimension: 0, value: "1e+30") })
+        try expectError(
+            safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#, data: eightBytes),
+            { .invalidShapeDimension(path: $0.path, tensor: "w", dimension: 0, value: "2.5") },
+            mentioning: ["'w'", "2.5"])
+        try expectError(
+            safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":["2"],"data_offsets":[0,8]}}"#, data: eightBytes),
+            { .invalidShapeDimension(path: $0.path, tensor: "w", dimension: 0, value: #""2" (a string)"#) })
+        try expectError(
+            safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[1e30],"data_offsets":[0,8]}}"#, data: eightBytes),
+            { .invalidShapeDimension(path: $0.path, tensor: "w", dimension: 0, value: "1e+30") })
     }
 
     @Test(arguments: [#"[0]"#, #"[0,4,8]"#, #"[0,"8"]"#, #"[0.5,8]"#, #"[-8,0]"#, #""0-8""#])
@@ -152,59 +172,72 @@ struct SafeTensorsHeaderTests {
     }
 
     @Test func dataOffsetsWithBeginAfterEndAreRejected() throws {
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: eightBytes),
-                        { .dataOffsetsReversed(path: $0.path, tensor: "w", begin: 8, end: 0) }, mentioning: ["'w'", "[8, 0]"])
+        try expectError(
+            safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, data: eightBytes),
+            { .dataOffsetsReversed(path: $0.path, tensor: "w", begin: 8, end: 0) }, mentioning: ["'w'", "[8, 0]"])
     }
 
     @Test func dataOffsetsPastTheEndOfTheDataAreRejected() throws {
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, data: eightBytes),
-                        { .dataOffsetsPastEnd(path: $0.path, tensor: "w", end: 16, dataByteCount: 8) },
-                        mentioning: ["'w'", "16", "8-byte"])
+        try expectError(
+            safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, data: eightBytes),
+            { .dataOffsetsPastEnd(path: $0.path, tensor: "w", end: 16, dataByteCount: 8) },
+            mentioning: ["'w'", "16", "8-byte"])
     }
 
     @Test func byteCountDifferentFromShapeTimesDTypeSizeIsRejected() throws {
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}}"#, data: eightBytes),
-                        { .byteCountMismatch(path: $0.path, tensor: "w", dtype: "F64", shape: [2], expected: 16, found: 8) },
-                        mentioning: ["'w'", "16", "8 bytes"])
+        try expectError(
+            safeTensorsBytes(header: #"{"w":{"dtype":"F64","shape":[2],"data_offsets":[0,8]}}"#, data: eightBytes),
+            { .byteCountMismatch(path: $0.path, tensor: "w", dtype: "F64", shape: [2], expected: 16, found: 8) },
+            mentioning: ["'w'", "16", "8 bytes"])
     }
 
     @Test func shapeWhoseByteSizeOverflowsIsRejected() throws {
         let huge = 1 << 40
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[\#(huge),\#(huge)],"data_offsets":[0,8]}}"#,
-                                         data: eightBytes),
-                        { .shapeOverflow(path: $0.path, tensor: "w", shape: [huge, huge]) }, mentioning: ["'w'"])
+        try expectError(
+            safeTensorsBytes(
+                header: #"{"w":{"dtype":"F32","shape":[\#(huge),\#(huge)],"data_offsets":[0,8]}}"#,
+                data: eightBytes),
+            { .shapeOverflow(path: $0.path, tensor: "w", shape: [huge, huge]) }, mentioning: ["'w'"])
         // The element count fits, the byte count does not. (Header numbers are read as
         // doubles, so the test uses a power of two, which is exact.)
         let big = 1 << 62
-        try expectError(safeTensorsBytes(header: #"{"w":{"dtype":"F32","shape":[\#(big)],"data_offsets":[0,8]}}"#,
-                                         data: eightBytes),
-                        { .shapeOverflow(path: $0.path, tensor: "w", shape: [big]) })
+        try expectError(
+            safeTensorsBytes(
+                header: #"{"w":{"dtype":"F32","shape":[\#(big)],"data_offsets":[0,8]}}"#,
+                data: eightBytes),
+            { .shapeOverflow(path: $0.path, tensor: "w", shape: [big]) })
     }
 
     @Test func overlappingTensorsAreRejected() throws {
         let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
-        try expectError(safeTensorsBytes(header: header, data: eightBytes),
-                        { .overlappingTensors(path: $0.path, first: "a", second: "b") }, mentioning: ["'a'", "'b'"])
+        try expectError(
+            safeTensorsBytes(header: header, data: eightBytes),
+            { .overlappingTensors(path: $0.path, first: "a", second: "b") }, mentioning: ["'a'", "'b'"])
     }
 
     @Test func gapsInTheDataBufferAreRejected() throws {
         let between = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[6,8]}}"#
-        try expectError(safeTensorsBytes(header: between, data: eightBytes),
-                        { .gapBetweenTensors(path: $0.path, previous: "a", next: "b", begin: 4, end: 6) },
-                        mentioning: ["'a'", "'b'", "4..<6"])
+        try expectError(
+            safeTensorsBytes(header: between, data: eightBytes),
+            { .gapBetweenTensors(path: $0.path, previous: "a", next: "b", begin: 4, end: 6) },
+            mentioning: ["'a'", "'b'", "4..<6"])
         let before = #"{"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
-        try expectError(safeTensorsBytes(header: before, data: eightBytes),
-                        { .gapBetweenTensors(path: $0.path, previous: nil, next: "b", begin: 0, end: 4) }, mentioning: ["'b'"])
+        try expectError(
+            safeTensorsBytes(header: before, data: eightBytes),
+            { .gapBetweenTensors(path: $0.path, previous: nil, next: "b", begin: 0, end: 4) }, mentioning: ["'b'"])
         let after = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#
-        try expectError(safeTensorsBytes(header: after, data: eightBytes),
-                        { .gapBetweenTensors(path: $0.path, previous: "a", next: nil, begin: 4, end: 8) }, mentioning: ["'a'"])
+        try expectError(
+            safeTensorsBytes(header: after, data: eightBytes),
+            { .gapBetweenTensors(path: $0.path, previous: "a", next: nil, begin: 4, end: 8) }, mentioning: ["'a'"])
     }
 
     @Test func metadataThatIsNotAnObjectOfStringsIsRejected() throws {
-        try expectError(safeTensorsBytes(header: #"{"__metadata__":{"epoch":3}}"#),
-                        { .invalidMetadata(path: $0.path, key: "epoch", found: "number") }, mentioning: ["epoch"])
-        try expectError(safeTensorsBytes(header: #"{"__metadata__":"v1"}"#),
-                        { .invalidMetadata(path: $0.path, key: nil, found: "string") })
+        try expectError(
+            safeTensorsBytes(header: #"{"__metadata__":{"epoch":3}}"#),
+            { .invalidMetadata(path: $0.path, key: "epoch", found: "number") }, mentioning: ["epoch"])
+        try expectError(
+            safeTensorsBytes(header: #"{"__metadata__":"v1"}"#),
+            { .invalidMetadata(path: $0.path, key: nil, found: "string") })
     }
 
     @Test func missingFileIsReportedWithItsPath() throws {
@@ -217,7 +250,8 @@ struct SafeTensorsHeaderTests {
     /// Random corruptions of a valid file either open and read cleanly or throw a
     /// `SafeTensorsError`; nothing traps.
     @Test func corruptedFilesNeverCrash() throws {
-        let header = #"{"__metadata__":{"k":"v"},"a":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]},"#
+        let header =
+            #"{"__metadata__":{"k":"v"},"a":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8]},"#
             + #""b":{"dtype":"I64","shape":[1],"data_offsets":[8,16]},"c":{"dtype":"BF16","shape":[],"data_offsets":[16,18]}}"#
         let valid = safeTensorsBytes(header: header, data: (0..<18).map { UInt8($0) })
         var generator = SeededGenerator(seed: 2024)

@@ -2,7 +2,6 @@ import Foundation
 
 // Helpers shared by the Formats tests: scratch directories and raw file construction.
 
-
 /// The bytes of a safetensors file with the given header text and data buffer; the length
 /// field is the header's byte count unless `headerLength` overrides it.
 func safeTensorsBytes(header: String, data: [UInt8] = [], headerLength: UInt64? = nil) -> [UInt8] {

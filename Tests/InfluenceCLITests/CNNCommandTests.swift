@@ -9,9 +9,11 @@ import Testing
 struct CNNCommandTests {
     static func train(_ directory: URL) throws -> URL {
         let model = directory.appendingPathComponent("cnn")
-        let r = try Influence.run(["train", "--architecture", "cnn", "--dataset", "fashion-mnist", "--channels", "2,2", "--kernel-size", "3",
-                                   "--max-examples", "256", "--steps", "40", "--batch-size", "32", "--learning-rate", "0.01",
-                                   "--validation-fraction", "0.1", "--out", model.path])
+        let r = try Influence.run([
+            "train", "--architecture", "cnn", "--dataset", "fashion-mnist", "--channels", "2,2", "--kernel-size", "3",
+            "--max-examples", "256", "--steps", "40", "--batch-size", "32", "--learning-rate", "0.01",
+            "--validation-fraction", "0.1", "--out", model.path,
+        ])
         #expect(r.exitCode == 0, "\(r.standardError)")
         return model
     }
@@ -44,10 +46,13 @@ struct CNNCommandTests {
         var results: [String: Tensor<Float>] = [:]
         for strategy in ["ekfac", "kfac", "diagonal"] {
             let factors = dir.appendingPathComponent("factors-\(strategy)"), out = dir.appendingPathComponent("scores-\(strategy)")
-            let fit = try Influence.run(["fit", "--model", model.path, "--data", "fashion-mnist:train", "--max-examples", "40", "--strategy", strategy,
-                                         "--out", factors.path])
+            let fit = try Influence.run([
+                "fit", "--model", model.path, "--data", "fashion-mnist:train", "--max-examples", "40", "--strategy", strategy,
+                "--out", factors.path,
+            ])
             #expect(fit.exitCode == 0 && fit.standardOutput.contains("for 3 modules on 40 examples"), "\(strategy): \(fit.standardOutput)\(fit.standardError)")
-            let s = try Influence.run(["scores", "--model", model.path, "--factors", factors.path, "--damping", "0.01", "--per-module", "--out", out.path] + data)
+            let s = try Influence.run(
+                ["scores", "--model", model.path, "--factors", factors.path, "--damping", "0.01", "--per-module", "--out", out.path] + data)
             #expect(s.exitCode == 0, "\(strategy): \(s.standardError)")
             results[strategy] = try Self.scores(out)
         }
@@ -68,28 +73,36 @@ struct CNNCommandTests {
         // 0.79 when this was written).
         #expect(Self.pearson(ekfac, exact) > 0.6, "EK-FAC against exact: \(Self.pearson(ekfac, exact))")
 
-        let pbrf = try Influence.run(["validate", "pbrf", "--model", model.path, "--train", "fashion-mnist:train", "--queries", "fashion-mnist:test",
-                                      "--max-examples", "64", "--max-queries", "2", "--points", "4", "--strategies", "exact,ekfac,identity",
-                                      "--damping", "0.01", "--pbrf-steps", "300", "--out", dir.appendingPathComponent("pbrf").path])
+        let pbrf = try Influence.run([
+            "validate", "pbrf", "--model", model.path, "--train", "fashion-mnist:train", "--queries", "fashion-mnist:test",
+            "--max-examples", "64", "--max-queries", "2", "--points", "4", "--strategies", "exact,ekfac,identity",
+            "--damping", "0.01", "--pbrf-steps", "300", "--out", dir.appendingPathComponent("pbrf").path,
+        ])
         #expect(pbrf.exitCode == 0 && pbrf.standardOutput.contains("pearson"), "\(pbrf.standardOutput)\(pbrf.standardError)")
     }
 
     @Test func ldsAndMislabelsRetrainTheCNN() throws {
         let dir = Influence.temporaryDirectory()
         let model = dir.appendingPathComponent("cnn")
-        let trained = try Influence.run(["train", "--architecture", "cnn", "--dataset", "fashion-mnist", "--channels", "2", "--max-examples", "96",
-                                         "--steps", "30", "--batch-size", "16", "--learning-rate", "0.01", "--validation-fraction", "0",
-                                         "--validation-interval", "0", "--save-every", "15", "--out", model.path])
+        let trained = try Influence.run([
+            "train", "--architecture", "cnn", "--dataset", "fashion-mnist", "--channels", "2", "--max-examples", "96",
+            "--steps", "30", "--batch-size", "16", "--learning-rate", "0.01", "--validation-fraction", "0",
+            "--validation-interval", "0", "--save-every", "15", "--out", model.path,
+        ])
         try #require(trained.exitCode == 0, "\(trained.standardError)")
         // TracIn over the two checkpoints the training kept.
-        let tracin = try Influence.run(["scores", "--model", model.path, "--strategy", "tracin", "--checkpoints", model.appendingPathComponent("checkpoints").path,
-                                        "--train", "fashion-mnist:train", "--queries", "fashion-mnist:test", "--max-examples", "20", "--max-queries", "2",
-                                        "--out", dir.appendingPathComponent("tracin").path])
+        let tracin = try Influence.run([
+            "scores", "--model", model.path, "--strategy", "tracin", "--checkpoints", model.appendingPathComponent("checkpoints").path,
+            "--train", "fashion-mnist:train", "--queries", "fashion-mnist:test", "--max-examples", "20", "--max-queries", "2",
+            "--out", dir.appendingPathComponent("tracin").path,
+        ])
         #expect(tracin.exitCode == 0 && tracin.standardOutput.contains("TracIn over 2 checkpoints"), "\(tracin.standardOutput)\(tracin.standardError)")
         #expect(try Self.scores(dir.appendingPathComponent("tracin")).shape == [2, 20])
-        let lds = try Influence.run(["validate", "lds", "--model", model.path, "--train", "fashion-mnist:train", "--queries", "fashion-mnist:test",
-                                     "--max-examples", "48", "--max-queries", "3", "--subsets", "6", "--strategies", "ekfac,identity",
-                                     "--damping", "0.01", "--out", dir.appendingPathComponent("lds").path])
+        let lds = try Influence.run([
+            "validate", "lds", "--model", model.path, "--train", "fashion-mnist:train", "--queries", "fashion-mnist:test",
+            "--max-examples", "48", "--max-queries", "3", "--subsets", "6", "--strategies", "ekfac,identity",
+            "--damping", "0.01", "--out", dir.appendingPathComponent("lds").path,
+        ])
         #expect(lds.exitCode == 0 && lds.standardError.contains("CNN classifier conv2d-relu-max_pool2d-flatten-linear"), "\(lds.standardError)")
         let rows = ValidateCommandTests.strategies(try ValidateCommandTests.record(dir.appendingPathComponent("lds/lds.json")))
         guard case let .number(value)? = rows["ekfac"]?["lds"] else {
@@ -97,16 +110,20 @@ struct CNNCommandTests {
             return
         }
         #expect(value >= -1 && value <= 1)
-        let mislabels = try Influence.run(["validate", "mislabels", "--model", model.path, "--train", "fashion-mnist:train", "--max-examples", "60",
-                                           "--strategies", "identity,ekfac", "--damping", "0.01", "--out", dir.appendingPathComponent("mislabels").path])
+        let mislabels = try Influence.run([
+            "validate", "mislabels", "--model", model.path, "--train", "fashion-mnist:train", "--max-examples", "60",
+            "--strategies", "identity,ekfac", "--damping", "0.01", "--out", dir.appendingPathComponent("mislabels").path,
+        ])
         #expect(mislabels.exitCode == 0 && mislabels.standardOutput.contains("auc"), "\(mislabels.standardOutput)\(mislabels.standardError)")
     }
 
     @Test func dataThatDoesNotFitTheFirstLayerIsNamed() throws {
         let dir = Influence.temporaryDirectory()
         let model = dir.appendingPathComponent("cnn")
-        let trained = try Influence.run(["train", "--architecture", "cnn", "--dataset", "fashion-mnist", "--channels", "1", "--max-examples", "16",
-                                         "--steps", "1", "--validation-fraction", "0", "--validation-interval", "0", "--out", model.path])
+        let trained = try Influence.run([
+            "train", "--architecture", "cnn", "--dataset", "fashion-mnist", "--channels", "1", "--max-examples", "16",
+            "--steps", "1", "--validation-fraction", "0", "--validation-interval", "0", "--out", model.path,
+        ])
         try #require(trained.exitCode == 0, "\(trained.standardError)")
         let csv = dir.appendingPathComponent("small.csv")
         try "a,b,c,d,label\n1,2,3,4,0\n".write(to: csv, atomically: true, encoding: .utf8)
@@ -115,8 +132,10 @@ struct CNNCommandTests {
         // A CSV CNN needs the image shape.
         let noShape = try Influence.run(["train", "--architecture", "cnn", "--data", csv.path, "--steps", "1", "--out", dir.appendingPathComponent("m").path])
         #expect(noShape.exitCode != 0 && noShape.standardError.contains("--input-shape"), "\(noShape.standardError)")
-        let wrongShape = try Influence.run(["train", "--architecture", "cnn", "--data", csv.path, "--input-shape", "1,3,3", "--steps", "1",
-                                            "--out", dir.appendingPathComponent("m").path])
+        let wrongShape = try Influence.run([
+            "train", "--architecture", "cnn", "--data", csv.path, "--input-shape", "1,3,3", "--steps", "1",
+            "--out", dir.appendingPathComponent("m").path,
+        ])
         #expect(wrongShape.exitCode != 0 && wrongShape.standardError.contains("input shape 1,3,3"), "\(wrongShape.standardError)")
     }
 }

@@ -6,8 +6,10 @@ import Testing
 /// `influence candidates` and `scores --candidates`.
 @Suite("TF-IDF candidates from the command line", .serialized)
 struct CandidatesCommandTests {
-    static let texts = ["A cat sat on the mat.", "The dog sat by the door.", "A bird sang in the tree.", "The cat chased the dog.",
-                        "Rain fell on the roof.", "The mat was red.", "A dog and a cat slept.", "Birds fly south in winter."]
+    static let texts = [
+        "A cat sat on the mat.", "The dog sat by the door.", "A bird sang in the tree.", "The cat chased the dog.",
+        "Rain fell on the roof.", "The mat was red.", "A dog and a cat slept.", "Birds fly south in winter.",
+    ]
 
     func write(_ texts: [String], to url: URL) throws {
         try texts.map { String(decoding: try JSONSerialization.data(withJSONObject: ["text": $0]), as: UTF8.self) }.joined(separator: "\n")
@@ -32,8 +34,10 @@ struct CandidatesCommandTests {
         try ["{\"text\": \"The cat sat.\"}", "{\"prompt\": \"Birds\", \"completion\": \" sang in winter.\"}"].joined(separator: "\n")
             .write(to: queries, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("candidates.jsonl"), index = dir.appendingPathComponent("index.tfidf")
-        let r = try Influence.run(["candidates", "--model", Influence.fixtureModel.path, "--train", train.path, "--queries", queries.path,
-                                   "--top", "3", "--index", index.path, "--out", out.path])
+        let r = try Influence.run([
+            "candidates", "--model", Influence.fixtureModel.path, "--train", train.path, "--queries", queries.path,
+            "--top", "3", "--index", index.path, "--out", out.path,
+        ])
         #expect(r.exitCode == 0, "\(r.standardError)")
         #expect(FileManager.default.fileExists(atPath: index.path))
         let records = try lines(out)
@@ -60,16 +64,22 @@ struct CandidatesCommandTests {
 
         // scores --candidates: the candidate pairs only, equal to the dense scores at those pairs.
         let factors = dir.appendingPathComponent("factors")
-        #expect(try Influence.run(["fit", "--model", Influence.fixtureModel.path, "--data", train.path, "--strategy", "ekfac", "--out", factors.path]).exitCode == 0)
+        #expect(
+            try Influence.run(["fit", "--model", Influence.fixtureModel.path, "--data", train.path, "--strategy", "ekfac", "--out", factors.path]).exitCode == 0
+        )
         func scores(_ extra: [String]) throws -> (URL, CommandResult) {
             let out = dir.appendingPathComponent(UUID().uuidString)
-            let r = try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--factors", factors.path, "--train", train.path,
-                                       "--queries", queries.path, "--out", out.path] + extra)
+            let r = try Influence.run(
+                [
+                    "scores", "--model", Influence.fixtureModel.path, "--factors", factors.path, "--train", train.path,
+                    "--queries", queries.path, "--out", out.path,
+                ] + extra)
             return (out, r)
         }
         let (denseDirectory, denseRun) = try scores([])
         #expect(denseRun.exitCode == 0, "\(denseRun.standardError)")
-        let dense = try SafeTensorsFile(contentsOf: denseDirectory.appendingPathComponent("pairwise_scores.safetensors")).tensor(named: "all_modules", as: Float.self)
+        let dense = try SafeTensorsFile(contentsOf: denseDirectory.appendingPathComponent("pairwise_scores.safetensors")).tensor(
+            named: "all_modules", as: Float.self)
         let (sparseDirectory, sparseRun) = try scores(["--candidates", out.path, "--per-module"])
         #expect(sparseRun.exitCode == 0, "\(sparseRun.standardError)")
         let sparse = try SafeTensorsFile(contentsOf: sparseDirectory.appendingPathComponent("candidate_scores.safetensors"))
@@ -85,8 +95,10 @@ struct CandidatesCommandTests {
 
         // The saved index is loaded on a second run and gives the same file.
         let again = dir.appendingPathComponent("again.jsonl")
-        let second = try Influence.run(["candidates", "--model", Influence.fixtureModel.path, "--train", train.path, "--queries", queries.path,
-                                        "--top", "3", "--index", index.path, "--out", again.path])
+        let second = try Influence.run([
+            "candidates", "--model", Influence.fixtureModel.path, "--train", train.path, "--queries", queries.path,
+            "--top", "3", "--index", index.path, "--out", again.path,
+        ])
         #expect(second.exitCode == 0 && second.standardOutput.contains("loaded an index"), "\(second.standardOutput)")
         #expect(try Data(contentsOf: again) == Data(contentsOf: out))
     }
@@ -100,8 +112,11 @@ struct CandidatesCommandTests {
         try write(["The cat sat."], to: queries)
         let index = dir.appendingPathComponent("index.tfidf"), out = dir.appendingPathComponent("c.jsonl")
         func candidates(_ train: URL, _ extra: [String] = []) throws -> CommandResult {
-            try Influence.run(["candidates", "--model", Influence.fixtureModel.path, "--train", train.path, "--queries", queries.path,
-                               "--top", "50%", "--index", index.path, "--out", out.path] + extra)
+            try Influence.run(
+                [
+                    "candidates", "--model", Influence.fixtureModel.path, "--train", train.path, "--queries", queries.path,
+                    "--top", "50%", "--index", index.path, "--out", out.path,
+                ] + extra)
         }
         #expect(try candidates(train).exitCode == 0)
         let stale = try candidates(other)
@@ -112,10 +127,15 @@ struct CandidatesCommandTests {
         #expect(percent.exitCode == 64 && percent.standardError.contains("'--top'"), "\(percent.standardError)")
 
         let factors = dir.appendingPathComponent("factors")
-        #expect(try Influence.run(["fit", "--model", Influence.fixtureModel.path, "--data", train.path, "--strategy", "diagonal", "--out", factors.path]).exitCode == 0)
+        #expect(
+            try Influence.run(["fit", "--model", Influence.fixtureModel.path, "--data", train.path, "--strategy", "diagonal", "--out", factors.path]).exitCode
+                == 0)
         func scores(_ train: URL, _ file: URL, _ extra: [String] = []) throws -> CommandResult {
-            try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--factors", factors.path, "--train", train.path,
-                               "--queries", queries.path, "--candidates", file.path, "--out", dir.appendingPathComponent(UUID().uuidString).path] + extra)
+            try Influence.run(
+                [
+                    "scores", "--model", Influence.fixtureModel.path, "--factors", factors.path, "--train", train.path,
+                    "--queries", queries.path, "--candidates", file.path, "--out", dir.appendingPathComponent(UUID().uuidString).path,
+                ] + extra)
         }
         // Made for the other ordering of the rows: its data member names other data.
         let mismatch = try scores(other, out)
@@ -123,12 +143,15 @@ struct CandidatesCommandTests {
         let outside = dir.appendingPathComponent("outside.jsonl")
         try "{\"query_index\": 0, \"candidates\": [2, 8], \"scores\": [1, 0]}\n".write(to: outside, atomically: true, encoding: .utf8)
         let range = try scores(train, outside)
-        #expect(range.exitCode == 1 && range.standardError.contains("\(outside.path):1: candidates[1]: 8 is outside the documents 0..<8"), "\(range.standardError)")
+        #expect(
+            range.exitCode == 1 && range.standardError.contains("\(outside.path):1: candidates[1]: 8 is outside the documents 0..<8"), "\(range.standardError)")
         let count = dir.appendingPathComponent("count.jsonl")
         try "{\"query_index\": 0, \"candidates\": [2], \"scores\": [1]}\n{\"query_index\": 1, \"candidates\": [3], \"scores\": [1]}\n"
             .write(to: count, atomically: true, encoding: .utf8)
         let queriesError = try scores(train, count)
-        #expect(queriesError.exitCode == 1 && queriesError.standardError.contains("\(count.path): 2 records, expected one for each of 1 queries"), "\(queriesError.standardError)")
+        #expect(
+            queriesError.exitCode == 1 && queriesError.standardError.contains("\(count.path): 2 records, expected one for each of 1 queries"),
+            "\(queriesError.standardError)")
         let both = try scores(train, out, ["--top-k", "2"])
         #expect(both.exitCode == 64 && both.standardError.contains("--candidates and --top-k"), "\(both.standardError)")
     }

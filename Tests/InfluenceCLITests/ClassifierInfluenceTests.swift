@@ -11,7 +11,7 @@ struct ClassifierInfluenceTests {
     func writeCSV(_ url: URL, rows: Int, seed: UInt64) throws -> (x: [[Double]], y: [Int]) {
         var state = seed
         func next() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Double(state >> 11) / Double(1 << 53)
         }
         var lines = ["a,b,c,label"], x: [[Double]] = [], y: [Int] = []
@@ -76,8 +76,10 @@ struct ClassifierInfluenceTests {
         let trainCSV = dir.appendingPathComponent("train.csv"), queryCSV = dir.appendingPathComponent("queries.csv")
         let train = try writeCSV(trainCSV, rows: 60, seed: 7), queries = try writeCSV(queryCSV, rows: 4, seed: 99)
         let model = dir.appendingPathComponent("model")
-        let trained = try Influence.run(["train", "--model-type", "mlp", "--data", trainCSV.path, "--hidden", "5", "--steps", "60",
-                                         "--learning-rate", "0.05", "--validation-fraction", "0", "--validation-interval", "0", "--out", model.path])
+        let trained = try Influence.run([
+            "train", "--model-type", "mlp", "--data", trainCSV.path, "--hidden", "5", "--steps", "60",
+            "--learning-rate", "0.05", "--validation-fraction", "0", "--validation-interval", "0", "--out", model.path,
+        ])
         try #require(trained.exitCode == 0, "\(trained.standardError)")
         let net = try Network(model)
 
@@ -95,8 +97,10 @@ struct ClassifierInfluenceTests {
         // scores --strategy exact --curvature ggn: g_qᵀ (G + λI)⁻¹ g_m with G = (1/N) Σ Jᵀ (diag p − ppᵀ) J.
         let lambda = 0.05
         let out = dir.appendingPathComponent("scores")
-        let r = try Influence.run(["scores", "--model", model.path, "--strategy", "exact", "--curvature", "ggn", "--damping", "\(lambda)",
-                                   "--train", trainCSV.path, "--queries", queryCSV.path, "--out", out.path])
+        let r = try Influence.run([
+            "scores", "--model", model.path, "--strategy", "exact", "--curvature", "ggn", "--damping", "\(lambda)",
+            "--train", trainCSV.path, "--queries", queryCSV.path, "--out", out.path,
+        ])
         try #require(r.exitCode == 0, "\(r.standardError)")
         let n = 4 * net.hidden + 2 * (net.hidden + 1)
         var g = Tensor<Double>.identity(n) * lambda
@@ -114,8 +118,9 @@ struct ClassifierInfluenceTests {
         let trainGradients = Tensor(shape: [60, n], scalars: (0..<60).flatMap { net.gradient(train.x[$0], train.y[$0]) })
         let solved = try Tensor.choleskySolve(factor: try g.choleskyFactor(), queryGradients.transposed())
         let expected = Tensor.matmul(solved, trainGradients.transposed(), transposeA: true)
-        let observed = Tensor<Double>(try SafeTensorsFile(contentsOf: out.appendingPathComponent("pairwise_scores.safetensors"))
-            .tensor(named: "all_modules", as: Float.self))
+        let observed = Tensor<Double>(
+            try SafeTensorsFile(contentsOf: out.appendingPathComponent("pairwise_scores.safetensors"))
+                .tensor(named: "all_modules", as: Float.self))
         #expect(observed.shape == [4, 60])
         let scale = expected.magnitude().max().scalar
         #expect((observed - expected).magnitude().max().scalar <= 1e-4 * scale, "max |Δ| \((observed - expected).magnitude().max().scalar) of \(scale)")
@@ -124,13 +129,16 @@ struct ClassifierInfluenceTests {
         let factors = dir.appendingPathComponent("factors"), ekfac = dir.appendingPathComponent("ekfac")
         let fit = try Influence.run(["fit", "--model", model.path, "--data", trainCSV.path, "--strategy", "ekfac", "--out", factors.path])
         #expect(fit.exitCode == 0 && fit.standardOutput.contains("for 2 modules on 60 examples"), "\(fit.standardOutput)\(fit.standardError)")
-        let s = try Influence.run(["scores", "--model", model.path, "--factors", factors.path, "--train", trainCSV.path,
-                                   "--queries", queryCSV.path, "--max-queries", "2", "--out", ekfac.path])
+        let s = try Influence.run([
+            "scores", "--model", model.path, "--factors", factors.path, "--train", trainCSV.path,
+            "--queries", queryCSV.path, "--max-queries", "2", "--out", ekfac.path,
+        ])
         #expect(s.exitCode == 0, "\(s.standardError)")
         let summary = try String(contentsOf: ekfac.appendingPathComponent("summary.json"), encoding: .utf8)
         // The class names recorded at training (big is 0, small is 1).
         #expect(summary.contains("\"text\":\"big (label 0)\"") || summary.contains("\"text\":\"small (label 1)\""), "\(summary.prefix(300))")
-        let ekfacScores = try SafeTensorsFile(contentsOf: ekfac.appendingPathComponent("pairwise_scores.safetensors")).tensor(named: "all_modules", as: Float.self)
+        let ekfacScores = try SafeTensorsFile(contentsOf: ekfac.appendingPathComponent("pairwise_scores.safetensors")).tensor(
+            named: "all_modules", as: Float.self)
         #expect(ekfacScores.shape == [2, 60])
     }
 
@@ -139,19 +147,24 @@ struct ClassifierInfluenceTests {
         let trainCSV = dir.appendingPathComponent("train.csv")
         _ = try writeCSV(trainCSV, rows: 20, seed: 3)
         let model = dir.appendingPathComponent("model")
-        #expect(try Influence.run(["train", "--model-type", "mlp", "--data", trainCSV.path, "--hidden", "3", "--steps", "2",
-                                   "--validation-fraction", "0", "--validation-interval", "0", "--out", model.path]).exitCode == 0)
+        #expect(
+            try Influence.run([
+                "train", "--model-type", "mlp", "--data", trainCSV.path, "--hidden", "3", "--steps", "2",
+                "--validation-fraction", "0", "--validation-interval", "0", "--out", model.path,
+            ]).exitCode == 0)
         let wide = dir.appendingPathComponent("wide.csv")
         try "a,b,c,d,label\n1,2,3,4,big\n".write(to: wide, atomically: true, encoding: .utf8)
         let manyClasses = dir.appendingPathComponent("classes.csv")
         try "a,b,c,label\n1,2,3,big\n1,2,3,huge\n".write(to: manyClasses, atomically: true, encoding: .utf8)
         let integers = dir.appendingPathComponent("integers.csv")
         try "a,b,c,label\n1,2,3,0\n".write(to: integers, atomically: true, encoding: .utf8)
-        for (data, message) in [(wide.path, "wide.csv has 4 feature columns; the model takes 3 inputs"),
-                                (manyClasses.path, "classes.csv:3: row 2, column 'label': label 'huge' is not one of the model's classes (big, small)"),
-                                (integers.path, "integers.csv:2: row 1, column 'label': label '0' is not one of the model's classes (big, small)"),
-                                (dir.appendingPathComponent("none.csv").path, "none.csv does not exist"),
-                                ("fashion-mnist:train", "has 784 feature columns; the model takes 3 inputs")] {
+        for (data, message) in [
+            (wide.path, "wide.csv has 4 feature columns; the model takes 3 inputs"),
+            (manyClasses.path, "classes.csv:3: row 2, column 'label': label 'huge' is not one of the model's classes (big, small)"),
+            (integers.path, "integers.csv:2: row 1, column 'label': label '0' is not one of the model's classes (big, small)"),
+            (dir.appendingPathComponent("none.csv").path, "none.csv does not exist"),
+            ("fashion-mnist:train", "has 784 feature columns; the model takes 3 inputs"),
+        ] {
             let r = try Influence.run(["fit", "--model", model.path, "--data", data, "--strategy", "diagonal", "--out", dir.appendingPathComponent("f").path])
             #expect(r.exitCode == 1 && r.standardError.contains(message), "\(data): \(r.standardError)")
             #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("f/factors.safetensors").path))

@@ -56,9 +56,12 @@ struct FamilyCommandTests {
         let queries = dir.appendingPathComponent("queries.jsonl")
         try "{\"prompt\": \"the cat number 3\", \"completion\": \" sat on the mat\"}\n".write(to: queries, atomically: true, encoding: .utf8)
         let model = dir.appendingPathComponent("model")
-        let train = try Influence.run(["train", "--architecture", architecture, "--data", data.path, "--out", model.path, "--steps", "30",
-                                       "--layers", "1", "--width", "16", "--heads", "4", "--context", "16", "--vocab-size", "300",
-                                       "--validation-interval", "10", "--dropout", "0"] + (architecture == "llama" ? ["--kv-heads", "2"] : []))
+        let train = try Influence.run(
+            [
+                "train", "--architecture", architecture, "--data", data.path, "--out", model.path, "--steps", "30",
+                "--layers", "1", "--width", "16", "--heads", "4", "--context", "16", "--vocab-size", "300",
+                "--validation-interval", "10", "--dropout", "0",
+            ] + (architecture == "llama" ? ["--kv-heads", "2"] : []))
         #expect(train.exitCode == 0, "\(train.standardError)")
         let log = try String(contentsOf: model.appendingPathComponent("training_log.jsonl"), encoding: .utf8).split(separator: "\n")
         let validation = log.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["validation_loss"] as? Double }
@@ -66,14 +69,20 @@ struct FamilyCommandTests {
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: model.appendingPathComponent("config.json"))) as! [String: Any]
         #expect(config["model_type"] as? String == architecture)
         let factors = dir.appendingPathComponent("factors"), scores = dir.appendingPathComponent("scores")
-        let fit = try Influence.run(["fit", "--model", model.path, "--data", data.path, "--strategy", "ekfac", "--modules", "mlp",
-                                     "--max-examples", "24", "--out", factors.path])
+        let fit = try Influence.run([
+            "fit", "--model", model.path, "--data", data.path, "--strategy", "ekfac", "--modules", "mlp",
+            "--max-examples", "24", "--out", factors.path,
+        ])
         #expect(fit.exitCode == 0, "\(fit.standardError)")
-        let mlp = architecture == "llama" ? ["model.layers.0.mlp.gate_proj", "model.layers.0.mlp.up_proj", "model.layers.0.mlp.down_proj"]
+        let mlp =
+            architecture == "llama"
+            ? ["model.layers.0.mlp.gate_proj", "model.layers.0.mlp.up_proj", "model.layers.0.mlp.down_proj"]
             : ["gpt_neox.layers.0.mlp.dense_h_to_4h", "gpt_neox.layers.0.mlp.dense_4h_to_h"]
         #expect(fit.standardOutput.contains("modules: " + mlp.joined(separator: ", ")), "\(fit.standardOutput)")
-        let run = try Influence.run(["scores", "--model", model.path, "--factors", factors.path, "--train", data.path, "--max-examples", "24",
-                                     "--queries", queries.path, "--per-module", "--per-token", "--out", scores.path])
+        let run = try Influence.run([
+            "scores", "--model", model.path, "--factors", factors.path, "--train", data.path, "--max-examples", "24",
+            "--queries", queries.path, "--per-module", "--per-token", "--out", scores.path,
+        ])
         #expect(run.exitCode == 0, "\(run.standardError)")
         let pairwise = try SafeTensorsFile(contentsOf: scores.appendingPathComponent("pairwise_scores.safetensors"))
         let all = try pairwise.tensor(named: "all_modules", as: Float.self)
@@ -84,8 +93,10 @@ struct FamilyCommandTests {
         #expect((sum - all).magnitude().max().scalar <= 1e-4 * scale, "the modules add up to the total")
         #expect((try pairwise.tensor(named: "per_token", as: Float.self).sum(alongAxes: [2]) - all).magnitude().max().scalar <= 1e-4 * scale)
         // The solvers run on the same model: the exact Gauss–Newton solve over one attention layer.
-        let exact = try Influence.run(["scores", "--model", model.path, "--strategy", "exact", "--modules", "attention", "--damping", "0.1",
-                                       "--train", data.path, "--max-examples", "8", "--queries", queries.path, "--out", dir.appendingPathComponent("exact").path])
+        let exact = try Influence.run([
+            "scores", "--model", model.path, "--strategy", "exact", "--modules", "attention", "--damping", "0.1",
+            "--train", data.path, "--max-examples", "8", "--queries", queries.path, "--out", dir.appendingPathComponent("exact").path,
+        ])
         #expect(exact.exitCode == 0, "\(exact.standardError)")
     }
 }

@@ -15,7 +15,7 @@ struct HostileDataAndOutputTests {
 
     static let badLines: [([UInt8], String)] = [
         (line("{\"text\": \"ab", [0xFF, 0xFE], " cd\"}\n"), "not valid UTF-8 (byte 0xFF at column 13)"),
-        (line("{\"text\": \"caf", [0xC3], "\"}\n"), "not valid UTF-8 (byte 0x22 at column 15)"),   // a truncated é
+        (line("{\"text\": \"caf", [0xC3], "\"}\n"), "not valid UTF-8 (byte 0x22 at column 15)"),  // a truncated é
         (line("{\"text\": \"\\u00e9 ", [0xED, 0xA0, 0x80], "\"}\n"), "not valid UTF-8 (byte 0xA0 at column 19)"),  // a surrogate
         (line("{\"text\": \"ab", [0x01], "cd\"}\n"), "a raw control character (byte 0x1, column 13)"),
     ]
@@ -42,7 +42,9 @@ struct HostileDataAndOutputTests {
         let data = try Self.file("rows.jsonl", Array("{\"text\": \"a\"}\n{\"text\": \"b\"}\n".utf8))
         let out = Influence.temporaryDirectory().appendingPathComponent("factors")
         let r = try Influence.run(["fit", "--model", Influence.fixtureModel.path, "--data", data.path, "--strategy", "ekfac", "--out", out.path])
-        #expect(r.exitCode == 1 && r.standardError.contains("none of the 2 training rows") && r.standardError.contains("has a token to predict"), "\(r.standardError)")
+        #expect(
+            r.exitCode == 1 && r.standardError.contains("none of the 2 training rows") && r.standardError.contains("has a token to predict"),
+            "\(r.standardError)")
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("factors.safetensors").path))
     }
 
@@ -68,7 +70,7 @@ struct HostileDataAndOutputTests {
         var tokenizer = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         var bpe = tokenizer["model"] as! [String: Any]
         var vocabulary = bpe["vocab"] as! [String: Int]
-        for k in 0..<16 { vocabulary["extra\(k)"] = vocabulary.count }   // ids 384…399 for a model of 384
+        for k in 0..<16 { vocabulary["extra\(k)"] = vocabulary.count }  // ids 384…399 for a model of 384
         bpe["vocab"] = vocabulary
         tokenizer["model"] = bpe
         try JSONSerialization.data(withJSONObject: tokenizer).write(to: url)
@@ -85,8 +87,10 @@ struct HostileDataAndOutputTests {
         for i in 0..<30 { train += "\(Double(i % 3)),\(Double(i % 5) / 5),\(["setosa", "versicolor", "virginica"][i % 3])\n" }
         let trainCSV = dir.appendingPathComponent("train.csv"), model = dir.appendingPathComponent("model")
         try train.write(to: trainCSV, atomically: true, encoding: .utf8)
-        let trained = try Influence.run(["train", "--model-type", "mlp", "--data", trainCSV.path, "--label-column", "species", "--hidden", "3",
-                                         "--steps", "2", "--validation-fraction", "0", "--validation-interval", "0", "--out", model.path])
+        let trained = try Influence.run([
+            "train", "--model-type", "mlp", "--data", trainCSV.path, "--label-column", "species", "--hidden", "3",
+            "--steps", "2", "--validation-fraction", "0", "--validation-interval", "0", "--out", model.path,
+        ])
         try #require(trained.exitCode == 0, "\(trained.standardError)")
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: model.appendingPathComponent("config.json"))) as! [String: Any]
         #expect(config["class_names"] as? [String] == ["setosa", "versicolor", "virginica"])
@@ -100,8 +104,11 @@ struct HostileDataAndOutputTests {
         let unknown = dir.appendingPathComponent("unknown.csv")
         try "x,y,species\n2,0.4,virginica\n1,0.2,rose\n".write(to: unknown, atomically: true, encoding: .utf8)
         let r = try Influence.run(["loss", "--model", model.path, "--data", unknown.path, "--label-column", "species"])
-        #expect(r.exitCode == 1 && r.standardError.contains("unknown.csv:3: row 2, column 'species': label 'rose' is not one of the model's classes (setosa, versicolor, virginica)"),
-                "\(r.standardError)")
+        #expect(
+            r.exitCode == 1
+                && r.standardError.contains(
+                    "unknown.csv:3: row 2, column 'species': label 'rose' is not one of the model's classes (setosa, versicolor, virginica)"),
+            "\(r.standardError)")
     }
 
     /// A scoring run's files are committed by run.json, written last: a rerun without --self
@@ -113,8 +120,11 @@ struct HostileDataAndOutputTests {
         let queries = try Self.file("queries.jsonl", Array("{\"prompt\": \"hello\", \"completion\": \" world\"}\n".utf8))
         let out = dir.appendingPathComponent("scores")
         func score(_ extra: [String]) throws -> CommandResult {
-            try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--strategy", "exact", "--damping", "0.1", "--modules", "transformer.h.1.mlp.c_proj",
-                               "--train", data.path, "--queries", queries.path, "--out", out.path] + extra)
+            try Influence.run(
+                [
+                    "scores", "--model", Influence.fixtureModel.path, "--strategy", "exact", "--damping", "0.1", "--modules", "transformer.h.1.mlp.c_proj",
+                    "--train", data.path, "--queries", queries.path, "--out", out.path,
+                ] + extra)
         }
         let first = try score(["--self"])
         try #require(first.exitCode == 0, "\(first.standardError)")
@@ -128,8 +138,10 @@ struct HostileDataAndOutputTests {
         #expect(files.keys.sorted() == ["pairwise_scores.safetensors", "summary.json"], "\(files)")
 
         func report() throws -> CommandResult {
-            try Influence.run(["report", "--scores", out.path, "--train", data.path, "--queries", queries.path,
-                               "--out", dir.appendingPathComponent("report.html").path])
+            try Influence.run([
+                "report", "--scores", out.path, "--train", data.path, "--queries", queries.path,
+                "--out", dir.appendingPathComponent("report.html").path,
+            ])
         }
         #expect(try report().exitCode == 0)
         // Scores of another run beside this run's record.
@@ -137,8 +149,9 @@ struct HostileDataAndOutputTests {
         let saved = try Data(contentsOf: pairwise)
         try (saved + Data([0x20])).write(to: pairwise)
         let mixed = try report()
-        #expect(mixed.exitCode == 1 && mixed.standardError.contains("pairwise_scores.safetensors is \(saved.count + 1) bytes but run.json records \(saved.count)"),
-                "\(mixed.standardError)")
+        #expect(
+            mixed.exitCode == 1 && mixed.standardError.contains("pairwise_scores.safetensors is \(saved.count + 1) bytes but run.json records \(saved.count)"),
+            "\(mixed.standardError)")
         // The same bytes in a new file, as another run of the same shapes would write.
         try saved.write(to: pairwise)
         let replaced = try report()
@@ -146,8 +159,9 @@ struct HostileDataAndOutputTests {
         // A run that stopped before its record.
         try FileManager.default.removeItem(at: out.appendingPathComponent("run.json"))
         let unfinished = try report()
-        #expect(unfinished.exitCode == 1 && unfinished.standardError.contains("holds no run.json") && unfinished.standardError.contains("did not finish"),
-                "\(unfinished.standardError)")
+        #expect(
+            unfinished.exitCode == 1 && unfinished.standardError.contains("holds no run.json") && unfinished.standardError.contains("did not finish"),
+            "\(unfinished.standardError)")
     }
 }
 
@@ -178,11 +192,14 @@ extension HostileDataAndOutputTests {
         let out = Influence.temporaryDirectory().appendingPathComponent("mlp")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try Data("not a checkpoint".utf8).write(to: out.appendingPathComponent("checkpoint.safetensors"))
-        let arguments = ["train", "--model-type", "mlp", "--dataset", "fashion-mnist", "--hidden", "4", "--max-examples", "50", "--steps", "2",
-                         "--validation-interval", "0", "--out", out.path]
+        let arguments = [
+            "train", "--model-type", "mlp", "--dataset", "fashion-mnist", "--hidden", "4", "--max-examples", "50", "--steps", "2",
+            "--validation-interval", "0", "--out", out.path,
+        ]
         let r = try Influence.run(arguments)
-        #expect(r.exitCode == 1 && r.standardError.contains("checkpoint.safetensors cannot be resumed") && r.standardError.contains("add --restart"),
-                "\(r.standardError)")
+        #expect(
+            r.exitCode == 1 && r.standardError.contains("checkpoint.safetensors cannot be resumed") && r.standardError.contains("add --restart"),
+            "\(r.standardError)")
         let restarted = try Influence.run(arguments + ["--restart"])
         #expect(restarted.exitCode == 0, "\(restarted.standardError)")
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("model.safetensors").path))

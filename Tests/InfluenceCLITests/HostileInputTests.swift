@@ -26,7 +26,7 @@ struct HostileInputTests {
     @Test(arguments: [
         ("n_embd", "1000000000", "beyond any machine's memory"),
         ("n_embd", "4611686018427387904", "field n_embd is 4611686018427387904, beyond any size"),
-        ("n_layer", "1000000", "12704013376 parameters"),   // beyond memory here; beyond the checkpoint on any machine
+        ("n_layer", "1000000", "12704013376 parameters"),  // beyond memory here; beyond the checkpoint on any machine
         ("n_embd", "32.5", "field n_embd must be an integer, got 32.5"),
         ("n_embd", "1e23", "field n_embd must be an integer"),
         ("model_type", "5", "field model_type must be a string"),
@@ -38,11 +38,15 @@ struct HostileInputTests {
     }
 
     @Test func aModelLargerThanMemoryIsRefusedForTraining() throws {
-        let r = try Influence.run(["train", "--architecture", "mlp", "--dataset", "fashion-mnist", "--hidden", "100000,100000", "--max-examples", "10",
-                                   "--out", Influence.temporaryDirectory().appendingPathComponent("m").path])
+        let r = try Influence.run([
+            "train", "--architecture", "mlp", "--dataset", "fashion-mnist", "--hidden", "100000,100000", "--max-examples", "10",
+            "--out", Influence.temporaryDirectory().appendingPathComponent("m").path,
+        ])
         #expect(r.exitCode == 1 && r.standardError.contains("of memory to train"), "exit \(r.exitCode): \(r.standardError)")
-        let huge = try Influence.run(["train", "--architecture", "mlp", "--dataset", "fashion-mnist", "--hidden", "1099511627776",
-                                      "--out", Influence.temporaryDirectory().appendingPathComponent("m").path])
+        let huge = try Influence.run([
+            "train", "--architecture", "mlp", "--dataset", "fashion-mnist", "--hidden", "1099511627776",
+            "--out", Influence.temporaryDirectory().appendingPathComponent("m").path,
+        ])
         #expect(huge.exitCode == 64 && huge.standardError.contains("at most 2147483647"), "\(huge.standardError)")
     }
 
@@ -79,7 +83,9 @@ struct HostileInputTests {
         let r = try Influence.run(["fit", "--model", Influence.fixtureModel.path, "--data", try Self.data().path, "--strategy", "ekfac", "--out", out.path])
         #expect(r.exitCode == 1 && r.standardError.contains("in use by another influence run (process \(getpid()))"), "\(r.standardError)")
         lock.release()
-        let again = try Influence.run(["fit", "--model", Influence.fixtureModel.path, "--data", try Self.data().path, "--strategy", "identity", "--out", out.path])
+        let again = try Influence.run([
+            "fit", "--model", Influence.fixtureModel.path, "--data", try Self.data().path, "--strategy", "identity", "--out", out.path,
+        ])
         #expect(again.exitCode == 0, "\(again.standardError)")
     }
 

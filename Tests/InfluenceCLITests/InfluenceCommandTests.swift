@@ -7,8 +7,10 @@ import Testing
 struct InfluenceCommandTests {
     func writeRows(_ dir: URL) throws -> (train: URL, queries: URL) {
         let train = dir.appendingPathComponent("train.jsonl"), queries = dir.appendingPathComponent("queries.jsonl")
-        let texts = ["Hello, world!", "Don't panic.", "Über den Wolken.", "¿Dónde está la biblioteca?", "A cat sat on the mat.",
-                     "Two cats sat on two mats.", "Nothing is certain.", "Der Hund bellt."]
+        let texts = [
+            "Hello, world!", "Don't panic.", "Über den Wolken.", "¿Dónde está la biblioteca?", "A cat sat on the mat.",
+            "Two cats sat on two mats.", "Nothing is certain.", "Der Hund bellt.",
+        ]
         try texts.map { "{\"text\": \(String(decoding: try JSONEncoder().encode($0), as: UTF8.self))}" }.joined(separator: "\n")
             .write(to: train, atomically: true, encoding: .utf8)
         try ["{\"prompt\": \"A cat\", \"completion\": \" sat on the mat.\"}", "{\"text\": \"Hello there, world!\"}"].joined(separator: "\n")
@@ -20,18 +22,26 @@ struct InfluenceCommandTests {
         let dir = Influence.temporaryDirectory()
         let (train, queries) = try writeRows(dir)
         let factors = dir.appendingPathComponent("factors"), scores = dir.appendingPathComponent("scores")
-        let fit = try Influence.run(["fit", "--model", Influence.fixtureModel.path, "--data", train.path, "--strategy", "ekfac",
-                                     "--modules", "mlp", "--batch-size", "3", "--out", factors.path])
+        let fit = try Influence.run([
+            "fit", "--model", Influence.fixtureModel.path, "--data", train.path, "--strategy", "ekfac",
+            "--modules", "mlp", "--batch-size", "3", "--out", factors.path,
+        ])
         #expect(fit.exitCode == 0, "\(fit.standardError)")
         #expect(fit.standardOutput.contains("fitted ekfac factors for 4 modules on 8 examples"))
-        let run = try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--factors", factors.path, "--train", train.path,
-                                     "--queries", queries.path, "--per-module", "--per-token", "--self", "--out", scores.path])
+        let run = try Influence.run([
+            "scores", "--model", Influence.fixtureModel.path, "--factors", factors.path, "--train", train.path,
+            "--queries", queries.path, "--per-module", "--per-token", "--self", "--out", scores.path,
+        ])
         #expect(run.exitCode == 0, "\(run.standardError)")
         let pairwise = try SafeTensorsFile(contentsOf: scores.appendingPathComponent("pairwise_scores.safetensors"))
         let all = try pairwise.tensor(named: "all_modules", as: Float.self)
         #expect(all.shape == [2, 8])
-        #expect(Set(pairwise.tensorNames) == Set(["all_modules", "per_token", "transformer.h.0.mlp.c_fc", "transformer.h.0.mlp.c_proj",
-                                                   "transformer.h.1.mlp.c_fc", "transformer.h.1.mlp.c_proj"]))
+        #expect(
+            Set(pairwise.tensorNames)
+                == Set([
+                    "all_modules", "per_token", "transformer.h.0.mlp.c_fc", "transformer.h.0.mlp.c_proj",
+                    "transformer.h.1.mlp.c_fc", "transformer.h.1.mlp.c_proj",
+                ]))
         // The modules add up to the total, and the tokens to each score.
         var sum = Tensor<Float>.zeros(shape: [2, 8])
         for name in pairwise.tensorNames where name.hasPrefix("transformer.") { sum += try pairwise.tensor(named: name, as: Float.self) }
@@ -54,8 +64,11 @@ struct InfluenceCommandTests {
         let dir = Influence.temporaryDirectory()
         let (train, queries) = try writeRows(dir)
         let factors = dir.appendingPathComponent("factors")
-        #expect(try Influence.run(["fit", "--model", Influence.fixtureModel.path, "--data", train.path, "--strategy", "diagonal",
-                                   "--out", factors.path]).exitCode == 0)
+        #expect(
+            try Influence.run([
+                "fit", "--model", Influence.fixtureModel.path, "--data", train.path, "--strategy", "diagonal",
+                "--out", factors.path,
+            ]).exitCode == 0)
         // Another model: the same architecture with one bias changed.
         let other = dir.appendingPathComponent("other")
         try FileManager.default.copyItem(at: Influence.fixtureModel, to: other)
@@ -68,8 +81,10 @@ struct InfluenceCommandTests {
             tensors.append((name, .float32(t)))
         }
         try SafeTensorsFile.write(tensors, metadata: ["format": "pt"], to: weights)
-        let r = try Influence.run(["scores", "--model", other.path, "--factors", factors.path, "--train", train.path,
-                                   "--queries", queries.path, "--out", dir.appendingPathComponent("scores").path])
+        let r = try Influence.run([
+            "scores", "--model", other.path, "--factors", factors.path, "--train", train.path,
+            "--queries", queries.path, "--out", dir.appendingPathComponent("scores").path,
+        ])
         #expect(r.exitCode == 1)
         #expect(r.standardError.contains("factors in \(factors.path) do not fit: they were fitted on another model"))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("scores/pairwise_scores.safetensors").path))
@@ -79,9 +94,11 @@ struct InfluenceCommandTests {
         let dir = Influence.temporaryDirectory()
         let (train, queries) = try writeRows(dir)
         let scores = dir.appendingPathComponent("scores")
-        let r = try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--strategy", "cg", "--curvature", "ggn",
-                                   "--modules", "transformer.h.1.attn.c_proj", "--damping", "0.1", "--train", train.path,
-                                   "--queries", queries.path, "--cg-fail", "--out", scores.path])
+        let r = try Influence.run([
+            "scores", "--model", Influence.fixtureModel.path, "--strategy", "cg", "--curvature", "ggn",
+            "--modules", "transformer.h.1.attn.c_proj", "--damping", "0.1", "--train", train.path,
+            "--queries", queries.path, "--cg-fail", "--out", scores.path,
+        ])
         #expect(r.exitCode == 0, "\(r.standardError)")
         #expect(r.standardOutput.contains("cg (ggn, 1056 parameters), damping 0.1"))
         let all = try SafeTensorsFile(contentsOf: scores.appendingPathComponent("pairwise_scores.safetensors")).tensor(named: "all_modules", as: Float.self)
@@ -95,14 +112,18 @@ struct InfluenceCommandTests {
         let count = inspect.standardOutput.split(separator: "\n").first { $0.hasPrefix("parameters: ") }!
             .dropFirst("parameters: ".count).replacingOccurrences(of: ",", with: "")
         let scores = dir.appendingPathComponent("scores")
-        let r = try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--strategy", "cg", "--modules", "all", "--damping", "0.1",
-                                   "--cg-tolerance", "1e-4", "--train", train.path, "--queries", queries.path, "--per-module", "--out", scores.path])
+        let r = try Influence.run([
+            "scores", "--model", Influence.fixtureModel.path, "--strategy", "cg", "--modules", "all", "--damping", "0.1",
+            "--cg-tolerance", "1e-4", "--train", train.path, "--queries", queries.path, "--per-module", "--out", scores.path,
+        ])
         #expect(r.exitCode == 0, "\(r.standardError)")
         #expect(r.standardOutput.contains("cg (ggn, \(count) parameters)"), "\(r.standardOutput) (model: \(count))")
         let file = try SafeTensorsFile(contentsOf: scores.appendingPathComponent("pairwise_scores.safetensors"))
         #expect(file.contains(tensorNamed: "transformer.ln_f.weight") && file.contains(tensorNamed: "transformer.wpe.weight"))
-        let refused = try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--strategy", "cg", "--modules", "all", "--layerwise",
-                                         "--damping", "0.1", "--train", train.path, "--queries", queries.path, "--out", scores.path])
+        let refused = try Influence.run([
+            "scores", "--model", Influence.fixtureModel.path, "--strategy", "cg", "--modules", "all", "--layerwise",
+            "--damping", "0.1", "--train", train.path, "--queries", queries.path, "--out", scores.path,
+        ])
         #expect(refused.exitCode == 64 && refused.standardError.contains("--modules all is offered without --layerwise and --per-token"))
     }
 
@@ -110,29 +131,40 @@ struct InfluenceCommandTests {
         let dir = Influence.temporaryDirectory()
         let (train, queries) = try writeRows(dir)
         let model = dir.appendingPathComponent("model")
-        let trained = try Influence.run(["train", "--data", train.path, "--out", model.path, "--steps", "6", "--layers", "1", "--width", "16",
-                                         "--heads", "2", "--context", "32", "--vocab-size", "300", "--batch-size", "2", "--save-every", "3",
-                                         "--validation-fraction", "0", "--validation-interval", "0"])
+        let trained = try Influence.run([
+            "train", "--data", train.path, "--out", model.path, "--steps", "6", "--layers", "1", "--width", "16",
+            "--heads", "2", "--context", "32", "--vocab-size", "300", "--batch-size", "2", "--save-every", "3",
+            "--validation-fraction", "0", "--validation-interval", "0",
+        ])
         #expect(trained.exitCode == 0, "\(trained.standardError)")
         let index = try JSONSerialization.jsonObject(with: Data(contentsOf: model.appendingPathComponent("checkpoints/checkpoints.json"))) as! [[String: Any]]
         #expect(index.map { $0["path"] as! String } == ["step-000003", "step-000006"])
         let tracin = dir.appendingPathComponent("tracin")
-        let r = try Influence.run(["scores", "--model", model.path, "--strategy", "tracin", "--checkpoints", model.appendingPathComponent("checkpoints").path,
-                                   "--modules", "mlp", "--train", train.path, "--queries", queries.path, "--out", tracin.path])
+        let r = try Influence.run([
+            "scores", "--model", model.path, "--strategy", "tracin", "--checkpoints", model.appendingPathComponent("checkpoints").path,
+            "--modules", "mlp", "--train", train.path, "--queries", queries.path, "--out", tracin.path,
+        ])
         #expect(r.exitCode == 0, "\(r.standardError)")
         // The oracle: each checkpoint's identity scores through fit and scores, weighted by its learning rate.
         var expected = Tensor<Float>.zeros(shape: [2, 8])
         for entry in index {
             let checkpoint = model.appendingPathComponent("checkpoints").appendingPathComponent(entry["path"] as! String)
             let factors = dir.appendingPathComponent("f-\(entry["path"]!)"), scores = dir.appendingPathComponent("s-\(entry["path"]!)")
-            #expect(try Influence.run(["fit", "--model", checkpoint.path, "--data", train.path, "--strategy", "identity", "--modules", "mlp",
-                                       "--out", factors.path]).exitCode == 0)
-            #expect(try Influence.run(["scores", "--model", checkpoint.path, "--factors", factors.path, "--train", train.path,
-                                       "--queries", queries.path, "--out", scores.path]).exitCode == 0)
+            #expect(
+                try Influence.run([
+                    "fit", "--model", checkpoint.path, "--data", train.path, "--strategy", "identity", "--modules", "mlp",
+                    "--out", factors.path,
+                ]).exitCode == 0)
+            #expect(
+                try Influence.run([
+                    "scores", "--model", checkpoint.path, "--factors", factors.path, "--train", train.path,
+                    "--queries", queries.path, "--out", scores.path,
+                ]).exitCode == 0)
             let s = try SafeTensorsFile(contentsOf: scores.appendingPathComponent("pairwise_scores.safetensors")).tensor(named: "all_modules", as: Float.self)
             expected += s * Float(entry["learning_rate"] as! Double)
         }
-        let observed = try SafeTensorsFile(contentsOf: tracin.appendingPathComponent("pairwise_scores.safetensors")).tensor(named: "all_modules", as: Float.self)
+        let observed = try SafeTensorsFile(contentsOf: tracin.appendingPathComponent("pairwise_scores.safetensors")).tensor(
+            named: "all_modules", as: Float.self)
         #expect((observed - expected).magnitude().max().scalar <= 1e-5 * expected.magnitude().max().scalar)
     }
 
@@ -141,9 +173,12 @@ struct InfluenceCommandTests {
         let (train, queries) = try writeRows(dir)
         func run(_ extra: [String]) throws -> Tensor<Float> {
             let out = dir.appendingPathComponent(UUID().uuidString)
-            let r = try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--curvature", "ggn", "--modules",
-                                       "transformer.h.0.attn.c_proj", "--damping", "0.1", "--train", train.path, "--queries", queries.path,
-                                       "--out", out.path] + extra)
+            let r = try Influence.run(
+                [
+                    "scores", "--model", Influence.fixtureModel.path, "--curvature", "ggn", "--modules",
+                    "transformer.h.0.attn.c_proj", "--damping", "0.1", "--train", train.path, "--queries", queries.path,
+                    "--out", out.path,
+                ] + extra)
             #expect(r.exitCode == 0, "\(r.standardError)")
             return try SafeTensorsFile(contentsOf: out.appendingPathComponent("pairwise_scores.safetensors")).tensor(named: "all_modules", as: Float.self)
         }
@@ -154,18 +189,30 @@ struct InfluenceCommandTests {
     }
 
     @Test(arguments: [
-        (["scores", "--model", "m", "--train", "t", "--queries", "q", "--out", "o"],
-         "Error: give either --factors FACTORS_DIR or --strategy identity|diagonal|kfac|ekfac|exact|cg|lissa|arnoldi|tracin"),
-        (["scores", "--model", "m", "--strategy", "cg", "--factors", "f", "--train", "t", "--queries", "q", "--damping", "1", "--out", "o"],
-         "Error: give either --factors FACTORS_DIR or --strategy identity|diagonal|kfac|ekfac|exact|cg|lissa|arnoldi|tracin"),
-        (["scores", "--model", "m", "--strategy", "cg", "--train", "t", "--queries", "q", "--damping", "1", "--self", "--out", "o"],
-         "Error: --self needs fitted factors or --strategy exact|arnoldi; it is not offered with --strategy cg"),
-        (["fit", "--model", "m", "--data", "d", "--strategy", "newton", "--out", "o"],
-         "Error: option '--strategy' must be one of identity, diagonal, kfac, ekfac, got 'newton'"),
-        (["fit", "--model", "m", "--data", "d", "--strategy", "ekfac", "--fisher", "true", "--out", "o"],
-         "Error: option '--fisher' must be one of sampled, empirical, got 'true'"),
-        (["scores", "--model", "m", "--factors", "f", "--train", "t", "--queries", "q", "--damping", "-1", "--out", "o"],
-         "Error: option '--damping' needs 'auto' or a number from 0 to 1e15 (beyond it every score is 0 in float precision), got '-1'"),
+        (
+            ["scores", "--model", "m", "--train", "t", "--queries", "q", "--out", "o"],
+            "Error: give either --factors FACTORS_DIR or --strategy identity|diagonal|kfac|ekfac|exact|cg|lissa|arnoldi|tracin"
+        ),
+        (
+            ["scores", "--model", "m", "--strategy", "cg", "--factors", "f", "--train", "t", "--queries", "q", "--damping", "1", "--out", "o"],
+            "Error: give either --factors FACTORS_DIR or --strategy identity|diagonal|kfac|ekfac|exact|cg|lissa|arnoldi|tracin"
+        ),
+        (
+            ["scores", "--model", "m", "--strategy", "cg", "--train", "t", "--queries", "q", "--damping", "1", "--self", "--out", "o"],
+            "Error: --self needs fitted factors or --strategy exact|arnoldi; it is not offered with --strategy cg"
+        ),
+        (
+            ["fit", "--model", "m", "--data", "d", "--strategy", "newton", "--out", "o"],
+            "Error: option '--strategy' must be one of identity, diagonal, kfac, ekfac, got 'newton'"
+        ),
+        (
+            ["fit", "--model", "m", "--data", "d", "--strategy", "ekfac", "--fisher", "true", "--out", "o"],
+            "Error: option '--fisher' must be one of sampled, empirical, got 'true'"
+        ),
+        (
+            ["scores", "--model", "m", "--factors", "f", "--train", "t", "--queries", "q", "--damping", "-1", "--out", "o"],
+            "Error: option '--damping' needs 'auto' or a number from 0 to 1e15 (beyond it every score is 0 in float precision), got '-1'"
+        ),
     ])
     func invalidOptionsAreUsageErrors(arguments: [String], message: String) throws {
         let r = try Influence.run(arguments)
@@ -176,8 +223,10 @@ struct InfluenceCommandTests {
     @Test func modulesThatMatchNothingAreNamed() throws {
         let dir = Influence.temporaryDirectory()
         let (train, _) = try writeRows(dir)
-        let r = try Influence.run(["fit", "--model", Influence.fixtureModel.path, "--data", train.path, "--strategy", "kfac",
-                                   "--modules", "transformer.h.9.*", "--out", dir.appendingPathComponent("f").path])
+        let r = try Influence.run([
+            "fit", "--model", Influence.fixtureModel.path, "--data", train.path, "--strategy", "kfac",
+            "--modules", "transformer.h.9.*", "--out", dir.appendingPathComponent("f").path,
+        ])
         #expect(r.exitCode == 1)
         #expect(r.standardError.contains("no Linear layer matches transformer.h.9.*; available: transformer.h.0.attn.c_attn"))
     }

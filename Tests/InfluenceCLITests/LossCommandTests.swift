@@ -8,8 +8,9 @@ struct LossCommandTests {
     /// The token ids and per-token losses recorded from transformers (make_gpt2_fixtures.py),
     /// read back from the reference file through the loss command's own input format.
     @Test func summedLossesMatchTransformers() throws {
-        let reference = try SafeTensorsFile(contentsOf: Influence.fixtureModel.deletingLastPathComponent()
-            .appendingPathComponent("reference.safetensors"))
+        let reference = try SafeTensorsFile(
+            contentsOf: Influence.fixtureModel.deletingLastPathComponent()
+                .appendingPathComponent("reference.safetensors"))
         let ids = try reference.integers(named: "input_ids"), mask = try reference.integers(named: "attention_mask")
         let tokenLosses = try reference.tensor(named: "token_losses", as: Double.self)
         let time = ids.count / 2
@@ -31,7 +32,9 @@ struct LossCommandTests {
         }
         // Batching with padding gives the same numbers.
         let batched = try Influence.run(["loss", "--model", Influence.fixtureModel.path, "--data", data.path, "--batch-size", "2"])
-        let batchedLosses = batched.standardOutput.split(separator: "\n").map { (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["loss"] as! Double }
+        let batchedLosses = batched.standardOutput.split(separator: "\n").map {
+            (try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["loss"] as! Double
+        }
         for (a, b) in zip(batchedLosses, lines.map { $0["loss"] as! Double }) { #expect(abs(a - b) <= 1e-5 * abs(b)) }
     }
 

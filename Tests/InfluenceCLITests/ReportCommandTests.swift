@@ -10,13 +10,17 @@ struct ReportCommandTests {
     /// two of them one question in two languages.
     func writeData(_ dir: URL) throws -> (train: URL, queries: URL) {
         let long = String(repeating: "The quick brown fox jumps over the lazy dog, then runs home. ", count: 5)
-        let rows: [[String: Any]] = [["id": "short", "text": "A cat sat on the mat.", "language": "en"],
-                                     ["id": "long", "text": long, "language": "en"],
-                                     ["id": "german", "text": "Der Hund bellt laut.", "language": "de"],
-                                     ["id": "umlaut", "text": "Über die Brücke gehen wir.", "language": "de"]]
-        let queries: [[String: Any]] = [["prompt": "The quick brown", "completion": " fox jumps.", "language": "en", "group": "fox"],
-                                        ["prompt": "Der schnelle braune", "completion": " Fuchs springt.", "language": "de", "group": "fox"],
-                                        ["text": "A cat sat."]]
+        let rows: [[String: Any]] = [
+            ["id": "short", "text": "A cat sat on the mat.", "language": "en"],
+            ["id": "long", "text": long, "language": "en"],
+            ["id": "german", "text": "Der Hund bellt laut.", "language": "de"],
+            ["id": "umlaut", "text": "Über die Brücke gehen wir.", "language": "de"],
+        ]
+        let queries: [[String: Any]] = [
+            ["prompt": "The quick brown", "completion": " fox jumps.", "language": "en", "group": "fox"],
+            ["prompt": "Der schnelle braune", "completion": " Fuchs springt.", "language": "de", "group": "fox"],
+            ["text": "A cat sat."],
+        ]
         let train = dir.appendingPathComponent("train.jsonl"), q = dir.appendingPathComponent("queries.jsonl")
         func lines(_ rows: [[String: Any]]) throws -> String {
             try rows.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }.joined(separator: "\n")
@@ -28,8 +32,11 @@ struct ReportCommandTests {
 
     func score(_ dir: URL, _ train: URL, _ queries: URL, options: [String] = ["--per-module", "--per-token"]) throws -> URL {
         let scores = dir.appendingPathComponent("scores" + options.joined())
-        let r = try Influence.run(["scores", "--model", Influence.fixtureModel.path, "--strategy", "ekfac", "--train", train.path,
-                                   "--queries", queries.path, "--out", scores.path] + options)
+        let r = try Influence.run(
+            [
+                "scores", "--model", Influence.fixtureModel.path, "--strategy", "ekfac", "--train", train.path,
+                "--queries", queries.path, "--out", scores.path,
+            ] + options)
         #expect(r.exitCode == 0, "\(r.standardError)")
         return scores
     }
@@ -46,8 +53,10 @@ struct ReportCommandTests {
 
         let html = dir.appendingPathComponent("report.html")
         // No --model: the one run.json names.
-        let r = try Influence.run(["report", "--scores", scores.path, "--train", train.path, "--queries", queries.path, "--bootstrap", "0",
-                                   "--out", html.path])
+        let r = try Influence.run([
+            "report", "--scores", scores.path, "--train", train.path, "--queries", queries.path, "--bootstrap", "0",
+            "--out", html.path,
+        ])
         #expect(r.exitCode == 0, "\(r.standardError)")
         #expect(r.standardOutput.contains("wrote \(html.path)"))
         let text = try String(contentsOf: html, encoding: .utf8)
@@ -120,7 +129,7 @@ struct ReportCommandTests {
         try FileManager.default.copyItem(at: Influence.fixtureModel, to: otherModel)
         let weights = otherModel.appendingPathComponent("model.safetensors")
         var bytes = try Data(contentsOf: weights)
-        bytes[bytes.count - 2] ^= 0x01   // a low mantissa bit of the last weight
+        bytes[bytes.count - 2] ^= 0x01  // a low mantissa bit of the last weight
         try bytes.write(to: weights)
         let otherWeights = try report(["--train", train.path, "--model", otherModel.path])
         #expect(otherWeights.exitCode != 0 && otherWeights.standardError.contains("another model"), "\(otherWeights.standardError)")
@@ -129,8 +138,10 @@ struct ReportCommandTests {
         let topOnly = try Influence.run(["report", "--scores", top.path, "--train", train.path, "--queries", queries.path, "--out", html.path])
         #expect(topOnly.exitCode != 0 && topOnly.standardError.contains("--top-k"), "\(topOnly.standardError)")
         // An output that is not HTML.
-        let wrong = try Influence.run(["report", "--scores", scores.path, "--queries", queries.path, "--train", train.path,
-                                       "--out", dir.appendingPathComponent("r.txt").path])
+        let wrong = try Influence.run([
+            "report", "--scores", scores.path, "--queries", queries.path, "--train", train.path,
+            "--out", dir.appendingPathComponent("r.txt").path,
+        ])
         #expect(wrong.exitCode != 0 && wrong.standardError.contains(".html"))
     }
 }

@@ -8,7 +8,7 @@ struct TrainCommandTests {
         var lines = ["a,b,c,label"]
         var state: UInt64 = 12345
         func next() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Double(state >> 11) / Double(1 << 53)
         }
         for _ in 0..<240 {
@@ -26,8 +26,10 @@ struct TrainCommandTests {
         let root = Influence.temporaryDirectory()
         let csv = root.appendingPathComponent("data.csv")
         try writeCSV(to: csv)
-        let common = ["train", "--model-type", "mlp", "--data", csv.path, "--hidden", "8", "--batch-size", "16",
-                      "--learning-rate", "0.05", "--validation-interval", "10", "--checkpoint-interval", "10"]
+        let common = [
+            "train", "--model-type", "mlp", "--data", csv.path, "--hidden", "8", "--batch-size", "16",
+            "--learning-rate", "0.05", "--validation-interval", "10", "--checkpoint-interval", "10",
+        ]
         let straight = root.appendingPathComponent("straight")
         let r1 = try Influence.run(common + ["--out", straight.path, "--steps", "40"])
         #expect(r1.exitCode == 0, "\(r1.standardError)")
@@ -54,8 +56,10 @@ struct TrainCommandTests {
         try writeCSV(to: csv)
         let out = root.appendingPathComponent("model")
         // 240 rows, a tenth held out: 216 training rows, batches of 16 → 14 steps per epoch.
-        let r = try Influence.run(["train", "--model-type", "mlp", "--data", csv.path, "--hidden", "4", "--epochs", "2",
-                                   "--batch-size", "16", "--out", out.path])
+        let r = try Influence.run([
+            "train", "--model-type", "mlp", "--data", csv.path, "--hidden", "4", "--epochs", "2",
+            "--batch-size", "16", "--out", out.path,
+        ])
         #expect(r.exitCode == 0, "\(r.standardError)")
         #expect(try log(out).count == 28)
     }
@@ -79,9 +83,11 @@ struct TrainCommandTests {
         let sentences = (0..<200).map { i in "{\"text\": \"the cat number \(i % 7) sat on the mat and saw \(i % 5) dogs.\"}" }
         try sentences.joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
         let out = root.appendingPathComponent("lm")
-        let r = try Influence.run(["train", "--data", data.path, "--out", out.path, "--steps", "30", "--layers", "1", "--width", "16",
-                                   "--heads", "2", "--context", "16", "--vocab-size", "300", "--validation-interval", "10",
-                                   "--dropout", "0"])
+        let r = try Influence.run([
+            "train", "--data", data.path, "--out", out.path, "--steps", "30", "--layers", "1", "--width", "16",
+            "--heads", "2", "--context", "16", "--vocab-size", "300", "--validation-interval", "10",
+            "--dropout", "0",
+        ])
         #expect(r.exitCode == 0, "\(r.standardError)")
         let names = try FileManager.default.contentsOfDirectory(atPath: out.path)
         #expect(names.contains("tokenizer.json") && names.contains("config.json") && names.contains("model.safetensors"))

@@ -48,12 +48,15 @@ struct AllParametersTests {
             gradient(model) { reference.trainingLoss(indices: Array(0..<n), labels: .data, generator: &generator).loss } * (1 / Double(n))
         }
         let theta = flat(model)
-        let hessian = FiniteDifferences.jacobian(at: theta, step: 1e-5) { assign($0, to: model); return meanGradient() }
+        let hessian = FiniteDifferences.jacobian(at: theta, step: 1e-5) {
+            assign($0, to: model); return meanGradient()
+        }
         assign(theta, to: model)
         let symmetric = (hessian + hessian.transposed()) * 0.5
         let lowest = try symmetric.symmetricEigendecomposition().values.min().scalar
         let damping = Swift.max(0, -lowest) + 0.1
-        let train = Tensor.stacked((0..<n).map { m in gradient(model) { reference.trainingLoss(indices: [m], labels: .data, generator: &generator).loss } }, along: 0)
+        let train = Tensor.stacked(
+            (0..<n).map { m in gradient(model) { reference.trainingLoss(indices: [m], labels: .data, generator: &generator).loss } }, along: 0)
         let query = Tensor.stacked((0..<queries.count).map { q in gradient(model) { reference.queryMeasurement(indices: [q]).loss } }, along: 0)
         let dimension = theta.scalarCount
         let factor = try (symmetric + Tensor.identity(dimension) * damping).choleskyFactor()
@@ -67,14 +70,19 @@ struct AllParametersTests {
         let float = task(Float.self)
         try copyParameters(from: model, to: float.model)
         let op = try CurvatureOperator(task: float, modules: [], kind: .hessian, batchSize: 2, allParameters: true)
-        for (solver, tolerance) in [(ExactStrategy() as any OperatorCurvatureStrategy, 2e-3), (ConjugateGradientStrategy(tolerance: 1e-4, maximumIterations: nil, failsWhenNotConverged: true), 2e-3)] {
-            let computer = try ScoreComputer(task: float, curvature: op, strategy: solver, damping: damping,
-                                             configuration: ScoreConfiguration(damping: .value(damping), perModule: true, batchSize: 2))
+        for (solver, tolerance) in [
+            (ExactStrategy() as any OperatorCurvatureStrategy, 2e-3),
+            (ConjugateGradientStrategy(tolerance: 1e-4, maximumIterations: nil, failsWhenNotConverged: true), 2e-3),
+        ] {
+            let computer = try ScoreComputer(
+                task: float, curvature: op, strategy: solver, damping: damping,
+                configuration: ScoreConfiguration(damping: .value(damping), perModule: true, batchSize: 2))
             let scores = try computer.compute()
             let observed = Tensor<Double>(scores.pairwise)
             let scale = expected.magnitude().max().scalar
-            #expect((observed - expected).magnitude().max().scalar <= tolerance * scale,
-                    "\(solver.self): max |Δ| \((observed - expected).magnitude().max().scalar) of \(scale)")
+            #expect(
+                (observed - expected).magnitude().max().scalar <= tolerance * scale,
+                "\(solver.self): max |Δ| \((observed - expected).magnitude().max().scalar) of \(scale)")
             // The per-block scores add up to the total, and name every parameter outside Linear layers.
             var sum = Tensor<Float>.zeros(shape: scores.pairwise.shape)
             for (_, part) in scores.perModule { sum += part }
@@ -86,8 +94,9 @@ struct AllParametersTests {
     @Test func selfScoresOverEveryParameterEqualThePairwiseDiagonal() throws {
         let lm = LanguageModelingTask(model: Fixtures.languageModel(Float.self), training: Fixtures.sequences, queries: Fixtures.sequences)
         let op = try CurvatureOperator(task: lm, modules: [], kind: .ggn, batchSize: 2, allParameters: true)
-        let computer = try ScoreComputer(task: lm, curvature: op, strategy: ExactStrategy(), damping: 0.1,
-                                         configuration: ScoreConfiguration(damping: .value(0.1), selfInfluence: true, batchSize: 2))
+        let computer = try ScoreComputer(
+            task: lm, curvature: op, strategy: ExactStrategy(), damping: 0.1,
+            configuration: ScoreConfiguration(damping: .value(0.1), selfInfluence: true, batchSize: 2))
         let scores = try computer.compute()
         let diagonal = Tensor<Float>((0..<lm.trainingExampleCount).map { scores.pairwise[$0, $0] })
         let r = compare(scores.selfScores!, diagonal, tolerance: 1e-3, "self vs diagonal")

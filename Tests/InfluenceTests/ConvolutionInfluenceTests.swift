@@ -129,15 +129,23 @@ struct ConvolutionInfluenceTests {
         func gradient(_ loss: () -> Variable<Double>) -> Tensor<Double> {
             Tensor.concatenated(layerGradients(layers(reference), of: loss).map { $0.flattened() }, along: 0)
         }
-        let train = (0..<6).map { m in gradient { var s = testGenerator(0); return reference.trainingLoss(indices: [m], labels: .data, generator: &s).loss } }
+        let train = (0..<6).map { m in
+            gradient {
+                var s = testGenerator(0); return reference.trainingLoss(indices: [m], labels: .data, generator: &s).loss
+            }
+        }
         let queries = (0..<2).map { q in gradient { reference.queryMeasurement(indices: [q]).loss } }
         let solved = try ((g + g.transposed()) * 0.5 + Tensor.identity(37) * damping).choleskySolve(Tensor.stacked(queries, along: 1))
         let expected = Tensor.matmul(solved, Tensor.stacked(train, along: 1), transposeA: true)
         let op = try CurvatureOperator(task: task, modules: [], kind: .ggn)
-        let solver: any OperatorCurvatureStrategy = solverName == "exact" ? ExactStrategy()
+        let solver: any OperatorCurvatureStrategy =
+            solverName == "exact"
+            ? ExactStrategy()
             : ConjugateGradientStrategy(tolerance: 1e-6, maximumIterations: nil, failsWhenNotConverged: true)
-        let scores = try ScoreComputer(task: task, curvature: op, strategy: solver, damping: damping,
-                                       configuration: ScoreConfiguration(batchSize: 4)).compute()
+        let scores = try ScoreComputer(
+            task: task, curvature: op, strategy: solver, damping: damping,
+            configuration: ScoreConfiguration(batchSize: 4)
+        ).compute()
         let r = compare(scores.pairwise, expected, tolerance: 1e-4, "\(solverName) scores of a CNN")
         #expect(r.passed, "\(r)")
     }

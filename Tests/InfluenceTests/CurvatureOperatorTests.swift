@@ -29,9 +29,10 @@ struct CurvatureOperatorTests {
     }
 
     func parameters(_ task: ClassificationTask<Double>) -> Tensor<Double> {
-        Tensor.concatenated(task.model.linearLayers().map { layer in
-            Tensor.concatenated([layer.layer.weight.value, layer.layer.bias!.value.reshaped(to: [layer.layer.outputCount, 1])], along: 1).flattened()
-        }, along: 0)
+        Tensor.concatenated(
+            task.model.linearLayers().map { layer in
+                Tensor.concatenated([layer.layer.weight.value, layer.layer.bias!.value.reshaped(to: [layer.layer.outputCount, 1])], along: 1).flattened()
+            }, along: 0)
     }
 
     @Test func hessianMatchesFiniteDifferencesOfTheMeanGradient() throws {
@@ -40,7 +41,7 @@ struct CurvatureOperatorTests {
         let dense = op.denseMatrix()
         let theta = parameters(task)
         let numeric = FiniteDifferences.jacobian(at: theta) { meanGradient(task, at: $0) }
-        _ = meanGradient(task, at: theta)   // restore the parameters
+        _ = meanGradient(task, at: theta)  // restore the parameters
         let r = compare(dense, numeric, tolerance: 1e-7, "H")
         #expect(r.passed, "\(r)")
         #expect(dense.shape == [op.dimension, op.dimension] && op.dimension == 4 * 4 + 3 * 5)
@@ -51,18 +52,21 @@ struct CurvatureOperatorTests {
         let model = MultilayerPerceptron<Double>(sizes: [3, 4], seed: 2)
         var generator = testGenerator(3)
         let x = Tensor<Double>.randomNormal(shape: [6, 3], using: &generator)
-        let task = ClassificationTask(model: model, trainingFeatures: x, trainingLabels: [0, 3, 1, 2, 2, 0],
-                                      queryFeatures: x, queryLabels: [0, 3, 1, 2, 2, 0])
+        let task = ClassificationTask(
+            model: model, trainingFeatures: x, trainingLabels: [0, 3, 1, 2, 2, 0],
+            queryFeatures: x, queryLabels: [0, 3, 1, 2, 2, 0])
         let ggn = try CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 4).denseMatrix()
         let hessian = try CurvatureOperator(task: task, modules: [], kind: .hessian, batchSize: 4).denseMatrix()
         let p = withoutGradients { model(Variable(x)).value.softmax(alongAxis: 1) }
         var expected = Tensor<Double>.zeros(shape: [16, 16])
         for n in 0..<6 {
             let xbar = (0..<4).map { $0 < 3 ? x[n, $0] : 1.0 }
-            for o in 0..<4 { for o2 in 0..<4 {
-                let h = (o == o2 ? p[n, o] : 0) - p[n, o] * p[n, o2]
-                for i in 0..<4 { for i2 in 0..<4 { expected[o * 4 + i, o2 * 4 + i2] += h * xbar[i] * xbar[i2] / 6 } }
-            } }
+            for o in 0..<4 {
+                for o2 in 0..<4 {
+                    let h = (o == o2 ? p[n, o] : 0) - p[n, o] * p[n, o2]
+                    for i in 0..<4 { for i2 in 0..<4 { expected[o * 4 + i, o2 * 4 + i2] += h * xbar[i] * xbar[i2] / 6 } }
+                }
+            }
         }
         for (observed, label) in [(ggn, "GGN"), (hessian, "H")] {
             let r = compare(observed, expected, tolerance: 1e-12, label)

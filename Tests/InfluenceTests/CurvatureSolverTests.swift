@@ -37,8 +37,11 @@ struct CurvatureSolverTests {
         let eigen = try ((h + h.transposed()) * 0.5).symmetricEigendecomposition()
         var generator = testGenerator(31)
         let n = op.dimension
-        let b = Tensor.concatenated([Tensor<Double>.zeros(shape: [n, 1]), eigen.vectors.sliced(along: 1, (n - 1)..<n),
-                                     Tensor<Double>.randomNormal(shape: [n, 3], using: &generator)], along: 1)
+        let b = Tensor.concatenated(
+            [
+                Tensor<Double>.zeros(shape: [n, 1]), eigen.vectors.sliced(along: 1, (n - 1)..<n),
+                Tensor<Double>.randomNormal(shape: [n, 3], using: &generator),
+            ], along: 1)
         let (together, report) = CurvatureSolver.conjugateGradient(op, damping: 0.1, rightHandSides: b, tolerance: 1e-9)
         for j in 0..<5 {
             let (alone, single) = CurvatureSolver.conjugateGradient(op, damping: 0.1, rightHandSides: b.sliced(along: 1, j..<(j + 1)), tolerance: 1e-9)
@@ -82,17 +85,23 @@ struct SolverScoreTests {
             Tensor.concatenated(layerGradients(reference.model.linearLayers().map(\.layer), of: loss).map { $0.flattened() }, along: 0)
         }
         let train = (0..<reference.trainingExampleCount).map { m in
-            gradient { var g = testGenerator(0); return reference.trainingLoss(indices: [m], labels: .data, generator: &g).loss }
+            gradient {
+                var g = testGenerator(0); return reference.trainingLoss(indices: [m], labels: .data, generator: &g).loss
+            }
         }
         let queries = (0..<reference.queryCount).map { q in gradient { reference.queryMeasurement(indices: [q]).loss } }
         let solved = try (symmetric + Tensor.identity(op64.dimension) * damping).choleskySolve(Tensor.stacked(queries, along: 1))
-        let expected = Tensor.matmul(solved, Tensor.stacked(train, along: 1), transposeA: true)   // [queries, train]
+        let expected = Tensor.matmul(solved, Tensor.stacked(train, along: 1), transposeA: true)  // [queries, train]
 
         let op = try CurvatureOperator(task: task, modules: [], kind: kind)
-        let solver: any OperatorCurvatureStrategy = solverName == "exact" ? ExactStrategy()
+        let solver: any OperatorCurvatureStrategy =
+            solverName == "exact"
+            ? ExactStrategy()
             : ConjugateGradientStrategy(tolerance: 1e-6, maximumIterations: nil, failsWhenNotConverged: true)
-        let scores = try ScoreComputer(task: task, curvature: op, strategy: solver, damping: damping,
-                                       configuration: ScoreConfiguration(perModule: true, batchSize: 3)).compute()
+        let scores = try ScoreComputer(
+            task: task, curvature: op, strategy: solver, damping: damping,
+            configuration: ScoreConfiguration(perModule: true, batchSize: 3)
+        ).compute()
         let r = compare(scores.pairwise, expected, tolerance: 1e-4, "\(solverName) \(kind) scores")
         #expect(r.passed, "\(r)")
         var sum = Tensor<Float>.zeros(shape: scores.pairwise.shape)
@@ -113,8 +122,9 @@ struct SolverScoreTests {
         default:
             let op = try CurvatureOperator(task: task, modules: [], kind: .ggn)
             let strategy: any OperatorCurvatureStrategy = variant == "exact" ? ExactStrategy() : ArnoldiStrategy(rank: 12, krylovDimension: 31)
-            computer = try ScoreComputer(task: task, curvature: op, strategy: strategy,
-                                         damping: 0.1, configuration: configuration)
+            computer = try ScoreComputer(
+                task: task, curvature: op, strategy: strategy,
+                damping: 0.1, configuration: configuration)
         }
         let scores = try computer.compute()
         let n = task.trainingExampleCount
@@ -127,18 +137,25 @@ struct SolverScoreTests {
     @Test func conjugateGradientThatCannotConvergeIsReported() throws {
         let task = Fixtures.classificationTask(Float.self)
         let op = try CurvatureOperator(task: task, modules: [], kind: .ggn)
-        let failing = try ScoreComputer(task: task, curvature: op, strategy: ConjugateGradientStrategy(tolerance: 1e-12, maximumIterations: 1,
-                                                                                                failsWhenNotConverged: true),
-                                        damping: 0.01, configuration: ScoreConfiguration())
+        let failing = try ScoreComputer(
+            task: task, curvature: op,
+            strategy: ConjugateGradientStrategy(
+                tolerance: 1e-12, maximumIterations: 1,
+                failsWhenNotConverged: true),
+            damping: 0.01, configuration: ScoreConfiguration())
         #expect(throws: InfluenceError.self) { try failing.compute() }
-        let warning = try ScoreComputer(task: task, curvature: op, strategy: ConjugateGradientStrategy(tolerance: 1e-12, maximumIterations: 1,
-                                                                                                failsWhenNotConverged: false),
-                                        damping: 0.01, configuration: ScoreConfiguration())
+        let warning = try ScoreComputer(
+            task: task, curvature: op,
+            strategy: ConjugateGradientStrategy(
+                tolerance: 1e-12, maximumIterations: 1,
+                failsWhenNotConverged: false),
+            damping: 0.01, configuration: ScoreConfiguration())
         _ = try warning.compute()
         // One message for the chunk, naming how many queries failed.
         #expect(warning.warnings.count == 1, "\(warning.warnings)")
-        #expect(warning.warnings[0].contains("\(task.queryCount) of \(task.queryCount) query columns")
-            && warning.warnings[0].contains("raise the damping or the iteration limit"), "\(warning.warnings)")
+        #expect(
+            warning.warnings[0].contains("\(task.queryCount) of \(task.queryCount) query columns")
+                && warning.warnings[0].contains("raise the damping or the iteration limit"), "\(warning.warnings)")
     }
 
     @Test func negativeCurvatureIsNamedInTheReport() throws {
@@ -154,9 +171,12 @@ struct SolverScoreTests {
         let task32 = Fixtures.classificationTask(Float.self)
         try copyParameters(from: task.model, to: task32.model)
         let op32 = try CurvatureOperator(task: task32, modules: [], kind: .hessian)
-        let computer = try ScoreComputer(task: task32, curvature: op32, strategy: ConjugateGradientStrategy(tolerance: 1e-6, maximumIterations: nil,
-                                                                                                   failsWhenNotConverged: true),
-                                         damping: 0, configuration: ScoreConfiguration())
+        let computer = try ScoreComputer(
+            task: task32, curvature: op32,
+            strategy: ConjugateGradientStrategy(
+                tolerance: 1e-6, maximumIterations: nil,
+                failsWhenNotConverged: true),
+            damping: 0, configuration: ScoreConfiguration())
         let error = #expect(throws: InfluenceError.self) { try computer.compute() }
         #expect("\(error!)".contains("not positive definite"), "\(error!)")
     }
@@ -220,8 +240,9 @@ struct LissaArnoldiTests {
         let largest = try h.symmetricEigendecomposition().values.max().scalar
         // Full-batch products make the recursion deterministic; (1 − λ/s)^depth bounds the error.
         let exact = try CurvatureSolver.exact(op, damping: 0.1, rightHandSides: b)
-        let lissa = try CurvatureSolver.lissa(op, damping: 0.1, rightHandSides: b, scale: 1.5 * (largest + 0.1), depth: 3000,
-                                              batchSize: op.exampleCount * 10)
+        let lissa = try CurvatureSolver.lissa(
+            op, damping: 0.1, rightHandSides: b, scale: 1.5 * (largest + 0.1), depth: 3000,
+            batchSize: op.exampleCount * 10)
         let r = compare(lissa, exact, tolerance: 1e-6, "LiSSA")
         #expect(r.passed, "\(r)")
     }
@@ -256,12 +277,16 @@ struct LayerwiseSolverTests {
             Tensor.concatenated(layerGradients(reference.model.linearLayers().map(\.layer), of: loss).map { $0.flattened() }, along: 0)
         }
         let train = (0..<reference.trainingExampleCount).map { m in
-            gradient { var g = testGenerator(0); return reference.trainingLoss(indices: [m], labels: .data, generator: &g).loss }
+            gradient {
+                var g = testGenerator(0); return reference.trainingLoss(indices: [m], labels: .data, generator: &g).loss
+            }
         }
         let queries = (0..<reference.queryCount).map { q in gradient { reference.queryMeasurement(indices: [q]).loss } }
         let solved = try (blockDiagonal + Tensor.identity(op64.dimension) * 0.1).choleskySolve(Tensor.stacked(queries, along: 1))
         let expected = Tensor.matmul(solved, Tensor.stacked(train, along: 1), transposeA: true)
-        let solver: any OperatorCurvatureStrategy = solverName == "exact" ? ExactStrategy()
+        let solver: any OperatorCurvatureStrategy =
+            solverName == "exact"
+            ? ExactStrategy()
             : ConjugateGradientStrategy(tolerance: 1e-7, maximumIterations: nil, failsWhenNotConverged: true)
         let scores = try layerwiseComputer(task, base: solver, damping: 0.1, batchSize: 4, configuration: ScoreConfiguration()).compute()
         let r = compare(scores.pairwise, expected, tolerance: 1e-4, "layer-wise \(solverName)")

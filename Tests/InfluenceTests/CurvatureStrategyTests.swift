@@ -24,9 +24,10 @@ struct FactorisingRegression<Scalar: TensorScalar> {
         model.layers.elements[0].bias!.value = Tensor.zeros(shape: [2])
         var features: [[Scalar]] = [], targets: [[Scalar]] = []
         for x in Self.inputs { for y in Self.targets { features.append(x.map { Scalar($0) }); targets.append(y.map { Scalar($0) }) } }
-        task = RegressionTask(model: model, trainingFeatures: Tensor(rows: features), trainingTargets: Tensor(rows: targets),
-                              queryFeatures: Tensor(rows: [[0.5, -0.3, 1.5], [-0.9, 0.1, 0.6]]),
-                              queryTargets: Tensor(rows: [[0.4, 1.1], [-1.5, 0.3]]))
+        task = RegressionTask(
+            model: model, trainingFeatures: Tensor(rows: features), trainingTargets: Tensor(rows: targets),
+            queryFeatures: Tensor(rows: [[0.5, -0.3, 1.5], [-0.9, 0.1, 0.6]]),
+            queryTargets: Tensor(rows: [[0.4, 1.1], [-1.5, 0.3]]))
     }
 
     var layer: Linear<Scalar> { task.model.linearLayers().map(\.layer)[0] }
@@ -99,8 +100,10 @@ struct CurvatureStrategyTests {
         let training = perExampleTrainingGradients(oracle.task, layers: [oracle.layer], examples: Array(0..<12))[0]
         let queries = perQueryGradients(oracle.task, layers: [oracle.layer])[0]
         let expected = try denseScores(fisher: denseFisher(training), damping: 1e-3, queries: queries, training: training)
-        let scores = try ScoreComputer(task: problem.task, factors: factors, factorsPath: "memory",
-                                       configuration: ScoreConfiguration(damping: .value(1e-3), batchSize: 5)).compute()
+        let scores = try ScoreComputer(
+            task: problem.task, factors: factors, factorsPath: "memory",
+            configuration: ScoreConfiguration(damping: .value(1e-3), batchSize: 5)
+        ).compute()
         let r = compare(scores.pairwise, expected, tolerance: 1e-5, "\(strategy) scores (ScoreComputer, Float32)")
         #expect(r.passed, "\(r)")
     }
@@ -109,8 +112,10 @@ struct CurvatureStrategyTests {
         // Guard for the oracle above: on a generic MLP layer S ⊗ A differs from F, so the
         // factorising test really checks exactness and not a coincidence of the comparison.
         let task = Fixtures.classificationTask(Double.self, seed: 13)
-        let factors = try FactorFitter(task: task, modules: ["layers.0"],
-                                       configuration: FitConfiguration(strategy: .kfac, labels: .data)).fit().layers[0]
+        let factors = try FactorFitter(
+            task: task, modules: ["layers.0"],
+            configuration: FitConfiguration(strategy: .kfac, labels: .data)
+        ).fit().layers[0]
         let fisher = denseFisher(perExampleTrainingGradients(task, layers: [task.model.linearLayers()[0].layer], examples: Array(0..<7))[0])
         let r = compare(kronecker(factors.gradientCovariance!, factors.activationCovariance!), fisher, tolerance: 1e-2)
         #expect(!r.passed, "S ⊗ A should differ from F on a generic layer: \(r)")
@@ -187,8 +192,10 @@ struct CurvatureStrategyTests {
         let oracle = Fixtures.classificationTask(Double.self, seed: 23)
         try copyParameters(from: task.model, to: oracle.model)
         let factors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: .diagonal, labels: .data)).fit()
-        let scores = try ScoreComputer(task: task, factors: factors, factorsPath: "memory",
-                                       configuration: ScoreConfiguration(damping: .value(0.01))).compute()
+        let scores = try ScoreComputer(
+            task: task, factors: factors, factorsPath: "memory",
+            configuration: ScoreConfiguration(damping: .value(0.01))
+        ).compute()
         let layers = oracle.model.linearLayers().map(\.layer)
         let training = perExampleTrainingGradients(oracle, layers: layers, examples: Array(0..<7))
         let queries = perQueryGradients(oracle, layers: layers)

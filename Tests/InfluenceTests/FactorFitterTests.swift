@@ -15,8 +15,11 @@ func compareFactors(_ observed: InfluenceFactors, _ expected: InfluenceFactors, 
             ("Λ", o.lambda, e.lambda),
         ]
         for (name, a, b) in pairs {
-            if let a, let b { result.append(compare(a, b, tolerance: tolerance, "\(label) \(observed.moduleNames[i]) \(name)")) }
-            else if (a == nil) != (b == nil) { Issue.record("\(label) \(observed.moduleNames[i]) \(name) is present on one side only") }
+            if let a, let b {
+                result.append(compare(a, b, tolerance: tolerance, "\(label) \(observed.moduleNames[i]) \(name)"))
+            } else if (a == nil) != (b == nil) {
+                Issue.record("\(label) \(observed.moduleNames[i]) \(name) is present on one side only")
+            }
         }
     }
     return result
@@ -35,8 +38,10 @@ func identical(_ a: InfluenceFactors, _ b: InfluenceFactors) -> Bool {
 
 @Suite("Factor fitting: batching, resuming, label sampling, precision")
 struct FactorFitterTests {
-    func fit<Task: InfluenceTask>(_ task: Task, _ configuration: FitConfiguration, modules: [String] = [],
-                                  partial: URL? = nil, progress: ((String, Int, Int) -> Void)? = nil) throws -> InfluenceFactors {
+    func fit<Task: InfluenceTask>(
+        _ task: Task, _ configuration: FitConfiguration, modules: [String] = [],
+        partial: URL? = nil, progress: ((String, Int, Int) -> Void)? = nil
+    ) throws -> InfluenceFactors {
         let fitter = try FactorFitter(task: task, modules: modules, configuration: configuration)
         fitter.progress = progress
         return try fitter.fit(partialDirectory: partial)
@@ -68,11 +73,13 @@ struct FactorFitterTests {
         let model = Fixtures.languageModel(Double.self, seed: 43)
         let task = LanguageModelingTask(model: model, training: Fixtures.sequences, queries: [])
         let factors = try fit(task, FitConfiguration(strategy: .kfac, labels: .data, batchSize: 5), modules: ["lm_head"])
-        let hidden = Tensor.concatenated(Fixtures.sequences.map { s in
-            model.transformer(tokens: s, batchSize: 1).value.reshaped(to: [s.count, 8])
-        }, along: 0)
-        let r = compare(factors.layers[0].activationCovariance!, Tensor.matmul(hidden, hidden, transposeA: true) * (1.0 / 20),
-                        tolerance: 1e-12, "lm_head A")
+        let hidden = Tensor.concatenated(
+            Fixtures.sequences.map { s in
+                model.transformer(tokens: s, batchSize: 1).value.reshaped(to: [s.count, 8])
+            }, along: 0)
+        let r = compare(
+            factors.layers[0].activationCovariance!, Tensor.matmul(hidden, hidden, transposeA: true) * (1.0 / 20),
+            tolerance: 1e-12, "lm_head A")
         #expect(r.passed, "\(r)")
         #expect(factors.tokenCount == 20)
     }
@@ -81,10 +88,11 @@ struct FactorFitterTests {
         // Oracle: the same fit on a task that only has those examples; 1e-12.
         let task = Fixtures.classificationTask(Double.self, seed: 47)
         let limited = try fit(task, FitConfiguration(strategy: .ekfac, labels: .data, batchSize: 2, maximumExamples: 4))
-        let head = ClassificationTask(model: task.network as! MultilayerPerceptron<Double>,
-                                      trainingFeatures: task.trainingFeatures.sliced(along: 0, 0..<4),
-                                      trainingLabels: Array(task.trainingLabels.prefix(4)), queryFeatures: task.queryFeatures,
-                                      queryLabels: task.queryLabels)
+        let head = ClassificationTask(
+            model: task.network as! MultilayerPerceptron<Double>,
+            trainingFeatures: task.trainingFeatures.sliced(along: 0, 0..<4),
+            trainingLabels: Array(task.trainingLabels.prefix(4)), queryFeatures: task.queryFeatures,
+            queryLabels: task.queryLabels)
         let reference = try fit(head, FitConfiguration(strategy: .ekfac, labels: .data, batchSize: 2))
         #expect(limited.exampleCount == 4)
         for r in compareFactors(limited, reference, tolerance: 1e-12, "first 4") { #expect(r.passed, "\(r)") }
@@ -92,9 +100,12 @@ struct FactorFitterTests {
 
     /// Fits once without interruption while copying the partial files as they are after `batches`
     /// batches of `pass` were saved, then resumes a fresh fitter from that copy.
-    func interruptedFit<Task: InfluenceTask>(_ task: Task, _ configuration: FitConfiguration, interruptAfter pass: String, batches: Int,
-                                             resumeWith resumed: FitConfiguration? = nil)
-        throws -> (uninterrupted: InfluenceFactors, resumed: InfluenceFactors, resumedProgress: [String]) {
+    func interruptedFit<Task: InfluenceTask>(
+        _ task: Task, _ configuration: FitConfiguration, interruptAfter pass: String, batches: Int,
+        resumeWith resumed: FitConfiguration? = nil
+    )
+        throws -> (uninterrupted: InfluenceFactors, resumed: InfluenceFactors, resumedProgress: [String])
+    {
         let running = try temporaryDirectory("fit"), stash = try temporaryDirectory("stash"), fresh = try temporaryDirectory("resume")
         defer { for d in [running, stash, fresh] { try? FileManager.default.removeItem(at: d) } }
         var copied = false
@@ -139,8 +150,9 @@ struct FactorFitterTests {
     @Test func fitAccumulatingInDoubleResumesToTheSameFactors() throws {
         // A Float32 model whose sums are kept (and saved, and reloaded) in Float64.
         let task = Fixtures.classificationTask(Float.self, seed: 57)
-        let configuration = FitConfiguration(strategy: .ekfac, labels: .sampled, batchSize: 3, seed: 3, accumulatesInDouble: true,
-                                             checkpointInterval: 1)
+        let configuration = FitConfiguration(
+            strategy: .ekfac, labels: .sampled, batchSize: 3, seed: 3, accumulatesInDouble: true,
+            checkpointInterval: 1)
         let run = try interruptedFit(task, configuration, interruptAfter: "lambda", batches: 2)
         #expect(run.resumedProgress == ["lambda 3"])
         #expect(identical(run.resumed, run.uninterrupted), "resumed factors differ from the uninterrupted fit")
@@ -162,10 +174,18 @@ struct FactorFitterTests {
         // Same seed: bit-for-bit the same factors. Another seed: other labels, so S and Λ differ
         // (by far more than 1e-3), while A, which does not see labels, is the same.
         let tasks: [(String, (UInt64) throws -> InfluenceFactors)] = [
-            ("classifier", { seed in try self.fit(Fixtures.classificationTask(Double.self, seed: 67), FitConfiguration(strategy: .ekfac, batchSize: 3, seed: seed)) }),
-            ("language model", { seed in
-                try self.fit(LanguageModelingTask(model: Fixtures.languageModel(Double.self), training: Fixtures.sequences, queries: []),
-                             FitConfiguration(strategy: .ekfac, batchSize: 3, seed: seed)) }),
+            (
+                "classifier",
+                { seed in try self.fit(Fixtures.classificationTask(Double.self, seed: 67), FitConfiguration(strategy: .ekfac, batchSize: 3, seed: seed)) }
+            ),
+            (
+                "language model",
+                { seed in
+                    try self.fit(
+                        LanguageModelingTask(model: Fixtures.languageModel(Double.self), training: Fixtures.sequences, queries: []),
+                        FitConfiguration(strategy: .ekfac, batchSize: 3, seed: seed))
+                }
+            ),
             ("regression", { seed in try self.fit(FactorisingRegression<Double>().task, FitConfiguration(strategy: .ekfac, batchSize: 5, seed: seed)) }),
         ]
         for (name, run) in tasks {
@@ -187,8 +207,9 @@ struct FactorFitterTests {
         // exact (1e8 + 8)/9 (1e-12), and Float32 accumulation is labelled as such.
         let model = MultilayerPerceptron<Float>(sizes: [1, 1])
         let features = Tensor<Float>(shape: [9, 1], scalars: [10_000] + Array(repeating: 1, count: 8))
-        let task = RegressionTask(model: model, trainingFeatures: features, trainingTargets: Tensor.zeros(shape: [9, 1]),
-                                  queryFeatures: features, queryTargets: Tensor.zeros(shape: [9, 1]))
+        let task = RegressionTask(
+            model: model, trainingFeatures: features, trainingTargets: Tensor.zeros(shape: [9, 1]),
+            queryFeatures: features, queryTargets: Tensor.zeros(shape: [9, 1]))
         let double = try fit(task, FitConfiguration(strategy: .kfac, labels: .data, batchSize: 1, accumulatesInDouble: true))
         let r = compare(double.layers[0].activationCovariance![0, 0], (1e8 + 8) / 9, tolerance: 1e-12, "A[0, 0] accumulated in Float64")
         #expect(r.passed, "\(r)")

@@ -72,7 +72,7 @@ struct GradientCaptureTests {
         let model = Fixtures.languageModel(Double.self, seed: 4)
         let task = LanguageModelingTask(model: model, training: Fixtures.sequences, queries: [])
         let capture = try GradientCapture(model: model, patterns: ["*.mlp.*"])
-        let batch = record(task, capture, [1, 0])   // lengths 2 and 6: rows 2..<6 are padding
+        let batch = record(task, capture, [1, 0])  // lengths 2 and 6: rows 2..<6 are padding
         for layer in batch.layers {
             let padding = layer.activations.sliced(along: 0, 2..<6)
             #expect(padding == Tensor.zeros(shape: padding.shape))

@@ -8,8 +8,10 @@ import _TestSupport
 @Suite("Influence factors on disk, and refusing factors of another model")
 struct InfluenceFactorsTests {
     func fitted<S: FactorCurvatureStrategy>(_ strategy: S, labels: LabelSource = .data) throws -> InfluenceFactors {
-        try FactorFitter(task: Fixtures.classificationTask(Double.self), modules: [],
-                         configuration: FitConfiguration(strategy: strategy, labels: labels, batchSize: 3, accumulatesInDouble: true)).fit()
+        try FactorFitter(
+            task: Fixtures.classificationTask(Double.self), modules: [],
+            configuration: FitConfiguration(strategy: strategy, labels: labels, batchSize: 3, accumulatesInDouble: true)
+        ).fit()
     }
 
     /// Replaces `original` by `replacement` (same length, so the header stays valid) in the file's bytes.
@@ -67,9 +69,11 @@ struct InfluenceFactorsTests {
         let directory = try temporaryDirectory("missing")
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent(InfluenceFactors.fileName)
-        for (strategy, tensor) in [(EKFACStrategy() as any FactorCurvatureStrategy, "layers.1.lambda"), (DiagonalStrategy(), "layers.0.lambda"),
-                                   (EKFACStrategy(), "layers.0.gradient_eigenvectors"), (KFACStrategy(), "layers.1.activation_eigenvalues"),
-                                   (KFACStrategy(), "layers.0.gradient_eigenvalues")] {
+        for (strategy, tensor) in [
+            (EKFACStrategy() as any FactorCurvatureStrategy, "layers.1.lambda"), (DiagonalStrategy(), "layers.0.lambda"),
+            (EKFACStrategy(), "layers.0.gradient_eigenvectors"), (KFACStrategy(), "layers.1.activation_eigenvalues"),
+            (KFACStrategy(), "layers.0.gradient_eigenvalues"),
+        ] {
             try fitted(strategy).save(to: directory)
             try patch(file, "\"\(tensor)\"", "\"\(tensor.dropLast())_\"")
             expectMalformed(directory, "\(strategy) without \(tensor)")

@@ -27,15 +27,18 @@ enum Fixtures {
     }
 
     /// A `[3, 4, 3]` tanh classifier on 7 random examples (and 2 queries) with labels in 0..<3.
-    static func classificationTask<Scalar: TensorScalar>(_: Scalar.Type, seed: UInt64 = 5,
-                                                        queriesAreTraining: Bool = false) -> ClassificationTask<Scalar> {
+    static func classificationTask<Scalar: TensorScalar>(
+        _: Scalar.Type, seed: UInt64 = 5,
+        queriesAreTraining: Bool = false
+    ) -> ClassificationTask<Scalar> {
         let model = MultilayerPerceptron<Scalar>(sizes: [3, 4, 3], activation: .tanh, seed: seed)
         var generator = testGenerator(seed &+ 100)
         let features = Tensor<Scalar>.randomNormal(shape: [7, 3], using: &generator)
         let labels = [0, 2, 1, 1, 0, 2, 2]
         let queryFeatures = queriesAreTraining ? features : Tensor<Scalar>.randomNormal(shape: [2, 3], using: &generator)
-        return ClassificationTask(model: model, trainingFeatures: features, trainingLabels: labels,
-                                  queryFeatures: queryFeatures, queryLabels: queriesAreTraining ? labels : [1, 0])
+        return ClassificationTask(
+            model: model, trainingFeatures: features, trainingLabels: labels,
+            queryFeatures: queryFeatures, queryLabels: queriesAreTraining ? labels : [1, 0])
     }
 }
 
@@ -65,8 +68,10 @@ func layerGradients<Scalar: TensorScalar>(_ layers: [any TrackableLayer<Scalar>]
 }
 
 /// Per-layer gradients of each training example's loss taken alone (data labels), `[examples, out, in (+1)]`.
-func perExampleTrainingGradients<Task: InfluenceTask>(_ task: Task, layers: [any TrackableLayer<Task.Scalar>],
-                                                      examples: [Int]) -> [Tensor<Task.Scalar>] {
+func perExampleTrainingGradients<Task: InfluenceTask>(
+    _ task: Task, layers: [any TrackableLayer<Task.Scalar>],
+    examples: [Int]
+) -> [Tensor<Task.Scalar>] {
     var generator = testGenerator()
     let each = examples.map { m in layerGradients(layers) { task.trainingLoss(indices: [m], labels: .data, generator: &generator).loss } }
     return layers.indices.map { l in Tensor.stacked(each.map { $0[l] }, along: 0) }
@@ -89,9 +94,15 @@ func denseFisher(_ perExample: Tensor<Double>) -> Tensor<Double> {
 func kronecker(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Tensor<Double> {
     let (m, n, p, q) = (a.shape[0], a.shape[1], b.shape[0], b.shape[1])
     var scalars = [Double](repeating: 0, count: m * p * n * q)
-    for i in 0..<m { for j in 0..<n { for k in 0..<p { for l in 0..<q {
-        scalars[(i * p + k) * (n * q) + j * q + l] = a[i, j] * b[k, l]
-    } } } }
+    for i in 0..<m {
+        for j in 0..<n {
+            for k in 0..<p {
+                for l in 0..<q {
+                    scalars[(i * p + k) * (n * q) + j * q + l] = a[i, j] * b[k, l]
+                }
+            }
+        }
+    }
     return Tensor(shape: [m * p, n * q], scalars: scalars)
 }
 
@@ -106,8 +117,10 @@ func temporaryDirectory(_ label: String) throws -> URL {
 }
 
 /// The layer-wise variant of a solver strategy on a task's Gauss–Newton curvature.
-func layerwiseComputer<Task: InfluenceTask>(_ task: Task, base: any CurvatureStrategy, damping: Double, batchSize: Int,
-                                            configuration: ScoreConfiguration) throws -> ScoreComputer<Task> where Task.Scalar == Float {
+func layerwiseComputer<Task: InfluenceTask>(
+    _ task: Task, base: any CurvatureStrategy, damping: Double, batchSize: Int,
+    configuration: ScoreConfiguration
+) throws -> ScoreComputer<Task> where Task.Scalar == Float {
     var configuration = configuration
     configuration.damping = .value(damping)
     let fitted = try LayerwiseStrategy(base: base).fit(CurvatureContext(task: task, curvature: .ggn, curvatureBatchSize: batchSize).erased())

@@ -10,12 +10,15 @@ import _TestSupport
 struct InfluenceScoresTests {
     /// A Float GPT-2 task whose queries are two of its training sequences (or `queries`).
     func languageTask(queries: [[Int]]? = nil, promptLengths: [Int]? = nil, seed: UInt64 = 3) -> LanguageModelingTask<GPT2LanguageModel<Float>> {
-        LanguageModelingTask(model: Fixtures.languageModel(Float.self, seed: seed), training: Fixtures.sequences,
-                             queries: queries ?? [Fixtures.sequences[2], Fixtures.sequences[1]], queryPromptLengths: promptLengths)
+        LanguageModelingTask(
+            model: Fixtures.languageModel(Float.self, seed: seed), training: Fixtures.sequences,
+            queries: queries ?? [Fixtures.sequences[2], Fixtures.sequences[1]], queryPromptLengths: promptLengths)
     }
 
-    func scores<Task: InfluenceTask>(_ task: Task, strategy: some FactorCurvatureStrategy = EKFACStrategy(), modules: [String] = [],
-                                     _ configuration: ScoreConfiguration) throws -> InfluenceScores where Task.Scalar == Float {
+    func scores<Task: InfluenceTask>(
+        _ task: Task, strategy: some FactorCurvatureStrategy = EKFACStrategy(), modules: [String] = [],
+        _ configuration: ScoreConfiguration
+    ) throws -> InfluenceScores where Task.Scalar == Float {
         let factors = try FactorFitter(task: task, modules: modules, configuration: FitConfiguration(strategy: strategy, labels: .data, batchSize: 3)).fit()
         return try ScoreComputer(task: task, factors: factors, factorsPath: "memory", configuration: configuration).compute()
     }
@@ -53,8 +56,9 @@ struct InfluenceScoresTests {
     @Test func selfScoresEqualTheDiagonalOfPairwiseScoresWhenQueriesAreTheTrainingExamples() throws {
         // With queries = training (and no prompts), score(m, m) = ∇L(z_m)ᵀ(H + λI)⁻¹∇L(z_m), which
         // the self-score path computes another way (rotating G once and weighting its square). 1e-5.
-        let language = LanguageModelingTask(model: Fixtures.languageModel(Float.self), training: Fixtures.sequences,
-                                            queries: Fixtures.sequences)
+        let language = LanguageModelingTask(
+            model: Fixtures.languageModel(Float.self), training: Fixtures.sequences,
+            queries: Fixtures.sequences)
         let classification = Fixtures.classificationTask(Float.self, seed: 31, queriesAreTraining: true)
         for strategy in CurvatureStrategies.factorStrategies {
             let pairs: [(String, InfluenceScores)] = [
@@ -75,18 +79,23 @@ struct InfluenceScoresTests {
         let task = languageTask(queries: [Fixtures.sequences[0], [3, 4, 5], Fixtures.sequences[4]])
         let factors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: .ekfac, labels: .data)).fit()
         func run(_ batch: Int, _ queryBatch: Int, chunk: Int = 64) throws -> InfluenceScores {
-            try ScoreComputer(task: task, factors: factors, factorsPath: "memory",
-                              configuration: ScoreConfiguration(perModule: true, perToken: true, selfInfluence: true,
-                                                                batchSize: batch, queryBatchSize: queryBatch, queryChunkSize: chunk)).compute()
+            try ScoreComputer(
+                task: task, factors: factors, factorsPath: "memory",
+                configuration: ScoreConfiguration(
+                    perModule: true, perToken: true, selfInfluence: true,
+                    batchSize: batch, queryBatchSize: queryBatch, queryChunkSize: chunk)
+            ).compute()
         }
         let reference = try run(1, 1)
         // The last two stream the training data once per chunk of one or two queries.
         for (batch, queryBatch, chunk) in [(3, 3, 64), (3, 1, 64), (1, 3, 64), (5, 2, 64), (3, 3, 1), (2, 1, 2)] {
             let other = try run(batch, queryBatch, chunk: chunk)
-            let checks = [compare(other.pairwise, reference.pairwise, tolerance: 1e-5, "pairwise \(batch)/\(queryBatch)"),
-                          compare(other.selfScores!, reference.selfScores!, tolerance: 1e-5, "self \(batch)/\(queryBatch)"),
-                          compare(other.perModule[0].scores, reference.perModule[0].scores, tolerance: 1e-5, "module 0 \(batch)/\(queryBatch)"),
-                          compare(other.perToken!, reference.perToken!, tolerance: 1e-5, "per token \(batch)/\(queryBatch)")]
+            let checks = [
+                compare(other.pairwise, reference.pairwise, tolerance: 1e-5, "pairwise \(batch)/\(queryBatch)"),
+                compare(other.selfScores!, reference.selfScores!, tolerance: 1e-5, "self \(batch)/\(queryBatch)"),
+                compare(other.perModule[0].scores, reference.perModule[0].scores, tolerance: 1e-5, "module 0 \(batch)/\(queryBatch)"),
+                compare(other.perToken!, reference.perToken!, tolerance: 1e-5, "per token \(batch)/\(queryBatch)"),
+            ]
             for r in checks { #expect(r.passed, "\(r)") }
         }
     }
@@ -271,8 +280,10 @@ struct NonFiniteScoreTests {
         let perModule = [("h.0.mlp", good), ("h.1.mlp", bad - good)]
         let cases: [(InfluenceScores, String)] = [
             (InfluenceScores(pairwise: bad, perModule: perModule), "the score of query 1 on training row 2 in module h.1.mlp"),
-            (InfluenceScores(pairwise: good, perModule: [("h.0.mlp", good), ("h.1.mlp", good * Float.infinity)]),
-             "the score of query 0 on training row 0 in module h.1.mlp"),
+            (
+                InfluenceScores(pairwise: good, perModule: [("h.0.mlp", good), ("h.1.mlp", good * Float.infinity)]),
+                "the score of query 0 on training row 0 in module h.1.mlp"
+            ),
             (InfluenceScores(pairwise: good, selfScores: Tensor(shape: [3], scalars: [1, -.infinity, 2])), "the self-influence of training row 1"),
         ]
         for (scores, message) in cases {

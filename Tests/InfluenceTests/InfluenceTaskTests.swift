@@ -61,7 +61,8 @@ struct InfluenceTaskTests {
         let task = Fixtures.classificationTask(Double.self)
         var generator = testGenerator()
         let loss = task.trainingLoss(indices: [1, 4, 6], labels: .data, generator: &generator)
-        let logits = task.network is MultilayerPerceptron<Double>
+        let logits =
+            task.network is MultilayerPerceptron<Double>
             ? (task.network as! MultilayerPerceptron<Double>)(Variable(task.trainingFeatures)).value : Tensor<Double>.zeros(shape: [7, 3])
         let expected = [1, 4, 6].map { m -> Double in
             let row = (0..<3).map { logits[m, $0] }
@@ -81,8 +82,9 @@ struct InfluenceTaskTests {
         model.layers.elements[0].weight.value = Tensor.zeros(shape: [3, 2])
         model.layers.elements[0].bias!.value = Tensor([0, 1, 2])
         let n = 4000
-        let task = ClassificationTask(model: model, trainingFeatures: Tensor.ones(shape: [n, 2]), trainingLabels: Array(repeating: 0, count: n),
-                                      queryFeatures: Tensor.ones(shape: [1, 2]), queryLabels: [0])
+        let task = ClassificationTask(
+            model: model, trainingFeatures: Tensor.ones(shape: [n, 2]), trainingLabels: Array(repeating: 0, count: n),
+            queryFeatures: Tensor.ones(shape: [1, 2]), queryLabels: [0])
         var generator = testGenerator(83)
         let mean = task.trainingLoss(indices: Array(0..<n), labels: .sampled, generator: &generator).loss.value.scalar / Double(n)
         let z = [0.0, 1, 2].map(Foundation.exp).reduce(0, +)
@@ -109,9 +111,10 @@ struct InfluenceTaskTests {
         let n = 3000
         let model = MultilayerPerceptron<Double>(sizes: [3, 2], seed: 4)
         var featureGenerator = testGenerator(97)
-        let task = RegressionTask(model: model, trainingFeatures: Tensor.randomNormal(shape: [n, 3], using: &featureGenerator),
-                                  trainingTargets: Tensor.zeros(shape: [n, 2]), queryFeatures: Tensor.zeros(shape: [1, 3]),
-                                  queryTargets: Tensor.zeros(shape: [1, 2]))
+        let task = RegressionTask(
+            model: model, trainingFeatures: Tensor.randomNormal(shape: [n, 3], using: &featureGenerator),
+            trainingTargets: Tensor.zeros(shape: [n, 2]), queryFeatures: Tensor.zeros(shape: [1, 3]),
+            queryTargets: Tensor.zeros(shape: [1, 2]))
         let sampled = task.trainingLoss(indices: Array(0..<n), labels: .sampled, generator: &generator).loss.value.scalar / Double(2 * n)
         #expect(abs(sampled - 1) < 5 * (2 / Double(2 * n)).squareRoot(), "mean squared noise \(sampled)")
     }

@@ -71,11 +71,14 @@ struct LeaveOneOutTests {
         // Predicted: exact-strategy scores with damping λ on the same weights (Float pipeline).
         let floatModel = MultilayerPerceptron<Float>(sizes: [4, 2], seed: 7)
         try copyParameters(from: model, to: floatModel)
-        let task = ClassificationTask(model: floatModel, trainingFeatures: Tensor<Float>(features), trainingLabels: labels,
-                                      queryFeatures: Tensor<Float>(query), queryLabels: queryLabel)
+        let task = ClassificationTask(
+            model: floatModel, trainingFeatures: Tensor<Float>(features), trainingLabels: labels,
+            queryFeatures: Tensor<Float>(query), queryLabels: queryLabel)
         let op = try CurvatureOperator(task: task, modules: [], kind: .hessian)
-        let scores = try ScoreComputer(task: task, curvature: op, strategy: ExactStrategy(), damping: Self.lambda,
-                                       configuration: ScoreConfiguration(batchSize: 8)).compute()
+        let scores = try ScoreComputer(
+            task: task, curvature: op, strategy: ExactStrategy(), damping: Self.lambda,
+            configuration: ScoreConfiguration(batchSize: 8)
+        ).compute()
         let predicted = (0..<n).map { Double(scores.pairwise[0, $0]) / Double(n) }
 
         let pearson = correlation(predicted, actual)

@@ -48,9 +48,10 @@ struct LowRankQueriesTests {
         let (m, n) = (shape[0], shape[1])
         var p = Tensor<Float>.randomNormal(shape: [2, m, n], using: &generator)
         if shape == [6, 5] {
-            p = Tensor.stacked((0..<2).map { _ in
-                Tensor.matmul(Tensor<Float>.randomNormal(shape: [m, 1], using: &generator), Tensor<Float>.randomNormal(shape: [1, n], using: &generator))
-            }, along: 0)
+            p = Tensor.stacked(
+                (0..<2).map { _ in
+                    Tensor.matmul(Tensor<Float>.randomNormal(shape: [m, 1], using: &generator), Tensor<Float>.randomNormal(shape: [1, n], using: &generator))
+                }, along: 0)
         }
         let low = try LowRankQueries(p, rank: .fixed(2), svd: .exact, layer: "test", seed: 0)
         #expect(low.offsets == [0, 2, 4])
@@ -85,10 +86,10 @@ struct LowRankQueriesTests {
         let g = Tensor<Float>.randomNormal(shape: [b * t, 6], using: &generator)
         let a = Tensor<Float>.randomNormal(shape: [b * t, 4], using: &generator)
         let perExample = LayerRecord(activations: a, outputGradients: g).perExampleGradients(examples: b)
-        let viaGradients = low.scores(perExampleGradients: perExample)                                    // [q, b]
+        let viaGradients = low.scores(perExampleGradients: perExample)  // [q, b]
         let viaTokens = low.tokenScores(outputGradients: g, activations: a).reshaped(to: [b, t, 3]).sum(alongAxes: [1]).transposed()
         #expect(relative(viaTokens, viaGradients) <= 1e-5)
-        let rebuilt = low.scoresByReconstruction(perExampleGradients: perExample, sliceBytes: 4 * 6 * 4 * 2)   // two queries per slice
+        let rebuilt = low.scoresByReconstruction(perExampleGradients: perExample, sliceBytes: 4 * 6 * 4 * 2)  // two queries per slice
         #expect(relative(rebuilt, viaGradients) <= 1e-5)
         // And both equal ⟨P_r, G_b⟩ with P_r reconstructed.
         for j in 0..<3 {
@@ -104,7 +105,9 @@ struct LowRankQueriesTests {
     @Test func theCostModelPicksTheCheapestContraction() {
         // Long sequences and high rank: rebuilding P_q once per batch is cheapest; one token per
         // example (a classifier) and low rank: token by token; per-token scores force tokens.
-        #expect(LowRankQueries.cheapest(examples: 16, rowsPerExample: 128, out: 1024, inputs: 257, queries: 64, totalRank: 2048, perToken: false) == .reconstruction)
+        #expect(
+            LowRankQueries.cheapest(examples: 16, rowsPerExample: 128, out: 1024, inputs: 257, queries: 64, totalRank: 2048, perToken: false) == .reconstruction
+        )
         #expect(LowRankQueries.cheapest(examples: 16, rowsPerExample: 1, out: 1024, inputs: 257, queries: 64, totalRank: 64, perToken: false) == .tokens)
         #expect(LowRankQueries.cheapest(examples: 16, rowsPerExample: 128, out: 1024, inputs: 257, queries: 64, totalRank: 2048, perToken: true) == .tokens)
         let c = LowRankQueries.cost(examples: 2, rowsPerExample: 3, out: 5, inputs: 7, queries: 4, totalRank: 11)
@@ -114,10 +117,10 @@ struct LowRankQueriesTests {
     }
 
     @Test func energyPicksTheSmallestRankKeepingTheFraction() {
-        let s = Tensor<Float>([3, 2, 1, 0.5])      // squares 9, 4, 1, 0.25 of 14.25
-        #expect(LowRankQueries.rank(keeping: 0.5, of: s) == 1)       // 9 ≥ 7.125
-        #expect(LowRankQueries.rank(keeping: 0.9, of: s) == 2)       // 13 ≥ 12.825
-        #expect(LowRankQueries.rank(keeping: 0.95, of: s) == 3)      // 14 ≥ 13.54
+        let s = Tensor<Float>([3, 2, 1, 0.5])  // squares 9, 4, 1, 0.25 of 14.25
+        #expect(LowRankQueries.rank(keeping: 0.5, of: s) == 1)  // 9 ≥ 7.125
+        #expect(LowRankQueries.rank(keeping: 0.9, of: s) == 2)  // 13 ≥ 12.825
+        #expect(LowRankQueries.rank(keeping: 0.95, of: s) == 3)  // 14 ≥ 13.54
         #expect(LowRankQueries.rank(keeping: 1, of: s) == 4)
     }
 
@@ -138,15 +141,18 @@ struct LowRankQueriesTests {
         let error = #expect(throws: InfluenceError.self) { try scores(t, ScoreConfiguration(queryRank: .fixed(20))) }
         #expect("\(error!)".contains("--query-rank 20 exceeds min(out, in) = 9 of transformer.h.0.attn.c_attn"), "\(error!)")
         #expect(throws: InfluenceError.self) { try scores(t, ScoreConfiguration(queryRank: .energy(1.5))) }
-        #expect(throws: InfluenceError.self) { try scores(t, ScoreConfiguration(queryRank: .energy(0.9), svd: .randomized(oversampling: 2, powerIterations: 1))) }
+        #expect(throws: InfluenceError.self) {
+            try scores(t, ScoreConfiguration(queryRank: .energy(0.9), svd: .randomized(oversampling: 2, powerIterations: 1)))
+        }
     }
 
     @Test func aMemoryBudgetSetsTheChunksAndChangesNoScore() throws {
         let t = task(queries: 7)
         let reference = try scores(t, ScoreConfiguration(batchSize: 2, queryBatchSize: 2, queryRank: .fixed(2)))
         let fitted = try factors(t)
-        let computer = try ScoreComputer(task: t, factors: fitted, factorsPath: "memory",
-                                         configuration: ScoreConfiguration(batchSize: 2, queryBatchSize: 2, queryRank: .fixed(2), memoryBudget: 1))
+        let computer = try ScoreComputer(
+            task: t, factors: fitted, factorsPath: "memory",
+            configuration: ScoreConfiguration(batchSize: 2, queryBatchSize: 2, queryRank: .fixed(2), memoryBudget: 1))
         // A budget below one group's factors: one group (2 queries) per chunk, so 4 passes over the data.
         var passes = 0
         computer.progress = { stage, done, _ in if stage == "train" && done == t.trainingExampleCount { passes += 1 } }
@@ -165,8 +171,9 @@ struct LowRankQueriesTests {
 @Suite("Top rows and candidates")
 struct SelectedScoresTests {
     typealias Task = LanguageModelingTask<GPT2LanguageModel<Float>>
-    let task = LanguageModelingTask(model: Fixtures.languageModel(Float.self, seed: 9), training: Fixtures.sequences + Fixtures.sequences.map { $0.reversed() },
-                                    queries: [Fixtures.sequences[1], [4, 2, 7], Fixtures.sequences[3]])
+    let task = LanguageModelingTask(
+        model: Fixtures.languageModel(Float.self, seed: 9), training: Fixtures.sequences + Fixtures.sequences.map { $0.reversed() },
+        queries: [Fixtures.sequences[1], [4, 2, 7], Fixtures.sequences[3]])
 
     func computer(_ configuration: ScoreConfiguration) throws -> ScoreComputer<Task> {
         let factors = try FactorFitter(task: task, modules: [], configuration: FitConfiguration(strategy: .kfac, labels: .data, batchSize: 3)).fit()
@@ -175,7 +182,8 @@ struct SelectedScoresTests {
 
     @Test func topRowsAreTheDenseMatrixSorted() throws {
         let dense = try computer(ScoreConfiguration(selfInfluence: true, batchSize: 3, queryChunkSize: 2)).compute()
-        guard case let .top(top) = try computer(ScoreConfiguration(selfInfluence: true, batchSize: 3, queryChunkSize: 2, selection: .top(4))).computeResult() else {
+        guard case let .top(top) = try computer(ScoreConfiguration(selfInfluence: true, batchSize: 3, queryChunkSize: 2, selection: .top(4))).computeResult()
+        else {
             Issue.record("expected top rows"); return
         }
         let n = task.trainingExampleCount
@@ -201,8 +209,10 @@ struct SelectedScoresTests {
         let dense = try computer(ScoreConfiguration(perModule: true, perToken: true, batchSize: 2, queryRank: rank)).compute()
         let scale = dense.pairwise.magnitude().max().scalar
         let chosen = [[7, 0, 3], [3], [9, 8, 1, 2]]
-        let c = try computer(ScoreConfiguration(perModule: true, perToken: true, batchSize: 2, queryChunkSize: 2, queryRank: rank,
-                                                selection: .candidates(chosen)))
+        let c = try computer(
+            ScoreConfiguration(
+                perModule: true, perToken: true, batchSize: 2, queryChunkSize: 2, queryRank: rank,
+                selection: .candidates(chosen)))
         var read: [Int] = []
         c.progress = { stage, done, total in if stage == "train" && done == total { read.append(total) } }
         guard case let .candidates(s) = try c.computeResult() else { Issue.record("expected candidates"); return }
@@ -233,7 +243,8 @@ struct SelectedScoresTests {
         let configuration: ScoreConfiguration
         switch mode {
         case "top": configuration = ScoreConfiguration(selfInfluence: true, batchSize: 2, queryChunkSize: 2, selection: .top(3))
-        case "candidates": configuration = ScoreConfiguration(perToken: true, batchSize: 1, queryChunkSize: 2, selection: .candidates([[0, 5, 2], [4, 1], [3, 6, 7, 8]]))
+        case "candidates":
+            configuration = ScoreConfiguration(perToken: true, batchSize: 1, queryChunkSize: 2, selection: .candidates([[0, 5, 2], [4, 1], [3, 6, 7, 8]]))
         default: configuration = ScoreConfiguration(perToken: true, batchSize: 2, queryBatchSize: 1, queryRank: .energy(0.9), memoryBudget: 3000)
         }
         func run(_ directory: URL?, stopAt: Int? = nil, kept: URL? = nil) throws -> (ScoringResultSummary, Int) {
@@ -248,7 +259,9 @@ struct SelectedScoresTests {
                     try? FileManager.default.copyItem(at: saved, to: kept)
                 }
             }
-            let summary = mode == "low rank" ? ScoringResultSummary(try c.compute(partialDirectory: directory, checkpointInterval: 1))
+            let summary =
+                mode == "low rank"
+                ? ScoringResultSummary(try c.compute(partialDirectory: directory, checkpointInterval: 1))
                 : ScoringResultSummary(try c.computeResult(partialDirectory: directory, checkpointInterval: 1))
             return (summary, steps)
         }

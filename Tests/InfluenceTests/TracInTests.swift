@@ -19,12 +19,17 @@ struct TracInTests {
             func gradient(_ loss: () -> Variable<Double>) -> Tensor<Double> {
                 Tensor.concatenated(layerGradients(reference.model.linearLayers().map(\.layer), of: loss).map { $0.flattened() }, along: 0)
             }
-            let train = (0..<7).map { m in gradient { var g = testGenerator(0); return reference.trainingLoss(indices: [m], labels: .data, generator: &g).loss } }
+            let train = (0..<7).map { m in
+                gradient {
+                    var g = testGenerator(0); return reference.trainingLoss(indices: [m], labels: .data, generator: &g).loss
+                }
+            }
             let queries = (0..<2).map { q in gradient { reference.queryMeasurement(indices: [q]).loss } }
             expected += Tensor.matmul(Tensor.stacked(queries), Tensor.stacked(train), transposeB: true) * rate
         }
-        let scores = try TracIn.scores(checkpoints: Array(zip(tasks, rates)).map { ($0.0, $0.1) }, modules: [],
-                                       configuration: ScoreConfiguration(perModule: true, batchSize: 3))
+        let scores = try TracIn.scores(
+            checkpoints: Array(zip(tasks, rates)).map { ($0.0, $0.1) }, modules: [],
+            configuration: ScoreConfiguration(perModule: true, batchSize: 3))
         let r = compare(scores.pairwise, expected, tolerance: 1e-5, "TracIn")
         #expect(r.passed, "\(r)")
         var sum = Tensor<Float>.zeros(shape: [2, 7])

@@ -73,17 +73,24 @@ struct CNNCheckpointTests {
         }
     }
 
-    @Test(arguments: [
-        ("groups", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0[0]["groups"] = 2 } }, "only groups = 1"),
-        ("padding mode", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0[0]["padding_mode"] = "reflect" } }, "padding_mode"),
-        ("unknown step", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0[1]["type"] = "batch_norm" } }, "unknown type 'batch_norm'"),
-        ("unknown key", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0[2]["ceil_mode"] = true } }, "layers[2].ceil_mode"),
-        ("kernel too large", { @Sendable (o: inout [String: Any]) in o["input_shape"] = [2, 9, 2] }, "layers[0]: conv2d with kernel 3×2"),
-        ("no class scores", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0.removeLast(4) } }, "the last step must give one score per class"),
-        ("linear on images", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0.remove(at: 6) } }, "put a flatten step before it"),
-        ("class names", { @Sendable (o: inout [String: Any]) in o["class_names"] = ["a", "b"] }, "one distinct name per output (5)"),
-        ("input shape", { @Sendable (o: inout [String: Any]) in o["input_shape"] = [9, 10] }, "input_shape must be [channels, height, width]"),
-    ] as [(String, @Sendable (inout [String: Any]) -> Void, String)])
+    @Test(
+        arguments: [
+            ("groups", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0[0]["groups"] = 2 } }, "only groups = 1"),
+            ("padding mode", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0[0]["padding_mode"] = "reflect" } }, "padding_mode"),
+            (
+                "unknown step", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0[1]["type"] = "batch_norm" } },
+                "unknown type 'batch_norm'"
+            ),
+            ("unknown key", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0[2]["ceil_mode"] = true } }, "layers[2].ceil_mode"),
+            ("kernel too large", { @Sendable (o: inout [String: Any]) in o["input_shape"] = [2, 9, 2] }, "layers[0]: conv2d with kernel 3×2"),
+            (
+                "no class scores", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0.removeLast(4) } },
+                "the last step must give one score per class"
+            ),
+            ("linear on images", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0.remove(at: 6) } }, "put a flatten step before it"),
+            ("class names", { @Sendable (o: inout [String: Any]) in o["class_names"] = ["a", "b"] }, "one distinct name per output (5)"),
+            ("input shape", { @Sendable (o: inout [String: Any]) in o["input_shape"] = [9, 10] }, "input_shape must be [channels, height, width]"),
+        ] as [(String, @Sendable (inout [String: Any]) -> Void, String)])
     func unsupportedConfigurationsAreRefusedByName(_ what: String, _ change: @Sendable (inout [String: Any]) -> Void, _ expected: String) throws {
         let directory = try FamilyFixtures.copy(Self.name)
         try FamilyFixtures.editConfiguration(directory, change)

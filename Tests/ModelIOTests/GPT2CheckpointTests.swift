@@ -41,9 +41,13 @@ struct GPT2CheckpointTests {
         // Padding positions attend to nothing useful in either implementation; compare real tokens.
         let time = tokens.count / 2
         var worst: Float = 0
-        for b in 0..<2 { for t in 0..<time where mask[b * time + t] == 1 { for v in 0..<expected.shape[2] {
-            worst = max(worst, abs(logits[b, t, v] - expected[b, t, v]))
-        } } }
+        for b in 0..<2 {
+            for t in 0..<time where mask[b * time + t] == 1 {
+                for v in 0..<expected.shape[2] {
+                    worst = max(worst, abs(logits[b, t, v] - expected[b, t, v]))
+                }
+            }
+        }
         #expect(worst <= 1e-4, "max |Δ logits| = \(worst)")
     }
 

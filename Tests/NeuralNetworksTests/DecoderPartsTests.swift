@@ -58,11 +58,13 @@ struct DecoderPartsTests {
 
     @Test func llama3ScalingKeepsHighFrequenciesAndDividesLowOnes() {
         let plain = RotaryEmbedding(dimension: 64, base: 500_000)
-        let scaled = RotaryEmbedding(dimension: 64, base: 500_000,
-                                     scaling: .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 8192))
+        let scaled = RotaryEmbedding(
+            dimension: 64, base: 500_000,
+            scaling: .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 8192))
         #expect(scaled.inverseFrequencies[0] == plain.inverseFrequencies[0], "the highest frequency is kept")
-        #expect(abs(scaled.inverseFrequencies[31] - plain.inverseFrequencies[31] / 8) <= 1e-6 * plain.inverseFrequencies[31],
-                "the lowest frequency is divided by the factor")
+        #expect(
+            abs(scaled.inverseFrequencies[31] - plain.inverseFrequencies[31] / 8) <= 1e-6 * plain.inverseFrequencies[31],
+            "the lowest frequency is divided by the factor")
         let linear = RotaryEmbedding(dimension: 64, base: 500_000, scaling: .linear(factor: 2))
         #expect(zip(linear.inverseFrequencies, plain.inverseFrequencies).allSatisfy { abs($0 - $1 / 2) <= 1e-7 * $1 })
     }
@@ -77,8 +79,10 @@ struct DecoderPartsTests {
         let mask: Tensor<Double> = causalAttentionMask(batch: 2, time: 5, attentionMask: nil)
         let grouped = scaledDotProductAttention(queries: Variable(q), keys: Variable(k), values: Variable(v), mask: mask, scale: 0.5).value
         let repeated = [0, 0, 1, 1]
-        let full = scaledDotProductAttention(queries: Variable(q), keys: Variable(k.indexSelect(along: 1, indices: repeated)),
-                                             values: Variable(v.indexSelect(along: 1, indices: repeated)), mask: mask, scale: 0.5).value
+        let full = scaledDotProductAttention(
+            queries: Variable(q), keys: Variable(k.indexSelect(along: 1, indices: repeated)),
+            values: Variable(v.indexSelect(along: 1, indices: repeated)), mask: mask, scale: 0.5
+        ).value
         let r = compare(grouped, full, tolerance: 1e-13, "grouped vs repeated keys")
         #expect(r.passed, "\(r)")
     }
@@ -98,8 +102,9 @@ struct DecoderPartsTests {
         // With the attention branch zeroed (zero output projection), a parallel block computes
         // x + mlp(norm₂(x)) and a sequential one x + mlp(norm₂(x)) too; with it non-zero they differ.
         var generator = testGenerator(5)
-        let c = GPTNeoXConfiguration(vocabularySize: 7, hiddenSize: 8, intermediateSize: 12, layerCount: 1, headCount: 2,
-                                     rotaryDimension: 2, contextLength: 6)
+        let c = GPTNeoXConfiguration(
+            vocabularySize: 7, hiddenSize: 8, intermediateSize: 12, layerCount: 1, headCount: 2,
+            rotaryDimension: 2, contextLength: 6)
         var parallel = c, sequential = c
         parallel.parallelResidual = true
         sequential.parallelResidual = false
@@ -120,15 +125,18 @@ struct DecoderPartsTests {
     }
 
     @Test func llamaIsCausalAndIgnoresPadding() throws {
-        let c = LlamaConfiguration(vocabularySize: 11, hiddenSize: 8, intermediateSize: 12, layerCount: 2, headCount: 4, keyValueHeadCount: 2,
-                                   contextLength: 8)
+        let c = LlamaConfiguration(
+            vocabularySize: 11, hiddenSize: 8, intermediateSize: 12, layerCount: 2, headCount: 4, keyValueHeadCount: 2,
+            contextLength: 8)
         let model = LlamaForCausalLM<Double>(configuration: c, seed: 1)
         let a = model.logits(tokens: [3, 1, 4, 1, 5, 9], batchSize: 1, attentionMask: nil).value
         let b = model.logits(tokens: [3, 1, 4, 2, 6, 10], batchSize: 1, attentionMask: nil).value
         let r = compare(a.sliced(along: 1, 0..<3), b.sliced(along: 1, 0..<3), tolerance: 1e-13, "causal prefix")
         #expect(r.passed, "\(r)")
-        let padded = model.logits(tokens: [3, 1, 4, 0, 0, 0, 3, 1, 4, 1, 5, 9], batchSize: 2,
-                                  attentionMask: Tensor(shape: [2, 6], scalars: [1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1])).value
+        let padded = model.logits(
+            tokens: [3, 1, 4, 0, 0, 0, 3, 1, 4, 1, 5, 9], batchSize: 2,
+            attentionMask: Tensor(shape: [2, 6], scalars: [1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+        ).value
         let p = compare(padded.sliced(along: 0, 0..<1).sliced(along: 1, 0..<3), a.sliced(along: 1, 0..<3), tolerance: 1e-13, "padded row")
         #expect(p.passed, "\(p)")
     }

@@ -6,8 +6,9 @@ import _TestSupport
 
 @Suite("GPT-2 decoder behaviour")
 struct GPT2Tests {
-    let config = GPT2Configuration(vocabularySize: 13, contextLength: 16, embeddingSize: 12, layerCount: 2, headCount: 3,
-                                   residualDropout: 0, embeddingDropout: 0, attentionDropout: 0)
+    let config = GPT2Configuration(
+        vocabularySize: 13, contextLength: 16, embeddingSize: 12, layerCount: 2, headCount: 3,
+        residualDropout: 0, embeddingDropout: 0, attentionDropout: 0)
 
     @Test func logitsHaveOneRowPerPosition() {
         let model = GPT2LanguageModel<Float>(configuration: config)

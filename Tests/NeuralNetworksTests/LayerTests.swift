@@ -7,8 +7,10 @@ import _TestSupport
 
 /// Flattens the gradients of every parameter and an input into one vector, and the matching
 /// finite differences, for a scalar function of a module.
-func checkGradients(_ module: Module<Double>, input: Tensor<Double>, tolerance: Double = 1e-7, sample: Int = 400,
-                            _ f: (Variable<Double>) -> Variable<Double>) -> Comparison {
+func checkGradients(
+    _ module: Module<Double>, input: Tensor<Double>, tolerance: Double = 1e-7, sample: Int = 400,
+    _ f: (Variable<Double>) -> Variable<Double>
+) -> Comparison {
     let x = Variable(input, requiresGradient: true)
     let params = module.parameters
     let analytic = gradients(of: f(x), at: [x] + params.map(\.variable)).map { $0.value.flattened() }
@@ -21,7 +23,9 @@ func checkGradients(_ module: Module<Double>, input: Tensor<Double>, tolerance: 
     for (k, p) in params.enumerated() {
         let original = p.value
         let n = original.scalarCount
-        let picks = n <= sample / params.count ? Array(0..<n)
+        let picks =
+            n <= sample / params.count
+            ? Array(0..<n)
             : (0..<(sample / params.count)).map { _ in Int(generator.next() % UInt64(n)) }
         for i in picks {
             let h = 1e-5
@@ -142,8 +146,9 @@ struct LayerTests {
     }
 
     @Test func gpt2GradientsMatchFiniteDifferences() {
-        let config = GPT2Configuration(vocabularySize: 11, contextLength: 8, embeddingSize: 8, layerCount: 2, headCount: 2,
-                                       residualDropout: 0, embeddingDropout: 0, attentionDropout: 0)
+        let config = GPT2Configuration(
+            vocabularySize: 11, contextLength: 8, embeddingSize: 8, layerCount: 2, headCount: 2,
+            residualDropout: 0, embeddingDropout: 0, attentionDropout: 0)
         let model = GPT2LanguageModel<Double>(configuration: config, seed: 3)
         let tokens = [1, 5, 2, 9, 3, 0, 7, 7, 4, 10]
         let mask = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]

@@ -7,16 +7,19 @@ import _TestSupport
 
 @Suite("Module tree: names, traversal, freezing, state")
 struct ModuleTests {
-    static let tiny = GPT2Configuration(vocabularySize: 11, contextLength: 8, embeddingSize: 8, layerCount: 2, headCount: 2,
-                                        residualDropout: 0, embeddingDropout: 0, attentionDropout: 0)
+    static let tiny = GPT2Configuration(
+        vocabularySize: 11, contextLength: 8, embeddingSize: 8, layerCount: 2, headCount: 2,
+        residualDropout: 0, embeddingDropout: 0, attentionDropout: 0)
 
     @Test func gpt2ParameterNamesMatchHuggingFace() {
         let model = GPT2LanguageModel<Float>(configuration: Self.tiny)
         var expected = ["transformer.wte.weight", "transformer.wpe.weight"]
         for i in 0..<2 {
-            for suffix in ["ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
-                           "attn.c_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
-                           "mlp.c_proj.weight", "mlp.c_proj.bias"] {
+            for suffix in [
+                "ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
+                "attn.c_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
+                "mlp.c_proj.weight", "mlp.c_proj.bias",
+            ] {
                 expected.append("transformer.h.\(i).\(suffix)")
             }
         }

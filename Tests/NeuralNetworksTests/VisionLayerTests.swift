@@ -68,24 +68,30 @@ struct ConvolutionCase: CustomStringConvertible, Sendable {
 }
 
 let convolutionCases: [ConvolutionCase] = [
-    ConvolutionCase(description: "3×3, same padding", input: [2, 3, 6, 5], outChannels: 4, kernel: (3, 3), stride: (1, 1), padding: (1, 1),
-                    dilation: (1, 1), bias: true),
-    ConvolutionCase(description: "2×3, stride 2×1, no bias", input: [2, 2, 7, 6], outChannels: 3, kernel: (2, 3), stride: (2, 1),
-                    padding: (0, 0), dilation: (1, 1), bias: false),
-    ConvolutionCase(description: "dilation 2×1 with padding 2×0", input: [1, 2, 6, 7], outChannels: 2, kernel: (3, 2), stride: (1, 2),
-                    padding: (2, 0), dilation: (2, 1), bias: true),
-    ConvolutionCase(description: "1×1 kernel", input: [3, 4, 3, 3], outChannels: 2, kernel: (1, 1), stride: (1, 1), padding: (0, 0),
-                    dilation: (1, 1), bias: true),
-    ConvolutionCase(description: "kernel as large as the padded image", input: [2, 1, 3, 4], outChannels: 2, kernel: (5, 4), stride: (3, 3),
-                    padding: (1, 0), dilation: (1, 1), bias: true),
+    ConvolutionCase(
+        description: "3×3, same padding", input: [2, 3, 6, 5], outChannels: 4, kernel: (3, 3), stride: (1, 1), padding: (1, 1),
+        dilation: (1, 1), bias: true),
+    ConvolutionCase(
+        description: "2×3, stride 2×1, no bias", input: [2, 2, 7, 6], outChannels: 3, kernel: (2, 3), stride: (2, 1),
+        padding: (0, 0), dilation: (1, 1), bias: false),
+    ConvolutionCase(
+        description: "dilation 2×1 with padding 2×0", input: [1, 2, 6, 7], outChannels: 2, kernel: (3, 2), stride: (1, 2),
+        padding: (2, 0), dilation: (2, 1), bias: true),
+    ConvolutionCase(
+        description: "1×1 kernel", input: [3, 4, 3, 3], outChannels: 2, kernel: (1, 1), stride: (1, 1), padding: (0, 0),
+        dilation: (1, 1), bias: true),
+    ConvolutionCase(
+        description: "kernel as large as the padded image", input: [2, 1, 3, 4], outChannels: 2, kernel: (5, 4), stride: (3, 3),
+        padding: (1, 0), dilation: (1, 1), bias: true),
 ]
 
 @Suite("Conv2d and pooling against their definitions and finite differences")
 struct VisionLayerTests {
     private func convolution(_ c: ConvolutionCase, seed: UInt64) -> Conv2d<Double> {
         var generator = testGenerator(seed)
-        return Conv2d<Double>(inputChannels: c.input[1], outputChannels: c.outChannels, kernelSize: c.kernel, stride: c.stride,
-                              padding: c.padding, dilation: c.dilation, hasBias: c.bias, using: &generator)
+        return Conv2d<Double>(
+            inputChannels: c.input[1], outputChannels: c.outChannels, kernelSize: c.kernel, stride: c.stride,
+            padding: c.padding, dilation: c.dilation, hasBias: c.bias, using: &generator)
     }
 
     @Test("forward equals the direct sum", arguments: convolutionCases)
@@ -143,18 +149,26 @@ struct VisionLayerTests {
     /// the whole gradient (others none), so per-position output gradients match nn.MaxPool2d's.
     @Test func maxPoolingTiesGiveTheGradientToTheFirstMaximum() {
         // A 4×4 image of 2×2 windows: constant; a tie of the last two; a strict maximum; a NaN after a value.
-        let x = Variable(Tensor<Double>(shape: [1, 1, 4, 4], scalars: [1, 1, 0, 3,
-                                                                      1, 1, 3, 3,
-                                                                      5, 2, 4, .nan,
-                                                                      2, 9, 4, 1]), requiresGradient: true)
+        let x = Variable(
+            Tensor<Double>(
+                shape: [1, 1, 4, 4],
+                scalars: [
+                    1, 1, 0, 3,
+                    1, 1, 3, 3,
+                    5, 2, 4, .nan,
+                    2, 9, 4, 1,
+                ]), requiresGradient: true)
         let pool = Pool2d<Double>(.max, kernelSize: (2, 2))
         let y = pool(x)
         #expect(y.value.scalars[0] == 1 && y.value.scalars[1] == 3 && y.value.scalars[2] == 9 && y.value.scalars[3].isNaN)
         let g = gradients(of: (y * Variable(Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4]))).sum(), at: [x])[0].value.scalars
-        #expect(g == [1, 0, 0, 2,
-                      0, 0, 0, 0,
-                      0, 0, 0, 4,
-                      0, 3, 0, 0])
+        #expect(
+            g == [
+                1, 0, 0, 2,
+                0, 0, 0, 0,
+                0, 0, 0, 4,
+                0, 3, 0, 0,
+            ])
     }
 
     private static let smallNetwork: [NetworkStep] = [
@@ -207,16 +221,25 @@ struct VisionLayerTests {
 
     @Test func shapesThatDoNotFitNameTheStep() throws {
         do {
-            _ = try SequentialNetwork<Float>.shapes(of: [.conv2d(outChannels: 2, kernelSize: (5, 5), stride: (1, 1), padding: (0, 0), dilation: (1, 1),
-                                                                 bias: true)], input: [1, 4, 4])
+            _ = try SequentialNetwork<Float>.shapes(
+                of: [
+                    .conv2d(
+                        outChannels: 2, kernelSize: (5, 5), stride: (1, 1), padding: (0, 0), dilation: (1, 1),
+                        bias: true)
+                ], input: [1, 4, 4])
             Issue.record("a 5×5 kernel on a 4×4 image was accepted")
         } catch let error as NetworkShapeError {
             #expect(error.step == 0 && error.description == "step 0: conv2d with kernel 5×5, stride 1×1, padding 0×0, dilation 1×1 does not fit [1, 4, 4]")
         }
         #expect(throws: NetworkShapeError.self) { try SequentialNetwork<Float>.shapes(of: [.linear(outFeatures: 3, bias: true)], input: [1, 4, 4]) }
         #expect(throws: NetworkShapeError.self) {
-            try SequentialNetwork<Float>.shapes(of: [.flatten, .conv2d(outChannels: 2, kernelSize: (1, 1), stride: (1, 1), padding: (0, 0),
-                                                                         dilation: (1, 1), bias: true)], input: [1, 4, 4])
+            try SequentialNetwork<Float>.shapes(
+                of: [
+                    .flatten,
+                    .conv2d(
+                        outChannels: 2, kernelSize: (1, 1), stride: (1, 1), padding: (0, 0),
+                        dilation: (1, 1), bias: true),
+                ], input: [1, 4, 4])
         }
     }
 }

@@ -70,7 +70,7 @@ struct PowerLawTests {
         // 200 values: the top 1 % are the two largest.
         var values = (0..<198).map { _ in 1.0 }
         values += [50, 100]
-        values[0] = -30   // negative values count among documents, not in the positive total
+        values[0] = -30  // negative values count among documents, not in the positive total
         #expect(PowerLaw.topShare(values) == 150.0 / (150 + 197))
         #expect(PowerLaw.topShare([-1, 0]) == nil)
         let curve = PowerLaw.complementaryCDF([3, 1, 2, 2, -1])

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import Reports
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// Collects the elements of a well-formed document, failing on the first parse error.
@@ -40,7 +40,7 @@ struct ReportTests {
         let q = 3, d = 40
         var values = [Float](repeating: 0, count: q * d)
         for j in 0..<d {
-            values[j] = Float(100 / Double(j + 1)) - 3                 // a heavy head, then negatives
+            values[j] = Float(100 / Double(j + 1)) - 3  // a heavy head, then negatives
             values[d + j] = Float(j % 7) - 2.5
             values[2 * d + j] = constantThird ? 0 : Float(j)
         }
@@ -52,9 +52,11 @@ struct ReportTests {
             return ["doc", "<b>&amp;", "\u{00E9}t\u{00E9}", "line\nbreak", "z"].shuffled(using: &generator)
         }
         return ReportInput(
-            queries: [ReportQuery(prompt: "The meaning of life is", completion: " to love.", language: "en", group: "meaning"),
-                      ReportQuery(prompt: "Der Sinn des Lebens ist", completion: " zu lieben.", language: "de", group: "meaning"),
-                      ReportQuery(prompt: "Nothing at all")],
+            queries: [
+                ReportQuery(prompt: "The meaning of life is", completion: " to love.", language: "en", group: "meaning"),
+                ReportQuery(prompt: "Der Sinn des Lebens ist", completion: " zu lieben.", language: "de", group: "meaning"),
+                ReportQuery(prompt: "Nothing at all"),
+            ],
             documentIDs: (0..<d).map { "doc-\($0)" }, documentLanguages: (0..<d).map { $0 % 2 == 0 ? "en" : "de" },
             tokenCounts: Array(repeating: 6, count: d), scores: scores,
             moduleScores: [("transformer.h.0.mlp.c_fc", first), ("transformer.h.0.mlp.c_proj", second)],
@@ -74,7 +76,7 @@ struct ReportTests {
 
     struct Generator: RandomNumberGenerator {
         var state: UInt64
-        mutating func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state }
+        mutating func next() -> UInt64 { state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407; return state }
     }
     static func rng(_ seed: UInt64) -> Generator { Generator(state: seed) }
 
@@ -88,7 +90,7 @@ struct ReportTests {
         #expect(!html.contains("http://") && !html.contains("https://"))
         // Every document card names its query and document; its score is the matrix's, exactly and as shown.
         let cards = parsed.elements.filter { $0.name == "article" }
-        #expect(cards.count == 4 + 4 + 4 + 4)   // two queries with supporting and opposing; the constant one has neither
+        #expect(cards.count == 4 + 4 + 4 + 4)  // two queries with supporting and opposing; the constant one has neither
         for card in cards {
             let q = Int(card.attributes["data-query"]!)!, d = Int(card.attributes["data-document"]!)!
             let index = parsed.elements.firstIndex { $0.name == "article" && $0.attributes == card.attributes }!
@@ -154,7 +156,7 @@ struct ReportTests {
         let groups = CrossLingualAnalysis.groups(input, top: 5)
         #expect(groups.count == 1)
         let g = groups[0]
-        #expect(g.queries == [0, 1])   // the English query first
+        #expect(g.queries == [0, 1])  // the English query first
         #expect(g.documents == [0, 1, 2, 3, 4])
         for (i, d) in g.documents.enumerated() { #expect(g.grid[i] == [input.scores[0, d], input.scores[1, d]]) }
         #expect(g.languages == ["de", "en"])

@@ -30,9 +30,12 @@ struct StudyTests {
         let large = ScoreMatrix(rows: q, columns: d, values: terms.map { -$0 })
         let t = ScoreMatrix(rows: q, columns: d, values: terms), o = ScoreMatrix(rows: q, columns: d, values: overlap)
         let queries = [ReportQuery(prompt: "a", language: "en", group: "g"), ReportQuery(prompt: "b", language: "de", group: "g")]
-        let study = ModelSizeStudy(sizes: [.init(label: "small", parameters: 10, scores: small, termScores: t, tokenOverlap: o),
-                                           .init(label: "large", parameters: 100, scores: large, termScores: t, tokenOverlap: o)],
-                                   queries: queries, documentLanguages: (0..<d).map { $0 % 2 == 0 ? "en" : "de" }, top: 5)
+        let study = ModelSizeStudy(
+            sizes: [
+                .init(label: "small", parameters: 10, scores: small, termScores: t, tokenOverlap: o),
+                .init(label: "large", parameters: 100, scores: large, termScores: t, tokenOverlap: o),
+            ],
+            queries: queries, documentLanguages: (0..<d).map { $0 % 2 == 0 ? "en" : "de" }, top: 5)
         #expect(abs(study.figures[0].termCorrelation! - 1) < 1e-12)
         #expect(abs(study.figures[1].termCorrelation! + 1) < 1e-12)
         let overlapRho = (0..<q).map { Correlation.spearman(small.row($0), o.row($0))! }.reduce(0, +) / Double(q)

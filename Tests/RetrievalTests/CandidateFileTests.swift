@@ -39,37 +39,44 @@ import Testing
         let directory = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("candidates.jsonl")
-        try Data("{ \"scores\": [2, 1.5], \"candidates\": [1, 0], \"query_index\": 0, \"extra\": true }\r\n{\"query_index\":1,\"candidates\":[],\"scores\":[]}".utf8)
-            .write(to: file)
-        #expect(try CandidateFile.read(contentsOf: file, documentCount: 2)
-            == [Candidates(documents: [1, 0], scores: [2, 1.5]), Candidates(documents: [], scores: [])])
+        try Data(
+            "{ \"scores\": [2, 1.5], \"candidates\": [1, 0], \"query_index\": 0, \"extra\": true }\r\n{\"query_index\":1,\"candidates\":[],\"scores\":[]}".utf8
+        )
+        .write(to: file)
+        #expect(
+            try CandidateFile.read(contentsOf: file, documentCount: 2)
+                == [Candidates(documents: [1, 0], scores: [2, 1.5]), Candidates(documents: [], scores: [])])
     }
 
-    @Test(arguments: [
-        (#"{"query_index":2,"candidates":[0],"scores":[1]}"#, 2, "query_index"),
-        (#"{"query_index":0,"query_index":0,"candidates":[0],"scores":[1]}"#, 2, "query_index"),
-        (#"{"query_index":0,"candidates":[0],"scores":[1e999]}"#, 2, "scores[0]"),
-        (#"{"query_index":0,"candidates":[99999999999999999999],"scores":[1]}"#, 2, "candidates[0]"),
-        (#"{"query_index":0,"candidates":[0],"scores":[1],"nested":[[[{"a":[1,{"b":null}]}]]]} x"#, 2, nil),
-        (#"{"query_index":0,"candidates":[0,7],"scores":[1,1]}"#, 2, "candidates[1]"),
-        (#"{"query_index":0,"candidates":[-1],"scores":[1]}"#, 2, "candidates[0]"),
-        (#"{"query_index":0,"candidates":[2,1,2],"scores":[3,2,1]}"#, 2, "candidates[2]"),
-        (#"{"query_index":0,"candidates":[0,1],"scores":[1]}"#, 2, "scores"),
-        (#"{"query_index":0,"candidates":[0,1],"scores":[1,2]}"#, 2, "scores[1]"),
-        (#"{"query_index":0,"candidates":[1.5],"scores":[1]}"#, 2, "candidates[0]"),
-        (#"{"query_index":0,"candidates":[0],"scores":["high"]}"#, 2, "scores[0]"),
-        (#"{"query_index":0,"candidates":[0]}"#, 2, "scores"),
-        (#"{"query_index":0,"candidates":[0],"scores":[1]"#, 2, nil),
-        ("", 2, nil),
-        ("[1, 2, 3]", 2, nil),
-    ] as [(String, Int, String?)])
+    @Test(
+        arguments: [
+            (#"{"query_index":2,"candidates":[0],"scores":[1]}"#, 2, "query_index"),
+            (#"{"query_index":0,"query_index":0,"candidates":[0],"scores":[1]}"#, 2, "query_index"),
+            (#"{"query_index":0,"candidates":[0],"scores":[1e999]}"#, 2, "scores[0]"),
+            (#"{"query_index":0,"candidates":[99999999999999999999],"scores":[1]}"#, 2, "candidates[0]"),
+            (#"{"query_index":0,"candidates":[0],"scores":[1],"nested":[[[{"a":[1,{"b":null}]}]]]} x"#, 2, nil),
+            (#"{"query_index":0,"candidates":[0,7],"scores":[1,1]}"#, 2, "candidates[1]"),
+            (#"{"query_index":0,"candidates":[-1],"scores":[1]}"#, 2, "candidates[0]"),
+            (#"{"query_index":0,"candidates":[2,1,2],"scores":[3,2,1]}"#, 2, "candidates[2]"),
+            (#"{"query_index":0,"candidates":[0,1],"scores":[1]}"#, 2, "scores"),
+            (#"{"query_index":0,"candidates":[0,1],"scores":[1,2]}"#, 2, "scores[1]"),
+            (#"{"query_index":0,"candidates":[1.5],"scores":[1]}"#, 2, "candidates[0]"),
+            (#"{"query_index":0,"candidates":[0],"scores":["high"]}"#, 2, "scores[0]"),
+            (#"{"query_index":0,"candidates":[0]}"#, 2, "scores"),
+            (#"{"query_index":0,"candidates":[0],"scores":[1]"#, 2, nil),
+            ("", 2, nil),
+            ("[1, 2, 3]", 2, nil),
+        ] as [(String, Int, String?)])
     func aBadRecordIsNamedByFileLineAndField(record: String, line: Int, field: String?) throws {
         let directory = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("candidates.jsonl")
         let good = #"{"query_index":0,"candidates":[3,1],"scores":[2,1]}"#
         // The bad record is the second line; an empty one is only bad when something follows it.
-        let text = record.isEmpty ? good + "\n\n" + good.replacingOccurrences(of: "\":0", with: "\":1") + "\n" : good + "\n" + record.replacingOccurrences(of: "\"query_index\":0", with: "\"query_index\":1") + "\n"
+        let text =
+            record.isEmpty
+            ? good + "\n\n" + good.replacingOccurrences(of: "\":0", with: "\":1") + "\n"
+            : good + "\n" + record.replacingOccurrences(of: "\"query_index\":0", with: "\"query_index\":1") + "\n"
         try Data(text.utf8).write(to: file)
         let error = try #require(throws: RetrievalFileError.self, "\(record)") { try CandidateFile.read(contentsOf: file, documentCount: 5) }
         #expect(error.line == line, "\(error)")

@@ -11,8 +11,10 @@ import Testing
         #expect(try Candidates.Count(parsing: "0.5%") == .fraction(0.005))
     }
 
-    @Test(arguments: ["", "0", "-5", "+5", "0%", "150%", "100.01%", "1e3", "0.1", "ten", "10 %", "%", ".5%", "5.%", "1,000",
-                      "99999999999999999999999"])
+    @Test(arguments: [
+        "", "0", "-5", "+5", "0%", "150%", "100.01%", "1e3", "0.1", "ten", "10 %", "%", ".5%", "5.%", "1,000",
+        "99999999999999999999999",
+    ])
     func otherValuesAreErrorsNamingTheValue(text: String) {
         let error = #expect(throws: CandidateCountError.self) { try Candidates.Count(parsing: text) }
         #expect(error?.value == text)

@@ -103,8 +103,9 @@ import Testing
             for length in 0..<sample.bytes.count {
                 #expect(try Self.load(Array(sample.bytes.prefix(length)), in: directory) == nil, "length \(length)")
                 // Truncated with a fresh checksum, too.
-                #expect(try Self.load(TestSupport.withFixedChecksum(Array(sample.bytes.prefix(length))), in: directory) == nil,
-                        "length \(length), fixed checksum")
+                #expect(
+                    try Self.load(TestSupport.withFixedChecksum(Array(sample.bytes.prefix(length))), in: directory) == nil,
+                    "length \(length), fixed checksum")
             }
             #expect(try Self.load(sample.bytes + [0], in: directory) == nil)
             #expect(try Self.load(TestSupport.withFixedChecksum(sample.bytes + [0, 0, 0, 0]), in: directory) == nil)

@@ -27,7 +27,11 @@ import Testing
         let loaded = try TermIndex.load(contentsOf: file).index
         let queries = TestSupport.randomDocuments(count: 10, length: 12, vocabularySize: 320, seed: 4)
         #expect(loaded.candidates(forTokenQueries: queries, count: .count(50)) == original.candidates(forTokenQueries: queries, count: .count(50)))
-        let words = try TermIndex.load(contentsOf: { try indexes[3].save(to: file, fingerprint: "w"); return file }()).index
+        let words = try TermIndex.load(
+            contentsOf: {
+                try indexes[3].save(to: file, fingerprint: "w"); return file
+            }()
+        ).index
         #expect(words.scores(forText: "HELLO") == indexes[3].scores(forText: "hello"))
     }
 

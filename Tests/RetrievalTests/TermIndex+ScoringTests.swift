@@ -43,10 +43,12 @@ import Testing
 
     @Test func candidatesOfTheHandComputedExampleAreBestFirstWithTiesByLowerDocument() {
         let idf1 = log(10.0 / 3.0), idf2 = log(10.0 / 7.0), idf3 = log(2.0)
-        #expect(Self.index.candidates(forTokens: [3, 1, 1, 5], count: .count(3))
-            == Candidates(documents: [0, 1, 2], scores: [idf1, idf3, idf3]))
-        #expect(Self.index.candidates(forTokens: [2, 4], count: .count(4))
-            == Candidates(documents: [3, 0, 1, 2], scores: [idf2 + idf1, idf2, idf2, 0]))
+        #expect(
+            Self.index.candidates(forTokens: [3, 1, 1, 5], count: .count(3))
+                == Candidates(documents: [0, 1, 2], scores: [idf1, idf3, idf3]))
+        #expect(
+            Self.index.candidates(forTokens: [2, 4], count: .count(4))
+                == Candidates(documents: [3, 0, 1, 2], scores: [idf2 + idf1, idf2, idf2, 0]))
         // The tie between D0 and D1 is cut by the lower number.
         #expect(Self.index.candidates(forTokens: [2, 4], count: .count(2)).documents == [3, 0])
     }
@@ -87,8 +89,9 @@ import Testing
         for _ in 0..<20 {
             let query = (0..<Int.random(in: 0...5, using: &generator)).map { _ in Int.random(in: 0..<14, using: &generator) }
             let scores = index.scores(forTokens: query)
-            #expect(index.candidates(forTokens: query, count: .count(k)) == TestSupport.bestBySorting(scores, count: k),
-                    "query \(query)")
+            #expect(
+                index.candidates(forTokens: query, count: .count(k)) == TestSupport.bestBySorting(scores, count: k),
+                "query \(query)")
         }
     }
 
@@ -102,8 +105,9 @@ import Testing
             let observed = index.scores(forTokens: query)
             for document in documents.indices {
                 let error = abs(observed[document] - expected[document])
-                #expect(error <= 1e-12 * max(1, expected[document]),
-                        "query \(query), document \(document): expected \(expected[document]), observed \(observed[document])")
+                #expect(
+                    error <= 1e-12 * max(1, expected[document]),
+                    "query \(query), document \(document): expected \(expected[document]), observed \(observed[document])")
             }
         }
     }

@@ -35,8 +35,10 @@ struct ParallelismTests {
         let b: Tensor<Float> = randomTensor([400], seed: 2)
 
         func compute() -> [Tensor<Float>] {
-            [a * b + a.exp(), a.sum(alongAxes: [0]), a.max(alongAxes: [1]), a.softmax(), a.transposed(),
-             a.permuted([1, 0]).reshaped(to: [20, 20, 301]).permuted([2, 0, 1])]
+            [
+                a * b + a.exp(), a.sum(alongAxes: [0]), a.max(alongAxes: [1]), a.softmax(), a.transposed(),
+                a.permuted([1, 0]).reshaped(to: [20, 20, 301]).permuted([2, 0, 1]),
+            ]
         }
         Parallelism.threadCount = 1
         let single = compute()

@@ -35,7 +35,8 @@ struct ReferenceXoshiro256StarStar {
 struct SeededGeneratorTests {
     /// The SplitMix64 stream from state 0 is a published test vector; it anchors the reference.
     @Test func referenceSplitMixMatchesPublishedVector() {
-        #expect(ReferenceXoshiro256StarStar.splitMix64(0, count: 4)
+        #expect(
+            ReferenceXoshiro256StarStar.splitMix64(0, count: 4)
                 == [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F, 0xF88B_B8A8_724C_81EC])
     }
 

@@ -34,21 +34,21 @@ struct ShapePair: Sendable, CustomTestStringConvertible {
     var testDescription: String { "\(a) with \(b)" }
 
     static let broadcasting: [ShapePair] = [
-        ShapePair(a: [3, 4], b: [3, 4]),          // same shape
-        ShapePair(a: [3, 4], b: []),              // scalar on the right
-        ShapePair(a: [], b: [3, 4]),              // scalar on the left
-        ShapePair(a: [3, 4], b: [4]),             // row vector
+        ShapePair(a: [3, 4], b: [3, 4]),  // same shape
+        ShapePair(a: [3, 4], b: []),  // scalar on the right
+        ShapePair(a: [], b: [3, 4]),  // scalar on the left
+        ShapePair(a: [3, 4], b: [4]),  // row vector
         ShapePair(a: [4], b: [3, 4]),
-        ShapePair(a: [3, 1], b: [1, 4]),          // column against row
-        ShapePair(a: [3, 1], b: [3, 4]),          // column against matrix
-        ShapePair(a: [2, 3, 4], b: [4]),          // rank 3 against rank 1
+        ShapePair(a: [3, 1], b: [1, 4]),  // column against row
+        ShapePair(a: [3, 1], b: [3, 4]),  // column against matrix
+        ShapePair(a: [2, 3, 4], b: [4]),  // rank 3 against rank 1
         ShapePair(a: [2, 3, 4], b: [3, 1]),
         ShapePair(a: [2, 1, 4], b: [3, 1]),
         ShapePair(a: [5, 1, 3], b: [1, 6, 1]),
         ShapePair(a: [1, 1, 2], b: [2, 3, 1]),
         ShapePair(a: [2, 3, 1, 4], b: [3, 5, 1]),
         ShapePair(a: [1], b: [7]),
-        ShapePair(a: [2, 0, 3], b: [3]),          // empty output
+        ShapePair(a: [2, 0, 3], b: [3]),  // empty output
     ]
 }
 
@@ -295,11 +295,15 @@ struct TensorElementwiseTests {
 
         var expectedColumn = [Float](repeating: 0, count: sa.count)
         var expectedRow = [Float](repeating: 0, count: sa.count)
-        for i in 0..<41 { for j in 0..<49 { for k in 0..<61 {
-            let f = (i * 49 + j) * 61 + k
-            expectedColumn[f] = sa[f] * sc[j]
-            expectedRow[f] = sa[f] - sr[k]
-        } } }
+        for i in 0..<41 {
+            for j in 0..<49 {
+                for k in 0..<61 {
+                    let f = (i * 49 + j) * 61 + k
+                    expectedColumn[f] = sa[f] * sc[j]
+                    expectedRow[f] = sa[f] - sr[k]
+                }
+            }
+        }
         #expect((a * column).scalars == expectedColumn, "column-broadcast multiply differs from the scalar loop")
         #expect((a - row).scalars == expectedRow, "row-broadcast subtract differs from the scalar loop")
 

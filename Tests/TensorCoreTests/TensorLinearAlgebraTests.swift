@@ -7,8 +7,10 @@ import _TestSupport
 struct MatrixCase: Sendable, CustomTestStringConvertible {
     let rows: Int, columns: Int
     var testDescription: String { "\(rows)×\(columns)" }
-    static let tallWideSquare = [MatrixCase(rows: 7, columns: 4), MatrixCase(rows: 4, columns: 7), MatrixCase(rows: 5, columns: 5),
-                                 MatrixCase(rows: 6, columns: 1), MatrixCase(rows: 1, columns: 6)]
+    static let tallWideSquare = [
+        MatrixCase(rows: 7, columns: 4), MatrixCase(rows: 4, columns: 7), MatrixCase(rows: 5, columns: 5),
+        MatrixCase(rows: 6, columns: 1), MatrixCase(rows: 1, columns: 6),
+    ]
 }
 
 /// `Xᵀ X` against the identity: the columns of X are orthonormal.
@@ -136,8 +138,9 @@ struct TensorLinearAlgebraTests {
         let error = #expect(throws: LinearAlgebraError.self) { try indefinite.choleskyFactor() }
         #expect(error == .notPositiveDefinite(routine: "dpotrf", order: 2, pivot: 2))
         let description = error.map { "\($0)" } ?? ""
-        #expect(description.contains("dpotrf") && description.contains("2×2") && description.contains("not positive definite"),
-                "\(description)")
+        #expect(
+            description.contains("dpotrf") && description.contains("2×2") && description.contains("not positive definite"),
+            "\(description)")
 
         let floatError = #expect(throws: LinearAlgebraError.self) { try Tensor<Float>(indefinite).choleskyFactor() }
         #expect(floatError == .notPositiveDefinite(routine: "spotrf", order: 2, pivot: 2))
@@ -170,7 +173,8 @@ struct TensorLinearAlgebraTests {
         let illegal = LinearAlgebraError.routineFailed(routine: "dgesdd", info: -4, shape: [3, 2])
         #expect(illegal.description == "dgesdd on a 3×2 matrix: argument 4 had an illegal value")
         let diverged = LinearAlgebraError.routineFailed(routine: "ssyevd", info: 2, shape: [5, 5])
-        #expect(diverged.description.contains("ssyevd") && diverged.description.contains("5×5")
+        #expect(
+            diverged.description.contains("ssyevd") && diverged.description.contains("5×5")
                 && diverged.description.contains("info = 2"))
     }
 
@@ -220,9 +224,11 @@ struct TensorLinearAlgebraTests {
         let c = compare(naiveMatmul(q, r), a, tolerance: tolerance, "\(T.self) \(shape) QR = A")
         #expect(c.passed, "\(c)")
         checkOrthonormalColumns(q, tolerance: tolerance, "\(T.self) \(shape) QᵀQ = I")
-        for i in 0..<k { for j in 0..<min(i, n) {
-            #expect(r[i, j] == 0, "R[\(i), \(j)] below the diagonal must be exactly 0")
-        } }
+        for i in 0..<k {
+            for j in 0..<min(i, n) {
+                #expect(r[i, j] == 0, "R[\(i), \(j)] below the diagonal must be exactly 0")
+            }
+        }
     }
 
     /// Float to 1e-5, Double to 1e-13, for tall, wide and square matrices.

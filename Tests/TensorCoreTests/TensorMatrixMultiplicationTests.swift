@@ -12,8 +12,10 @@ struct TensorMatrixMultiplicationTests {
     // m, k, n all different so that a swapped dimension cannot go unnoticed.
     static let m = 5, k = 7, n = 3
 
-    private func check<T: TensorScalar>(_: T.Type, aBatch: [Int], bBatch: [Int], transposeA: Bool, transposeB: Bool,
-                                        tolerance: Double) {
+    private func check<T: TensorScalar>(
+        _: T.Type, aBatch: [Int], bBatch: [Int], transposeA: Bool, transposeB: Bool,
+        tolerance: Double
+    ) {
         let a: Tensor<T> = randomTensor(stored(aBatch, Self.m, Self.k, transposed: transposeA), seed: 1)
         let b: Tensor<T> = randomTensor(stored(bBatch, Self.k, Self.n, transposed: transposeB), seed: 2)
         let observed = Tensor.matmul(a, b, transposeA: transposeA, transposeB: transposeB)

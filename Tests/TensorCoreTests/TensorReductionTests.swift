@@ -54,11 +54,13 @@ struct TensorReductionTests {
                 let xf: Tensor<Float> = randomTensor(shape, seed: 1)
                 let d = xd.reduce(op, axes: axes, keepingDimensions: keep)
                 let f = xf.reduce(op, axes: axes, keepingDimensions: keep)
-                var c = compare(d, naiveReduce(xd, op, axes: axes, keepingDimensions: keep), tolerance: 1e-14,
-                                "\(op) \(shape) axes \(axes) keep \(keep) Double")
+                var c = compare(
+                    d, naiveReduce(xd, op, axes: axes, keepingDimensions: keep), tolerance: 1e-14,
+                    "\(op) \(shape) axes \(axes) keep \(keep) Double")
                 #expect(c.passed, "\(c)")
-                c = compare(f, naiveReduce(xf, op, axes: axes, keepingDimensions: keep), tolerance: 1e-6,
-                            "\(op) \(shape) axes \(axes) keep \(keep) Float")
+                c = compare(
+                    f, naiveReduce(xf, op, axes: axes, keepingDimensions: keep), tolerance: 1e-6,
+                    "\(op) \(shape) axes \(axes) keep \(keep) Float")
                 #expect(c.passed, "\(c)")
             }
         }
@@ -70,8 +72,9 @@ struct TensorReductionTests {
         let x: Tensor<Float> = randomTensor(shape, seed: 2)
         for axes in (0..<shape.count).map({ [$0] }) + [Array(0..<shape.count)] {
             for op in NaiveReduction.allCases {
-                let c = compare(x.reduce(op, axes: axes, keepingDimensions: false), naiveReduce(x, op, axes: axes, keepingDimensions: false),
-                                tolerance: 1e-5, "\(op) \(shape) axes \(axes)")
+                let c = compare(
+                    x.reduce(op, axes: axes, keepingDimensions: false), naiveReduce(x, op, axes: axes, keepingDimensions: false),
+                    tolerance: 1e-5, "\(op) \(shape) axes \(axes)")
                 #expect(c.passed, "\(c)")
             }
         }

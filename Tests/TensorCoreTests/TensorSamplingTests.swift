@@ -41,8 +41,9 @@ struct TensorSamplingTests {
             for (i, s) in samples.enumerated() where i % 2 == r { counts[s] += 1 }
             let expected = naiveSoftmax(rows[r])
             for c in 0..<3 {
-                #expect(abs(Double(counts[c]) / Double(draws) - expected[c]) < 0.01,
-                        "row \(r) class \(c): \(counts) vs \(expected)")
+                #expect(
+                    abs(Double(counts[c]) / Double(draws) - expected[c]) < 0.01,
+                    "row \(r) class \(c): \(counts) vs \(expected)")
             }
         }
     }

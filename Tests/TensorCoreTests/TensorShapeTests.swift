@@ -5,7 +5,11 @@ import _TestSupport
 /// All permutations of `0..<n`.
 func permutations(_ n: Int) -> [[Int]] {
     if n == 0 { return [[]] }
-    return permutations(n - 1).flatMap { p in (0...p.count).map { i in var q = p; q.insert(n - 1, at: i); return q } }
+    return permutations(n - 1).flatMap { p in
+        (0...p.count).map { i in
+            var q = p; q.insert(n - 1, at: i); return q
+        }
+    }
 }
 
 /// `x.permuted(perm)` by index arithmetic: output index `o` reads input index `i` with `i[perm[d]] = o[d]`.

@@ -16,9 +16,13 @@ struct TensorTests {
     @Test func subscriptReadsRowMajorOrder() {
         let shape = [2, 3, 4]
         let t = Tensor<Double>(shape: shape, scalars: (0..<24).map(Double.init))
-        for i in 0..<2 { for j in 0..<3 { for k in 0..<4 {
-            #expect(t[i, j, k] == Double((i * 3 + j) * 4 + k), "t[\(i), \(j), \(k)]")
-        } } }
+        for i in 0..<2 {
+            for j in 0..<3 {
+                for k in 0..<4 {
+                    #expect(t[i, j, k] == Double((i * 3 + j) * 4 + k), "t[\(i), \(j), \(k)]")
+                }
+            }
+        }
     }
 
     @Test func subscriptWriteDoesNotAffectCopies() {

@@ -13,16 +13,22 @@ struct TensorWindowTests {
         let (oh, ow) = g.outputSize(height: h, width: w)!
         let v = x.scalars
         var result: [Int] = []
-        for p in 0..<planes { for oy in 0..<oh { for ox in 0..<ow {
-            var best = -1
-            for ky in 0..<g.kernel.0 { for kx in 0..<g.kernel.1 {
-                let y = oy * g.stride.0 - g.padding.0 + ky, z = ox * g.stride.1 - g.padding.1 + kx
-                guard y >= 0, y < h, z >= 0, z < w else { continue }
-                let i = (p * h + y) * w + z
-                if best < 0 || v[i] > v[best] || (v[i].isNaN && !v[best].isNaN) { best = i }
-            } }
-            result.append(best)
-        } } }
+        for p in 0..<planes {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var best = -1
+                    for ky in 0..<g.kernel.0 {
+                        for kx in 0..<g.kernel.1 {
+                            let y = oy * g.stride.0 - g.padding.0 + ky, z = ox * g.stride.1 - g.padding.1 + kx
+                            guard y >= 0, y < h, z >= 0, z < w else { continue }
+                            let i = (p * h + y) * w + z
+                            if best < 0 || v[i] > v[best] || (v[i].isNaN && !v[best].isNaN) { best = i }
+                        }
+                    }
+                    result.append(best)
+                }
+            }
+        }
         return result
     }
 
@@ -49,11 +55,19 @@ struct TensorWindowTests {
         #expect(rows.shape == [16, oh * ow, 12])
         var mismatches = 0
         for b in [0, 9, 15] {  // 8,640 values an image: chunks of at least 7 images, so two threads split them
-            for oy in 0..<oh { for ox in 0..<ow { for ch in 0..<2 { for ky in 0..<3 { for kx in 0..<2 {
-                let y = oy * 2 - 1 + ky, z = ox - 1 + kx * 2
-                let expected: Float = (y >= 0 && y < 40 && z >= 0 && z < 36) ? x[b, ch, y, z] : 0
-                if rows[b, oy * ow + ox, (ch * 3 + ky) * 2 + kx] != expected { mismatches += 1 }
-            } } } } }
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for ch in 0..<2 {
+                        for ky in 0..<3 {
+                            for kx in 0..<2 {
+                                let y = oy * 2 - 1 + ky, z = ox - 1 + kx * 2
+                                let expected: Float = (y >= 0 && y < 40 && z >= 0 && z < 36) ? x[b, ch, y, z] : 0
+                                if rows[b, oy * ow + ox, (ch * 3 + ky) * 2 + kx] != expected { mismatches += 1 }
+                            }
+                        }
+                    }
+                }
+            }
         }
         #expect(mismatches == 0)
     }
@@ -72,9 +86,13 @@ struct TensorWindowTests {
     @Test func maxPoolingPicksTheFirstMaximumAndNeverThePadding() {
         // One 3×4 plane, 2×2 windows, stride 2, padding 1×1 (so 2×3 windows, the border ones
         // partly in the padding): all values negative, so a zero read from the padding would win.
-        let x = Tensor<Float>(shape: [1, 1, 3, 4], scalars: [-1, -1, -5, -2,
-                                                             -4, -3, -3, .nan,
-                                                             -2, -3, -9, -7])
+        let x = Tensor<Float>(
+            shape: [1, 1, 3, 4],
+            scalars: [
+                -1, -1, -5, -2,
+                -4, -3, -3, .nan,
+                -2, -3, -9, -7,
+            ])
         let g = WindowGeometry(kernel: (2, 2), stride: (2, 2), padding: (1, 1))
         // Windows (rows −1…0 | 1…2) × (columns −1…0 | 1…2 | 3…4): the first largest, row by row
         // (a three-way tie of −3 in the fifth, a NaN in the last).

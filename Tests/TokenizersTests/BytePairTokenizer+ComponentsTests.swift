@@ -196,8 +196,10 @@ import Tokenizers
     @Test func templatesInASequenceOfPostProcessorsWrapEachOther() throws {
         let template: [String: Any] = [
             "type": "TemplateProcessing",
-            "single": [["SpecialToken": ["id": "<s>", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
-                       ["SpecialToken": ["id": "</s>", "type_id": 0]]],
+            "single": [
+                ["SpecialToken": ["id": "<s>", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
+                ["SpecialToken": ["id": "</s>", "type_id": 0]],
+            ],
             "pair": [],
             "special_tokens": [
                 "<s>": ["id": "<s>", "ids": [1], "tokens": ["<s>"]], "</s>": ["id": "</s>", "ids": [2], "tokens": ["</s>"]],

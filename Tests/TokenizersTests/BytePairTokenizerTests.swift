@@ -93,8 +93,9 @@ import Tokenizers
             for text in texts { tokens += tokenizer.encode(text).count }
         }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        print("encode: \(texts.count) texts, \(bytes) bytes, \(tokens) tokens in \(seconds) s "
-            + "(\(Double(bytes) / seconds / 1e6) MB/s)")
+        print(
+            "encode: \(texts.count) texts, \(bytes) bytes, \(tokens) tokens in \(seconds) s "
+                + "(\(Double(bytes) / seconds / 1e6) MB/s)")
     }
 }
 

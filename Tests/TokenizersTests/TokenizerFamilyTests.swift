@@ -152,8 +152,9 @@ extension TokenizerFamilyTests {
             }
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             let tokens = encodings.reduce(0) { $0 + $1.count }
-            print("encode \(kind): \(texts.count) texts, \(bytes) bytes, \(tokens) tokens in \(seconds) s "
-                + "(\(Double(bytes) / seconds / 1e6) MB/s)")
+            print(
+                "encode \(kind): \(texts.count) texts, \(bytes) bytes, \(tokens) tokens in \(seconds) s "
+                    + "(\(Double(bytes) / seconds / 1e6) MB/s)")
             if let output {
                 try JSONSerialization.data(withJSONObject: encodings.map(Fixtures.hash))
                     .write(to: URL(fileURLWithPath: output).appendingPathComponent("\(kind)-hashes.json"))

@@ -34,7 +34,8 @@ struct CheckpointIndexTests {
     }
 
     @Test func goodEntriesAreRead() throws {
-        let index = try CheckpointIndex(directory: try Self.index(#"[{"path": "step-1", "step": 1, "learning_rate": 0.1}, {"path": "step-2", "step": 2, "learning_rate": 0.1}]"#))
+        let index = try CheckpointIndex(
+            directory: try Self.index(#"[{"path": "step-1", "step": 1, "learning_rate": 0.1}, {"path": "step-2", "step": 2, "learning_rate": 0.1}]"#))
         #expect(index.entries.map(\.path) == ["step-1", "step-2"] && index.entries.allSatisfy { $0.learningRate == 0.1 })
     }
 }

@@ -37,11 +37,15 @@ struct ReferenceOptimizer<Scalar: TensorScalar> {
 
     init(_ reference: OptimizerReferenceTrajectory, parameters: [Parameter<Scalar>]) {
         if reference.optimizer == "SGD" {
-            self.init(SGD(parameters: parameters, learningRate: reference.learningRates[0], momentum: reference.momentum,
-                          weightDecay: reference.weightDecay))
+            self.init(
+                SGD(
+                    parameters: parameters, learningRate: reference.learningRates[0], momentum: reference.momentum,
+                    weightDecay: reference.weightDecay))
         } else {
-            self.init(AdamW(parameters: parameters, learningRate: reference.learningRates[0], beta1: reference.beta1,
-                            beta2: reference.beta2, epsilon: reference.epsilon, weightDecay: reference.weightDecay))
+            self.init(
+                AdamW(
+                    parameters: parameters, learningRate: reference.learningRates[0], beta1: reference.beta1,
+                    beta2: reference.beta2, epsilon: reference.epsilon, weightDecay: reference.weightDecay))
         }
     }
 
@@ -56,12 +60,15 @@ struct ReferenceOptimizer<Scalar: TensorScalar> {
 }
 
 /// Checks every parameter against the PyTorch values after `step`.
-func expectReferenceParameters<Scalar>(_ parameters: [Parameter<Scalar>], _ reference: OptimizerReferenceTrajectory,
-                                       afterStep step: Int, tolerance: Double,
-                                       sourceLocation: SourceLocation = #_sourceLocation) {
+func expectReferenceParameters<Scalar>(
+    _ parameters: [Parameter<Scalar>], _ reference: OptimizerReferenceTrajectory,
+    afterStep step: Int, tolerance: Double,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     for (index, parameter) in parameters.enumerated() {
-        let expected = Tensor<Double>(shape: OptimizerReferenceValues.shapes[index],
-                                      scalars: reference.parametersAfterStep[step][index])
+        let expected = Tensor<Double>(
+            shape: OptimizerReferenceValues.shapes[index],
+            scalars: reference.parametersAfterStep[step][index])
         let r = compare(parameter.value, expected, tolerance: tolerance, "\(reference.name) step \(step + 1) parameter \(index)")
         #expect(r.passed, "\(r)", sourceLocation: sourceLocation)
     }
@@ -103,7 +110,8 @@ struct OptimizerTests {
         #expect(parameters.map(\.value) == before)
         let velocity = Dictionary(uniqueKeysWithValues: optimizer.exportState().map { ($0.name, $0.value) })
         // b = 0.9 g₀ + g₁ after the two steps.
-        let expected = 0.9 * Tensor<Double>(shape: [3], scalars: OptimizerReferenceValues.gradients[0][1])
+        let expected =
+            0.9 * Tensor<Double>(shape: [3], scalars: OptimizerReferenceValues.gradients[0][1])
             + Tensor<Double>(shape: [3], scalars: OptimizerReferenceValues.gradients[1][1])
         let r = compare(velocity["sgd.velocity.1"]!, expected, tolerance: 1e-15, "velocity of parameter 1")
         #expect(r.passed, "\(r)")

@@ -16,8 +16,10 @@ struct LearningRateScheduleTests {
         let (p, m) = (peak, minimum)
         let quarter: Double = m + (p - m) * (2 + 2.0.squareRoot()) / 4
         let threeQuarters: Double = m + (p - m) * (2 - 2.0.squareRoot()) / 4
-        return [(0, p / 10), (4, p * 5 / 10), (9, p), (10, p), (35, quarter), (60, (p + m) / 2), (85, threeQuarters),
-                (110, m), (111, m), (10_000, m)]
+        return [
+            (0, p / 10), (4, p * 5 / 10), (9, p), (10, p), (35, quarter), (60, (p + m) / 2), (85, threeQuarters),
+            (110, m), (111, m), (10_000, m),
+        ]
     }()
 
     @Test(arguments: closedForms)
@@ -73,8 +75,10 @@ struct GradientClippingTests {
     @Test(arguments: [1e-3, 0.7, 20.0])
     func clippingRandomGradientsKeepsTheirDirection(maximumNorm: Double) {
         var generator = testGenerator(7)
-        let original = [Tensor<Double>.randomNormal(shape: [5, 3], using: &generator),
-                        Tensor<Double>.randomNormal(shape: [4], standardDeviation: 10, using: &generator)]
+        let original = [
+            Tensor<Double>.randomNormal(shape: [5, 3], using: &generator),
+            Tensor<Double>.randomNormal(shape: [4], standardDeviation: 10, using: &generator),
+        ]
         // The norm by a plain loop over every scalar, independent of Tensor.dot.
         let norm = original.flatMap(\.scalars).map { $0 * $0 }.reduce(0, +).squareRoot()
         #expect(norm > maximumNorm)

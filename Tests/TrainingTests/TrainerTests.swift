@@ -39,18 +39,22 @@ struct SeparableProblem {
 }
 
 /// A trainer over a small MLP whose loss closure can be swapped, for the bookkeeping tests.
-func bookkeepingTrainer(steps: Int, exampleCount: Int = 10, batchSize: Int = 3, validationInterval: Int = 0,
-                        checkpointInterval: Int = 0, seed: UInt64 = 0, checkpoint: URL? = nil,
-                        batchLoss: (([Int]) throws -> Variable<Double>)? = nil,
-                        validationLoss: (() throws -> Double)? = nil) -> (Trainer<SGD<Double>>, MultilayerPerceptron<Double>) {
+func bookkeepingTrainer(
+    steps: Int, exampleCount: Int = 10, batchSize: Int = 3, validationInterval: Int = 0,
+    checkpointInterval: Int = 0, seed: UInt64 = 0, checkpoint: URL? = nil,
+    batchLoss: (([Int]) throws -> Variable<Double>)? = nil,
+    validationLoss: (() throws -> Double)? = nil
+) -> (Trainer<SGD<Double>>, MultilayerPerceptron<Double>) {
     let problem = SeparableProblem(count: exampleCount, seed: 1)
     let model = MultilayerPerceptron<Double>(sizes: [2, 4, 2], seed: 2)
     let optimizer = SGD(parameters: model.parameters, learningRate: 0.1)
-    let configuration = TrainingConfiguration(steps: steps, batchSize: batchSize, schedule: .constant(0.1), maximumGradientNorm: nil,
-                                              validationInterval: validationInterval, checkpointInterval: checkpointInterval, seed: seed)
-    let trainer = Trainer(model: model, optimizer: optimizer, configuration: configuration, exampleCount: exampleCount,
-                          checkpoint: checkpoint.map { TrainingCheckpoint(url: $0) },
-                          batchLoss: batchLoss ?? { problem.loss(model, $0) }, validationLoss: validationLoss)
+    let configuration = TrainingConfiguration(
+        steps: steps, batchSize: batchSize, schedule: .constant(0.1), maximumGradientNorm: nil,
+        validationInterval: validationInterval, checkpointInterval: checkpointInterval, seed: seed)
+    let trainer = Trainer(
+        model: model, optimizer: optimizer, configuration: configuration, exampleCount: exampleCount,
+        checkpoint: checkpoint.map { TrainingCheckpoint(url: $0) },
+        batchLoss: batchLoss ?? { problem.loss(model, $0) }, validationLoss: validationLoss)
     trainer.showsProgress = false
     return (trainer, model)
 }
@@ -62,8 +66,9 @@ struct TrainerTests {
         let model = MultilayerPerceptron<Double>(sizes: [2, 16, 2], activation: .tanh, seed: 4)
         let optimizer = AdamW(parameters: model.parameters, learningRate: 0.05, weightDecay: 0)
         let configuration = TrainingConfiguration(steps: 80, batchSize: 16, schedule: .constant(0.05), validationInterval: 0)
-        let trainer = Trainer(model: model, optimizer: optimizer, configuration: configuration, exampleCount: 64,
-                              batchLoss: { problem.loss(model, $0) })
+        let trainer = Trainer(
+            model: model, optimizer: optimizer, configuration: configuration, exampleCount: 64,
+            batchLoss: { problem.loss(model, $0) })
         trainer.showsProgress = false
         let before = withoutGradients { problem.loss(model, problem.all).value.scalar }
         try trainer.run()
@@ -81,8 +86,9 @@ struct TrainerTests {
         let model = MultilayerPerceptron<Double>(sizes: [2, 3, 2], seed: 6)
         let before = model.parameters.map(\.value)
         let configuration = TrainingConfiguration(steps: 1, batchSize: 8, schedule: .constant(0.1), maximumGradientNorm: 1e-3)
-        let trainer = Trainer(model: model, optimizer: SGD(parameters: model.parameters, learningRate: 0),
-                              configuration: configuration, exampleCount: 8, batchLoss: { problem.loss(model, $0) })
+        let trainer = Trainer(
+            model: model, optimizer: SGD(parameters: model.parameters, learningRate: 0),
+            configuration: configuration, exampleCount: 8, batchLoss: { problem.loss(model, $0) })
         trainer.showsProgress = false
         let unclipped = GradientClipping.globalNorm(gradients(of: problem.loss(model, problem.all), at: model.parameters.map(\.variable)).map(\.value))
         #expect(unclipped > 1e-2, "the test needs a gradient above the maximum, got \(unclipped)")
@@ -94,8 +100,9 @@ struct TrainerTests {
 
     // MARK: Exact resume
 
-    static let languageModel = GPT2Configuration(vocabularySize: 16, contextLength: 8, embeddingSize: 8, layerCount: 2, headCount: 2,
-                                                 residualDropout: 0.1, embeddingDropout: 0.1, attentionDropout: 0.1)
+    static let languageModel = GPT2Configuration(
+        vocabularySize: 16, contextLength: 8, embeddingSize: 8, layerCount: 2, headCount: 2,
+        residualDropout: 0.1, embeddingDropout: 0.1, attentionDropout: 0.1)
 
     /// 24 training and 4 validation sequences of 8 tokens: counting runs with random starts and
     /// strides, so that there is something to learn.
@@ -119,10 +126,11 @@ struct TrainerTests {
             let tokens = batch.flatMap { $0 }
             return Losses.nextTokenLosses(logits: model(tokens: tokens, batchSize: batch.count), tokens: tokens).mean()
         }
-        let trainer = Trainer(model: model, optimizer: optimizer, configuration: configuration, exampleCount: training.count,
-                              checkpoint: TrainingCheckpoint(url: checkpoint),
-                              batchLoss: { indices in loss(indices.map { training[$0] }) },
-                              validationLoss: { Double(loss(validation).value.scalar) })
+        let trainer = Trainer(
+            model: model, optimizer: optimizer, configuration: configuration, exampleCount: training.count,
+            checkpoint: TrainingCheckpoint(url: checkpoint),
+            batchLoss: { indices in loss(indices.map { training[$0] }) },
+            validationLoss: { Double(loss(validation).value.scalar) })
         trainer.showsProgress = false
         return (trainer, model)
     }
@@ -184,10 +192,12 @@ struct TrainerTests {
         let problem = SeparableProblem(count: 10, seed: 1)
         var calls = 0
         var model: MultilayerPerceptron<Double>!
-        let (trainer, m) = bookkeepingTrainer(steps: 10, batchLoss: { indices in
-            defer { calls += 1 }
-            return calls == 3 ? Variable(Tensor(value)) : problem.loss(model, indices)
-        })
+        let (trainer, m) = bookkeepingTrainer(
+            steps: 10,
+            batchLoss: { indices in
+                defer { calls += 1 }
+                return calls == 3 ? Variable(Tensor(value)) : problem.loss(model, indices)
+            })
         model = m
         var parametersAfterStep3: [Tensor<Double>] = []
         trainer.onRecord = { if $0.step == 3 { parametersAfterStep3 = m.parameters.map(\.value) } }
@@ -225,15 +235,18 @@ struct TrainerTests {
         var model: MultilayerPerceptron<Double>!
         var trainingModeInBatches: [Bool] = []
         let problem = SeparableProblem(count: 10, seed: 1)
-        let (trainer, m) = bookkeepingTrainer(steps: 7, validationInterval: 3, batchLoss: { indices in
-            trainingModeInBatches.append(model.isTraining)
-            return problem.loss(model, indices)
-        }, validationLoss: {
-            validationCalls += 1
-            #expect(!model.isTraining, "validation must run in evaluation mode")
-            #expect(!GradientRecording.isRecording, "validation must not record gradients")
-            return Double(100 + validationCalls)
-        })
+        let (trainer, m) = bookkeepingTrainer(
+            steps: 7, validationInterval: 3,
+            batchLoss: { indices in
+                trainingModeInBatches.append(model.isTraining)
+                return problem.loss(model, indices)
+            },
+            validationLoss: {
+                validationCalls += 1
+                #expect(!model.isTraining, "validation must run in evaluation mode")
+                #expect(!GradientRecording.isRecording, "validation must not record gradients")
+                return Double(100 + validationCalls)
+            })
         model = m
         var seen: [TrainingRecord] = []
         trainer.onRecord = { seen.append($0) }
@@ -247,7 +260,11 @@ struct TrainerTests {
 
     @Test func validationIntervalZeroNeverValidates() throws {
         var calls = 0
-        let (trainer, _) = bookkeepingTrainer(steps: 4, validationInterval: 0, validationLoss: { calls += 1; return 0 })
+        let (trainer, _) = bookkeepingTrainer(
+            steps: 4, validationInterval: 0,
+            validationLoss: {
+                calls += 1; return 0
+            })
         try trainer.run()
         #expect(calls == 0 && trainer.history.allSatisfy { $0.validationLoss == nil })
     }
@@ -257,8 +274,9 @@ struct TrainerTests {
         let model = MultilayerPerceptron<Double>(sizes: [2, 4, 2], seed: 2)
         let optimizer = SGD(parameters: model.parameters, learningRate: 99)
         let schedule = LearningRateSchedule.warmupCosine(peak: 0.2, warmupSteps: 2, totalSteps: 6, minimum: 0.01)
-        let trainer = Trainer(model: model, optimizer: optimizer, configuration: TrainingConfiguration(steps: 6, batchSize: 4, schedule: schedule),
-                              exampleCount: 12, batchLoss: { problem.loss(model, $0) })
+        let trainer = Trainer(
+            model: model, optimizer: optimizer, configuration: TrainingConfiguration(steps: 6, batchSize: 4, schedule: schedule),
+            exampleCount: 12, batchLoss: { problem.loss(model, $0) })
         trainer.showsProgress = false
         try trainer.run()
         #expect(trainer.history.map(\.learningRate) == (0..<6).map { schedule.learningRate(at: $0) })

@@ -43,8 +43,11 @@ struct TrainingCheckpointTests {
         #expect(state.history == history, "history must round-trip exactly, Doubles included")
         #expect(state.parameters == Dictionary(uniqueKeysWithValues: model.state().map { ($0.name, $0.value) }))
         #expect(state.optimizerState == Dictionary(uniqueKeysWithValues: optimizer.exportState().map { ($0.name, $0.value) }))
-        #expect(Set(state.optimizerState.keys) == ["adamw.m.0", "adamw.m.1", "adamw.m.2", "adamw.m.3",
-                                                    "adamw.v.0", "adamw.v.1", "adamw.v.2", "adamw.v.3"])
+        #expect(
+            Set(state.optimizerState.keys) == [
+                "adamw.m.0", "adamw.m.1", "adamw.m.2", "adamw.m.3",
+                "adamw.v.0", "adamw.v.1", "adamw.v.2", "adamw.v.3",
+            ])
 
         // The state loads into a fresh model and optimizer.
         let fresh = MultilayerPerceptron<Double>(sizes: [3, 4, 2], seed: 10)

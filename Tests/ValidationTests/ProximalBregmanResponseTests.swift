@@ -40,7 +40,8 @@ private func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor<Float> {
         let model = MultilayerPerceptron<Float>(sizes: [d, k], seed: 5)
         let task = RegressionTask(model: model, trainingFeatures: x, trainingTargets: y, queryFeatures: xq, queryTargets: yq)
         let lambda = 0.05
-        let pbrf = try ProximalBregmanResponse(task: task, modules: [], configuration: ProximalBregmanConfiguration(damping: lambda, maximumSteps: 20_000, tolerance: 1e-5))
+        let pbrf = try ProximalBregmanResponse(
+            task: task, modules: [], configuration: ProximalBregmanConfiguration(damping: lambda, maximumSteps: 20_000, tolerance: 1e-5))
 
         // Closed form: per output j, the block (W_j, b_j) has curvature P = (2/N) Σ x̄ x̄ᵀ + λI and
         // the gradient of Σ_j (z_j − y_j)² is 2 (z_j − y_j) x̄.
@@ -108,10 +109,12 @@ private func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor<Float> {
             adam.step(gradients: gradients(of: loss, at: model.trainableParameters.map(\.variable)).map(\.value))
         }
         let queries = Array(0..<4)
-        let task = ClassificationTask(model: model, trainingFeatures: x, trainingLabels: labels,
-                                      queryFeatures: x.indexSelect(along: 0, indices: queries.map { $0 * 7 + 3 }), queryLabels: queries.map { labels[$0 * 7 + 3] })
+        let task = ClassificationTask(
+            model: model, trainingFeatures: x, trainingLabels: labels,
+            queryFeatures: x.indexSelect(along: 0, indices: queries.map { $0 * 7 + 3 }), queryLabels: queries.map { labels[$0 * 7 + 3] })
         let lambda = 0.01
-        let pbrf = try ProximalBregmanResponse(task: task, modules: [], configuration: ProximalBregmanConfiguration(damping: lambda, maximumSteps: 4000, tolerance: 1e-4))
+        let pbrf = try ProximalBregmanResponse(
+            task: task, modules: [], configuration: ProximalBregmanConfiguration(damping: lambda, maximumSteps: 4000, tolerance: 1e-4))
         let points = Array(stride(from: 0, to: n, by: 4))
         var truth: [[Double]] = Array(repeating: [], count: task.queryCount)
         for m in points {
@@ -123,8 +126,9 @@ private func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor<Float> {
         }
         func estimate(_ strategy: any OperatorCurvatureStrategy) throws -> [[Double]] {
             let op = try CurvatureOperator(task: task, modules: [], kind: .ggn, batchSize: 64)
-            let computer = try ScoreComputer(task: task, curvature: op, strategy: strategy, damping: lambda,
-                                             configuration: ScoreConfiguration(damping: .value(lambda), batchSize: 64))
+            let computer = try ScoreComputer(
+                task: task, curvature: op, strategy: strategy, damping: lambda,
+                configuration: ScoreConfiguration(damping: .value(lambda), batchSize: 64))
             let s = try computer.compute().pairwise
             return (0..<task.queryCount).map { q in points.map { Double(s[q, $0]) } }
         }
@@ -149,7 +153,9 @@ private func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor<Float> {
         let belowSolves = try below.scores(of: 0).solves
         #expect(belowSolves.contains { !$0.resolved }, "\(belowSolves)")
         #expect(throws: ValidationError.self) { try ProximalBregmanResponse(task: task, modules: [], configuration: ProximalBregmanConfiguration(damping: 0)) }
-        #expect(throws: ValidationError.self) { try ProximalBregmanResponse(task: task, modules: ["nothing.*"], configuration: ProximalBregmanConfiguration(damping: 0.1)) }
+        #expect(throws: ValidationError.self) {
+            try ProximalBregmanResponse(task: task, modules: ["nothing.*"], configuration: ProximalBregmanConfiguration(damping: 0.1))
+        }
     }
 }
 

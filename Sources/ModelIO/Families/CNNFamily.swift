@@ -39,7 +39,9 @@ public struct CNNConfiguration: Equatable, Sendable {
             switch step {
             case let .conv2d(out, kernel, stride, padding, dilation, bias):
                 o["out_channels"] = .number(Double(out))
-                (o["kernel_size"], o["stride"], o["padding"], o["dilation"], o["bias"]) = (pair(kernel), pair(stride), pair(padding), pair(dilation), .bool(bias))
+                (o["kernel_size"], o["stride"], o["padding"], o["dilation"], o["bias"]) = (
+                    pair(kernel), pair(stride), pair(padding), pair(dilation), .bool(bias)
+                )
             case let .pool(_, kernel, stride, padding):
                 (o["kernel_size"], o["stride"], o["padding"]) = (pair(kernel), pair(stride), pair(padding))
             case let .linear(out, bias):
@@ -48,8 +50,10 @@ public struct CNNConfiguration: Equatable, Sendable {
             }
             return .object(o)
         }
-        var values: [String: JSONValue] = ["model_type": "cnn", "task": "classification", "layers": .array(layers),
-                                           "input_shape": .array(inputShape.map { .number(Double($0)) })]
+        var values: [String: JSONValue] = [
+            "model_type": "cnn", "task": "classification", "layers": .array(layers),
+            "input_shape": .array(inputShape.map { .number(Double($0)) }),
+        ]
         if let classNames { values["class_names"] = .array(classNames.map { .string($0) }) }
         return values
     }
@@ -60,7 +64,8 @@ public struct CNNConfiguration: Equatable, Sendable {
     public init(_ c: HuggingFaceConfiguration) throws {
         func fail(_ reason: String) -> ModelIOError { .malformedConfiguration(path: c.path, reason: reason) }
         guard let shape = c.value("input_shape")?.arrayValue?.compactMap(\.intValue), shape.count == 3,
-              shape.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }) else {
+            shape.allSatisfy({ $0 > 0 && $0 <= 1 << 16 })
+        else {
             throw fail("field input_shape must be [channels, height, width], each from 1 to 65536")
         }
         guard let list = c.value("layers")?.arrayValue, !list.isEmpty else { throw fail("field layers must list the network's steps") }
@@ -76,7 +81,9 @@ public struct CNNConfiguration: Equatable, Sendable {
                     if let d { return d }
                     throw fail("layers[\(i)] (\(type)) needs \(key)")
                 }
-                guard let n = v.intValue, n >= minimum, n <= 1 << 16 else { throw fail("layers[\(i)] (\(type)): \(key) must be an integer from \(minimum) to 65536") }
+                guard let n = v.intValue, n >= minimum, n <= 1 << 16 else {
+                    throw fail("layers[\(i)] (\(type)): \(key) must be an integer from \(minimum) to 65536")
+                }
                 return n
             }
             func pair(_ key: String, default d: (Int, Int)? = nil, minimum: Int = 1) throws -> (Int, Int) {
@@ -87,7 +94,8 @@ public struct CNNConfiguration: Equatable, Sendable {
                 }
                 let values = v.arrayValue.map { $0.compactMap(\.intValue) } ?? v.intValue.map { [$0, $0] } ?? []
                 guard values.count == 2 || (v.arrayValue?.count == 2 && values.count == 2),
-                      values.allSatisfy({ $0 >= minimum && $0 <= 1 << 16 }) else {
+                    values.allSatisfy({ $0 >= minimum && $0 <= 1 << 16 })
+                else {
                     throw fail("layers[\(i)] (\(type)): \(key) must be an integer or a pair of integers from \(minimum) to 65536")
                 }
                 return (values[0], values[1])
@@ -104,19 +112,24 @@ public struct CNNConfiguration: Equatable, Sendable {
                 used.insert("groups")
                 if let mode = o["padding_mode"], mode.stringValue != "zeros" { throw fail("layers[\(i)] (conv2d): only padding_mode zeros is implemented") }
                 used.insert("padding_mode")
-                steps.append(.conv2d(outChannels: try integer("out_channels"), kernelSize: try pair("kernel_size"), stride: try pair("stride", default: (1, 1)),
-                                     padding: try pair("padding", default: (0, 0), minimum: 0), dilation: try pair("dilation", default: (1, 1)),
-                                     bias: try flag("bias")))
+                steps.append(
+                    .conv2d(
+                        outChannels: try integer("out_channels"), kernelSize: try pair("kernel_size"), stride: try pair("stride", default: (1, 1)),
+                        padding: try pair("padding", default: (0, 0), minimum: 0), dilation: try pair("dilation", default: (1, 1)),
+                        bias: try flag("bias")))
             case "max_pool2d", "avg_pool2d":
                 let kernel = try pair("kernel_size")
-                steps.append(.pool(type == "max_pool2d" ? .max : .average, kernelSize: kernel, stride: try pair("stride", default: kernel),
-                                   padding: try pair("padding", default: (0, 0), minimum: 0)))
+                steps.append(
+                    .pool(
+                        type == "max_pool2d" ? .max : .average, kernelSize: kernel, stride: try pair("stride", default: kernel),
+                        padding: try pair("padding", default: (0, 0), minimum: 0)))
             case "flatten": steps.append(.flatten)
             case "linear": steps.append(.linear(outFeatures: try integer("out_features"), bias: try flag("bias")))
             default:
                 guard let activation = Activation(huggingFaceName: type) else {
-                    throw fail("layers[\(i)]: unknown type '\(type)' (conv2d, max_pool2d, avg_pool2d, flatten, linear, or an activation: "
-                               + Activation.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                    throw fail(
+                        "layers[\(i)]: unknown type '\(type)' (conv2d, max_pool2d, avg_pool2d, flatten, linear, or an activation: "
+                            + Activation.allCases.map(\.rawValue).joined(separator: ", ") + ")")
                 }
                 steps.append(.activation(activation))
             }
@@ -133,7 +146,8 @@ public struct CNNConfiguration: Equatable, Sendable {
         }
         let names = try c.value("class_names").map { v -> [String] in
             guard let names = v.arrayValue?.compactMap(\.stringValue), names.count == v.arrayValue?.count, names.count == last[0],
-                  Set(names).count == names.count else {
+                Set(names).count == names.count
+            else {
                 throw fail("field class_names must list one distinct name per output (\(last[0]))")
             }
             return names
@@ -163,19 +177,24 @@ public struct CNNConfiguration: Equatable, Sendable {
 public enum CNNFamily: ModelFamily {
     public static let modelTypes = ["cnn"]
 
-    public static func load<Scalar: TensorScalar>(from directory: URL, configuration c: HuggingFaceConfiguration,
-                                                  as _: Scalar.Type) throws -> LoadedModel<Scalar> {
+    public static func load<Scalar: TensorScalar>(
+        from directory: URL, configuration c: HuggingFaceConfiguration,
+        as _: Scalar.Type
+    ) throws -> LoadedModel<Scalar> {
         let configuration = try CNNConfiguration(c)
         try c.finish()
-        try ModelFootprint.check(parameters: configuration.parameterCount, what: "the layers of \(c.path)", path: c.path,
-                                 checkpointElements: try ModelFootprint.checkpointElements(in: directory))
+        try ModelFootprint.check(
+            parameters: configuration.parameterCount, what: "the layers of \(c.path)", path: c.path,
+            checkpointElements: try ModelFootprint.checkpointElements(in: directory))
         let model = SequentialNetwork<Scalar>(steps: configuration.steps, inputShape: configuration.inputShape)
         try CheckpointWeights.load(into: model, from: directory)
         let described = configuration.steps.map(\.typeName).joined(separator: " → ")
-        return LoadedModel(kind: .imageClassifier(model, configuration), modelType: "cnn", tokenizer: nil, summary: [
-            "model: cnn (classification) at \(directory.path)",
-            "configuration: input \(configuration.inputShape.map(String.init).joined(separator: "×")), \(described)",
-        ])
+        return LoadedModel(
+            kind: .imageClassifier(model, configuration), modelType: "cnn", tokenizer: nil,
+            summary: [
+                "model: cnn (classification) at \(directory.path)",
+                "configuration: input \(configuration.inputShape.map(String.init).joined(separator: "×")), \(described)",
+            ])
     }
 
     /// Saves a CNN directory, atomically.

@@ -42,9 +42,9 @@ public enum GPT2Family: LanguageModelFamily {
             initializerRange: try c.number("initializer_range", default: d.initializerRange),
             tieWordEmbeddings: try c.bool("tie_word_embeddings", default: true),
             bosTokenID: try c.tokenID("bos_token_id"), eosTokenID: try c.tokenID("eos_token_id"))
-        _ = c.value("n_ctx")                        // an older name of n_positions
+        _ = c.value("n_ctx")  // an older name of n_positions
         _ = c.value("pad_token_id")
-        _ = c.value("reorder_and_upcast_attn")      // a precision choice: scores are in the model's precision here
+        _ = c.value("reorder_and_upcast_attn")  // a precision choice: scores are in the model's precision here
         try c.expect("scale_attn_weights", isOneOf: [true], meaning: "attention scores are always scaled by 1/√d")
         try c.expect("scale_attn_by_inverse_layer_idx", isOneOf: [false], meaning: "scores are not divided by the layer index")
         try c.finish()
@@ -55,34 +55,44 @@ public enum GPT2Family: LanguageModelFamily {
         return configuration
     }
 
-    public static func load<Scalar: TensorScalar>(from directory: URL, configuration c: HuggingFaceConfiguration,
-                                                  as _: Scalar.Type) throws -> LoadedModel<Scalar> {
+    public static func load<Scalar: TensorScalar>(
+        from directory: URL, configuration c: HuggingFaceConfiguration,
+        as _: Scalar.Type
+    ) throws -> LoadedModel<Scalar> {
         let configuration = try configuration(c)
-        try ModelFootprint.check(parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path,
-                                 checkpointElements: try ModelFootprint.checkpointElements(in: directory))
+        try ModelFootprint.check(
+            parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path,
+            checkpointElements: try ModelFootprint.checkpointElements(in: directory))
         let model = try loadWeights(configuration, from: directory, as: Scalar.self)
-        return LoadedModel(kind: .languageModel(model), modelType: "gpt2", tokenizer: nil, summary: [
-            "model: gpt2 (GPT2LMHeadModel) at \(directory.path)",
-            "configuration: vocab_size \(configuration.vocabularySize), n_positions \(configuration.contextLength), n_embd \(configuration.embeddingSize), "
-                + "n_layer \(configuration.layerCount), n_head \(configuration.headCount), n_inner \(configuration.feedForwardSize), "
-                + "activation \(configuration.activation), tied embeddings \(configuration.tieWordEmbeddings ? "yes" : "no")",
-        ])
+        return LoadedModel(
+            kind: .languageModel(model), modelType: "gpt2", tokenizer: nil,
+            summary: [
+                "model: gpt2 (GPT2LMHeadModel) at \(directory.path)",
+                "configuration: vocab_size \(configuration.vocabularySize), n_positions \(configuration.contextLength), n_embd \(configuration.embeddingSize), "
+                    + "n_layer \(configuration.layerCount), n_head \(configuration.headCount), n_inner \(configuration.feedForwardSize), "
+                    + "activation \(configuration.activation), tied embeddings \(configuration.tieWordEmbeddings ? "yes" : "no")",
+            ])
     }
 
-    static func loadWeights<Scalar: TensorScalar>(_ configuration: GPT2Configuration, from directory: URL,
-                                                  as _: Scalar.Type) throws -> GPT2LanguageModel<Scalar> {
+    static func loadWeights<Scalar: TensorScalar>(
+        _ configuration: GPT2Configuration, from directory: URL,
+        as _: Scalar.Type
+    ) throws -> GPT2LanguageModel<Scalar> {
         let model = GPT2LanguageModel<Scalar>(configuration: configuration)
-        try CheckpointWeights.load(into: model, from: directory, optional: ["lm_head.weight"], storedName: { name in
-            if name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") { return nil }
-            return name.hasPrefix("transformer.") || name == "lm_head.weight" ? name : "transformer." + name
-        }, transform: { name, t in isConv1D(name) && t.rank == 2 ? t.transposed() : t })
+        try CheckpointWeights.load(
+            into: model, from: directory, optional: ["lm_head.weight"],
+            storedName: { name in
+                if name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") { return nil }
+                return name.hasPrefix("transformer.") || name == "lm_head.weight" ? name : "transformer." + name
+            }, transform: { name, t in isConv1D(name) && t.rank == 2 ? t.transposed() : t })
         model.evaluate()
         return model
     }
 
     /// Loads a GPT-2 language model and, when the directory has one, its tokenizer.
     public static func load<Scalar: TensorScalar>(from directory: URL, as _: Scalar.Type = Scalar.self) throws
-        -> (model: GPT2LanguageModel<Scalar>, tokenizer: BytePairTokenizer?) {
+        -> (model: GPT2LanguageModel<Scalar>, tokenizer: BytePairTokenizer?)
+    {
         let model = try loadWeights(try configuration(in: directory), from: directory, as: Scalar.self)
         let tokenizerURL = directory.appendingPathComponent("tokenizer.json")
         let tokenizer = FileManager.default.fileExists(atPath: tokenizerURL.path) ? try BytePairTokenizer(contentsOf: tokenizerURL) : nil
@@ -91,7 +101,8 @@ public enum GPT2Family: LanguageModelFamily {
 
     public static func makeModel<Scalar: TensorScalar>(_ shape: DecoderShape, seed: UInt64, as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
         if let groups = shape.keyValueHeadCount, groups != shape.headCount {
-            throw ModelIOError.malformedConfiguration(path: "gpt2", reason: "gpt2 has no grouped-query attention: its key/value heads are its \(shape.headCount) heads, not \(groups)")
+            throw ModelIOError.malformedConfiguration(
+                path: "gpt2", reason: "gpt2 has no grouped-query attention: its key/value heads are its \(shape.headCount) heads, not \(groups)")
         }
         let configuration = GPT2Configuration(
             vocabularySize: shape.vocabularySize, contextLength: shape.contextLength, embeddingSize: shape.width, layerCount: shape.layerCount,
@@ -102,8 +113,10 @@ public enum GPT2Family: LanguageModelFamily {
         return GPT2LanguageModel<Scalar>(configuration: configuration, seed: seed)
     }
 
-    public static func makeModel<Scalar: TensorScalar>(configuration: HuggingFaceConfiguration, seed: UInt64,
-                                                       as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
+    public static func makeModel<Scalar: TensorScalar>(
+        configuration: HuggingFaceConfiguration, seed: UInt64,
+        as _: Scalar.Type
+    ) throws -> any CausalLanguageModel<Scalar> {
         let parsed = try self.configuration(configuration)
         try ModelFootprint.check(parameters: parsed.parameterEstimate, copies: 4, what: parsed.sizeDescription, path: configuration.path)
         return GPT2LanguageModel<Scalar>(configuration: parsed, seed: seed)
@@ -115,8 +128,10 @@ public enum GPT2Family: LanguageModelFamily {
 
     public static func owns<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>) -> Bool { model is GPT2LanguageModel<Scalar> }
 
-    public static func save<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
-                                                  metadata: [String: String]) throws {
+    public static func save<Scalar: TensorScalar>(
+        _ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
+        metadata: [String: String]
+    ) throws {
         guard let gpt2 = model as? GPT2LanguageModel<Scalar> else { preconditionFailure("GPT2Family saves GPT-2 models, not \(type(of: model))") }
         try save(gpt2, tokenizer: tokenizer, to: directory, metadata: metadata)
     }
@@ -125,8 +140,10 @@ public enum GPT2Family: LanguageModelFamily {
     ///
     /// The directory is assembled beside the destination and renamed into place at the end, so
     /// an interrupted save leaves the previous directory (if any) untouched.
-    public static func save<Scalar: TensorScalar>(_ model: GPT2LanguageModel<Scalar>, tokenizer: BytePairTokenizer?,
-                                                  to directory: URL, metadata: [String: String] = [:]) throws {
+    public static func save<Scalar: TensorScalar>(
+        _ model: GPT2LanguageModel<Scalar>, tokenizer: BytePairTokenizer?,
+        to directory: URL, metadata: [String: String] = [:]
+    ) throws {
         let c = model.configuration
         var config: [String: JSONValue] = [
             "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": .number(Double(c.vocabularySize)),
@@ -138,8 +155,9 @@ public enum GPT2Family: LanguageModelFamily {
             "initializer_range": .number(c.initializerRange), "tie_word_embeddings": .bool(c.tieWordEmbeddings),
         ]
         config.merge(HuggingFaceConfiguration.specialTokenIDs(SpecialTokens(beginning: c.bosTokenID, end: c.eosTokenID))) { a, _ in a }
-        try CheckpointWeights.saveDirectory(model, configuration: config, tokenizer: tokenizer, to: directory, metadata: metadata,
-                                            transform: { name, t in isConv1D(name) ? t.transposed() : t })
+        try CheckpointWeights.saveDirectory(
+            model, configuration: config, tokenizer: tokenizer, to: directory, metadata: metadata,
+            transform: { name, t in isConv1D(name) ? t.transposed() : t })
     }
 }
 

@@ -32,8 +32,9 @@ public enum GPTNeoXFamily: LanguageModelFamily {
             tieWordEmbeddings: try c.bool("tie_word_embeddings", default: false), attentionBias: try c.bool("attention_bias", default: true),
             activation: try c.activation("hidden_act", default: "gelu"), hiddenDropout: try c.number("hidden_dropout", default: 0),
             attentionDropout: try c.number("attention_dropout", default: 0), initializerRange: try c.number("initializer_range", default: 0.02),
-            specialTokens: SpecialTokens(beginning: try c.tokenID("bos_token_id"), end: try c.tokenID("eos_token_id"),
-                                         padding: try c.tokenID("pad_token_id")))
+            specialTokens: SpecialTokens(
+                beginning: try c.tokenID("bos_token_id"), end: try c.tokenID("eos_token_id"),
+                padding: try c.tokenID("pad_token_id")))
         try c.finish()
         if let (field, message) = configuration.firstProblem() {
             throw ModelIOError.malformedConfiguration(path: c.path, reason: "field \(field) \(message)")
@@ -42,30 +43,37 @@ public enum GPTNeoXFamily: LanguageModelFamily {
         return configuration
     }
 
-    public static func load<Scalar: TensorScalar>(from directory: URL, configuration c: HuggingFaceConfiguration,
-                                                  as _: Scalar.Type) throws -> LoadedModel<Scalar> {
+    public static func load<Scalar: TensorScalar>(
+        from directory: URL, configuration c: HuggingFaceConfiguration,
+        as _: Scalar.Type
+    ) throws -> LoadedModel<Scalar> {
         let configuration = try configuration(c)
-        try ModelFootprint.check(parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path,
-                                 checkpointElements: try ModelFootprint.checkpointElements(in: directory))
+        try ModelFootprint.check(
+            parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path,
+            checkpointElements: try ModelFootprint.checkpointElements(in: directory))
         let model = GPTNeoXForCausalLM<Scalar>(configuration: configuration)
-        try CheckpointWeights.load(into: model, from: directory, optional: configuration.tieWordEmbeddings ? ["embed_out.weight"] : [],
-                                   storedName: { name in
-            if name.hasSuffix(".attention.bias") || name.hasSuffix(".attention.masked_bias") || name.hasSuffix("rotary_emb.inv_freq") { return nil }
-            return name == "lm_head.weight" ? "embed_out.weight" : name
-        })
+        try CheckpointWeights.load(
+            into: model, from: directory, optional: configuration.tieWordEmbeddings ? ["embed_out.weight"] : [],
+            storedName: { name in
+                if name.hasSuffix(".attention.bias") || name.hasSuffix(".attention.masked_bias") || name.hasSuffix("rotary_emb.inv_freq") { return nil }
+                return name == "lm_head.weight" ? "embed_out.weight" : name
+            })
         let s = configuration
-        return LoadedModel(kind: .languageModel(model), modelType: "gpt_neox", tokenizer: nil, summary: [
-            "model: gpt_neox (GPTNeoXForCausalLM) at \(directory.path)",
-            "configuration: vocab_size \(s.vocabularySize), max_position_embeddings \(s.contextLength), hidden_size \(s.hiddenSize), "
-                + "num_hidden_layers \(s.layerCount), num_attention_heads \(s.headCount), intermediate_size \(s.intermediateSize), "
-                + "hidden_act \(s.activation.rawValue), tied embeddings \(s.tieWordEmbeddings ? "yes" : "no")",
-            "rotary: \(s.rotaryDimension) of \(s.headSize) features per head, theta \(s.ropeTheta); residual \(s.parallelResidual ? "parallel" : "sequential")",
-        ])
+        return LoadedModel(
+            kind: .languageModel(model), modelType: "gpt_neox", tokenizer: nil,
+            summary: [
+                "model: gpt_neox (GPTNeoXForCausalLM) at \(directory.path)",
+                "configuration: vocab_size \(s.vocabularySize), max_position_embeddings \(s.contextLength), hidden_size \(s.hiddenSize), "
+                    + "num_hidden_layers \(s.layerCount), num_attention_heads \(s.headCount), intermediate_size \(s.intermediateSize), "
+                    + "hidden_act \(s.activation.rawValue), tied embeddings \(s.tieWordEmbeddings ? "yes" : "no")",
+                "rotary: \(s.rotaryDimension) of \(s.headSize) features per head, theta \(s.ropeTheta); residual \(s.parallelResidual ? "parallel" : "sequential")",
+            ])
     }
 
     public static func makeModel<Scalar: TensorScalar>(_ shape: DecoderShape, seed: UInt64, as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
         if let groups = shape.keyValueHeadCount, groups != shape.headCount {
-            throw ModelIOError.malformedConfiguration(path: "gpt_neox", reason: "gpt_neox has no grouped-query attention: its key/value heads are its \(shape.headCount) heads, not \(groups)")
+            throw ModelIOError.malformedConfiguration(
+                path: "gpt_neox", reason: "gpt_neox has no grouped-query attention: its key/value heads are its \(shape.headCount) heads, not \(groups)")
         }
         guard shape.headCount > 0, shape.width % shape.headCount == 0 else {
             throw ModelIOError.malformedConfiguration(path: "gpt_neox", reason: "\(shape.headCount) heads do not divide the width \(shape.width)")
@@ -80,8 +88,10 @@ public enum GPTNeoXFamily: LanguageModelFamily {
         return GPTNeoXForCausalLM<Scalar>(configuration: configuration, seed: seed)
     }
 
-    public static func makeModel<Scalar: TensorScalar>(configuration: HuggingFaceConfiguration, seed: UInt64,
-                                                       as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
+    public static func makeModel<Scalar: TensorScalar>(
+        configuration: HuggingFaceConfiguration, seed: UInt64,
+        as _: Scalar.Type
+    ) throws -> any CausalLanguageModel<Scalar> {
         let parsed = try self.configuration(configuration)
         try ModelFootprint.check(parameters: parsed.parameterEstimate, copies: 4, what: parsed.sizeDescription, path: configuration.path)
         return GPTNeoXForCausalLM<Scalar>(configuration: parsed, seed: seed)
@@ -108,8 +118,10 @@ public enum GPTNeoXFamily: LanguageModelFamily {
         return config.merging(HuggingFaceConfiguration.specialTokenIDs(c.specialTokens)) { a, _ in a }
     }
 
-    public static func save<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
-                                                  metadata: [String: String]) throws {
+    public static func save<Scalar: TensorScalar>(
+        _ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
+        metadata: [String: String]
+    ) throws {
         guard let neox = model as? GPTNeoXForCausalLM<Scalar> else { preconditionFailure("GPTNeoXFamily saves GPT-NeoX models, not \(type(of: model))") }
         try CheckpointWeights.saveDirectory(neox, configuration: configurationJSON(neox.configuration), tokenizer: tokenizer, to: directory, metadata: metadata)
     }

@@ -21,8 +21,9 @@ public enum LlamaFamily: LanguageModelFamily {
         let layers = try c.requiredInteger("num_hidden_layers")
         let rotary = try c.rotary(defaultTheta: 10_000)
         if let factor = rotary.parameters["partial_rotary_factor"]?.doubleValue, factor != 1 {
-            throw ModelIOError.unsupportedConfiguration(path: c.path, field: "rope_parameters.partial_rotary_factor",
-                                                        reason: "\(factor) is not implemented for \(type): Llama-family heads rotate every feature")
+            throw ModelIOError.unsupportedConfiguration(
+                path: c.path, field: "rope_parameters.partial_rotary_factor",
+                reason: "\(factor) is not implemented for \(type): Llama-family heads rotate every feature")
         }
         // Attention biases: Llama's attention_bias covers q, k, v and o; Qwen2 has q, k, v biases always.
         let attentionBias = type == "qwen2" ? false : try c.bool("attention_bias", default: false)
@@ -36,9 +37,11 @@ public enum LlamaFamily: LanguageModelFamily {
             let firstWindowed = try c.integer("max_window_layers", default: layers)
             if let types = c.value("layer_types") {
                 guard let list = types.arrayValue?.compactMap(\.stringValue), list.count == layers,
-                      list.allSatisfy({ $0 == "full_attention" || $0 == "sliding_attention" }) else {
-                    throw ModelIOError.unsupportedConfiguration(path: c.path, field: "layer_types",
-                                                                reason: "must list full_attention or sliding_attention for each of the \(layers) layers")
+                    list.allSatisfy({ $0 == "full_attention" || $0 == "sliding_attention" })
+                else {
+                    throw ModelIOError.unsupportedConfiguration(
+                        path: c.path, field: "layer_types",
+                        reason: "must list full_attention or sliding_attention for each of the \(layers) layers")
                 }
                 fullLayers = Set(list.indices.filter { list[$0] == "full_attention" })
             } else {
@@ -47,9 +50,11 @@ public enum LlamaFamily: LanguageModelFamily {
             if fullLayers.count == layers { window = nil }
         } else if let types = c.value("layer_types") {
             guard let list = types.arrayValue?.compactMap(\.stringValue), list.count == layers,
-                  list.allSatisfy({ $0 == "full_attention" || ($0 == "sliding_attention" && window != nil) }) else {
-                throw ModelIOError.unsupportedConfiguration(path: c.path, field: "layer_types",
-                                                            reason: "must list full_attention (or, with sliding_window, sliding_attention) for each of the \(layers) layers")
+                list.allSatisfy({ $0 == "full_attention" || ($0 == "sliding_attention" && window != nil) })
+            else {
+                throw ModelIOError.unsupportedConfiguration(
+                    path: c.path, field: "layer_types",
+                    reason: "must list full_attention (or, with sliding_window, sliding_attention) for each of the \(layers) layers")
             }
             fullLayers = Set(list.indices.filter { list[$0] == "full_attention" })
         }
@@ -63,8 +68,9 @@ public enum LlamaFamily: LanguageModelFamily {
             activation: try c.activation("hidden_act", default: "silu"), tieWordEmbeddings: try c.bool("tie_word_embeddings", default: false),
             slidingWindow: window, fullAttentionLayers: fullLayers, attentionDropout: try c.number("attention_dropout", default: 0),
             initializerRange: try c.number("initializer_range", default: 0.02),
-            specialTokens: SpecialTokens(beginning: try c.tokenID("bos_token_id"), end: try c.tokenID("eos_token_id"),
-                                         padding: try c.tokenID("pad_token_id")))
+            specialTokens: SpecialTokens(
+                beginning: try c.tokenID("bos_token_id"), end: try c.tokenID("eos_token_id"),
+                padding: try c.tokenID("pad_token_id")))
         // pretraining_tp > 1 only slices the same products (mathematically identical).
         _ = c.value("pretraining_tp")
         try c.finish()
@@ -75,16 +81,21 @@ public enum LlamaFamily: LanguageModelFamily {
         return configuration
     }
 
-    public static func load<Scalar: TensorScalar>(from directory: URL, configuration c: HuggingFaceConfiguration,
-                                                  as _: Scalar.Type) throws -> LoadedModel<Scalar> {
+    public static func load<Scalar: TensorScalar>(
+        from directory: URL, configuration c: HuggingFaceConfiguration,
+        as _: Scalar.Type
+    ) throws -> LoadedModel<Scalar> {
         let configuration = try configuration(c)
-        try ModelFootprint.check(parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path,
-                                 checkpointElements: try ModelFootprint.checkpointElements(in: directory))
+        try ModelFootprint.check(
+            parameters: configuration.parameterEstimate, what: configuration.sizeDescription, path: c.path,
+            checkpointElements: try ModelFootprint.checkpointElements(in: directory))
         let model = LlamaForCausalLM<Scalar>(configuration: configuration)
-        try CheckpointWeights.load(into: model, from: directory, optional: configuration.tieWordEmbeddings ? ["lm_head.weight"] : [],
-                                   storedName: { $0.hasSuffix("rotary_emb.inv_freq") ? nil : $0 })
-        return LoadedModel(kind: .languageModel(model), modelType: configuration.modelType, tokenizer: nil,
-                           summary: summary(configuration, directory: directory))
+        try CheckpointWeights.load(
+            into: model, from: directory, optional: configuration.tieWordEmbeddings ? ["lm_head.weight"] : [],
+            storedName: { $0.hasSuffix("rotary_emb.inv_freq") ? nil : $0 })
+        return LoadedModel(
+            kind: .languageModel(model), modelType: configuration.modelType, tokenizer: nil,
+            summary: summary(configuration, directory: directory))
     }
 
     static func summary(_ c: LlamaConfiguration, directory: URL) -> [String] {
@@ -120,8 +131,10 @@ public enum LlamaFamily: LanguageModelFamily {
         return LlamaForCausalLM<Scalar>(configuration: configuration, seed: seed)
     }
 
-    public static func makeModel<Scalar: TensorScalar>(configuration: HuggingFaceConfiguration, seed: UInt64,
-                                                       as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
+    public static func makeModel<Scalar: TensorScalar>(
+        configuration: HuggingFaceConfiguration, seed: UInt64,
+        as _: Scalar.Type
+    ) throws -> any CausalLanguageModel<Scalar> {
         let parsed = try self.configuration(configuration)
         try ModelFootprint.check(parameters: parsed.parameterEstimate, copies: 4, what: parsed.sizeDescription, path: configuration.path)
         return LlamaForCausalLM<Scalar>(configuration: parsed, seed: seed)
@@ -148,7 +161,8 @@ public enum LlamaFamily: LanguageModelFamily {
         if c.modelType == "qwen2" {
             config["use_sliding_window"] = .bool(c.slidingWindow != nil)
             config["sliding_window"] = c.slidingWindow.map(n) ?? .null
-            config["layer_types"] = .array((0..<c.layerCount).map { c.slidingWindow == nil || c.fullAttentionLayers.contains($0) ? "full_attention" : "sliding_attention" })
+            config["layer_types"] = .array(
+                (0..<c.layerCount).map { c.slidingWindow == nil || c.fullAttentionLayers.contains($0) ? "full_attention" : "sliding_attention" })
         } else {
             config["attention_bias"] = .bool(c.outputBias)
             config["mlp_bias"] = .bool(c.mlpBias)
@@ -157,8 +171,10 @@ public enum LlamaFamily: LanguageModelFamily {
         return config.merging(HuggingFaceConfiguration.specialTokenIDs(c.specialTokens)) { a, _ in a }
     }
 
-    public static func save<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
-                                                  metadata: [String: String]) throws {
+    public static func save<Scalar: TensorScalar>(
+        _ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
+        metadata: [String: String]
+    ) throws {
         guard let llama = model as? LlamaForCausalLM<Scalar> else { preconditionFailure("LlamaFamily saves Llama models, not \(type(of: model))") }
         let c = llama.configuration
         if c.modelType == "llama" && c.queryKeyValueBias != c.outputBias {

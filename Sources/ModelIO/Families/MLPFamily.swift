@@ -25,7 +25,12 @@ public struct MLPConfiguration: Codable, Equatable, Sendable {
         self.targetColumns = targetColumns
     }
 
-    enum CodingKeys: String, CodingKey { case modelType = "model_type", sizes, activation, task, targetColumns = "target_columns", classNames = "class_names" }
+    enum CodingKeys: String, CodingKey {
+        case modelType = "model_type"
+        case sizes, activation, task
+        case targetColumns = "target_columns"
+        case classNames = "class_names"
+    }
 }
 
 /// MLP classifiers and regressors (`model_type` `mlp`): config.json with the layer sizes, and
@@ -33,16 +38,20 @@ public struct MLPConfiguration: Codable, Equatable, Sendable {
 public enum MLPFamily: ModelFamily {
     public static let modelTypes = ["mlp"]
 
-    public static func load<Scalar: TensorScalar>(from directory: URL, configuration c: HuggingFaceConfiguration,
-                                                  as _: Scalar.Type) throws -> LoadedModel<Scalar> {
-        let sizes = try c.value("sizes").map { v -> [Int] in
-            guard let list = v.arrayValue?.compactMap(\.intValue), list.count == v.arrayValue?.count else {
-                throw ModelIOError.malformedConfiguration(path: c.path, reason: "field sizes must list integers")
-            }
-            return list
-        } ?? []
+    public static func load<Scalar: TensorScalar>(
+        from directory: URL, configuration c: HuggingFaceConfiguration,
+        as _: Scalar.Type
+    ) throws -> LoadedModel<Scalar> {
+        let sizes =
+            try c.value("sizes").map { v -> [Int] in
+                guard let list = v.arrayValue?.compactMap(\.intValue), list.count == v.arrayValue?.count else {
+                    throw ModelIOError.malformedConfiguration(path: c.path, reason: "field sizes must list integers")
+                }
+                return list
+            } ?? []
         guard sizes.count >= 2, sizes.allSatisfy({ $0 > 0 && $0 <= Int(Int32.max) }) else {
-            throw ModelIOError.malformedConfiguration(path: c.path, reason: "sizes must list at least two positive sizes (each at most \(Int32.max)), got \(sizes)")
+            throw ModelIOError.malformedConfiguration(
+                path: c.path, reason: "sizes must list at least two positive sizes (each at most \(Int32.max)), got \(sizes)")
         }
         let activation = try c.activation("activation", default: "relu")
         let task = try c.string("task") ?? "classification"
@@ -57,23 +66,28 @@ public enum MLPFamily: ModelFamily {
         }
         let classNames = try c.value("class_names").map { v -> [String] in
             guard task == "classification", let list = v.arrayValue?.compactMap(\.stringValue), list.count == v.arrayValue?.count,
-                  list.count == sizes.last, Set(list).count == list.count else {
-                throw ModelIOError.malformedConfiguration(path: c.path, reason: "field class_names must list one distinct name per output of a classifier (\(sizes.last ?? 0))")
+                list.count == sizes.last, Set(list).count == list.count
+            else {
+                throw ModelIOError.malformedConfiguration(
+                    path: c.path, reason: "field class_names must list one distinct name per output of a classifier (\(sizes.last ?? 0))")
             }
             return list
         }
         try c.finish()
-        try ModelFootprint.check(parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes),
-                                 what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: c.path,
-                                 checkpointElements: try ModelFootprint.checkpointElements(in: directory))
+        try ModelFootprint.check(
+            parameters: ModelFootprint.multilayerPerceptronParameters(sizes: sizes),
+            what: "sizes \(sizes.map(String.init).joined(separator: "-"))", path: c.path,
+            checkpointElements: try ModelFootprint.checkpointElements(in: directory))
         var configuration = MLPConfiguration(sizes: sizes, activation: activation, task: task, targetColumns: targets)
         configuration.classNames = classNames
         let model = MultilayerPerceptron<Scalar>(sizes: sizes, activation: activation)
         try CheckpointWeights.load(into: model, from: directory)
-        return LoadedModel(kind: .multilayerPerceptron(model, configuration), modelType: "mlp", tokenizer: nil, summary: [
-            "model: mlp (\(task)) at \(directory.path)",
-            "configuration: sizes \(sizes.map(String.init).joined(separator: "-")), activation \(configuration.activation)",
-        ])
+        return LoadedModel(
+            kind: .multilayerPerceptron(model, configuration), modelType: "mlp", tokenizer: nil,
+            summary: [
+                "model: mlp (\(task)) at \(directory.path)",
+                "configuration: sizes \(sizes.map(String.init).joined(separator: "-")), activation \(configuration.activation)",
+            ])
     }
 
     /// Saves an MLP directory, atomically.
@@ -89,8 +103,10 @@ public enum MLPFamily: ModelFamily {
 
 extension ModelDirectory {
     /// Saves an MLP directory.
-    public static func save<Scalar: TensorScalar>(_ model: MultilayerPerceptron<Scalar>, configuration: MLPConfiguration,
-                                                  to directory: URL) throws {
+    public static func save<Scalar: TensorScalar>(
+        _ model: MultilayerPerceptron<Scalar>, configuration: MLPConfiguration,
+        to directory: URL
+    ) throws {
         try MLPFamily.save(model, configuration: configuration, to: directory)
     }
 }

@@ -15,8 +15,9 @@ public final class GPTNeoXAttention<Scalar: TensorScalar>: Module<Scalar>, Atten
 
     public init(configuration c: GPTNeoXConfiguration, using generator: inout SeededGenerator) {
         let std = Scalar(c.initializerRange)
-        query_key_value = Linear(inputCount: c.hiddenSize, outputCount: 3 * c.hiddenSize, hasBias: c.attentionBias,
-                                 standardDeviation: std, using: &generator)
+        query_key_value = Linear(
+            inputCount: c.hiddenSize, outputCount: 3 * c.hiddenSize, hasBias: c.attentionBias,
+            standardDeviation: std, using: &generator)
         dense = Linear(inputCount: c.hiddenSize, outputCount: c.hiddenSize, hasBias: c.attentionBias, standardDeviation: std, using: &generator)
         headCount = c.headCount
         rotary = RotaryEmbedding(dimension: c.rotaryDimension, base: c.ropeTheta, scaling: c.ropeScaling)
@@ -33,7 +34,7 @@ public final class GPTNeoXAttention<Scalar: TensorScalar>: Module<Scalar>, Atten
     public func callAsFunction(_ x: Variable<Scalar>, mask: Tensor<Scalar>) -> Variable<Scalar> {
         let (batch, time, hidden) = (x.shape[0], x.shape[1], x.shape[2])
         let headSize = hidden / headCount
-        let qkv = query_key_value(x).reshaped(to: [batch, time, headCount, 3 * headSize]).permuted([0, 2, 1, 3])   // [B, H, T, 3D]
+        let qkv = query_key_value(x).reshaped(to: [batch, time, headCount, 3 * headSize]).permuted([0, 2, 1, 3])  // [B, H, T, 3D]
         if tables?.time != time {
             let (cos, sin) = rotary.tables(time: time, as: Scalar.self)
             tables = (time, cos, sin)
@@ -43,8 +44,11 @@ public final class GPTNeoXAttention<Scalar: TensorScalar>: Module<Scalar>, Atten
         let k = rotary(qkv.sliced(along: 3, headSize..<(2 * headSize)), cos: cos, sin: sin)
         let v = qkv.sliced(along: 3, (2 * headSize)..<(3 * headSize))
         let scale = Scalar(1 / Double(headSize).squareRoot())
-        return outputDropout(dense(scaledDotProductAttention(queries: q, keys: k, values: v, mask: mask, scale: scale,
-                                                             dropout: attentionDropout)))
+        return outputDropout(
+            dense(
+                scaledDotProductAttention(
+                    queries: q, keys: k, values: v, mask: mask, scale: scale,
+                    dropout: attentionDropout)))
     }
 }
 
@@ -68,12 +72,15 @@ public final class GPTNeoXModel<Scalar: TensorScalar>: Module<Scalar> {
             let attention = GPTNeoXAttention<Scalar>(configuration: c, using: &generator)
             let up = Linear<Scalar>(inputCount: c.hiddenSize, outputCount: c.intermediateSize, standardDeviation: std, using: &generator)
             let down = Linear<Scalar>(inputCount: c.intermediateSize, outputCount: c.hiddenSize, standardDeviation: std, using: &generator)
-            let mlp = FeedForward(up: up, down: down, activation: c.activation, dropout: c.hiddenDropout,
-                                  names: ("dense_h_to_4h", "dense_4h_to_h"))
-            blocks.append(TransformerBlock(inputNorm: LayerNorm<Scalar>(dimension: c.hiddenSize, epsilon: epsilon), attention: attention,
-                                           postAttentionNorm: LayerNorm<Scalar>(dimension: c.hiddenSize, epsilon: epsilon), mlp: mlp,
-                                           residual: c.parallelResidual ? .parallel : .sequential,
-                                           names: ("input_layernorm", "attention", "post_attention_layernorm", "mlp")))
+            let mlp = FeedForward(
+                up: up, down: down, activation: c.activation, dropout: c.hiddenDropout,
+                names: ("dense_h_to_4h", "dense_4h_to_h"))
+            blocks.append(
+                TransformerBlock(
+                    inputNorm: LayerNorm<Scalar>(dimension: c.hiddenSize, epsilon: epsilon), attention: attention,
+                    postAttentionNorm: LayerNorm<Scalar>(dimension: c.hiddenSize, epsilon: epsilon), mlp: mlp,
+                    residual: c.parallelResidual ? .parallel : .sequential,
+                    names: ("input_layernorm", "attention", "post_attention_layernorm", "mlp")))
         }
         layers = ModuleList(blocks)
         final_layer_norm = LayerNorm(dimension: c.hiddenSize, epsilon: epsilon)
@@ -104,8 +111,9 @@ public final class GPTNeoXForCausalLM<Scalar: TensorScalar>: Module<Scalar>, Cau
         precondition(configuration.firstProblem() == nil, "invalid GPT-NeoX configuration: \(configuration.firstProblem()!)")
         var generator = SeededGenerator(seed: seed)
         gpt_neox = GPTNeoXModel(configuration: configuration, using: &generator)
-        embed_out = Linear.head(tiedTo: gpt_neox.embed_in, tied: configuration.tieWordEmbeddings,
-                             standardDeviation: Scalar(configuration.initializerRange), using: &generator)
+        embed_out = Linear.head(
+            tiedTo: gpt_neox.embed_in, tied: configuration.tieWordEmbeddings,
+            standardDeviation: Scalar(configuration.initializerRange), using: &generator)
         super.init()
         register(module: gpt_neox, "gpt_neox")
         register(module: embed_out, "embed_out")
@@ -117,8 +125,10 @@ public final class GPTNeoXForCausalLM<Scalar: TensorScalar>: Module<Scalar>, Cau
     public var specialTokens: SpecialTokens { configuration.specialTokens }
 
     override public var moduleGroups: [String: [String]] {
-        ["mlp": ["gpt_neox.layers.*.mlp.dense_h_to_4h", "gpt_neox.layers.*.mlp.dense_4h_to_h"],
-         "attention": ["gpt_neox.layers.*.attention.query_key_value", "gpt_neox.layers.*.attention.dense"], "all": []]
+        [
+            "mlp": ["gpt_neox.layers.*.mlp.dense_h_to_4h", "gpt_neox.layers.*.mlp.dense_4h_to_h"],
+            "attention": ["gpt_neox.layers.*.attention.query_key_value", "gpt_neox.layers.*.attention.dense"], "all": [],
+        ]
     }
 
     public func logits(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>?) -> Variable<Scalar> {

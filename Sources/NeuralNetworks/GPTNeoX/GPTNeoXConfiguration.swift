@@ -3,33 +3,35 @@
 /// The Hugging Face keys are in the comments; the GPT-NeoX family of `ModelIO` reads them and
 /// refuses configurations it does not implement.
 public struct GPTNeoXConfiguration: Equatable, Sendable {
-    public var vocabularySize: Int              // vocab_size
-    public var hiddenSize: Int                  // hidden_size
-    public var intermediateSize: Int            // intermediate_size
-    public var layerCount: Int                  // num_hidden_layers
-    public var headCount: Int                   // num_attention_heads
+    public var vocabularySize: Int  // vocab_size
+    public var hiddenSize: Int  // hidden_size
+    public var intermediateSize: Int  // intermediate_size
+    public var layerCount: Int  // num_hidden_layers
+    public var headCount: Int  // num_attention_heads
     /// The rotated features of each head: ⌊head size × rotary_pct⌋ (`partial_rotary_factor`).
     public var rotaryDimension: Int
-    public var ropeTheta: Double                // rotary_emb_base (or rope_theta, rope_parameters)
-    public var ropeScaling: RotaryScaling       // rope_scaling (or rope_parameters)
-    public var contextLength: Int               // max_position_embeddings
-    public var layerNormEpsilon: Double         // layer_norm_eps
+    public var ropeTheta: Double  // rotary_emb_base (or rope_theta, rope_parameters)
+    public var ropeScaling: RotaryScaling  // rope_scaling (or rope_parameters)
+    public var contextLength: Int  // max_position_embeddings
+    public var layerNormEpsilon: Double  // layer_norm_eps
     /// x + attn(ln₁(x)) + mlp(ln₂(x)) rather than two residual steps (`use_parallel_residual`).
     public var parallelResidual: Bool
-    public var tieWordEmbeddings: Bool          // tie_word_embeddings
+    public var tieWordEmbeddings: Bool  // tie_word_embeddings
     /// Biases on `query_key_value` and `dense` (`attention_bias`).
     public var attentionBias: Bool
-    public var activation: Activation           // hidden_act
-    public var hiddenDropout: Double            // hidden_dropout
-    public var attentionDropout: Double         // attention_dropout
-    public var initializerRange: Double         // initializer_range
+    public var activation: Activation  // hidden_act
+    public var hiddenDropout: Double  // hidden_dropout
+    public var attentionDropout: Double  // attention_dropout
+    public var initializerRange: Double  // initializer_range
     public var specialTokens: SpecialTokens
 
-    public init(vocabularySize: Int, hiddenSize: Int, intermediateSize: Int, layerCount: Int, headCount: Int,
-                rotaryDimension: Int? = nil, ropeTheta: Double = 10_000, ropeScaling: RotaryScaling = .none, contextLength: Int,
-                layerNormEpsilon: Double = 1e-5, parallelResidual: Bool = true, tieWordEmbeddings: Bool = false,
-                attentionBias: Bool = true, activation: Activation = .gelu, hiddenDropout: Double = 0, attentionDropout: Double = 0,
-                initializerRange: Double = 0.02, specialTokens: SpecialTokens = SpecialTokens()) {
+    public init(
+        vocabularySize: Int, hiddenSize: Int, intermediateSize: Int, layerCount: Int, headCount: Int,
+        rotaryDimension: Int? = nil, ropeTheta: Double = 10_000, ropeScaling: RotaryScaling = .none, contextLength: Int,
+        layerNormEpsilon: Double = 1e-5, parallelResidual: Bool = true, tieWordEmbeddings: Bool = false,
+        attentionBias: Bool = true, activation: Activation = .gelu, hiddenDropout: Double = 0, attentionDropout: Double = 0,
+        initializerRange: Double = 0.02, specialTokens: SpecialTokens = SpecialTokens()
+    ) {
         self.vocabularySize = vocabularySize
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -54,9 +56,11 @@ public struct GPTNeoXConfiguration: Equatable, Sendable {
 
     /// The first value a user or a file could get wrong, as (Hugging Face key, problem).
     public func firstProblem() -> (field: String, message: String)? {
-        for (field, value) in [("vocab_size", vocabularySize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
-                               ("num_hidden_layers", layerCount), ("num_attention_heads", headCount),
-                               ("max_position_embeddings", contextLength)] where value <= 0 {
+        for (field, value) in [
+            ("vocab_size", vocabularySize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
+            ("num_hidden_layers", layerCount), ("num_attention_heads", headCount),
+            ("max_position_embeddings", contextLength),
+        ] where value <= 0 {
             return (field, "must be positive, got \(value)")
         }
         if hiddenSize % headCount != 0 { return ("num_attention_heads", "\(headCount) does not divide hidden_size = \(hiddenSize)") }

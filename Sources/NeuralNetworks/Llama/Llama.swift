@@ -70,12 +70,15 @@ public final class LlamaModel<Scalar: TensorScalar>: Module<Scalar> {
         var blocks: [TransformerBlock<Scalar>] = []
         for _ in 0..<c.layerCount {
             let attention = LlamaAttention<Scalar>(configuration: c, using: &generator)
-            let mlp = GatedFeedForward<Scalar>(embeddingSize: c.hiddenSize, innerSize: c.intermediateSize, activation: c.activation,
-                                               hasBias: c.mlpBias, initializerRange: std, using: &generator)
-            blocks.append(TransformerBlock(inputNorm: RMSNorm<Scalar>(dimension: c.hiddenSize, epsilon: Scalar(c.rmsNormEpsilon)),
-                                           attention: attention,
-                                           postAttentionNorm: RMSNorm<Scalar>(dimension: c.hiddenSize, epsilon: Scalar(c.rmsNormEpsilon)),
-                                           mlp: mlp, names: ("input_layernorm", "self_attn", "post_attention_layernorm", "mlp")))
+            let mlp = GatedFeedForward<Scalar>(
+                embeddingSize: c.hiddenSize, innerSize: c.intermediateSize, activation: c.activation,
+                hasBias: c.mlpBias, initializerRange: std, using: &generator)
+            blocks.append(
+                TransformerBlock(
+                    inputNorm: RMSNorm<Scalar>(dimension: c.hiddenSize, epsilon: Scalar(c.rmsNormEpsilon)),
+                    attention: attention,
+                    postAttentionNorm: RMSNorm<Scalar>(dimension: c.hiddenSize, epsilon: Scalar(c.rmsNormEpsilon)),
+                    mlp: mlp, names: ("input_layernorm", "self_attn", "post_attention_layernorm", "mlp")))
         }
         layers = ModuleList(blocks)
         norm = RMSNorm(dimension: c.hiddenSize, epsilon: Scalar(c.rmsNormEpsilon))
@@ -111,8 +114,9 @@ public final class LlamaForCausalLM<Scalar: TensorScalar>: Module<Scalar>, Causa
         precondition(configuration.firstProblem() == nil, "invalid Llama configuration: \(configuration.firstProblem()!)")
         var generator = SeededGenerator(seed: seed)
         model = LlamaModel(configuration: configuration, using: &generator)
-        lm_head = Linear.head(tiedTo: model.embed_tokens, tied: configuration.tieWordEmbeddings,
-                             standardDeviation: Scalar(configuration.initializerRange), using: &generator)
+        lm_head = Linear.head(
+            tiedTo: model.embed_tokens, tied: configuration.tieWordEmbeddings,
+            standardDeviation: Scalar(configuration.initializerRange), using: &generator)
         super.init()
         register(module: model, "model")
         register(module: lm_head, "lm_head")
@@ -124,9 +128,13 @@ public final class LlamaForCausalLM<Scalar: TensorScalar>: Module<Scalar>, Causa
     public var specialTokens: SpecialTokens { configuration.specialTokens }
 
     override public var moduleGroups: [String: [String]] {
-        ["mlp": ["model.layers.*.mlp.gate_proj", "model.layers.*.mlp.up_proj", "model.layers.*.mlp.down_proj"],
-         "attention": ["model.layers.*.self_attn.q_proj", "model.layers.*.self_attn.k_proj", "model.layers.*.self_attn.v_proj",
-                       "model.layers.*.self_attn.o_proj"], "all": []]
+        [
+            "mlp": ["model.layers.*.mlp.gate_proj", "model.layers.*.mlp.up_proj", "model.layers.*.mlp.down_proj"],
+            "attention": [
+                "model.layers.*.self_attn.q_proj", "model.layers.*.self_attn.k_proj", "model.layers.*.self_attn.v_proj",
+                "model.layers.*.self_attn.o_proj",
+            ], "all": [],
+        ]
     }
 
     public func logits(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>?) -> Variable<Scalar> {

@@ -6,39 +6,41 @@
 public struct LlamaConfiguration: Equatable, Sendable {
     /// `model_type`: `llama`, `mistral` or `qwen2` (recorded so that a saved model keeps its type).
     public var modelType: String
-    public var vocabularySize: Int              // vocab_size
-    public var hiddenSize: Int                  // hidden_size
-    public var intermediateSize: Int            // intermediate_size
-    public var layerCount: Int                  // num_hidden_layers
-    public var headCount: Int                   // num_attention_heads
-    public var keyValueHeadCount: Int           // num_key_value_heads (grouped-query attention)
-    public var headSize: Int                    // head_dim, else hidden_size / num_attention_heads
-    public var contextLength: Int               // max_position_embeddings
-    public var rmsNormEpsilon: Double           // rms_norm_eps
-    public var ropeTheta: Double                // rope_theta (or rope_parameters.rope_theta)
-    public var ropeScaling: RotaryScaling       // rope_scaling (or rope_parameters)
+    public var vocabularySize: Int  // vocab_size
+    public var hiddenSize: Int  // hidden_size
+    public var intermediateSize: Int  // intermediate_size
+    public var layerCount: Int  // num_hidden_layers
+    public var headCount: Int  // num_attention_heads
+    public var keyValueHeadCount: Int  // num_key_value_heads (grouped-query attention)
+    public var headSize: Int  // head_dim, else hidden_size / num_attention_heads
+    public var contextLength: Int  // max_position_embeddings
+    public var rmsNormEpsilon: Double  // rms_norm_eps
+    public var ropeTheta: Double  // rope_theta (or rope_parameters.rope_theta)
+    public var ropeScaling: RotaryScaling  // rope_scaling (or rope_parameters)
     /// Biases on the query, key and value projections (Llama's `attention_bias`; always for Qwen2).
     public var queryKeyValueBias: Bool
     /// A bias on the output projection (Llama's `attention_bias`; never for Qwen2).
     public var outputBias: Bool
-    public var mlpBias: Bool                    // mlp_bias
-    public var activation: Activation           // hidden_act
-    public var tieWordEmbeddings: Bool          // tie_word_embeddings
+    public var mlpBias: Bool  // mlp_bias
+    public var activation: Activation  // hidden_act
+    public var tieWordEmbeddings: Bool  // tie_word_embeddings
     /// The keys a query sees, itself included (Mistral's `sliding_window`); nil for all.
     public var slidingWindow: Int?
     /// Layers that attend to every earlier key even with a sliding window (Qwen2's `layer_types`
     /// entries `full_attention`, or its layers below `max_window_layers`).
     public var fullAttentionLayers: Set<Int>
-    public var attentionDropout: Double         // attention_dropout
-    public var initializerRange: Double         // initializer_range
-    public var specialTokens: SpecialTokens     // bos_token_id, eos_token_id, pad_token_id
+    public var attentionDropout: Double  // attention_dropout
+    public var initializerRange: Double  // initializer_range
+    public var specialTokens: SpecialTokens  // bos_token_id, eos_token_id, pad_token_id
 
-    public init(modelType: String = "llama", vocabularySize: Int, hiddenSize: Int, intermediateSize: Int, layerCount: Int,
-                headCount: Int, keyValueHeadCount: Int? = nil, headSize: Int? = nil, contextLength: Int,
-                rmsNormEpsilon: Double = 1e-6, ropeTheta: Double = 10_000, ropeScaling: RotaryScaling = .none,
-                queryKeyValueBias: Bool = false, outputBias: Bool = false, mlpBias: Bool = false, activation: Activation = .silu,
-                tieWordEmbeddings: Bool = false, slidingWindow: Int? = nil, fullAttentionLayers: Set<Int> = [], attentionDropout: Double = 0,
-                initializerRange: Double = 0.02, specialTokens: SpecialTokens = SpecialTokens()) {
+    public init(
+        modelType: String = "llama", vocabularySize: Int, hiddenSize: Int, intermediateSize: Int, layerCount: Int,
+        headCount: Int, keyValueHeadCount: Int? = nil, headSize: Int? = nil, contextLength: Int,
+        rmsNormEpsilon: Double = 1e-6, ropeTheta: Double = 10_000, ropeScaling: RotaryScaling = .none,
+        queryKeyValueBias: Bool = false, outputBias: Bool = false, mlpBias: Bool = false, activation: Activation = .silu,
+        tieWordEmbeddings: Bool = false, slidingWindow: Int? = nil, fullAttentionLayers: Set<Int> = [], attentionDropout: Double = 0,
+        initializerRange: Double = 0.02, specialTokens: SpecialTokens = SpecialTokens()
+    ) {
         self.modelType = modelType
         self.vocabularySize = vocabularySize
         self.hiddenSize = hiddenSize
@@ -65,10 +67,12 @@ public struct LlamaConfiguration: Equatable, Sendable {
 
     /// The first value a user or a file could get wrong, as (Hugging Face key, problem).
     public func firstProblem() -> (field: String, message: String)? {
-        for (field, value) in [("vocab_size", vocabularySize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
-                               ("num_hidden_layers", layerCount), ("num_attention_heads", headCount),
-                               ("num_key_value_heads", keyValueHeadCount), ("head_dim", headSize),
-                               ("max_position_embeddings", contextLength)] where value <= 0 {
+        for (field, value) in [
+            ("vocab_size", vocabularySize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
+            ("num_hidden_layers", layerCount), ("num_attention_heads", headCount),
+            ("num_key_value_heads", keyValueHeadCount), ("head_dim", headSize),
+            ("max_position_embeddings", contextLength),
+        ] where value <= 0 {
             return (field, "must be positive, got \(value)")
         }
         if headCount % keyValueHeadCount != 0 {

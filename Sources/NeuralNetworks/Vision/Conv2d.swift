@@ -29,12 +29,15 @@ public final class Conv2d<Scalar: TensorScalar>: Module<Scalar>, TrackableLayer,
     ///   - weight: `[out, in, kh, kw]`.
     ///   - bias: `[out]`, or nil.
     ///   - stride, padding, dilation: `(height, width)`; the kernel size comes from the weight.
-    public init(weight: Parameter<Scalar>, bias: Parameter<Scalar>?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
-                dilation: (Int, Int) = (1, 1)) {
+    public init(
+        weight: Parameter<Scalar>, bias: Parameter<Scalar>?, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+        dilation: (Int, Int) = (1, 1)
+    ) {
         precondition(weight.value.rank == 4, "Conv2d weight must be [out, in, kh, kw], got \(weight.shape)")
         if let bias { precondition(bias.shape == [weight.shape[0]], "Conv2d bias \(bias.shape) does not match weight \(weight.shape)") }
-        precondition(stride.0 > 0 && stride.1 > 0 && dilation.0 > 0 && dilation.1 > 0 && padding.0 >= 0 && padding.1 >= 0,
-                     "Conv2d stride and dilation must be positive and padding non-negative")
+        precondition(
+            stride.0 > 0 && stride.1 > 0 && dilation.0 > 0 && dilation.1 > 0 && padding.0 >= 0 && padding.1 >= 0,
+            "Conv2d stride and dilation must be positive and padding non-negative")
         self.weight = weight
         self.bias = bias
         geometry = WindowGeometry(kernel: (weight.shape[2], weight.shape[3]), stride: stride, padding: padding, dilation: dilation)
@@ -44,13 +47,16 @@ public final class Conv2d<Scalar: TensorScalar>: Module<Scalar>, TrackableLayer,
     }
 
     /// PyTorch's default initialisation: weight and bias uniform in ±1/√(in·kh·kw).
-    public convenience init(inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
-                            padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), hasBias: Bool = true,
-                            using generator: inout SeededGenerator) {
+    public convenience init(
+        inputChannels: Int, outputChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
+        padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), hasBias: Bool = true,
+        using generator: inout SeededGenerator
+    ) {
         let fanIn = inputChannels * kernelSize.0 * kernelSize.1
         let bound = Scalar(1 / Double(fanIn).squareRoot())
-        let w = Tensor<Scalar>.randomUniform(shape: [outputChannels, inputChannels, kernelSize.0, kernelSize.1], lower: -bound, upper: bound,
-                                             using: &generator)
+        let w = Tensor<Scalar>.randomUniform(
+            shape: [outputChannels, inputChannels, kernelSize.0, kernelSize.1], lower: -bound, upper: bound,
+            using: &generator)
         let b = hasBias ? Tensor<Scalar>.randomUniform(shape: [outputChannels], lower: -bound, upper: bound, using: &generator) : nil
         self.init(weight: Parameter(w), bias: b.map { Parameter($0) }, stride: stride, padding: padding, dilation: dilation)
     }
@@ -60,8 +66,9 @@ public final class Conv2d<Scalar: TensorScalar>: Module<Scalar>, TrackableLayer,
 
     /// `[batch, in, height, width]` → `[batch, out, oh, ow]`.
     public func callAsFunction(_ x: Variable<Scalar>) -> Variable<Scalar> {
-        precondition(x.rank == 4 && x.shape[1] == inputChannelCount,
-                     "Conv2d with \(inputChannelCount) input channels needs [batch, \(inputChannelCount), height, width], got \(x.shape)")
+        precondition(
+            x.rank == 4 && x.shape[1] == inputChannelCount,
+            "Conv2d with \(inputChannelCount) input channels needs [batch, \(inputChannelCount), height, width], got \(x.shape)")
         let (batch, height, width) = (x.shape[0], x.shape[2], x.shape[3])
         guard let (oh, ow) = outputSize(height: height, width: width) else {
             preconditionFailure("Conv2d \(geometry) does not fit an image of \(height)×\(width)")

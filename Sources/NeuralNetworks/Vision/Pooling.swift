@@ -25,8 +25,9 @@ public final class Pool2d<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
     /// - Parameter stride: nil for the kernel size (PyTorch's default).
     public init(_ kind: PoolingKind, kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) {
         precondition(kernelSize.0 > 0 && kernelSize.1 > 0, "pooling kernel must be positive, got \(kernelSize)")
-        precondition(padding.0 >= 0 && padding.1 >= 0 && 2 * padding.0 <= kernelSize.0 && 2 * padding.1 <= kernelSize.1,
-                     "pooling padding must be at most half the kernel, got \(padding) for \(kernelSize)")
+        precondition(
+            padding.0 >= 0 && padding.1 >= 0 && 2 * padding.0 <= kernelSize.0 && 2 * padding.1 <= kernelSize.1,
+            "pooling padding must be at most half the kernel, got \(padding) for \(kernelSize)")
         self.kind = kind
         geometry = WindowGeometry(kernel: kernelSize, stride: stride ?? kernelSize, padding: padding)
         super.init()
@@ -48,7 +49,7 @@ public final class Pool2d<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
             return x.reshaped(to: [x.scalarCount]).indexSelect(along: 0, indices: x.value.maxPoolingIndices(geometry))
                 .reshaped(to: [batch, channels, oh, ow])
         }
-        let reduced = x.reshaped(to: [batch * channels, 1, height, width]).unfoldedWindows(geometry).mean(alongAxes: [2])   // [b·c, oh·ow]
+        let reduced = x.reshaped(to: [batch * channels, 1, height, width]).unfoldedWindows(geometry).mean(alongAxes: [2])  // [b·c, oh·ow]
         return reduced.reshaped(to: [batch, channels, oh, ow])
     }
 }

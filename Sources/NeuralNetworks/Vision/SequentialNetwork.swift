@@ -103,8 +103,10 @@ public final class SequentialNetwork<Scalar: TensorScalar>: Module<Scalar>, Unar
         for (step, next) in zip(steps, shapes) {
             switch step {
             case let .conv2d(out, kernel, stride, padding, dilation, bias):
-                add(Conv2d(inputChannels: shape[0], outputChannels: out, kernelSize: kernel, stride: stride, padding: padding,
-                           dilation: dilation, hasBias: bias, using: &generator))
+                add(
+                    Conv2d(
+                        inputChannels: shape[0], outputChannels: out, kernelSize: kernel, stride: stride, padding: padding,
+                        dilation: dilation, hasBias: bias, using: &generator))
             case let .pool(kind, kernel, stride, padding): add(Pool2d(kind, kernelSize: kernel, stride: stride, padding: padding))
             case let .activation(a): add(ActivationLayer(a))
             case .flatten: add(Flatten())
@@ -123,8 +125,12 @@ public final class SequentialNetwork<Scalar: TensorScalar>: Module<Scalar>, Unar
     /// `conv`: the convolutions; `linear`: the fully connected layers; `all`: both.
     override public var moduleGroups: [String: [String]] {
         let named = steps.enumerated()
-        let conv = named.filter { if case .conv2d = $0.element { return true }; return false }.map { "layers.\($0.offset)" }
-        let linear = named.filter { if case .linear = $0.element { return true }; return false }.map { "layers.\($0.offset)" }
+        let conv = named.filter {
+            if case .conv2d = $0.element { return true }; return false
+        }.map { "layers.\($0.offset)" }
+        let linear = named.filter {
+            if case .linear = $0.element { return true }; return false
+        }.map { "layers.\($0.offset)" }
         return ["all": [], "conv": conv.isEmpty ? ["-"] : conv, "linear": linear.isEmpty ? ["-"] : linear]
     }
 

@@ -217,10 +217,11 @@ extension RegexParser {
         } else {
             operands.append(.union(members))
             // An empty operand (`[a&&]`) leaves the others unrestricted.
-            result = .intersection(operands.filter {
-                if case .union(let items) = $0 { return !items.isEmpty }
-                return true
-            })
+            result = .intersection(
+                operands.filter {
+                    if case .union(let items) = $0 { return !items.isEmpty }
+                    return true
+                })
         }
         if options.caseInsensitive {
             result = result.addingCaseVariants()

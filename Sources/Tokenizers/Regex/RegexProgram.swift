@@ -159,9 +159,10 @@ struct RegexCompiler {
     ) throws {
         if let scalarClass = body.singleScalarClass {
             let index = Int32(classIndex(scalarClass))
-            append(.init(
-                opcode: greedy ? .greedyRun : .lazyRun, a: index, b: Int32(minimum),
-                c: maximum.map { Int32($0) } ?? RegexProgram.unbounded))
+            append(
+                .init(
+                    opcode: greedy ? .greedyRun : .lazyRun, a: index, b: Int32(minimum),
+                    c: maximum.map { Int32($0) } ?? RegexProgram.unbounded))
             return
         }
         for _ in 0..<minimum {

@@ -4,7 +4,8 @@
 /// A safetensors file written by the reference implementation, and what it holds.
 enum SafeTensorsReferenceFixture {
     /// The file (620 bytes), base64.
-    static let base64 = "8AEAAAAAAAB7Il9fbWV0YWRhdGFfXyI6eyJmb3JtYXQiOiJucCIsIm5vdGUiOiJyZWZlcmVuY2UgZml4dHVyZSwgXCJxdW90ZWRcIiBhbmQgw7xuaWPDtmRlIn0sImk2NCI6eyJkdHlwZSI6Ikk2NCIsInNoYXBlIjpbMiwyXSwiZGF0YV9vZmZzZXRzIjpbMCwzMl19LCJmNjQiOnsiZHR5cGUiOiJGNjQiLCJzaGFwZSI6WzNdLCJkYXRhX29mZnNldHMiOlszMiw1Nl19LCJmMzIiOnsiZHR5cGUiOiJGMzIiLCJzaGFwZSI6WzIsM10sImRhdGFfb2Zmc2V0cyI6WzU2LDgwXX0sImkzMiI6eyJkdHlwZSI6IkkzMiIsInNoYXBlIjpbM10sImRhdGFfb2Zmc2V0cyI6WzgwLDkyXX0sImJmMTYiOnsiZHR5cGUiOiJCRjE2Iiwic2hhcGUiOls0XSwiZGF0YV9vZmZzZXRzIjpbOTIsMTAwXX0sImYxNiI6eyJkdHlwZSI6IkYxNiIsInNoYXBlIjpbNl0sImRhdGFfb2Zmc2V0cyI6WzEwMCwxMTJdfSwidTgiOnsiZHR5cGUiOiJVOCIsInNoYXBlIjpbNF0sImRhdGFfb2Zmc2V0cyI6WzExMiwxMTZdfX0gICAgAAAAAAAAAMAAAAAAAAEAAP//////////BwAAAAAAAACamZmZmZm5P5x1AIg85Df+bD+aXAUuAAAAAAAAAADAPwAAEMDbD0lAd8wrMoDgf8cAAACAAAAAAP///3+APwDASUBKcQA8AMD/ewEAAHxUNQABgP8="
+    static let base64 =
+        "8AEAAAAAAAB7Il9fbWV0YWRhdGFfXyI6eyJmb3JtYXQiOiJucCIsIm5vdGUiOiJyZWZlcmVuY2UgZml4dHVyZSwgXCJxdW90ZWRcIiBhbmQgw7xuaWPDtmRlIn0sImk2NCI6eyJkdHlwZSI6Ikk2NCIsInNoYXBlIjpbMiwyXSwiZGF0YV9vZmZzZXRzIjpbMCwzMl19LCJmNjQiOnsiZHR5cGUiOiJGNjQiLCJzaGFwZSI6WzNdLCJkYXRhX29mZnNldHMiOlszMiw1Nl19LCJmMzIiOnsiZHR5cGUiOiJGMzIiLCJzaGFwZSI6WzIsM10sImRhdGFfb2Zmc2V0cyI6WzU2LDgwXX0sImkzMiI6eyJkdHlwZSI6IkkzMiIsInNoYXBlIjpbM10sImRhdGFfb2Zmc2V0cyI6WzgwLDkyXX0sImJmMTYiOnsiZHR5cGUiOiJCRjE2Iiwic2hhcGUiOls0XSwiZGF0YV9vZmZzZXRzIjpbOTIsMTAwXX0sImYxNiI6eyJkdHlwZSI6IkYxNiIsInNoYXBlIjpbNl0sImRhdGFfb2Zmc2V0cyI6WzEwMCwxMTJdfSwidTgiOnsiZHR5cGUiOiJVOCIsInNoYXBlIjpbNF0sImRhdGFfb2Zmc2V0cyI6WzExMiwxMTZdfX0gICAgAAAAAAAAAMAAAAAAAAEAAP//////////BwAAAAAAAACamZmZmZm5P5x1AIg85Df+bD+aXAUuAAAAAAAAAADAPwAAEMDbD0lAd8wrMoDgf8cAAACAAAAAAP///3+APwDASUBKcQA8AMD/ewEAAHxUNQABgP8="
 
     /// Tensor names in the order of their data offsets.
     static let names = ["i64", "f64", "f32", "i32", "bf16", "f16", "u8"]
@@ -16,16 +17,16 @@ enum SafeTensorsReferenceFixture {
     static let dtypes: [String: String] = ["i64": "I64", "f64": "F64", "f32": "F32", "i32": "I32", "bf16": "BF16", "f16": "F16", "u8": "U8"]
 
     /// Element bit patterns of the floating-point tensors, row-major.
-    static let f32Bits: [UInt32] = [0x00000000, 0x3FC00000, 0xC0100000, 0x40490FDB, 0x322BCC77, 0xC77FE080]
-    static let f64Bits: [UInt64] = [0x3FB999999999999A, 0xFE37E43C8800759C, 0x00002E055C9A3F6C]
+    static let f32Bits: [UInt32] = [0x0000_0000, 0x3FC0_0000, 0xC010_0000, 0x4049_0FDB, 0x322B_CC77, 0xC77F_E080]
+    static let f64Bits: [UInt64] = [0x3FB9_9999_9999_999A, 0xFE37_E43C_8800_759C, 0x0000_2E05_5C9A_3F6C]
     static let f16Bits: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x0001, 0x7C00, 0x3554]
     static let bf16Bits: [UInt16] = [0x3F80, 0xC000, 0x4049, 0x714A]
     /// The F16 and BF16 elements widened to Float (by numpy), as bit patterns.
-    static let f16AsFloatBits: [UInt32] = [0x3F800000, 0xC0000000, 0x477FE000, 0x33800000, 0x7F800000, 0x3EAA8000]
-    static let bf16AsFloatBits: [UInt32] = [0x3F800000, 0xC0000000, 0x40490000, 0x714A0000]
+    static let f16AsFloatBits: [UInt32] = [0x3F80_0000, 0xC000_0000, 0x477F_E000, 0x3380_0000, 0x7F80_0000, 0x3EAA_8000]
+    static let bf16AsFloatBits: [UInt32] = [0x3F80_0000, 0xC000_0000, 0x4049_0000, 0x714A_0000]
 
     /// Elements of the integer tensors, row-major.
-    static let i64: [Int] = [-4611686018427387904, 1099511627776, -1, 7]
-    static let i32: [Int] = [-2147483648, 0, 2147483647]
+    static let i64: [Int] = [-4_611_686_018_427_387_904, 1_099_511_627_776, -1, 7]
+    static let i32: [Int] = [-2_147_483_648, 0, 2_147_483_647]
     static let u8: [Int] = [0, 1, 128, 255]
 }
