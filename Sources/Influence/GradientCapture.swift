@@ -101,9 +101,8 @@ public final class GradientCapture<Scalar: TensorScalar> {
             }
             records.append(LayerRecord(activations: a, outputGradients: cotangents[i].value.reshaped(to: [n, layer.outputCount])))
         }
-        let examples = rows / Swift.max(1, result.rowsPerExample)
         return BatchRecord(
-            layers: records, exampleCount: examples, rowsPerExample: result.rowsPerExample,
+            layers: records, exampleCount: result.exampleCount, rowsPerExample: result.rowsPerExample,
             tokenCount: result.rowMask.map { $0.filter { $0 }.count } ?? rows, loss: result.loss.value.scalar)
     }
 }

@@ -63,14 +63,17 @@ public struct LoadedTask {
 /// Loading model directories and their data as influence tasks.
 public enum TaskLoader {
     /// Loads the model of `inputs` and its training (and query) rows as an influence task: next-token
-    /// prediction for a language model of any family, classification for an MLP classifier.
+    /// prediction for a language model of any family, classification for an MLP or CNN classifier,
+    /// regression for an MLP regressor.
     public static func load(_ inputs: TaskInputs) throws -> LoadedTask {
         let loaded = try ModelDirectory.load(from: inputs.model, as: Float.self)
         switch loaded.kind {
         case let .languageModel(model):
             return try languageModelingTask(ModelRegistry.erased(model), loaded, inputs)
-        case let .multilayerPerceptron(network, configuration) where configuration.task != "classification":
-            return try classificationTask(network, configuration, loaded, inputs)
+        case let .multilayerPerceptron(network, configuration) where configuration.task == "regression":
+            return try regressionTask(network, configuration, loaded, inputs)
+        case let .multilayerPerceptron(_, configuration) where configuration.task != "classification":
+            throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); influence takes classifiers, regressors and language models")
         case .multilayerPerceptron, .imageClassifier:
             return try classificationTask(loaded.classifier!, loaded, inputs)
         }
@@ -115,17 +118,6 @@ public enum TaskLoader {
         return LoadedTask(
             task: task, model: loaded, trainTexts: rowTexts, queryTexts: queries.texts, documents: documents,
             documentMetadata: training.metadata, documentTexts: training.texts, queryRows: queries)
-    }
-
-    static func classificationTask(
-        _ network: MultilayerPerceptron<Float>, _ configuration: MLPConfiguration, _ loaded: LoadedModel<Float>,
-        _ inputs: TaskInputs
-    ) throws -> LoadedTask {
-        if configuration.task == "regression" { return try regressionTask(network, configuration, loaded, inputs) }
-        guard configuration.task == "classification" else {
-            throw WorkflowError("\(inputs.model.path) is an MLP for \(configuration.task); influence takes classifiers, regressors and language models")
-        }
-        return try classificationTask(loaded.classifier!, loaded, inputs)
     }
 
     /// A classifier of any family (an MLP, a CNN) with labeled rows: a CSV file or FashionMNIST.
