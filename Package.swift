@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "ModelIO", targets: ["ModelIO"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
+        .library(name: "MPITransport", targets: ["MPITransport"]),
         .library(name: "Influence", targets: ["Influence"]),
         .library(name: "Retrieval", targets: ["Retrieval"]),
         .library(name: "Reports", targets: ["Reports"]),
@@ -26,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CLAPACKE", pkgConfig: "lapacke", providers: [.apt(["liblapacke-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPlatform"),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // Elementwise and row kernels in C, built for AVX2 + FMA and for baseline x86-64, chosen at run time.
         .target(name: "CKernels", exclude: ["kernels.inc"]),
 
@@ -43,10 +46,14 @@ let package = Package(
         .target(name: "Training", dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Datasets"], exclude: ["README.md"]),
         .target(name: "ModelIO", dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Tokenizers"], exclude: ["README.md"]),
 
+        // More than one process: the communicator protocol and the rank-independent reduction; MPI as one conformer.
+        .target(name: "Distributed", dependencies: ["TensorCore"], exclude: ["README.md"]),
+        .target(name: "MPITransport", dependencies: ["CMPI", "Distributed"]),
+
         // Influence functions.
         .target(
             name: "Influence",
-            dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Datasets"],
+            dependencies: ["TensorCore", "Autograd", "NeuralNetworks", "Formats", "Datasets", "Distributed"],
             exclude: ["README.md"]),
 
         // TF-IDF candidate retrieval: the inverted index and the candidate files.
@@ -64,7 +71,7 @@ let package = Package(
             name: "Workflows",
             dependencies: [
                 "TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence", "Retrieval", "Reports",
-                "Validation",
+                "Validation", "Distributed",
             ],
             exclude: ["README.md"]),
 
@@ -73,7 +80,7 @@ let package = Package(
             name: "InfluenceCLI",
             dependencies: [
                 "TensorCore", "Autograd", "Formats", "Tokenizers", "Datasets", "NeuralNetworks", "Training", "ModelIO", "Influence",
-                "Retrieval", "Reports", "Workflows",
+                "Retrieval", "Reports", "Workflows", "Distributed", "MPITransport",
             ]),
         .executableTarget(
             name: "InfluenceBench",
@@ -92,6 +99,7 @@ let package = Package(
             name: "ModelIOTests",
             dependencies: ["ModelIO", "NeuralNetworks", "Autograd", "TensorCore", "Formats", "Tokenizers", "_TestSupport"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TensorCore"]),
         .testTarget(name: "InfluenceTests", dependencies: ["Influence", "NeuralNetworks", "Autograd", "TensorCore", "Datasets", "_TestSupport"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "_TestSupport"]),
         .testTarget(name: "ValidationTests", dependencies: ["Validation", "Influence", "NeuralNetworks", "Autograd", "TensorCore", "_TestSupport"]),

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import TensorCore
 
@@ -135,6 +136,10 @@ public struct CurvatureContext<Task: InfluenceTask> {
     public var checkpointInterval: Int
     /// Where a fit keeps its partial sums, so that an interrupted fit resumes.
     public var partialDirectory: URL?
+    /// The ranks that share the work (one process by default).
+    public var communicator: any Communicator = SingleProcess()
+    /// Blocks of batches whose sums are combined pairwise (see ``FitConfiguration/reductionBlocks``).
+    public var reductionBlocks: Int = FitConfiguration.defaultReductionBlocks
 
     // Curvature operators (exact, CG, LiSSA, Arnoldi).
     public var curvature: CurvatureKind
@@ -170,12 +175,15 @@ public struct CurvatureContext<Task: InfluenceTask> {
 
     /// The same context over the task behind ``AnyInfluenceTask``, as strategies take it.
     public func erased() -> StrategyContext where Task.Scalar == Float {
-        CurvatureContext<AnyInfluenceTask>(
+        var context = CurvatureContext<AnyInfluenceTask>(
             task: AnyInfluenceTask(task), modules: modules, allParameters: allParameters, labels: labels,
             batchSize: batchSize, maximumExamples: maximumExamples, seed: seed,
             accumulatesInDouble: accumulatesInDouble, checkpointInterval: checkpointInterval,
             partialDirectory: partialDirectory, curvature: curvature, curvatureBatchSize: curvatureBatchSize,
             checkpoints: checkpoints.map { (AnyInfluenceTask($0.task), $0.learningRate) }, progress: progress)
+        context.communicator = communicator
+        context.reductionBlocks = reductionBlocks
+        return context
     }
 
     /// The curvature operator of the solver strategies over the tracked layers (or every parameter).

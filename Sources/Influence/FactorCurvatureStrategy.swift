@@ -62,7 +62,8 @@ extension FactorCurvatureStrategy {
         let configuration = FitConfiguration(
             strategy: self, labels: context.labels, batchSize: context.batchSize,
             maximumExamples: context.maximumExamples, seed: context.seed,
-            accumulatesInDouble: context.accumulatesInDouble, checkpointInterval: context.checkpointInterval)
+            accumulatesInDouble: context.accumulatesInDouble, checkpointInterval: context.checkpointInterval,
+            reductionBlocks: context.reductionBlocks, communicator: context.communicator)
         let fitter = try FactorFitter(task: context.task, modules: context.modules, configuration: configuration)
         fitter.progress = context.progress
         return try fitter.fit(partialDirectory: context.partialDirectory)

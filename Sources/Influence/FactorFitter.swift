@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Formats
 import NeuralNetworks
@@ -17,10 +18,20 @@ public struct FitConfiguration: Sendable {
     public var accumulatesInDouble: Bool
     /// Save partial sums every this many batches (when a directory is given).
     public var checkpointInterval: Int
+    /// The batches are cut into this many blocks (at most one per batch); a rank takes whole
+    /// blocks, and the blocks' sums are combined by the canonical pairwise tree
+    /// (``PairwiseSum``), so that any number of ranks gives the same bits. More blocks let more
+    /// ranks share the work; a process holds up to about log₂(blocks) + 1 partial sums at once.
+    public var reductionBlocks: Int
+    /// The ranks that share the work.
+    public var communicator: any Communicator
+
+    public static let defaultReductionBlocks = 8
 
     public init<Strategy: FactorCurvatureStrategy>(
         strategy: Strategy, labels: LabelSource = .sampled, batchSize: Int = 8, maximumExamples: Int? = nil,
-        seed: UInt64 = 0, accumulatesInDouble: Bool = false, checkpointInterval: Int = 50
+        seed: UInt64 = 0, accumulatesInDouble: Bool = false, checkpointInterval: Int = 50,
+        reductionBlocks: Int = FitConfiguration.defaultReductionBlocks, communicator: any Communicator = SingleProcess()
     ) {
         self.strategy = strategy
         self.labels = labels
@@ -29,10 +40,12 @@ public struct FitConfiguration: Sendable {
         self.seed = seed
         self.accumulatesInDouble = accumulatesInDouble
         self.checkpointInterval = checkpointInterval
+        self.reductionBlocks = reductionBlocks
+        self.communicator = communicator
     }
 
     var description: String {
-        "\(type(of: strategy).name)/\(labels.rawValue)/batch\(batchSize)/max\(maximumExamples ?? -1)/seed\(seed)/\(accumulatesInDouble ? "f64" : "f32")"
+        "\(type(of: strategy).name)/\(labels.rawValue)/batch\(batchSize)/max\(maximumExamples ?? -1)/seed\(seed)/\(accumulatesInDouble ? "f64" : "f32")/blocks\(reductionBlocks)"
     }
 }
 
@@ -52,6 +65,7 @@ public final class FactorFitter<Task: InfluenceTask> {
 
     public init(task: Task, modules patterns: [String], configuration: FitConfiguration) throws {
         precondition(configuration.batchSize > 0, "batch size must be positive")
+        precondition(configuration.reductionBlocks > 0, "at least one reduction block")
         self.task = task
         self.capture = try GradientCapture(model: task.model, patterns: patterns)
         self.configuration = configuration
@@ -77,31 +91,40 @@ public final class FactorFitter<Task: InfluenceTask> {
                 directory: $0, fingerprint: fingerprint,
                 configuration: configuration.description + "/data" + task.trainingDataFingerprint, modules: capture.names)
         }
+        let communicator = configuration.communicator
         if needs.covariances {
+            // The sums reach rank 0 only; it eigendecomposes once and every rank receives the result.
             let sums = try accumulate(.covariance, partial: partial, initial: shapes.flatMap { [[$0[1], $0[1]], [$0[0], $0[0]]] })
-            tokens = sums.tokens
+            tokens = try communicator.sum([sums?.tokens ?? 0])[0]
             let positions = positionCounts()
-            for i in shapes.indices {
-                // Averaged per row the layer sees: per token, and per output position of a convolution.
-                let count = Double(Swift.max(1, sums.tokens * positions[i]))
-                let a = sums.values[2 * i] * (1 / count), s = sums.values[2 * i + 1] * (1 / count)
-                let symmetricA = (a + a.transposed()) * 0.5, symmetricS = (s + s.transposed()) * 0.5
-                let (la, qa) = try symmetricA.symmetricEigendecomposition()
-                let (ls, qs) = try symmetricS.symmetricEigendecomposition()
-                layers[i].activationCovariance = symmetricA
-                layers[i].gradientCovariance = symmetricS
-                layers[i].activationEigenvectors = qa
-                layers[i].activationEigenvalues = la
-                layers[i].gradientEigenvectors = qs
-                layers[i].gradientEigenvalues = ls
+            if let sums {
+                for i in shapes.indices {
+                    // Averaged per row the layer sees: per token, and per output position of a convolution.
+                    let count = Double(Swift.max(1, sums.tokens * positions[i]))
+                    let a = sums.values[2 * i] * (1 / count), s = sums.values[2 * i + 1] * (1 / count)
+                    let symmetricA = (a + a.transposed()) * 0.5, symmetricS = (s + s.transposed()) * 0.5
+                    let (la, qa) = try symmetricA.symmetricEigendecomposition()
+                    let (ls, qs) = try symmetricS.symmetricEigendecomposition()
+                    layers[i].activationCovariance = symmetricA
+                    layers[i].gradientCovariance = symmetricS
+                    layers[i].activationEigenvectors = qa
+                    layers[i].activationEigenvalues = la
+                    layers[i].gradientEigenvectors = qs
+                    layers[i].gradientEigenvalues = ls
+                }
             }
+            if communicator.size > 1 { layers = try share(layers) }
         }
         if let basis = needs.lambda {
             precondition(basis == .parameters || needs.covariances, "Λ in the Kronecker eigenbasis needs the covariances")
             let rotations = basis == .kroneckerEigenbasis ? layers.map { (gradient: $0.gradientEigenvectors!, activation: $0.activationEigenvectors!) } : nil
             let sums = try accumulate(.lambda(eigenbases: rotations), partial: partial, initial: shapes)
-            if tokens == 0 { tokens = sums.tokens }
-            for i in shapes.indices { layers[i].lambda = sums.values[i] * (1 / Double(Swift.max(1, sums.examples))) }
+            let counts = try communicator.sum([sums?.tokens ?? 0, sums?.examples ?? 0])
+            if tokens == 0 { tokens = counts[0] }
+            if let sums {
+                for i in shapes.indices { layers[i].lambda = sums.values[i] * (1 / Double(Swift.max(1, sums.examples))) }
+            }
+            if communicator.size > 1 { layers = try share(layers) }
         }
         if let partial { partial.removeAll() }
         for (i, f) in layers.enumerated() {
@@ -145,114 +168,231 @@ public final class FactorFitter<Task: InfluenceTask> {
         }
     }
 
+    /// Rank 0's factors on every rank.
+    private func share(_ layers: [LayerFactors]) throws -> [LayerFactors] {
+        let communicator = configuration.communicator
+        var message = TensorMessage()
+        if communicator.isRoot {
+            for f in layers {
+                let parts = [
+                    f.activationCovariance, f.gradientCovariance, f.activationEigenvectors, f.activationEigenvalues, f.gradientEigenvectors,
+                    f.gradientEigenvalues, f.lambda,
+                ]
+                message.append(parts.map { $0 == nil ? 0 : 1 })
+                message.append(parts.compactMap { $0 })
+            }
+        }
+        var reader = TensorMessage.Reader(try communicator.broadcast(message.bytes, root: 0))
+        return try layers.map { _ in
+            let present = try reader.integers()
+            var tensors = try reader.tensors(Double.self)[...]
+            func next(_ i: Int) -> Tensor<Double>? { present[i] == 1 ? tensors.popFirst() : nil }
+            var f = LayerFactors()
+            f.activationCovariance = next(0)
+            f.gradientCovariance = next(1)
+            f.activationEigenvectors = next(2)
+            f.activationEigenvalues = next(3)
+            f.gradientEigenvectors = next(4)
+            f.gradientEigenvalues = next(5)
+            f.lambda = next(6)
+            return f
+        }
+    }
+
     /// One pass over the training batches, accumulating into `initial`-shaped sums kept in Float64
-    /// when the configuration asks for it, otherwise in the model's precision.
-    private func accumulate(_ kind: Pass, partial: PartialSums?, initial shapes: [[Int]]) throws -> Sums {
+    /// when the configuration asks for it, otherwise in the model's precision. The whole sums on
+    /// rank 0, nil on the other ranks.
+    private func accumulate(_ kind: Pass, partial: PartialSums?, initial shapes: [[Int]]) throws -> Sums? {
         if configuration.accumulatesInDouble { return try accumulate(Double.self, kind, partial: partial, initial: shapes) }
         return try accumulate(Scalar.self, kind, partial: partial, initial: shapes)
     }
 
+    /// The sums of a block of batches, or of a node of blocks.
+    typealias Part<Accumulator: TensorScalar> = PartialSums.Part<Accumulator>
+
     private func accumulate<Accumulator: TensorScalar>(
         _: Accumulator.Type, _ kind: Pass, partial: PartialSums?,
         initial shapes: [[Int]]
-    ) throws -> Sums {
+    ) throws -> Sums? {
         let pass = kind.name
-        var values = shapes.map { Tensor<Accumulator>.zeros(shape: $0) }
-        var examples = 0, tokens = 0
-        var start = 0
-        if let partial, let saved = try partial.load(pass: pass, as: Accumulator.self) {
-            guard saved.values.map(\.shape) == shapes else {
-                throw InfluenceError.malformedFactors(path: partial.url(pass).path, reason: "partial sums of the wrong shapes")
+        let all = batches
+        let communicator = configuration.communicator
+        let shards = WorkShards(batchCount: all.count, blocks: configuration.reductionBlocks)
+        let mine = shards.blocks(rank: communicator.rank, of: communicator.size)
+        let add: (Part<Accumulator>, Part<Accumulator>) -> Part<Accumulator> = { l, r in
+            Part(values: zip(l.values, r.values).map { $0 + $1 }, examples: l.examples + r.examples, tokens: l.tokens + r.tokens)
+        }
+        var tree = PairwiseSum<Part<Accumulator>>(leafCount: shards.blockCount, add: add)
+        var current: (block: Int, batches: Int, part: Part<Accumulator>)? = nil
+        let file = partial?.url(pass, blocks: mine, of: shards.blockCount)
+        if let partial, let file, let saved = try partial.load(pass: pass, from: file, as: Accumulator.self) {
+            guard (saved.nodes.map(\.value) + [saved.current?.part].compactMap { $0 }).allSatisfy({ $0.values.map(\.shape) == shapes }) else {
+                throw InfluenceError.malformedFactors(path: file.path, reason: "partial sums of the wrong shapes")
             }
-            (values, examples, tokens, start) = (saved.values, saved.examples, saved.tokens, saved.batches)
+            for node in saved.nodes { tree.append(node) }
+            current = saved.current
         }
         let bases: [(Tensor<Accumulator>, Tensor<Accumulator>)]?
         if case let .lambda(eigenbases?) = kind { bases = eigenbases.map { (Tensor($0.gradient), Tensor($0.activation)) } } else { bases = nil }
-        let all = batches
-        for k in start..<all.count {
-            var generator = SeededGenerator(seed: configuration.seed &+ UInt64(k) &* 0x9E37_79B9_7F4A_7C15 &+ (pass == "lambda" ? 0x5851_F42D : 0))
-            let record = capture.record { task.trainingLoss(indices: all[k], labels: configuration.labels, generator: &generator) }
-            guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the training loss of examples \(all[k].first!)…\(all[k].last!)") }
-            for (i, layer) in record.layers.enumerated() {
-                // A no-op conversion when the accumulator has the model's precision.
-                var a = Tensor<Accumulator>(layer.activations), g = Tensor<Accumulator>(layer.outputGradients)
-                switch kind {
-                case .covariance:
-                    values[2 * i].addMatrixProduct(a, a, transposeA: true)
-                    values[2 * i + 1].addMatrixProduct(g, g, transposeA: true)
-                case .lambda:
-                    if let bases {
-                        // Rotate rows first, then form per-example gradients in the eigenbasis.
-                        g = Tensor.matmul(g, bases[i].0)
-                        a = Tensor.matmul(a, bases[i].1)
+        let myBatches = shards.batches(rank: communicator.rank, of: communicator.size)
+        var sinceSave = 0
+        for block in mine where block >= tree.nextLeaf {
+            let range = shards.batches(ofBlock: block)
+            var part = Part(values: shapes.map { Tensor<Accumulator>.zeros(shape: $0) }, examples: 0, tokens: 0)
+            var first = range.lowerBound
+            if let c = current, c.block == block { (part, first) = (c.part, range.lowerBound + c.batches) }
+            current = nil
+            for k in first..<range.upperBound {
+                var generator = SeededGenerator(seed: configuration.seed &+ UInt64(k) &* 0x9E37_79B9_7F4A_7C15 &+ (pass == "lambda" ? 0x5851_F42D : 0))
+                let record = capture.record { task.trainingLoss(indices: all[k], labels: configuration.labels, generator: &generator) }
+                guard record.loss.isFinite else { throw InfluenceError.nonFinite(what: "the training loss of examples \(all[k].first!)…\(all[k].last!)") }
+                for (i, layer) in record.layers.enumerated() {
+                    // A no-op conversion when the accumulator has the model's precision.
+                    var a = Tensor<Accumulator>(layer.activations), g = Tensor<Accumulator>(layer.outputGradients)
+                    switch kind {
+                    case .covariance:
+                        part.values[2 * i].addMatrixProduct(a, a, transposeA: true)
+                        part.values[2 * i + 1].addMatrixProduct(g, g, transposeA: true)
+                    case .lambda:
+                        if let bases {
+                            // Rotate rows first, then form per-example gradients in the eigenbasis.
+                            g = Tensor.matmul(g, bases[i].0)
+                            a = Tensor.matmul(a, bases[i].1)
+                        }
+                        let perExample = LayerRecord(activations: a, outputGradients: g).perExampleGradients(examples: record.exampleCount)
+                        part.values[i] += perExample.squared().sum(alongAxes: [0])
                     }
-                    let perExample = LayerRecord(activations: a, outputGradients: g).perExampleGradients(examples: record.exampleCount)
-                    values[i] += perExample.squared().sum(alongAxes: [0])
+                }
+                part.examples += record.exampleCount
+                part.tokens += record.tokenCount
+                if communicator.isRoot { progress?(pass, k + 1 - myBatches.lowerBound, myBatches.count) }
+                sinceSave += 1
+                if let partial, let file, sinceSave >= configuration.checkpointInterval && k + 1 < range.upperBound {
+                    try partial.save(pass: pass, nodes: tree.nodes, current: (block, k + 1 - range.lowerBound, part), to: file)
+                    sinceSave = 0
                 }
             }
-            examples += record.exampleCount
-            tokens += record.tokenCount
-            progress?(pass, k + 1, all.count)
-            if let partial, (k + 1) % configuration.checkpointInterval == 0 && k + 1 < all.count {
-                try partial.save(pass: pass, values: values, batches: k + 1, examples: examples, tokens: tokens)
+            tree.append(leaf: block, value: part)
+            if let partial, let file, sinceSave >= configuration.checkpointInterval || block + 1 == mine.upperBound {
+                try partial.save(pass: pass, nodes: tree.nodes, current: nil, to: file)
+                sinceSave = 0
             }
         }
-        if let partial, start < all.count { try partial.save(pass: pass, values: values, batches: all.count, examples: examples, tokens: tokens) }
-        return Sums(values: values.map { Tensor<Double>($0) }, examples: examples, tokens: tokens)
+        // Rank 0 completes the tree with every other rank's nodes, in rank (so leaf) order.
+        if communicator.size > 1 {
+            var message = TensorMessage()
+            message.append([tree.nodes.count])
+            for node in tree.nodes {
+                message.append([node.level, node.index, node.value.examples, node.value.tokens])
+                message.append(node.value.values)
+            }
+            guard let parts = try communicator.gather(message.bytes, root: 0) else { return nil }
+            tree = PairwiseSum<Part<Accumulator>>(leafCount: shards.blockCount, add: add)
+            for bytes in parts {
+                var reader = TensorMessage.Reader(bytes)
+                for _ in 0..<(try reader.integers().first ?? 0) {
+                    let header = try reader.integers()
+                    guard header.count == 4 else { throw CommunicatorError("a rank sent a malformed node") }
+                    let values = try reader.tensors(Accumulator.self)
+                    guard values.map(\.shape) == shapes else { throw CommunicatorError("a rank sent sums of the wrong shapes") }
+                    tree.append(.init(level: header[0], index: header[1], value: Part(values: values, examples: header[2], tokens: header[3])))
+                }
+            }
+        }
+        guard let total = tree.root else {
+            preconditionFailure("the pass covered \(tree.nextLeaf) of \(shards.blockCount) blocks")
+        }
+        return Sums(values: total.values.map { Tensor<Double>($0) }, examples: total.examples, tokens: total.tokens)
     }
 }
 
-/// Partial sums of a fit on disk, one file per pass (`partial-covariance.safetensors`,
-/// `partial-lambda.safetensors`), removed when the fit completes.
+/// Partial sums of a fit on disk, one file per pass and run of blocks
+/// (`partial-covariance.safetensors` for every block, `partial-lambda.blocks-2-5.safetensors` for
+/// a rank's share), removed when the fit completes: the pairwise tree's nodes finished so far and
+/// the block in progress.
 struct PartialSums {
     let directory: URL
     let fingerprint: String
     let configuration: String
     let modules: [String]
 
-    struct Saved<Scalar: TensorScalar> {
+    /// The sums of a block of batches, or of a node of blocks, and what they count.
+    struct Part<Scalar: TensorScalar> {
         var values: [Tensor<Scalar>]
-        var batches: Int, examples: Int, tokens: Int
+        var examples: Int
+        var tokens: Int
+    }
+
+    struct Saved<Scalar: TensorScalar> {
+        var nodes: [PairwiseSum<Part<Scalar>>.Node]
+        var current: (block: Int, batches: Int, part: Part<Scalar>)?
     }
 
     static let passes = ["covariance", "lambda"]
 
-    func url(_ pass: String) -> URL { directory.appendingPathComponent("partial-\(pass).safetensors") }
-
-    func removeAll() {
-        for pass in Self.passes { try? FileManager.default.removeItem(at: url(pass)) }
+    /// The file of `pass` for a run of `blocks` of `blockCount`.
+    func url(_ pass: String, blocks: Range<Int>, of blockCount: Int) -> URL {
+        let suffix = blocks == 0..<blockCount ? "" : ".blocks-\(blocks.lowerBound)-\(blocks.upperBound)"
+        return directory.appendingPathComponent("partial-\(pass)\(suffix).safetensors")
     }
 
-    func save<Scalar: TensorScalar>(pass: String, values: [Tensor<Scalar>], batches: Int, examples: Int, tokens: Int) throws {
+    /// Removes the partial sums of every pass and run of blocks.
+    func removeAll() { PartialResults.discardFits(in: directory) }
+
+    func save<Scalar: TensorScalar>(
+        pass: String, nodes: [PairwiseSum<Part<Scalar>>.Node], current: (block: Int, batches: Int, part: Part<Scalar>)?, to url: URL
+    ) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let tensors: [(name: String, payload: SafeTensorsPayload)] = values.enumerated().map { i, t in
-            ("sum.\(i)", .float64(Tensor<Double>(t)))
+        var tensors: [(name: String, payload: SafeTensorsPayload)] = []
+        var described: [String] = []
+        for (k, node) in nodes.enumerated() {
+            tensors += node.value.values.enumerated().map { ("node.\(k).\($0.offset)", .float64(Tensor<Double>($0.element))) }
+            described.append("\(node.level):\(node.index):\(node.value.examples):\(node.value.tokens)")
         }
-        try SafeTensorsFile.write(
-            tensors,
-            metadata: [
-                "pass": pass, "batches": String(batches), "examples": String(examples), "tokens": String(tokens),
-                "model_fingerprint": fingerprint, "configuration": configuration, "modules": modules.joined(separator: ","),
-            ], to: url(pass))
+        var metadata = [
+            "pass": pass, "nodes": described.joined(separator: ","), "model_fingerprint": fingerprint, "configuration": configuration,
+            "modules": modules.joined(separator: ","),
+        ]
+        if let current {
+            tensors += current.part.values.enumerated().map { ("current.\($0.offset)", .float64(Tensor<Double>($0.element))) }
+            metadata["current"] = "\(current.block):\(current.batches):\(current.part.examples):\(current.part.tokens)"
+        }
+        try SafeTensorsFile.write(tensors, metadata: metadata, to: url)
     }
 
-    /// The sums saved for `pass` if they belong to the same model, modules and configuration.
-    func load<Scalar: TensorScalar>(pass: String, as _: Scalar.Type) throws -> Saved<Scalar>? {
-        guard FileManager.default.fileExists(atPath: url(pass).path) else { return nil }
-        do { return try read(pass: pass, as: Scalar.self) } catch {
-            throw InfluenceError.unreadablePartial(path: url(pass).path, reason: "\(error)")
+    /// The sums saved for `pass` in `url` if they belong to the same model, modules and configuration.
+    func load<Scalar: TensorScalar>(pass: String, from url: URL, as _: Scalar.Type) throws -> Saved<Scalar>? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        do { return try read(pass: pass, from: url, as: Scalar.self) } catch {
+            throw InfluenceError.unreadablePartial(path: url.path, reason: "\(error)")
         }
     }
 
-    private func read<Scalar: TensorScalar>(pass: String, as _: Scalar.Type) throws -> Saved<Scalar>? {
-        let file = try SafeTensorsFile(contentsOf: url(pass))
+    private func read<Scalar: TensorScalar>(pass: String, from url: URL, as _: Scalar.Type) throws -> Saved<Scalar>? {
+        let file = try SafeTensorsFile(contentsOf: url)
         let m = file.metadata
         guard m["model_fingerprint"] == fingerprint, m["configuration"] == configuration, m["modules"] == modules.joined(separator: ","),
-            m["pass"] == pass,
-            let batches = m["batches"].flatMap(Int.init), let examples = m["examples"].flatMap(Int.init),
-            let tokens = m["tokens"].flatMap(Int.init)
+            m["pass"] == pass, let listed = m["nodes"]
         else { return nil }
-        let values = try (0..<file.tensorNames.count).map { try file.tensor(named: "sum.\($0)", as: Scalar.self) }
-        return Saved(values: values, batches: batches, examples: examples, tokens: tokens)
+        func numbers(_ text: Substring) throws -> [Int] {
+            let values = text.split(separator: ":").compactMap { Int($0) }
+            guard values.count == 4, values.allSatisfy({ $0 >= 0 }) else { throw InfluenceError.malformedFactors(path: url.path, reason: "a node \(text)") }
+            return values
+        }
+        func values(_ prefix: String) throws -> [Tensor<Scalar>] {
+            var out: [Tensor<Scalar>] = []
+            while file.contains(tensorNamed: "\(prefix).\(out.count)") { out.append(try file.tensor(named: "\(prefix).\(out.count)", as: Scalar.self)) }
+            return out
+        }
+        var saved = Saved<Scalar>(nodes: [], current: nil)
+        for (k, text) in listed.split(separator: ",").enumerated() {
+            let n = try numbers(text)
+            saved.nodes.append(.init(level: n[0], index: n[1], value: Part(values: try values("node.\(k)"), examples: n[2], tokens: n[3])))
+        }
+        if let text = m["current"] {
+            let n = try numbers(Substring(text))
+            saved.current = (n[0], n[1], Part(values: try values("current"), examples: n[2], tokens: n[3]))
+        }
+        return saved
     }
 }

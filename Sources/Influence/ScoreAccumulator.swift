@@ -18,7 +18,7 @@ final class ScoreAccumulator {
     let queries: Int
     let modules: Int
     let selfInfluence: Bool
-    /// Training rows streamed so far (of ``trainingRows(count:)``).
+    /// Training rows streamed so far (of this rank's share of ``trainingRows(count:)``).
     private(set) var rowsDone = 0
 
     // Dense: the columns of each batch.

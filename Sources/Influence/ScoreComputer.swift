@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Formats
 import TensorCore
@@ -270,7 +271,13 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     func run(partialDirectory: URL?, checkpointInterval: Int) throws -> ScoringResult {
         let total = task.queryCount
         queryStatistics = QueryStatistics(moduleCount: moduleNames.count)
-        let checkpoint = partialDirectory.map { ScoringCheckpoint(url: $0.appendingPathComponent("partial-scores.safetensors"), key: resumeKey) }
+        let ranks = configuration.communicator
+        let checkpoint = partialDirectory.map {
+            ScoringCheckpoint(
+                url: $0.appendingPathComponent(
+                    ranks.size == 1 ? "partial-scores.safetensors" : "partial-scores.rank-\(ranks.rank)-of-\(ranks.size).safetensors"),
+                key: resumeKey + "|rank \(ranks.rank) of \(ranks.size)")
+        }
         var completed: ScoringResult? = nil
         var start = 0
         var resume: (accumulator: ScoreAccumulator, end: Int)? = nil
@@ -301,10 +308,50 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
                 try checkpoint?.save(completedQueries: start, completed: completed, current: nil, currentEnd: start, moduleNames: moduleNames)
             }
         }
-        if let checkpoint { try? FileManager.default.removeItem(at: checkpoint.url) }
-        return try completed
+        let local =
+            try completed
             ?? (ScoreAccumulator(mode: mode(for: 0..<0), queries: 0, modules: moduleNames.count, selfInfluence: false)
                 .result(moduleNames: moduleNames))
+        let result = ranks.size > 1 ? try joinRanks(local) : local
+        if let checkpoint { try? FileManager.default.removeItem(at: checkpoint.url) }
+        return result
+    }
+
+    /// This rank's positions in a list of `count` training rows streamed in batches: a contiguous
+    /// run of whole batches (all of them for one process), so that every batch is the one a
+    /// single process forms and every score the same bits.
+    func share(of count: Int) -> Range<Int> {
+        let ranks = configuration.communicator
+        guard ranks.size > 1 else { return 0..<count }
+        let b = Swift.max(1, configuration.batchSize)
+        let batches = (count + b - 1) / b
+        let mine = WorkShards(batchCount: batches, blocks: Swift.max(1, batches)).batches(rank: ranks.rank, of: ranks.size)
+        return Swift.min(count, mine.lowerBound * b)..<Swift.min(count, mine.upperBound * b)
+    }
+
+    /// Every rank's result on rank 0, joined in rank order (training rows in order); this rank's
+    /// own on the others. Results travel as the checkpoint's safetensors bytes.
+    func joinRanks(_ local: ScoringResult) throws -> ScoringResult {
+        let ranks = configuration.communicator
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("influence-rank-\(getpid())-\(ranks.rank).safetensors")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let file = ScoringCheckpoint(url: scratch, key: "rank result")
+        try file.save(completedQueries: task.queryCount, completed: local, current: nil, currentEnd: task.queryCount, moduleNames: moduleNames)
+        let bytes = Array(try Data(contentsOf: scratch))
+        guard let parts = try ranks.gather(bytes, root: 0) else { return local }
+        var results: [ScoringResult] = []
+        for part in parts {
+            try Data(part).write(to: scratch)
+            guard let state = try file.load(moduleNames: moduleNames, mode: mode(for:), selfInfluence: false), let result = state.completed else {
+                throw CommunicatorError("a rank sent scores that could not be read")
+            }
+            results.append(result)
+        }
+        return try ScoringResult.joiningColumns(
+            results,
+            top: {
+                if case let .top(k) = mode(for: 0..<0) { return k }; return 0
+            }())
     }
 
     func mode(for range: Range<Int>) -> ScoreAccumulator.Mode {
@@ -331,7 +378,8 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         save: (ScoreAccumulator) throws -> Void
     ) throws -> ScoringResult {
         let q = chunk.range.count
-        let rows = accumulator.trainingRows(count: task.trainingExampleCount)
+        let every = accumulator.trainingRows(count: task.trainingExampleCount)
+        let rows = Array(every[share(of: every.count)])
         let flatQueries = chunk.factors.map { f -> Tensor<Float>? in
             if case let .dense(p) = f { return p.reshaped(to: [q, -1]) }; return nil
         }
@@ -588,6 +636,72 @@ public enum ScoringResult: Sendable {
     case dense(InfluenceScores)
     case top(TopScores)
     case candidates(SelectedScores)
+
+    /// The results of runs over consecutive training rows (ranks, in order) as one run's: dense
+    /// columns concatenated, top rows merged (keeping `top` per query), each candidate's score
+    /// taken from the run that scored it.
+    static func joiningColumns(_ parts: [ScoringResult], top k: Int) throws -> ScoringResult {
+        guard let first = parts.first else { throw CommunicatorError("no results to join") }
+        func joined(_ tensors: [Tensor<Float>], _ axis: Int) -> Tensor<Float> { Tensor.concatenated(tensors, along: axis) }
+        switch first {
+        case .dense:
+            let dense = parts.compactMap {
+                if case let .dense(d) = $0 { return d }; return nil
+            }
+            guard dense.count == parts.count else { throw CommunicatorError("ranks returned results of different kinds") }
+            let tokens = dense.compactMap(\.perToken).map { $0.shape[2] }.max() ?? 0
+            return .dense(
+                InfluenceScores(
+                    pairwise: joined(dense.map(\.pairwise), 1),
+                    perModule: first.denseModules.indices.map { i in (first.denseModules[i].name, joined(dense.map { $0.perModule[i].scores }, 1)) },
+                    perToken: dense[0].perToken == nil
+                        ? nil : joined(dense.map { $0.perToken!.padded(along: 2, before: 0, after: tokens - $0.perToken!.shape[2]) }, 1),
+                    selfScores: dense[0].selfScores == nil ? nil : joined(dense.map { $0.selfScores! }, 0)))
+        case .top:
+            let tops = parts.compactMap {
+                if case let .top(t) = $0 { return t }; return nil
+            }
+            guard tops.count == parts.count else { throw CommunicatorError("ranks returned results of different kinds") }
+            func merge(_ lists: [SelectedScores], highestFirst: Bool) -> SelectedScores {
+                let q = lists[0].queryCount
+                var indices: [[Int]] = [], scores: [[Float]] = []
+                for j in 0..<q {
+                    let all = lists.flatMap { zip($0.scores[j], $0.indices[j]).map { (score: $0, row: $1) } }
+                    let kept = all.sorted {
+                        (highestFirst ? $0.score > $1.score : $0.score < $1.score) || ($0.score == $1.score && $0.row < $1.row)
+                    }.prefix(k)
+                    indices.append(kept.map(\.row))
+                    scores.append(kept.map(\.score))
+                }
+                return SelectedScores(indices: indices, scores: scores)
+            }
+            let selfParts = tops.compactMap(\.selfScores)
+            return .top(
+                TopScores(
+                    highest: merge(tops.map(\.highest), highestFirst: true), lowest: merge(tops.map(\.lowest), highestFirst: false),
+                    selfScores: selfParts.count == tops.count ? joined(selfParts, 0) : nil))
+        case let .candidates(c0):
+            let lists = parts.compactMap {
+                if case let .candidates(c) = $0 { return c }; return nil
+            }
+            guard lists.count == parts.count else { throw CommunicatorError("ranks returned results of different kinds") }
+            var out = c0
+            for j in out.indices.indices {
+                for p in out.indices[j].indices {
+                    guard let owner = lists.first(where: { !$0.scores[j][p].isNaN }) else { continue }
+                    out.scores[j][p] = owner.scores[j][p]
+                    if out.perModule != nil { out.perModule![j][p] = owner.perModule![j][p] }
+                    if out.perToken != nil { out.perToken![j][p] = owner.perToken![j][p] }
+                }
+            }
+            return .candidates(out)
+        }
+    }
+
+    var denseModules: [(name: String, scores: Tensor<Float>)] {
+        if case let .dense(d) = self { return d.perModule }
+        return []
+    }
 
     /// These queries followed by `other`'s.
     func appending(_ other: ScoringResult) -> ScoringResult {

@@ -1,3 +1,5 @@
+import Distributed
+
 /// What to compute besides the pairwise scores, and in what batches.
 public struct ScoreConfiguration: Sendable {
     public var damping: Damping
@@ -18,6 +20,9 @@ public struct ScoreConfiguration: Sendable {
     public var memoryBudget: Int?
     /// Which pairs are kept: all of them, each query's top rows, or its candidates.
     public var selection: ScoreSelection
+    /// The ranks that share the training rows: each scores a contiguous run of whole batches,
+    /// and rank 0 joins their columns (one process by default).
+    public var communicator: any Communicator = SingleProcess()
 
     public init(
         damping: Damping = .automatic, perModule: Bool = false, perToken: Bool = false, selfInfluence: Bool = false,

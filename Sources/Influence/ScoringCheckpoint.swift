@@ -94,13 +94,22 @@ struct ScoringCheckpoint {
 /// The files in which fits and scoring runs keep an interrupted run's partial results, beside
 /// their outputs, so that a rerun resumes.
 public enum PartialResults {
-    public static let fileNames = PartialSums.passes.map { "partial-\($0).safetensors" } + ["partial-scores.safetensors"]
+    /// The partial-results files of `directory`: every `partial-*.safetensors` (fits keep one per
+    /// pass and run of blocks, scoring runs one per run of training rows).
+    public static func files(in directory: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasPrefix("partial-") && $0.hasSuffix(".safetensors") }.sorted().map { directory.appendingPathComponent($0) }
+    }
 
     /// Removes every partial-results file from `directory` (`--restart`): the next run starts over.
     public static func discard(in directory: URL) throws {
-        for name in fileNames {
-            let url = directory.appendingPathComponent(name)
-            if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
+        for url in files(in: directory) { try FileManager.default.removeItem(at: url) }
+    }
+
+    /// Removes the partial sums of fits (not of scoring runs) from `directory`.
+    static func discardFits(in directory: URL) {
+        for url in files(in: directory) where PartialSums.passes.contains(where: { url.lastPathComponent.hasPrefix("partial-\($0)") }) {
+            try? FileManager.default.removeItem(at: url)
         }
     }
 }

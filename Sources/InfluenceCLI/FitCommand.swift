@@ -25,13 +25,19 @@ struct FitCommand: Subcommand {
         .value("accumulate", "float32|float64", default: "float32", "Precision of the covariance and Λ sums."),
         .value("out", "FACTORS_DIR", required: true, "Where factors.safetensors is written."),
         .flag("restart", "Discard the partial sums of an interrupted fit in FACTORS_DIR and start over."),
+        .value(
+            "reduction-blocks", "N", default: String(FitConfiguration.defaultReductionBlocks),
+            "Blocks of batches whose sums are added pairwise: up to N ranks share the work (mpirun), with the same bits for any number; a process holds about log2(N) + 1 partial sums."
+        ),
     ]
     static let discussion = """
         An interrupted fit resumes from the partial sums it saves in FACTORS_DIR when run again with the
         same options. Factors record the model's fingerprint and modules; scores refuses them for another model.
+        Under `mpirun -np N` each rank fits a contiguous share of the batches and rank 0 writes the factors,
+        bit for bit those of one process.
         """
 
-    let request: FitRequest
+    var request: FitRequest
     let restart: Bool
 
     init(_ arguments: ParsedArguments) throws {
@@ -46,11 +52,17 @@ struct FitCommand: Subcommand {
             batchSize: try arguments.integer("batch-size", minimum: 1)!, seed: UInt64(try arguments.integer("seed", minimum: 0, maximum: Int.max)!),
             accumulatesInDouble: try arguments.choice("accumulate", from: ["float32", "float64"]) == "float64",
             output: arguments.path("out")!)
+        request.reductionBlocks = try arguments.integer("reduction-blocks", minimum: 1, maximum: 1 << 20)!
         restart = arguments.flag("restart")
     }
 
     func run() throws {
-        if restart { try PartialResults.discard(in: request.output) }
+        if restart {
+            if world.isRoot { try PartialResults.discard(in: request.output) }
+            try world.barrier()
+        }
+        var request = request
+        request.communicator = world
         let progress = StageProgress()
         let report = try Workflows.fit(request) { progress.update($0, $1, $2) }
         print(

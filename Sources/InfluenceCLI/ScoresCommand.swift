@@ -81,6 +81,8 @@ struct ScoresCommand: Subcommand {
         when asked, one tensor per module and per_token), self_scores.safetensors, and summary.json with the
         ten highest and ten lowest training rows per query. An interrupted run resumes from the partial
         results it keeps in SCORES_DIR when run again with the same factors, options and data.
+        Under `mpirun -np N` each rank scores a contiguous share of the training batches (every rank
+        preconditions the queries) and rank 0 joins the columns and writes, bit for bit one process's output.
         """
 
     let request: ScoresRequest
@@ -193,7 +195,12 @@ struct ScoresCommand: Subcommand {
     }
 
     func run() throws {
-        if restart { try PartialResults.discard(in: request.output) }
+        if restart {
+            if world.isRoot { try PartialResults.discard(in: request.output) }
+            try world.barrier()
+        }
+        var request = request
+        request.configuration.communicator = world
         let progress = StageProgress()
         let report = try Workflows.scores(request) { progress.update($0, $1, $2) }
         for warning in report.run.warnings { printError("warning: \(warning)") }

@@ -1,6 +1,8 @@
+import Distributed
 import Foundation
 import Formats
 import Influence
+import MPITransport
 import TensorCore
 
 /// The `influence` command: subcommands over the swift-influence library.
@@ -21,6 +23,11 @@ func topLevelHelp() -> String {
     return text
 }
 
+// Ranks of an mpirun job share the cores of their machine: each takes its part unless told otherwise.
+if MPICommunicator.isLaunchedByMPI && getenv("INFLUENCE_NUM_THREADS") == nil && getenv("OPENBLAS_NUM_THREADS") == nil {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    setenv("INFLUENCE_NUM_THREADS", String(max(1, cores / max(1, MPICommunicator.localSize))), 1)
+}
 Parallelism.relaunchWithShortBLASSpinIfNeeded()
 setvbuf(stdout, nil, _IOLBF, 0)
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -46,6 +53,39 @@ guard let command = subcommands.first(where: { $0.name == first || $0.name == tw
     }
     exit(64)
 }
+/// The subcommands whose work ranks of an mpirun job share.
+let distributedCommands = [FitCommand.name, ScoresCommand.name]
+/// The ranks of this run: an mpirun job's, or this process alone.
+let world: any Communicator = {
+    guard MPICommunicator.isLaunchedByMPI else { return SingleProcess() }
+    let rank = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"].flatMap(Int.init) ?? 0
+    guard distributedCommands.contains(command.name) else {
+        if rank == 0 {
+            printError(
+                "Error: influence \(command.name) runs in one process; under mpirun only \(distributedCommands.joined(separator: " and ")) share their work across ranks"
+            )
+        }
+        exit(64)
+    }
+    guard let mpi = MPICommunicator.shared else {
+        printError("Error: this process was started by mpirun but MPI could not be initialised (rank \(rank))")
+        exit(1)
+    }
+    // Only rank 0 prints results and shows progress.
+    if !mpi.isRoot { _ = freopen("/dev/null", "w", stdout) }
+    return mpi
+}()
+
+/// Ends the run with `message`: in an mpirun job, every rank ends with it (rank 0's words plain,
+/// another rank's prefixed with its number), so that no rank waits for one that failed.
+func fail(_ message: String, code: Int32) -> Never {
+    if world.size > 1 {
+        world.abort(message: world.isRoot ? message : "rank \(world.rank) of \(world.size): " + message, code: code)
+    }
+    printError(message)
+    exit(code)
+}
+
 let rest = Array(arguments.dropFirst(command.name.split(separator: " ").count))
 if rest.contains("--help") || rest.contains("-h") {
     print(command.help, terminator: "")
@@ -59,7 +99,9 @@ do {
     // An output folder is checked (created, writable) before any work, and held by this run alone.
     if command.options.contains(where: { $0.name == "out" && $0.valueName?.hasSuffix("DIR") == true }), let text = parsed.string("out") {
         guard !text.isEmpty else { throw UsageError("option '--out' names no folder") }
-        outputLock = try OutputLock(directory: URL(fileURLWithPath: text))
+        // The ranks of a job share the folder: rank 0 holds the lock; the others wait until it does.
+        if world.isRoot { outputLock = try OutputLock(directory: URL(fileURLWithPath: text)) }
+        try world.barrier()
     }
     try instance.run()
     // Output written to standard output that did not reach it (a full disk, a closed pipe) fails
@@ -69,12 +111,9 @@ do {
         exit(1)
     }
 } catch let error as UsageError {
-    printError("Error: \(error)\nUsage: \(command.usage)")
-    exit(64)
+    fail("Error: \(error)\nUsage: \(command.usage)", code: 64)
 } catch let error as StrategyOptionError {
-    printError("Error: \(error)\nUsage: \(command.usage)")
-    exit(64)
+    fail("Error: \(error)\nUsage: \(command.usage)", code: 64)
 } catch {
-    printError("Error: \(error)")
-    exit(1)
+    fail("Error: \(error)", code: 1)
 }

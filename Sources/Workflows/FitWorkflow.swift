@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Influence
 
@@ -14,6 +15,10 @@ public struct FitRequest {
     public var seed: UInt64
     public var accumulatesInDouble: Bool
     public var output: URL
+    /// The ranks that share the training rows; rank 0 writes the factors.
+    public var communicator: any Communicator = SingleProcess()
+    /// Blocks the batches are cut into (see ``FitConfiguration/reductionBlocks``).
+    public var reductionBlocks = FitConfiguration.defaultReductionBlocks
 
     public init(
         inputs: TaskInputs, strategy: any CurvatureStrategy, modules: String? = nil, labels: LabelSource = .sampled, batchSize: Int = 8,
@@ -67,13 +72,15 @@ extension Workflows {
             throw WorkflowError(
                 "none of the \(rows) training rows of \(request.inputs.train) has a token to predict (a row needs at least 2 tokens); the fit would be empty")
         }
-        let context = CurvatureContext(
+        var context = CurvatureContext(
             task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: request.labels,
             batchSize: request.batchSize, maximumExamples: request.inputs.maximumExamples, seed: request.seed,
             accumulatesInDouble: request.accumulatesInDouble, partialDirectory: request.output, progress: progress)
+        context.communicator = request.communicator
+        context.reductionBlocks = request.reductionBlocks
         let started = Date()
         let fitted = try request.strategy.fit(context.erased())
-        try fitted.save(to: request.output)
+        if request.communicator.isRoot { try fitted.save(to: request.output) }
         let factors = fitted as? InfluenceFactors
         return FitReport(
             strategy: fitted.strategyDescription, moduleNames: fitted.blockNames, exampleCount: factors?.exampleCount ?? task.trainingExampleCount,

@@ -152,6 +152,12 @@ extension Workflows {
                 label = "TracIn over \(context.checkpoints.count) checkpoints"
             }
         }
+        guard request.configuration.communicator.isRoot else {
+            // The other ranks computed their share of the rows; rank 0 holds and writes the whole.
+            return ScoresReport(
+                run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,
+                seconds: Date().timeIntervalSince(started), documents: loaded.documents, documentScores: nil, queryStatistics: statistics)
+        }
         let metadata = [
             "strategy": run.strategy, "damping": request.configuration.damping.description,
             "modules": run.moduleNames.joined(separator: ","), "sign": "positive supports the query",

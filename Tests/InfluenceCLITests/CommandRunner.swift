@@ -25,12 +25,22 @@ enum Influence {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let fixtureModel = packageRoot.appendingPathComponent("Tests/ModelIOTests/Fixtures/tiny-gpt2")
 
-    static func run(_ arguments: [String]) throws -> CommandResult {
+    /// Runs `influence` under `mpirun --oversubscribe -np ranks` (as root too, through OpenMPI's
+    /// run-as-root variables), ended after `timeout` seconds so that a hang fails instead of waiting.
+    static func runMPI(ranks: Int, _ arguments: [String], timeout: Int = 300) throws -> CommandResult {
+        try run(
+            arguments,
+            launcher: ["/usr/bin/timeout", String(timeout), "mpirun", "--oversubscribe", "-np", String(ranks), executable.path])
+    }
+
+    static func run(_ arguments: [String], launcher: [String] = []) throws -> CommandResult {
         let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        process.executableURL = launcher.isEmpty ? executable : URL(fileURLWithPath: launcher[0])
+        process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["INFLUENCE_NUM_THREADS"] = "1"
+        environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+        environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         process.environment = environment
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

@@ -1,0 +1,114 @@
+import Foundation
+
+/// The processes that share one run, and what they exchange — the transport seam.
+///
+/// Work that is a sum over training data (covariances, Λ, curvature products, score columns) is
+/// split among ``size`` ranks; rank 0 combines their parts, writes files and shows progress. The
+/// default is ``SingleProcess`` (one rank, every exchange a copy); `MPITransport` offers an MPI
+/// conformer for `mpirun -np N`. A conformer needs only these byte-level collectives: results
+/// are packed with ``TensorMessage`` and combined by ``PairwiseSum`` in an order that does not
+/// depend on the number of ranks, so that every rank count gives the same bits.
+public protocol Communicator: AnyObject, Sendable {
+    /// This process's rank, in `0..<size`.
+    var rank: Int { get }
+    /// The number of ranks.
+    var size: Int { get }
+    /// Every rank's bytes on `root`, in rank order; nil on the other ranks.
+    ///
+    /// - Throws: ``CommunicatorError`` when the transport fails.
+    func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]?
+    /// `root`'s bytes on every rank (the argument is ignored elsewhere).
+    ///
+    /// - Throws: ``CommunicatorError`` when the transport fails.
+    func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8]
+    /// Returns once every rank has called it.
+    func barrier() throws
+    /// Ends every rank of the job after `message` is shown (the transport's abort); returns only
+    /// for a single process, which the caller then ends itself.
+    func abort(message: String, code: Int32)
+}
+
+extension Communicator {
+    /// Whether this rank is the one that writes files and shows progress.
+    public var isRoot: Bool { rank == 0 }
+
+    /// The element-wise sums of integers over ranks, on every rank (exact, so in any order).
+    public func sum(_ values: [Int]) throws -> [Int] {
+        let packed = values.flatMap { withUnsafeBytes(of: Int64($0).littleEndian, Array.init) }
+        var total = [Int](repeating: 0, count: values.count)
+        if let parts = try gather(packed, root: 0) {
+            for part in parts {
+                guard part.count == packed.count else { throw CommunicatorError("ranks summed lists of different lengths") }
+                for i in total.indices {
+                    let value = part[(8 * i)..<(8 * i + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                    total[i] += Int(Int64(bitPattern: value))
+                }
+            }
+        }
+        let shared = try broadcast(total.flatMap { withUnsafeBytes(of: Int64($0).littleEndian, Array.init) }, root: 0)
+        return (0..<values.count).map { i in
+            Int(Int64(bitPattern: shared[(8 * i)..<(8 * i + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }))
+        }
+    }
+
+    /// The ranks' byte strings concatenated in rank order, on every rank.
+    public func allGather(_ bytes: [UInt8]) throws -> [[UInt8]] {
+        let parts = try gather(bytes, root: 0)
+        let joined = try broadcast(parts.map { TensorMessage.frame($0) } ?? [], root: 0)
+        return try TensorMessage.unframe(joined, count: size)
+    }
+}
+
+/// A transport failure: a message of the wrong size, a rank that left.
+public struct CommunicatorError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One process: rank 0 of 1, every collective a copy.
+public final class SingleProcess: Communicator {
+    public init() {}
+    public var rank: Int { 0 }
+    public var size: Int { 1 }
+    public func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]? { [bytes] }
+    public func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8] { bytes }
+    public func barrier() throws {}
+    public func abort(message: String, code: Int32) {}
+}
+
+/// How a run's batches are shared among ranks: the batches are cut into fixed blocks, a rank
+/// takes a contiguous run of whole blocks, and sums over blocks are combined by the canonical
+/// pairwise tree (``PairwiseSum``). Blocks depend on the data and the options only, never on the
+/// number of ranks, which is what makes one rank and many agree bit for bit.
+public struct WorkShards: Sendable, Equatable {
+    /// Batches of the whole run.
+    public let batchCount: Int
+    /// Blocks the batches are cut into: at most the requested number, at most one per batch.
+    public let blockCount: Int
+
+    public init(batchCount: Int, blocks requested: Int) {
+        precondition(requested >= 1, "at least one block")
+        self.batchCount = batchCount
+        self.blockCount = Swift.max(1, Swift.min(requested, batchCount))
+    }
+
+    /// The batches of block `b`: an even split, the earlier blocks at most one batch shorter.
+    public func batches(ofBlock b: Int) -> Range<Int> {
+        (b * batchCount / blockCount)..<((b + 1) * batchCount / blockCount)
+    }
+
+    /// The blocks of rank `rank` of `size`.
+    public func blocks(rank: Int, of size: Int) -> Range<Int> {
+        (rank * blockCount / size)..<((rank + 1) * blockCount / size)
+    }
+
+    /// The batches of rank `rank` of `size`.
+    public func batches(rank: Int, of size: Int) -> Range<Int> {
+        let blocks = blocks(rank: rank, of: size)
+        guard !blocks.isEmpty else {
+            let start = batches(ofBlock: Swift.min(blocks.lowerBound, blockCount - 1)).lowerBound
+            return start..<start
+        }
+        return batches(ofBlock: blocks.lowerBound).lowerBound..<batches(ofBlock: blocks.upperBound - 1).upperBound
+    }
+}

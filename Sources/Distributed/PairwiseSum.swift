@@ -1,0 +1,83 @@
+/// A sum over `leafCount` ordered leaves in the canonical pairwise tree, built from any
+/// contiguous runs of leaves: the same bits whichever way the leaves were shared out.
+///
+/// Level 0 holds the leaves; node j of level l + 1 is node 2j + node 2j + 1 of level l, or node 2j
+/// alone when it has no right sibling. A process that sums a contiguous run of leaves keeps the
+/// nodes of the run that are complete — at most about two per level — and merges siblings as soon
+/// as both are present; runs from other processes are appended as their nodes, in leaf order, and
+/// merge the same way. Since every addition is one of the canonical tree's, the root does not
+/// depend on how the leaves were split.
+public struct PairwiseSum<Value> {
+    /// A node of the canonical tree: its level, its index in the level, and its value.
+    public struct Node {
+        public var level: Int
+        public var index: Int
+        public var value: Value
+
+        public init(level: Int, index: Int, value: Value) {
+            self.level = level
+            self.index = index
+            self.value = value
+        }
+    }
+
+    public let leafCount: Int
+    let add: (Value, Value) -> Value
+    /// The nodes held, in leaf order.
+    public private(set) var nodes: [Node] = []
+
+    /// - Parameter add: the sum of two nodes' values (left, right); it is given each pair once.
+    public init(leafCount: Int, add: @escaping (Value, Value) -> Value) {
+        precondition(leafCount >= 1, "a sum needs a leaf")
+        self.leafCount = leafCount
+        self.add = add
+    }
+
+    /// Nodes on level `level`.
+    func width(_ level: Int) -> Int {
+        var n = leafCount
+        for _ in 0..<level { n = (n + 1) / 2 }
+        return n
+    }
+
+    /// The first leaf after node `index` of `level`.
+    func end(level: Int, index: Int) -> Int { Swift.min(leafCount, (index + 1) << level) }
+
+    /// The first leaf the nodes held do not cover.
+    public var nextLeaf: Int { nodes.last.map { end(level: $0.level, index: $0.index) } ?? 0 }
+
+    /// Whether every leaf is in: one node, the root.
+    public var isComplete: Bool { root != nil }
+
+    /// Appends leaf `index`, which must follow the leaves held (any leaf when none are).
+    public mutating func append(leaf index: Int, value: Value) {
+        append(Node(level: 0, index: index, value: value))
+    }
+
+    /// Appends a node of the canonical tree that starts where the nodes held end (any node when
+    /// none are held), then merges what can be merged.
+    public mutating func append(_ node: Node) {
+        precondition(node.index < width(node.level), "node \(node.index) of level \(node.level) is outside the tree")
+        precondition(nodes.isEmpty || nextLeaf == node.index << node.level, "nodes must arrive in leaf order")
+        nodes.append(node)
+        while true {
+            let last = nodes[nodes.count - 1]
+            // A node with no right sibling rises unchanged (no addition).
+            if last.index % 2 == 0 && last.index + 1 >= width(last.level) && width(last.level) > 1 {
+                nodes[nodes.count - 1] = Node(level: last.level + 1, index: last.index / 2, value: last.value)
+                continue
+            }
+            guard nodes.count >= 2 else { break }
+            let left = nodes[nodes.count - 2]
+            guard left.level == last.level, left.index % 2 == 0, left.index + 1 == last.index else { break }
+            nodes.removeLast(2)
+            nodes.append(Node(level: last.level + 1, index: left.index / 2, value: add(left.value, last.value)))
+        }
+    }
+
+    /// The sum of every leaf, once all are in.
+    public var root: Value? {
+        guard nodes.count == 1, width(nodes[0].level) == 1 else { return nil }
+        return nodes[0].value
+    }
+}
