@@ -95,22 +95,12 @@ public final class FactorFitter<Task: InfluenceTask> {
         if needs.covariances {
             // The sums reach rank 0 only; it eigendecomposes once and every rank receives the result.
             let sums = try accumulate(.covariance, partial: partial, initial: shapes.flatMap { [[$0[1], $0[1]], [$0[0], $0[0]]] })
-            tokens = try communicator.sum([sums?.tokens ?? 0])[0]
+            tokens = try communicator.sum([sums?.tokens ?? 0])[0]  // rank 0 alone holds the totals
             let positions = positionCounts()
+            // On the configured threads (OpenBLAS's bits depend on its thread count), whatever share a rank runs on.
             if let sums {
-                for i in shapes.indices {
-                    // Averaged per row the layer sees: per token, and per output position of a convolution.
-                    let count = Double(Swift.max(1, sums.tokens * positions[i]))
-                    let a = sums.values[2 * i] * (1 / count), s = sums.values[2 * i + 1] * (1 / count)
-                    let symmetricA = (a + a.transposed()) * 0.5, symmetricS = (s + s.transposed()) * 0.5
-                    let (la, qa) = try symmetricA.symmetricEigendecomposition()
-                    let (ls, qs) = try symmetricS.symmetricEigendecomposition()
-                    layers[i].activationCovariance = symmetricA
-                    layers[i].gradientCovariance = symmetricS
-                    layers[i].activationEigenvectors = qa
-                    layers[i].activationEigenvalues = la
-                    layers[i].gradientEigenvectors = qs
-                    layers[i].gradientEigenvalues = ls
+                try Parallelism.withThreadCount(Parallelism.configuredThreadCount) {
+                    try eigendecompose(sums, positions: positions, into: &layers)
                 }
             }
             if communicator.size > 1 { layers = try share(layers) }
@@ -165,6 +155,24 @@ public final class FactorFitter<Task: InfluenceTask> {
             case .covariance: return "covariance";
             case .lambda: return "lambda"
             }
+        }
+    }
+
+    /// The averaged, symmetrised covariances of each layer and their eigendecompositions.
+    private func eigendecompose(_ sums: Sums, positions: [Int], into layers: inout [LayerFactors]) throws {
+        for i in layers.indices {
+            // Averaged per row the layer sees: per token, and per output position of a convolution.
+            let count = Double(Swift.max(1, sums.tokens * positions[i]))
+            let a = sums.values[2 * i] * (1 / count), s = sums.values[2 * i + 1] * (1 / count)
+            let symmetricA = (a + a.transposed()) * 0.5, symmetricS = (s + s.transposed()) * 0.5
+            let (la, qa) = try symmetricA.symmetricEigendecomposition()
+            let (ls, qs) = try symmetricS.symmetricEigendecomposition()
+            layers[i].activationCovariance = symmetricA
+            layers[i].gradientCovariance = symmetricS
+            layers[i].activationEigenvectors = qa
+            layers[i].activationEigenvalues = la
+            layers[i].gradientEigenvectors = qs
+            layers[i].gradientEigenvalues = ls
         }
     }
 

@@ -23,12 +23,11 @@ func topLevelHelp() -> String {
     return text
 }
 
-// Ranks of an mpirun job share the cores of their machine: each takes its part unless told otherwise.
-if MPICommunicator.isLaunchedByMPI && getenv("INFLUENCE_NUM_THREADS") == nil && getenv("OPENBLAS_NUM_THREADS") == nil {
-    let cores = ProcessInfo.processInfo.activeProcessorCount
-    setenv("INFLUENCE_NUM_THREADS", String(max(1, cores / max(1, MPICommunicator.localSize))), 1)
-}
 Parallelism.relaunchWithShortBLASSpinIfNeeded()
+// Ranks of an mpirun job share the threads of their machine: each takes its part.
+if MPICommunicator.isLaunchedByMPI {
+    Parallelism.threadCount = max(1, Parallelism.configuredThreadCount / max(1, MPICommunicator.localSize))
+}
 setvbuf(stdout, nil, _IOLBF, 0)
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let first = arguments.first else {

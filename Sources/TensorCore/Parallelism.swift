@@ -10,12 +10,29 @@ import Foundation
 /// both OpenBLAS (`openblas_set_num_threads`) and the kernels at once.
 public enum Parallelism {
     nonisolated(unsafe) private static var _threadCount: Int = {
-        let env = ProcessInfo.processInfo.environment
-        let requested = env["INFLUENCE_NUM_THREADS"].flatMap(Int.init) ?? env["OPENBLAS_NUM_THREADS"].flatMap(Int.init)
-        let count = Swift.max(1, requested ?? ProcessInfo.processInfo.activeProcessorCount)
+        let count = configuredThreadCount
         openblas_set_num_threads(Int32(count))
         return count
     }()
+
+    /// The thread count the environment asks for (`INFLUENCE_NUM_THREADS`, else
+    /// `OPENBLAS_NUM_THREADS`, else the active processors), whatever ``threadCount`` is now. The
+    /// ranks of an MPI job each take a share of it; work whose bits depend on OpenBLAS's thread
+    /// count and that one rank does for all (eigendecompositions) runs on all of it, so that one
+    /// process and many agree.
+    public static let configuredThreadCount: Int = {
+        let env = ProcessInfo.processInfo.environment
+        let requested = env["INFLUENCE_NUM_THREADS"].flatMap(Int.init) ?? env["OPENBLAS_NUM_THREADS"].flatMap(Int.init)
+        return Swift.max(1, requested ?? ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    /// Runs `body` with ``threadCount`` set to `count`, then restores it.
+    public static func withThreadCount<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
+        let previous = threadCount
+        if count != previous { threadCount = count }
+        defer { if count != previous { threadCount = previous } }
+        return try body()
+    }
 
     /// Threads used by BLAS, LAPACK and the elementwise kernels.
     public static var threadCount: Int {

@@ -27,18 +27,19 @@ enum Influence {
 
     /// Runs `influence` under `mpirun --oversubscribe -np ranks` (as root too, through OpenMPI's
     /// run-as-root variables), ended after `timeout` seconds so that a hang fails instead of waiting.
-    static func runMPI(ranks: Int, _ arguments: [String], timeout: Int = 300) throws -> CommandResult {
+    static func runMPI(ranks: Int, _ arguments: [String], timeout: Int = 300, threads: Int = 1) throws -> CommandResult {
         try run(
             arguments,
-            launcher: ["/usr/bin/timeout", String(timeout), "mpirun", "--oversubscribe", "-np", String(ranks), executable.path])
+            launcher: ["/usr/bin/timeout", String(timeout), "mpirun", "--oversubscribe", "-np", String(ranks), executable.path], threads: threads)
     }
 
-    static func run(_ arguments: [String], launcher: [String] = []) throws -> CommandResult {
+    /// Runs `influence` (under `launcher` when given) with `threads` threads in all (`INFLUENCE_NUM_THREADS`).
+    static func run(_ arguments: [String], launcher: [String] = [], threads: Int = 1) throws -> CommandResult {
         let process = Process()
         process.executableURL = launcher.isEmpty ? executable : URL(fileURLWithPath: launcher[0])
         process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + arguments
         var environment = ProcessInfo.processInfo.environment
-        environment["INFLUENCE_NUM_THREADS"] = "1"
+        environment["INFLUENCE_NUM_THREADS"] = String(threads)
         environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         process.environment = environment

@@ -23,13 +23,16 @@ struct MPICommandTests {
 
     func bytes(_ url: URL) throws -> Data { try Data(contentsOf: url) }
 
-    /// Runs `arguments + ["--out", dir/name-np]` with 1 (no mpirun), 2 and 3 ranks, and returns the folders.
-    func acrossRanks(_ dir: URL, _ name: String, _ arguments: [String]) throws -> [URL] {
+    /// Runs `arguments + ["--out", dir/name-np]` with 1 (no mpirun), 2 and 3 ranks sharing
+    /// `threads` threads, and returns the folders.
+    func acrossRanks(_ dir: URL, _ name: String, _ arguments: [String], threads: Int = 1) throws -> [URL] {
         var folders: [URL] = []
         for ranks in [1, 2, 3] {
             let out = dir.appendingPathComponent("\(name)-\(ranks)")
             let result =
-                ranks == 1 ? try Influence.run(arguments + ["--out", out.path]) : try Influence.runMPI(ranks: ranks, arguments + ["--out", out.path])
+                ranks == 1
+                ? try Influence.run(arguments + ["--out", out.path], threads: threads)
+                : try Influence.runMPI(ranks: ranks, arguments + ["--out", out.path], threads: threads)
             try #require(result.exitCode == 0, "\(ranks) ranks: \(result.standardError)")
             #expect(result.standardOutput.components(separatedBy: "wrote ").count == 2, "only rank 0 prints: \(result.standardOutput)")
             folders.append(out)
@@ -41,8 +44,10 @@ struct MPICommandTests {
         let dir = Influence.temporaryDirectory()
         let (train, queries) = try writeRows(dir)
         let model = Influence.fixtureModel.path
-        // 11 rows in batches of 2: 6 batches in 6 blocks; 3 ranks take 2 each, 2 ranks 3.
-        let fits = try acrossRanks(dir, "ekfac", ["fit", "--model", model, "--data", train.path, "--strategy", "ekfac", "--batch-size", "2"])
+        // 11 rows in batches of 2: 6 batches in 6 blocks; 3 ranks take 2 each, 2 ranks 3. One
+        // process runs on 2 threads, each of 2 ranks on 1: the eigendecompositions, whose bits
+        // depend on OpenBLAS's thread count, run on the 2 configured either way.
+        let fits = try acrossRanks(dir, "ekfac", ["fit", "--model", model, "--data", train.path, "--strategy", "ekfac", "--batch-size", "2"], threads: 2)
         let one = try bytes(fits[0].appendingPathComponent("factors.safetensors"))
         for f in fits.dropFirst() { #expect(try bytes(f.appendingPathComponent("factors.safetensors")) == one, "\(f.lastPathComponent)") }
         #expect(try FileManager.default.contentsOfDirectory(atPath: fits[2].path).filter { $0.hasPrefix("partial-") }.isEmpty)
