@@ -112,3 +112,26 @@ public struct WorkShards: Sendable, Equatable {
         return batches(ofBlock: blocks.lowerBound).lowerBound..<batches(ofBlock: blocks.upperBound - 1).upperBound
     }
 }
+
+/// Part `index` of `count` of a run split into separate jobs without MPI (`--partition i/n`, a
+/// job array): the part takes the blocks rank `index` of `count` would, writes its partial
+/// results, and `influence merge` combines every part into one run's output.
+public struct Partition: Sendable, Equatable, CustomStringConvertible {
+    public let index: Int
+    public let count: Int
+
+    public init(index: Int, count: Int) {
+        precondition(count >= 1 && (0..<count).contains(index), "partition \(index) of \(count)")
+        self.index = index
+        self.count = count
+    }
+
+    /// `i/n` with 0 ≤ i < n; nil for anything else.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, n <= 1 << 20, (0..<n).contains(i) else { return nil }
+        self.init(index: i, count: n)
+    }
+
+    public var description: String { "\(index)/\(count)" }
+}

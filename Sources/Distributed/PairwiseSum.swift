@@ -54,11 +54,17 @@ public struct PairwiseSum<Value> {
         append(Node(level: 0, index: index, value: value))
     }
 
+    /// Whether ``append(_:)`` takes `node`: a node of the tree that starts where the nodes held end
+    /// (any node of the tree when none are held). Nodes read from files or other ranks are checked with it.
+    public func accepts(level: Int, index: Int) -> Bool {
+        guard level >= 0, level < Int.bitWidth - 1, index >= 0, index < width(level) else { return false }
+        return nodes.isEmpty || nextLeaf == index << level
+    }
+
     /// Appends a node of the canonical tree that starts where the nodes held end (any node when
     /// none are held), then merges what can be merged.
     public mutating func append(_ node: Node) {
-        precondition(node.index < width(node.level), "node \(node.index) of level \(node.level) is outside the tree")
-        precondition(nodes.isEmpty || nextLeaf == node.index << node.level, "nodes must arrive in leaf order")
+        precondition(accepts(level: node.level, index: node.index), "node \(node.index) of level \(node.level) does not follow the nodes held")
         nodes.append(node)
         while true {
             let last = nodes[nodes.count - 1]

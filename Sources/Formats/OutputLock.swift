@@ -24,7 +24,9 @@ public final class OutputLock {
     ///
     /// - Throws: ``Failure`` when the path is empty or the root, names a file, cannot be created
     ///   or written, or is held by another process (named by its id).
-    public init(directory: URL, option: String = "--out") throws(Failure) {
+    /// - Parameter name: the lock file; another name (one per partition of a job array) lets
+    ///   several runs share the folder while each part is held by one run.
+    public init(directory: URL, option: String = "--out", name: String = OutputLock.fileName) throws(Failure) {
         let path = directory.path
         guard !path.isEmpty else { throw Failure(description: "option '\(option)' names no folder") }
         let standardized = directory.standardizedFileURL.path
@@ -38,7 +40,7 @@ public final class OutputLock {
                 throw Failure(description: "cannot create the output folder \(path) (\(option)): \(reason)")
             }
         }
-        let lockPath = directory.appendingPathComponent(Self.fileName).path
+        let lockPath = directory.appendingPathComponent(name).path
         descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
         guard descriptor >= 0 else {
             throw Failure(description: "cannot write in the output folder \(path) (\(option)): \(errnoDescription())")

@@ -59,6 +59,12 @@ extension FactorCurvatureStrategy {
     }
 
     public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
+        guard case let .factors(factors) = try fit(context, mode: .whole) else { preconditionFailure("unreachable") }
+        return factors
+    }
+
+    /// Fits, or does the part of a job array's fit that `mode` names (see ``FactorFitter/fit(partialDirectory:mode:)``).
+    public func fit(_ context: StrategyContext, mode: FitMode) throws -> FitOutcome {
         let configuration = FitConfiguration(
             strategy: self, labels: context.labels, batchSize: context.batchSize,
             maximumExamples: context.maximumExamples, seed: context.seed,
@@ -66,7 +72,7 @@ extension FactorCurvatureStrategy {
             reductionBlocks: context.reductionBlocks, communicator: context.communicator)
         let fitter = try FactorFitter(task: context.task, modules: context.modules, configuration: configuration)
         fitter.progress = context.progress
-        return try fitter.fit(partialDirectory: context.partialDirectory)
+        return try fitter.fit(partialDirectory: context.partialDirectory, mode: mode)
     }
 
     public static func loadFit(from directory: URL) throws -> any FittedCurvature { try InfluenceFactors.load(from: directory) }

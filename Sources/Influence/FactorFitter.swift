@@ -49,6 +49,26 @@ public struct FitConfiguration: Sendable {
     }
 }
 
+/// How much of a fit one run does.
+public enum FitMode: Equatable {
+    /// All of it (shared with the ranks of the configuration's communicator).
+    case whole
+    /// One part of a job array: the pass in progress over this part's blocks, left in the
+    /// directory as its partial sums.
+    case partition(Partition)
+    /// Combines the partial sums every part of a job array of this many parts left.
+    case merge(parts: Int)
+}
+
+/// What a run of ``fit(partialDirectory:mode:)`` did.
+public enum FitOutcome {
+    case factors(InfluenceFactors)
+    /// A part wrote its partial sums of `pass` (`covariance`, `lambda`).
+    case partWritten(pass: String)
+    /// The covariances of every part were combined and eigendecomposed: the parts run again for Λ.
+    case eigenbasesMerged
+}
+
 /// Fits the factors of a strategy over a task's training data, in one or two passes.
 ///
 /// Covariances are sums over tokens divided by the token count; Λ is a sum over examples divided by
@@ -80,6 +100,22 @@ public final class FactorFitter<Task: InfluenceTask> {
     /// Runs the fit. With `partialDirectory`, partial sums are saved there during each pass and a
     /// fit interrupted earlier with the same model and configuration resumes from them.
     public func fit(partialDirectory: URL? = nil) throws -> InfluenceFactors {
+        guard case let .factors(factors) = try fit(partialDirectory: partialDirectory, mode: .whole) else { preconditionFailure("unreachable") }
+        return factors
+    }
+
+    /// Runs the fit, or the part of it `mode` names, keeping partial sums in `partialDirectory`
+    /// (required for a partition or a merge): a part first sums the covariances of its blocks;
+    /// the merge combines every part's and eigendecomposes; the parts then sum Λ in those bases,
+    /// and a last merge writes the factors — the same bits as one process.
+    ///
+    /// - Throws: ``InfluenceError/partitions(_:)`` when a merge finds parts missing, unfinished,
+    ///   or of another run.
+    public func fit(partialDirectory: URL?, mode: FitMode) throws -> FitOutcome {
+        if mode != .whole {
+            precondition(partialDirectory != nil, "a partition or a merge keeps its sums in a directory")
+            precondition(configuration.communicator.size == 1, "a partition runs in one process")
+        }
         let fingerprint = ModelFingerprint.of(task.model)
         let shapes = capture.gradientShapes
         var layers = [LayerFactors](repeating: LayerFactors(), count: shapes.count)
@@ -92,23 +128,36 @@ public final class FactorFitter<Task: InfluenceTask> {
                 configuration: configuration.description + "/data" + task.trainingDataFingerprint, modules: capture.names)
         }
         let communicator = configuration.communicator
+        let eigenbases = partialDirectory.map { $0.appendingPathComponent(PartialResults.eigenbasesFileName) }
         if needs.covariances {
-            // The sums reach rank 0 only; it eigendecomposes once and every rank receives the result.
-            let sums = try accumulate(.covariance, partial: partial, initial: shapes.flatMap { [[$0[1], $0[1]], [$0[0], $0[0]]] })
-            tokens = try communicator.sum([sums?.tokens ?? 0])[0]  // rank 0 alone holds the totals
-            let positions = positionCounts()
-            // On the configured threads (OpenBLAS's bits depend on its thread count), whatever share a rank runs on.
-            if let sums {
-                try Parallelism.withThreadCount(Parallelism.configuredThreadCount) {
-                    try eigendecompose(sums, positions: positions, into: &layers)
+            if mode != .whole, let eigenbases, let saved = try loadEigenbases(eigenbases, key: partial!.key, count: shapes.count) {
+                // A job array's merged covariances: the parts go on with Λ.
+                (layers, tokens) = saved
+            } else {
+                // The sums reach rank 0 only; it eigendecomposes once and every rank receives the result.
+                let sums = try accumulate(.covariance, partial: partial, initial: shapes.flatMap { [[$0[1], $0[1]], [$0[0], $0[0]]] }, mode: mode)
+                if case .partition = mode { return .partWritten(pass: "covariance") }
+                tokens = try communicator.sum([sums?.tokens ?? 0])[0]  // rank 0 alone holds the totals
+                let positions = positionCounts()
+                // On the configured threads (OpenBLAS's bits depend on its thread count), whatever share a rank runs on.
+                if let sums {
+                    try Parallelism.withThreadCount(Parallelism.configuredThreadCount) {
+                        try eigendecompose(sums, positions: positions, into: &layers)
+                    }
+                }
+                if communicator.size > 1 { layers = try share(layers) }
+                if case .merge = mode, needs.lambda != nil, let eigenbases {
+                    try saveEigenbases(layers, tokens: tokens, key: partial!.key, to: eigenbases)
+                    PartialResults.discardFits(in: partialDirectory!, pass: "covariance")
+                    return .eigenbasesMerged
                 }
             }
-            if communicator.size > 1 { layers = try share(layers) }
         }
         if let basis = needs.lambda {
             precondition(basis == .parameters || needs.covariances, "Λ in the Kronecker eigenbasis needs the covariances")
             let rotations = basis == .kroneckerEigenbasis ? layers.map { (gradient: $0.gradientEigenvectors!, activation: $0.activationEigenvectors!) } : nil
-            let sums = try accumulate(.lambda(eigenbases: rotations), partial: partial, initial: shapes)
+            let sums = try accumulate(.lambda(eigenbases: rotations), partial: partial, initial: shapes, mode: mode)
+            if case .partition = mode { return .partWritten(pass: "lambda") }
             let counts = try communicator.sum([sums?.tokens ?? 0, sums?.examples ?? 0])
             if tokens == 0 { tokens = counts[0] }
             if let sums {
@@ -117,15 +166,59 @@ public final class FactorFitter<Task: InfluenceTask> {
             if communicator.size > 1 { layers = try share(layers) }
         }
         if let partial { partial.removeAll() }
+        if let eigenbases { try? FileManager.default.removeItem(at: eigenbases) }
         for (i, f) in layers.enumerated() {
             for t in [f.activationEigenvalues, f.gradientEigenvalues, f.lambda].compactMap({ $0 }) where !t.isFinite {
                 throw InfluenceError.nonFinite(what: "the factors of \(capture.names[i])")
             }
         }
-        return InfluenceFactors(
-            strategy: strategy, moduleNames: capture.names, gradientShapes: shapes, layers: layers,
-            labels: configuration.labels, exampleCount: exampleCount, tokenCount: tokens,
-            modelFingerprint: fingerprint, accumulation: configuration.accumulatesInDouble ? "float64" : "float32")
+        return .factors(
+            InfluenceFactors(
+                strategy: strategy, moduleNames: capture.names, gradientShapes: shapes, layers: layers,
+                labels: configuration.labels, exampleCount: exampleCount, tokenCount: tokens,
+                modelFingerprint: fingerprint, accumulation: configuration.accumulatesInDouble ? "float64" : "float32"))
+    }
+
+    static var layerFields: [String] {
+        [
+            "activation_covariance", "gradient_covariance", "activation_eigenvectors", "activation_eigenvalues", "gradient_eigenvectors",
+            "gradient_eigenvalues",
+        ]
+    }
+
+    static func fields(_ f: LayerFactors) -> [Tensor<Double>?] {
+        [f.activationCovariance, f.gradientCovariance, f.activationEigenvectors, f.activationEigenvalues, f.gradientEigenvectors, f.gradientEigenvalues]
+    }
+
+    private func saveEigenbases(_ layers: [LayerFactors], tokens: Int, key: String, to url: URL) throws {
+        var tensors: [(name: String, payload: SafeTensorsPayload)] = []
+        for (i, f) in layers.enumerated() {
+            for (name, t) in zip(Self.layerFields, Self.fields(f)) { if let t { tensors.append(("layer.\(i).\(name)", .float64(t))) } }
+        }
+        try SafeTensorsFile.write(tensors, metadata: ["key": key, "tokens": String(tokens)], to: url)
+    }
+
+    /// The merged eigenbases of this fit, when a merge wrote them.
+    private func loadEigenbases(_ url: URL, key: String, count: Int) throws -> ([LayerFactors], Int)? {
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        do {
+            let file = try SafeTensorsFile(contentsOf: url)
+            guard file.metadata["key"] == key, let tokens = file.metadata["tokens"].flatMap(Int.init) else {
+                throw InfluenceError.partitions("\(url.path) holds the eigenbases of another fit; delete it or use another --out")
+            }
+            let layers = try (0..<count).map { i -> LayerFactors in
+                let t = try Self.layerFields.map { try file.tensor(named: "layer.\(i).\($0)", as: Double.self) }
+                var f = LayerFactors()
+                (f.activationCovariance, f.gradientCovariance, f.activationEigenvectors) = (t[0], t[1], t[2])
+                (f.activationEigenvalues, f.gradientEigenvectors, f.gradientEigenvalues) = (t[3], t[4], t[5])
+                return f
+            }
+            return (layers, tokens)
+        } catch let error as InfluenceError {
+            throw error
+        } catch {
+            throw InfluenceError.unreadablePartial(path: url.path, reason: "\(error)")
+        }
     }
 
     /// Rows each tracked layer sees per token (see ``GradientCapture/positionCounts``): known from
@@ -210,9 +303,9 @@ public final class FactorFitter<Task: InfluenceTask> {
     /// One pass over the training batches, accumulating into `initial`-shaped sums kept in Float64
     /// when the configuration asks for it, otherwise in the model's precision. The whole sums on
     /// rank 0, nil on the other ranks.
-    private func accumulate(_ kind: Pass, partial: PartialSums?, initial shapes: [[Int]]) throws -> Sums? {
-        if configuration.accumulatesInDouble { return try accumulate(Double.self, kind, partial: partial, initial: shapes) }
-        return try accumulate(Scalar.self, kind, partial: partial, initial: shapes)
+    private func accumulate(_ kind: Pass, partial: PartialSums?, initial shapes: [[Int]], mode: FitMode) throws -> Sums? {
+        if configuration.accumulatesInDouble { return try accumulate(Double.self, kind, partial: partial, initial: shapes, mode: mode) }
+        return try accumulate(Scalar.self, kind, partial: partial, initial: shapes, mode: mode)
     }
 
     /// The sums of a block of batches, or of a node of blocks.
@@ -220,16 +313,20 @@ public final class FactorFitter<Task: InfluenceTask> {
 
     private func accumulate<Accumulator: TensorScalar>(
         _: Accumulator.Type, _ kind: Pass, partial: PartialSums?,
-        initial shapes: [[Int]]
+        initial shapes: [[Int]], mode: FitMode
     ) throws -> Sums? {
         let pass = kind.name
         let all = batches
         let communicator = configuration.communicator
         let shards = WorkShards(batchCount: all.count, blocks: configuration.reductionBlocks)
-        let mine = shards.blocks(rank: communicator.rank, of: communicator.size)
         let add: (Part<Accumulator>, Part<Accumulator>) -> Part<Accumulator> = { l, r in
             Part(values: zip(l.values, r.values).map { $0 + $1 }, examples: l.examples + r.examples, tokens: l.tokens + r.tokens)
         }
+        if case let .merge(parts) = mode, let partial {
+            return try merge(Accumulator.self, pass: pass, parts: parts, shards: shards, partial: partial, shapes: shapes, add: add)
+        }
+        var mine = shards.blocks(rank: communicator.rank, of: communicator.size)
+        if case let .partition(p) = mode { mine = shards.blocks(rank: p.index, of: p.count) }
         var tree = PairwiseSum<Part<Accumulator>>(leafCount: shards.blockCount, add: add)
         var current: (block: Int, batches: Int, part: Part<Accumulator>)? = nil
         let file = partial?.url(pass, blocks: mine, of: shards.blockCount)
@@ -237,12 +334,23 @@ public final class FactorFitter<Task: InfluenceTask> {
             guard (saved.nodes.map(\.value) + [saved.current?.part].compactMap { $0 }).allSatisfy({ $0.values.map(\.shape) == shapes }) else {
                 throw InfluenceError.malformedFactors(path: file.path, reason: "partial sums of the wrong shapes")
             }
-            for node in saved.nodes { tree.append(node) }
+            for node in saved.nodes {
+                guard tree.accepts(level: node.level, index: node.index), node.index << node.level >= mine.lowerBound,
+                    Swift.min(shards.blockCount, (node.index + 1) << node.level) <= mine.upperBound
+                else {
+                    throw InfluenceError.unreadablePartial(path: file.path, reason: "its sums are not those of blocks \(mine.lowerBound)..<\(mine.upperBound)")
+                }
+                tree.append(node)
+            }
+            if let c = saved.current, !mine.contains(c.block) || c.batches >= shards.batches(ofBlock: c.block).count {
+                throw InfluenceError.unreadablePartial(
+                    path: file.path, reason: "its block in progress is not one of blocks \(mine.lowerBound)..<\(mine.upperBound)")
+            }
             current = saved.current
         }
         let bases: [(Tensor<Accumulator>, Tensor<Accumulator>)]?
         if case let .lambda(eigenbases?) = kind { bases = eigenbases.map { (Tensor($0.gradient), Tensor($0.activation)) } } else { bases = nil }
-        let myBatches = shards.batches(rank: communicator.rank, of: communicator.size)
+        let myBatches = mine.isEmpty ? 0..<0 : shards.batches(ofBlock: mine.lowerBound).lowerBound..<shards.batches(ofBlock: mine.upperBound - 1).upperBound
         var sinceSave = 0
         for block in mine where block >= tree.nextLeaf {
             let range = shards.batches(ofBlock: block)
@@ -286,6 +394,11 @@ public final class FactorFitter<Task: InfluenceTask> {
                 sinceSave = 0
             }
         }
+        if case .partition = mode {
+            // The part's sums stay in its partial file, for the merge; an empty part writes an empty one.
+            if let partial, let file, mine.isEmpty { try partial.save(pass: pass, nodes: tree.nodes, current: nil, to: file) }
+            return nil
+        }
         // Rank 0 completes the tree with every other rank's nodes, in rank (so leaf) order.
         if communicator.size > 1 {
             var message = TensorMessage()
@@ -303,6 +416,7 @@ public final class FactorFitter<Task: InfluenceTask> {
                     guard header.count == 4 else { throw CommunicatorError("a rank sent a malformed node") }
                     let values = try reader.tensors(Accumulator.self)
                     guard values.map(\.shape) == shapes else { throw CommunicatorError("a rank sent sums of the wrong shapes") }
+                    guard tree.accepts(level: header[0], index: header[1]) else { throw CommunicatorError("a rank sent sums out of order") }
                     tree.append(.init(level: header[0], index: header[1], value: Part(values: values, examples: header[2], tokens: header[3])))
                 }
             }
@@ -310,6 +424,46 @@ public final class FactorFitter<Task: InfluenceTask> {
         guard let total = tree.root else {
             preconditionFailure("the pass covered \(tree.nextLeaf) of \(shards.blockCount) blocks")
         }
+        return Sums(values: total.values.map { Tensor<Double>($0) }, examples: total.examples, tokens: total.tokens)
+    }
+
+    /// The sums of a pass from the partial files every part of a job array left: each must
+    /// belong to this fit, be finished, and cover its part's blocks, which together cover every block once.
+    private func merge<Accumulator: TensorScalar>(
+        _: Accumulator.Type, pass: String, parts: Int, shards: WorkShards, partial: PartialSums, shapes: [[Int]],
+        add: @escaping (Part<Accumulator>, Part<Accumulator>) -> Part<Accumulator>
+    ) throws -> Sums {
+        var tree = PairwiseSum<Part<Accumulator>>(leafCount: shards.blockCount, add: add)
+        let files = (0..<parts).map { partial.url(pass, blocks: shards.blocks(rank: $0, of: parts), of: shards.blockCount) }
+        let missing = (0..<parts).filter { !FileManager.default.fileExists(atPath: files[$0].path) }.map { "\($0)/\(parts) (\(files[$0].lastPathComponent))" }
+        guard missing.isEmpty else {
+            throw InfluenceError.partitions(
+                "the \(pass) pass of \(missing.count) of \(parts) parts is missing: \(missing.joined(separator: ", ")); run those parts (same options, --partition i/\(parts)) first"
+            )
+        }
+        for part in 0..<parts {
+            let blocks = shards.blocks(rank: part, of: parts)
+            let url = files[part]
+            guard let saved = try partial.load(pass: pass, from: url, as: Accumulator.self) else {
+                throw InfluenceError.partitions("\(url.path) holds the sums of another fit (other model, options or data); run part \(part)/\(parts) again")
+            }
+            guard saved.current == nil, (saved.nodes.first.map { $0.index << $0.level } ?? blocks.lowerBound) == blocks.lowerBound else {
+                throw InfluenceError.partitions("part \(part)/\(parts) has not finished its \(pass) pass (\(url.path)); run it again")
+            }
+            guard saved.nodes.allSatisfy({ $0.value.values.map(\.shape) == shapes }) else {
+                throw InfluenceError.malformedFactors(path: url.path, reason: "partial sums of the wrong shapes")
+            }
+            for node in saved.nodes {
+                guard tree.accepts(level: node.level, index: node.index) else {
+                    throw InfluenceError.malformedFactors(path: url.path, reason: "its sums do not cover the blocks of part \(part)/\(parts)")
+                }
+                tree.append(node)
+            }
+            guard blocks.isEmpty || tree.nextLeaf == blocks.upperBound else {
+                throw InfluenceError.partitions("part \(part)/\(parts) has not finished its \(pass) pass (\(url.path)); run it again")
+            }
+        }
+        guard let total = tree.root else { throw InfluenceError.partitions("the parts' \(pass) sums do not cover every block") }
         return Sums(values: total.values.map { Tensor<Double>($0) }, examples: total.examples, tokens: total.tokens)
     }
 }
@@ -323,6 +477,9 @@ struct PartialSums {
     let fingerprint: String
     let configuration: String
     let modules: [String]
+
+    /// What identifies the fit the sums belong to.
+    var key: String { [fingerprint, configuration, modules.joined(separator: ",")].joined(separator: "|") }
 
     /// The sums of a block of batches, or of a node of blocks, and what they count.
     struct Part<Scalar: TensorScalar> {

@@ -131,6 +131,9 @@ public enum InfluenceError: Error, CustomStringConvertible, Equatable {
     case notOffered(String)
     /// A file of an interrupted run's partial results that cannot be read.
     case unreadablePartial(path: String, reason: String)
+    /// The parts of a job array (`--partition i/n`) that a merge cannot combine: missing,
+    /// unfinished, or of another run.
+    case partitions(String)
 
     public var description: String {
         switch self {
@@ -139,7 +142,7 @@ public enum InfluenceError: Error, CustomStringConvertible, Equatable {
         case let .factorsMismatch(path, reason): return "factors in \(path) do not fit: \(reason)"
         case let .malformedFactors(path, reason): return "factors in \(path) are not usable: \(reason)"
         case let .nonFinite(what): return "\(what) contains NaN or infinity; check the model and data for NaNs, or raise the damping"
-        case let .notConverged(message), let .diverged(message), let .notOffered(message): return message
+        case let .notConverged(message), let .diverged(message), let .notOffered(message), let .partitions(message): return message
         case let .unreadablePartial(path, reason):
             return "\(path) holds an interrupted run's partial results and cannot be read (\(reason)); rerun with --restart to discard it and start over"
         case let .notPositiveDefinite(dimension, damping, lowest):

@@ -272,11 +272,15 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         let total = task.queryCount
         queryStatistics = QueryStatistics(moduleCount: moduleNames.count)
         let ranks = configuration.communicator
+        if let parts = configuration.mergedParts {
+            guard let partialDirectory else { preconditionFailure("a merge reads the parts from a directory") }
+            return try mergeParts(parts, in: partialDirectory)
+        }
+        let (rank, size) = configuration.partition.map { ($0.index, $0.count) } ?? (ranks.rank, ranks.size)
         let checkpoint = partialDirectory.map {
             ScoringCheckpoint(
-                url: $0.appendingPathComponent(
-                    ranks.size == 1 ? "partial-scores.safetensors" : "partial-scores.rank-\(ranks.rank)-of-\(ranks.size).safetensors"),
-                key: resumeKey + "|rank \(ranks.rank) of \(ranks.size)")
+                url: $0.appendingPathComponent(size == 1 ? "partial-scores.safetensors" : "partial-scores.rank-\(rank)-of-\(size).safetensors"),
+                key: resumeKey + "|rank \(rank) of \(size)")
         }
         var completed: ScoringResult? = nil
         var start = 0
@@ -312,9 +316,50 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             try completed
             ?? (ScoreAccumulator(mode: mode(for: 0..<0), queries: 0, modules: moduleNames.count, selfInfluence: false)
                 .result(moduleNames: moduleNames))
+        if let partition = configuration.partition, let partialDirectory {
+            // A part of a job array leaves its rows for the merge.
+            try ScoringCheckpoint(url: Self.partURL(partition, in: partialDirectory), key: resumeKey).save(
+                completedQueries: total, completed: local, current: nil, currentEnd: total, moduleNames: moduleNames)
+            if let checkpoint { try? FileManager.default.removeItem(at: checkpoint.url) }
+            return local
+        }
         let result = ranks.size > 1 ? try joinRanks(local) : local
         if let checkpoint { try? FileManager.default.removeItem(at: checkpoint.url) }
         return result
+    }
+
+    /// Where part `partition` of a job array leaves its rows.
+    public static func partURL(_ partition: Partition, in directory: URL) -> URL {
+        directory.appendingPathComponent("partition-scores-\(partition.index)-of-\(partition.count).safetensors")
+    }
+
+    /// The rows every part of a job array left, joined as one run's; each part must belong to this
+    /// run (same fit, options and data).
+    func mergeParts(_ parts: Int, in directory: URL) throws -> ScoringResult {
+        var results: [ScoringResult] = [], missing: [String] = []
+        for i in 0..<parts {
+            let url = Self.partURL(Partition(index: i, count: parts), in: directory)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                missing.append("\(i)/\(parts)")
+                continue
+            }
+            guard let state = try ScoringCheckpoint(url: url, key: resumeKey).load(moduleNames: moduleNames, mode: mode(for:), selfInfluence: false),
+                let result = state.completed
+            else {
+                throw InfluenceError.partitions("\(url.path) holds the scores of another run (other factors, options or data); run part \(i)/\(parts) again")
+            }
+            results.append(result)
+        }
+        guard missing.isEmpty else {
+            throw InfluenceError.partitions(
+                "parts \(missing.joined(separator: ", ")) of the scoring run have not written their rows in \(directory.path); run them (same options, --partition i/\(parts)) first"
+            )
+        }
+        return try ScoringResult.joiningColumns(
+            results,
+            top: {
+                if case let .top(k) = mode(for: 0..<0) { return k }; return 0
+            }())
     }
 
     /// This rank's positions in a list of `count` training rows streamed in batches: a contiguous
@@ -322,10 +367,11 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     /// single process forms and every score the same bits.
     func share(of count: Int) -> Range<Int> {
         let ranks = configuration.communicator
-        guard ranks.size > 1 else { return 0..<count }
+        let (rank, size) = configuration.partition.map { ($0.index, $0.count) } ?? (ranks.rank, ranks.size)
+        guard size > 1 else { return 0..<count }
         let b = Swift.max(1, configuration.batchSize)
         let batches = (count + b - 1) / b
-        let mine = WorkShards(batchCount: batches, blocks: Swift.max(1, batches)).batches(rank: ranks.rank, of: ranks.size)
+        let mine = WorkShards(batchCount: batches, blocks: Swift.max(1, batches)).batches(rank: rank, of: size)
         return Swift.min(count, mine.lowerBound * b)..<Swift.min(count, mine.upperBound * b)
     }
 

@@ -23,6 +23,11 @@ public struct ScoreConfiguration: Sendable {
     /// The ranks that share the training rows: each scores a contiguous run of whole batches,
     /// and rank 0 joins their columns (one process by default).
     public var communicator: any Communicator = SingleProcess()
+    /// One part of a job array (`--partition i/n`): score the rows rank i of n would and leave them
+    /// in the output folder for ``mergedParts``.
+    public var partition: Partition?
+    /// Join the rows every part of a job array of this many parts left, instead of scoring.
+    public var mergedParts: Int?
 
     public init(
         damping: Damping = .automatic, perModule: Bool = false, perToken: Bool = false, selfInfluence: Bool = false,

@@ -94,6 +94,9 @@ struct ScoringCheckpoint {
 /// The files in which fits and scoring runs keep an interrupted run's partial results, beside
 /// their outputs, so that a rerun resumes.
 public enum PartialResults {
+    /// The file in which a merge of a job array's fit keeps the eigenbases the parts' Λ pass needs.
+    public static let eigenbasesFileName = "partition-eigenbases.safetensors"
+
     /// The partial-results files of `directory`: every `partial-*.safetensors` (fits keep one per
     /// pass and run of blocks, scoring runs one per run of training rows).
     public static func files(in directory: URL) -> [URL] {
@@ -106,9 +109,10 @@ public enum PartialResults {
         for url in files(in: directory) { try FileManager.default.removeItem(at: url) }
     }
 
-    /// Removes the partial sums of fits (not of scoring runs) from `directory`.
-    static func discardFits(in directory: URL) {
-        for url in files(in: directory) where PartialSums.passes.contains(where: { url.lastPathComponent.hasPrefix("partial-\($0)") }) {
+    /// Removes the partial sums of fits (not of scoring runs) from `directory`: of one pass, or of all.
+    static func discardFits(in directory: URL, pass: String? = nil) {
+        let passes = pass.map { [$0] } ?? PartialSums.passes
+        for url in files(in: directory) where passes.contains(where: { url.lastPathComponent.hasPrefix("partial-\($0)") }) {
             try? FileManager.default.removeItem(at: url)
         }
     }

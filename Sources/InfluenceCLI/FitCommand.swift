@@ -3,7 +3,7 @@ import Influence
 import Workflows
 
 /// `influence fit`: fits the curvature factors of a strategy on training data.
-struct FitCommand: Subcommand {
+struct FitCommand: PartitionedCommand {
     static let name = "fit"
     static let abstract = "Fit influence factors (identity, diagonal, K-FAC, EK-FAC) on a model's training data."
     static let savedStrategies = CurvatureStrategies.all.filter { $0.savesFit }.map { $0.name }
@@ -24,6 +24,10 @@ struct FitCommand: Subcommand {
         .value("seed", "S", default: "0", "Seed of the sampled labels."),
         .value("accumulate", "float32|float64", default: "float32", "Precision of the covariance and Λ sums."),
         .value("out", "FACTORS_DIR", required: true, "Where factors.safetensors is written."),
+        .value(
+            "partition", "I/N",
+            "Run part I of N (0 ≤ I < N) of a job array: the rows rank I of N would take, left in FACTORS_DIR for `influence merge`."
+        ),
         .flag("restart", "Discard the partial sums of an interrupted fit in FACTORS_DIR and start over."),
         .value(
             "reduction-blocks", "N", default: String(FitConfiguration.defaultReductionBlocks),
@@ -54,6 +58,12 @@ struct FitCommand: Subcommand {
             output: arguments.path("out")!)
         request.reductionBlocks = try arguments.integer("reduction-blocks", minimum: 1, maximum: 1 << 20)!
         restart = arguments.flag("restart")
+        if let p = try Self.partition(arguments) { request.mode = .partition(p) }
+    }
+
+    init(_ arguments: ParsedArguments, merging parts: Int) throws {
+        try self.init(arguments)
+        request.mode = .merge(parts: parts)
     }
 
     func run() throws {
@@ -63,8 +73,14 @@ struct FitCommand: Subcommand {
         }
         var request = request
         request.communicator = world
+        if case let .partition(p) = request.mode { try Self.recordPlan(p, folder: request.output) }
         let progress = StageProgress()
         let report = try Workflows.fit(request) { progress.update($0, $1, $2) }
+        if let stage = report.stage {
+            print(stage + String(format: " (%.1f s)", report.seconds))
+            return
+        }
+        if case .merge = request.mode { try? FileManager.default.removeItem(at: request.output.appendingPathComponent(PartitionPlan.fileName)) }
         print(
             "fitted \(report.strategy) factors for \(report.moduleNames.count) modules on \(report.exampleCount) examples"
                 + (report.tokenCount > 0 ? " (\(report.tokenCount) tokens)" : "") + String(format: " in %.1f s", report.seconds))

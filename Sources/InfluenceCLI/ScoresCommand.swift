@@ -5,7 +5,7 @@ import TensorCore
 import Workflows
 
 /// `influence scores`: influence of every training row on every query.
-struct ScoresCommand: Subcommand {
+struct ScoresCommand: PartitionedCommand {
     static let name = "scores"
     static let abstract = "Compute pairwise influence scores of training rows on queries with fitted factors or a strategy."
     static let strategyNames = CurvatureStrategies.names.joined(separator: "|")
@@ -72,6 +72,10 @@ struct ScoresCommand: Subcommand {
                 "Score only each query's candidate rows, from `influence candidates` (candidate_scores.safetensors); each row is read once for all the queries that chose it."
             ),
             .value("out", "SCORES_DIR", required: true, "Where the scores are written."),
+            .value(
+                "partition", "I/N",
+                "Run part I of N (0 ≤ I < N) of a job array: the rows rank I of N would take, left in SCORES_DIR for `influence merge`."
+            ),
             .flag("restart", "Discard the partial results of an interrupted run in SCORES_DIR and start over."),
         ]
     static let discussion = """
@@ -85,7 +89,7 @@ struct ScoresCommand: Subcommand {
         preconditions the queries) and rank 0 joins the columns and writes, bit for bit one process's output.
         """
 
-    let request: ScoresRequest
+    var request: ScoresRequest
     let restart: Bool
 
     init(_ arguments: ParsedArguments) throws {
@@ -179,6 +183,12 @@ struct ScoresCommand: Subcommand {
             curvatureBatchSize: try arguments.integer("curvature-batch", minimum: 1), checkpoints: arguments.path("checkpoints"),
             configuration: configuration, candidates: arguments.path("candidates"), output: arguments.path("out")!)
         restart = arguments.flag("restart")
+        request.configuration.partition = try Self.partition(arguments)
+    }
+
+    init(_ arguments: ParsedArguments, merging parts: Int) throws {
+        try self.init(arguments)
+        request.configuration.mergedParts = parts
     }
 
     /// Bytes of a size such as `4096`, `512K`, `512M`, `1.5G` (powers of 1024; a trailing `B` allowed).
@@ -201,8 +211,18 @@ struct ScoresCommand: Subcommand {
         }
         var request = request
         request.configuration.communicator = world
+        if let p = request.configuration.partition { try Self.recordPlan(p, folder: request.output) }
         let progress = StageProgress()
         let report = try Workflows.scores(request) { progress.update($0, $1, $2) }
+        if let p = request.configuration.partition {
+            print(
+                "part \(p) scored its rows in \(request.output.path)" + String(format: " (%.1f s)", report.seconds)
+                    + "; when all \(p.count) parts have, run `influence merge --out \(request.output.path)`")
+            return
+        }
+        if request.configuration.mergedParts != nil {
+            try? FileManager.default.removeItem(at: request.output.appendingPathComponent(PartitionPlan.fileName))
+        }
         for warning in report.run.warnings { printError("warning: \(warning)") }
         print(
             "scored \(report.queryCount) queries against \(report.trainingCount) training rows"

@@ -10,7 +10,7 @@ let subcommands: [any Subcommand.Type] = [
     InspectCommand.self, TokenizeCommand.self, LossCommand.self, TrainCommand.self, FitCommand.self,
     ScoresCommand.self, CandidatesCommand.self, ReportCommand.self, CrossLingualStudyCommand.self,
     ModelSizeStudyCommand.self, ValidatePBRFCommand.self, ValidateLDSCommand.self,
-    ValidateMislabelsCommand.self, DemoCommand.self,
+    ValidateMislabelsCommand.self, MergeCommand.self, DemoCommand.self,
 ]
 
 let topLevelUsage = "influence <subcommand> [options]; subcommands: " + subcommands.map { $0.name }.joined(separator: ", ")
@@ -86,6 +86,8 @@ func fail(_ message: String, code: Int32) -> Never {
 }
 
 let rest = Array(arguments.dropFirst(command.name.split(separator: " ").count))
+/// The subcommand's own arguments, as a job array's parts record them.
+let commandArguments = rest
 if rest.contains("--help") || rest.contains("-h") {
     print(command.help, terminator: "")
     exit(0)
@@ -99,7 +101,9 @@ do {
     if command.options.contains(where: { $0.name == "out" && $0.valueName?.hasSuffix("DIR") == true }), let text = parsed.string("out") {
         guard !text.isEmpty else { throw UsageError("option '--out' names no folder") }
         // The ranks of a job share the folder: rank 0 holds the lock; the others wait until it does.
-        if world.isRoot { outputLock = try OutputLock(directory: URL(fileURLWithPath: text)) }
+        // The parts of a job array share the folder; each part is held by one run.
+        let part = parsed.string("partition").flatMap(Partition.init).map { ".influence.lock.part-\($0.index)-of-\($0.count)" }
+        if world.isRoot { outputLock = try OutputLock(directory: URL(fileURLWithPath: text), name: part ?? OutputLock.fileName) }
         try world.barrier()
     }
     try instance.run()

@@ -19,6 +19,8 @@ public struct FitRequest {
     public var communicator: any Communicator = SingleProcess()
     /// Blocks the batches are cut into (see ``FitConfiguration/reductionBlocks``).
     public var reductionBlocks = FitConfiguration.defaultReductionBlocks
+    /// The whole fit, one part of a job array, or the merge of its parts (factor strategies).
+    public var mode: FitMode = .whole
 
     public init(
         inputs: TaskInputs, strategy: any CurvatureStrategy, modules: String? = nil, labels: LabelSource = .sampled, batchSize: Int = 8,
@@ -43,6 +45,8 @@ public struct FitReport: Sendable {
     public var tokenCount: Int
     public var seconds: Double
     public var file: URL
+    /// When a part of a job array or a merge wrote no factors yet: what it did and what comes next.
+    public var stage: String? = nil
 }
 
 extension Workflows {
@@ -79,7 +83,34 @@ extension Workflows {
         context.communicator = request.communicator
         context.reductionBlocks = request.reductionBlocks
         let started = Date()
-        let fitted = try request.strategy.fit(context.erased())
+        let fitted: any FittedCurvature
+        if request.mode != .whole {
+            guard let factorStrategy = request.strategy as? any FactorCurvatureStrategy else {
+                throw WorkflowError(
+                    "--partition is offered for the factor strategies (\(CurvatureStrategies.all.filter { $0.savesFit }.map { $0.name }.joined(separator: ", ")))"
+                )
+            }
+            let file = request.output.appendingPathComponent(InfluenceFactors.fileName)
+            func stage(_ text: String) -> FitReport {
+                FitReport(
+                    strategy: type(of: factorStrategy).name, moduleNames: [], exampleCount: rows, tokenCount: 0,
+                    seconds: Date().timeIntervalSince(started), file: file, stage: text)
+            }
+            switch try factorStrategy.fit(context.erased(), mode: request.mode) {
+            case let .factors(factors): fitted = factors
+            case let .partWritten(pass):
+                guard case let .partition(p) = request.mode else { preconditionFailure("only a part writes a part") }
+                return stage(
+                    "part \(p) wrote its \(pass) sums in \(request.output.path); when all \(p.count) parts have, run `influence merge --out \(request.output.path)`"
+                )
+            case .eigenbasesMerged:
+                return stage(
+                    "merged the parts' covariances and wrote the eigenbases in \(request.output.path); run every part again for Λ, then `influence merge --out \(request.output.path)`"
+                )
+            }
+        } else {
+            fitted = try request.strategy.fit(context.erased())
+        }
         if request.communicator.isRoot { try fitted.save(to: request.output) }
         let factors = fitted as? InfluenceFactors
         return FitReport(

@@ -1,3 +1,4 @@
+import Distributed
 import Datasets
 import Foundation
 import Formats
@@ -130,6 +131,9 @@ extension Workflows {
                 )
             }
             context.allParameters = allParameters
+            if request.checkpoints != nil && (request.configuration.partition != nil || request.configuration.mergedParts != nil) {
+                throw WorkflowError("--partition is not offered with TracIn (--checkpoints); run it in one process or under mpirun")
+            }
             if let directory = request.checkpoints {
                 let index = try CheckpointIndex(directory: directory)
                 guard !index.entries.isEmpty else {
@@ -152,7 +156,7 @@ extension Workflows {
                 label = "TracIn over \(context.checkpoints.count) checkpoints"
             }
         }
-        guard request.configuration.communicator.isRoot else {
+        guard request.configuration.communicator.isRoot && request.configuration.partition == nil else {
             // The other ranks computed their share of the rows; rank 0 holds and writes the whole.
             return ScoresReport(
                 run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,
@@ -173,6 +177,10 @@ extension Workflows {
             dampings: run.dampings)
         try AtomicFile.write(Data(try summary.serialized().utf8), to: request.output.appendingPathComponent("summary.json"))
         try writeRunRecord(request, task: task, loaded: loaded, run: run, label: label, fisher: fisher, started: started)
+        if let parts = request.configuration.mergedParts {
+            // The parts' rows are in the outputs now.
+            for i in 0..<parts { try? FileManager.default.removeItem(at: ScoreComputer<Task>.partURL(Partition(index: i, count: parts), in: request.output)) }
+        }
         return ScoresReport(
             run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,
             seconds: Date().timeIntervalSince(started), documents: loaded.documents, documentScores: documentScores,

@@ -113,6 +113,23 @@ struct MPICommandTests {
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("factors.safetensors").path))
     }
 
+    @Test func aRankResumesFromThePartialSumsOfItsBlocks() throws {
+        let dir = Influence.temporaryDirectory()
+        let (train, _) = try writeRows(dir)
+        let fit = ["fit", "--model", Influence.fixtureModel.path, "--data", train.path, "--strategy", "kfac", "--batch-size", "2"]
+        let whole = dir.appendingPathComponent("whole"), resumed = dir.appendingPathComponent("resumed")
+        _ = try Influence.run(fit + ["--out", whole.path])
+        // As if a job had been killed after rank 1 of 2 finished its blocks: its sums are on disk.
+        let part = try Influence.run(fit + ["--out", resumed.path, "--partition", "1/2"])
+        try #require(part.exitCode == 0, "\(part.standardError)")
+        let saved = resumed.appendingPathComponent("partial-covariance.blocks-3-6.safetensors")
+        try #require(FileManager.default.fileExists(atPath: saved.path))
+        let r = try Influence.runMPI(ranks: 2, fit + ["--out", resumed.path])
+        try #require(r.exitCode == 0, "\(r.standardError)")
+        #expect(try bytes(resumed.appendingPathComponent("factors.safetensors")) == bytes(whole.appendingPathComponent("factors.safetensors")))
+        #expect(!FileManager.default.fileExists(atPath: saved.path))
+    }
+
     @Test func commandsThatDoNotShareWorkAreRefusedUnderMPI() throws {
         let r = try Influence.runMPI(ranks: 2, ["inspect", "--model", Influence.fixtureModel.path], timeout: 60)
         #expect(r.exitCode != 0 && r.standardError.contains("runs in one process"), "\(r.standardError)")
