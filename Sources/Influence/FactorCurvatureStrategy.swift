@@ -65,6 +65,15 @@ extension FactorCurvatureStrategy {
 
     /// Fits, or does the part of a job array's fit that `mode` names (see ``FactorFitter/fit(partialDirectory:mode:)``).
     public func fit(_ context: StrategyContext, mode: FitMode) throws -> FitOutcome {
+        try fitter(context).fit(partialDirectory: context.partialDirectory, mode: mode)
+    }
+
+    /// The memory plan of ``fit(_:mode:)`` (see ``FactorFitter/memoryPlan(mode:)``).
+    public func memoryPlan(_ context: StrategyContext, mode: FitMode) throws -> MemoryPlan {
+        try fitter(context).memoryPlan(mode: mode)
+    }
+
+    func fitter(_ context: StrategyContext) throws -> FactorFitter<AnyInfluenceTask> {
         let configuration = FitConfiguration(
             strategy: self, labels: context.labels, batchSize: context.batchSize,
             maximumExamples: context.maximumExamples, seed: context.seed,
@@ -72,7 +81,7 @@ extension FactorCurvatureStrategy {
             reductionBlocks: context.reductionBlocks, communicator: context.communicator)
         let fitter = try FactorFitter(task: context.task, modules: context.modules, configuration: configuration)
         fitter.progress = context.progress
-        return try fitter.fit(partialDirectory: context.partialDirectory, mode: mode)
+        return fitter
     }
 
     public static func loadFit(from directory: URL) throws -> any FittedCurvature { try InfluenceFactors.load(from: directory) }

@@ -60,6 +60,14 @@ public enum FitMode: Equatable {
     case merge(parts: Int)
 }
 
+extension FitMode {
+    /// Whether this is the merge of a job array's parts.
+    public var isMerge: Bool {
+        if case .merge = self { return true }
+        return false
+    }
+}
+
 /// What a run of ``fit(partialDirectory:mode:)`` did.
 public enum FitOutcome {
     case factors(InfluenceFactors)

@@ -25,6 +25,10 @@ struct FitCommand: PartitionedCommand {
         .value("accumulate", "float32|float64", default: "float32", "Precision of the covariance and Λ sums."),
         .value("out", "FACTORS_DIR", required: true, "Where factors.safetensors is written."),
         .value(
+            "memory-limit", "SIZE",
+            "Refuse the run when its memory plan (printed before it starts) needs more than SIZE (e.g. 8G); default: the memory available."
+        ),
+        .value(
             "partition", "I/N",
             "Run part I of N (0 ≤ I < N) of a job array: the rows rank I of N would take, left in FACTORS_DIR for `influence merge`."
         ),
@@ -59,6 +63,7 @@ struct FitCommand: PartitionedCommand {
         request.reductionBlocks = try arguments.integer("reduction-blocks", minimum: 1, maximum: 1 << 20)!
         restart = arguments.flag("restart")
         if let p = try Self.partition(arguments) { request.mode = .partition(p) }
+        request.memoryLimit = try memoryLimit(arguments)
     }
 
     init(_ arguments: ParsedArguments, merging parts: Int) throws {
@@ -74,6 +79,7 @@ struct FitCommand: PartitionedCommand {
         var request = request
         request.communicator = world
         if case let .partition(p) = request.mode { try Self.recordPlan(p, folder: request.output) }
+        if world.isRoot { request.showPlan = { printError($0.description) } }
         let progress = StageProgress()
         let report = try Workflows.fit(request) { progress.update($0, $1, $2) }
         if let stage = report.stage {
@@ -85,6 +91,7 @@ struct FitCommand: PartitionedCommand {
             "fitted \(report.strategy) factors for \(report.moduleNames.count) modules on \(report.exampleCount) examples"
                 + (report.tokenCount > 0 ? " (\(report.tokenCount) tokens)" : "") + String(format: " in %.1f s", report.seconds))
         print("modules: \(report.moduleNames.joined(separator: ", "))")
+        if let plan = report.plan { print(memorySummary(plan: plan, peak: report.peakResident)) }
         print("wrote \(report.file.path)")
     }
 }

@@ -184,6 +184,7 @@ struct ScoresCommand: PartitionedCommand {
             configuration: configuration, candidates: arguments.path("candidates"), output: arguments.path("out")!)
         restart = arguments.flag("restart")
         request.configuration.partition = try Self.partition(arguments)
+        request.memoryLimit = try memoryLimit(arguments)
     }
 
     init(_ arguments: ParsedArguments, merging parts: Int) throws {
@@ -212,6 +213,7 @@ struct ScoresCommand: PartitionedCommand {
         var request = request
         request.configuration.communicator = world
         if let p = request.configuration.partition { try Self.recordPlan(p, folder: request.output) }
+        if world.isRoot { request.showPlan = { printError($0.description) } }
         let progress = StageProgress()
         let report = try Workflows.scores(request) { progress.update($0, $1, $2) }
         if let p = request.configuration.partition {
@@ -228,6 +230,21 @@ struct ScoresCommand: PartitionedCommand {
             "scored \(report.queryCount) queries against \(report.trainingCount) training rows"
                 + String(format: " in %.1f s (%@, damping %@)", report.seconds, report.label, request.configuration.damping.description))
         if let statistics = report.queryStatistics, statistics.passes > 0 { print("queries: " + statistics.summary) }
+        if let plan = report.plan { print(memorySummary(plan: plan, peak: report.peakResident)) }
         print("wrote \(request.output.path)")
     }
+}
+
+/// `--memory-limit SIZE` in bytes, when given.
+func memoryLimit(_ arguments: ParsedArguments) throws -> Int? {
+    try arguments.string("memory-limit").map { text in
+        guard let bytes = ScoresCommand.bytes(text) else { throw UsageError("option '--memory-limit' needs a size such as 512M or 8G, got '\(text)'") }
+        return bytes
+    }
+}
+
+/// One line: the measured peak resident memory beside the plan's.
+func memorySummary(plan: MemoryPlan, peak: Int) -> String {
+    let error = plan.peak > 0 ? 100 * (Double(plan.peak) - Double(peak)) / Double(peak) : 0
+    return "memory: peak resident \(MemoryPlan.format(peak)), planned \(MemoryPlan.format(plan.peak))" + String(format: " (%+.0f %%)", error)
 }

@@ -1,3 +1,46 @@
+import Synchronization
+
+/// The bytes held by tensor storage in this process: now, and the most since ``resetPeak()`` —
+/// what a memory plan measures a probe batch with.
+public enum TensorMemory {
+    private static let live = Atomic<Int>(0)
+    private static let peak = Atomic<Int>(0)
+
+    /// Bytes of tensor storage alive now.
+    public static var liveBytes: Int { live.load(ordering: .relaxed) }
+    /// The most bytes of tensor storage alive at once since the last ``resetPeak()``.
+    public static var peakBytes: Int { peak.load(ordering: .relaxed) }
+    /// Starts a new peak from what is alive now.
+    public static func resetPeak() { peak.store(live.load(ordering: .relaxed), ordering: .relaxed) }
+
+    @inline(__always) static func allocated(_ bytes: Int) {
+        let now = live.wrappingAdd(bytes, ordering: .relaxed).newValue
+        if bytes > 0 {
+            var seen = peak.load(ordering: .relaxed)
+            while now > seen {
+                let (exchanged, original) = peak.compareExchange(expected: seen, desired: now, ordering: .relaxed)
+                if exchanged { break }
+                seen = original
+            }
+        }
+    }
+
+    /// The resident memory of this process now (`/proc/self/statm`), or nil where it cannot be read.
+    public static var residentBytes: Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// The most resident memory this process has had (`getrusage`'s maximum resident set).
+    public static var peakResidentBytes: Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return usage.ru_maxrss * 1024
+    }
+}
+
 /// The heap block behind a ``Tensor``: `count` elements, 64-byte aligned for SIMD and BLAS.
 ///
 /// Tensors share a storage until one of them is mutated (copy-on-write, see ``Tensor/withUnsafeMutableBufferPointer(_:)``).
@@ -13,6 +56,7 @@ public final class TensorStorage<Scalar: TensorScalar> {
         MemoryConfiguration.prepare()
         self.count = count
         let byteCount = Swift.max(1, count) * MemoryLayout<Scalar>.stride
+        TensorMemory.allocated(byteCount)
         if let mapped = MemoryConfiguration.mapLarge(byteCount: byteCount) {
             isMapped = true
             pointer = mapped.bindMemory(to: Scalar.self, capacity: Swift.max(1, count))
@@ -35,6 +79,7 @@ public final class TensorStorage<Scalar: TensorScalar> {
     }
 
     deinit {
+        TensorMemory.allocated(-Swift.max(1, count) * MemoryLayout<Scalar>.stride)
         if isMapped {
             MemoryConfiguration.unmapLarge(UnsafeMutableRawPointer(pointer), byteCount: Swift.max(1, count) * MemoryLayout<Scalar>.stride)
         } else {

@@ -1,6 +1,8 @@
 import Distributed
 import Foundation
 import Influence
+import ModelIO
+import TensorCore
 
 /// What `influence fit` does: a strategy's fit over a model's training rows, saved to a directory.
 public struct FitRequest {
@@ -21,6 +23,10 @@ public struct FitRequest {
     public var reductionBlocks = FitConfiguration.defaultReductionBlocks
     /// The whole fit, one part of a job array, or the merge of its parts (factor strategies).
     public var mode: FitMode = .whole
+    /// Bytes the run may use in all (its ``MemoryPlan``'s peak); nil for the memory available.
+    public var memoryLimit: Int? = nil
+    /// Receives the memory plan before the passes start.
+    public var showPlan: ((MemoryPlan) -> Void)? = nil
 
     public init(
         inputs: TaskInputs, strategy: any CurvatureStrategy, modules: String? = nil, labels: LabelSource = .sampled, batchSize: Int = 8,
@@ -47,6 +53,9 @@ public struct FitReport: Sendable {
     public var file: URL
     /// When a part of a job array or a merge wrote no factors yet: what it did and what comes next.
     public var stage: String? = nil
+    /// The plan made before the passes (factor strategies), and the peak resident memory measured after.
+    public var plan: MemoryPlan? = nil
+    public var peakResident = TensorMemory.peakResidentBytes
 }
 
 extension Workflows {
@@ -83,6 +92,12 @@ extension Workflows {
         context.communicator = request.communicator
         context.reductionBlocks = request.reductionBlocks
         let started = Date()
+        var plan: MemoryPlan? = nil
+        if let factorStrategy = request.strategy as? any FactorCurvatureStrategy, !(request.mode.isMerge) {
+            plan = try factorStrategy.memoryPlan(context.erased(), mode: request.mode)
+            request.showPlan?(plan!)
+            try plan!.check(limit: request.memoryLimit ?? Int(ModelFootprint.availableBytes))
+        }
         let fitted: any FittedCurvature
         if request.mode != .whole {
             guard let factorStrategy = request.strategy as? any FactorCurvatureStrategy else {
@@ -94,7 +109,7 @@ extension Workflows {
             func stage(_ text: String) -> FitReport {
                 FitReport(
                     strategy: type(of: factorStrategy).name, moduleNames: [], exampleCount: rows, tokenCount: 0,
-                    seconds: Date().timeIntervalSince(started), file: file, stage: text)
+                    seconds: Date().timeIntervalSince(started), file: file, stage: text, plan: plan)
             }
             switch try factorStrategy.fit(context.erased(), mode: request.mode) {
             case let .factors(factors): fitted = factors
@@ -116,7 +131,7 @@ extension Workflows {
         return FitReport(
             strategy: fitted.strategyDescription, moduleNames: fitted.blockNames, exampleCount: factors?.exampleCount ?? task.trainingExampleCount,
             tokenCount: factors?.tokenCount ?? 0, seconds: Date().timeIntervalSince(started),
-            file: request.output.appendingPathComponent(InfluenceFactors.fileName))
+            file: request.output.appendingPathComponent(InfluenceFactors.fileName), plan: plan)
     }
 }
 

@@ -1,3 +1,4 @@
+import ModelIO
 import Distributed
 import Datasets
 import Foundation
@@ -35,6 +36,10 @@ public struct ScoresRequest {
     /// replaces ``ScoreConfiguration/selection``.
     public var candidates: URL?
     public var output: URL
+    /// Bytes the run may use in all (its ``MemoryPlan``'s peak, for fitted factors); nil for the memory available.
+    public var memoryLimit: Int? = nil
+    /// Receives the memory plan before the training rows are streamed.
+    public var showPlan: ((MemoryPlan) -> Void)? = nil
 
     public init(
         inputs: TaskInputs, source: Source, modules: String? = nil, curvature: CurvatureKind = .ggn, curvatureBatchSize: Int? = nil,
@@ -67,6 +72,9 @@ public struct ScoresReport {
     public var documentScores: Tensor<Float>?
     /// With fitted factors: the passes over the training rows and what the queries held.
     public var queryStatistics: QueryStatistics?
+    /// With fitted factors: the plan made before the run, and the peak resident memory measured after.
+    public var plan: MemoryPlan? = nil
+    public var peakResident = TensorMemory.peakResidentBytes
 }
 
 extension Workflows {
@@ -104,6 +112,7 @@ extension Workflows {
         let run: ScoringRun
         var label: String
         var statistics: QueryStatistics? = nil
+        var memoryPlan: MemoryPlan? = nil
         /// The Fisher's labels, for strategies that fit factors.
         var fisher: String? = nil
         switch request.source {
@@ -116,6 +125,12 @@ extension Workflows {
             }
             let computer = try ScoreComputer(task: task, fitted: fitted, configuration: request.configuration)
             computer.progress = progress
+            if request.configuration.mergedParts == nil {
+                let plan = computer.memoryPlan()
+                request.showPlan?(plan)
+                try plan.check(limit: request.memoryLimit ?? Int(ModelFootprint.availableBytes))
+                memoryPlan = plan
+            }
             let output = try computer.computeResult(partialDirectory: request.output)
             statistics = computer.queryStatistics
             run = ScoringRun(
@@ -160,7 +175,8 @@ extension Workflows {
             // The other ranks computed their share of the rows; rank 0 holds and writes the whole.
             return ScoresReport(
                 run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,
-                seconds: Date().timeIntervalSince(started), documents: loaded.documents, documentScores: nil, queryStatistics: statistics)
+                seconds: Date().timeIntervalSince(started), documents: loaded.documents, documentScores: nil, queryStatistics: statistics,
+                plan: memoryPlan)
         }
         let metadata = [
             "strategy": run.strategy, "damping": request.configuration.damping.description,
@@ -184,7 +200,7 @@ extension Workflows {
         return ScoresReport(
             run: run, queryCount: task.queryCount, trainingCount: task.trainingExampleCount, label: label,
             seconds: Date().timeIntervalSince(started), documents: loaded.documents, documentScores: documentScores,
-            queryStatistics: statistics)
+            queryStatistics: statistics, plan: memoryPlan)
     }
 
     /// The file of a scoring run's facts, beside its scores: what was scored, how and when.

@@ -12,11 +12,11 @@ struct CommandLineTests {
     @Test(arguments: [
         (
             [String](),
-            "Error: no subcommand given\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, candidates, report, study crosslingual, study model-size, validate pbrf, validate lds, validate mislabels, demo\n"
+            "Error: no subcommand given\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, candidates, report, study crosslingual, study model-size, validate pbrf, validate lds, validate mislabels, merge, demo\n"
         ),
         (
             ["frobnicate"],
-            "Error: unknown subcommand 'frobnicate'\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, candidates, report, study crosslingual, study model-size, validate pbrf, validate lds, validate mislabels, demo\n"
+            "Error: unknown subcommand 'frobnicate'\nUsage: influence <subcommand> [options]; subcommands: inspect, tokenize, loss, train, fit, scores, candidates, report, study crosslingual, study model-size, validate pbrf, validate lds, validate mislabels, merge, demo\n"
         ),
         (["study"], "Error: no study given; studies: crosslingual, model-size\nUsage: influence study crosslingual|model-size [options]\n"),
         (["study", "sizes"], "Error: unknown study 'sizes'; studies: crosslingual, model-size\nUsage: influence study crosslingual|model-size [options]\n"),
