@@ -21,6 +21,10 @@ public protocol Communicator: AnyObject, Sendable {
     ///
     /// - Throws: ``CommunicatorError`` when the transport fails.
     func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8]
+    /// Sends bytes to rank `destination`, which takes them with ``receive(from:)``.
+    func send(_ bytes: [UInt8], to destination: Int) throws
+    /// The bytes rank `source` sends with ``send(_:to:)``.
+    func receive(from source: Int) throws -> [UInt8]
     /// Returns once every rank has called it.
     func barrier() throws
     /// Ends every rank of the job after `message` is shown (the transport's abort); returns only
@@ -72,6 +76,10 @@ public final class SingleProcess: Communicator {
     public var size: Int { 1 }
     public func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]? { [bytes] }
     public func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8] { bytes }
+    public func send(_ bytes: [UInt8], to destination: Int) throws {
+        throw CommunicatorError("a single process has no rank \(destination) to send to")
+    }
+    public func receive(from source: Int) throws -> [UInt8] { throw CommunicatorError("a single process has no rank \(source) to receive from") }
     public func barrier() throws {}
     public func abort(message: String, code: Int32) {}
 }

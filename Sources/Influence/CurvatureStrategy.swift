@@ -140,6 +140,8 @@ public struct CurvatureContext<Task: InfluenceTask> {
     public var communicator: any Communicator = SingleProcess()
     /// Blocks of batches whose sums are combined pairwise (see ``FitConfiguration/reductionBlocks``).
     public var reductionBlocks: Int = FitConfiguration.defaultReductionBlocks
+    /// Receives a factor fit's reductions across ranks (``FactorFitter/reductions``).
+    public var reductions: (([(pass: String, bytes: Int, seconds: Double)]) -> Void)? = nil
 
     // Curvature operators (exact, CG, LiSSA, Arnoldi).
     public var curvature: CurvatureKind
@@ -183,6 +185,7 @@ public struct CurvatureContext<Task: InfluenceTask> {
             checkpoints: checkpoints.map { (AnyInfluenceTask($0.task), $0.learningRate) }, progress: progress)
         context.communicator = communicator
         context.reductionBlocks = reductionBlocks
+        context.reductions = reductions
         return context
     }
 

@@ -65,7 +65,9 @@ extension FactorCurvatureStrategy {
 
     /// Fits, or does the part of a job array's fit that `mode` names (see ``FactorFitter/fit(partialDirectory:mode:)``).
     public func fit(_ context: StrategyContext, mode: FitMode) throws -> FitOutcome {
-        try fitter(context).fit(partialDirectory: context.partialDirectory, mode: mode)
+        let fitter = try fitter(context)
+        defer { context.reductions?(fitter.reductions) }
+        return try fitter.fit(partialDirectory: context.partialDirectory, mode: mode)
     }
 
     /// The memory plan of ``fit(_:mode:)`` (see ``FactorFitter/memoryPlan(mode:)``).

@@ -90,6 +90,9 @@ public final class FactorFitter<Task: InfluenceTask> {
     public let configuration: FitConfiguration
     /// Receives (stage, batches done, batches in the stage).
     public var progress: ((String, Int, Int) -> Void)?
+    /// Per pass reduced across ranks: the bytes rank 0 received and the seconds from the moment
+    /// every rank was ready to the whole sum.
+    public private(set) var reductions: [(pass: String, bytes: Int, seconds: Double)] = []
 
     public init(task: Task, modules patterns: [String], configuration: FitConfiguration) throws {
         precondition(configuration.batchSize > 0, "batch size must be positive")
@@ -171,7 +174,7 @@ public final class FactorFitter<Task: InfluenceTask> {
             if let sums {
                 for i in shapes.indices { layers[i].lambda = sums.values[i] * (1 / Double(Swift.max(1, sums.examples))) }
             }
-            if communicator.size > 1 { layers = try share(layers) }
+            if communicator.size > 1 { layers = try share(layers, lambdaOnly: true) }
         }
         if let partial { partial.removeAll() }
         if let eigenbases { try? FileManager.default.removeItem(at: eigenbases) }
@@ -277,26 +280,39 @@ public final class FactorFitter<Task: InfluenceTask> {
         }
     }
 
-    /// Rank 0's factors on every rank.
-    private func share(_ layers: [LayerFactors]) throws -> [LayerFactors] {
+    /// Rank 0's factors on every rank: every field after the covariance pass (the Λ pass needs
+    /// the eigenbases), only Λ after the Λ pass (the rest is there already). Rank 0 keeps its own.
+    private func share(_ layers: [LayerFactors], lambdaOnly: Bool = false) throws -> [LayerFactors] {
         let communicator = configuration.communicator
-        var message = TensorMessage()
-        if communicator.isRoot {
-            for f in layers {
-                let parts = [
+        func fields(_ f: LayerFactors) -> [Tensor<Double>?] {
+            lambdaOnly
+                ? [f.lambda]
+                : [
                     f.activationCovariance, f.gradientCovariance, f.activationEigenvectors, f.activationEigenvalues, f.gradientEigenvectors,
                     f.gradientEigenvalues, f.lambda,
                 ]
+        }
+        var message = TensorMessage()
+        if communicator.isRoot {
+            for f in layers {
+                let parts = fields(f)
                 message.append(parts.map { $0 == nil ? 0 : 1 })
                 message.append(parts.compactMap { $0 })
             }
+            _ = try communicator.broadcast(message.bytes, root: 0)
+            return layers
         }
         var reader = TensorMessage.Reader(try communicator.broadcast(message.bytes, root: 0))
-        return try layers.map { _ in
+        return try layers.map { current in
             let present = try reader.integers()
             var tensors = try reader.tensors(Double.self)[...]
+            guard present.count == (lambdaOnly ? 1 : 7) else { throw CommunicatorError("rank 0 sent factors of another layout") }
             func next(_ i: Int) -> Tensor<Double>? { present[i] == 1 ? tensors.popFirst() : nil }
-            var f = LayerFactors()
+            var f = current
+            if lambdaOnly {
+                f.lambda = next(0)
+                return f
+            }
             f.activationCovariance = next(0)
             f.gradientCovariance = next(1)
             f.activationEigenvectors = next(2)
@@ -380,8 +396,10 @@ public final class FactorFitter<Task: InfluenceTask> {
                     case .lambda:
                         if let bases {
                             // Rotate rows first, then form per-example gradients in the eigenbasis.
-                            g = Tensor.matmul(g, bases[i].0)
-                            a = Tensor.matmul(a, bases[i].1)
+                            // In fixed row blocks: OpenBLAS's threads change the last bits of these products, and
+                            // one process and the ranks of a job (fewer threads each) must agree.
+                            g = Tensor.matmulInRowBlocks(g, bases[i].0)
+                            a = Tensor.matmulInRowBlocks(a, bases[i].1)
                         }
                         let perExample = LayerRecord(activations: a, outputGradients: g).perExampleGradients(examples: record.exampleCount)
                         part.values[i] += perExample.squared().sum(alongAxes: [0])
@@ -407,27 +425,45 @@ public final class FactorFitter<Task: InfluenceTask> {
             if let partial, let file, mine.isEmpty { try partial.save(pass: pass, nodes: tree.nodes, current: nil, to: file) }
             return nil
         }
-        // Rank 0 completes the tree with every other rank's nodes, in rank (so leaf) order.
+        // The ranks' nodes meet in a binary tree of ranks: in round k, rank r + 2^k sends its nodes
+        // to rank r (r a multiple of 2^(k+1)), which holds ranks r..<r + 2^k and appends them —
+        // every addition one of the canonical tree's — so rank 0 ends with the whole sum, having
+        // received log₂(ranks) messages rather than one per rank.
         if communicator.size > 1 {
-            var message = TensorMessage()
-            message.append([tree.nodes.count])
-            for node in tree.nodes {
-                message.append([node.level, node.index, node.value.examples, node.value.tokens])
-                message.append(node.value.values)
-            }
-            guard let parts = try communicator.gather(message.bytes, root: 0) else { return nil }
-            tree = PairwiseSum<Part<Accumulator>>(leafCount: shards.blockCount, add: add)
-            for bytes in parts {
-                var reader = TensorMessage.Reader(bytes)
-                for _ in 0..<(try reader.integers().first ?? 0) {
-                    let header = try reader.integers()
-                    guard header.count == 4 else { throw CommunicatorError("a rank sent a malformed node") }
-                    let values = try reader.tensors(Accumulator.self)
-                    guard values.map(\.shape) == shapes else { throw CommunicatorError("a rank sent sums of the wrong shapes") }
-                    guard tree.accepts(level: header[0], index: header[1]) else { throw CommunicatorError("a rank sent sums out of order") }
-                    tree.append(.init(level: header[0], index: header[1], value: Part(values: values, examples: header[2], tokens: header[3])))
+            try communicator.barrier()  // so that the time below is the reduction's, not the slowest rank's
+            let started = Date()
+            var received = 0
+            var step = 1
+            while step < communicator.size {
+                let rank = communicator.rank
+                if rank % (2 * step) == step {
+                    var message = TensorMessage()
+                    message.append([tree.nodes.count])
+                    for node in tree.nodes {
+                        message.append([node.level, node.index, node.value.examples, node.value.tokens])
+                        message.append(node.value.values)
+                    }
+                    try communicator.send(message.bytes, to: rank - step)
+                    return nil
                 }
+                if rank + step < communicator.size {
+                    let bytes = try communicator.receive(from: rank + step)
+                    received += bytes.count
+                    var reader = TensorMessage.Reader(bytes)
+                    for _ in 0..<(try reader.integers().first ?? 0) {
+                        let header = try reader.integers()
+                        guard header.count == 4 else { throw CommunicatorError("rank \(rank + step) sent a malformed node") }
+                        let values = try reader.tensors(Accumulator.self)
+                        guard values.map(\.shape) == shapes else { throw CommunicatorError("rank \(rank + step) sent sums of the wrong shapes") }
+                        guard tree.accepts(level: header[0], index: header[1]) else {
+                            throw CommunicatorError("rank \(rank + step) sent sums out of order")
+                        }
+                        tree.append(.init(level: header[0], index: header[1], value: Part(values: values, examples: header[2], tokens: header[3])))
+                    }
+                }
+                step *= 2
             }
+            reductions.append((pass, received, Date().timeIntervalSince(started)))
         }
         guard let total = tree.root else {
             preconditionFailure("the pass covered \(tree.nextLeaf) of \(shards.blockCount) blocks")

@@ -115,6 +115,12 @@ extension FactorFitter {
         let smallerBatch = "a smaller --batch-size"
         let fewerModules = "fewer --modules"
         var stages: [MemoryPlan.Stage] = []
+        // Across ranks: a rank receives one message of nodes at a time (as bytes, then tensors), and
+        // the eigenbases travel as one message (twice on a receiver: bytes and tensors).
+        let ranks = communicator.size
+        let exchanged = ranks > 1 ? 2 * held * squares * accumulator : 0
+        let shared = ranks > 1 ? 2 * (2 * squares + widths) * 8 : 0
+        let exchangeAdvice = "fewer --reduction-blocks or more memory per rank"
         if needs.covariances {
             stages.append(
                 .init(
@@ -124,12 +130,14 @@ extension FactorFitter {
                             name: "covariance sums (\(held) partial)", bytes: held * squares * accumulator,
                             advice: "\(fewerModules), fewer --reduction-blocks or --accumulate float32"),
                         .init(name: "one batch (measured)", bytes: batch, advice: smallerBatch),
+                        .init(name: "partial sums exchanged between ranks", bytes: exchanged, advice: exchangeAdvice),
                     ]))
             stages.append(
                 .init(
                     name: "eigendecomposition",
                     items: [
-                        .init(name: "covariances, averages and eigenvectors (Float64)", bytes: 4 * squares * 8, advice: fewerModules)
+                        .init(name: "covariances, averages and eigenvectors (Float64)", bytes: 4 * squares * 8, advice: fewerModules),
+                        .init(name: "eigenbases sent between ranks", bytes: shared, advice: fewerModules),
                     ]))
         }
         if needs.lambda != nil {

@@ -92,6 +92,9 @@ struct FitCommand: PartitionedCommand {
                 + (report.tokenCount > 0 ? " (\(report.tokenCount) tokens)" : "") + String(format: " in %.1f s", report.seconds))
         print("modules: \(report.moduleNames.joined(separator: ", "))")
         if let plan = report.plan { print(memorySummary(plan: plan, peak: report.peakResident)) }
+        for r in report.reductions {
+            print(String(format: "reduced the %@ sums of %d ranks: %.1f MB received in %.3f s", r.pass, world.size, Double(r.bytes) / 1e6, r.seconds))
+        }
         print("wrote \(report.file.path)")
     }
 }

@@ -56,7 +56,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         throw CommunicatorError("\(call) failed on rank \(rank) of \(size): \(String(cString: text))")
     }
 
-    func send(_ bytes: [UInt8], to destination: Int) throws {
+    public func send(_ bytes: [UInt8], to destination: Int) throws {
         var length = UInt64(bytes.count)
         try check(MPI_Send(&length, 1, cmpi_int64(), Int32(destination), 1, world), "MPI_Send")
         try bytes.withUnsafeBytes { raw in
@@ -69,7 +69,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
     }
 
-    func receive(from source: Int) throws -> [UInt8] {
+    public func receive(from source: Int) throws -> [UInt8] {
         var length: UInt64 = 0
         try check(MPI_Recv(&length, 1, cmpi_int64(), Int32(source), 1, world, cmpi_status_ignore()), "MPI_Recv")
         guard length < UInt64(Int.max) else { throw CommunicatorError("rank \(source) announced a message of \(length) bytes") }
@@ -96,15 +96,22 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8] {
         var length = UInt64(bytes.count)
         try check(MPI_Bcast(&length, 1, cmpi_int64(), Int32(root), world), "MPI_Bcast")
-        var buffer = rank == root ? bytes : [UInt8](repeating: 0, count: Int(length))
-        try buffer.withUnsafeMutableBytes { raw in
+        func pieces(_ base: UnsafeMutableRawPointer?, _ count: Int) throws {
             var offset = 0
-            while offset < raw.count {
-                let n = Swift.min(Self.piece, raw.count - offset)
-                try check(MPI_Bcast(raw.baseAddress! + offset, Int32(n), cmpi_byte(), Int32(root), world), "MPI_Bcast")
+            while offset < count {
+                let n = Swift.min(Self.piece, count - offset)
+                try check(MPI_Bcast(base! + offset, Int32(n), cmpi_byte(), Int32(root), world), "MPI_Bcast")
                 offset += n
             }
         }
+        if rank == root {
+            // MPI only reads the root's buffer: no copy of it.
+            try bytes.withUnsafeBytes { try pieces(UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) }
+            return bytes
+        }
+        guard length < UInt64(Int.max) else { throw CommunicatorError("rank \(root) announced a broadcast of \(length) bytes") }
+        var buffer = [UInt8](repeating: 0, count: Int(length))
+        try buffer.withUnsafeMutableBytes { try pieces($0.baseAddress, $0.count) }
         return buffer
     }
 

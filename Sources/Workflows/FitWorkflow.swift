@@ -56,6 +56,8 @@ public struct FitReport: Sendable {
     /// The plan made before the passes (factor strategies), and the peak resident memory measured after.
     public var plan: MemoryPlan? = nil
     public var peakResident = TensorMemory.peakResidentBytes
+    /// Across ranks: per pass, the bytes rank 0 received and the seconds the reduction took.
+    public var reductions: [(pass: String, bytes: Int, seconds: Double)] = []
 }
 
 extension Workflows {
@@ -91,6 +93,8 @@ extension Workflows {
             accumulatesInDouble: request.accumulatesInDouble, partialDirectory: request.output, progress: progress)
         context.communicator = request.communicator
         context.reductionBlocks = request.reductionBlocks
+        nonisolated(unsafe) var reductions: [(pass: String, bytes: Int, seconds: Double)] = []
+        context.reductions = { reductions = $0 }
         let started = Date()
         var plan: MemoryPlan? = nil
         if let factorStrategy = request.strategy as? any FactorCurvatureStrategy, !(request.mode.isMerge) {
@@ -131,7 +135,7 @@ extension Workflows {
         return FitReport(
             strategy: fitted.strategyDescription, moduleNames: fitted.blockNames, exampleCount: factors?.exampleCount ?? task.trainingExampleCount,
             tokenCount: factors?.tokenCount ?? 0, seconds: Date().timeIntervalSince(started),
-            file: request.output.appendingPathComponent(InfluenceFactors.fileName), plan: plan)
+            file: request.output.appendingPathComponent(InfluenceFactors.fileName), plan: plan, reductions: reductions)
     }
 }
 

@@ -51,6 +51,14 @@ struct MPICommandTests {
         let one = try bytes(fits[0].appendingPathComponent("factors.safetensors"))
         for f in fits.dropFirst() { #expect(try bytes(f.appendingPathComponent("factors.safetensors")) == one, "\(f.lastPathComponent)") }
         #expect(try FileManager.default.contentsOfDirectory(atPath: fits[2].path).filter { $0.hasPrefix("partial-") }.isEmpty)
+        // Five ranks over 11 blocks of one batch: uneven shares, three rounds of the rank tree.
+        let fine = ["fit", "--model", model, "--data", train.path, "--strategy", "kfac", "--batch-size", "1", "--reduction-blocks", "11"]
+        let alone = dir.appendingPathComponent("kfac-1"), five = dir.appendingPathComponent("kfac-5")
+        _ = try Influence.run(fine + ["--out", alone.path])
+        let r = try Influence.runMPI(ranks: 5, fine + ["--out", five.path])
+        try #require(r.exitCode == 0, "\(r.standardError)")
+        #expect(r.standardOutput.contains("reduced the covariance sums of 5 ranks"))
+        #expect(try bytes(five.appendingPathComponent("factors.safetensors")) == bytes(alone.appendingPathComponent("factors.safetensors")))
 
         let scoring = ["scores", "--model", model, "--factors", fits[0].path, "--train", train.path, "--queries", queries.path, "--batch-size", "2"]
         let dense = try acrossRanks(dir, "dense", scoring + ["--per-module", "--per-token", "--self"])
