@@ -396,10 +396,8 @@ public final class FactorFitter<Task: InfluenceTask> {
                     case .lambda:
                         if let bases {
                             // Rotate rows first, then form per-example gradients in the eigenbasis.
-                            // In fixed row blocks: OpenBLAS's threads change the last bits of these products, and
-                            // one process and the ranks of a job (fewer threads each) must agree.
-                            g = Tensor.matmulInRowBlocks(g, bases[i].0)
-                            a = Tensor.matmulInRowBlocks(a, bases[i].1)
+                            g = Tensor.matmul(g, bases[i].0)
+                            a = Tensor.matmul(a, bases[i].1)
                         }
                         let perExample = LayerRecord(activations: a, outputGradients: g).perExampleGradients(examples: record.exampleCount)
                         part.values[i] += perExample.squared().sum(alongAxes: [0])

@@ -11,40 +11,6 @@ extension Tensor {
     /// - Returns: `[..., m, n]`.
     /// - Complexity: one BLAS gemm when `b` is rank 2 and `a` not transposed; one per batch otherwise.
     ///   Transposes are passed to BLAS, never copied.
-    /// `a · b` for matrices, in blocks of `rowsPerBlock` rows of `a`, each on one BLAS thread, the
-    /// blocks shared among ``Parallelism/threadCount`` threads: the same bits whatever the thread
-    /// count (OpenBLAS's own threading changes the last bits of some shapes), for sums that must
-    /// not depend on how many threads a process — or each rank of a job — runs.
-    public static func matmulInRowBlocks(_ a: Tensor, _ b: Tensor, transposeB: Bool = false, rowsPerBlock: Int = 128) -> Tensor {
-        let (m, k, n) = (a.shape[0], a.shape[1], transposeB ? b.shape[0] : b.shape[1])
-        precondition(
-            a.rank == 2 && b.rank == 2 && k == (transposeB ? b.shape[1] : b.shape[0]),
-            "matmulInRowBlocks needs [m, k] · [k, n], got \(a.shape) and \(b.shape)\(transposeB ? "ᵀ" : "")")
-        precondition(rowsPerBlock > 0, "rowsPerBlock must be positive")
-        if m == 0 || n == 0 || k == 0 { return zeros(shape: [m, n]) }
-        let blocks = (m + rowsPerBlock - 1) / rowsPerBlock
-        return Tensor(shape: [m, n]) { c in
-            let cAddress = Int(bitPattern: c)
-            a.withUnsafeBufferPointer { pa in
-                b.withUnsafeBufferPointer { pb in
-                    let aAddress = Int(bitPattern: pa.baseAddress!), bAddress = Int(bitPattern: pb.baseAddress!)
-                    Parallelism.withBLAS(singleThreaded: true) {
-                        Parallelism.forEachChunk(count: blocks, minimumChunk: 1) { range in
-                            let pa = UnsafePointer<Scalar>(bitPattern: aAddress)!, pb = UnsafePointer<Scalar>(bitPattern: bAddress)!
-                            let c = UnsafeMutablePointer<Scalar>(bitPattern: cAddress)!
-                            for block in range {
-                                let start = block * rowsPerBlock, rows = Swift.min(rowsPerBlock, m - start)
-                                Scalar.gemm(
-                                    transposeA: false, transposeB: transposeB, m: rows, n: n, k: k, alpha: 1, a: pa + start * k, lda: k, b: pb,
-                                    ldb: transposeB ? k : n, beta: 0, c: c + start * n, ldc: n)
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
         precondition(a.rank >= 2 && b.rank >= 2, "matmul needs rank ≥ 2 operands, got \(a.shape) and \(b.shape)")
         let (ar, ac) = (a.shape[a.rank - 2], a.shape[a.rank - 1])

@@ -44,10 +44,8 @@ struct MPICommandTests {
         let dir = Influence.temporaryDirectory()
         let (train, queries) = try writeRows(dir)
         let model = Influence.fixtureModel.path
-        // 11 rows in batches of 2: 6 batches in 6 blocks; 3 ranks take 2 each, 2 ranks 3. One
-        // process runs on 2 threads, each of 2 ranks on 1: the eigendecompositions, whose bits
-        // depend on OpenBLAS's thread count, run on the 2 configured either way.
-        let fits = try acrossRanks(dir, "ekfac", ["fit", "--model", model, "--data", train.path, "--strategy", "ekfac", "--batch-size", "2"], threads: 2)
+        // 11 rows in batches of 2: 6 batches in 6 blocks; 3 ranks take 2 each, 2 ranks 3.
+        let fits = try acrossRanks(dir, "ekfac", ["fit", "--model", model, "--data", train.path, "--strategy", "ekfac", "--batch-size", "2"])
         let one = try bytes(fits[0].appendingPathComponent("factors.safetensors"))
         for f in fits.dropFirst() { #expect(try bytes(f.appendingPathComponent("factors.safetensors")) == one, "\(f.lastPathComponent)") }
         #expect(try FileManager.default.contentsOfDirectory(atPath: fits[2].path).filter { $0.hasPrefix("partial-") }.isEmpty)

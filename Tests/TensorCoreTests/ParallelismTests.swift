@@ -17,30 +17,6 @@ struct ParallelismTests {
         }
     }
 
-    /// Products in fixed row blocks: a product's value (against a Float64 oracle), and the same
-    /// bits on 1, 2 and 3 threads.
-    @Test func rowBlockProductsAreTheSameBitsOnAnyThreadCount() {
-        let original = Parallelism.threadCount
-        defer { Parallelism.threadCount = original }
-        var generator = SeededGenerator(seed: 5)
-        let a = Tensor<Float>.randomNormal(shape: [301, 257], using: &generator)
-        let b = Tensor<Float>.randomNormal(shape: [257, 129], using: &generator)
-        let bt = b.transposed()
-        let exact = Tensor.matmul(Tensor<Double>(a), Tensor<Double>(b))
-        var results: [[Float]] = []
-        for threads in [1, 2, 3] {
-            Parallelism.threadCount = threads
-            let c = Tensor.matmulInRowBlocks(a, b), ct = Tensor.matmulInRowBlocks(a, bt, transposeB: true, rowsPerBlock: 7)
-            #expect((Tensor<Double>(c) - exact).magnitude().max().scalar < 1e-4)
-            #expect((Tensor<Double>(ct) - exact).magnitude().max().scalar < 1e-4)
-            results.append(c.scalars)
-            results.append(ct.scalars)
-        }
-        #expect(results[0] == results[2] && results[2] == results[4])
-        #expect(results[1] == results[3] && results[3] == results[5])
-        #expect(Tensor.matmulInRowBlocks(Tensor<Float>.zeros(shape: [0, 3]), Tensor<Float>.ones(shape: [3, 2])).shape == [0, 2])
-    }
-
     @Test func restoringTheOriginalCountRestoresBLAS() {
         let original = Parallelism.threadCount
         Parallelism.threadCount = original == 1 ? 2 : 1
