@@ -41,7 +41,7 @@ struct PartitionPlan: Equatable {
         let value: JSONValue
         do { value = try JSONValue(parsing: Data(contentsOf: url)) } catch { throw UsageError("\(url.path) is not a job array's plan: \(error)") }
         guard case let .object(o) = value, case let .string(command)? = o["command"], case let .array(list)? = o["arguments"],
-            case let .string(directory)? = o["directory"], case let .number(parts)? = o["parts"], parts >= 1, parts == parts.rounded()
+            case let .string(directory)? = o["directory"], case let .number(parts)? = o["parts"], parts >= 1, parts <= Double(1 << 20), parts == parts.rounded()
         else { throw UsageError("\(url.path) is not a job array's plan (command, arguments, directory, parts)") }
         let arguments = list.compactMap {
             if case let .string(s) = $0 { return s }; return nil

@@ -63,5 +63,16 @@ struct PartitionCommandTests {
         #expect(bad.exitCode == 64 && bad.standardError.contains("0 ≤ I < N"), "\(bad.standardError)")
         let nothing = try Influence.run(["merge", "--out", dir.appendingPathComponent("empty").path])
         #expect(nothing.exitCode == 64 && nothing.standardError.contains("partition.json is missing"), "\(nothing.standardError)")
+        // A hostile plan: an absurd number of parts, or not a plan at all.
+        let hostile = dir.appendingPathComponent("hostile")
+        try FileManager.default.createDirectory(at: hostile, withIntermediateDirectories: true)
+        for text in [
+            "{\"command\": \"fit\", \"arguments\": [], \"directory\": \"/\", \"parts\": 1e300}", "[1, 2]",
+            "{\"command\": \"train\", \"arguments\": [], \"directory\": \"/\", \"parts\": 2}",
+        ] {
+            try text.write(to: hostile.appendingPathComponent("partition.json"), atomically: true, encoding: .utf8)
+            let r = try Influence.run(["merge", "--out", hostile.path])
+            #expect(r.exitCode == 64 && r.standardError.contains("partition.json"), "\(text): \(r.standardError)")
+        }
     }
 }
