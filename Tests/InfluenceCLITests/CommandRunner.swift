@@ -64,6 +64,15 @@ enum Influence {
             standardError: String(decoding: errData, as: UTF8.self))
     }
 
+    /// `train.jsonl` of `{"text"}` rows and `queries.jsonl` of the given JSON lines, in `dir`.
+    static func writeRows(_ dir: URL, texts: [String], queryLines: [String]) throws -> (train: URL, queries: URL) {
+        let train = dir.appendingPathComponent("train.jsonl"), queries = dir.appendingPathComponent("queries.jsonl")
+        try texts.map { "{\"text\": \(String(decoding: try JSONEncoder().encode($0), as: UTF8.self))}" }.joined(separator: "\n")
+            .write(to: train, atomically: true, encoding: .utf8)
+        try queryLines.joined(separator: "\n").write(to: queries, atomically: true, encoding: .utf8)
+        return (train, queries)
+    }
+
     static func temporaryDirectory() -> URL {
         TestTemporaryRoot.directory("influence-cli")
     }

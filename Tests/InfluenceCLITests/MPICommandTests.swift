@@ -9,16 +9,13 @@ import Testing
 @Suite("influence fit and scores across MPI ranks", .serialized)
 struct MPICommandTests {
     func writeRows(_ dir: URL) throws -> (train: URL, queries: URL) {
-        let train = dir.appendingPathComponent("train.jsonl"), queries = dir.appendingPathComponent("queries.jsonl")
-        let texts = [
-            "Hello, world!", "Don't panic.", "Über den Wolken.", "¿Dónde está la biblioteca?", "A cat sat on the mat.",
-            "Two cats sat on two mats.", "Nothing is certain.", "Der Hund bellt.", "One more line here.", "And the eleventh?", "Ten.",
-        ]
-        try texts.map { "{\"text\": \(String(decoding: try JSONEncoder().encode($0), as: UTF8.self))}" }.joined(separator: "\n")
-            .write(to: train, atomically: true, encoding: .utf8)
-        try ["{\"prompt\": \"A cat\", \"completion\": \" sat on the mat.\"}", "{\"text\": \"Hello there, world!\"}"].joined(separator: "\n")
-            .write(to: queries, atomically: true, encoding: .utf8)
-        return (train, queries)
+        try Influence.writeRows(
+            dir,
+            texts: [
+                "Hello, world!", "Don't panic.", "Über den Wolken.", "¿Dónde está la biblioteca?", "A cat sat on the mat.",
+                "Two cats sat on two mats.", "Nothing is certain.", "Der Hund bellt.", "One more line here.", "And the eleventh?", "Ten.",
+            ],
+            queryLines: ["{\"prompt\": \"A cat\", \"completion\": \" sat on the mat.\"}", "{\"text\": \"Hello there, world!\"}"])
     }
 
     func bytes(_ url: URL) throws -> Data { try Data(contentsOf: url) }

@@ -6,12 +6,9 @@ import Testing
 @Suite("influence fit and scores in parts, and merge", .serialized)
 struct PartitionCommandTests {
     func rows(_ dir: URL) throws -> (train: URL, queries: URL) {
-        let train = dir.appendingPathComponent("train.jsonl"), queries = dir.appendingPathComponent("queries.jsonl")
-        let texts = ["Hello, world!", "Don't panic.", "Über den Wolken.", "A cat sat on the mat.", "Two cats.", "Nothing is certain.", "Der Hund bellt."]
-        try texts.map { "{\"text\": \(String(decoding: try JSONEncoder().encode($0), as: UTF8.self))}" }.joined(separator: "\n")
-            .write(to: train, atomically: true, encoding: .utf8)
-        try "{\"prompt\": \"A cat\", \"completion\": \" sat.\"}\n{\"text\": \"Hello there!\"}".write(to: queries, atomically: true, encoding: .utf8)
-        return (train, queries)
+        try Influence.writeRows(
+            dir, texts: ["Hello, world!", "Don't panic.", "Über den Wolken.", "A cat sat on the mat.", "Two cats.", "Nothing is certain.", "Der Hund bellt."],
+            queryLines: ["{\"prompt\": \"A cat\", \"completion\": \" sat.\"}", "{\"text\": \"Hello there!\"}"])
     }
 
     func run(_ arguments: [String]) throws -> CommandResult {
