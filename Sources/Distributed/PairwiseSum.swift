@@ -87,3 +87,68 @@ public struct PairwiseSum<Value> {
         return nodes[0].value
     }
 }
+
+extension PairwiseSum {
+    /// Completes the tree across ranks: in round k, rank r + 2^k sends its nodes to rank r (r a
+    /// multiple of 2^(k+1)), which holds ranks r..<r + 2^k and appends them — every addition one
+    /// of the canonical tree's — so that rank 0 ends with the whole tree after log₂(ranks)
+    /// rounds, each rank's nodes sent once. Returns the bytes this rank received, and leaves
+    /// `self` holding the whole tree on rank 0 (on the other ranks, what they held when they sent).
+    ///
+    /// - Parameters:
+    ///   - encode: appends a node's value to a message.
+    ///   - decode: reads a value `encode` wrote; it throws for a value of the wrong shape.
+    /// - Throws: ``CommunicatorError`` when the transport fails or a rank sends nodes out of order.
+    @discardableResult
+    public mutating func reduce(
+        over communicator: any Communicator, encode: (Value, inout TensorMessage) -> Void,
+        decode: (inout TensorMessage.Reader) throws -> Value
+    ) throws -> Int {
+        var received = 0
+        var step = 1
+        let rank = communicator.rank
+        while step < communicator.size {
+            if rank % (2 * step) == step {
+                var message = TensorMessage()
+                message.append([nodes.count])
+                for node in nodes {
+                    message.append([node.level, node.index])
+                    encode(node.value, &message)
+                }
+                try communicator.send(message.bytes, to: rank - step)
+                return received
+            }
+            if rank + step < communicator.size {
+                let bytes = try communicator.receive(from: rank + step)
+                received += bytes.count
+                var reader = TensorMessage.Reader(bytes)
+                for _ in 0..<(try reader.integers().first ?? 0) {
+                    let header = try reader.integers()
+                    guard header.count == 2, accepts(level: header[0], index: header[1]) else {
+                        throw CommunicatorError("rank \(rank + step) sent partial sums out of order")
+                    }
+                    append(Node(level: header[0], index: header[1], value: try decode(&reader)))
+                }
+            }
+            step *= 2
+        }
+        return received
+    }
+
+    /// ``reduce(over:encode:decode:)``, then rank 0's root on every rank.
+    public mutating func allReduce(
+        over communicator: any Communicator, encode: (Value, inout TensorMessage) -> Void,
+        decode: (inout TensorMessage.Reader) throws -> Value
+    ) throws -> Value {
+        try reduce(over: communicator, encode: encode, decode: decode)
+        var message = TensorMessage()
+        if communicator.isRoot {
+            guard let root else { throw CommunicatorError("the partial sums do not cover every block") }
+            encode(root, &message)
+        }
+        let bytes = try communicator.broadcast(message.bytes, root: 0)
+        if communicator.isRoot, let root { return root }
+        var reader = TensorMessage.Reader(bytes)
+        return try decode(&reader)
+    }
+}

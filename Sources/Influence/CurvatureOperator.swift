@@ -1,3 +1,4 @@
+import Distributed
 import Autograd
 import NeuralNetworks
 import TensorCore
@@ -36,6 +37,11 @@ public final class CurvatureOperator<Task: InfluenceTask> {
     /// Reports (stage, done, total) during long work: the dense matrix ("curvature matrix") and
     /// the iterations of the solvers ("cg", "lissa", "lanczos").
     public var progress: ((String, Int, Int) -> Void)?
+    /// The ranks that share each product's batches; every rank receives the whole product, so
+    /// that the solvers run the same iterations on every rank.
+    public var communicator: any Communicator = SingleProcess()
+    /// Blocks of batches whose products are added pairwise (see ``FitConfiguration/reductionBlocks``).
+    public var reductionBlocks = FitConfiguration.defaultReductionBlocks
 
     /// Trainable parameters outside the tracked Linear layers (LayerNorm, embeddings, …), one
     /// block `[1, count]` each; empty unless the operator covers every parameter.
@@ -172,19 +178,51 @@ public final class CurvatureOperator<Task: InfluenceTask> {
         precondition(!examples.isEmpty, "a curvature product needs at least one example")
         guard !vectors.isEmpty else { return [] }
         let parts = vectors.map(split)
-        var total: [[Tensor<Scalar>]]? = nil
-        for start in stride(from: 0, to: examples.count, by: batchSize) {
-            let batch = Array(examples[start..<Swift.min(examples.count, start + batchSize)])
-            let products: [[Tensor<Scalar>]]
-            switch kind {
-            case .hessian: products = hessianProducts(parts, batch)
-            case .ggn: products = gaussNewtonProducts(parts, batch)
-            case .fisher: products = fisherProducts(vectors, batch).map(split)
+        let starts = Array(stride(from: 0, to: examples.count, by: batchSize))
+        // Batches summed per fixed block and the blocks in the canonical pairwise tree: the same
+        // bits on any number of ranks, each of which sums its own blocks.
+        let shards = WorkShards(batchCount: starts.count, blocks: reductionBlocks)
+        typealias Sum = [[Tensor<Scalar>]]
+        let add: (Sum, Sum) -> Sum = { l, r in zip(l, r).map { zip($0, $1).map { $0 + $1 } } }
+        var tree = PairwiseSum<Sum>(leafCount: shards.blockCount, add: add)
+        for block in shards.blocks(rank: communicator.rank, of: communicator.size) {
+            var total: Sum? = nil
+            for start in shards.batches(ofBlock: block).map({ starts[$0] }) {
+                let batch = Array(examples[start..<Swift.min(examples.count, start + batchSize)])
+                let products: Sum
+                switch kind {
+                case .hessian: products = hessianProducts(parts, batch)
+                case .ggn: products = gaussNewtonProducts(parts, batch)
+                case .fisher: products = fisherProducts(vectors, batch).map(split)
+                }
+                total = total.map { add($0, products) } ?? products
             }
-            total = total.map { zip($0, products).map { zip($0, $1).map { $0 + $1 } } } ?? products
+            tree.append(leaf: block, value: total!)
+        }
+        let sum: Sum
+        if communicator.size > 1 {
+            let shapes = parts[0].map(\.shape)
+            do {
+                sum = try tree.allReduce(
+                    over: communicator, encode: { value, message in message.append(value.flatMap { $0 }) },
+                    decode: { reader in
+                        let flat = try reader.tensors(Scalar.self)
+                        guard flat.count == shapes.count * vectors.count, flat.map(\.shape) == Array(repeating: shapes, count: vectors.count).flatMap({ $0 })
+                        else {
+                            throw CommunicatorError("a rank sent curvature products of the wrong shapes")
+                        }
+                        return stride(from: 0, to: flat.count, by: shapes.count).map { Array(flat[$0..<($0 + shapes.count)]) }
+                    })
+            } catch {
+                // A transport failure leaves the job unable to agree on a product: end every rank.
+                communicator.abort(message: "Error: curvature products across ranks failed: \(error)", code: 1)
+                preconditionFailure("\(error)")
+            }
+        } else {
+            sum = tree.root!
         }
         let scale = 1 / Scalar(examples.count)
-        return total!.map { join($0.map { $0 * scale }) }
+        return sum.map { join($0.map { $0 * scale }) }
     }
 
     /// Products with the columns of `x` `[dimension, k]` over the row-major concatenation of the

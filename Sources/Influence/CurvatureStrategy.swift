@@ -195,6 +195,8 @@ public struct CurvatureContext<Task: InfluenceTask> {
             task: task, modules: allParameters ? [] : modules, kind: curvature, batchSize: curvatureBatchSize,
             allParameters: allParameters)
         op.progress = progress
+        op.communicator = communicator
+        op.reductionBlocks = reductionBlocks
         return op
     }
 }

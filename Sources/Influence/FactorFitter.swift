@@ -423,44 +423,23 @@ public final class FactorFitter<Task: InfluenceTask> {
             if let partial, let file, mine.isEmpty { try partial.save(pass: pass, nodes: tree.nodes, current: nil, to: file) }
             return nil
         }
-        // The ranks' nodes meet in a binary tree of ranks: in round k, rank r + 2^k sends its nodes
-        // to rank r (r a multiple of 2^(k+1)), which holds ranks r..<r + 2^k and appends them —
-        // every addition one of the canonical tree's — so rank 0 ends with the whole sum, having
-        // received log₂(ranks) messages rather than one per rank.
+        // The ranks' nodes meet in a binary tree of ranks (see ``PairwiseSum/reduce(over:encode:decode:)``).
         if communicator.size > 1 {
             try communicator.barrier()  // so that the time below is the reduction's, not the slowest rank's
             let started = Date()
-            var received = 0
-            var step = 1
-            while step < communicator.size {
-                let rank = communicator.rank
-                if rank % (2 * step) == step {
-                    var message = TensorMessage()
-                    message.append([tree.nodes.count])
-                    for node in tree.nodes {
-                        message.append([node.level, node.index, node.value.examples, node.value.tokens])
-                        message.append(node.value.values)
-                    }
-                    try communicator.send(message.bytes, to: rank - step)
-                    return nil
-                }
-                if rank + step < communicator.size {
-                    let bytes = try communicator.receive(from: rank + step)
-                    received += bytes.count
-                    var reader = TensorMessage.Reader(bytes)
-                    for _ in 0..<(try reader.integers().first ?? 0) {
-                        let header = try reader.integers()
-                        guard header.count == 4 else { throw CommunicatorError("rank \(rank + step) sent a malformed node") }
-                        let values = try reader.tensors(Accumulator.self)
-                        guard values.map(\.shape) == shapes else { throw CommunicatorError("rank \(rank + step) sent sums of the wrong shapes") }
-                        guard tree.accepts(level: header[0], index: header[1]) else {
-                            throw CommunicatorError("rank \(rank + step) sent sums out of order")
-                        }
-                        tree.append(.init(level: header[0], index: header[1], value: Part(values: values, examples: header[2], tokens: header[3])))
-                    }
-                }
-                step *= 2
-            }
+            let received = try tree.reduce(
+                over: communicator,
+                encode: { part, message in
+                    message.append([part.examples, part.tokens])
+                    message.append(part.values)
+                },
+                decode: { reader in
+                    let counts = try reader.integers()
+                    let values = try reader.tensors(Accumulator.self)
+                    guard counts.count == 2, values.map(\.shape) == shapes else { throw CommunicatorError("a rank sent sums of the wrong shapes") }
+                    return Part(values: values, examples: counts[0], tokens: counts[1])
+                })
+            guard communicator.isRoot else { return nil }
             reductions.append((pass, received, Date().timeIntervalSince(started)))
         }
         guard let total = tree.root else {

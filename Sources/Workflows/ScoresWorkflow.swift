@@ -105,6 +105,7 @@ extension Workflows {
             task: task, modules: task.model.linearLayerPatterns(for: request.modules), labels: request.labels,
             batchSize: request.configuration.batchSize, progress: progress)
         context.curvature = request.curvature
+        context.communicator = request.configuration.communicator
         // Sequences are long and feature rows short: 16 sequences or 1,024 rows per curvature product.
         let isSequenceTask = task.trainingExampleCount > 0 && task.trainingTokens(0) != nil
         context.curvatureBatchSize = request.curvatureBatchSize ?? (isSequenceTask ? 16 : 1024)

@@ -99,6 +99,17 @@ struct MPICommandTests {
             ])
         let expected = try bytes(scores[0].appendingPathComponent("pairwise_scores.safetensors"))
         for f in scores.dropFirst() { #expect(try bytes(f.appendingPathComponent("pairwise_scores.safetensors")) == expected) }
+        // Conjugate gradient and the exact solve: the ranks share every curvature product's batches.
+        for strategy in ["cg", "exact"] {
+            let solved = try acrossRanks(
+                dir, "scores-\(strategy)",
+                [
+                    "scores", "--model", model.path, "--strategy", strategy, "--curvature", "ggn", "--damping", "0.1", "--curvature-batch", "8",
+                    "--train", csv.path, "--queries", csv.path, "--max-queries", "3",
+                ])
+            let one = try bytes(solved[0].appendingPathComponent("pairwise_scores.safetensors"))
+            for f in solved.dropFirst() { #expect(try bytes(f.appendingPathComponent("pairwise_scores.safetensors")) == one, "\(f.lastPathComponent)") }
+        }
     }
 
     @Test func aFailingRankEndsTheJobWithItsReason() throws {
