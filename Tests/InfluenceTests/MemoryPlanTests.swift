@@ -23,7 +23,9 @@ struct MemoryPlanTests {
             #expect(item(plan, "covariance pass", "covariance sums") == held * squares * 4, "\(blocks) blocks")
             #expect(item(plan, "Λ pass", "Λ sums") == held * products * 4)
             #expect(item(plan, "eigendecomposition", "covariances") == 4 * squares * 8)
-            #expect((item(plan, "covariance pass", "one batch") ?? 0) > 0, "the probe batch allocates")
+            // The probe batch's bytes come from a process-wide counter that tests running at the
+            // same time also move, so only its presence is checked here.
+            #expect(item(plan, "covariance pass", "one batch") != nil)
             #expect(plan.peak == plan.resident + plan.stages.map(\.bytes).max()!)
         }
         let double = FitConfiguration(strategy: KFACStrategy(), labels: .data, batchSize: 1, accumulatesInDouble: true, reductionBlocks: 1)
