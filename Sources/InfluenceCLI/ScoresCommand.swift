@@ -215,7 +215,7 @@ struct ScoresCommand: PartitionedCommand {
         if let p = request.configuration.partition { try Self.recordPlan(p, folder: request.output) }
         if world.isRoot { request.showPlan = { printError($0.description) } }
         let progress = StageProgress()
-        let report = try Workflows.scores(request) { progress.update($0, $1, $2) }
+        let report = try Workflows.scores(request) { if world.isRoot { progress.update($0, $1, $2) } }  // only rank 0 shows progress
         if let p = request.configuration.partition {
             print(
                 "part \(p) scored its rows in \(request.output.path)" + String(format: " (%.1f s)", report.seconds)
