@@ -38,28 +38,19 @@ extension Communicator {
 
     /// The element-wise sums of integers over ranks, on every rank (exact, so in any order).
     public func sum(_ values: [Int]) throws -> [Int] {
-        let packed = values.flatMap { withUnsafeBytes(of: Int64($0).littleEndian, Array.init) }
+        var message = TensorMessage()
+        message.append(values)
         var total = [Int](repeating: 0, count: values.count)
-        if let parts = try gather(packed, root: 0) {
-            for part in parts {
-                guard part.count == packed.count else { throw CommunicatorError("ranks summed lists of different lengths") }
-                for i in total.indices {
-                    let value = part[(8 * i)..<(8 * i + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                    total[i] += Int(Int64(bitPattern: value))
-                }
-            }
+        for part in try gather(message.bytes, root: 0) ?? [] {
+            var reader = TensorMessage.Reader(part)
+            let counts = try reader.integers()
+            guard counts.count == values.count else { throw CommunicatorError("ranks summed lists of different lengths") }
+            for i in total.indices { total[i] += counts[i] }
         }
-        let shared = try broadcast(total.flatMap { withUnsafeBytes(of: Int64($0).littleEndian, Array.init) }, root: 0)
-        return (0..<values.count).map { i in
-            Int(Int64(bitPattern: shared[(8 * i)..<(8 * i + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }))
-        }
-    }
-
-    /// The ranks' byte strings concatenated in rank order, on every rank.
-    public func allGather(_ bytes: [UInt8]) throws -> [[UInt8]] {
-        let parts = try gather(bytes, root: 0)
-        let joined = try broadcast(parts.map { TensorMessage.frame($0) } ?? [], root: 0)
-        return try TensorMessage.unframe(joined, count: size)
+        var shared = TensorMessage()
+        shared.append(total)
+        var reader = TensorMessage.Reader(try broadcast(shared.bytes, root: 0))
+        return try reader.integers()
     }
 }
 

@@ -86,27 +86,4 @@ public struct TensorMessage {
             }
         }
     }
-
-    /// Byte strings joined with their lengths, for one broadcast.
-    public static func frame(_ parts: [[UInt8]]) -> [UInt8] {
-        var message = TensorMessage()
-        for p in parts {
-            message.appendWord(UInt64(p.count))
-            message.bytes.append(contentsOf: p)
-        }
-        return message.bytes
-    }
-
-    /// The `count` byte strings of ``frame(_:)``.
-    public static func unframe(_ bytes: [UInt8], count: Int) throws -> [[UInt8]] {
-        var reader = Reader(bytes)
-        var parts: [[UInt8]] = []
-        for _ in 0..<count {
-            let n = try reader.checkedCount(try reader.word(), "bytes")
-            guard bytes.count - reader.offset >= n else { throw CommunicatorError("a framed message ended early") }
-            parts.append(Array(bytes[reader.offset..<(reader.offset + n)]))
-            reader.offset += n
-        }
-        return parts
-    }
 }

@@ -169,8 +169,7 @@ public final class FactorFitter<Task: InfluenceTask> {
             let rotations = basis == .kroneckerEigenbasis ? layers.map { (gradient: $0.gradientEigenvectors!, activation: $0.activationEigenvectors!) } : nil
             let sums = try accumulate(.lambda(eigenbases: rotations), partial: partial, initial: shapes, mode: mode)
             if case .partition = mode { return .partWritten(pass: "lambda") }
-            let counts = try communicator.sum([sums?.tokens ?? 0, sums?.examples ?? 0])
-            if tokens == 0 { tokens = counts[0] }
+            if tokens == 0 { tokens = try communicator.sum([sums?.tokens ?? 0])[0] }  // rank 0 alone holds the totals
             if let sums {
                 for i in shapes.indices { layers[i].lambda = sums.values[i] * (1 / Double(Swift.max(1, sums.examples))) }
             }
@@ -284,14 +283,7 @@ public final class FactorFitter<Task: InfluenceTask> {
     /// the eigenbases), only Λ after the Λ pass (the rest is there already). Rank 0 keeps its own.
     private func share(_ layers: [LayerFactors], lambdaOnly: Bool = false) throws -> [LayerFactors] {
         let communicator = configuration.communicator
-        func fields(_ f: LayerFactors) -> [Tensor<Double>?] {
-            lambdaOnly
-                ? [f.lambda]
-                : [
-                    f.activationCovariance, f.gradientCovariance, f.activationEigenvectors, f.activationEigenvalues, f.gradientEigenvectors,
-                    f.gradientEigenvalues, f.lambda,
-                ]
-        }
+        func fields(_ f: LayerFactors) -> [Tensor<Double>?] { lambdaOnly ? [f.lambda] : Self.fields(f) + [f.lambda] }
         var message = TensorMessage()
         if communicator.isRoot {
             for f in layers {

@@ -15,11 +15,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     /// The job's communicator when this process was started by `mpirun` (or another launcher
     /// that sets OpenMPI's or PMIx's rank variables), else nil.
-    nonisolated(unsafe) public static let shared: MPICommunicator? = {
-        let env = ProcessInfo.processInfo.environment
-        guard env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil else { return nil }
-        return try? MPICommunicator()
-    }()
+    nonisolated(unsafe) public static let shared: MPICommunicator? = isLaunchedByMPI ? try? MPICommunicator() : nil
 
     /// Whether the environment says this process was started by an MPI launcher.
     public static var isLaunchedByMPI: Bool {

@@ -93,12 +93,12 @@ final class PairwiseSumTests: XCTestCase {
         XCTAssertThrowsError(try short.tensors(Double.self))
         var wrong = TensorMessage.Reader(message.bytes)
         XCTAssertThrowsError(try wrong.tensors(Float.self))
-        XCTAssertEqual(try TensorMessage.unframe(TensorMessage.frame([[1, 2], [], [3]]), count: 3), [[1, 2], [], [3]])
     }
 
     func testSingleProcessSumsAndGathers() throws {
         let one = SingleProcess()
         XCTAssertEqual(try one.sum([3, -4]), [3, -4])
-        XCTAssertEqual(try one.allGather([9, 8]), [[9, 8]])
+        XCTAssertEqual(try one.gather([9, 8], root: 0), [[9, 8]])
+        XCTAssertEqual(try one.broadcast([7], root: 0), [7])
     }
 }
