@@ -29,9 +29,13 @@ public struct TaskLoss<Scalar: TensorScalar> {
 /// The engine never sees a concrete model type: it tracks the ``Linear`` layers that
 /// ``trackedLayers`` returns and asks for losses of batches of example indices.
 public protocol InfluenceTask<Scalar>: AnyObject {
+    /// The floating-point type of the model's parameters and of every tensor the task returns.
     associatedtype Scalar: TensorScalar
+    /// The network whose Linear (and convolution) layers the engine tracks; their parameters are the θ of the influence formula.
     var model: Module<Scalar> { get }
+    /// The number of training examples; valid training indices are `0..<trainingExampleCount`.
     var trainingExampleCount: Int { get }
+    /// The number of queries; valid query indices are `0..<queryCount`.
     var queryCount: Int { get }
     /// The training loss of training examples, summed over examples and tokens.
     func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar>
@@ -74,13 +78,19 @@ func fingerprint<Scalar: TensorScalar>(_ tensor: Tensor<Scalar>, _ labels: [Int]
 /// a prompt (``queryPromptLengths``): −log p(completion | prompt). A positive score therefore means
 /// the training example makes the completion more likely.
 public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTask {
+    /// The language model's scalar type.
     public typealias Scalar = Model.Scalar
+    /// The causal language model whose next-token loss is differentiated (put in evaluation mode by the initialiser).
     public let languageModel: Model
+    /// The language model's module tree, whose layers the engine tracks.
     public var model: Module<Scalar> { languageModel.module }
+    /// The training sequences as token IDs, each truncated to the model's context length.
     public let training: [[Int]]
+    /// The query sequences (prompt followed by completion) as token IDs, each truncated to the model's context length.
     public let queries: [[Int]]
     /// Tokens of each query that form its prompt (not measured); 0 measures the whole sequence.
     public let queryPromptLengths: [Int]
+    /// The model's padding token ID, used to pad sequences of a batch to a common length (padded positions are masked out).
     public let padToken: Int
 
     /// Sequences longer than the model's context are truncated to it.
@@ -94,10 +104,15 @@ public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTa
         self.padToken = model.specialTokens.paddingID
     }
 
+    /// The number of training sequences.
     public var trainingExampleCount: Int { training.count }
+    /// The number of query sequences.
     public var queryCount: Int { queries.count }
+    /// The (truncated) token IDs of training sequence `index`.
     public func trainingTokens(_ index: Int) -> [Int]? { training[index] }
+    /// An FNV-1a hash (hexadecimal) of the truncated training token sequences.
     public var trainingDataFingerprint: String { fingerprint(training) }
+    /// An FNV-1a hash (hexadecimal) of the truncated query sequences and their prompt lengths.
     public var queryDataFingerprint: String { fingerprint(queries + [queryPromptLengths]) }
 
     func forward(_ sequences: [[Int]]) -> (logits: Variable<Scalar>, batch: TokenBatch) {
@@ -111,6 +126,16 @@ public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTa
     /// Which rows are real tokens; nil when none is padding, so that nothing is masked for nothing.
     func rowMask(_ batch: TokenBatch) -> [Bool]? { batch.mask.contains(0) ? batch.mask.map { $0 != 0 } : nil }
 
+    /// The next-token loss Σ_b Σ_{t ≥ 1} −log p(y_t | x_<t) of the given training sequences, padding excluded.
+    ///
+    /// With `.sampled` labels each target y_t is drawn from the model's own next-token distribution at position t − 1;
+    /// with `.data` labels y_t = x_t. Rows per example are the padded batch length.
+    ///
+    /// - Parameters:
+    ///   - indices: training sequence indices forming the batch.
+    ///   - labels: where the targets come from.
+    ///   - generator: the random source for sampled labels (untouched for `.data`).
+    /// - Returns: the summed loss with one row per token position of the padded batch.
     public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
         let (logits, batch) = forward(indices.map { training[$0] })
         var targets = batch.tokens
@@ -124,11 +149,17 @@ public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTa
         return TaskLoss(loss: loss, rowsPerExample: batch.length, rowMask: rowMask(batch), exampleCount: batch.batchSize)
     }
 
+    /// The logits `[batch, time, vocabulary]` of the given training sequences and their summed next-token loss (data labels,
+    /// padding masked) as a function of logits.
     public func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>) {
         let (logits, batch) = forward(indices.map { training[$0] })
         return (logits, { z in batch.length > 1 ? Losses.nextTokenLosses(logits: z, tokens: batch.tokens, mask: batch.mask).sum() : (z * 0).sum() })
     }
 
+    /// The query measurement −log p(completion | prompt), summed over the given queries.
+    ///
+    /// Positions inside each query's prompt (the first ``queryPromptLengths`` tokens) and padding are masked out; a query
+    /// with prompt length 0 is measured over its whole sequence.
     public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
         let (logits, batch) = forward(indices.map { queries[$0] })
         var mask = batch.mask
@@ -143,12 +174,18 @@ public final class LanguageModelingTask<Model: CausalLanguageModel>: InfluenceTa
 
 /// Classification with softmax cross-entropy, or regression with squared error, over feature rows.
 public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
+    /// The classifier, in evaluation mode.
     public let network: Module<Scalar>
+    /// The classifier, whose layers the engine tracks.
     public var model: Module<Scalar> { network }
     let forwardPass: (Variable<Scalar>) -> Variable<Scalar>
+    /// Training inputs, `[trainingExampleCount, ...]` as the forward pass takes them (rows are selected along axis 0).
     public let trainingFeatures: Tensor<Scalar>
+    /// The class index of each training example.
     public let trainingLabels: [Int]
+    /// Query inputs, `[queryCount, ...]` as the forward pass takes them.
     public let queryFeatures: Tensor<Scalar>
+    /// The class index of each query, used by the query measurement.
     public let queryLabels: [Int]
 
     /// - Parameters:
@@ -177,12 +214,20 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
         self.queryLabels = queryLabels
     }
 
+    /// The number of training labels.
     public var trainingExampleCount: Int { trainingLabels.count }
+    /// The number of query labels.
     public var queryCount: Int { queryLabels.count }
+    /// Always nil: feature rows have no tokens.
     public func trainingTokens(_ index: Int) -> [Int]? { nil }
+    /// An FNV-1a hash (hexadecimal) of the training features' bytes and the training labels.
     public var trainingDataFingerprint: String { fingerprint(trainingFeatures, trainingLabels) }
+    /// An FNV-1a hash (hexadecimal) of the query features' bytes and the query labels.
     public var queryDataFingerprint: String { fingerprint(queryFeatures, queryLabels) }
 
+    /// The softmax cross-entropy of the given training examples, summed over them (one row per example).
+    ///
+    /// With `.sampled` labels, each example's class is drawn from `softmax(logits)`; with `.data`, ``trainingLabels`` are used.
     public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
         let logits = forwardPass(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
         let targets = labels == .sampled ? LabelSampling.categorical(logits: logits.value, using: &generator) : indices.map { trainingLabels[$0] }
@@ -190,12 +235,15 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
             loss: Losses.crossEntropy(logits: logits, labels: targets, reduction: .sum), rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
     }
 
+    /// The logits `[batch, classes]` of the given training examples and their summed cross-entropy with the data labels,
+    /// as a function of the logits.
     public func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>) {
         let logits = forwardPass(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
         let labels = indices.map { trainingLabels[$0] }
         return (logits, { Losses.crossEntropy(logits: $0, labels: labels, reduction: .sum) })
     }
 
+    /// The summed cross-entropy of the given queries with their ``queryLabels`` (one row per query).
     public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
         let logits = forwardPass(Variable(queryFeatures.indexSelect(along: 0, indices: indices)))
         return TaskLoss(
@@ -208,9 +256,13 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
 ///
 /// Sampled labels (true Fisher) are y = f(x) + ε, ε ~ N(0, 1).
 public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
+    /// The regression network, in evaluation mode.
     public let network: MultilayerPerceptron<Scalar>
+    /// The regression network, whose layers the engine tracks.
     public var model: Module<Scalar> { network }
+    /// Training inputs `[trainingExampleCount, inputs]` and targets `[trainingExampleCount, outputs]`.
     public let trainingFeatures: Tensor<Scalar>, trainingTargets: Tensor<Scalar>
+    /// Query inputs `[queryCount, inputs]` and targets `[queryCount, outputs]`.
     public let queryFeatures: Tensor<Scalar>, queryTargets: Tensor<Scalar>
 
     /// - Parameters: features `[count, inputs]` and targets `[count, outputs]` of each set.
@@ -226,12 +278,21 @@ public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
         self.queryTargets = queryTargets
     }
 
+    /// The number of training rows (the first dimension of ``trainingFeatures``).
     public var trainingExampleCount: Int { trainingFeatures.shape[0] }
+    /// The number of query rows (the first dimension of ``queryFeatures``).
     public var queryCount: Int { queryFeatures.shape[0] }
+    /// Always nil: feature rows have no tokens.
     public func trainingTokens(_ index: Int) -> [Int]? { nil }
+    /// An FNV-1a hash (hexadecimal) of the training features and targets.
     public var trainingDataFingerprint: String { fingerprint(trainingFeatures, [trainingTargets.scalarCount]) + fingerprint(trainingTargets, []) }
+    /// An FNV-1a hash (hexadecimal) of the query features and targets.
     public var queryDataFingerprint: String { fingerprint(queryFeatures, [queryTargets.scalarCount]) + fingerprint(queryTargets, []) }
 
+    /// The squared error Σ_j (f(x)_j − y_j)² summed over the given training examples (one row per example).
+    ///
+    /// With `.sampled` labels, y = f(x) + ε with ε ~ N(0, ½), whose Fisher is this loss's Gauss–Newton
+    /// matrix; with `.data`, ``trainingTargets`` are used.
     public func trainingLoss(indices: [Int], labels: LabelSource, generator: inout SeededGenerator) -> TaskLoss<Scalar> {
         let prediction = network(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
         let targets =
@@ -241,12 +302,15 @@ public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
         return TaskLoss(loss: Losses.meanSquaredError(prediction, targets, reduction: .sum), rowsPerExample: 1, rowMask: nil, exampleCount: indices.count)
     }
 
+    /// The predictions `[batch, outputs]` of the given training examples and their summed squared error against the data
+    /// targets, as a function of the predictions.
     public func trainingOutputs(indices: [Int]) -> (outputs: Variable<Scalar>, loss: (Variable<Scalar>) -> Variable<Scalar>) {
         let prediction = network(Variable(trainingFeatures.indexSelect(along: 0, indices: indices)))
         let targets = trainingTargets.indexSelect(along: 0, indices: indices)
         return (prediction, { Losses.meanSquaredError($0, targets, reduction: .sum) })
     }
 
+    /// The squared error of the given queries against their ``queryTargets``, summed over them.
     public func queryMeasurement(indices: [Int]) -> TaskLoss<Scalar> {
         let prediction = network(Variable(queryFeatures.indexSelect(along: 0, indices: indices)))
         return TaskLoss(

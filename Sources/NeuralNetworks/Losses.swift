@@ -93,9 +93,14 @@ public enum LabelSampling {
     }
 
     /// Regression targets `prediction + σ·ε`, ε ~ N(0, 1): the Gaussian whose negative
-    /// log-likelihood is, up to constants, the squared error (σ = 1 for ``Losses/meanSquaredError(_:_:reduction:)``'s scale).
+    /// log-likelihood is, up to constants, the squared error.
+    ///
+    /// The default σ = √½ matches ``Losses/meanSquaredError(_:_:reduction:)``, which has no ½:
+    /// Σ (f − y)² is the negative log-likelihood of N(f, ½) up to a constant, so its gradient
+    /// 2(f − y) = −2σε has second moment 4σ² = 2, the loss's Hessian in f, and the Fisher of
+    /// these labels is the Gauss–Newton matrix (with σ = 1 it would be twice that).
     public static func gaussian<Scalar>(
-        prediction: Tensor<Scalar>, standardDeviation: Scalar = 1,
+        prediction: Tensor<Scalar>, standardDeviation: Scalar = Scalar(0.5).squareRoot(),
         using generator: inout SeededGenerator
     ) -> Tensor<Scalar> {
         prediction + Tensor.randomNormal(shape: prediction.shape, standardDeviation: standardDeviation, using: &generator)

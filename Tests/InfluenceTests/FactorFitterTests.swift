@@ -218,6 +218,27 @@ struct FactorFitterTests {
         #expect(single.accumulation == "float32")
     }
 
+    @Test func sampledRegressionLabelsGiveTheGaussNewtonMatrix() throws {
+        // A linear regression f = Wx + b under Σ (f − y)²: the loss's Hessian in f is 2·I, so the
+        // true Fisher's gradient covariance (labels drawn from the model) must be 2·I, as the
+        // Gauss–Newton matrix is; a sampling variance of 1 would give 4·I. 20,000 draws: the
+        // diagonal's relative standard error is √(2/20000) = 1 %.
+        let model = MultilayerPerceptron<Double>(sizes: [3, 2])
+        var generator = testGenerator(5)
+        let features = Tensor<Double>.randomNormal(shape: [20_000, 3], using: &generator)
+        let task = RegressionTask(
+            model: model, trainingFeatures: features, trainingTargets: Tensor.zeros(shape: [20_000, 2]),
+            queryFeatures: features, queryTargets: Tensor.zeros(shape: [20_000, 2]))
+        let factors = try fit(task, FitConfiguration(strategy: .kfac, labels: .sampled, batchSize: 500))
+        let s = factors.layers[0].gradientCovariance!
+        for i in 0..<2 {
+            for j in 0..<2 {
+                let expected = i == j ? 2.0 : 0
+                #expect(abs(s[i, j] - expected) < 0.06, "S[\(i), \(j)] = \(s[i, j]), the Gauss–Newton value is \(expected)")
+            }
+        }
+    }
+
     @Test func nonFiniteLossIsReportedInsteadOfFitted() throws {
         let task = Fixtures.classificationTask(Double.self)
         let layer = task.model.linearLayers()[0].layer
