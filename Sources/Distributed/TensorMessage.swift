@@ -11,8 +11,10 @@ import TensorCore
 /// let tensors = try reader.tensors(Double.self); let counts = try reader.integers()
 /// ```
 public struct TensorMessage {
+    /// The encoded message, to hand to a ``Communicator``.
     public private(set) var bytes: [UInt8] = []
 
+    /// An empty message.
     public init() {}
 
     mutating func appendWord(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
@@ -39,6 +41,7 @@ public struct TensorMessage {
         let bytes: [UInt8]
         var offset = 0
 
+        /// A reader at the start of `bytes`.
         public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
         /// Whether every byte has been read.
@@ -57,11 +60,18 @@ public struct TensorMessage {
             return Int(value)
         }
 
+        /// Reads the next list of integers, as ``TensorMessage``'s `append` of `[Int]` wrote it.
+        ///
+        /// - Throws: ``CommunicatorError`` when the message ends early or names more integers than it holds.
         public mutating func integers() throws -> [Int] {
             let n = try checkedCount(try word(), "integers")
             return try (0..<n).map { _ in Int(Int64(bitPattern: try word())) }
         }
 
+        /// Reads the next list of tensors with their shapes, as ``TensorMessage``'s `append` of `[Tensor]` wrote it.
+        ///
+        /// - Throws: ``CommunicatorError`` when the message ends early, names impossible sizes, or holds tensors of another
+        ///   scalar size than `Scalar`'s.
         public mutating func tensors<Scalar: TensorScalar>(_: Scalar.Type) throws -> [Tensor<Scalar>] {
             let n = try checkedCount(try word(), "tensors")
             return try (0..<n).map { _ in
@@ -74,7 +84,8 @@ public struct TensorMessage {
                     guard !overflow else { throw CommunicatorError("a message names a tensor too large to hold") }
                     count = product
                 }
-                let byteCount = count * MemoryLayout<Scalar>.size
+                let (byteCount, tooLarge) = count.multipliedReportingOverflow(by: MemoryLayout<Scalar>.size)
+                guard !tooLarge else { throw CommunicatorError("a message names a tensor too large to hold") }
                 guard bytes.count - offset >= byteCount else { throw CommunicatorError("a message ended inside a tensor of shape \(shape)") }
                 let start = offset
                 offset += byteCount

@@ -26,11 +26,15 @@ public enum CurvatureKind: String, Sendable, CaseIterable {
 /// double-vjp trick; Jᵀ u by one reverse pass. Only the tracked parameters are leaves, so the
 /// other parameters are constants.
 public final class CurvatureOperator<Task: InfluenceTask> {
+    /// The task's scalar type, in which products are computed.
     public typealias Scalar = Task.Scalar
     let task: Task
+    /// The names of the tracked Linear (or convolution) layers, in block order; other covered parameters follow in ``blockNames``.
     public let names: [String]
     let layers: [any TrackableLayer<Scalar>]
+    /// Which curvature the products apply: the Hessian, the Gauss–Newton matrix or the empirical Fisher.
     public let kind: CurvatureKind
+    /// Training examples per forward/backward pass of a product; a product sums its batches and divides by the example count.
     public let batchSize: Int
     /// The examples averaged over: the first `exampleCount` training examples.
     public let exampleCount: Int
@@ -80,6 +84,8 @@ public final class CurvatureOperator<Task: InfluenceTask> {
             task: AnyInfluenceTask(task), modules: names, kind: kind, batchSize: batchSize,
             maximumExamples: exampleCount, allParameters: coversOtherParameters)
         op.progress = progress
+        op.communicator = communicator
+        op.reductionBlocks = reductionBlocks
         return op
     }
 

@@ -22,6 +22,12 @@ public enum CurvatureSolver {
         /// Lower-triangular L with L Lᵀ = H + λI.
         public let factor: Tensor<Double>
 
+        /// The Cholesky factor of the operator's dense matrix, symmetrised, plus λI.
+        ///
+        /// - Parameters:
+        ///   - op: the curvature; its dense matrix `[dimension, dimension]` is formed with one product per column.
+        ///   - damping: λ, added to the diagonal.
+        /// - Throws: ``InfluenceError/notPositiveDefinite(dimension:damping:lowestEigenvalue:)`` when H + λI is not positive definite.
         public init<Task: InfluenceTask>(_ op: CurvatureOperator<Task>, damping: Double) throws where Task.Scalar == Scalar {
             let h = op.denseMatrix()
             try self.init(symmetric: (h + h.transposed()) * 0.5, damping: damping)
@@ -53,9 +59,11 @@ public enum CurvatureSolver {
 
     /// The outcome of a conjugate-gradient solve.
     public struct Iterations: Sendable {
+        /// The iterations this column ran (each one operator product).
         public var count: Int
         /// ‖b − (H + λI)x‖ / ‖b‖ at the end.
         public var relativeResidual: Double
+        /// Whether the true residual, recomputed at the end, is within 10 × the tolerance.
         public var converged: Bool
         /// CG stopped because pᵀ(H + λI)p ≤ 0: H + λI is not positive definite.
         public var foundNegativeCurvature = false
@@ -202,12 +210,22 @@ extension CurvatureSolver {
         /// μ, `[rank]`.
         public let values: Tensor<Double>
 
+        /// Eigenpairs found elsewhere: `vectors` `[dimension, rank]` with orthonormal columns, `values` `[rank]`.
         public init(vectors: Tensor<Double>, values: Tensor<Double>) {
             precondition(vectors.rank == 2 && values.shape == [vectors.shape[1]], "eigenpairs \(vectors.shape), \(values.shape)")
             self.vectors = vectors
             self.values = values
         }
 
+        /// Finds `rank` Ritz pairs of the operator's curvature by Lanczos from a random start drawn with `seed`.
+        ///
+        /// - Parameters:
+        ///   - op: the curvature; one product per Krylov vector.
+        ///   - rank: the eigenpairs kept, in 1...m with m = min(dimension, max(rank, krylovDimension)).
+        ///   - krylovDimension: the size of the Krylov space (capped at the dimension).
+        ///   - byMagnitude: keep the eigenvalues largest in absolute value rather than the largest.
+        ///   - seed: seeds the start vector (and any restart after an invariant subspace).
+        /// - Throws: ``LinearAlgebraError`` when the eigendecomposition of the tridiagonal matrix fails (a non-finite product).
         public init<Task: InfluenceTask>(
             _ op: CurvatureOperator<Task>, rank: Int, krylovDimension: Int, byMagnitude: Bool = false,
             seed: UInt64 = 0
@@ -265,6 +283,10 @@ extension CurvatureSolver {
         /// μ + λ, `[rank]`.
         public let shiftedValues: Tensor<Double>
 
+        /// Finds the eigenpairs by Lanczos (see ``Eigenpairs/init(_:rank:krylovDimension:byMagnitude:seed:)``) and shifts them by λ.
+        ///
+        /// - Throws: ``InfluenceError/notPositiveDefinite(dimension:damping:lowestEigenvalue:)`` when a kept eigenvalue plus λ is not
+        ///   positive; ``LinearAlgebraError`` when the eigendecomposition fails.
         public init<Task: InfluenceTask>(
             _ op: CurvatureOperator<Task>, damping: Double, rank: Int, krylovDimension: Int,
             byMagnitude: Bool = false, seed: UInt64 = 0
@@ -280,7 +302,7 @@ extension CurvatureSolver {
         public init(_ pairs: Eigenpairs, damping: Double) throws {
             let shifted = pairs.values + damping
             if !(shifted.min().scalar > 0) {
-                throw InfluenceError.notPositiveDefinite(dimension: pairs.values.shape[0], damping: damping, lowestEigenvalue: pairs.values.min().scalar)
+                throw InfluenceError.notPositiveDefinite(dimension: pairs.vectors.shape[0], damping: damping, lowestEigenvalue: pairs.values.min().scalar)
             }
             vectors = pairs.vectors
             shiftedValues = shifted

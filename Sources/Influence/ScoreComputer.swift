@@ -33,6 +33,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
     /// The blocks scores are split into: the tracked Linear layers, and with a curvature over
     /// every parameter, each other parameter.
     public let moduleNames: [String]
+    /// What to compute and in what batches; its damping is the one the inverse was built with.
     public let configuration: ScoreConfiguration
     /// Receives (stage, done, total): "queries" and "train".
     public var progress: ((String, Int, Int) -> Void)?
@@ -80,6 +81,9 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
             throw InfluenceError.notOffered("the randomized SVD needs a fixed --query-rank; --query-rank auto uses the exact SVD")
         }
         if let budget = c.memoryBudget, budget <= 0 { throw InfluenceError.notOffered("--memory-budget must be positive, got \(budget) bytes") }
+        for (option, value) in [("--batch-size", c.batchSize), ("--query-batch-size", c.queryBatchSize), ("--query-chunk", c.queryChunkSize)] where value < 1 {
+            throw InfluenceError.notOffered("\(option) must be at least 1, got \(value)")
+        }
         switch c.selection {
         case .all: break
         case let .top(k):
@@ -120,6 +124,7 @@ public final class ScoreComputer<Task: InfluenceTask> where Task.Scalar == Float
         try self.init(task: task, fitted: try strategy.fit(operator: curvature.erased()), configuration: configuration)
     }
 
+    /// The damping λ of each block of ``moduleNames``, as the inverse applies it (`auto` resolved to numbers).
     public var dampings: [Double] { inverse.dampings }
     /// The strategy with its options, as resume keys and files name it.
     public var strategyName: String { inverse.description }
@@ -775,6 +780,7 @@ public struct QueryStatistics: Sendable, Equatable {
     /// Per block, the sum over queries of the rank kept; nil for blocks kept whole.
     public private(set) var rankTotals: [Int?] = []
 
+    /// Empty statistics for a run over `moduleCount` blocks (each block's rank total starts as nil: kept whole).
     public init(moduleCount: Int = 0) {
         rankTotals = Array(repeating: nil, count: moduleCount)
     }

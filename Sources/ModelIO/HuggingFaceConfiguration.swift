@@ -6,7 +6,9 @@ import NeuralNetworks
 /// file and key, and a record of the keys read, so that a key no reader asked for — an option the
 /// family does not implement — is refused by name rather than silently ignored.
 public final class HuggingFaceConfiguration {
+    /// The path of the file, used in every error message.
     public let path: String
+    /// The file's top-level members, as read.
     public let values: [String: JSONValue]
     private var read: Set<String> = []
 
@@ -42,6 +44,7 @@ public final class HuggingFaceConfiguration {
         values = object
     }
 
+    /// A configuration over values already in memory; `path` names them in error messages.
     public init(path: String, values: [String: JSONValue]) {
         self.path = path
         self.values = values
@@ -59,6 +62,9 @@ public final class HuggingFaceConfiguration {
         return v
     }
 
+    /// The integer at `key`, marked as read; nil when absent or null.
+    ///
+    /// - Throws: ``ModelIOError/malformedConfiguration(path:reason:)`` when the value is not an integer or its magnitude exceeds `Int32.max`.
     public func integer(_ key: String) throws -> Int? {
         guard let v = value(key) else { return nil }
         guard let i = v.intValue else { throw fail(key, "must be an integer, got \(v)") }
@@ -67,27 +73,45 @@ public final class HuggingFaceConfiguration {
         return i
     }
 
+    /// The integer at `key`, or `d` when absent or null.
+    ///
+    /// - Throws: ``ModelIOError`` as ``integer(_:)`` does.
     public func integer(_ key: String, default d: Int) throws -> Int { try integer(key) ?? d }
 
+    /// The integer at `key`, which must be present.
+    ///
+    /// - Throws: ``ModelIOError/malformedConfiguration(path:reason:)`` when it is missing, null or not an integer in range.
     public func requiredInteger(_ key: String) throws -> Int {
         guard let i = try integer(key) else { throw ModelIOError.malformedConfiguration(path: path, reason: "missing field \(key)") }
         return i
     }
 
+    /// The number at `key`, marked as read; nil when absent or null.
+    ///
+    /// - Throws: ``ModelIOError/malformedConfiguration(path:reason:)`` when the value is not a number.
     public func number(_ key: String) throws -> Double? {
         guard let v = value(key) else { return nil }
         guard let d = v.doubleValue else { throw fail(key, "must be a number, got \(v)") }
         return d
     }
 
+    /// The number at `key`, or `d` when absent or null.
+    ///
+    /// - Throws: ``ModelIOError`` when the value is not a number.
     public func number(_ key: String, default d: Double) throws -> Double { try number(key) ?? d }
 
+    /// The boolean at `key`, or `d` when absent or null.
+    ///
+    /// - Throws: ``ModelIOError/malformedConfiguration(path:reason:)`` when the value is not `true` or `false`.
     public func bool(_ key: String, default d: Bool) throws -> Bool {
         guard let v = value(key) else { return d }
         guard let b = v.boolValue else { throw fail(key, "must be true or false, got \(v)") }
         return b
     }
 
+    /// The string at `key`, marked as read; nil when absent or null.
+    ///
+    /// - Throws: ``ModelIOError/malformedConfiguration(path:reason:)`` when the value is not a string.
     public func string(_ key: String) throws -> String? {
         guard let v = value(key) else { return nil }
         guard let s = v.stringValue else { throw fail(key, "must be a string, got \(v)") }
@@ -157,6 +181,14 @@ public final class HuggingFaceConfiguration {
             }
             return d
         }
+        // A context length: a positive whole number (a fractional or huge value would trap in Int(_:)).
+        func scalingInteger(_ name: String) throws -> Int {
+            guard let n = object[name]?.intValue, n > 0 else {
+                throw ModelIOError.malformedConfiguration(
+                    path: path, reason: "field \(scalingKey).\(name) must be a positive integer, got \(object[name].map { "\($0)" } ?? "nothing")")
+            }
+            return n
+        }
         let known: Set<String>
         let scaling: RotaryScaling
         switch type {
@@ -170,7 +202,7 @@ public final class HuggingFaceConfiguration {
             scaling = .llama3(
                 factor: try scalingNumber("factor"), lowFrequencyFactor: try scalingNumber("low_freq_factor"),
                 highFrequencyFactor: try scalingNumber("high_freq_factor"),
-                originalContext: Int(try scalingNumber("original_max_position_embeddings")))
+                originalContext: try scalingInteger("original_max_position_embeddings"))
             known = [
                 "rope_type", "type", "rope_theta", "factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings",
                 "partial_rotary_factor",

@@ -15,8 +15,11 @@ import TensorCore
 ///   values below x_min; it is fitted the same way (x_min searched again), and the p-value is the
 ///   fraction whose distance is at least the observed one. p ≤ 0.1 rules the power law out.
 public struct PowerLawFit: Sendable, Equatable {
+    /// α̂, the maximum-likelihood exponent over the tail; greater than 1.
     public var alpha: Double
+    /// The standard error of α̂, (α̂ − 1)/√n_tail.
     public var standardError: Double
+    /// The chosen x_min, the smallest value of the tail: one of the samples.
     public var xMin: Double
     /// Samples at or above x_min.
     public var tailCount: Int
@@ -26,12 +29,14 @@ public struct PowerLawFit: Sendable, Equatable {
     public var distance: Double
 }
 
+/// Fitting power laws to score distributions and describing their tails (see ``PowerLawFit`` for the method).
 public enum PowerLaw {
     /// Why a fit is not possible, as a person reads it.
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case tooFewSamples(positive: Int, needed: Int)
         case constant(value: Double)
 
+        /// A one-line reason that says how many positive values there are, or which constant they all equal.
         public var description: String {
             switch self {
             case let .tooFewSamples(positive, needed):
@@ -67,9 +72,11 @@ public enum PowerLaw {
         // Candidates: the first index of each distinct value that leaves a tail of at least `needed`.
         var starts: [Int] = []
         for i in 0...(n - needed) where i == 0 || x[i] != x[i - 1] { starts.append(i) }
-        if starts.count > maximumCandidates {
-            let step = Double(starts.count - 1) / Double(maximumCandidates - 1)
-            starts = (0..<maximumCandidates).map { starts[Int((Double($0) * step).rounded())] }
+        // At least the two ends: evenly spaced picks need two points to space between.
+        let candidates = Swift.max(2, maximumCandidates)
+        if starts.count > candidates {
+            let step = Double(starts.count - 1) / Double(candidates - 1)
+            starts = (0..<candidates).map { starts[Int((Double($0) * step).rounded())] }
         }
         var best: PowerLawFit? = nil
         for i in starts {

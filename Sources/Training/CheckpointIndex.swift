@@ -4,12 +4,21 @@ import Formats
 /// The models kept during training for TracIn: `checkpoints.json` in a directory of model
 /// directories, one entry per kept step with the learning rate that step used (TracIn's η_k).
 public struct CheckpointIndex: Sendable, Equatable {
+    /// One kept model: its directory, the step at which it was saved and that step's learning rate.
     public struct Entry: Sendable, Equatable {
         /// The model directory, relative to the index's directory.
         public var path: String
+        /// The number of optimizer steps taken when the model was kept; 0 when the file gives none.
         public var step: Int
+        /// The learning rate η_k of that step, by which TracIn weighs the checkpoint; positive and finite.
         public var learningRate: Double
 
+        /// Creates an entry.
+        ///
+        /// - Parameters:
+        ///   - path: the model directory, relative to the index's directory (no `..`, not absolute).
+        ///   - step: the number of optimizer steps taken.
+        ///   - learningRate: the learning rate of that step.
         public init(path: String, step: Int, learningRate: Double) {
             self.path = path
             self.step = step
@@ -17,8 +26,11 @@ public struct CheckpointIndex: Sendable, Equatable {
         }
     }
 
+    /// The name of the index file inside ``directory``.
     public static let fileName = "checkpoints.json"
+    /// The directory that holds `checkpoints.json` and the model directories it lists.
     public let directory: URL
+    /// The kept models in file order (the order in which they were recorded).
     public private(set) var entries: [Entry]
 
     /// The index in `directory`, empty when it has none yet.
@@ -53,6 +65,9 @@ public struct CheckpointIndex: Sendable, Equatable {
                 throw CheckpointIndexError(
                     path: url.path, reason: "entry \(i): learning_rate \(rate) is not a positive number (TracIn weighs each checkpoint by it)")
             }
+            if let raw = entry["step"], !raw.isNull, raw.intValue == nil {
+                throw CheckpointIndexError(path: url.path, reason: "entry \(i): step \(raw) is not a whole number")
+            }
             let step = entry["step"]?.intValue ?? 0
             guard step >= 0 else { throw CheckpointIndexError(path: url.path, reason: "entry \(i): step \(step) is negative") }
             guard paths.insert(path).inserted else {
@@ -85,7 +100,10 @@ public struct CheckpointIndex: Sendable, Equatable {
 
 /// A `checkpoints.json` that cannot be used, naming the file.
 public struct CheckpointIndexError: Error, CustomStringConvertible, Equatable {
+    /// The path of the `checkpoints.json` at fault.
     public let path: String
+    /// What is wrong with it, e.g. `entry 2: step 5 is listed twice`.
     public let reason: String
+    /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
 }

@@ -13,6 +13,7 @@ import Validation
 /// What `influence validate` does: the influence strategies measured against a ground truth on the
 /// user's own model and data.
 public struct ValidationRequest {
+    /// The ground truth measured against.
     public enum Kind: String, CaseIterable, Sendable {
         /// The proximal Bregman response function of training points (any model we load).
         case pbrf
@@ -22,7 +23,9 @@ public struct ValidationRequest {
         case mislabels
     }
 
+    /// The ground truth measured against.
     public var kind: Kind
+    /// The model directory, its training rows and the queries.
     public var inputs: TaskInputs
     /// Module groups and patterns, as `fit` takes them.
     public var modules: String?
@@ -32,16 +35,37 @@ public struct ValidationRequest {
     public var damping: Double
     /// PBRF: training points (spread evenly over the rows); LDS: ignored.
     public var points: Int
+    /// PBRF solver settings; its damping is replaced by ``damping``.
     public var pbrf: ProximalBregmanConfiguration
     /// LDS: subsets, their fraction of the rows, and retraining seeds per subset.
     public var subsets: Int
+    /// LDS: the fraction of the training rows in each subset.
     public var subsetFraction: Double
+    /// LDS: retraining seeds per subset, whose measurements are averaged.
     public var seeds: Int
     /// Mislabels: the fraction of labels flipped.
     public var flipFraction: Double
+    /// Seeds the LDS subsets and the flipped labels.
     public var seed: UInt64
+    /// The directory for `<kind>.json` and the partial results an interrupted run resumes from.
     public var output: URL
 
+    /// Creates a request.
+    ///
+    /// - Parameters:
+    ///   - kind: the ground truth.
+    ///   - inputs: the model directory, its training rows and the queries.
+    ///   - modules: module groups and name patterns; nil for every Linear layer.
+    ///   - strategies: the strategies compared, with their options.
+    ///   - damping: λ of every strategy and of the PBRF's proximity term (positive).
+    ///   - points: PBRF: training points solved for.
+    ///   - pbrf: PBRF solver settings; nil for the defaults.
+    ///   - subsets: LDS: retrained subsets.
+    ///   - subsetFraction: LDS: each subset's fraction of the rows.
+    ///   - seeds: LDS: retraining seeds per subset.
+    ///   - flipFraction: mislabels: the fraction of labels flipped (between 0 and 1).
+    ///   - seed: seeds subsets and flips.
+    ///   - output: the output directory.
     public init(
         kind: Kind, inputs: TaskInputs, modules: String? = nil, strategies: [String] = ["ekfac", "kfac", "identity"], damping: Double = 0.01,
         points: Int = 100, pbrf: ProximalBregmanConfiguration? = nil, subsets: Int = 100, subsetFraction: Double = 0.5, seeds: Int = 1,
@@ -65,6 +89,7 @@ public struct ValidationRequest {
 
 /// One strategy's agreement with the ground truth.
 public struct ValidationRow: Sendable {
+    /// The strategy as given (`name` or `name:option=value`); `loss` and `random` for the mislabels baselines.
     public var strategy: String
     /// The strategy as a person reads it (with its solver and parameter count).
     public var label: String
@@ -79,10 +104,13 @@ public struct ValidationRow: Sendable {
 
 /// What a validation computed.
 public struct ValidationReport: Sendable {
+    /// The ground truth measured against.
     public var kind: ValidationRequest.Kind
+    /// One row per strategy, in the order given (mislabels: the training-loss and chance baselines first).
     public var rows: [ValidationRow]
     /// What the ground truth took and how good it is, as lines for a person.
     public var groundTruth: [String]
+    /// Wall-clock seconds the ground truth took.
     public var groundTruthSeconds: Double
     /// The table printed on standard output.
     public var table: String
@@ -582,13 +610,16 @@ struct StrategySpecification {
 public struct MLPRetraining: CustomStringConvertible {
     /// The MLP's layer sizes (empty for a CNN).
     public let sizes: [Int]
+    /// The activation between the MLP's layers (ReLU for a CNN, whose steps name their own).
     public let activation: Activation
     /// "classification" or "regression".
     public let task: String
     /// The network of a CNN classifier, or nil for an MLP.
     public let convolution: CNNConfiguration?
+    /// The options of the original training, from `training_options.json`; each retraining replaces the seed.
     public let options: TrainingOptions
 
+    /// The name of the training record `influence train` writes beside a model.
     public static let fileName = "training_options.json"
 
     /// - Throws: ``WorkflowError`` when the directory lacks the record of its training.
@@ -622,12 +653,13 @@ public struct MLPRetraining: CustomStringConvertible {
         }
         guard let record = try? JSONDecoder().decode(JSONValue.self, from: data), case let .object(o) = record,
             let steps = o["steps"]?.doubleValue, let batch = o["batch_size"]?.doubleValue, let rate = o["learning_rate"]?.doubleValue,
-            case let .string(optimizer)? = o["optimizer"], steps >= 1, steps <= 1e9, batch >= 1, batch <= 1e7, rate.isFinite, rate > 0,
+            case let .string(optimizer)? = o["optimizer"], ["adamw", "sgd"].contains(optimizer), steps >= 1, steps <= 1e9, batch >= 1, batch <= 1e7,
+            rate.isFinite, rate > 0,
             (o["seed"]?.doubleValue ?? 0) >= 0, (o["seed"]?.doubleValue ?? 0) < 9e18,
             (0...1e9).contains(o["warmup"]?.doubleValue ?? 0)
         else {
             throw WorkflowError(
-                "\(url.path) is not a training record of `influence train`: it needs steps (1 to 10⁹), batch_size (1 to 10⁷), a positive learning_rate and an optimizer, and a seed and warmup it has must be non-negative"
+                "\(url.path) is not a training record of `influence train`: it needs steps (1 to 10⁹), batch_size (1 to 10⁷), a positive learning_rate and an optimizer (adamw or sgd), and a seed and warmup it has must be non-negative"
             )
         }
         return TrainingOptions(
@@ -637,6 +669,13 @@ public struct MLPRetraining: CustomStringConvertible {
             seed: UInt64(o["seed"]?.doubleValue ?? 0))
     }
 
+    /// A retraining of an MLP from its parts, without a model directory.
+    ///
+    /// - Parameters:
+    ///   - sizes: input size, hidden sizes, output size.
+    ///   - activation: the activation between layers.
+    ///   - task: `classification` or `regression`.
+    ///   - options: how to train.
     public init(sizes: [Int], activation: Activation, task: String = "classification", options: TrainingOptions) {
         self.sizes = sizes
         self.activation = activation
@@ -659,6 +698,7 @@ public struct MLPRetraining: CustomStringConvertible {
         ])
     }
 
+    /// One line for a person: the network, its steps, batch size, optimizer and learning rate.
     public var description: String {
         if let convolution {
             return String(
@@ -726,8 +766,11 @@ public struct MLPRetraining: CustomStringConvertible {
 /// Retraining a language model as `influence train` trained it: its config.json, a fresh
 /// initialisation, the options of its `training_options.json`, on a subset of the rows.
 public struct LanguageModelRetraining: CustomStringConvertible {
+    /// The model's config.json, from which every retrained model is built afresh.
     public let configuration: HuggingFaceConfiguration
+    /// The family that builds the model from ``configuration``.
     public let family: any LanguageModelFamily.Type
+    /// The options of the original training, from `training_options.json`; each retraining replaces the seed.
     public let options: TrainingOptions
 
     /// - Throws: ``WorkflowError`` when the directory lacks the record of its training or its family is not one `influence train` makes.
@@ -743,6 +786,7 @@ public struct LanguageModelRetraining: CustomStringConvertible {
         options = try MLPRetraining.recordedOptions(modelDirectory)
     }
 
+    /// One line for a person: the family, steps, batch size, optimizer and learning rate.
     public var description: String {
         String(
             format: "%@ language model from config.json, %d steps of %d, %@ at %g", family.architecture, options.steps, options.batchSize,

@@ -90,6 +90,14 @@ struct CNNCheckpointTests {
             ("linear on images", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0.remove(at: 6) } }, "put a flatten step before it"),
             ("class names", { @Sendable (o: inout [String: Any]) in o["class_names"] = ["a", "b"] }, "one distinct name per output (5)"),
             ("input shape", { @Sendable (o: inout [String: Any]) in o["input_shape"] = [9, 10] }, "input_shape must be [channels, height, width]"),
+            (
+                "input shape with junk", { @Sendable (o: inout [String: Any]) in o["input_shape"] = (o["input_shape"] as! [Any]) + [2.5] },
+                "input_shape must be [channels, height, width]"
+            ),
+            (
+                "kernel with junk", { @Sendable (o: inout [String: Any]) in o["layers"] = Self.layers(o) { $0[0]["kernel_size"] = [3, 3, "x"] } },
+                "kernel_size must be an integer or a pair of integers"
+            ),
         ] as [(String, @Sendable (inout [String: Any]) -> Void, String)])
     func unsupportedConfigurationsAreRefusedByName(_ what: String, _ change: @Sendable (inout [String: Any]) -> Void, _ expected: String) throws {
         let directory = try FamilyFixtures.copy(Self.name)

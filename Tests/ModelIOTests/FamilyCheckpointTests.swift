@@ -212,6 +212,15 @@ struct FamilyConfigurationErrorTests {
             c["rope_parameters"] = r
         }
         #expect(rotary.contains("rotary_pct"), "\(rotary)")
+        // A context length too large for Int, or fractional, is an error, not a trap.
+        for bad in [1e30, 16.5, -4] as [Double] {
+            let context = try loadError("llama-gqa") { c in
+                var r = c["rope_parameters"] as! [String: Any]
+                r["original_max_position_embeddings"] = bad
+                c["rope_parameters"] = r
+            }
+            #expect(context.contains("rope_parameters.original_max_position_embeddings must be a positive integer"), "\(bad): \(context)")
+        }
     }
 
     @Test func missingExtraAndMisshapenWeightsAreNamed() throws {

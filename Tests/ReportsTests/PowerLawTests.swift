@@ -60,8 +60,15 @@ struct PowerLawTests {
         #expect(PowerLaw.goodnessOfFit(law, fit: fit, repetitions: 100, seed: 1) == p)
     }
 
-    @Test func samplesThatCannotBeFittedSaySo() {
+    @Test func samplesThatCannotBeFittedSaySo() throws {
         #expect(throws: PowerLaw.Failure.constant(value: 3)) { try PowerLaw.fit(Array(repeating: 3, count: 50)) }
+        // One candidate (or none) still searches the two ends of the range instead of dividing by zero.
+        let samples = Self.pareto(alpha: 2.5, xMin: 1, count: 2000, seed: 9)
+        for candidates in [0, 1] {
+            let few = try PowerLaw.fit(samples, maximumCandidates: candidates)
+            let two = try PowerLaw.fit(samples, maximumCandidates: 2)
+            #expect(few.alpha == two.alpha && few.xMin == two.xMin, "\(candidates) candidates: \(few) against two: \(two)")
+        }
         #expect(throws: PowerLaw.Failure.tooFewSamples(positive: 4, needed: 10)) { try PowerLaw.fit([1, 2, 3, 4, -5, 0, .nan]) }
         #expect(throws: PowerLaw.Failure.tooFewSamples(positive: 0, needed: 10)) { try PowerLaw.fit(Array(repeating: 0, count: 100)) }
     }

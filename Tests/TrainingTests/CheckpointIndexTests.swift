@@ -20,6 +20,8 @@ struct CheckpointIndexTests {
         (#"[{"path": "step-1", "learning_rate": 0.1}, {"path": "step-1", "learning_rate": 0.1}]"#, "listed twice"),
         (#"[{"path": "a", "step": 3, "learning_rate": 0.1}, {"path": "b", "step": 3, "learning_rate": 0.1}]"#, "step 3 is listed twice"),
         (#"[{"path": "a", "step": -1, "learning_rate": 0.1}]"#, "negative"),
+        (#"[{"path": "a", "step": "5", "learning_rate": 0.1}]"#, "is not a whole number"),
+        (#"[{"path": "a", "step": 2.5, "learning_rate": 0.1}]"#, "is not a whole number"),
     ])
     func badEntriesAreNamed(json: String, message: String) throws {
         let error = #expect(throws: CheckpointIndexError.self) { try CheckpointIndex(directory: try Self.index(json)) }

@@ -18,10 +18,17 @@ import TensorCore
 public struct CNNConfiguration: Equatable, Sendable {
     /// `[channels, height, width]` of one image.
     public var inputShape: [Int]
+    /// The network's steps in order: convolutions, pooling, activations, flatten and linear layers; `layers.N` in the weights is step N.
     public var steps: [NetworkStep]
     /// The name of each output class, in output order (nil when the labels were integers).
     public var classNames: [String]?
 
+    /// Creates a configuration without validating it; ``init(_:)`` validates one read from config.json.
+    ///
+    /// - Parameters:
+    ///   - inputShape: `[channels, height, width]` of one image.
+    ///   - steps: the network's steps, ending in one score per class.
+    ///   - classNames: the name of each class in output order; nil for integer labels.
     public init(inputShape: [Int], steps: [NetworkStep], classNames: [String]? = nil) {
         self.inputShape = inputShape
         self.steps = steps
@@ -63,7 +70,7 @@ public struct CNNConfiguration: Equatable, Sendable {
     /// - Throws: ``ModelIOError`` naming the file, the step and the field.
     public init(_ c: HuggingFaceConfiguration) throws {
         func fail(_ reason: String) -> ModelIOError { .malformedConfiguration(path: c.path, reason: reason) }
-        guard let shape = c.value("input_shape")?.arrayValue?.compactMap(\.intValue), shape.count == 3,
+        guard let elements = c.value("input_shape")?.arrayValue, case let shape = elements.compactMap(\.intValue), shape.count == 3, elements.count == 3,
             shape.allSatisfy({ $0 > 0 && $0 <= 1 << 16 })
         else {
             throw fail("field input_shape must be [channels, height, width], each from 1 to 65536")
@@ -92,8 +99,10 @@ public struct CNNConfiguration: Equatable, Sendable {
                     if let d { return d }
                     throw fail("layers[\(i)] (\(type)) needs \(key)")
                 }
-                let values = v.arrayValue.map { $0.compactMap(\.intValue) } ?? v.intValue.map { [$0, $0] } ?? []
-                guard values.count == 2 || (v.arrayValue?.count == 2 && values.count == 2),
+                // Every element must be an integer: [3, 3, "x"] is not a pair.
+                let array = v.arrayValue.map { $0.map(\.intValue) }
+                let values = array.map { $0.allSatisfy { $0 != nil } ? $0.compactMap { $0 } : [] } ?? v.intValue.map { [$0, $0] } ?? []
+                guard values.count == 2,
                     values.allSatisfy({ $0 >= minimum && $0 <= 1 << 16 })
                 else {
                     throw fail("layers[\(i)] (\(type)): \(key) must be an integer or a pair of integers from \(minimum) to 65536")
@@ -175,8 +184,12 @@ public struct CNNConfiguration: Equatable, Sendable {
 /// Image classifiers (`model_type` `cnn`): convolutions, pooling and linear steps, loadable
 /// into an equivalent PyTorch `nn.Sequential` by name.
 public enum CNNFamily: ModelFamily {
+    /// The `model_type` this family reads: `cnn`.
     public static let modelTypes = ["cnn"]
 
+    /// Loads a CNN directory: validates config.json, refusing unknown keys, then reads model.safetensors into a ``SequentialNetwork``.
+    ///
+    /// - Throws: ``ModelIOError`` naming the file, step or tensor at fault.
     public static func load<Scalar: TensorScalar>(
         from directory: URL, configuration c: HuggingFaceConfiguration,
         as _: Scalar.Type
