@@ -108,3 +108,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// The libFuzzer harness over every parser a user feeds; scripts/fuzz builds it with the fuzzer and
+// address sanitizers. Absent from ordinary builds, which have no libFuzzer to link.
+if Context.environment["INFLUENCE_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "InfluenceFuzz", dependencies: ["Formats", "Tokenizers", "Datasets", "ModelIO", "Influence", "Training", "TensorCore"],
+            path: "Fuzz/Sources", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    package.products.append(.executable(name: "influence-fuzz", targets: ["InfluenceFuzz"]))
+}

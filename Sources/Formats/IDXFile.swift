@@ -16,6 +16,7 @@ public enum IDXError: Error, CustomStringConvertible, Equatable {
     /// The requested accessor does not fit the element type (``IDXFile/bytes()`` on floats).
     case wrongElementType(path: String, elementType: String, requested: String)
 
+    /// A one-line message that starts with the file path and gives the offending value and what was expected.
     public var description: String {
         switch self {
         case let .badMagic(path, bytes):
@@ -74,6 +75,7 @@ public struct IDXFile: Sendable {
 
     /// The file that was read.
     public let url: URL
+    /// The type of every element, from the third byte of the magic number.
     public let elementType: ElementType
     /// Dimension sizes, outermost first.
     public private(set) var shape: [Int]
@@ -134,7 +136,11 @@ public struct IDXFile: Sendable {
             let offset = start + 4 + 4 * axis
             return data[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
         }
-        guard let count = checkedProduct(shape) else { throw IDXError.shapeOverflow(path: path, shape: shape) }
+        // The non-zero sizes too must multiply without overflow: [0, 2³¹, 2³¹] holds nothing, but an
+        // item of it (what a reader of the first items sizes) would overflow.
+        guard let count = checkedProduct(shape), let nonZero = checkedProduct(shape.filter { $0 != 0 }),
+            !nonZero.multipliedReportingOverflow(by: elementType.byteSize).overflow
+        else { throw IDXError.shapeOverflow(path: path, shape: shape) }
         let (expected, overflow) = count.multipliedReportingOverflow(by: elementType.byteSize)
         guard !overflow else { throw IDXError.shapeOverflow(path: path, shape: shape) }
         let found = data.count - headerSize

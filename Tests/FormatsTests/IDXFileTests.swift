@@ -112,6 +112,13 @@ struct IDXFileTests {
         try expectError([0, 0, 0x0E, 3] + bigEndianBytes(dims), name: "huge.idx") {
             .shapeOverflow(path: $0, shape: dims.map { Int($0) })
         }
+        // No items, but items whose size overflows (found by the fuzzer: reading the first items
+        // of such a file trapped): refused by both readers.
+        let empty: [UInt32] = [0, UInt32.max, UInt32.max, UInt32.max]
+        let bytes = [0, 0, 0x0D, 4] + bigEndianBytes(empty)
+        try expectError(bytes, name: "empty-huge.idx") { .shapeOverflow(path: $0, shape: empty.map { Int($0) }) }
+        let url = try directory.write(bytes, to: "empty-huge-prefix.idx")
+        #expect(throws: IDXError.shapeOverflow(path: url.path, shape: empty.map { Int($0) })) { try IDXFile(contentsOf: url, maximumItems: 3) }
     }
 
     @Test func byteAndIntegerAccessorsRefuseFloatingPointFiles() throws {
