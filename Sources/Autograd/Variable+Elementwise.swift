@@ -3,6 +3,7 @@ import TensorCore
 extension Variable {
     // MARK: Arithmetic with broadcasting
 
+    /// Elementwise sum with broadcasting; each operand's cotangent is the output cotangent summed back to its shape.
     public static func + (a: Variable, b: Variable) -> Variable {
         let (sa, sb) = (a.shape, b.shape)
         return record(a.value + b.value, name: "add", inputs: [a, b]) { c in
@@ -13,6 +14,7 @@ extension Variable {
         }
     }
 
+    /// Elementwise difference with broadcasting; the cotangents are `c` and `−c`, each summed back to its operand's shape.
     public static func - (a: Variable, b: Variable) -> Variable {
         let (sa, sb) = (a.shape, b.shape)
         return record(a.value - b.value, name: "subtract", inputs: [a, b]) { c in
@@ -23,6 +25,7 @@ extension Variable {
         }
     }
 
+    /// Elementwise product with broadcasting; the cotangents are `c·b` and `c·a`, each summed back to its operand's shape.
     public static func * (a: Variable, b: Variable) -> Variable {
         record(a.value * b.value, name: "multiply", inputs: [a, b]) { c in
             [
@@ -32,6 +35,7 @@ extension Variable {
         }
     }
 
+    /// Elementwise quotient with broadcasting; the cotangents are `c/b` and `−c·a/b²`, each summed back to its operand's shape.
     public static func / (a: Variable, b: Variable) -> Variable {
         record(a.value / b.value, name: "divide", inputs: [a, b]) { c in
             [
@@ -41,19 +45,28 @@ extension Variable {
         }
     }
 
+    /// Elementwise negation; the cotangent is `−c`.
     public static prefix func - (x: Variable) -> Variable {
         record(-x.value, name: "negate", inputs: [x]) { c in [-c.cotangent] }
     }
 
+    /// Adds a constant scalar to every element.
     public static func + (a: Variable, b: Scalar) -> Variable { a + Variable(b) }
+    /// Subtracts a constant scalar from every element.
     public static func - (a: Variable, b: Scalar) -> Variable { a - Variable(b) }
+    /// Multiplies every element by a constant scalar, recorded as one `scale` operation whose cotangent is `c·b`.
     public static func * (a: Variable, b: Scalar) -> Variable {
         record(a.value * b, name: "scale", inputs: [a]) { c in [c.cotangent * b] }
     }
+    /// Divides every element by a constant scalar, recorded as a multiplication by `1/b`.
     public static func / (a: Variable, b: Scalar) -> Variable { a * (1 / b) }
+    /// Adds every element to a constant scalar.
     public static func + (a: Scalar, b: Variable) -> Variable { Variable(a) + b }
+    /// Subtracts every element from a constant scalar: `a − b[i]`.
     public static func - (a: Scalar, b: Variable) -> Variable { Variable(a) - b }
+    /// Multiplies a constant scalar by every element.
     public static func * (a: Scalar, b: Variable) -> Variable { b * a }
+    /// Divides a constant scalar by every element: `a / b[i]`, differentiable in `b`.
     public static func / (a: Scalar, b: Variable) -> Variable { Variable(a) / b }
 
     /// Elementwise `a^b`, differentiable in both.
@@ -119,38 +132,45 @@ extension Variable {
 
     // MARK: Elementwise functions
 
+    /// Elementwise e^x; the backward rule reuses the output, `c·e^x`.
     public func exp() -> Variable {
         Variable.record(value.exp(), name: "exp", inputs: [self], keepingOutput: true) { c in [c.cotangent * c.output] }
     }
 
+    /// Elementwise natural logarithm; the cotangent is `c/x`.
     public func log() -> Variable {
         let x = self
         return Variable.record(value.log(), name: "log", inputs: [x]) { c in [c.cotangent / x] }
     }
 
+    /// Elementwise hyperbolic tangent; the backward rule reuses the output, `c·(1 − tanh²x)`.
     public func tanh() -> Variable {
         Variable.record(value.tanh(), name: "tanh", inputs: [self], keepingOutput: true) { c in
             [c.cotangent * (1 - c.output.squared())]
         }
     }
 
+    /// Elementwise square root; the backward rule reuses the output, `c / (2√x)`, infinite at 0.
     public func squareRoot() -> Variable {
         Variable.record(value.squareRoot(), name: "sqrt", inputs: [self], keepingOutput: true) { c in
             [c.cotangent * 0.5 / c.output]
         }
     }
 
+    /// Elementwise x²; the cotangent is `2·c·x`.
     public func squared() -> Variable {
         let x = self
         return Variable.record(value.squared(), name: "square", inputs: [x]) { c in [c.cotangent * x * 2] }
     }
 
+    /// Elementwise 1/x; the backward rule reuses the output, `−c/x²`.
     public func reciprocal() -> Variable {
         Variable.record(value.reciprocal(), name: "reciprocal", inputs: [self], keepingOutput: true) { c in
             [-(c.cotangent * c.output.squared())]
         }
     }
 
+    /// Elementwise logistic function; the backward rule reuses the output, `c·σ(x)·(1 − σ(x))`.
     public func sigmoid() -> Variable {
         Variable.record(value.sigmoid(), name: "sigmoid", inputs: [self], keepingOutput: true) { c in
             [c.cotangent * c.output * (1 - c.output)]

@@ -1,6 +1,7 @@
 import TensorCore
 
 extension Variable {
+    /// The same elements under another shape (one dimension may be -1 and is inferred); the cotangent is reshaped back.
     public func reshaped(to newShape: [Int]) -> Variable {
         let old = shape
         return Variable.record(value.reshaped(to: newShape), name: "reshape", inputs: [self]) { c in
@@ -8,8 +9,11 @@ extension Variable {
         }
     }
 
+    /// A rank-1 view of every element, `[scalarCount]`.
     public func flattened() -> Variable { reshaped(to: [scalarCount]) }
+    /// Inserts a dimension of size 1 at `axis` (negative counts from the end of the new shape).
     public func expandingShape(at axis: Int) -> Variable { reshaped(to: value.expandingShape(at: axis).shape) }
+    /// Removes the dimension of size 1 at `axis` (negative counts from the end).
     public func squeezingShape(at axis: Int) -> Variable { reshaped(to: value.squeezingShape(at: axis).shape) }
 
     /// Output axis i is input axis `permutation[i]`.
@@ -34,6 +38,7 @@ extension Variable {
         return permuted(p)
     }
 
+    /// The elements with index in `range` along `axis`; the cotangent is zero-padded back to the full length.
     public func sliced(along axis: Int, _ range: Range<Int>) -> Variable {
         let length = shape[value.normalizedAxis(axis)]
         return Variable.record(value.sliced(along: axis, range), name: "slice", inputs: [self]) { c in
@@ -49,6 +54,7 @@ extension Variable {
         }
     }
 
+    /// Joins variables along `axis` (all other dimensions must agree); each part's cotangent is its slice of the output cotangent.
     public static func concatenated(_ parts: [Variable], along axis: Int) -> Variable {
         let value = Tensor.concatenated(parts.map(\.value), along: axis)
         let axis = value.normalizedAxis(axis)
@@ -62,10 +68,12 @@ extension Variable {
         }
     }
 
+    /// Stacks equally shaped variables along a new dimension inserted at `axis`: `n` parts of `shape` give `shape` with `n` inserted at `axis`.
     public static func stacked(_ parts: [Variable], along axis: Int = 0) -> Variable {
         concatenated(parts.map { $0.expandingShape(at: axis) }, along: axis)
     }
 
+    /// Broadcasts to `newShape` (NumPy rules); the cotangent is summed back to the original shape. Returns `self` when the shapes already agree.
     public func broadcasted(to newShape: [Int]) -> Variable {
         if newShape == shape { return self }
         let old = shape

@@ -28,8 +28,11 @@ public struct Variable<Scalar: TensorScalar> {
 
     /// True for leaves that require a gradient and for recorded results.
     public var requiresGradient: Bool { node != nil }
+    /// The shape of ``value``.
     public var shape: [Int] { value.shape }
+    /// The number of dimensions of ``value``.
     public var rank: Int { value.rank }
+    /// The number of elements of ``value``.
     public var scalarCount: Int { value.scalarCount }
 
     /// The same value as a constant: gradients do not flow through it.
@@ -56,6 +59,7 @@ public struct Variable<Scalar: TensorScalar> {
 }
 
 extension Variable: CustomStringConvertible {
+    /// `Variable(<value>)` for a constant, with `, node: <operation>#<id>` appended for a recorded value or a leaf.
     public var description: String {
         "Variable(\(value)\(node.map { ", node: \($0.name)#\($0.id)" } ?? ""))"
     }

@@ -6,7 +6,9 @@ public struct TokenBatch: Equatable, Sendable {
     public var tokens: [Int]
     /// `batchSize × length` flags: 1 for a token, 0 for padding.
     public var mask: [Int]
+    /// The number of rows (sequences) in the batch.
     public var batchSize: Int
+    /// The padded length of every row, in tokens.
     public var length: Int
     /// The dataset index of each row.
     public var indices: [Int]

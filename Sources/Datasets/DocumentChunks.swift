@@ -25,6 +25,7 @@ public struct DocumentChunks: Sendable, Equatable {
     /// L − 1: where consecutive chunks start.
     public var stride: Int { length - 1 }
 
+    /// The number of documents (at most the number of rows).
     public var documentCount: Int { documentIDs.count }
     /// Whether some document became several rows.
     public var splitsDocuments: Bool { sequences.count > documentIDs.count }

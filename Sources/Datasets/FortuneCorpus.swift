@@ -2,12 +2,19 @@ import Foundation
 
 /// A text document with where it came from.
 public struct Document: Equatable, Sendable, Codable {
+    /// The document's text: one fortune, cleaned of overstrikes and control characters and trimmed.
     public var text: String
     /// The file it was read from, relative to the corpus directory (`de/anekdoten`).
     public var source: String
     /// An ISO 639-1 code (`en`, `de`, `es`).
     public var language: String
 
+    /// Creates a document.
+    ///
+    /// - Parameters:
+    ///   - text: the document's text.
+    ///   - source: the file it came from, relative to the corpus directory.
+    ///   - language: an ISO 639-1 code.
     public init(text: String, source: String, language: String) {
         self.text = text
         self.source = source
@@ -22,6 +29,7 @@ public struct Document: Equatable, Sendable, Codable {
 /// index files (`.dat`) and the `.u8` links are skipped; backspace overstrikes (`_\bx`) are
 /// removed, and bytes that are not UTF-8 are replaced.
 public enum FortuneCorpus {
+    /// Where Debian's `fortunes` packages install their files (English at the top, `de/` and `es/` below).
     public static let defaultDirectory = URL(fileURLWithPath: "/usr/share/games/fortunes")
 
     /// Languages and the subdirectory that holds each (English at the top level).
@@ -107,6 +115,7 @@ public enum CorpusError: Error, CustomStringConvertible, Equatable {
     case missing(path: String, package: String)
     case unknownLanguage(String)
 
+    /// A one-line message; for missing files it names the Debian package to install.
     public var description: String {
         switch self {
         case let .missing(path, package):

@@ -6,13 +6,24 @@ import TensorCore
 public struct LabeledDataset: Sendable {
     /// `[count, featureCount]`.
     public var features: Tensor<Float>
+    /// The class index of each row, in `0..<classCount`.
     public var labels: [Int]
+    /// The number of classes the labels index (from a CSV file: the number of class names, else one more than the largest label).
     public var classCount: Int
     /// The name of each class, when the labels were names (a CSV file's); nil for integer labels.
     public var classNames: [String]?
+    /// The number of examples (rows).
     public var count: Int { labels.count }
+    /// The number of features per example, `features.shape[1]`.
     public var featureCount: Int { features.shape[1] }
 
+    /// Creates a data set from features and labels.
+    ///
+    /// - Parameters:
+    ///   - features: `[count, featureCount]`; its rows must pair up with `labels` (checked with a precondition).
+    ///   - labels: the class index of each row.
+    ///   - classCount: the number of classes the labels index.
+    ///   - classNames: the class names, when labels were names.
     public init(features: Tensor<Float>, labels: [Int], classCount: Int, classNames: [String]? = nil) {
         precondition(
             features.rank == 2 && features.shape[0] == labels.count,
@@ -75,8 +86,14 @@ public struct RegressionDataset: Sendable {
     public var features: Tensor<Float>
     /// `[count, targetCount]`.
     public var targets: Tensor<Float>
+    /// The number of examples, `features.shape[0]`.
     public var count: Int { features.shape[0] }
 
+    /// Creates a data set; the two tensors must have the same number of rows (checked with a precondition).
+    ///
+    /// - Parameters:
+    ///   - features: `[count, featureCount]`.
+    ///   - targets: `[count, targetCount]`.
     public init(features: Tensor<Float>, targets: Tensor<Float>) {
         precondition(features.shape[0] == targets.shape[0], "\(features.shape[0]) feature rows but \(targets.shape[0]) target rows")
         self.features = features
@@ -88,6 +105,7 @@ public struct RegressionDataset: Sendable {
         RegressionDataset(features: features.indexSelect(along: 0, indices: indices), targets: targets.indexSelect(along: 0, indices: indices))
     }
 
+    /// The first `n` examples (all of them when `n` is larger than ``count``).
     public func prefix(_ n: Int) -> RegressionDataset { rows(Array(0..<Swift.min(n, count))) }
 
     /// A CSV file: the target columns, and every other column (or `featureColumns`) as features.
@@ -101,12 +119,15 @@ public struct RegressionDataset: Sendable {
 /// FashionMNIST from Debian's `dataset-fashion-mnist` (IDX files, gzip-compressed): 28 × 28
 /// grey images scaled to [0, 1] and flattened to 784 features, ten classes.
 public enum FashionMNIST {
+    /// Where Debian's `dataset-fashion-mnist` package installs the gzip-compressed IDX files.
     public static let defaultDirectory = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
+    /// The names of the ten classes, indexed by label.
     public static let classNames = [
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     ]
 
+    /// The training split (60,000 examples, `train-*` files) or the test split (10,000, `t10k-*` files).
     public enum Split: String, Sendable { case train, test }
 
     /// Loads a split, optionally only its first `limit` examples.

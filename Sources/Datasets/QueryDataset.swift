@@ -17,8 +17,17 @@ public struct QueryDataset: Sendable {
     /// The row's other keys as strings (`language`, `group`, ...); JSON values other than strings
     /// in their serialised form.
     public var metadata: [[String: String]]
+    /// The number of queries.
     public var count: Int { sequences.count }
 
+    /// Creates a query set from parallel arrays, one element per query.
+    ///
+    /// - Parameters:
+    ///   - sequences: the tokens of each query, prompt first.
+    ///   - promptLengths: the number of prompt tokens of each query (0 measures the whole sequence).
+    ///   - texts: the text of each query.
+    ///   - parts: the prompt and completion texts; nil gives nil for every query.
+    ///   - metadata: the other keys of each row; nil gives an empty dictionary for every query.
     public init(
         sequences: [[Int]] = [], promptLengths: [Int] = [], texts: [String] = [], parts: [(prompt: String, completion: String)?]? = nil,
         metadata: [[String: String]]? = nil

@@ -7,12 +7,21 @@ import Tokenizers
 /// A row is `{"text": "..."}` (encoded with the model's tokenizer) or `{"input_ids": [...]}`;
 /// other keys are kept as strings in ``metadata`` (a document's source, say).
 public struct TextDataset: Sendable {
+    /// The token ids of each row, in file order (empty for text rows read without encoding).
     public var sequences: [[Int]]
     /// The text of each row (empty for rows given as ids).
     public var texts: [String]
+    /// Each row's other keys as strings; JSON values other than strings in their serialised form.
     public var metadata: [[String: String]]
+    /// The number of rows.
     public var count: Int { sequences.count }
 
+    /// Creates a data set from token sequences.
+    ///
+    /// - Parameters:
+    ///   - sequences: the token ids of each row.
+    ///   - texts: the text of each row; nil gives empty texts.
+    ///   - metadata: the other keys of each row; nil gives empty dictionaries.
     public init(sequences: [[Int]], texts: [String]? = nil, metadata: [[String: String]]? = nil) {
         self.sequences = sequences
         self.texts = texts ?? Array(repeating: "", count: sequences.count)
@@ -97,6 +106,7 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable {
     case malformedRow(path: String, line: Int, reason: String)
     case empty(path: String)
 
+    /// A one-line message that starts with the file's path (and `:line` for a malformed row).
     public var description: String {
         switch self {
         case let .missingFile(path): return "\(path) does not exist"

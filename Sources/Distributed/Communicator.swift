@@ -56,22 +56,37 @@ extension Communicator {
 
 /// A transport failure: a message of the wrong size, a rank that left.
 public struct CommunicatorError: Error, CustomStringConvertible {
+    /// What went wrong, for the user.
     public let description: String
+    /// An error with the given message.
     public init(_ description: String) { self.description = description }
 }
 
 /// One process: rank 0 of 1, every collective a copy.
 public final class SingleProcess: Communicator {
+    /// The one process of a run without MPI.
     public init() {}
+    /// Always 0.
     public var rank: Int { 0 }
+    /// Always 1.
     public var size: Int { 1 }
+    /// This process's bytes, the only rank's.
     public func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]? { [bytes] }
+    /// `bytes` unchanged.
     public func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8] { bytes }
+    /// Refuses: there is no other rank.
+    ///
+    /// - Throws: ``CommunicatorError`` always.
     public func send(_ bytes: [UInt8], to destination: Int) throws {
         throw CommunicatorError("a single process has no rank \(destination) to send to")
     }
+    /// Refuses: there is no other rank.
+    ///
+    /// - Throws: ``CommunicatorError`` always.
     public func receive(from source: Int) throws -> [UInt8] { throw CommunicatorError("a single process has no rank \(source) to receive from") }
+    /// Returns at once.
     public func barrier() throws {}
+    /// Does nothing: the caller ends the process itself.
     public func abort(message: String, code: Int32) {}
 }
 
@@ -85,6 +100,7 @@ public struct WorkShards: Sendable, Equatable {
     /// Blocks the batches are cut into: at most the requested number, at most one per batch.
     public let blockCount: Int
 
+    /// Shards for `batchCount` batches cut into `requested` blocks (at least 1), at most one block per batch.
     public init(batchCount: Int, blocks requested: Int) {
         precondition(requested >= 1, "at least one block")
         self.batchCount = batchCount
@@ -116,9 +132,12 @@ public struct WorkShards: Sendable, Equatable {
 /// job array): the part takes the blocks rank `index` of `count` would, writes its partial
 /// results, and `influence merge` combines every part into one run's output.
 public struct Partition: Sendable, Equatable, CustomStringConvertible {
+    /// This part's index, in `0..<count`.
     public let index: Int
+    /// The number of parts of the job array (at least 1).
     public let count: Int
 
+    /// Part `index` of `count`; traps unless `0 ≤ index < count`.
     public init(index: Int, count: Int) {
         precondition(count >= 1 && (0..<count).contains(index), "partition \(index) of \(count)")
         self.index = index
@@ -132,5 +151,6 @@ public struct Partition: Sendable, Equatable, CustomStringConvertible {
         self.init(index: i, count: n)
     }
 
+    /// `i/n`, as `--partition` spells it.
     public var description: String { "\(index)/\(count)" }
 }

@@ -10,10 +10,15 @@
 public struct PairwiseSum<Value> {
     /// A node of the canonical tree: its level, its index in the level, and its value.
     public struct Node {
+        /// The node's level: 0 for a leaf, one more per addition above it.
         public var level: Int
+        /// The node's index in its level; it covers leaves `index << level` up to (not including) `(index + 1) << level`,
+        /// capped at the leaf count.
         public var index: Int
+        /// The sum of the leaves the node covers.
         public var value: Value
 
+        /// A node of the tree; ``PairwiseSum/append(_:)`` checks that it fits.
         public init(level: Int, index: Int, value: Value) {
             self.level = level
             self.index = index
@@ -21,6 +26,7 @@ public struct PairwiseSum<Value> {
         }
     }
 
+    /// The number of leaves (blocks) of the whole sum, at least 1.
     public let leafCount: Int
     let add: (Value, Value) -> Value
     /// The nodes held, in leaf order.

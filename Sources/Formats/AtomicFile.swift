@@ -15,6 +15,7 @@ public enum AtomicFileError: Error, CustomStringConvertible, Equatable {
     /// The finished temporary file could not be renamed onto the destination.
     case renameFailed(path: String, reason: String)
 
+    /// A one-line message that starts with the destination path and gives the system's reason.
     public var description: String {
         switch self {
         case let .cannotCreateTemporaryFile(path, reason):

@@ -26,6 +26,7 @@ public enum CSVError: Error, CustomStringConvertible, Equatable {
     /// A label is not one of the classes the data is read against.
     case unknownClass(path: String, line: Int, row: Int, column: String, value: String, known: [String])
 
+    /// A one-line message starting with the file path (and `:line` where known), naming the row, column and value at fault.
     public var description: String {
         switch self {
         case let .unreadableFile(path, reason):

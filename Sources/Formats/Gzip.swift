@@ -13,6 +13,7 @@ public enum GzipError: Error, CustomStringConvertible, Equatable {
     /// The file cannot be read.
     case unreadableFile(path: String, reason: String)
 
+    /// A one-line message, prefixed with the file path when the data came from a file.
     public var description: String {
         switch self {
         case let .corruptData(path, reason):

@@ -16,6 +16,7 @@ public enum JSONLinesError: Error, CustomStringConvertible, Equatable {
     /// A record cannot be written as JSON (it holds NaN or an infinity).
     case unencodableRecord(path: String, line: Int, reason: String)
 
+    /// A one-line message in the form `path:line: reason` (just `path: reason` for an unreadable file).
     public var description: String {
         switch self {
         case let .unreadableFile(path, reason):

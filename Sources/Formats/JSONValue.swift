@@ -39,13 +39,16 @@ public enum JSONValue: Hashable, Sendable {
         return nil
     }
 
+    /// Whether the value is JSON `null`.
     public var isNull: Bool { self == .null }
 
+    /// The value of a JSON boolean; nil for any other type (numbers are not converted).
     public var boolValue: Bool? {
         if case .bool(let value) = self { return value }
         return nil
     }
 
+    /// The value of a JSON number; nil for any other type (numeric strings are not converted).
     public var doubleValue: Double? {
         if case .number(let value) = self { return value }
         return nil
@@ -58,16 +61,19 @@ public enum JSONValue: Hashable, Sendable {
         return Int(exactly: value)
     }
 
+    /// The value of a JSON string; nil for any other type.
     public var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
+    /// The elements of a JSON array; nil for any other type.
     public var arrayValue: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil
     }
 
+    /// The members of a JSON object; nil for any other type.
     public var objectValue: [String: JSONValue]? {
         if case .object(let value) = self { return value }
         return nil
@@ -109,6 +115,9 @@ public enum JSONValue: Hashable, Sendable {
 }
 
 extension JSONValue: Codable {
+    /// Decodes any JSON value from a single-value container, trying null, boolean, number, string, array and object in that order.
+    ///
+    /// - Throws: the decoder's `DecodingError` when the value is none of these.
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
@@ -126,6 +135,9 @@ extension JSONValue: Codable {
         }
     }
 
+    /// Encodes the value through a single-value container, so that it nests inside any `Codable` document.
+    ///
+    /// - Throws: the encoder's `EncodingError`, e.g. for a non-finite number with the default strategy.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
@@ -142,12 +154,19 @@ extension JSONValue: Codable {
 extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
+    /// Creates `.null` from the literal `nil`.
     public init(nilLiteral: ()) { self = .null }
+    /// Creates a JSON boolean from a `true` or `false` literal.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// Creates a JSON number from an integer literal (exact up to 2⁵³ in magnitude).
     public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    /// Creates a JSON number from a floating-point literal.
     public init(floatLiteral value: Double) { self = .number(value) }
+    /// Creates a JSON string from a string literal.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// Creates a JSON array from an array literal.
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// Creates a JSON object from a dictionary literal; when a key repeats, the last value wins.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
@@ -169,6 +188,7 @@ extension JSONValue: CustomStringConvertible {
 public struct JSONSerializationFailure: Error, CustomStringConvertible, Equatable {
     /// What could not be written, e.g. `number nan is not finite`.
     public let reason: String
+    /// The reason, e.g. `number nan is not finite`.
     public var description: String { reason }
 }
 

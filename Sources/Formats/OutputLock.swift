@@ -11,12 +11,15 @@ import Foundation
 /// silently winning. The lock ends with the process (or ``release()``); the file stays, empty of
 /// meaning once no process holds it.
 public final class OutputLock {
+    /// The default name of the lock file inside the output folder.
     public static let fileName = ".influence.lock"
+    /// The locked folder, as given to ``init(directory:option:name:)``.
     public let directory: URL
     private var descriptor: Int32
 
     /// Why an output folder cannot be used.
     public struct Failure: Error, CustomStringConvertible {
+        /// The message, naming the folder, the option it came from and, when it is held, the holder's process id.
         public let description: String
     }
 

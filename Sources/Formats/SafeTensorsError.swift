@@ -63,6 +63,7 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     /// A payload's element count differs from the product of its shape.
     case payloadShapeMismatch(path: String, tensor: String, shape: [Int], elementCount: Int)
 
+    /// A one-line message that starts with the file's path and names the tensor, the value at fault and what was expected.
     public var description: String {
         func name(_ tensor: String) -> String { "tensor '\(tensor)'" }
         switch self {

@@ -4,6 +4,7 @@ import Foundation
 public struct SafeTensorsEntry: Equatable, Sendable {
     /// The tensor's key, e.g. `"encoder.layers.0.weight"`.
     public let name: String
+    /// The element type, from the entry's `dtype` field (e.g. `F32`, `BF16`).
     public let dtype: SafeTensorsDType
     /// Dimension sizes, outermost first (row-major); `[]` for a scalar.
     public let shape: [Int]
@@ -13,6 +14,13 @@ public struct SafeTensorsEntry: Equatable, Sendable {
     /// The number of elements, the product of ``shape``.
     public var elementCount: Int { dataOffsets.count / dtype.byteSize }
 
+    /// Creates an entry from its parts without validation; the file reader checks that `dataOffsets` holds exactly the bytes of `shape` in `dtype`.
+    ///
+    /// - Parameters:
+    ///   - name: the tensor's key in the header.
+    ///   - dtype: the element type.
+    ///   - shape: dimension sizes, outermost first.
+    ///   - dataOffsets: byte range within the data buffer that follows the header (not within the file).
     public init(name: String, dtype: SafeTensorsDType, shape: [Int], dataOffsets: Range<Int>) {
         self.name = name
         self.dtype = dtype

@@ -78,8 +78,11 @@ struct SystemCallFailure: Error {
 
 /// Why reading a whole file failed: its path and the system's reason.
 public struct FileReadError: Error, CustomStringConvertible {
+    /// The path of the file that could not be read.
     public let path: String
+    /// The system's reason, e.g. `No such file or directory (errno 2)` or `is a directory`.
     public let reason: String
+    /// The message `<path>: cannot be read: <reason>`.
     public var description: String { "\(path): cannot be read: \(reason)" }
 }
 

@@ -5,32 +5,53 @@ import TensorCore
 /// once, each with its own recurrence, sharing one pass over the training data per iteration.
 /// A solve that does not reach the tolerance is reported, with its cause, or is an error.
 public struct ConjugateGradientStrategy: OperatorCurvatureStrategy {
+    /// `cg`.
     public static let name = "cg"
+    /// One line for the command line's help.
     public static let abstract = "conjugate gradient on H + λI"
+    /// `cg-tolerance`, `cg-iterations` and the flag `cg-fail`.
     public static let options: [StrategyOption] = [
         .value("cg-tolerance", "X", default: "1e-6", "With --strategy cg: relative residual to reach."),
         .value("cg-iterations", "N", "With --strategy cg: iteration limit (default twice the dimension)."),
         .flag("cg-fail", "With --strategy cg: stop with an error when a solve does not converge (default: warn)."),
     ]
 
+    /// The relative residual ‖b − (H + λI)x‖ / ‖b‖ each query column must reach.
     public var tolerance: Double
+    /// The iteration limit per column; nil for twice the operator's dimension.
     public var maximumIterations: Int?
+    /// Throw when a solve does not converge, instead of recording a warning.
     public var failsWhenNotConverged: Bool
 
+    /// A CG strategy with the given stopping rule.
+    ///
+    /// - Parameters:
+    ///   - tolerance: the relative residual to reach.
+    ///   - maximumIterations: the iteration limit per column; nil for twice the dimension.
+    ///   - failsWhenNotConverged: throw ``InfluenceError/notConverged(_:)`` rather than warn.
     public init(tolerance: Double = 1e-6, maximumIterations: Int? = nil, failsWhenNotConverged: Bool = false) {
         self.tolerance = tolerance
         self.maximumIterations = maximumIterations
         self.failsWhenNotConverged = failsWhenNotConverged
     }
 
+    /// Reads `cg-tolerance` (default 1e-6), `cg-iterations` and `cg-fail`.
+    ///
+    /// - Throws: ``StrategyOptionError`` when the tolerance is not a positive number or the limit not a positive integer.
     public init(options: StrategyOptions) throws {
         self.init(
             tolerance: try options.positiveNumber("cg-tolerance") ?? 1e-6, maximumIterations: try options.integer("cg-iterations"),
             failsWhenNotConverged: options.flag("cg-fail"))
     }
 
+    /// `cg/<tolerance>`, as resume keys and files name the strategy.
     public var description: String { "cg/\(tolerance)" }
 
+    /// Keeps the operator: each inverse runs CG on H + λI for every query of a group jointly, one pass over the training
+    /// data per iteration; it offers no self-influence.
+    ///
+    /// - Returns: a fit whose inverse needs a numeric damping; a solve that does not converge throws
+    ///   ``InfluenceError/notConverged(_:)`` (with ``failsWhenNotConverged``) or is recorded in the inverse's warnings.
     public func fit(operator op: CurvatureOperator<AnyInfluenceTask>) throws -> any FittedCurvature {
         let blocks = op.blockNames.count
         return OperatorFit(description, op) { damping in

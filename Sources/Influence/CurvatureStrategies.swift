@@ -18,8 +18,10 @@ public enum CurvatureStrategies {
         TracInStrategy.self,
     ]
 
+    /// The names of every registered strategy, in the order of ``all``.
     public static var names: [String] { all.map { $0.name } }
 
+    /// The registered strategy type called `name` (`ekfac`, `cg`), or nil when none is.
     public static func named(_ name: String) -> (any CurvatureStrategy.Type)? { all.first { $0.name == name } }
 
     /// The strategies fitted as per-layer factors (identity, diagonal, K-FAC, EK-FAC).
@@ -27,6 +29,7 @@ public enum CurvatureStrategies {
         all.compactMap { ($0 as? any FactorCurvatureStrategy.Type)?.init() }
     }
 
+    /// A factor strategy of the registry called `name`, or nil when `name` is unknown or not a factor strategy.
     public static func factorStrategy(named name: String) -> (any FactorCurvatureStrategy)? {
         (named(name) as? any FactorCurvatureStrategy.Type)?.init()
     }

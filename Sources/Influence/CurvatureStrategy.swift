@@ -62,17 +62,35 @@ public protocol CurvatureStrategy: Sendable, CustomStringConvertible {
 }
 
 extension CurvatureStrategy {
+    /// The strategy's ``CurvatureStrategy/name``.
     public var description: String { Self.name }
+    /// No options by default.
     public static var options: [StrategyOption] { [] }
+    /// No self-influence by default.
     public static var offersSelfInfluence: Bool { false }
+    /// No `auto` damping by default.
     public static var definesAutomaticDamping: Bool { false }
+    /// Linear layers only by default.
     public static var coversEveryParameter: Bool { false }
+    /// No saved fit by default: it is computed when scoring.
     public static var savesFit: Bool { false }
 
+    /// Refuses: a strategy that saves no fit has nothing to load.
+    ///
+    /// - Throws: ``InfluenceError/malformedFactors(path:reason:)`` always.
     public static func loadFit(from directory: URL) throws -> any FittedCurvature {
         throw InfluenceError.malformedFactors(path: directory.path, reason: "the \(name) strategy saves no fit: it is computed when scoring")
     }
 
+    /// Fits, inverts with the configuration's damping and scores with a ``ScoreComputer``.
+    ///
+    /// - Parameters:
+    ///   - context: the task, tracked layers and fit settings.
+    ///   - configuration: the damping, queries and output form of the scores.
+    ///   - partialDirectory: where the computer keeps partial score sums so that an interrupted run resumes; nil keeps none.
+    /// - Returns: the scores with the strategy's name, the block names, the per-block dampings and any warnings.
+    /// - Throws: ``InfluenceError`` from the fit, the inverse or the configuration's checks; file errors and
+    ///   ``CommunicatorError`` while keeping partial results or joining the ranks' scores.
     public func scores(_ context: StrategyContext, configuration: ScoreConfiguration, partialDirectory: URL?) throws -> ScoringRun {
         let fitted = try fit(context)
         let computer = try ScoreComputer(task: context.task, fitted: fitted, configuration: configuration)
@@ -86,6 +104,7 @@ extension CurvatureStrategy {
 
 /// What a scoring run produced, with what describes it in files and messages.
 public struct ScoringRun: Sendable {
+    /// The scores in the form the configuration asked for: dense, the top per query, or the selected candidates.
     public var output: ScoringResult
     /// The dense scores, when every pair was kept.
     public var scores: InfluenceScores? {
@@ -96,10 +115,12 @@ public struct ScoringRun: Sendable {
     public var strategy: String
     /// The blocks the scores are split into (tracked Linear layers, then other parameters).
     public var moduleNames: [String]
+    /// The damping λ applied to each block of ``moduleNames``, in the same order (0 for a block left undamped).
     public var dampings: [Double]
     /// Messages about solves that did not converge.
     public var warnings: [String]
 
+    /// Collects a run's scores and what describes them.
     public init(output: ScoringResult, strategy: String, moduleNames: [String], dampings: [Double], warnings: [String]) {
         self.output = output
         self.strategy = strategy
@@ -117,6 +138,7 @@ public typealias StrategyContext = CurvatureContext<AnyInfluenceTask>
 /// which curvature operator the solvers use, and checkpoints for TracIn. Each strategy reads what
 /// it uses and ignores the rest.
 public struct CurvatureContext<Task: InfluenceTask> {
+    /// The task whose training data is fitted and whose queries are scored.
     public var task: Task
     /// Name patterns of the tracked Linear layers (see ``Module/linearLayers(matching:)``); every
     /// Linear layer when empty.
@@ -127,10 +149,13 @@ public struct CurvatureContext<Task: InfluenceTask> {
     // Fitting factors (identity, diagonal, K-FAC, EK-FAC).
     /// Sampled labels (true Fisher) or the data's own (empirical Fisher).
     public var labels: LabelSource
+    /// Training examples per batch of a factor fit.
     public var batchSize: Int
     /// Fit on the first this many training examples only.
     public var maximumExamples: Int?
+    /// Seeds the label draws of a factor fit (batch k of a pass draws from a generator derived from the seed, the pass and k).
     public var seed: UInt64
+    /// Accumulate covariances and Λ in Float64 rather than in the model's precision.
     public var accumulatesInDouble: Bool
     /// Save partial sums every this many batches, in ``partialDirectory``.
     public var checkpointInterval: Int
@@ -144,7 +169,9 @@ public struct CurvatureContext<Task: InfluenceTask> {
     public var reductions: (([(pass: String, bytes: Int, seconds: Double)]) -> Void)? = nil
 
     // Curvature operators (exact, CG, LiSSA, Arnoldi).
+    /// Which curvature the solver strategies' operator applies: Hessian, Gauss–Newton or empirical Fisher.
     public var curvature: CurvatureKind
+    /// Training examples per batch of a curvature-vector product.
     public var curvatureBatchSize: Int
 
     /// TracIn: one task per checkpoint (the same data, each with its checkpoint's model) with the
@@ -153,6 +180,8 @@ public struct CurvatureContext<Task: InfluenceTask> {
     /// Receives (stage, done, total) during long work.
     public var progress: ((String, Int, Int) -> Void)?
 
+    /// Gathers what strategies may read; the communicator, reduction blocks and reduction callback keep their defaults and are
+    /// set afterwards when needed.
     public init(
         task: Task, modules: [String] = [], allParameters: Bool = false, labels: LabelSource = .sampled, batchSize: Int = 8,
         maximumExamples: Int? = nil, seed: UInt64 = 0, accumulatesInDouble: Bool = false, checkpointInterval: Int = 50,
@@ -203,16 +232,27 @@ public struct CurvatureContext<Task: InfluenceTask> {
 
 /// An option of a strategy, as the command line shows it.
 public struct StrategyOption: Sendable {
+    /// The option's name without the leading dashes (`cg-tolerance`).
     public let name: String
     /// `X`, `N`; nil for a flag.
     public let valueName: String?
+    /// The value used when the user gives none, as text; nil for a flag or an option without a default.
     public let defaultValue: String?
+    /// One line for the command line's help.
     public let help: String
 
+    /// An option that takes a value.
+    ///
+    /// - Parameters:
+    ///   - name: the name without the leading dashes.
+    ///   - valueName: the placeholder shown in help (`X`, `N`).
+    ///   - defaultValue: the value, as text, used when the user gives none.
+    ///   - help: one line for the command line's help.
     public static func value(_ name: String, _ valueName: String, default defaultValue: String? = nil, _ help: String) -> StrategyOption {
         StrategyOption(name: name, valueName: valueName, defaultValue: defaultValue, help: help)
     }
 
+    /// An option without a value, present or absent.
     public static func flag(_ name: String, _ help: String) -> StrategyOption {
         StrategyOption(name: name, valueName: nil, defaultValue: nil, help: help)
     }
@@ -220,7 +260,9 @@ public struct StrategyOption: Sendable {
 
 /// A strategy option the user got wrong.
 public struct StrategyOptionError: Error, CustomStringConvertible, Equatable {
+    /// The message shown to the user, naming the option.
     public let description: String
+    /// An error with the given message.
     public init(_ message: String) { description = message }
 }
 
@@ -230,6 +272,7 @@ public struct StrategyOptions: Sendable {
     var values: [String: String]
     var flags: Set<String>
 
+    /// Options from values as typed (keyed by option name without dashes) and the names of the flags given.
     public init(values: [String: String] = [:], flags: Set<String> = []) {
         self.values = values
         self.flags = flags
@@ -242,9 +285,14 @@ public struct StrategyOptions: Sendable {
         self.init(values: all, flags: flags)
     }
 
+    /// Whether the flag `name` was given.
     public func flag(_ name: String) -> Bool { flags.contains(name) }
+    /// The text given for `name` (or its default), or nil when neither exists.
     public func string(_ name: String) -> String? { values[name] }
 
+    /// The value of `name` as an integer, or nil when it has no value.
+    ///
+    /// - Throws: ``StrategyOptionError`` when the text is not an integer or is below `minimum`.
     public func integer(_ name: String, minimum: Int = 1) throws -> Int? {
         guard let text = values[name] else { return nil }
         guard let value = Int(text) else { throw StrategyOptionError("option '--\(name)' needs an integer, got '\(text)'") }
@@ -252,6 +300,9 @@ public struct StrategyOptions: Sendable {
         return value
     }
 
+    /// The value of `name` as a finite positive number, or nil when it has no value.
+    ///
+    /// - Throws: ``StrategyOptionError`` when the text is not a finite number or is not positive.
     public func positiveNumber(_ name: String) throws -> Double? {
         guard let text = values[name] else { return nil }
         guard let value = Double(text), value.isFinite else { throw StrategyOptionError("option '--\(name)' needs a number, got '\(text)'") }
@@ -259,6 +310,9 @@ public struct StrategyOptions: Sendable {
         return value
     }
 
+    /// The value of `name` when it is one of `allowed`, or nil when it has no value.
+    ///
+    /// - Throws: ``StrategyOptionError`` when the text is not among `allowed`.
     public func choice(_ name: String, from allowed: [String]) throws -> String? {
         guard let text = values[name] else { return nil }
         guard allowed.contains(text) else {

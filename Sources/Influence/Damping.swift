@@ -14,6 +14,7 @@ public enum Damping: Sendable, Equatable, CustomStringConvertible {
         if text == "auto" { self = .automatic } else if let v = Double(text), v >= 0, v <= Self.maximum { self = .value(v) } else { return nil }
     }
 
+    /// `auto`, or the number as Swift prints a `Double` (`0.001`); the text ``init(_:)`` reads back.
     public var description: String {
         switch self {
         case .automatic: return "auto";

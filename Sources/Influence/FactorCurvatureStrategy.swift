@@ -18,6 +18,11 @@ public struct FactorNeeds: Sendable, Equatable {
     /// Whether (and in which basis) a pass accumulates Λ.
     public var lambda: LambdaBasis?
 
+    /// Needs with the given passes.
+    ///
+    /// - Parameters:
+    ///   - covariances: accumulate and eigendecompose A and S in a first pass.
+    ///   - lambda: the basis Λ is accumulated in, or nil for no Λ pass.
     public init(covariances: Bool, lambda: LambdaBasis?) {
         self.covariances = covariances
         self.lambda = lambda
@@ -33,7 +38,9 @@ public struct FactorNeeds: Sendable, Equatable {
 /// ```
 /// with E the strategy's eigenvalue-like tensor `[out, in (+1)]`.
 public protocol FactorCurvatureStrategy: CurvatureStrategy {
+    /// The strategy; factor strategies take no options.
     init()
+    /// Which passes its fit runs: the covariances and their eigendecomposition, Λ, both, or neither.
     static var needs: FactorNeeds { get }
     /// Whether the preconditioner works in the Kronecker eigenbasis (Q_S, Q_A).
     static var rotates: Bool { get }
@@ -45,12 +52,18 @@ public protocol FactorCurvatureStrategy: CurvatureStrategy {
 }
 
 extension FactorCurvatureStrategy {
+    /// Ignores the options (factor strategies declare none) and creates the strategy.
     public init(options: StrategyOptions) throws { self.init() }
+    /// True: fitted factors keep the inverse, so self-influence comes layer by layer.
     public static var offersSelfInfluence: Bool { true }
+    /// True: `auto` is 0.1 × the mean of each layer's eigenvalue-like tensor E.
     public static var definesAutomaticDamping: Bool { true }
+    /// True: the factors are saved by `influence fit` and loaded when scoring.
     public static var savesFit: Bool { true }
+    /// By default, whether the fit has eigenbases to rotate into: whenever it fits the covariances.
     public static var rotates: Bool { needs.covariances }
 
+    /// The eigenvectors Q_A `[inputs, inputs]` and Q_S `[out, out]` when the strategy rotates, and Λ `[out, inputs]` when it fits Λ.
     public static func requiredFactors(out: Int, inputs: Int) -> [(key: String, shape: [Int])] {
         var needed: [(key: String, shape: [Int])] = []
         if rotates { needed += [("activation_eigenvectors", [inputs, inputs]), ("gradient_eigenvectors", [out, out])] }
@@ -58,6 +71,11 @@ extension FactorCurvatureStrategy {
         return needed
     }
 
+    /// Runs the whole factor fit over the context's training data (shared across its communicator's ranks).
+    ///
+    /// - Returns: the fitted ``InfluenceFactors``.
+    /// - Throws: ``InfluenceError`` when no layer matches the context's patterns, a partial sum does not belong to this fit,
+    ///   or a gradient is not finite; file errors while saving partial sums.
     public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
         guard case let .factors(factors) = try fit(context, mode: .whole) else { preconditionFailure("unreachable") }
         return factors
@@ -86,12 +104,21 @@ extension FactorCurvatureStrategy {
         return fitter
     }
 
+    /// Reads ``InfluenceFactors`` saved in `directory`.
+    ///
+    /// - Throws: ``InfluenceError/malformedFactors(path:reason:)`` when the file is missing, its metadata is unusable, or a tensor
+    ///   its strategy reads is absent or misshapen.
     public static func loadFit(from directory: URL) throws -> any FittedCurvature { try InfluenceFactors.load(from: directory) }
 }
 
 extension InfluenceFactors: FittedCurvature {
+    /// The name of the strategy the factors were fitted for (`kfac`, `ekfac`).
     public var strategyDescription: String { type(of: strategy).name }
+    /// The tracked Linear layers the factors cover, in order.
     public var linearLayerNames: [String] { moduleNames }
+    /// A layer-by-layer inverse of these factors, (H + λI)⁻¹ per layer with the given damping.
+    ///
+    /// - Throws: ``InfluenceError/nonFinite(what:)`` when E + λ has a non-positive entry in some layer (raise the damping).
     public func inverse(damping: Damping) throws -> any InverseCurvature {
         FactorInverse(try Preconditioner<Float>(factors: self, damping: damping))
     }

@@ -10,9 +10,11 @@ public struct FitConfiguration: Sendable {
     public var strategy: any FactorCurvatureStrategy
     /// Sampled labels (true Fisher) by default; `.data` for the empirical Fisher.
     public var labels: LabelSource
+    /// Training examples per forward/backward pass; must be positive.
     public var batchSize: Int
     /// Fit on the first this many training examples only.
     public var maximumExamples: Int?
+    /// Seeds the label draws: batch k of a pass draws from a generator derived from (seed, pass, k).
     public var seed: UInt64
     /// Accumulate covariances and Λ in Float64 rather than in the model's precision.
     public var accumulatesInDouble: Bool
@@ -26,8 +28,11 @@ public struct FitConfiguration: Sendable {
     /// The ranks that share the work.
     public var communicator: any Communicator
 
+    /// The number of reduction blocks when none is given.
     public static let defaultReductionBlocks = 8
 
+    /// A configuration for fitting `strategy`'s factors: by default sampled labels, batches of 8, every example, seed 0,
+    /// sums in the model's precision, a checkpoint every 50 batches, and one process.
     public init<Strategy: FactorCurvatureStrategy>(
         strategy: Strategy, labels: LabelSource = .sampled, batchSize: Int = 8, maximumExamples: Int? = nil,
         seed: UInt64 = 0, accumulatesInDouble: Bool = false, checkpointInterval: Int = 50,
@@ -84,9 +89,11 @@ public enum FitOutcome {
 /// batch k of a pass are drawn from a generator seeded by (seed, pass, k), so a resumed fit draws
 /// the same labels as an uninterrupted one.
 public final class FactorFitter<Task: InfluenceTask> {
+    /// The model's precision, in which activations and gradients are captured.
     public typealias Scalar = Task.Scalar
     let task: Task
     let capture: GradientCapture<Scalar>
+    /// What is fitted and how (labels, batches, precision, checkpoints, ranks).
     public let configuration: FitConfiguration
     /// Receives (stage, batches done, batches in the stage).
     public var progress: ((String, Int, Int) -> Void)?
@@ -94,6 +101,13 @@ public final class FactorFitter<Task: InfluenceTask> {
     /// every rank was ready to the whole sum.
     public private(set) var reductions: [(pass: String, bytes: Int, seconds: Double)] = []
 
+    /// A fitter over the tracked layers of `task`'s model.
+    ///
+    /// - Parameters:
+    ///   - task: the model and its training data.
+    ///   - patterns: name patterns of the tracked Linear layers; every Linear layer when empty.
+    ///   - configuration: what is fitted and how; its batch size and reduction blocks must be positive.
+    /// - Throws: ``InfluenceError/noTrackedModules(patterns:available:)`` when no layer matches the patterns.
     public init(task: Task, modules patterns: [String], configuration: FitConfiguration) throws {
         precondition(configuration.batchSize > 0, "batch size must be positive")
         precondition(configuration.reductionBlocks > 0, "at least one reduction block")
@@ -102,6 +116,7 @@ public final class FactorFitter<Task: InfluenceTask> {
         self.configuration = configuration
     }
 
+    /// The names of the tracked layers, in the order of the fitted ``InfluenceFactors/layers``.
     public var moduleNames: [String] { capture.names }
     var exampleCount: Int { Swift.min(task.trainingExampleCount, configuration.maximumExamples ?? Int.max) }
     var batches: [[Int]] {

@@ -9,6 +9,7 @@ public struct LayerRecord<Scalar: TensorScalar> {
     /// ∂L/∂(output), `[rows, out]`.
     public var outputGradients: Tensor<Scalar>
 
+    /// A record from activations `[rows, in (+1)]` and output gradients `[rows, out]` with the same rows.
     public init(activations: Tensor<Scalar>, outputGradients: Tensor<Scalar>) {
         self.activations = activations
         self.outputGradients = outputGradients
@@ -17,11 +18,15 @@ public struct LayerRecord<Scalar: TensorScalar> {
 
 /// A batch seen by every tracked layer.
 public struct BatchRecord<Scalar: TensorScalar> {
+    /// What each tracked layer saw, in the capture's layer order.
     public var layers: [LayerRecord<Scalar>]
+    /// The examples of the batch.
     public var exampleCount: Int
+    /// Rows (tokens) per example in the task's layout: `time` for a sequence model, 1 otherwise.
     public var rowsPerExample: Int
     /// Real (non-padding) rows.
     public var tokenCount: Int
+    /// The batch's loss, as the task summed it.
     public var loss: Scalar
 }
 
@@ -32,7 +37,9 @@ public struct BatchRecord<Scalar: TensorScalar> {
 /// where needed. The backward pass is asked for the tracked outputs only, so it stops below the
 /// lowest tracked layer and computes no weight gradient at all.
 public final class GradientCapture<Scalar: TensorScalar> {
+    /// The tracked layers' dotted module names, in capture order.
     public let names: [String]
+    /// The tracked layers, in the order of ``names``.
     public let layers: [any TrackableLayer<Scalar>]
     let model: Module<Scalar>
     /// Rows each tracked layer sees per row of the task (1 for Linear; the output positions of a
@@ -135,6 +142,7 @@ public enum InfluenceError: Error, CustomStringConvertible, Equatable {
     /// unfinished, or of another run.
     case partitions(String)
 
+    /// A message for the user, with the advice that fits the case.
     public var description: String {
         switch self {
         case let .noTrackedModules(patterns, available):

@@ -10,9 +10,11 @@ public struct LayerFactors: Sendable {
     public var gradientCovariance: Tensor<Double>?
     /// Q_A (columns) and λ_A ascending.
     public var activationEigenvectors: Tensor<Double>?
+    /// λ_A `[in (+1)]`, ascending (K-FAC, EK-FAC).
     public var activationEigenvalues: Tensor<Double>?
     /// Q_S (columns) and λ_S ascending.
     public var gradientEigenvectors: Tensor<Double>?
+    /// λ_S `[out]`, ascending (K-FAC, EK-FAC).
     public var gradientEigenvalues: Tensor<Double>?
     /// Λ averaged over examples, `[out, in+1]`: in the Kronecker eigenbasis (EK-FAC) or the
     /// identity basis (diagonal).
@@ -21,17 +23,26 @@ public struct LayerFactors: Sendable {
 
 /// Factors of every tracked layer with what they were fitted on.
 public struct InfluenceFactors: Sendable {
+    /// The factor strategy the factors were fitted for; it decides which of them the preconditioner reads.
     public var strategy: any FactorCurvatureStrategy
+    /// The tracked layers' module names, parallel to ``layers`` and ``gradientShapes``.
     public var moduleNames: [String]
     /// `[out, in+1]` per module.
     public var gradientShapes: [[Int]]
+    /// The fitted factors of each tracked layer, in the order of ``moduleNames``.
     public var layers: [LayerFactors]
+    /// Whether the fit used sampled labels (true Fisher) or the data's own (empirical Fisher); saved as `fisher`.
     public var labels: LabelSource
+    /// The training examples fitted on (after any limit on their number); Λ is averaged over them.
     public var exampleCount: Int
+    /// The real (non-padding) rows fitted on; the covariances are averaged over them (times a convolution's output positions).
     public var tokenCount: Int
+    /// The ``ModelFingerprint`` of the model fitted, checked before scoring with the factors.
     public var modelFingerprint: String
+    /// The precision the sums were accumulated in: `float32` or `float64`.
     public var accumulation: String
 
+    /// The file ``save(to:)`` writes in its directory.
     public static let fileName = "factors.safetensors"
     static let format = "swift-influence-factors-1"
 

@@ -19,6 +19,13 @@ public struct InfluenceScores: Sendable {
     /// `[train]`: ∇L(z_m)ᵀ (H + λI)⁻¹ ∇L(z_m).
     public var selfScores: Tensor<Float>?
 
+    /// Scores as computed, with the optional decompositions.
+    ///
+    /// - Parameters:
+    ///   - pairwise: `[queries, train]`.
+    ///   - perModule: per tracked module, its name and `[queries, train]` share; empty when not asked for.
+    ///   - perToken: `[queries, train, tokens]`, or nil.
+    ///   - selfScores: `[train]`, or nil.
     public init(
         pairwise: Tensor<Float>, perModule: [(name: String, scores: Tensor<Float>)] = [], perToken: Tensor<Float>? = nil,
         selfScores: Tensor<Float>? = nil

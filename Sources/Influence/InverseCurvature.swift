@@ -20,10 +20,14 @@ public protocol FittedCurvature {
 }
 
 extension FittedCurvature {
+    /// By default the Linear layers alone.
     public var blockNames: [String] { linearLayerNames }
     /// Whether the blocks include parameters outside Linear layers.
     public var coversOtherParameters: Bool { blockNames.count > linearLayerNames.count }
 
+    /// By default refuses: fits that are computed when scoring are not saved.
+    ///
+    /// - Throws: ``InfluenceError/malformedFactors(path:reason:)`` always.
     public func save(to directory: URL) throws {
         throw InfluenceError.malformedFactors(path: directory.path, reason: "\(strategyDescription) saves no fit: it is computed when scoring")
     }
@@ -56,12 +60,17 @@ public protocol InverseCurvature: AnyObject {
 }
 
 extension InverseCurvature {
+    /// No self-influence by default.
     public var offersSelfInfluence: Bool { false }
+    /// Traps by default: call it only when ``offersSelfInfluence`` is true.
     public func selfScores(_ gradients: [Tensor<Float>]) throws -> Tensor<Float> {
         preconditionFailure("\(description) offers no self-influence")
     }
+    /// One row at a time by default.
     public var selfScoreRows: Int { 1 }
+    /// No warnings by default.
     public var warnings: [String] { [] }
+    /// By default a solve does not pass over the training data.
     public var solvesJointly: Bool { false }
 }
 

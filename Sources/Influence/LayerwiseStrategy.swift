@@ -8,10 +8,14 @@ import TensorCore
 /// score(q, m) = Σ_l ∇_l f(z_q)ᵀ (H_l + λI)⁻¹ ∇_l L(z_m)
 /// ```
 public struct LayerwiseStrategy: CurvatureStrategy {
+    /// `layerwise`, the prefix of the combined strategy's description.
     public static let name = "layerwise"
+    /// One line for the command line's help.
     public static let abstract = "the block-diagonal variant of another strategy"
+    /// The strategy fitted and inverted on each tracked layer alone.
     public let base: any CurvatureStrategy
 
+    /// The block-diagonal variant of `base`.
     public init(base: any CurvatureStrategy) { self.base = base }
 
     /// A combinator has no options of its own: build it with ``init(base:)``.
@@ -19,8 +23,13 @@ public struct LayerwiseStrategy: CurvatureStrategy {
         throw StrategyOptionError("the layer-wise variant wraps another strategy: use --layerwise with --strategy NAME")
     }
 
+    /// `layerwise-` followed by the base strategy's description (`layerwise-exact`, `layerwise-cg/1e-06`).
     public var description: String { "layerwise-" + base.description }
 
+    /// Fits the base strategy once per tracked layer, each with the context narrowed to that layer.
+    ///
+    /// - Throws: ``InfluenceError/notOffered(_:)`` with `--modules all`; ``InfluenceError/noTrackedModules(patterns:available:)``
+    ///   when no layer matches the context's patterns; whatever the base strategy's fit throws.
     public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
         guard !context.allParameters else {
             throw InfluenceError.notOffered("the layer-wise variant covers Linear layers; --modules all is offered without it")

@@ -13,21 +13,28 @@ import TensorCore
 public struct MemoryPlan: Sendable, CustomStringConvertible {
     /// One thing a stage holds.
     public struct Item: Sendable {
+        /// What is held, as the plan prints it (`covariance sums (3 partial)`).
         public var name: String
+        /// Its planned size in bytes.
         public var bytes: Int
         /// What to change to hold less of it (an option, as on the command line).
         public var advice: String
     }
 
+    /// One stage of a run (a pass, an eigendecomposition, the scores) and what it holds beside the resident memory.
     public struct Stage: Sendable {
+        /// The stage as the plan prints it (`covariance pass`, `Λ pass`).
         public var name: String
+        /// What the stage holds, each with its bytes and the advice to hold less.
         public var items: [Item]
+        /// The stage's total in bytes: the sum of its items.
         public var bytes: Int { items.reduce(0) { $0 + $1.bytes } }
     }
 
     /// Resident memory when the plan was made: the process, the model, the data (and for
     /// scores, the fit).
     public var resident: Int
+    /// The stages in run order.
     public var stages: [Stage]
 
     /// The stage that needs the most.
@@ -35,6 +42,7 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
     /// Resident memory plus the largest stage.
     public var peak: Int { resident + (largestStage?.bytes ?? 0) }
 
+    /// The plan for a person: the peak, the resident memory, then each stage and its non-empty items, in MB (10⁶ bytes).
     public var description: String {
         func mb(_ b: Int) -> String { String(format: "%9.1f MB", Double(b) / 1e6) }
         var lines = ["memory plan (peak \(mb(peak).trimmingCharacters(in: .whitespaces))):", "  \(mb(resident))  resident now: process, model and data"]
@@ -59,6 +67,7 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
         )
     }
 
+    /// `bytes` in GB (10⁹ bytes) from 1 GB up, else in MB (10⁶ bytes), with one decimal.
     public static func format(_ bytes: Int) -> String {
         let b = Double(bytes)
         if b >= 1e9 { return String(format: "%.1f GB", b / 1e9) }

@@ -4,6 +4,8 @@ import TensorCore
 /// A 64-bit FNV-1a hash of a model's parameter names, shapes and values, so that factors fitted
 /// on one model are refused for another.
 public enum ModelFingerprint {
+    /// The model's fingerprint: 16 hexadecimal digits of FNV-1a over every parameter's dotted name, shape and value bytes,
+    /// in the order of ``Module/namedParameters()``.
     public static func of<Scalar: TensorScalar>(_ model: Module<Scalar>) -> String {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         func mix(_ bytes: UnsafeRawBufferPointer) {

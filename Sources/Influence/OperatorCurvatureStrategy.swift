@@ -6,12 +6,20 @@ import TensorCore
 /// Arnoldi. Its fit is whatever it keeps of the operator (a dense matrix, eigenpairs, or the
 /// operator itself); its inverse acts jointly on every block, with a numeric damping.
 public protocol OperatorCurvatureStrategy: CurvatureStrategy {
+    /// Keeps what the strategy needs of `op` (a dense factor, eigenpairs, or the operator itself) and says how to invert it.
+    ///
+    /// - Throws: ``InfluenceError`` (or ``LinearAlgebraError``) when the fit cannot be formed.
     func fit(operator op: CurvatureOperator<AnyInfluenceTask>) throws -> any FittedCurvature
 }
 
 extension OperatorCurvatureStrategy {
+    /// True: operator products can cover every trainable parameter, not only Linear layers.
     public static var coversEveryParameter: Bool { true }
 
+    /// Fits on the context's curvature operator (see ``CurvatureContext/curvatureOperator()``).
+    ///
+    /// - Throws: ``InfluenceError/noTrackedModules(patterns:available:)`` when no layer matches the context's patterns, or
+    ///   what ``fit(operator:)`` throws.
     public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
         try fit(operator: context.curvatureOperator())
     }

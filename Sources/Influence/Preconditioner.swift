@@ -2,6 +2,7 @@ import TensorCore
 
 /// Applies (H + λI)⁻¹ of a strategy to per-example gradients, layer by layer, in the model's precision.
 public struct Preconditioner<Scalar: TensorScalar> {
+    /// The factor strategy of the factors, which decides whether gradients are rotated into the Kronecker eigenbasis.
     public let strategy: any FactorCurvatureStrategy
     /// Per layer: Q_S, Q_A (K-FAC, EK-FAC).
     let rotations: [(gradient: Tensor<Scalar>, activation: Tensor<Scalar>)?]
@@ -10,6 +11,12 @@ public struct Preconditioner<Scalar: TensorScalar> {
     /// The damping used per layer.
     public let dampings: [Double]
 
+    /// Resolves the damping per layer and precomputes 1 / (E + λ) in the model's precision.
+    ///
+    /// - Parameters:
+    ///   - factors: the fitted factors; the tensors their strategy reads must be present.
+    ///   - damping: λ, or `auto` for 0.1 × mean(E) per layer; ignored for a layer without E (identity).
+    /// - Throws: ``InfluenceError/nonFinite(what:)`` when E + λ has a non-positive entry in some layer.
     public init(factors: InfluenceFactors, damping: Damping) throws {
         strategy = factors.strategy
         var rotations: [(Tensor<Scalar>, Tensor<Scalar>)?] = [], inverse: [Tensor<Scalar>?] = [], dampings: [Double] = []

@@ -18,6 +18,7 @@ public enum QueryRank: Sendable, Equatable, CustomStringConvertible {
     /// ‖P_q‖²_F = Σ σ_i²: the smallest r with Σ_{i<r} σ_i² ≥ E Σ σ_i². E in (0, 1].
     case energy(Double)
 
+    /// `full`, `rank r` or `energy E`, as messages and resume keys spell it.
     public var description: String {
         switch self {
         case .full: return "full"
@@ -41,6 +42,7 @@ public enum TruncatedSVD: Sendable, Equatable, CustomStringConvertible {
     /// the SVD of the small Qᵀ P, and the leading r triplets. Only with a fixed rank.
     case randomized(oversampling: Int, powerIterations: Int)
 
+    /// `exact` or `randomized/p/q` (oversampling, power iterations), as resume keys spell it.
     public var description: String {
         switch self {
         case .exact: return "exact"
@@ -59,13 +61,16 @@ public struct LowRankQueries: Sendable {
     /// Column offsets of the queries, `[queries + 1]`.
     public var offsets: [Int]
 
+    /// Factors laid side by side as they are: `left` `[out, R]`, `right` `[in, R]`, `offsets` `[queries + 1]` with `offsets.last == R`.
     public init(left: Tensor<Float>, right: Tensor<Float>, offsets: [Int]) {
         self.left = left
         self.right = right
         self.offsets = offsets
     }
 
+    /// The number of queries whose factors are held.
     public var queryCount: Int { offsets.count - 1 }
+    /// R = Σ_j r_j, the number of columns of ``left`` and ``right``.
     public var totalRank: Int { offsets.last! }
     /// Bytes held: R·(out + in) Floats.
     public var bytes: Int { 4 * totalRank * (left.shape[0] + right.shape[0]) }

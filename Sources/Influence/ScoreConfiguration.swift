@@ -2,11 +2,17 @@ import Distributed
 
 /// What to compute besides the pairwise scores, and in what batches.
 public struct ScoreConfiguration: Sendable {
+    /// The damping λ the fit is inverted with: a number, or `auto` (fitted factors only).
     public var damping: Damping
+    /// Also keep each block's (tracked layer's) share of every score; the shares add up to the total.
     public var perModule: Bool
+    /// Also keep each training token's share of every score (Linear-layer curvatures only); the shares add up to the example's score.
     public var perToken: Bool
+    /// Also compute each training example's self-influence ∇L(z_m)ᵀ (H + λI)⁻¹ ∇L(z_m) (strategies that keep the inverse only).
     public var selfInfluence: Bool
+    /// Training examples per forward/backward pass while the training data streams.
     public var batchSize: Int
+    /// Queries measured per backward pass, and preconditioned together (solvers that pass over the data per solve group a whole chunk).
     public var queryBatchSize: Int
     /// Queries preconditioned and held in memory at once (each holds one gradient per tracked
     /// layer); the training data is streamed once per chunk. With a ``memoryBudget`` the chunk
@@ -14,6 +20,7 @@ public struct ScoreConfiguration: Sendable {
     public var queryChunkSize: Int
     /// How preconditioned query gradients are kept: whole, or as a truncated SVD.
     public var queryRank: QueryRank
+    /// How the truncated SVD of a low-rank query is computed; unused with ``QueryRank/full``.
     public var svd: TruncatedSVD
     /// Bytes the queries of a chunk may hold (their factors, per tracked layer); nil for
     /// ``queryChunkSize`` queries per chunk.
@@ -29,6 +36,7 @@ public struct ScoreConfiguration: Sendable {
     /// Join the rows every part of a job array of this many parts left, instead of scoring.
     public var mergedParts: Int?
 
+    /// A configuration over one process; ``communicator``, ``partition`` and ``mergedParts`` keep their defaults and are set afterwards.
     public init(
         damping: Damping = .automatic, perModule: Bool = false, perToken: Bool = false, selfInfluence: Bool = false,
         batchSize: Int = 8, queryBatchSize: Int = 8, queryChunkSize: Int = 64, queryRank: QueryRank = .full,

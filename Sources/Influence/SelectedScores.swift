@@ -16,6 +16,7 @@ public struct SelectedScores: Sendable, Equatable {
     /// Per query and row, the score of each token (candidates with per-token scores).
     public var perToken: [[[Float]]]?
 
+    /// Selected pairs as ragged per-query lists; `scores` (and any per-module or per-token values) parallel `indices`.
     public init(indices: [[Int]], scores: [[Float]], perModule: [[[Float]]]? = nil, perToken: [[[Float]]]? = nil) {
         self.indices = indices
         self.scores = scores
@@ -23,6 +24,7 @@ public struct SelectedScores: Sendable, Equatable {
         self.perToken = perToken
     }
 
+    /// The number of queries (rows of ``indices``).
     public var queryCount: Int { indices.count }
 
     /// These queries followed by `other`'s.
@@ -84,7 +86,9 @@ public struct SelectedScores: Sendable, Equatable {
 
 /// The K highest and K lowest scores of every query, with self-influence when asked for.
 public struct TopScores: Sendable, Equatable {
+    /// Per query, the K training rows with the highest scores (the strongest supporters), best first.
     public var highest: SelectedScores
+    /// Per query, the K training rows with the lowest scores (the strongest opponents), lowest first.
     public var lowest: SelectedScores
     /// `[train]`, as in ``InfluenceScores/selfScores``.
     public var selfScores: Tensor<Float>?

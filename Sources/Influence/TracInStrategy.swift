@@ -11,16 +11,30 @@ import TensorCore
 /// inverse: it scores the context's ``CurvatureContext/checkpoints`` with the identity strategy.
 /// Positive means z_m supports the query, as for the other strategies.
 public struct TracInStrategy: CurvatureStrategy {
+    /// `tracin`.
     public static let name = "tracin"
+    /// One line for the command line's help.
     public static let abstract = "learning-rate-weighted gradient dot products over training checkpoints (Pruthi et al. 2020)"
 
+    /// TracIn has no options.
     public init() {}
+    /// Ignores the options: TracIn declares none.
     public init(options: StrategyOptions) throws {}
 
+    /// Refuses: TracIn fits nothing; call ``scores(_:configuration:partialDirectory:)``.
+    ///
+    /// - Throws: ``InfluenceError/notOffered(_:)`` always.
     public func fit(_ context: StrategyContext) throws -> any FittedCurvature {
         throw InfluenceError.notOffered("TracIn fits nothing: it scores gradient dot products at each checkpoint")
     }
 
+    /// Sums the learning-rate-weighted identity scores of every checkpoint of the context (see ``TracIn/scores(checkpoints:modules:configuration:)``).
+    ///
+    /// Keeps no partial results: `partialDirectory` is not used.
+    ///
+    /// - Returns: dense scores named `tracin/<checkpoints>`, with damping 0 for every tracked layer.
+    /// - Throws: ``InfluenceError/notOffered(_:)`` without checkpoints, with `--modules all`, or with a selection other than
+    ///   every pair or low-rank queries; what fitting and scoring each checkpoint throws.
     public func scores(_ context: StrategyContext, configuration: ScoreConfiguration, partialDirectory: URL?) throws -> ScoringRun {
         guard !context.checkpoints.isEmpty else { throw InfluenceError.notOffered("TracIn needs checkpoints saved during training") }
         guard !context.allParameters else {

@@ -9,7 +9,9 @@ import Foundation
 /// becomes a ``CommunicatorError`` naming the call; messages over 1 GiB travel in pieces, since
 /// MPI counts are 32-bit.
 public final class MPICommunicator: Communicator, @unchecked Sendable {
+    /// This process's rank in `MPI_COMM_WORLD`.
     public let rank: Int
+    /// The number of ranks in `MPI_COMM_WORLD`.
     public let size: Int
     let world: MPI_Comm
 
@@ -52,6 +54,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         throw CommunicatorError("\(call) failed on rank \(rank) of \(size): \(String(cString: text))")
     }
 
+    /// Sends the length (one 64-bit integer, tag 1), then the bytes in pieces of at most 1 GiB (tag 2), with blocking `MPI_Send`.
+    ///
+    /// - Throws: ``CommunicatorError`` naming the call when MPI reports an error.
     public func send(_ bytes: [UInt8], to destination: Int) throws {
         var length = UInt64(bytes.count)
         try check(MPI_Send(&length, 1, cmpi_int64(), Int32(destination), 1, world), "MPI_Send")
@@ -65,6 +70,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    /// Receives a message sent by ``send(_:to:)`` from `source`: its length, then its bytes piece by piece.
+    ///
+    /// - Throws: ``CommunicatorError`` naming the call when MPI reports an error or the announced length is impossible.
     public func receive(from source: Int) throws -> [UInt8] {
         var length: UInt64 = 0
         try check(MPI_Recv(&length, 1, cmpi_int64(), Int32(source), 1, world, cmpi_status_ignore()), "MPI_Recv")
@@ -81,6 +89,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         return bytes
     }
 
+    /// Every rank's bytes on `root`, in rank order, by point-to-point messages (the other ranks send theirs to `root`).
+    ///
+    /// - Throws: ``CommunicatorError`` when a send or receive fails.
     public func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]]? {
         guard rank == root else {
             try send(bytes, to: root)
@@ -89,6 +100,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         return try (0..<size).map { $0 == root ? bytes : try receive(from: $0) }
     }
 
+    /// `root`'s bytes on every rank, by `MPI_Bcast` of the length and then of the bytes in pieces of at most 1 GiB.
+    ///
+    /// - Throws: ``CommunicatorError`` naming the call when MPI reports an error or the announced length is impossible.
     public func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8] {
         var length = UInt64(bytes.count)
         try check(MPI_Bcast(&length, 1, cmpi_int64(), Int32(root), world), "MPI_Bcast")
@@ -111,8 +125,12 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         return buffer
     }
 
+    /// `MPI_Barrier` over every rank.
+    ///
+    /// - Throws: ``CommunicatorError`` when MPI reports an error.
     public func barrier() throws { try check(MPI_Barrier(world), "MPI_Barrier") }
 
+    /// Writes `message` to standard error (with a final newline) and ends every rank with `MPI_Abort` and exit code `code`.
     public func abort(message: String, code: Int32) {
         FileHandle.standardError.write(Data((message.hasSuffix("\n") ? message : message + "\n").utf8))
         MPI_Abort(world, code)

@@ -17,6 +17,7 @@ public struct LoadedModel<Scalar: TensorScalar> {
         case imageClassifier(SequentialNetwork<Scalar>, CNNConfiguration)
     }
 
+    /// What the model is (a language model, an MLP or a CNN), with the network itself.
     public var kind: Kind
     /// The `model_type` of config.json.
     public var modelType: String
@@ -56,11 +57,15 @@ public struct LoadedModel<Scalar: TensorScalar> {
 /// A network from feature rows `[batch, features]` to class logits `[batch, classes]`, whatever
 /// its family: what classification tasks and the loss workflow need.
 public struct FeatureClassifier<Scalar: TensorScalar> {
+    /// The network as a module tree, for parameters and gradients.
     public var module: Module<Scalar>
+    /// The forward pass: features `[batch, features]` (image rows flattened from ``inputShape``) to logits `[batch, classCount]`.
     public var forward: (Variable<Scalar>) -> Variable<Scalar>
     /// The shape of one example: `[features]`, or `[channels, height, width]` for images.
     public var inputShape: [Int]
+    /// The number of classes: the width of the logits.
     public var classCount: Int
+    /// The name of each class in output order, when the model was trained on named labels; nil for integer labels.
     public var classNames: [String]?
     /// Features per row, the product of ``inputShape``.
     public var inputCount: Int { inputShape.reduce(1, *) }
@@ -84,18 +89,37 @@ public protocol ModelFamily {
 
 /// The size of a decoder to train from scratch, as `influence train` takes it.
 public struct DecoderShape: Sendable, Equatable {
+    /// The number of token ids the embedding has rows for.
     public var vocabularySize: Int
+    /// The longest sequence, in tokens, the model takes (its position limit).
     public var contextLength: Int
+    /// The hidden size (embedding width) of every layer.
     public var width: Int
+    /// The number of transformer blocks.
     public var layerCount: Int
+    /// The number of attention heads; it must divide ``width``.
     public var headCount: Int
     /// Key/value heads (grouped-query attention) where the family has them; nil for `headCount`.
     public var keyValueHeadCount: Int?
     /// The MLP's hidden size; nil for the family's default (4 × width, or 8/3 × width for SwiGLU).
     public var innerSize: Int?
+    /// The dropout probability of the family's dropout layers (0 for none).
     public var dropout: Double
+    /// The beginning-, end- and padding-token ids written into config.json.
     public var specialTokens: SpecialTokens
 
+    /// Creates a shape; the defaults give one key/value head per head, the family's MLP size, no dropout and no special tokens.
+    ///
+    /// - Parameters:
+    ///   - vocabularySize: the number of token ids.
+    ///   - contextLength: the longest sequence in tokens.
+    ///   - width: the hidden size.
+    ///   - layerCount: the number of blocks.
+    ///   - headCount: the number of attention heads.
+    ///   - keyValueHeadCount: key/value heads for grouped-query attention; nil for `headCount`.
+    ///   - innerSize: the MLP's hidden size; nil for the family's default.
+    ///   - dropout: the dropout probability.
+    ///   - specialTokens: the special-token ids.
     public init(
         vocabularySize: Int, contextLength: Int, width: Int, layerCount: Int, headCount: Int, keyValueHeadCount: Int? = nil,
         innerSize: Int? = nil, dropout: Double = 0, specialTokens: SpecialTokens = SpecialTokens()

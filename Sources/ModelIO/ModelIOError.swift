@@ -13,6 +13,7 @@ public enum ModelIOError: Error, CustomStringConvertible, Equatable {
     /// read as weights are almost surely a file whose dtype was changed over float bytes.
     case nonFloatingWeight(path: String, tensor: String, dtype: String)
 
+    /// A one-line message that starts with the file's path and says what is wrong with it.
     public var description: String {
         switch self {
         case let .missingFile(path, hint): return "\(path) does not exist\(hint.isEmpty ? "" : "; \(hint)")"

@@ -7,6 +7,7 @@ import Tokenizers
 /// The registry of model families, keyed by config.json's `model_type`: the one place a new
 /// family is listed.
 public enum ModelRegistry {
+    /// Every registered family, in lookup order: the first that lists a `model_type` reads it.
     public static let families: [any ModelFamily.Type] = [
         GPT2Family.self,
         LlamaFamily.self,
@@ -21,8 +22,10 @@ public enum ModelRegistry {
     /// The families `influence train --architecture` can build.
     public static var languageModelFamilies: [any LanguageModelFamily.Type] { families.compactMap { $0 as? any LanguageModelFamily.Type } }
 
+    /// The family that reads `modelType`, or nil when no registered family does.
     public static func family(modelType: String) -> (any ModelFamily.Type)? { families.first { $0.modelTypes.contains(modelType) } }
 
+    /// The language-model family named by `architecture`, its main name or any of its `model_type` values; nil when none matches.
     public static func languageModelFamily(architecture: String) -> (any LanguageModelFamily.Type)? {
         languageModelFamilies.first { $0.architecture == architecture || $0.modelTypes.contains(architecture) }
     }

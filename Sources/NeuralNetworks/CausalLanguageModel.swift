@@ -3,10 +3,14 @@ import TensorCore
 
 /// The token ids a model family gives a meaning to, from its configuration.
 public struct SpecialTokens: Sendable, Equatable {
+    /// The beginning-of-sequence id (`bos_token_id`), if the family has one.
     public var beginning: Int?
+    /// The end-of-text id (`eos_token_id`), if the family has one.
     public var end: Int?
+    /// The padding id (`pad_token_id`), if the family has one.
     public var padding: Int?
 
+    /// Special tokens with the given ids; each is nil when the configuration does not name it.
     public init(beginning: Int? = nil, end: Int? = nil, padding: Int? = nil) {
         self.beginning = beginning
         self.end = end
@@ -62,9 +66,11 @@ extension CausalLanguageModel {
 /// looks up generic metadata, which costs a third of the time of a small model). Model families
 /// build theirs from the concrete type (`ModelRegistry.erased(_:)`).
 public final class AnyCausalLanguageModel<Scalar: TensorScalar>: CausalLanguageModel {
+    /// The wrapped model (never itself an ``AnyCausalLanguageModel``: wrapping one unwraps it).
     public let base: any CausalLanguageModel<Scalar>
     private let forward: ([Int], Int, Tensor<Scalar>?) -> Variable<Scalar>
 
+    /// Wraps `model`, capturing its forward pass specialised for `Model`; wrapping an ``AnyCausalLanguageModel`` reuses its base and forward pass.
     public init<Model: CausalLanguageModel>(_ model: Model) where Model.Scalar == Scalar {
         if let erased = model as? AnyCausalLanguageModel<Scalar> {
             base = erased.base
@@ -75,11 +81,21 @@ public final class AnyCausalLanguageModel<Scalar: TensorScalar>: CausalLanguageM
         }
     }
 
+    /// The wrapped model's module tree.
     public var module: Module<Scalar> { base.module }
+    /// The wrapped model's context length.
     public var contextLength: Int { base.contextLength }
+    /// The wrapped model's vocabulary size.
     public var vocabularySize: Int { base.vocabularySize }
+    /// The wrapped model's special tokens.
     public var specialTokens: SpecialTokens { base.specialTokens }
 
+    /// The wrapped model's logits `[batch, time, vocabularySize]`, through the forward pass captured at construction.
+    ///
+    /// - Parameters:
+    ///   - tokens: `batch × time` ids, row-major.
+    ///   - batchSize: The number of sequences in `tokens`.
+    ///   - attentionMask: `[batch, time]`, 1 for tokens and 0 for (right) padding; nil for none.
     public func logits(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>?) -> Variable<Scalar> {
         forward(tokens, batchSize, attentionMask)
     }

@@ -8,12 +8,29 @@ import TensorCore
 /// A = softmax(Q Kᵀ / √d + M),  M from causalAttentionMask(batch:time:attentionMask:slidingWindow:)
 /// ```
 public final class CausalSelfAttention<Scalar: TensorScalar>: Module<Scalar>, AttentionLayer {
+    /// The fused query, key and value projection (`c_attn`): weight `[3·C, C]` and bias `[3·C]`, output rows queries, then keys, then values.
+    ///
+    /// The weight is in ``Linear``'s `[out, in]` layout; Hugging Face's `Conv1D` checkpoint stores its transpose `[C, 3·C]`.
     public let c_attn: Linear<Scalar>
+    /// The output projection (`c_proj`) from the concatenated heads back to the residual stream: weight `[C, C]` (`[out, in]`), bias `[C]`.
     public let c_proj: Linear<Scalar>
+    /// Dropout on the attention weights (`attn_dropout`, GPT-2's `attn_pdrop`).
     public let attentionDropout: Dropout<Scalar>
+    /// Dropout on the output projection (`resid_dropout`, GPT-2's `resid_pdrop`).
     public let residualDropout: Dropout<Scalar>
+    /// The number of heads H; each has `C / H` channels.
     public let headCount: Int
 
+    /// A GPT-2 attention layer with normally initialised projections and zero biases.
+    ///
+    /// - Parameters:
+    ///   - embeddingSize: The width C of the residual stream; `headCount` must divide it.
+    ///   - headCount: The number of heads H.
+    ///   - attentionDropout: The drop probability of the attention weights.
+    ///   - residualDropout: The drop probability of the projected output.
+    ///   - initializerRange: The standard deviation of `c_attn`'s weight.
+    ///   - projectionStandardDeviation: The standard deviation of `c_proj`'s weight (GPT-2 scales it down with depth).
+    ///   - generator: The source of the initial weights.
     public init(
         embeddingSize: Int, headCount: Int, attentionDropout: Double, residualDropout: Double,
         initializerRange: Scalar, projectionStandardDeviation: Scalar, using generator: inout SeededGenerator

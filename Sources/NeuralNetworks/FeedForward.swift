@@ -11,9 +11,19 @@ public final class FeedForward<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer
     public let up: Linear<Scalar>
     /// `[channels, inner]`.
     public let down: Linear<Scalar>
+    /// The nonlinearity between `up` and `down` (GPT-2's `activation_function`, GPT-NeoX's `hidden_act`).
     public let activation: Activation
+    /// Dropout on the MLP's output (`dropout`: GPT-2's `resid_pdrop`, GPT-NeoX's `hidden_dropout`).
     public let dropout: Dropout<Scalar>
 
+    /// An MLP over existing layers, registered under the checkpoint's names.
+    ///
+    /// - Parameters:
+    ///   - up: The expansion `[inner, channels]`.
+    ///   - down: The projection back `[channels, inner]`; the two must compose.
+    ///   - activation: The nonlinearity between them.
+    ///   - dropout: The drop probability of the output.
+    ///   - names: The local names of `up` and `down` (`c_fc`/`c_proj` for GPT-2, `dense_h_to_4h`/`dense_4h_to_h` for GPT-NeoX).
     public init(up: Linear<Scalar>, down: Linear<Scalar>, activation: Activation, dropout: Double, names: (up: String, down: String)) {
         precondition(
             up.outputCount == down.inputCount && up.inputCount == down.outputCount,
@@ -38,6 +48,7 @@ public final class FeedForward<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer
         self.init(up: up, down: down, activation: activation, dropout: dropout, names: ("c_fc", "c_proj"))
     }
 
+    /// `dropout(down(activation(up(x))))` for `x` of shape `[..., channels]`; the result has the same shape.
     public func callAsFunction(_ x: Variable<Scalar>) -> Variable<Scalar> {
         dropout(down(activation(up(x))))
     }
@@ -49,11 +60,24 @@ public final class FeedForward<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer
 /// down_proj(activation(gate_proj(x)) ⊙ up_proj(x))
 /// ```
 public final class GatedFeedForward<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
+    /// The gate projection (`gate_proj`), weight `[inner, channels]` (`[out, in]`), whose output goes through the activation.
     public let gate_proj: Linear<Scalar>
+    /// The up projection (`up_proj`), weight `[inner, channels]` (`[out, in]`), multiplied elementwise with the activated gate.
     public let up_proj: Linear<Scalar>
+    /// The down projection (`down_proj`), weight `[channels, inner]` (`[out, in]`), back to the residual stream.
     public let down_proj: Linear<Scalar>
+    /// The gate's nonlinearity (`hidden_act`, `silu` for SwiGLU).
     public let activation: Activation
 
+    /// A gated MLP with weights drawn from N(0, σ²), σ = `initializerRange`, and zero biases when it has them.
+    ///
+    /// - Parameters:
+    ///   - embeddingSize: The width `channels` of the residual stream.
+    ///   - innerSize: The hidden width `inner` (`intermediate_size`).
+    ///   - activation: The gate's nonlinearity.
+    ///   - hasBias: Whether the three projections have biases (`mlp_bias`).
+    ///   - initializerRange: The standard deviation of every weight.
+    ///   - generator: The source of the initial weights.
     public init(
         embeddingSize: Int, innerSize: Int, activation: Activation, hasBias: Bool, initializerRange: Scalar,
         using generator: inout SeededGenerator
@@ -68,6 +92,7 @@ public final class GatedFeedForward<Scalar: TensorScalar>: Module<Scalar>, Unary
         register(module: down_proj, "down_proj")
     }
 
+    /// `down_proj(activation(gate_proj(x)) ⊙ up_proj(x))` for `x` of shape `[..., channels]`; the result has the same shape.
     public func callAsFunction(_ x: Variable<Scalar>) -> Variable<Scalar> {
         down_proj(activation(gate_proj(x)) * up_proj(x))
     }

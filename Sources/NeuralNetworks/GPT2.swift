@@ -4,13 +4,22 @@ import TensorCore
 /// The GPT-2 decoder stack (`transformer` in Hugging Face's names): token and position
 /// embeddings, layers, final LayerNorm.
 public final class GPT2Model<Scalar: TensorScalar>: Module<Scalar> {
+    /// The token embedding (`wte`), `[vocabularySize, embeddingSize]`; the head's weight too when tied.
     public let wte: Embedding<Scalar>
+    /// The learned position embedding (`wpe`), `[contextLength, embeddingSize]`; row p is added at position p.
     public let wpe: Embedding<Scalar>
+    /// Dropout on the summed token and position embeddings (`drop`, `embd_pdrop`).
     public let drop: Dropout<Scalar>
+    /// The transformer blocks (`h.0`, `h.1`, …): `ln_1`, `attn`, `ln_2`, `mlp` each, sequential residuals.
     public let h: ModuleList<Scalar, TransformerBlock<Scalar>>
+    /// The LayerNorm after the last block (`ln_f`).
     public let ln_f: LayerNorm<Scalar>
+    /// The configuration the stack was built from.
     public let configuration: GPT2Configuration
 
+    /// A randomly initialised stack with GPT-2's scheme: N(0, σ²) weights with σ = `initializerRange`, σ/√(2·layers) for the residual projections.
+    ///
+    /// Biases start at zero and LayerNorms at γ = 1, β = 0. The configuration is not validated here.
     public init(configuration c: GPT2Configuration, using generator: inout SeededGenerator) {
         configuration = c
         let std = Scalar(c.initializerRange)
@@ -71,10 +80,14 @@ public final class GPT2Model<Scalar: TensorScalar>: Module<Scalar> {
 /// position. The head is a bias-free ``Linear`` named `lm_head` whose weight is, when tied, the
 /// same parameter as `transformer.wte.weight`.
 public final class GPT2LanguageModel<Scalar: TensorScalar>: Module<Scalar>, CausalLanguageModel {
+    /// The decoder stack (`transformer`).
     public let transformer: GPT2Model<Scalar>
+    /// The bias-free head (`lm_head`), weight `[vocabularySize, embeddingSize]`: `transformer.wte.weight` itself when tied.
     public let lm_head: Linear<Scalar>
+    /// The configuration of ``transformer``.
     public var configuration: GPT2Configuration { transformer.configuration }
 
+    /// A randomly initialised GPT-2 whose weights are a function of `seed` alone (see ``GPT2Model/init(configuration:using:)``).
     public init(configuration: GPT2Configuration, seed: UInt64 = 0) {
         var generator = SeededGenerator(seed: seed)
         transformer = GPT2Model(configuration: configuration, using: &generator)
@@ -86,11 +99,18 @@ public final class GPT2LanguageModel<Scalar: TensorScalar>: Module<Scalar>, Caus
         register(module: lm_head, "lm_head")
     }
 
+    /// This model itself.
     public var module: Module<Scalar> { self }
+    /// `n_positions`.
     public var contextLength: Int { configuration.contextLength }
+    /// `vocab_size`.
     public var vocabularySize: Int { configuration.vocabularySize }
+    /// The configuration's `bos_token_id` and `eos_token_id`; GPT-2 has no padding token.
     public var specialTokens: SpecialTokens { SpecialTokens(beginning: configuration.bosTokenID, end: configuration.eosTokenID) }
 
+    /// `mlp` is `c_fc` and `c_proj` of every block's MLP, `attention` `c_attn` and `c_proj` of every block's attention, and `all` every Linear layer.
+    ///
+    /// `all` includes `lm_head`, tied or not.
     override public var moduleGroups: [String: [String]] {
         [
             "mlp": ["transformer.h.*.mlp.c_fc", "transformer.h.*.mlp.c_proj"],
@@ -103,6 +123,7 @@ public final class GPT2LanguageModel<Scalar: TensorScalar>: Module<Scalar>, Caus
         lm_head(transformer(tokens: tokens, batchSize: batchSize, attentionMask: attentionMask))
     }
 
+    /// The logits `[batch, time, vocabularySize]`, through ``callAsFunction(tokens:batchSize:attentionMask:)``.
     public func logits(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>?) -> Variable<Scalar> {
         self(tokens: tokens, batchSize: batchSize, attentionMask: attentionMask)
     }

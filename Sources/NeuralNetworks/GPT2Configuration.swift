@@ -1,20 +1,34 @@
 /// The hyperparameters of a GPT-2-family decoder, with the keys of a Hugging Face `config.json`.
 public struct GPT2Configuration: Codable, Equatable, Sendable {
+    /// The number of token ids (`vocab_size`), the rows of `wte` and of the head.
     public var vocabularySize: Int
+    /// The longest sequence, `n_positions` (1024 when absent): the rows of the position embedding `wpe`.
     public var contextLength: Int
+    /// The width C of the residual stream (`n_embd`).
     public var embeddingSize: Int
+    /// The number of transformer blocks (`n_layer`).
     public var layerCount: Int
+    /// The number of attention heads (`n_head`); it must divide `embeddingSize`.
     public var headCount: Int
     /// The MLP's hidden size; 4 × `embeddingSize` when absent.
     public var innerSize: Int?
+    /// The MLP's nonlinearity as Hugging Face names it (`activation_function`, `gelu_new` when absent); see ``Activation/init(huggingFaceName:)``.
     public var activation: String
+    /// The ε of every LayerNorm (`layer_norm_epsilon`, 1e-5 when absent).
     public var layerNormEpsilon: Double
+    /// The drop probability after the attention and MLP output projections (`resid_pdrop`, 0.1 when absent).
     public var residualDropout: Double
+    /// The drop probability of the summed token and position embeddings (`embd_pdrop`, 0.1 when absent).
     public var embeddingDropout: Double
+    /// The drop probability of the attention weights (`attn_pdrop`, 0.1 when absent).
     public var attentionDropout: Double
+    /// The standard deviation of the initial weights (`initializer_range`, 0.02 when absent); residual projections use it divided by √(2·layers).
     public var initializerRange: Double
+    /// Whether `lm_head` shares its weight with `wte` (`tie_word_embeddings`, true when absent).
     public var tieWordEmbeddings: Bool
+    /// The beginning-of-text id (`bos_token_id`), if given.
     public var bosTokenID: Int?
+    /// The end-of-text id (`eos_token_id`), if given.
     public var eosTokenID: Int?
 
     enum CodingKeys: String, CodingKey {
@@ -35,6 +49,7 @@ public struct GPT2Configuration: Codable, Equatable, Sendable {
         case eosTokenID = "eos_token_id"
     }
 
+    /// A configuration with GPT-2's defaults for everything but the sizes; ``validate()`` checks it.
     public init(
         vocabularySize: Int, contextLength: Int, embeddingSize: Int, layerCount: Int, headCount: Int,
         innerSize: Int? = nil, activation: String = "gelu_new", layerNormEpsilon: Double = 1e-5,
@@ -100,8 +115,11 @@ public struct GPT2Configuration: Codable, Equatable, Sendable {
     }
 }
 
+/// A configuration value that GPT-2 cannot be built with.
 public enum GPT2ConfigurationError: Error, CustomStringConvertible, Equatable {
+    /// The value of the `config.json` key `field` is unusable, for the reason in `message`.
     case invalid(field: String, message: String)
+    /// `config field <key>: <reason>`, naming the `config.json` key.
     public var description: String {
         switch self {
         case let .invalid(field, message): return "config field \(field): \(message)"

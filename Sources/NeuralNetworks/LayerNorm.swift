@@ -7,10 +7,14 @@ import TensorCore
 /// y = (x − mean(x)) / √(var(x) + ε) · γ + β      (biased variance, as PyTorch)
 /// ```
 public final class LayerNorm<Scalar: TensorScalar>: Module<Scalar> {
+    /// The scale γ, `[dimension]`, initially ones.
     public let weight: Parameter<Scalar>
+    /// The shift β, `[dimension]`, initially zeros.
     public let bias: Parameter<Scalar>
+    /// The ε added to the variance before the square root.
     public let epsilon: Scalar
 
+    /// A layer norm over `dimension` features with γ = 1, β = 0.
     public init(dimension: Int, epsilon: Scalar = 1e-5) {
         weight = Parameter(Tensor.ones(shape: [dimension]))
         bias = Parameter(Tensor.zeros(shape: [dimension]))

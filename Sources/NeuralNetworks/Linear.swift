@@ -6,9 +6,13 @@ import TensorCore
 /// Forward hooks see each call's input and output; the influence engine captures activations
 /// and (through a backward hook on the output) output gradients with them.
 public final class Linear<Scalar: TensorScalar>: Module<Scalar> {
+    /// The weight `W`, `[out, in]`.
     public let weight: Parameter<Scalar>
+    /// The bias `b`, `[out]`, or nil for a bias-free layer.
     public let bias: Parameter<Scalar>?
+    /// The number of input features `in`, the weight's second dimension.
     public var inputCount: Int { weight.shape[1] }
+    /// The number of output features `out`, the weight's first dimension.
     public var outputCount: Int { weight.shape[0] }
 
     /// Receives the layer, its input `[..., in]` and its output `[..., out]` on every call.

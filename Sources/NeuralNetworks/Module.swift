@@ -10,11 +10,14 @@ import TensorCore
 /// The influence engine reaches models only through this class: traversal, freezing, lookup of
 /// ``Linear`` layers by name pattern, and state export.
 open class Module<Scalar: TensorScalar> {
+    /// This module's own parameters with their local names, in registration order (descendants' parameters are not included).
     public private(set) var localParameters: [(name: String, parameter: Parameter<Scalar>)] = []
+    /// The direct submodules with their local names, in registration order.
     public private(set) var children: [(name: String, module: Module<Scalar>)] = []
     /// Training mode (dropout active); see ``train()`` and ``evaluate()``.
     public private(set) var isTraining = true
 
+    /// An empty module in training mode; subclasses register their parameters and children after calling it.
     public init() {}
 
     /// Registers a parameter under a local name.
@@ -173,11 +176,16 @@ open class Module<Scalar: TensorScalar> {
 
 /// Errors of loading parameter values into a module.
 public enum ModuleError: Error, CustomStringConvertible, Equatable {
+    /// The module has a parameter at this path and the values do not.
     case missingParameter(name: String)
+    /// The values have a path at which the module has no parameter.
     case unexpectedParameter(name: String)
+    /// The value for this path has a different shape from the parameter.
     case shapeMismatch(name: String, expected: [Int], found: [Int])
+    /// The value for this path holds NaN or infinity.
     case nonFinite(name: String)
 
+    /// A one-line message naming the parameter and what is wrong with it.
     public var description: String {
         switch self {
         case let .missingParameter(name): return "parameter \(name) is missing"
@@ -212,8 +220,10 @@ public enum NamePattern {
 
 /// An ordered list of modules named "0", "1", … (PyTorch's `ModuleList`).
 public final class ModuleList<Scalar: TensorScalar, Element: Module<Scalar>>: Module<Scalar> {
+    /// The modules in order; element `i` is registered under the name `"i"`.
     public let elements: [Element]
 
+    /// Registers `elements` as children named `"0"`, `"1"`, … in order.
     public init(_ elements: [Element]) {
         self.elements = elements
         super.init()

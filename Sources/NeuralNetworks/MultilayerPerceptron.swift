@@ -7,7 +7,9 @@ import TensorCore
 /// ``Losses/crossEntropy(logits:labels:reduction:ignoreIndex:)`` or
 /// ``Losses/meanSquaredError(_:_:reduction:)`` on its output.
 public final class MultilayerPerceptron<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
+    /// The Linear layers in order, `layers.i` with weight `[sizes[i + 1], sizes[i]]` and a bias.
     public let layers: ModuleList<Scalar, Linear<Scalar>>
+    /// The nonlinearity applied after every layer but the last.
     public let activation: Activation
 
     /// - Parameter sizes: input size, hidden sizes, output size (at least two entries).
@@ -23,9 +25,12 @@ public final class MultilayerPerceptron<Scalar: TensorScalar>: Module<Scalar>, U
         register(module: layers, "layers")
     }
 
+    /// `mlp` is every layer (`layers.*`), as is `all`.
     override public var moduleGroups: [String: [String]] { ["mlp": ["layers.*"], "all": []] }
 
+    /// The number of input features, the first layer's `in`.
     public var inputCount: Int { layers.elements[0].inputCount }
+    /// The number of outputs, the last layer's `out`.
     public var outputCount: Int { layers.elements[layers.elements.count - 1].outputCount }
 
     /// `[batch, input]` → `[batch, output]`; no activation after the last layer.

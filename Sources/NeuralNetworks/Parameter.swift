@@ -12,6 +12,7 @@ public final class Parameter<Scalar: TensorScalar> {
     public var requiresGradient: Bool { didSet { cachedVariable = nil } }
     private var cachedVariable: Variable<Scalar>?
 
+    /// A parameter holding `value`, trainable unless `requiresGradient` is false.
     public init(_ value: Tensor<Scalar>, requiresGradient: Bool = true) {
         self.value = value
         self.requiresGradient = requiresGradient
@@ -25,5 +26,6 @@ public final class Parameter<Scalar: TensorScalar> {
         return v
     }
 
+    /// The shape of ``value``.
     public var shape: [Int] { value.shape }
 }

@@ -8,9 +8,12 @@ import TensorCore
 /// ```
 /// No centring and no bias. Hugging Face names the scale `weight`.
 public final class RMSNorm<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
+    /// The scale γ, `[dimension]`, initially ones.
     public let weight: Parameter<Scalar>
+    /// The ε added to the mean square before the square root.
     public let epsilon: Scalar
 
+    /// An RMS norm over `dimension` features with γ = 1.
     public init(dimension: Int, epsilon: Scalar = 1e-6) {
         weight = Parameter(Tensor.ones(shape: [dimension]))
         self.epsilon = epsilon

@@ -5,6 +5,7 @@ import TensorCore
 /// How the frequencies of a rotary embedding are rescaled for longer contexts (Hugging Face's
 /// `rope_scaling` / `rope_parameters`).
 public enum RotaryScaling: Sendable, Equatable {
+    /// The frequencies θ_i as they are.
     case none
     /// Every inverse frequency divided by `factor` (position interpolation).
     case linear(factor: Double)
@@ -27,11 +28,19 @@ public enum RotaryScaling: Sendable, Equatable {
 public struct RotaryEmbedding: Sendable, Equatable {
     /// The number of rotated features (even).
     public let dimension: Int
+    /// The base of the frequencies θ_i = base^(−2i/dimension) (`rope_theta`).
     public let base: Double
+    /// The rescaling applied to the inverse frequencies.
     public let scaling: RotaryScaling
     /// θ_i for i in 0..<dimension/2.
     public let inverseFrequencies: [Float]
 
+    /// Computes the inverse frequencies θ_i in Float32 for i in 0..<dimension/2 and rescales them as `scaling` says.
+    ///
+    /// - Parameters:
+    ///   - dimension: The number of rotated features of a head; positive and even.
+    ///   - base: The frequency base (`rope_theta`).
+    ///   - scaling: The long-context rescaling (none by default).
     public init(dimension: Int, base: Double, scaling: RotaryScaling = .none) {
         precondition(dimension > 0 && dimension % 2 == 0, "rotary dimension must be positive and even, got \(dimension)")
         self.dimension = dimension

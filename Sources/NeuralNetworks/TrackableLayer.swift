@@ -25,6 +25,7 @@ public protocol TrackableLayer<Scalar>: AnyObject {
 }
 
 extension Linear: TrackableLayer {
+    /// Forwards to ``Linear/registerForwardHook(_:)``: a row is the layer's input `[..., in]` and its output `[..., out]`, as called.
     @discardableResult
     public func registerRowHook(_ body: @escaping (_ inputRows: Variable<Scalar>, _ outputRows: Variable<Scalar>) -> Void) -> HookHandle {
         registerForwardHook { _, input, output in body(input, output) }

@@ -16,14 +16,29 @@ import TensorCore
 /// The parts are registered under the names a family's checkpoints use (GPT-2: `ln_1`, `attn`,
 /// `ln_2`, `mlp`; Llama: `input_layernorm`, `self_attn`, `post_attention_layernorm`, `mlp`).
 public final class TransformerBlock<Scalar: TensorScalar>: Module<Scalar> {
+    /// How the two residual branches combine: `sequential` feeds the attention's sum to the MLP, `parallel` gives both branches the block's input.
     public enum Residual: Sendable { case sequential, parallel }
 
+    /// The normalisation before attention (GPT-2's `ln_1`, Llama's `input_layernorm`).
     public let inputNorm: AnyUnaryLayer<Scalar>
+    /// The self-attention layer (GPT-2's `attn`, Llama's `self_attn`, GPT-NeoX's `attention`).
     public let attention: AnyAttentionLayer<Scalar>
+    /// The normalisation before the MLP (GPT-2's `ln_2`, Llama's `post_attention_layernorm`); in a parallel block it reads the block's input.
     public let postAttentionNorm: AnyUnaryLayer<Scalar>
+    /// The MLP (`mlp`): a ``FeedForward`` or a ``GatedFeedForward``.
     public let mlp: AnyUnaryLayer<Scalar>
+    /// Whether the residual branches are sequential or parallel.
     public let residual: Residual
 
+    /// A block from its parts, registered under a family's checkpoint names.
+    ///
+    /// - Parameters:
+    ///   - inputNorm: The normalisation before attention.
+    ///   - attention: The self-attention layer.
+    ///   - postAttentionNorm: The normalisation before the MLP.
+    ///   - mlp: The MLP.
+    ///   - residual: How the residual branches combine (sequential by default).
+    ///   - names: The local names of the four parts, as the family's checkpoints spell them.
     public init(
         inputNorm: AnyUnaryLayer<Scalar>, attention: AnyAttentionLayer<Scalar>, postAttentionNorm: AnyUnaryLayer<Scalar>,
         mlp: AnyUnaryLayer<Scalar>, residual: Residual = .sequential,

@@ -59,6 +59,7 @@ public enum HTML {
     static func json(_ value: Double) -> JSONValue { value.isFinite ? .number(value) : .null }
     static func json(_ value: Float) -> JSONValue { json(Double(value)) }
 
+    /// The style sheet every page inlines in its `<style>` element: typography, tables, heat-map colours (`--pos` red, `--neg` blue).
     public static let style = """
         :root { --pos: rgb(214,96,77); --neg: rgb(67,147,195); --ink: #1f2328; --muted: #59636e; --rule: #d0d7de; }
         * { box-sizing: border-box; }

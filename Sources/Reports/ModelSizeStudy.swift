@@ -11,7 +11,9 @@ import Formats
 public struct ModelSizeStudy {
     /// One model's scores, with the lexical measures of the same (query, document) pairs.
     public struct Size {
+        /// The model's name as the tables show it (e.g. `2 × 64`: layers × width).
         public var label: String
+        /// The model's parameter count, shown with grouped digits.
         public var parameters: Int
         /// `[queries, documents]` influence.
         public var scores: ScoreMatrix
@@ -19,8 +21,18 @@ public struct ModelSizeStudy {
         public var termScores: ScoreMatrix
         /// `[queries, documents]` fraction of the query's distinct tokens found in the document.
         public var tokenOverlap: ScoreMatrix
+        /// The path or link of this size's own report, shown as a link in the HTML; nil for none.
         public var report: String?
 
+        /// Creates one size's data; the three matrices must have the same `[queries, documents]` shape.
+        ///
+        /// - Parameters:
+        ///   - label: the model's name in the tables.
+        ///   - parameters: its parameter count.
+        ///   - scores: `[queries, documents]` influence.
+        ///   - termScores: `[queries, documents]` TF-IDF scores.
+        ///   - tokenOverlap: `[queries, documents]` fraction of each query's distinct tokens in each document.
+        ///   - report: a link to the size's own report, if any.
         public init(label: String, parameters: Int, scores: ScoreMatrix, termScores: ScoreMatrix, tokenOverlap: ScoreMatrix, report: String? = nil) {
             self.label = label
             self.parameters = parameters
@@ -35,24 +47,37 @@ public struct ModelSizeStudy {
     public struct SizeFigures: Sendable {
         /// Mean over queries of Spearman's ρ (influence, TF-IDF) and (influence, token overlap).
         public var termCorrelation: Double?
+        /// Mean over queries of Spearman's ρ between influence and token overlap; nil when no query has a defined ρ.
         public var overlapCorrelation: Double?
         /// Per query.
         public var termCorrelations: [Double?]
+        /// Spearman's ρ (influence, token overlap) of each query; nil where it is undefined.
         public var overlapCorrelations: [Double?]
         /// The mean carry-over of the translations of each cross-lingual group (see
         /// ``CrossLingualAnalysis/carryOver``), averaged over groups.
         public var crossLingualCarryOver: Double?
     }
 
+    /// The models compared, in the order of the tables.
     public var sizes: [Size]
+    /// The queries, the same for every size (one per row of each score matrix).
     public var queries: [ReportQuery]
+    /// The `language` of each document, for the cross-lingual carry-over; nil where unknown.
     public var documentLanguages: [String?]
     /// Top documents compared between sizes.
     public var top: Int
+    /// One entry per size, in the order of ``sizes``.
     public let figures: [SizeFigures]
     /// `[a][b]`: mean over queries of |top_a ∩ top_b| / top.
     public let topOverlap: [[Double]]
 
+    /// Computes every figure of the study.
+    ///
+    /// - Parameters:
+    ///   - sizes: the models, each with `[queries, documents]` matrices for the same queries and documents.
+    ///   - queries: the queries, whose `language` and `group` define the cross-lingual groups.
+    ///   - documentLanguages: the language of each document.
+    ///   - top: the number of top documents compared between sizes and used for carry-over.
     public init(sizes: [Size], queries: [ReportQuery], documentLanguages: [String?], top: Int = 10) {
         self.sizes = sizes
         self.queries = queries
@@ -119,6 +144,9 @@ public struct ModelSizeStudy {
         return lines.joined(separator: "\n")
     }
 
+    /// The study as JSON: `top`, per size its label, parameters, mean and per-query correlations and carry-over, and `top_overlap`.
+    ///
+    /// Non-finite numbers are written as `null`.
     public func json() -> JSONValue {
         .object([
             "top": .number(Double(top)),
@@ -139,6 +167,11 @@ public struct ModelSizeStudy {
         ])
     }
 
+    /// The study as one self-contained HTML page: the table of correlations and carry-over, the per-query ρ and the top-document overlap grid.
+    ///
+    /// - Parameters:
+    ///   - title: the page's title and heading.
+    ///   - facts: name–value pairs shown in a table under the introduction.
     public func html(title: String = "Influence across model sizes", facts: [(name: String, value: String)] = []) -> String {
         var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>"
         out += "<title>\(HTML.escape(title))</title><style>\(HTML.style)</style></head><body>\n<h1>\(HTML.escape(title))</h1>\n"

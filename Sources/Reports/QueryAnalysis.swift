@@ -2,11 +2,14 @@ import Foundation
 
 /// One ranked document of a query.
 public struct RankedDocument: Sendable, Equatable {
+    /// The document's index in ``ReportInput/documentIDs``.
     public var document: Int
+    /// The document's influence on the query, summed over its rows, tokens and tracked layers.
     public var score: Float
     /// score ÷ the query's total positive influence (supporting documents), or ÷ its total
     /// negative influence (opposing documents); nil when that total is zero.
     public var share: Double?
+    /// The document's token count, special tokens included.
     public var tokens: Int
     /// score ÷ tokens.
     public var meanPerToken: Double
@@ -14,6 +17,7 @@ public struct RankedDocument: Sendable, Equatable {
 
 /// A document's influence per tracked module, for the layer-wise profile.
 public struct LayerProfileRow: Sendable, Equatable {
+    /// The document's index in ``ReportInput/documentIDs``.
     public var document: Int
     /// One score per module, in the network's order; they add up to the document's score.
     public var scores: [Float]
@@ -26,12 +30,15 @@ public struct LayerProfileRow: Sendable, Equatable {
 public struct TailAnalysis: Sendable {
     /// Documents with positive influence, and all documents.
     public var positiveCount: Int
+    /// The number of documents scored against the query.
     public var documentCount: Int
+    /// The power law fitted to the positive influences; nil when no fit is possible (see ``failure``).
     public var fit: PowerLawFit?
     /// Why there is no fit.
     public var failure: String?
     /// The bootstrap p-value and its repetitions (nil without a fit or with 0 repetitions).
     public var pValue: Double?
+    /// The bootstrap repetitions asked for (``ReportOptions/bootstrapRepetitions``).
     public var repetitions: Int
     /// The share of the total positive influence held by the top 1 % of documents.
     public var topPercentShare: Double?
@@ -41,23 +48,35 @@ public struct TailAnalysis: Sendable {
 
 /// Everything the report says about one query.
 public struct QueryAnalysis {
+    /// The query's index in ``ReportInput/queries``.
     public var query: Int
+    /// The documents with the highest positive influence, at most ``ReportOptions/top``, highest first.
     public var supporting: [RankedDocument]
+    /// The documents with the most negative influence, at most ``ReportOptions/top``, most negative first.
     public var opposing: [RankedDocument]
     /// The highest mean influence per token (documents of at least ``minimumTokensForMean`` tokens).
     public var byMeanPerToken: [RankedDocument]
+    /// The sum of the query's positive document scores.
     public var totalPositive: Double
+    /// The sum of the query's negative document scores (zero or negative).
     public var totalNegative: Double
     /// With per-module scores: the profile of the top supporting documents.
     public var profile: [LayerProfileRow]
     /// The mean over the profiled documents of each module's share of the document's score.
     public var meanModuleShare: [Double]
+    /// The shape of the distribution of positive influence: power-law fit, top-1 % share and the curve to plot.
     public var tail: TailAnalysis
 
     /// Documents shorter than this are left out of the per-token ranking, where a two-token
     /// document's mean would say little.
     public static let minimumTokensForMean = 4
 
+    /// Analyses query `q` of `input`: the rankings, the layer-wise profile (with per-module scores) and the tail, bootstrapped with seed `options.seed + q`.
+    ///
+    /// - Parameters:
+    ///   - input: the scores and documents of the report.
+    ///   - q: the query's index in `input.queries`.
+    ///   - options: the list lengths and bootstrap settings.
     public init(_ input: ReportInput, query q: Int, options: ReportOptions) {
         query = q
         let row = input.scores.row(q)
@@ -120,6 +139,7 @@ public struct QueryAnalysis {
 /// (the paper's Fig. 15–16): the reference query's top documents and their influence on each
 /// query of the group, and each query's mean influence by document language.
 public struct CrossLingualAnalysis: Sendable {
+    /// The `group` field shared by the queries of the group.
     public var group: String
     /// The queries of the group; the first is the reference (English when the group has it).
     public var queries: [Int]

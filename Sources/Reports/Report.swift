@@ -6,11 +6,20 @@ import Formats
 /// the distribution; the cross-lingual grids of query groups; the run's facts. One self-contained
 /// HTML file (inline CSS and SVG, no script) and the same analyses as JSON.
 public struct Report {
+    /// The scores, documents, queries and facts the report is made from.
     public let input: ReportInput
+    /// The list lengths, bootstrap settings and title.
     public let options: ReportOptions
+    /// One analysis per query, in the order of ``ReportInput/queries``.
     public let analyses: [QueryAnalysis]
+    /// One analysis per group of queries in at least two languages, in order of the groups' first queries.
     public let crossLingual: [CrossLingualAnalysis]
 
+    /// Computes every analysis of the report; nothing is written until ``write(html:json:)``.
+    ///
+    /// - Parameters:
+    ///   - input: the scores and what they are about.
+    ///   - options: what the report shows.
     public init(_ input: ReportInput, options: ReportOptions = ReportOptions()) {
         self.input = input
         self.options = options
@@ -26,6 +35,7 @@ public struct Report {
 
     // MARK: - HTML
 
+    /// The report as one self-contained HTML page: inline CSS and SVG, no script.
     public func html() -> String {
         var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
         out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>"
@@ -245,6 +255,9 @@ public struct Report {
 
     // MARK: - JSON
 
+    /// The report's analyses as JSON: `facts`, `documents`, per query its rankings, tail and layer profile, and `crosslingual`.
+    ///
+    /// Non-finite numbers are written as `null`, so the value always serialises.
     public func json() -> JSONValue {
         func document(_ d: RankedDocument) -> JSONValue {
             var e: [String: JSONValue] = [

@@ -5,6 +5,7 @@ public struct CandidateCountError: Error, Equatable, Sendable, CustomStringConve
     /// What is wrong and what was expected.
     public var message: String
 
+    /// `candidate count "<value>": <message>`, for the user.
     public var description: String { "candidate count \"\(value)\": \(message)" }
 }
 

@@ -8,6 +8,7 @@ import Foundation
 ///     index.tfidf: header.termCount: 4611686018427387904 is more than the file of 412 bytes can hold
 ///     candidates.jsonl:3: candidates[2]: 1200 is outside the documents 0..<1000
 public struct RetrievalFileError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
+    /// The class of problem, for callers that react differently to each.
     public enum Kind: Sendable, Equatable {
         /// The file could not be opened or read.
         case unreadable
@@ -23,6 +24,7 @@ public struct RetrievalFileError: Error, Equatable, Sendable, CustomStringConver
         case unwritable
     }
 
+    /// What kind of problem it is.
     public var kind: Kind
     /// The path of the file.
     public var file: String
@@ -34,6 +36,14 @@ public struct RetrievalFileError: Error, Equatable, Sendable, CustomStringConver
     /// What is wrong and what was expected.
     public var message: String
 
+    /// An error about `file`, with the line and field where known.
+    ///
+    /// - Parameters:
+    ///   - kind: the class of problem.
+    ///   - file: the path of the file.
+    ///   - line: the 1-based line of a candidate file, or nil.
+    ///   - field: the field at fault, or nil for the whole file or line.
+    ///   - message: what is wrong and what was expected.
     public init(_ kind: Kind, file: String, line: Int? = nil, field: String? = nil, message: String) {
         self.kind = kind
         self.file = file
@@ -42,6 +52,7 @@ public struct RetrievalFileError: Error, Equatable, Sendable, CustomStringConver
         self.message = message
     }
 
+    /// `file[:line][: field]: message`, as in the examples above.
     public var description: String {
         var text = file
         if let line { text += ":\(line)" }
@@ -49,5 +60,6 @@ public struct RetrievalFileError: Error, Equatable, Sendable, CustomStringConver
         return text + ": " + message
     }
 
+    /// The same text as ``description``, for `LocalizedError`.
     public var errorDescription: String? { description }
 }

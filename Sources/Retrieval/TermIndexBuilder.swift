@@ -32,6 +32,7 @@ public struct TermIndexBuilder: Sendable {
     /// `documentTerms[documentEnds[d − 1]..<documentEnds[d]]` are document d's.
     private var documentEnds: [Int] = []
 
+    /// An empty builder for terms of `termKind`: token ids (``add(tokens:)``) or words (``add(text:)``).
     public init(termKind: TermKind = .tokenIDs) {
         self.termKind = termKind
     }

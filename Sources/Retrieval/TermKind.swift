@@ -7,6 +7,7 @@ public enum TermKind: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     /// The lower-cased words of a text, cut by ``WordTerms/words(in:)``.
     case words = 1
 
+    /// `token ids` or `words`, for messages.
     public var description: String {
         switch self {
         case .tokenIDs: return "token ids"

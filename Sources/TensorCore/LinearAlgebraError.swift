@@ -7,6 +7,7 @@ public enum LinearAlgebraError: Error, CustomStringConvertible, Equatable {
     /// Cholesky found a non-positive pivot: the matrix is not positive definite.
     case notPositiveDefinite(routine: String, order: Int, pivot: Int)
 
+    /// A one-line message naming the routine, the matrix size and the cause; a failed Cholesky suggests adding damping.
     public var description: String {
         switch self {
         case let .nonFiniteInput(routine, shape):

@@ -42,8 +42,11 @@ public enum ReductionOperation: Sendable {
 public struct BroadcastPlan: Sendable {
     /// The coalesced output shape (at least one dimension).
     public let shape: [Int]
+    /// Element strides of operand `a` along each dimension of ``shape``; 0 where `a` is broadcast.
     public let aStrides: [Int]
+    /// Element strides of operand `b` along each dimension of ``shape``; 0 where `b` is broadcast.
     public let bStrides: [Int]
+    /// The number of output elements, the product of the uncoalesced output shape.
     public let count: Int
 
     /// The shape that two operand shapes broadcast to (NumPy rules), or nil when they do not.

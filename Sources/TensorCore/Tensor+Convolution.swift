@@ -9,11 +9,20 @@ import CKernels
 public struct WindowGeometry: Equatable, Sendable, CustomStringConvertible {
     /// `(height, width)` of the window.
     public var kernel: (Int, Int)
+    /// `(height, width)` step between consecutive window positions.
     public var stride: (Int, Int)
     /// Zeros added on each side.
     public var padding: (Int, Int)
+    /// `(height, width)` spacing between the window's taps; 1 is a dense window.
     public var dilation: (Int, Int)
 
+    /// Creates a window geometry; every pair is `(height, width)`.
+    ///
+    /// - Parameters:
+    ///   - kernel: The window's extent.
+    ///   - stride: The step between window positions.
+    ///   - padding: The zeros added on each side of the image.
+    ///   - dilation: The spacing between window taps.
     public init(kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1)) {
         self.kernel = kernel
         self.stride = stride
@@ -21,6 +30,7 @@ public struct WindowGeometry: Equatable, Sendable, CustomStringConvertible {
         self.dilation = dilation
     }
 
+    /// Two geometries are equal when kernel, stride, padding and dilation all match (tuples are not `Equatable`, so this is written out).
     public static func == (a: WindowGeometry, b: WindowGeometry) -> Bool {
         a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding && a.dilation == b.dilation
     }
@@ -45,6 +55,7 @@ public struct WindowGeometry: Equatable, Sendable, CustomStringConvertible {
     /// The number of elements of one window per channel, `kernel.0 × kernel.1`.
     public var windowSize: Int { kernel.0 * kernel.1 }
 
+    /// The four settings as `kernel h×w, stride h×w, padding h×w, dilation h×w`.
     public var description: String {
         "kernel \(kernel.0)×\(kernel.1), stride \(stride.0)×\(stride.1), padding \(padding.0)×\(padding.1), dilation \(dilation.0)×\(dilation.1)"
     }

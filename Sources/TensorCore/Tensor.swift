@@ -9,6 +9,7 @@
 /// let y = (x * 2 + 1).sum(alongAxes: [1])      // [2]: [15, 33]
 /// ```
 public struct Tensor<Scalar: TensorScalar> {
+    /// The size of each dimension, outermost first; `[]` for a scalar. The product is ``scalarCount``.
     public private(set) var shape: [Int]
     @usableFromInline var storage: TensorStorage<Scalar>
 
@@ -83,7 +84,9 @@ public struct Tensor<Scalar: TensorScalar> {
 
     // MARK: Properties
 
+    /// The number of dimensions, `shape.count` (0 for a scalar).
     public var rank: Int { shape.count }
+    /// The number of elements, the product of ``shape`` (1 for a scalar, 0 when a dimension is 0).
     public var scalarCount: Int { storage.count }
     /// The elements in row-major order.
     public var scalars: [Scalar] { Array(UnsafeBufferPointer(start: storage.pointer, count: storage.count)) }
@@ -147,6 +150,7 @@ extension Tensor: Equatable {
 }
 
 extension Tensor: CustomStringConvertible {
+    /// The elements as nested bracketed lists, one level per dimension; a tensor of more than 1000 elements prints only its scalar type and shape.
     public var description: String {
         func render(_ dim: Int, _ offset: Int) -> String {
             if dim == rank { return "\(storage.pointer[offset])" }

@@ -45,7 +45,9 @@ public enum TensorMemory {
 ///
 /// Tensors share a storage until one of them is mutated (copy-on-write, see ``Tensor/withUnsafeMutableBufferPointer(_:)``).
 public final class TensorStorage<Scalar: TensorScalar> {
+    /// The number of elements; the block holds room for at least one even when this is 0.
     public let count: Int
+    /// The first element, 64-byte aligned; valid for ``count`` elements while this storage is alive.
     public let pointer: UnsafeMutablePointer<Scalar>
 
     /// Whether the block was mapped by ``MemoryConfiguration/mapLarge(byteCount:)`` (and is unmapped on release).

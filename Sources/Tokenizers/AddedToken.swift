@@ -19,6 +19,15 @@ public struct AddedToken: Sendable, Hashable {
     /// those, in their normalised form.
     public var isNormalized: Bool
 
+    /// Creates an added token with the fields of a tokenizer.json `added_tokens` entry.
+    ///
+    /// - Parameters:
+    ///   - content: the exact text to match.
+    ///   - id: the token's id in the vocabulary.
+    ///   - isSpecial: whether it is a control token that decoding can skip (`special`).
+    ///   - stripsLeft: whether whitespace before a match is absorbed (`lstrip`).
+    ///   - stripsRight: whether whitespace after a match is absorbed (`rstrip`).
+    ///   - isNormalized: whether it is matched in normalised text (`normalized`); nil takes Hugging Face's default, `!isSpecial`.
     public init(
         content: String, id: Int, isSpecial: Bool = true, stripsLeft: Bool = false,
         stripsRight: Bool = false, isNormalized: Bool? = nil

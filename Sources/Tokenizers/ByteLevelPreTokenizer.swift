@@ -22,6 +22,7 @@ public struct ByteLevelPreTokenizer: Sendable, Equatable {
     /// Whether the text is split with GPT-2's pattern; when `false` each text is one piece.
     public var usesRegex: Bool
 
+    /// Creates the pre-tokenizer; the defaults are GPT-2's (no prefix space, split with its pattern).
     public init(addsPrefixSpace: Bool = false, usesRegex: Bool = true) {
         self.addsPrefixSpace = addsPrefixSpace
         self.usesRegex = usesRegex

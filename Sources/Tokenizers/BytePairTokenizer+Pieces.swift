@@ -1,6 +1,7 @@
 extension BytePairTokenizer {
     /// A stretch of decoded text and the ids it comes from.
     public struct DecodedPiece: Sendable, Equatable {
+        /// The text the piece adds to the decoded text before it; for a special token, its content.
         public var text: String
         /// Indices into the ids decoded.
         public var ids: Range<Int>

@@ -33,6 +33,13 @@ public struct BytePairTrainer: Sendable {
     /// Whether the pre-tokenizer puts a space before text that does not start with one.
     public var addsPrefixSpace: Bool
 
+    /// Creates a trainer; nothing is learnt until ``train(on:)``.
+    ///
+    /// - Parameters:
+    ///   - vocabularySize: the number of tokens to end with, special and byte tokens included.
+    ///   - minimumFrequency: the least count a pair needs to be merged (must not be negative).
+    ///   - specialTokens: tokens given ids 0, 1, … in this order and treated as boundaries in the training text (none may be empty).
+    ///   - addsPrefixSpace: whether a space is put before text that does not start with one.
     public init(
         vocabularySize: Int, minimumFrequency: Int = 2, specialTokens: [String] = [],
         addsPrefixSpace: Bool = false

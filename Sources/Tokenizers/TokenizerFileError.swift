@@ -7,6 +7,7 @@ import Foundation
 ///
 ///     tokenizer.json: model.merges[12]: "Ġt hex" names the token "hex", which is not in model.vocab
 public struct TokenizerFileError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    /// The class of problem, for callers and tests that react to it rather than to the message.
     public enum Kind: Sendable, Equatable {
         /// The file could not be read.
         case unreadable
@@ -25,6 +26,7 @@ public struct TokenizerFileError: Error, Equatable, CustomStringConvertible, Loc
         case unwritable
     }
 
+    /// The class of problem.
     public var kind: Kind
     /// The path of the file, or a caller-given name for JSON that came from memory.
     public var file: String
@@ -33,6 +35,13 @@ public struct TokenizerFileError: Error, Equatable, CustomStringConvertible, Loc
     /// What is wrong and what was expected.
     public var message: String
 
+    /// Creates an error.
+    ///
+    /// - Parameters:
+    ///   - kind: the class of problem.
+    ///   - file: the file's path, or a name for JSON that came from memory.
+    ///   - field: the dotted path of the field (e.g. `model.merges[12]`), or nil for the whole file.
+    ///   - message: what is wrong and what was expected.
     public init(_ kind: Kind, file: String, field: String?, message: String) {
         self.kind = kind
         self.file = file
@@ -40,6 +49,7 @@ public struct TokenizerFileError: Error, Equatable, CustomStringConvertible, Loc
         self.message = message
     }
 
+    /// `file: field: message`, or `file: message` when no field is named.
     public var description: String {
         if let field {
             return "\(file): \(field): \(message)"
@@ -47,5 +57,6 @@ public struct TokenizerFileError: Error, Equatable, CustomStringConvertible, Loc
         return "\(file): \(message)"
     }
 
+    /// The same text as ``description``, for Foundation's `localizedDescription`.
     public var errorDescription: String? { description }
 }

@@ -25,6 +25,7 @@ public enum OptimizerError: Error, CustomStringConvertible, Equatable {
     case missingState(name: String)
     case stateShapeMismatch(name: String, expected: [Int], found: [Int])
 
+    /// A one-line message naming the state tensor and, for a mismatch, both shapes.
     public var description: String {
         switch self {
         case let .missingState(name): return "optimizer state \(name) is missing from the checkpoint"
@@ -47,13 +48,25 @@ func restore<Scalar>(_ names: [String], _ shapes: [[Int]], from state: [String: 
 /// g ← g + λθ;   b ← μb + g (b = g at the first step);   θ ← θ − η b
 /// ```
 public final class SGD<Scalar: TensorScalar>: Optimizer {
+    /// The parameters updated, in the order of the gradients passed to ``step(gradients:)``.
     public let parameters: [Parameter<Scalar>]
+    /// η, the step size; the trainer sets it from the schedule before each step.
     public var learningRate: Double
+    /// μ, the momentum coefficient; 0 keeps no velocity and exports no state.
     public let momentum: Double
+    /// λ, the coefficient of the L2 term λθ added to the gradient.
     public let weightDecay: Double
+    /// The number of updates applied (or restored from a checkpoint).
     public private(set) var stepCount = 0
     private var velocities: [Tensor<Scalar>]
 
+    /// Creates the optimizer with zero velocities.
+    ///
+    /// - Parameters:
+    ///   - parameters: the parameters to update.
+    ///   - learningRate: η.
+    ///   - momentum: μ (0 for plain SGD).
+    ///   - weightDecay: λ, coupled: added to the gradient as λθ.
     public init(parameters: [Parameter<Scalar>], learningRate: Double, momentum: Double = 0, weightDecay: Double = 0) {
         self.parameters = parameters
         self.learningRate = learningRate
@@ -62,6 +75,10 @@ public final class SGD<Scalar: TensorScalar>: Optimizer {
         velocities = parameters.map { Tensor.zeros(shape: $0.shape) }
     }
 
+    /// Applies one update; at the first step the velocity is the gradient itself, as in PyTorch.
+    ///
+    /// - Parameters:
+    ///   - gradients: one per parameter, in the order of ``parameters``, each with its parameter's shape (checked with preconditions).
     public func step(gradients: [Tensor<Scalar>]) {
         precondition(gradients.count == parameters.count, "SGD: \(gradients.count) gradients for \(parameters.count) parameters")
         for (i, p) in parameters.enumerated() {
@@ -82,10 +99,14 @@ public final class SGD<Scalar: TensorScalar>: Optimizer {
         stepCount += 1
     }
 
+    /// The velocities as `sgd.velocity.<i>`, one per parameter; nothing when ``momentum`` is 0.
     public func exportState() -> [(name: String, value: Tensor<Scalar>)] {
         momentum == 0 ? [] : velocities.enumerated().map { ("sgd.velocity.\($0.offset)", $0.element) }
     }
 
+    /// Restores the velocities exported by ``exportState()`` (when ``momentum`` is not 0) and the step count.
+    ///
+    /// - Throws: ``OptimizerError`` when a velocity is missing or has another shape than its parameter.
     public func restoreState(_ state: [String: Tensor<Scalar>], stepCount: Int) throws {
         if momentum != 0 {
             velocities = try restore(parameters.indices.map { "sgd.velocity.\($0)" }, parameters.map(\.shape), from: state)
@@ -101,13 +122,26 @@ public final class SGD<Scalar: TensorScalar>: Optimizer {
 /// θ ← θ − η · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε)
 /// ```
 public final class AdamW<Scalar: TensorScalar>: Optimizer {
+    /// The parameters updated, in the order of the gradients passed to ``step(gradients:)``.
     public let parameters: [Parameter<Scalar>]
+    /// η, the step size; the trainer sets it from the schedule before each step.
     public var learningRate: Double
+    /// β₁ and β₂, the decay rates of the first and second moments; ε, added to the root of the second moment; λ, the decoupled weight decay.
     public let beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double
+    /// The number of updates applied (or restored from a checkpoint); t in the bias corrections.
     public private(set) var stepCount = 0
     private var firstMoments: [Tensor<Scalar>]
     private var secondMoments: [Tensor<Scalar>]
 
+    /// Creates the optimizer with zero moments; the defaults are PyTorch's.
+    ///
+    /// - Parameters:
+    ///   - parameters: the parameters to update.
+    ///   - learningRate: η.
+    ///   - beta1: β₁.
+    ///   - beta2: β₂.
+    ///   - epsilon: ε.
+    ///   - weightDecay: λ, decoupled: θ is scaled by 1 − ηλ before the Adam step.
     public init(
         parameters: [Parameter<Scalar>], learningRate: Double, beta1: Double = 0.9, beta2: Double = 0.999,
         epsilon: Double = 1e-8, weightDecay: Double = 0.01
@@ -122,6 +156,10 @@ public final class AdamW<Scalar: TensorScalar>: Optimizer {
         secondMoments = parameters.map { Tensor.zeros(shape: $0.shape) }
     }
 
+    /// Applies one update with bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ, t counting this step.
+    ///
+    /// - Parameters:
+    ///   - gradients: one per parameter, in the order of ``parameters``, each with its parameter's shape (checked with preconditions).
     public func step(gradients: [Tensor<Scalar>]) {
         precondition(gradients.count == parameters.count, "AdamW: \(gradients.count) gradients for \(parameters.count) parameters")
         stepCount += 1
@@ -144,11 +182,15 @@ public final class AdamW<Scalar: TensorScalar>: Optimizer {
         }
     }
 
+    /// The first moments as `adamw.m.<i>` and the second as `adamw.v.<i>`, one of each per parameter.
     public func exportState() -> [(name: String, value: Tensor<Scalar>)] {
         firstMoments.enumerated().map { ("adamw.m.\($0.offset)", $0.element) }
             + secondMoments.enumerated().map { ("adamw.v.\($0.offset)", $0.element) }
     }
 
+    /// Restores both moments exported by ``exportState()`` and the step count; nothing changes unless both are complete.
+    ///
+    /// - Throws: ``OptimizerError`` when a moment is missing or has another shape than its parameter.
     public func restoreState(_ state: [String: Tensor<Scalar>], stepCount: Int) throws {
         let shapes = parameters.map(\.shape)
         let m = try restore(parameters.indices.map { "adamw.m.\($0)" }, shapes, from: state)

@@ -6,6 +6,13 @@ public enum LearningRateSchedule: Sendable, Equatable {
     /// Linear warm-up from 0 to `peak` over `warmupSteps`, then cosine decay to `minimum` at `totalSteps`.
     case warmupCosine(peak: Double, warmupSteps: Int, totalSteps: Int, minimum: Double)
 
+    /// The rate for the 0-based `step`.
+    ///
+    /// With ``warmupCosine(peak:warmupSteps:totalSteps:minimum:)`` step s < w gives peak · (s + 1) / w; after it, with p = min(1, (s − w) / max(1, T − w)):
+    ///
+    /// ```
+    /// minimum + (peak − minimum) · (1 + cos(π p)) / 2
+    /// ```
     public func learningRate(at step: Int) -> Double {
         switch self {
         case let .constant(rate):

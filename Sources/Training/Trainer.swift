@@ -6,8 +6,11 @@ import TensorCore
 
 /// What to train for and how.
 public struct TrainingConfiguration: Sendable, Equatable {
+    /// The number of optimizer steps to train for in all (a resumed run counts the steps already taken).
     public var steps: Int
+    /// The number of examples per step; the last batch of an epoch may be smaller.
     public var batchSize: Int
+    /// The learning rate of each step.
     public var schedule: LearningRateSchedule
     /// Clip gradients to this global norm; nil for no clipping.
     public var maximumGradientNorm: Double?
@@ -15,8 +18,19 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var validationInterval: Int
     /// Save a checkpoint every this many steps (and at the end) when a checkpoint file is set; 0 for only at the end.
     public var checkpointInterval: Int
+    /// Seeds the shuffled order of each epoch and the dropout streams.
     public var seed: UInt64
 
+    /// Creates a configuration.
+    ///
+    /// - Parameters:
+    ///   - steps: the number of optimizer steps in all.
+    ///   - batchSize: examples per step.
+    ///   - schedule: the learning rate of each step.
+    ///   - maximumGradientNorm: clip to this global norm; nil for none.
+    ///   - validationInterval: steps between validation losses; 0 for never.
+    ///   - checkpointInterval: steps between checkpoints; 0 for only at the end.
+    ///   - seed: seeds shuffling and dropout.
     public init(
         steps: Int, batchSize: Int, schedule: LearningRateSchedule, maximumGradientNorm: Double? = 1,
         validationInterval: Int = 50, checkpointInterval: Int = 100, seed: UInt64 = 0
@@ -33,11 +47,22 @@ public struct TrainingConfiguration: Sendable, Equatable {
 
 /// One line of the training history.
 public struct TrainingRecord: Codable, Equatable, Sendable {
+    /// The number of steps taken, counting this one (1 for the first).
     public var step: Int
+    /// The mean training loss of the step's batch, before the update.
     public var loss: Double
+    /// The learning rate the step used.
     public var learningRate: Double
+    /// The validation loss after the step, when it was computed at this step; nil otherwise.
     public var validationLoss: Double?
 
+    /// Creates a record.
+    ///
+    /// - Parameters:
+    ///   - step: the number of steps taken, counting this one.
+    ///   - loss: the batch's training loss before the update.
+    ///   - learningRate: the learning rate of the step.
+    ///   - validationLoss: the validation loss after the step, if computed.
     public init(step: Int, loss: Double, learningRate: Double, validationLoss: Double? = nil) {
         self.step = step
         self.loss = loss
@@ -54,10 +79,15 @@ public struct TrainingRecord: Codable, Equatable, Sendable {
 /// optimizer state and the step to resume exactly: the same losses follow as without the
 /// interruption.
 public final class Trainer<O: Optimizer> {
+    /// The scalar type of the model and the optimizer.
     public typealias Scalar = O.Scalar
+    /// The module trained; left in evaluation mode when ``run(stoppingAfter:)`` returns.
     public let model: Module<Scalar>
+    /// The optimizer, which holds the parameters updated.
     public let optimizer: O
+    /// The number of steps, batch size, schedule, clipping, intervals and seed.
     public let configuration: TrainingConfiguration
+    /// The number of examples in the training set; batches are drawn from `0..<exampleCount`.
     public let exampleCount: Int
     /// The mean training loss of a batch of example indices (recorded, to be differentiated).
     public let batchLoss: ([Int]) throws -> Variable<Scalar>
@@ -65,13 +95,25 @@ public final class Trainer<O: Optimizer> {
     public let validationLoss: (() throws -> Double)?
     /// Where checkpoints go; nil for none.
     public let checkpoint: TrainingCheckpoint<Scalar>?
+    /// One record per step taken, in order; restored with a checkpoint.
     public private(set) var history: [TrainingRecord] = []
+    /// The number of steps taken so far (restored by ``resumeIfPossible()``).
     public private(set) var step = 0
     /// Receives each record as it is made (for logs).
     public var onRecord: ((TrainingRecord) -> Void)?
     /// Show a progress bar on standard error.
     public var showsProgress = true
 
+    /// Creates a trainer; nothing runs until ``run(stoppingAfter:)``.
+    ///
+    /// - Parameters:
+    ///   - model: the module to train.
+    ///   - optimizer: the optimizer over the model's trainable parameters.
+    ///   - configuration: steps, batch size, schedule, clipping, intervals and seed.
+    ///   - exampleCount: the number of training examples (positive).
+    ///   - checkpoint: where to save resumable state; nil for none.
+    ///   - batchLoss: the mean training loss of a batch of example indices, recorded for differentiation.
+    ///   - validationLoss: the validation loss, computed in evaluation mode without gradients; nil for none.
     public init(
         model: Module<Scalar>, optimizer: O, configuration: TrainingConfiguration, exampleCount: Int,
         checkpoint: TrainingCheckpoint<Scalar>? = nil,
@@ -149,10 +191,12 @@ public final class Trainer<O: Optimizer> {
     }
 }
 
+/// A failure during training or while reading a checkpoint.
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case nonFiniteLoss(step: Int, value: Double)
     case malformedCheckpoint(path: String, reason: String)
 
+    /// A one-line message; for a non-finite loss it suggests a remedy.
     public var description: String {
         switch self {
         case let .nonFiniteLoss(step, value):

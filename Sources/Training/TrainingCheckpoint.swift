@@ -7,15 +7,21 @@ import TensorCore
 /// the optimizer state under `optimizer.*`, and the step and history in the metadata. One file,
 /// written atomically, so a checkpoint is either the old one or the new one, never half of each.
 public struct TrainingCheckpoint<Scalar: TensorScalar> {
+    /// The safetensors file that holds the state.
     public let url: URL
 
+    /// A checkpoint at `url`; nothing is read or written until ``load()`` or ``save(model:optimizer:step:history:)``.
     public init(url: URL) { self.url = url }
 
     /// A state read back from disk.
     public struct State {
+        /// The model's tensors under their own names.
         public var parameters: [String: Tensor<Scalar>]
+        /// The optimizer's tensors, with the `optimizer.` prefix removed.
         public var optimizerState: [String: Tensor<Scalar>]
+        /// The number of steps taken when the checkpoint was written.
         public var step: Int
+        /// The training history up to that step.
         public var history: [TrainingRecord]
     }
 

@@ -22,8 +22,20 @@ public struct ProximalBregmanConfiguration: Sendable, Equatable {
     public var batchSize: Int
     /// Adam's decay rates of the first and second moments.
     public var beta1: Double
+    /// The second-moment decay rate (``beta1`` is the first's).
     public var beta2: Double
 
+    /// A configuration; only the damping has no default.
+    ///
+    /// - Parameters:
+    ///   - epsilon: the up-weighting ε; nil for 1/N.
+    ///   - damping: λ of the proximity term; must be positive (checked by ``ProximalBregmanResponse/init(task:modules:configuration:)``).
+    ///   - learningRate: Adam's first learning rate; nil to derive it from the first gradient.
+    ///   - maximumSteps: Adam steps per solve at most.
+    ///   - tolerance: the relative gradient norm at which a solve has converged.
+    ///   - batchSize: training rows per forward pass.
+    ///   - beta1: Adam's first-moment decay rate.
+    ///   - beta2: Adam's second-moment decay rate.
     public init(
         epsilon: Double? = nil, damping: Double, learningRate: Double? = nil, maximumSteps: Int = 3000, tolerance: Double = 1e-3,
         batchSize: Int = 1024, beta1: Double = 0.99, beta2: Double = 0.999
@@ -45,11 +57,13 @@ public struct ProximalBregmanSolve: Sendable, Equatable, Codable {
     public var point: Int
     /// Its signed up-weighting (+ε or −ε).
     public var epsilon: Double
+    /// Adam steps taken, counting the steps that were undone.
     public var steps: Int
     /// ‖∇J(θ)‖ / ‖∇J(θˢ)‖ at the end.
     public var relativeGradientNorm: Double
     /// ‖θ − θˢ‖ / ‖θˢ‖ at the end.
     public var relativeDisplacement: Double
+    /// Whether ``relativeGradientNorm`` reached the configuration's tolerance within the step limit.
     public var converged: Bool
     /// Whether the move is large enough for float32 to resolve it
     /// (``ProximalBregmanResponse/smallestRelativeDisplacement``), or the point's gradient vanishes.
@@ -58,7 +72,9 @@ public struct ProximalBregmanSolve: Sendable, Equatable, Codable {
 
 /// Why a PBRF computation cannot go on.
 public struct ValidationError: Error, CustomStringConvertible, Equatable {
+    /// What went wrong, for the user.
     public let description: String
+    /// An error with the given message.
     public init(_ message: String) { description = message }
 }
 
@@ -85,7 +101,9 @@ public struct ValidationError: Error, CustomStringConvertible, Equatable {
 /// move the proximity term allows), is halved whenever a step is undone and grows by 10 % after
 /// one that is kept (see ``solve(point:epsilon:start:)`` for what undoes a step).
 public final class ProximalBregmanResponse<Task: InfluenceTask> where Task.Scalar == Float {
+    /// The task whose model is moved; its tracked layers' parameters are left at θˢ after each public call.
     public let task: Task
+    /// How each solve runs: ε, λ, Adam's settings, the stopping rule and the batch size.
     public let configuration: ProximalBregmanConfiguration
     /// The names of the layers that move.
     public let moduleNames: [String]

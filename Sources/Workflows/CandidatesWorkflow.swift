@@ -22,6 +22,15 @@ public struct CandidatesRequest {
     /// Threads scoring queries against the index.
     public var threadCount: Int
 
+    /// Creates a request.
+    ///
+    /// - Parameters:
+    ///   - inputs: the model directory, the training rows and the queries.
+    ///   - count: candidates per query, a count or a fraction of the training rows.
+    ///   - terms: what a term is: token ids or lower-cased words.
+    ///   - index: the inverted index file to load or write; nil to build it in memory only.
+    ///   - output: the candidate file (JSON Lines) to write.
+    ///   - threadCount: threads scoring queries; the active processor count by default.
     public init(
         inputs: TaskInputs, count: Candidates.Count, terms: TermKind = .tokenIDs, index: URL? = nil, output: URL,
         threadCount: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -37,14 +46,19 @@ public struct CandidatesRequest {
 
 /// What a candidates run found and wrote.
 public struct CandidatesReport {
+    /// The number of queries given candidates.
     public var queryCount: Int
+    /// The number of training rows (chunks of documents) the index covers.
     public var trainingCount: Int
     /// Candidates kept per query (the resolved count).
     public var candidatesPerQuery: Int
+    /// The number of distinct terms in the index.
     public var termCount: Int
+    /// The number of (term, row) entries in the index.
     public var postingCount: Int
     /// Whether the index was built here (rather than loaded from ``CandidatesRequest/index``).
     public var builtIndex: Bool
+    /// Wall-clock seconds of the whole run, loading included.
     public var seconds: Double
     /// The candidate lists, in query order.
     public var candidates: [Candidates]

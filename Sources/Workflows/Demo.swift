@@ -11,6 +11,7 @@ import TensorCore
 /// languages (only each query's completion is measured), and report the fortunes that most
 /// support and most oppose each answer.
 public struct Demo {
+    /// The demo's queries, `(language, prompt, completion)`: the first three are one question in English, German and Spanish and share a group.
     public static let queries: [(language: String, prompt: String, completion: String)] = [
         ("en", "The meaning of life is", " to love and to be loved."),
         ("de", "Der Sinn des Lebens ist", " zu lieben und geliebt zu werden."),
@@ -19,18 +20,34 @@ public struct Demo {
         ("en", "Never trust a", " man who has only one way to spell a word."),
     ]
 
+    /// The directory that keeps every stage's output (model, factors, scores, report) for reruns.
     public var cache: URL
+    /// Training steps of the language model.
     public var steps: Int
+    /// Fortunes per language used as influence documents (the model trains on every fortune).
     public var documentsPerLanguage: Int
+    /// Documents printed per query on the terminal (the report itself lists 5).
     public var top: Int
     /// `gpt2`, `llama` or `gpt_neox`.
     public var architecture: String
     /// The model's blocks and width (4 attention heads).
     public var layers: Int
+    /// The model's hidden size.
     public var width: Int
     /// Bootstrap samples of the report's power-law fits.
     public var bootstrapRepetitions: Int
 
+    /// Creates a demo; the defaults train a 2-block GPT-2 of width 128 for 600 steps and score 1,500 fortunes per language.
+    ///
+    /// - Parameters:
+    ///   - cache: the directory for every stage's output; an existing one is reused where it matches.
+    ///   - steps: training steps.
+    ///   - documentsPerLanguage: fortunes per language scored.
+    ///   - top: documents printed per query.
+    ///   - architecture: `gpt2`, `llama` or `gpt_neox`.
+    ///   - layers: the model's blocks.
+    ///   - width: the model's hidden size.
+    ///   - bootstrapRepetitions: bootstrap samples of the power-law fits.
     public init(
         cache: URL, steps: Int = 600, documentsPerLanguage: Int = 1500, top: Int = 2, architecture: String = "gpt2", layers: Int = 2,
         width: Int = 128, bootstrapRepetitions: Int = 200
@@ -47,14 +64,21 @@ public struct Demo {
 
     /// What a run made, for the studies built on it.
     public struct Outcome {
+        /// The trained model's directory (`cache/model`).
         public var model: URL
+        /// The scored documents, `cache/documents.jsonl`.
         public var documentsFile: URL
+        /// The queries, `cache/queries.jsonl`.
         public var queriesFile: URL
+        /// The scores directory, `cache/scores`.
         public var scores: URL
+        /// The HTML report, `cache/report.html`.
         public var report: URL
+        /// The documents scored, in the order of the score columns.
         public var documents: [Document]
         /// `[queries, documents]`.
         public var documentScores: Tensor<Float>
+        /// What the report found, as the command line prints it.
         public var summary: ReportSummary
     }
 

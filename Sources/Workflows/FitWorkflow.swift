@@ -6,16 +6,22 @@ import TensorCore
 
 /// What `influence fit` does: a strategy's fit over a model's training rows, saved to a directory.
 public struct FitRequest {
+    /// The model directory and its training rows (``TaskInputs/queries`` is not used).
     public var inputs: TaskInputs
     /// A strategy whose fit is saved (``CurvatureStrategy/savesFit``).
     public var strategy: any CurvatureStrategy
     /// A comma-separated selection of the model's module groups (`mlp`, `attention`, `all`) and
     /// name patterns; nil tracks every Linear layer.
     public var modules: String?
+    /// The labels of the Fisher: sampled from the model (true Fisher, the default) or the data's own (empirical).
     public var labels: LabelSource
+    /// Training rows per forward and backward pass.
     public var batchSize: Int
+    /// Seeds the fit's random draws (the sampled labels of the true Fisher).
     public var seed: UInt64
+    /// Whether covariances accumulate in Float64 rather than Float32.
     public var accumulatesInDouble: Bool
+    /// The directory the fit is saved to; it also keeps the partial sums an interrupted fit resumes from.
     public var output: URL
     /// The ranks that share the training rows; rank 0 writes the factors.
     public var communicator: any Communicator = SingleProcess()
@@ -28,6 +34,17 @@ public struct FitRequest {
     /// Receives the memory plan before the passes start.
     public var showPlan: ((MemoryPlan) -> Void)? = nil
 
+    /// Creates a request for a whole fit by one process.
+    ///
+    /// - Parameters:
+    ///   - inputs: the model directory and training rows.
+    ///   - strategy: a strategy whose fit is saved.
+    ///   - modules: module groups and name patterns; nil for every Linear layer.
+    ///   - labels: the Fisher's labels.
+    ///   - batchSize: rows per pass.
+    ///   - seed: seeds the fit's random draws.
+    ///   - accumulatesInDouble: whether to accumulate covariances in Float64.
+    ///   - output: the directory to save the fit to.
     public init(
         inputs: TaskInputs, strategy: any CurvatureStrategy, modules: String? = nil, labels: LabelSource = .sampled, batchSize: Int = 8,
         seed: UInt64 = 0, accumulatesInDouble: Bool = false, output: URL
@@ -45,16 +62,23 @@ public struct FitRequest {
 
 /// What a fit wrote.
 public struct FitReport: Sendable {
+    /// The strategy with its options, as the fit describes itself (the strategy's name for a part or a merge).
     public var strategy: String
+    /// The tracked blocks, in the network's order; empty for a part or a merge that wrote no factors.
     public var moduleNames: [String]
+    /// The training rows the fit covered.
     public var exampleCount: Int
+    /// The tokens the factors summed over (as the factors count them); 0 for a fit without factors.
     public var tokenCount: Int
+    /// Wall-clock seconds of the fit, loading excluded.
     public var seconds: Double
+    /// The factors file in the output directory.
     public var file: URL
     /// When a part of a job array or a merge wrote no factors yet: what it did and what comes next.
     public var stage: String? = nil
     /// The plan made before the passes (factor strategies), and the peak resident memory measured after.
     public var plan: MemoryPlan? = nil
+    /// The process's peak resident memory in bytes, read when the report is made.
     public var peakResident = TensorMemory.peakResidentBytes
     /// Across ranks: per pass, the bytes rank 0 received and the seconds the reduction took.
     public var reductions: [(pass: String, bytes: Int, seconds: Double)] = []

@@ -7,6 +7,7 @@ import TensorCore
 
 /// The loss of one row, as `influence loss` prints it.
 public struct RowLoss: Sendable, Equatable {
+    /// The row's index in the training file (0-based).
     public var index: Int
     /// Σ_{t≥1} −log p(x_t | x_<t) for a sequence (a sum, not a mean); the cross-entropy of the
     /// label for an MLP classifier.

@@ -12,16 +12,33 @@ public struct ReportRequest {
     public var scores: URL
     /// The model and data the scores were computed on; a nil model is read from the run's `run.json`.
     public var model: URL?
+    /// The training rows the scores were computed on (a JSON Lines or CSV file, or `fashion-mnist:train`).
     public var train: String
+    /// The queries the scores were computed on.
     public var queries: String
+    /// The label column of CSV data.
     public var labelColumn: String
     /// Nil: the limits the scoring run recorded.
     public var maximumExamples: Int?
+    /// Nil: the query limit the scoring run recorded.
     public var maximumQueries: Int?
     /// The HTML file; the JSON is written beside it (the same name ending in `.json`).
     public var output: URL
+    /// The list lengths, bootstrap settings and title of the report.
     public var options: ReportOptions
 
+    /// Creates a request.
+    ///
+    /// - Parameters:
+    ///   - scores: the output directory of `influence scores`.
+    ///   - model: the model directory; nil for the one named in the run's `run.json`.
+    ///   - train: the training rows the scores were computed on.
+    ///   - queries: the queries the scores were computed on.
+    ///   - labelColumn: the label column of CSV data.
+    ///   - maximumExamples: the training-row limit; nil for the one the run recorded.
+    ///   - maximumQueries: the query limit; nil for the one the run recorded.
+    ///   - output: the HTML file; the JSON goes beside it.
+    ///   - options: what the report shows.
     public init(
         scores: URL, model: URL? = nil, train: String, queries: String, labelColumn: String = "label", maximumExamples: Int? = nil,
         maximumQueries: Int? = nil, output: URL, options: ReportOptions = ReportOptions()
@@ -43,18 +60,25 @@ public struct ReportRequest {
 
 /// What a report says, in brief, for the command line.
 public struct ReportSummary {
+    /// The HTML report written.
     public var html: URL
+    /// The JSON written beside it.
     public var json: URL
+    /// The number of queries reported on.
     public var queries: Int
+    /// The number of training documents (rows, for an MLP).
     public var documents: Int
     /// Per query: the fitted exponent and its standard error, or why there is none.
     public var exponents: [(alpha: Double, standardError: Double, pValue: Double?)?]
+    /// Wall-clock seconds of the whole report, loading included.
     public var seconds: Double
 }
 
 /// A scoring run's scores and data, ready for a report or a study.
 public struct ReportMaterials {
+    /// The report's input: scores summed per document, with the documents and queries.
     public var input: ReportInput
+    /// The task and model the scores were computed with, and the texts of their rows.
     public var loaded: LoadedTask
 }
 

@@ -19,11 +19,14 @@ public struct ScoresRequest {
         case strategy(any CurvatureStrategy, layerwise: Bool)
     }
 
+    /// The model directory, the training rows and the queries.
     public var inputs: TaskInputs
+    /// Where the curvature comes from: a saved fit or a strategy fitted here.
     public var source: Source
     /// Module groups and name patterns (see ``FitRequest/modules``); `all` with a solver strategy
     /// covers every trainable parameter.
     public var modules: String?
+    /// The curvature solvers apply: the Hessian, the Gauss–Newton matrix (the default) or the empirical Fisher.
     public var curvature: CurvatureKind
     /// Training rows per curvature-product batch; nil for 1024 (MLP) or 16 (language model).
     public var curvatureBatchSize: Int?
@@ -31,16 +34,31 @@ public struct ScoresRequest {
     public var checkpoints: URL?
     /// Labels of a factor fit made here (sampled: the true Fisher).
     public var labels: LabelSource
+    /// What is scored and kept (dense, top per query or selected pairs; per module, per token), batch size and communicator.
     public var configuration: ScoreConfiguration
     /// A candidate file of `influence candidates`: score only its (query, row) pairs, which
     /// replaces ``ScoreConfiguration/selection``.
     public var candidates: URL?
+    /// The directory the scores, their summary and the partial results of an interrupted run are written to.
     public var output: URL
     /// Bytes the run may use in all (its ``MemoryPlan``'s peak, for fitted factors); nil for the memory available.
     public var memoryLimit: Int? = nil
     /// Receives the memory plan before the training rows are streamed.
     public var showPlan: ((MemoryPlan) -> Void)? = nil
 
+    /// Creates a request.
+    ///
+    /// - Parameters:
+    ///   - inputs: the model directory, the training rows and the queries.
+    ///   - source: a saved fit or a strategy to fit here.
+    ///   - modules: module groups and name patterns; nil for every Linear layer.
+    ///   - curvature: the curvature solvers apply.
+    ///   - curvatureBatchSize: training rows per curvature-product batch; nil for the default.
+    ///   - checkpoints: the TracIn checkpoints directory, if any.
+    ///   - labels: the labels of a factor fit made here.
+    ///   - configuration: what is scored and kept.
+    ///   - candidates: a candidate file restricting the pairs scored, if any.
+    ///   - output: the output directory.
     public init(
         inputs: TaskInputs, source: Source, modules: String? = nil, curvature: CurvatureKind = .ggn, curvatureBatchSize: Int? = nil,
         checkpoints: URL? = nil, labels: LabelSource = .sampled, configuration: ScoreConfiguration, candidates: URL? = nil, output: URL
@@ -60,11 +78,15 @@ public struct ScoresRequest {
 
 /// What a scoring run computed and wrote.
 public struct ScoresReport {
+    /// The scores and what they are split into, as the engine returned them.
     public var run: ScoringRun
+    /// The number of queries scored.
     public var queryCount: Int
+    /// The number of training rows scored.
     public var trainingCount: Int
     /// The strategy as a person reads it: `ekfac`, `cg (ggn, 1,056 parameters)`, `layer-wise exact (...)`.
     public var label: String
+    /// Wall-clock seconds of fitting (when fitted here) and scoring.
     public var seconds: Double
     /// The training documents and the rows they became (language models).
     public var documents: DocumentChunks?
@@ -74,6 +96,7 @@ public struct ScoresReport {
     public var queryStatistics: QueryStatistics?
     /// With fitted factors: the plan made before the run, and the peak resident memory measured after.
     public var plan: MemoryPlan? = nil
+    /// The process's peak resident memory in bytes, read when the report is made.
     public var peakResident = TensorMemory.peakResidentBytes
 }
 

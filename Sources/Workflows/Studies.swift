@@ -9,15 +9,31 @@ import TensorCore
 /// `influence study crosslingual`: for queries that ask one thing in several languages, how the
 /// influence of the reference query's top documents carries over to its translations.
 public struct CrossLingualStudyRequest {
+    /// The model directory the scores belong to (or are computed with).
     public var model: URL
     /// A scores directory to read, or nil to score here with ``factors``.
     public var scores: URL?
+    /// A fit saved by `influence fit`, to score with when ``scores`` is nil.
     public var factors: URL?
+    /// The training documents (JSON Lines).
     public var train: String
+    /// The queries (JSON Lines), with `group` and `language` fields.
     public var queries: String
+    /// The reference query's top documents followed across each group.
     public var top: Int
+    /// The directory for the scores (when computed here), the report and `crosslingual.json`.
     public var output: URL
 
+    /// Creates a request.
+    ///
+    /// - Parameters:
+    ///   - model: the model directory.
+    ///   - scores: a scores directory to read; nil to score here with `factors`.
+    ///   - factors: a saved fit to score with.
+    ///   - train: the training documents.
+    ///   - queries: the queries, with `group` and `language` fields.
+    ///   - top: the reference's top documents followed.
+    ///   - output: the output directory.
     public init(model: URL, scores: URL? = nil, factors: URL? = nil, train: String, queries: String, top: Int = 10, output: URL) {
         self.model = model
         self.scores = scores
@@ -33,13 +49,26 @@ public struct CrossLingualStudyRequest {
 public struct ModelSizeStudyRequest {
     /// (blocks, width) per model.
     public var sizes: [(layers: Int, width: Int)]
+    /// Training steps of each model.
     public var steps: Int
+    /// Fortunes per language scored for each model.
     public var documentsPerLanguage: Int
+    /// The family of every model: `gpt2`, `llama` or `gpt_neox`.
     public var architecture: String
+    /// Top documents compared between sizes and used for carry-over.
     public var top: Int
     /// Each size's demo cache is `output/<layers>x<width>`; reruns reuse them.
     public var output: URL
 
+    /// Creates a request; at least two sizes are needed to run it.
+    ///
+    /// - Parameters:
+    ///   - sizes: (blocks, width) per model.
+    ///   - steps: training steps of each model.
+    ///   - documentsPerLanguage: fortunes per language scored.
+    ///   - architecture: the family of every model.
+    ///   - top: top documents compared between sizes.
+    ///   - output: the directory of the study and of each size's demo cache.
     public init(
         sizes: [(layers: Int, width: Int)], steps: Int = 600, documentsPerLanguage: Int = 1500, architecture: String = "gpt2", top: Int = 10,
         output: URL

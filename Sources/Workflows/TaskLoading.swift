@@ -13,15 +13,28 @@ import Tokenizers
 /// `{"prompt", "completion"}`); an MLP classifier's are CSV files with a label column, or
 /// `fashion-mnist:train` / `fashion-mnist:test`.
 public struct TaskInputs: Sendable {
+    /// The model directory (config.json, weights and, for a language model, tokenizer.json).
     public var model: URL
+    /// The training rows: a JSON Lines file, a CSV file, or `fashion-mnist:train` / `fashion-mnist:test`.
     public var train: String
+    /// The queries, in the same form as the training rows; nil for none.
     public var queries: String?
+    /// The label column of CSV data.
     public var labelColumn: String
     /// Keep the first this many training rows.
     public var maximumExamples: Int?
     /// Keep the first this many queries.
     public var maximumQueries: Int?
 
+    /// Creates inputs.
+    ///
+    /// - Parameters:
+    ///   - model: the model directory.
+    ///   - train: the training rows.
+    ///   - queries: the queries; nil for none.
+    ///   - labelColumn: the label column of CSV data.
+    ///   - maximumExamples: keep the first this many training rows (documents, for a language model).
+    ///   - maximumQueries: keep the first this many queries.
     public init(
         model: URL, train: String, queries: String? = nil, labelColumn: String = "label", maximumExamples: Int? = nil,
         maximumQueries: Int? = nil
@@ -37,10 +50,13 @@ public struct TaskInputs: Sendable {
 
 /// An influence task with what describes its rows to a person.
 public struct LoadedTask {
+    /// The influence task: the model with its training rows (documents cut into chunks) and queries.
     public let task: any InfluenceTask<Float>
+    /// The model as loaded from its directory, with its tokenizer.
     public let model: LoadedModel<Float>
     /// The text of each training row (of each chunk, for a document cut into several).
     public let trainTexts: [String]
+    /// The text of each query (empty for rows given as ids).
     public let queryTexts: [String]
     /// The training documents of a language model and the rows they became; nil for an MLP.
     public var documents: DocumentChunks? = nil

@@ -10,22 +10,33 @@ import Training
 
 /// How a model is trained, whatever it is: steps, optimizer, schedule, validation, checkpoints.
 public struct TrainingOptions: Sendable {
+    /// Optimizer steps to train for (unless ``epochs`` is given).
     public var steps: Int
     /// Passes over the training examples instead of `steps`.
     public var epochs: Int?
+    /// Examples (sequences or rows) per step.
     public var batchSize: Int
     /// `adamw` or `sgd`.
     public var optimizer: String
+    /// The peak learning rate; the schedule warms up to it and decays by cosine to a tenth of it.
     public var learningRate: Double
+    /// Steps of linear warm-up (at most ``steps``).
     public var warmup: Int
+    /// Weight decay: decoupled for AdamW, added to the gradient for SGD.
     public var weightDecay: Double
+    /// SGD's momentum; AdamW ignores it.
     public var momentum: Double
     /// Clip gradients to this global norm; 0 for none.
     public var clip: Double
+    /// The fraction of the examples held out for the validation loss (FashionMNIST uses 2,000 test images instead).
     public var validationFraction: Double
+    /// Steps between validation losses; 0 for never.
     public var validationInterval: Int
+    /// Steps between resumable checkpoints (`checkpoint.safetensors`); 0 for only at the end.
     public var checkpointInterval: Int
+    /// Keep the first this many training examples (after the validation split); nil for all.
     public var maximumExamples: Int?
+    /// Seeds the initialisation, the order of the batches and dropout.
     public var seed: UInt64
     /// Keep the model every this many steps for TracIn.
     public var saveEvery: Int?
@@ -35,6 +46,26 @@ public struct TrainingOptions: Sendable {
     /// with other options is not resumed.
     public var recorded: [String: String]
 
+    /// Creates options; the defaults are AdamW at 0.001 for 500 steps of 32, with 20 warm-up steps, clipping at 1 and 10 % held out.
+    ///
+    /// - Parameters:
+    ///   - steps: optimizer steps.
+    ///   - epochs: passes over the training examples instead of `steps`.
+    ///   - batchSize: examples per step.
+    ///   - optimizer: `adamw` or `sgd`.
+    ///   - learningRate: the peak learning rate.
+    ///   - warmup: steps of linear warm-up.
+    ///   - weightDecay: the weight decay.
+    ///   - momentum: SGD's momentum.
+    ///   - clip: the global gradient norm clipped to; 0 for none.
+    ///   - validationFraction: the fraction held out for validation.
+    ///   - validationInterval: steps between validation losses.
+    ///   - checkpointInterval: steps between checkpoints.
+    ///   - maximumExamples: the training-example limit.
+    ///   - seed: seeds initialisation, order and dropout.
+    ///   - saveEvery: keep the model every this many steps for TracIn.
+    ///   - restart: whether to ignore an existing checkpoint.
+    ///   - recorded: the options as given, compared when resuming.
     public init(
         steps: Int = 500, epochs: Int? = nil, batchSize: Int = 32, optimizer: String = "adamw", learningRate: Double = 0.001,
         warmup: Int = 20, weightDecay: Double = 0.01, momentum: Double = 0.9, clip: Double = 1, validationFraction: Double = 0.1,
@@ -78,6 +109,7 @@ public struct TrainingOptions: Sendable {
 
 /// What `influence train` does for a language model.
 public struct LanguageModelTrainingRequest: Sendable {
+    /// The model directory written: config.json, model.safetensors, tokenizer.json, the training log and the resumable checkpoint.
     public var output: URL
     /// `gpt2`, `llama` or `gpt_neox` (a registered ``LanguageModelFamily``).
     public var architecture: String
@@ -89,14 +121,36 @@ public struct LanguageModelTrainingRequest: Sendable {
     public var configuration: URL?
     /// A tokenizer.json, instead of one trained on the texts.
     public var tokenizer: URL?
+    /// The size of the tokenizer trained on the texts, and of the model when ids are given without a tokenizer.
     public var vocabularySize: Int
+    /// The decoder's blocks, hidden size and attention heads (unused with ``configuration``).
     public var layers: Int, width: Int, heads: Int
     /// Key/value heads (Llama's grouped-query attention); nil for one per head.
     public var keyValueHeads: Int?
+    /// The context length in tokens: training sequences are full chunks of this length.
     public var context: Int
+    /// The dropout probability of the model's dropout layers.
     public var dropout: Double
+    /// Steps, optimizer, schedule, validation and checkpoints.
     public var training: TrainingOptions
 
+    /// Creates a request; the defaults train a 2-block GPT-2 of width 128 with 4 heads, context 64 and a 2,048-token vocabulary.
+    ///
+    /// - Parameters:
+    ///   - output: the model directory to write.
+    ///   - architecture: a registered language-model family.
+    ///   - corpusLanguages: languages of the fortune corpora to train on.
+    ///   - data: JSON Lines of texts or ids to train on instead.
+    ///   - configuration: a config.json to build the model from.
+    ///   - tokenizer: a tokenizer.json to use instead of training one.
+    ///   - vocabularySize: the size of the tokenizer trained.
+    ///   - layers: the decoder's blocks.
+    ///   - width: its hidden size.
+    ///   - heads: its attention heads.
+    ///   - keyValueHeads: key/value heads for grouped-query attention.
+    ///   - context: the context length in tokens.
+    ///   - dropout: the dropout probability.
+    ///   - training: how to train.
     public init(
         output: URL, architecture: String = "gpt2", corpusLanguages: [String]? = nil, data: URL? = nil, configuration: URL? = nil,
         tokenizer: URL? = nil, vocabularySize: Int = 2048, layers: Int = 2, width: Int = 128, heads: Int = 4, keyValueHeads: Int? = nil,
@@ -121,18 +175,34 @@ public struct LanguageModelTrainingRequest: Sendable {
 
 /// What `influence train` does for an MLP classifier.
 public struct ClassifierTrainingRequest: Sendable {
+    /// The model directory written: config.json, model.safetensors, the training log and the resumable checkpoint.
     public var output: URL
     /// A CSV file with a label column; nil for FashionMNIST.
     public var data: URL?
+    /// The CSV column holding the labels.
     public var labelColumn: String
     /// Target columns of `data`: a regressor (squared error) instead of a classifier.
     public var targetColumns: [String]?
+    /// The sizes of the hidden linear layers, in order.
     public var hidden: [Int]
+    /// The activation after every hidden layer (and convolution).
     public var activation: Activation
     /// A convolutional network instead of an MLP: its convolutions come before the `hidden` layers.
     public var convolution: ConvolutionalShape?
+    /// Steps, optimizer, schedule, validation and checkpoints.
     public var training: TrainingOptions
 
+    /// Creates a request; the defaults train an MLP with hidden layers of 256 and 128 and ReLU on FashionMNIST.
+    ///
+    /// - Parameters:
+    ///   - output: the model directory to write.
+    ///   - data: a CSV file with a label column; nil for FashionMNIST.
+    ///   - labelColumn: the label column.
+    ///   - targetColumns: target columns, for a regressor.
+    ///   - hidden: the hidden layers' sizes.
+    ///   - activation: the activation.
+    ///   - convolution: convolutional blocks before the hidden layers, for a CNN.
+    ///   - training: how to train.
     public init(
         output: URL, data: URL? = nil, labelColumn: String = "label", targetColumns: [String]? = nil, hidden: [Int] = [256, 128],
         activation: Activation = .relu, convolution: ConvolutionalShape? = nil, training: TrainingOptions
@@ -152,12 +222,22 @@ public struct ClassifierTrainingRequest: Sendable {
 /// outputs, `kernelSize` square, padding keeping the size for odd kernels), the activation and a
 /// 2 × 2 pooling; then flatten, the hidden linear layers and the output layer.
 public struct ConvolutionalShape: Sendable, Equatable {
+    /// The output channels of each convolution block, in order.
     public var channels: [Int]
+    /// The side of every square kernel; odd sizes keep the image size.
     public var kernelSize: Int
+    /// The 2 × 2 pooling after each block: maximum or average.
     public var pooling: PoolingKind
     /// `[channels, height, width]` of the data's rows; nil for FashionMNIST's 1 × 28 × 28.
     public var inputShape: [Int]?
 
+    /// Creates a shape; the defaults are two blocks of 8 and 16 channels with 3 × 3 kernels and max pooling.
+    ///
+    /// - Parameters:
+    ///   - channels: output channels per block.
+    ///   - kernelSize: the kernels' side.
+    ///   - pooling: the pooling of each block.
+    ///   - inputShape: `[channels, height, width]` of the data's rows; nil for FashionMNIST's.
     public init(channels: [Int] = [8, 16], kernelSize: Int = 3, pooling: PoolingKind = .max, inputShape: [Int]? = nil) {
         self.channels = channels
         self.kernelSize = kernelSize

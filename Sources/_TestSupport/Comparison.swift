@@ -3,11 +3,15 @@ import TensorCore
 /// The outcome of comparing an observed tensor with an expected one, with a message that prints
 /// both, the largest absolute difference and the relative error.
 public struct Comparison: CustomStringConvertible {
+    /// Whether the relative error is within the tolerance, the shapes agree and every observed element is finite.
     public let passed: Bool
+    /// ‖observed − expected‖ / max(‖expected‖, floor) in the Frobenius norm; infinite when the shapes differ.
     public let relativeError: Double
+    /// The largest elementwise |observed − expected|; infinite when the shapes differ.
     public let maximumAbsoluteError: Double
     let detail: String
 
+    /// The label, the values (only the shape beyond 12 elements), the relative error and tolerance, and the largest absolute difference.
     public var description: String { detail }
 }
 

@@ -7,6 +7,7 @@ import Foundation
 /// everything in it when the process exits: tests that stop early (or keep their files for the
 /// next step) leave nothing behind in the system temporary directory.
 public enum TestTemporaryRoot {
+    /// The root, `swift-influence-tests-<pid>-<random>` in the system temporary directory: created on first use and removed by an `atexit` handler.
     public static let url: URL = {
         let url = FileManager.default.temporaryDirectory
             .appendingPathComponent("swift-influence-tests-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))", isDirectory: true)
@@ -26,6 +27,7 @@ public enum TestTemporaryRoot {
 /// A fresh, empty directory under the test process's temporary root, deleted with its contents
 /// when the value is released.
 public final class TemporaryDirectory {
+    /// The directory, `<prefix>-<UUID>` under ``TestTemporaryRoot/url``; it exists from initialisation until the value is released.
     public let url: URL
 
     /// - Parameter prefix: the start of the directory's name, to tell test runs apart.

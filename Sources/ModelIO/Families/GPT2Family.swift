@@ -14,7 +14,9 @@ import Tokenizers
 /// without the `transformer.` prefix) load too; the causal-mask buffers `attn.bias` and
 /// `attn.masked_bias` of older files are ignored.
 public enum GPT2Family: LanguageModelFamily {
+    /// The `model_type` this family reads: `gpt2`.
     public static let modelTypes = ["gpt2"]
+    /// The name `influence train --architecture` takes for GPT-2.
     public static let architecture = "gpt2"
 
     static let conv1DSuffixes = ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"]
@@ -55,6 +57,11 @@ public enum GPT2Family: LanguageModelFamily {
         return configuration
     }
 
+    /// Loads a GPT-2 directory: validates config.json, refusing options not implemented, then reads the weights, transposing the `Conv1D` ones.
+    ///
+    /// The tokenizer is left to ``ModelDirectory/load(from:as:)``.
+    ///
+    /// - Throws: ``ModelIOError`` naming the file and the field or tensor at fault.
     public static func load<Scalar: TensorScalar>(
         from directory: URL, configuration c: HuggingFaceConfiguration,
         as _: Scalar.Type
@@ -99,6 +106,9 @@ public enum GPT2Family: LanguageModelFamily {
         return (model, tokenizer)
     }
 
+    /// A freshly initialised GPT-2 of the given shape, seeded by `seed`.
+    ///
+    /// - Throws: ``ModelIOError`` when the shape asks for grouped-query attention, is invalid (heads not dividing the width), or is too large for memory.
     public static func makeModel<Scalar: TensorScalar>(_ shape: DecoderShape, seed: UInt64, as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
         if let groups = shape.keyValueHeadCount, groups != shape.headCount {
             throw ModelIOError.malformedConfiguration(
@@ -113,6 +123,9 @@ public enum GPT2Family: LanguageModelFamily {
         return GPT2LanguageModel<Scalar>(configuration: configuration, seed: seed)
     }
 
+    /// A freshly initialised GPT-2 from a config.json, validated as ``load(from:configuration:as:)`` does, seeded by `seed`.
+    ///
+    /// - Throws: ``ModelIOError`` naming the file and field.
     public static func makeModel<Scalar: TensorScalar>(
         configuration: HuggingFaceConfiguration, seed: UInt64,
         as _: Scalar.Type
@@ -122,12 +135,15 @@ public enum GPT2Family: LanguageModelFamily {
         return GPT2LanguageModel<Scalar>(configuration: parsed, seed: seed)
     }
 
+    /// `model` wrapped with GPT-2's specialised forward pass when it is a `GPT2LanguageModel<Float>`; nil otherwise.
     public static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float>? {
         (model as? GPT2LanguageModel<Float>).map { AnyCausalLanguageModel($0) }
     }
 
+    /// Whether `model` is a `GPT2LanguageModel`.
     public static func owns<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>) -> Bool { model is GPT2LanguageModel<Scalar> }
 
+    /// Saves `model`, which must be a `GPT2LanguageModel`, in transformers' GPT-2 layout (see the overload taking a `GPT2LanguageModel`).
     public static func save<Scalar: TensorScalar>(
         _ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
         metadata: [String: String]

@@ -10,7 +10,9 @@ import Tokenizers
 /// and rotary buffers of older files (`attention.bias`, `attention.masked_bias`,
 /// `rotary_emb.inv_freq`) are skipped.
 public enum GPTNeoXFamily: LanguageModelFamily {
+    /// The `model_type` this family reads: `gpt_neox`.
     public static let modelTypes = ["gpt_neox"]
+    /// The name `influence train --architecture` takes for GPT-NeoX.
     public static let architecture = "gpt_neox"
 
     /// Reads a GPT-NeoX config.json, refusing what the network does not implement.
@@ -43,6 +45,11 @@ public enum GPTNeoXFamily: LanguageModelFamily {
         return configuration
     }
 
+    /// Loads a GPT-NeoX directory: validates config.json, refusing options not implemented, then reads the weights, skipping old buffers.
+    ///
+    /// The tokenizer is left to ``ModelDirectory/load(from:as:)``.
+    ///
+    /// - Throws: ``ModelIOError`` naming the file and the field or tensor at fault.
     public static func load<Scalar: TensorScalar>(
         from directory: URL, configuration c: HuggingFaceConfiguration,
         as _: Scalar.Type
@@ -70,6 +77,9 @@ public enum GPTNeoXFamily: LanguageModelFamily {
             ])
     }
 
+    /// A freshly initialised GPT-NeoX of the given shape, seeded by `seed`: a quarter of each head rotary (at least 2 features), MLP 4 × width by default.
+    ///
+    /// - Throws: ``ModelIOError`` when the shape asks for grouped-query attention, its heads do not divide the width, it is invalid, or too large.
     public static func makeModel<Scalar: TensorScalar>(_ shape: DecoderShape, seed: UInt64, as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
         if let groups = shape.keyValueHeadCount, groups != shape.headCount {
             throw ModelIOError.malformedConfiguration(
@@ -88,6 +98,9 @@ public enum GPTNeoXFamily: LanguageModelFamily {
         return GPTNeoXForCausalLM<Scalar>(configuration: configuration, seed: seed)
     }
 
+    /// A freshly initialised GPT-NeoX from a config.json, validated as ``configuration(_:)`` does, seeded by `seed`.
+    ///
+    /// - Throws: ``ModelIOError`` naming the file and field.
     public static func makeModel<Scalar: TensorScalar>(
         configuration: HuggingFaceConfiguration, seed: UInt64,
         as _: Scalar.Type
@@ -97,10 +110,12 @@ public enum GPTNeoXFamily: LanguageModelFamily {
         return GPTNeoXForCausalLM<Scalar>(configuration: parsed, seed: seed)
     }
 
+    /// `model` wrapped with GPT-NeoX's specialised forward pass when it is a `GPTNeoXForCausalLM<Float>`; nil otherwise.
     public static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float>? {
         (model as? GPTNeoXForCausalLM<Float>).map { AnyCausalLanguageModel($0) }
     }
 
+    /// Whether `model` is a `GPTNeoXForCausalLM`.
     public static func owns<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>) -> Bool { model is GPTNeoXForCausalLM<Scalar> }
 
     static func configurationJSON(_ c: GPTNeoXConfiguration) -> [String: JSONValue] {
@@ -118,6 +133,9 @@ public enum GPTNeoXFamily: LanguageModelFamily {
         return config.merging(HuggingFaceConfiguration.specialTokenIDs(c.specialTokens)) { a, _ in a }
     }
 
+    /// Saves `model`, which must be a `GPTNeoXForCausalLM`, as a directory transformers loads with `GPTNeoXForCausalLM.from_pretrained`.
+    ///
+    /// - Throws: the errors of writing the files.
     public static func save<Scalar: TensorScalar>(
         _ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
         metadata: [String: String]

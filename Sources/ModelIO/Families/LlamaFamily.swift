@@ -9,7 +9,9 @@ import Tokenizers
 /// modules are (`model.layers.0.self_attn.q_proj.weight`), stored `[out, in]`; the rotary
 /// `inv_freq` buffers of older files are skipped, and a tied `lm_head.weight` may be present or not.
 public enum LlamaFamily: LanguageModelFamily {
+    /// The `model_type` values this family reads.
     public static let modelTypes = ["llama", "mistral", "qwen2"]
+    /// The name `influence train --architecture` takes for this family; its models are saved as `llama`.
     public static let architecture = "llama"
     static let architectures = ["llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"]
 
@@ -81,6 +83,11 @@ public enum LlamaFamily: LanguageModelFamily {
         return configuration
     }
 
+    /// Loads a Llama, Mistral or Qwen2 directory: validates config.json, refusing options not implemented, then reads the weights.
+    ///
+    /// `lm_head.weight` may be absent when the embeddings are tied. The tokenizer is left to ``ModelDirectory/load(from:as:)``.
+    ///
+    /// - Throws: ``ModelIOError`` naming the file and the field or tensor at fault.
     public static func load<Scalar: TensorScalar>(
         from directory: URL, configuration c: HuggingFaceConfiguration,
         as _: Scalar.Type
@@ -116,6 +123,9 @@ public enum LlamaFamily: LanguageModelFamily {
         ]
     }
 
+    /// A freshly initialised Llama of the given shape, seeded by `seed`; the SwiGLU size defaults to 8/3 × width rounded up to a multiple of 8.
+    ///
+    /// - Throws: ``ModelIOError`` when the heads do not divide the width, the shape is invalid, or too large.
     public static func makeModel<Scalar: TensorScalar>(_ shape: DecoderShape, seed: UInt64, as _: Scalar.Type) throws -> any CausalLanguageModel<Scalar> {
         // SwiGLU's hidden size: 8/3 of the width (Llama's rule, rounded up to a multiple of 8).
         let inner = shape.innerSize ?? ((8 * shape.width / 3 + 7) / 8 * 8)
@@ -131,6 +141,9 @@ public enum LlamaFamily: LanguageModelFamily {
         return LlamaForCausalLM<Scalar>(configuration: configuration, seed: seed)
     }
 
+    /// A freshly initialised Llama, Mistral or Qwen2 from a config.json, validated as ``configuration(_:)`` does, seeded by `seed`.
+    ///
+    /// - Throws: ``ModelIOError`` naming the file and field.
     public static func makeModel<Scalar: TensorScalar>(
         configuration: HuggingFaceConfiguration, seed: UInt64,
         as _: Scalar.Type
@@ -140,10 +153,12 @@ public enum LlamaFamily: LanguageModelFamily {
         return LlamaForCausalLM<Scalar>(configuration: parsed, seed: seed)
     }
 
+    /// `model` wrapped with the family's specialised forward pass when it is a `LlamaForCausalLM<Float>`; nil otherwise.
     public static func erased(_ model: any CausalLanguageModel<Float>) -> AnyCausalLanguageModel<Float>? {
         (model as? LlamaForCausalLM<Float>).map { AnyCausalLanguageModel($0) }
     }
 
+    /// Whether `model` is a `LlamaForCausalLM` (of any of the family's model types).
     public static func owns<Scalar: TensorScalar>(_ model: any CausalLanguageModel<Scalar>) -> Bool { model is LlamaForCausalLM<Scalar> }
 
     /// The config.json of a configuration, in the layout transformers writes (`rope_parameters`).
@@ -171,6 +186,11 @@ public enum LlamaFamily: LanguageModelFamily {
         return config.merging(HuggingFaceConfiguration.specialTokenIDs(c.specialTokens)) { a, _ in a }
     }
 
+    /// Saves `model`, which must be a `LlamaForCausalLM`, as a directory transformers loads under its `model_type`.
+    ///
+    /// A `llama` model must have the same bias setting for q, k, v and o, as its config.json has one `attention_bias` (checked with a precondition).
+    ///
+    /// - Throws: the errors of writing the files.
     public static func save<Scalar: TensorScalar>(
         _ model: any CausalLanguageModel<Scalar>, tokenizer: BytePairTokenizer?, to directory: URL,
         metadata: [String: String]

@@ -5,9 +5,11 @@ import TensorCore
 
 /// The configuration of an MLP directory (`model_type` "mlp").
 public struct MLPConfiguration: Codable, Equatable, Sendable {
+    /// `model_type` in config.json (`mlp`).
     public var modelType = "mlp"
     /// Input size, hidden sizes, output size.
     public var sizes: [Int]
+    /// The activation between layers, by its name in ``Activation`` (e.g. `relu`).
     public var activation: String
     /// "classification" (cross-entropy over the outputs) or "regression" (squared error).
     public var task: String
@@ -18,6 +20,13 @@ public struct MLPConfiguration: Codable, Equatable, Sendable {
     /// numbers the classes the same way.
     public var classNames: [String]?
 
+    /// Creates a configuration; ``classNames`` starts nil.
+    ///
+    /// - Parameters:
+    ///   - sizes: input size, hidden sizes, output size.
+    ///   - activation: the activation between layers.
+    ///   - task: `classification` or `regression`.
+    ///   - targetColumns: a regressor's target columns, in output order.
     public init(sizes: [Int], activation: Activation, task: String, targetColumns: [String]? = nil) {
         self.sizes = sizes
         self.activation = activation.rawValue
@@ -36,8 +45,12 @@ public struct MLPConfiguration: Codable, Equatable, Sendable {
 /// MLP classifiers and regressors (`model_type` `mlp`): config.json with the layer sizes, and
 /// `layers.N.weight`/`bias` in model.safetensors.
 public enum MLPFamily: ModelFamily {
+    /// The `model_type` this family reads: `mlp`.
     public static let modelTypes = ["mlp"]
 
+    /// Loads an MLP directory: validates config.json (sizes, activation, task, target columns, class names), then reads `layers.N.weight`/`bias`.
+    ///
+    /// - Throws: ``ModelIOError`` naming the file and the field or tensor at fault.
     public static func load<Scalar: TensorScalar>(
         from directory: URL, configuration c: HuggingFaceConfiguration,
         as _: Scalar.Type

@@ -5,14 +5,21 @@ import TensorCore
 /// head — `[q_h; k_h; v_h]` for head h, each `headSize` wide — then `dense`; rotary positions on
 /// the first `rotaryDimension` features of each query and key head (Pythia rotates a quarter).
 public final class GPTNeoXAttention<Scalar: TensorScalar>: Module<Scalar>, AttentionLayer {
+    /// The fused projection (`query_key_value`), weight `[3 · hidden, hidden]` (`[out, in]`), output laid out per head as `[q_h; k_h; v_h]`.
+    ///
+    /// Unlike GPT-2's `c_attn` (all queries, then all keys, then all values), head h owns output rows `3·h·headSize ..< 3·(h + 1)·headSize`.
     public let query_key_value: Linear<Scalar>
+    /// The output projection (`dense`), weight `[hidden, hidden]` (`[out, in]`), from the concatenated heads back to the residual stream.
     public let dense: Linear<Scalar>
+    /// The number of heads; each is `hidden / headCount` wide.
     public let headCount: Int
+    /// The rotation applied to the first `rotaryDimension` features of each query and key head.
     public let rotary: RotaryEmbedding
     let attentionDropout: Dropout<Scalar>
     let outputDropout: Dropout<Scalar>
     private var tables: (time: Int, cos: Tensor<Scalar>, sin: Tensor<Scalar>)?
 
+    /// An attention layer sized by `c`, both weights drawn from N(0, σ²) with σ = `initializerRange`, zero biases when `attentionBias`.
     public init(configuration c: GPTNeoXConfiguration, using generator: inout SeededGenerator) {
         let std = Scalar(c.initializerRange)
         query_key_value = Linear(
@@ -56,12 +63,20 @@ public final class GPTNeoXAttention<Scalar: TensorScalar>: Module<Scalar>, Atten
 /// LayerNorm → MLP (`dense_h_to_4h`, `dense_4h_to_h`) with parallel or sequential residuals,
 /// `final_layer_norm`.
 public final class GPTNeoXModel<Scalar: TensorScalar>: Module<Scalar> {
+    /// The token embedding (`embed_in`), `[vocabularySize, hiddenSize]`.
     public let embed_in: Embedding<Scalar>
+    /// Dropout on the token embeddings (`emb_dropout`, `hidden_dropout`).
     public let emb_dropout: Dropout<Scalar>
+    /// The decoder layers (`layers.0`, …): `input_layernorm`, `attention`, `post_attention_layernorm`, `mlp` each.
     public let layers: ModuleList<Scalar, TransformerBlock<Scalar>>
+    /// The LayerNorm after the last layer (`final_layer_norm`).
     public let final_layer_norm: LayerNorm<Scalar>
+    /// The configuration the stack was built from.
     public let configuration: GPTNeoXConfiguration
 
+    /// A randomly initialised stack: N(0, σ²) weights with σ = `initializerRange`, zero biases, LayerNorms at γ = 1, β = 0.
+    ///
+    /// The configuration is not validated here; ``GPTNeoXForCausalLM/init(configuration:seed:)`` does it.
     public init(configuration c: GPTNeoXConfiguration, using generator: inout SeededGenerator) {
         configuration = c
         let std = Scalar(c.initializerRange), epsilon = Scalar(c.layerNormEpsilon)
@@ -103,10 +118,16 @@ public final class GPTNeoXModel<Scalar: TensorScalar>: Module<Scalar> {
 
 /// GPT-NeoX with its head (`GPTNeoXForCausalLM`): `embed_out`, untied unless the configuration ties it.
 public final class GPTNeoXForCausalLM<Scalar: TensorScalar>: Module<Scalar>, CausalLanguageModel {
+    /// The decoder stack (`gpt_neox`).
     public let gpt_neox: GPTNeoXModel<Scalar>
+    /// The bias-free head (`embed_out`), weight `[vocabularySize, hiddenSize]`: `gpt_neox.embed_in.weight` itself when tied.
     public let embed_out: Linear<Scalar>
+    /// The configuration of ``gpt_neox``.
     public var configuration: GPTNeoXConfiguration { gpt_neox.configuration }
 
+    /// A randomly initialised model whose weights are a function of `seed` alone.
+    ///
+    /// - Precondition: `configuration.firstProblem()` is nil.
     public init(configuration: GPTNeoXConfiguration, seed: UInt64 = 0) {
         precondition(configuration.firstProblem() == nil, "invalid GPT-NeoX configuration: \(configuration.firstProblem()!)")
         var generator = SeededGenerator(seed: seed)
@@ -119,11 +140,18 @@ public final class GPTNeoXForCausalLM<Scalar: TensorScalar>: Module<Scalar>, Cau
         register(module: embed_out, "embed_out")
     }
 
+    /// This model itself.
     public var module: Module<Scalar> { self }
+    /// `max_position_embeddings`.
     public var contextLength: Int { configuration.contextLength }
+    /// `vocab_size`.
     public var vocabularySize: Int { configuration.vocabularySize }
+    /// The configuration's beginning, end and padding ids.
     public var specialTokens: SpecialTokens { configuration.specialTokens }
 
+    /// `mlp` is `dense_h_to_4h` and `dense_4h_to_h` of every layer, `attention` `query_key_value` and `dense`, and `all` every Linear layer.
+    ///
+    /// `all` includes `embed_out`, tied or not.
     override public var moduleGroups: [String: [String]] {
         [
             "mlp": ["gpt_neox.layers.*.mlp.dense_h_to_4h", "gpt_neox.layers.*.mlp.dense_4h_to_h"],
@@ -131,6 +159,12 @@ public final class GPTNeoXForCausalLM<Scalar: TensorScalar>: Module<Scalar>, Cau
         ]
     }
 
+    /// The logits `[batch, time, vocabularySize]` after checking that the tokens split into `batchSize` sequences within the context.
+    ///
+    /// - Parameters:
+    ///   - tokens: `batch × time` ids, row-major.
+    ///   - batchSize: The number of sequences.
+    ///   - attentionMask: `[batch, time]`, 1 for tokens and 0 for (right) padding; nil for none.
     public func logits(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>?) -> Variable<Scalar> {
         _ = sequenceLength(tokens: tokens, batchSize: batchSize)
         return embed_out(gpt_neox(tokens: tokens, batchSize: batchSize, attentionMask: attentionMask))

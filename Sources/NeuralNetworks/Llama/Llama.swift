@@ -5,15 +5,22 @@ import TensorCore
 /// attention (`keyValueHeadCount` key/value heads shared by consecutive query heads), rotary
 /// positions on queries and keys, optional biases (Qwen2 has them on q, k and v).
 public final class LlamaAttention<Scalar: TensorScalar>: Module<Scalar>, AttentionLayer {
+    /// The query projection (`q_proj`), weight `[headCount · headSize, hidden]` (`[out, in]`); heads are consecutive blocks of `headSize` rows.
     public let q_proj: Linear<Scalar>
+    /// The key projection (`k_proj`), weight `[keyValueHeadCount · headSize, hidden]` (`[out, in]`).
     public let k_proj: Linear<Scalar>
+    /// The value projection (`v_proj`), weight `[keyValueHeadCount · headSize, hidden]` (`[out, in]`).
     public let v_proj: Linear<Scalar>
+    /// The output projection (`o_proj`), weight `[hidden, headCount · headSize]` (`[out, in]`), from the concatenated heads back to the residual stream.
     public let o_proj: Linear<Scalar>
+    /// The number of query heads, the number of key/value heads (dividing it) and the width of one head.
     public let headCount: Int, keyValueHeadCount: Int, headSize: Int
+    /// The rotation applied to all `headSize` features of each query and key head.
     public let rotary: RotaryEmbedding
     let dropout: Dropout<Scalar>
     private var tables: (time: Int, cos: Tensor<Scalar>, sin: Tensor<Scalar>)?
 
+    /// An attention layer sized by `c`, every weight drawn from N(0, σ²) with σ = `initializerRange`, biases zero where `c` asks for them.
     public init(configuration c: LlamaConfiguration, using generator: inout SeededGenerator) {
         let std = Scalar(c.initializerRange)
         func linear(_ inputs: Int, _ outputs: Int, _ bias: Bool) -> Linear<Scalar> {
@@ -58,11 +65,18 @@ public final class LlamaAttention<Scalar: TensorScalar>: Module<Scalar>, Attenti
 /// The Llama decoder stack (`model` in Hugging Face's `LlamaForCausalLM`): `embed_tokens`, layers
 /// of RMSNorm → attention → RMSNorm → SwiGLU MLP, final `norm`.
 public final class LlamaModel<Scalar: TensorScalar>: Module<Scalar> {
+    /// The token embedding (`embed_tokens`), `[vocabularySize, hiddenSize]`; the head's weight too when tied.
     public let embed_tokens: Embedding<Scalar>
+    /// The decoder layers (`layers.0`, `layers.1`, …): `input_layernorm`, `self_attn`, `post_attention_layernorm`, `mlp` each.
     public let layers: ModuleList<Scalar, TransformerBlock<Scalar>>
+    /// The RMSNorm after the last layer (`norm`).
     public let norm: RMSNorm<Scalar>
+    /// The configuration the stack was built from.
     public let configuration: LlamaConfiguration
 
+    /// A randomly initialised stack: N(0, σ²) weights with σ = `initializerRange`, zero biases, RMSNorm scales of 1.
+    ///
+    /// The configuration is not validated here; ``LlamaForCausalLM/init(configuration:seed:)`` does it.
     public init(configuration c: LlamaConfiguration, using generator: inout SeededGenerator) {
         configuration = c
         let std = Scalar(c.initializerRange)
@@ -106,10 +120,16 @@ public final class LlamaModel<Scalar: TensorScalar>: Module<Scalar> {
 /// A Llama-family language model (`LlamaForCausalLM`, `MistralForCausalLM`, `Qwen2ForCausalLM`):
 /// the decoder and `lm_head`, whose weight is `model.embed_tokens.weight` when the embeddings are tied.
 public final class LlamaForCausalLM<Scalar: TensorScalar>: Module<Scalar>, CausalLanguageModel {
+    /// The decoder stack (`model`).
     public let model: LlamaModel<Scalar>
+    /// The bias-free head (`lm_head`), weight `[vocabularySize, hiddenSize]`: `model.embed_tokens.weight` itself when tied.
     public let lm_head: Linear<Scalar>
+    /// The configuration of ``model``.
     public var configuration: LlamaConfiguration { model.configuration }
 
+    /// A randomly initialised model whose weights are a function of `seed` alone.
+    ///
+    /// - Precondition: `configuration.firstProblem()` is nil.
     public init(configuration: LlamaConfiguration, seed: UInt64 = 0) {
         precondition(configuration.firstProblem() == nil, "invalid Llama configuration: \(configuration.firstProblem()!)")
         var generator = SeededGenerator(seed: seed)
@@ -122,11 +142,18 @@ public final class LlamaForCausalLM<Scalar: TensorScalar>: Module<Scalar>, Causa
         register(module: lm_head, "lm_head")
     }
 
+    /// This model itself.
     public var module: Module<Scalar> { self }
+    /// `max_position_embeddings`.
     public var contextLength: Int { configuration.contextLength }
+    /// `vocab_size`.
     public var vocabularySize: Int { configuration.vocabularySize }
+    /// The configuration's beginning, end and padding ids.
     public var specialTokens: SpecialTokens { configuration.specialTokens }
 
+    /// `mlp` is `gate_proj`, `up_proj` and `down_proj` of every layer, `attention` `q_proj`, `k_proj`, `v_proj` and `o_proj`, and `all` every Linear layer.
+    ///
+    /// `all` includes `lm_head`, tied or not.
     override public var moduleGroups: [String: [String]] {
         [
             "mlp": ["model.layers.*.mlp.gate_proj", "model.layers.*.mlp.up_proj", "model.layers.*.mlp.down_proj"],
@@ -137,6 +164,12 @@ public final class LlamaForCausalLM<Scalar: TensorScalar>: Module<Scalar>, Causa
         ]
     }
 
+    /// The logits `[batch, time, vocabularySize]` after checking that the tokens split into `batchSize` sequences within the context.
+    ///
+    /// - Parameters:
+    ///   - tokens: `batch × time` ids, row-major.
+    ///   - batchSize: The number of sequences.
+    ///   - attentionMask: `[batch, time]`, 1 for tokens and 0 for (right) padding; nil for none.
     public func logits(tokens: [Int], batchSize: Int, attentionMask: Tensor<Scalar>?) -> Variable<Scalar> {
         _ = sequenceLength(tokens: tokens, batchSize: batchSize)
         return lm_head(model(tokens: tokens, batchSize: batchSize, attentionMask: attentionMask))

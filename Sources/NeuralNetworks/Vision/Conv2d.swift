@@ -14,12 +14,19 @@ import TensorCore
 /// the windows and ∂L/∂y at each position is the row's output gradient (KFC's convention, as
 /// Kronfluence uses it).
 public final class Conv2d<Scalar: TensorScalar>: Module<Scalar>, TrackableLayer, UnaryLayer {
+    /// The kernels, `[out, in, kh, kw]`; multiplied as the `[out, in·kh·kw]` matrix it is in row-major order.
     public let weight: Parameter<Scalar>
+    /// The bias, `[out]`, or nil for a bias-free convolution.
     public let bias: Parameter<Scalar>?
+    /// Kernel size (from the weight), stride, padding and dilation.
     public let geometry: WindowGeometry
+    /// The number of input channels `in`.
     public var inputChannelCount: Int { weight.shape[1] }
+    /// The number of output channels `out`.
     public var outputChannelCount: Int { weight.shape[0] }
+    /// The length of an unfolded window, `in · kh · kw`: a row of the layer's matrix product.
     public var inputCount: Int { weight.shape[1] * weight.shape[2] * weight.shape[3] }
+    /// The number of output channels `out`: the length of an output row.
     public var outputCount: Int { weight.shape[0] }
 
     private var rowHooks: [(id: Int, body: (Variable<Scalar>, Variable<Scalar>) -> Void)] = []
@@ -79,6 +86,12 @@ public final class Conv2d<Scalar: TensorScalar>: Module<Scalar>, TrackableLayer,
         return y.transposed().reshaped(to: [batch, outputCount, oh, ow])
     }
 
+    /// Registers `body` to be called after every forward call with the rows the weight multiplied and the rows it produced.
+    ///
+    /// The input rows are the unfolded windows `[batch, oh·ow, in·kh·kw]` (without a bias column) and the output rows are
+    /// `[batch, oh·ow, out]`, before these are reshaped to `[batch, out, oh, ow]`.
+    ///
+    /// - Returns: A handle whose ``HookHandle/remove()`` unregisters the hook.
     @discardableResult
     public func registerRowHook(_ body: @escaping (_ inputRows: Variable<Scalar>, _ outputRows: Variable<Scalar>) -> Void) -> HookHandle {
         let id = nextHookID

@@ -19,7 +19,9 @@ public enum PoolingKind: String, Sendable, Codable {
 /// folding (col2im). Both are linear in the input once the choice is made, so gradients of
 /// gradients work.
 public final class Pool2d<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
+    /// Whether windows are reduced by their maximum or their mean.
     public let kind: PoolingKind
+    /// Window size, stride and padding (dilation 1).
     public let geometry: WindowGeometry
 
     /// - Parameter stride: nil for the kernel size (PyTorch's default).
@@ -56,8 +58,10 @@ public final class Pool2d<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
 
 /// `[batch, d1, d2, …]` → `[batch, d1·d2·…]` (PyTorch's `nn.Flatten`).
 public final class Flatten<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
+    /// A flattening step; it has no parameters.
     override public init() { super.init() }
 
+    /// Keeps the first axis and flattens the rest: `[batch, d1, d2, …]` → `[batch, d1·d2·…]`.
     public func callAsFunction(_ x: Variable<Scalar>) -> Variable<Scalar> {
         x.reshaped(to: [x.shape[0], x.scalarCount / Swift.max(1, x.shape[0])])
     }
@@ -65,13 +69,16 @@ public final class Flatten<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
 
 /// An elementwise nonlinearity as a module of its own (a step of a sequential network).
 public final class ActivationLayer<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
+    /// The nonlinearity this step applies.
     public let activation: Activation
 
+    /// A step applying `activation` elementwise; it has no parameters.
     public init(_ activation: Activation) {
         self.activation = activation
         super.init()
     }
 
+    /// `activation(x)`, elementwise and of the same shape as `x`.
     public func callAsFunction(_ x: Variable<Scalar>) -> Variable<Scalar> { activation(x) }
 }
 

@@ -7,12 +7,14 @@ public enum NetworkStep: Equatable, Sendable {
     case conv2d(outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), bias: Bool)
     /// `nn.MaxPool2d` or `nn.AvgPool2d` (`count_include_pad`).
     case pool(PoolingKind, kernelSize: (Int, Int), stride: (Int, Int), padding: (Int, Int))
+    /// An elementwise nonlinearity (``ActivationLayer``), such as `nn.ReLU()`.
     case activation(Activation)
     /// `nn.Flatten()`: `[batch, c, h, w]` → `[batch, c·h·w]`.
     case flatten
     /// `nn.Linear(in, outFeatures, bias)` over the last axis.
     case linear(outFeatures: Int, bias: Bool)
 
+    /// Two steps are equal when they are the same kind with the same settings (written out, as tuples are not `Equatable`).
     public static func == (a: NetworkStep, b: NetworkStep) -> Bool {
         switch (a, b) {
         case let (.conv2d(o1, k1, s1, p1, d1, b1), .conv2d(o2, k2, s2, p2, d2, b2)):
@@ -39,8 +41,11 @@ public enum NetworkStep: Equatable, Sendable {
 
 /// Why a list of steps cannot run on an input shape: which step, and the shapes.
 public struct NetworkShapeError: Error, CustomStringConvertible, Equatable {
+    /// The index of the offending step in the list.
     public var step: Int
+    /// What does not fit, starting with the step's ``NetworkStep/typeName``.
     public var message: String
+    /// `step <index>: <message>`.
     public var description: String { "step \(step): \(message)" }
 }
 
@@ -49,9 +54,11 @@ public struct NetworkShapeError: Error, CustomStringConvertible, Equatable {
 /// the two by name. Input rows `[batch, c·h·w]` (or `[batch, c, h, w]`) are viewed as images of
 /// ``inputShape``.
 public final class SequentialNetwork<Scalar: TensorScalar>: Module<Scalar>, UnaryLayer {
+    /// The steps in order; `layers.i` is the module of step `i`.
     public let steps: [NetworkStep]
     /// `[channels, height, width]` of one input image, or `[features]` for a network of Linear steps.
     public let inputShape: [Int]
+    /// One module per step (`layers.0`, `layers.1`, …): ``Conv2d``, ``Pool2d``, ``ActivationLayer``, ``Flatten`` or ``Linear``.
     public let layers: ModuleList<Scalar, Module<Scalar>>
     /// Each step's forward call (closures over the modules of ``layers``).
     private let callable: [(Variable<Scalar>) -> Variable<Scalar>]

@@ -3,6 +3,7 @@
 ///
 ///     (?<=a)b: lookbehind "(?<=" at character 0 is not supported
 public struct RegularExpressionError: Error, Equatable, CustomStringConvertible {
+    /// Whether the pattern is valid but uses something not implemented, or is not a valid pattern.
     public enum Kind: Sendable, Equatable {
         /// Valid Oniguruma syntax that this engine does not implement (backreferences,
         /// lookbehind, possessive quantifiers, named groups, …).
@@ -11,6 +12,7 @@ public struct RegularExpressionError: Error, Equatable, CustomStringConvertible 
         case invalid
     }
 
+    /// Whether the construct is unsupported or the pattern invalid.
     public var kind: Kind
     /// The construct as written in the pattern, such as `(?<=` or `\1`.
     public var construct: String
@@ -19,6 +21,13 @@ public struct RegularExpressionError: Error, Equatable, CustomStringConvertible 
     /// What is wrong, naming the construct and its position.
     public var message: String
 
+    /// Creates an error.
+    ///
+    /// - Parameters:
+    ///   - kind: unsupported construct or invalid pattern.
+    ///   - construct: the construct as written in the pattern.
+    ///   - offset: its position in Unicode scalars from the start of the pattern.
+    ///   - message: the full message, naming the construct and its position.
     public init(_ kind: Kind, construct: String, offset: Int, message: String) {
         self.kind = kind
         self.construct = construct
@@ -26,5 +35,6 @@ public struct RegularExpressionError: Error, Equatable, CustomStringConvertible 
         self.message = message
     }
 
+    /// The message alone, without the pattern.
     public var description: String { message }
 }
