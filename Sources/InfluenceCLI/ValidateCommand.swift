@@ -41,7 +41,11 @@ extension ValidateCommand {
 
     func run() throws {
         let progress = StageProgress()
-        let report = try Workflows.validate(request, step: { printError("== \($0)") }, progress: { progress.update($0, $1, $2) })
+        var request = request
+        // Under mpirun the ranks share the ground truth; rank 0 alone reports and writes.
+        request.communicator = world
+        let report = try Workflows.validate(
+            request, step: { if world.isRoot { printError("== \($0)") } }, progress: world.isRoot ? { progress.update($0, $1, $2) } : nil)
         print(report.table, terminator: "")
         print("wrote \(request.output.appendingPathComponent("\(request.kind.rawValue).json").path)")
     }

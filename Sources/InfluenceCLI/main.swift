@@ -53,7 +53,7 @@ guard let command = subcommands.first(where: { $0.name == first || $0.name == tw
     exit(64)
 }
 /// The subcommands whose work ranks of an mpirun job share.
-let distributedCommands = [FitCommand.name, ScoresCommand.name]
+let distributedCommands = [FitCommand.name, ScoresCommand.name, "validate pbrf", "validate lds"]
 /// The ranks of this run: an mpirun job's, or this process alone.
 let world: any Communicator = {
     guard MPICommunicator.isLaunchedByMPI else { return SingleProcess() }
@@ -61,7 +61,7 @@ let world: any Communicator = {
     guard distributedCommands.contains(command.name) else {
         if rank == 0 {
             printError(
-                "Error: influence \(command.name) runs in one process; under mpirun only \(distributedCommands.joined(separator: " and ")) share their work across ranks"
+                "Error: influence \(command.name) runs in one process; under mpirun only \(distributedCommands.joined(separator: ", ")) share their work across ranks"
             )
         }
         exit(64)

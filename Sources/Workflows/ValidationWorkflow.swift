@@ -1,5 +1,6 @@
 import Autograd
 import Datasets
+import Distributed
 import Foundation
 import Formats
 import Influence
@@ -49,6 +50,10 @@ public struct ValidationRequest {
     public var seed: UInt64
     /// The directory for `<kind>.json` and the partial results an interrupted run resumes from.
     public var output: URL
+    /// The ranks that share the ground truth (PBRF points, LDS retrainings), each taking its turn
+    /// of the units not yet done; rank 0 keeps the journal, scores the strategies and writes the
+    /// report. One process by default.
+    public var communicator: any Communicator = SingleProcess()
 
     /// Creates a request.
     ///
@@ -196,39 +201,47 @@ extension Workflows {
             "betas": [.number(configuration.beta1), .number(configuration.beta2)],
             "modules": .array(solver.moduleNames.map { .string($0) }), "points": .array(points.map { .number(Double($0)) }),
         ]
-        let journal = try ValidationJournal(url: request.output.appendingPathComponent("pbrf-truth.jsonl"), header: header)
+        let world = request.communicator
+        let journal = world.isRoot ? try ValidationJournal(url: request.output.appendingPathComponent("pbrf-truth.jsonl"), header: header) : nil
         step(
             String(
                 format: "PBRF of %d training points on %d queries: ε = %.3g, λ = %g, Adam to ‖∇J‖ ≤ %g·‖∇J(θˢ)‖ (≤ %d steps)",
-                points.count, task.queryCount, solver.epsilon, request.damping, configuration.tolerance, configuration.maximumSteps))
+                points.count, task.queryCount, solver.epsilon, request.damping, configuration.tolerance, configuration.maximumSteps)
+                + (world.size > 1 ? ", points shared by \(world.size) ranks" : ""))
         var truth: [Int: (scores: [Double], solves: [ProximalBregmanSolve], seconds: Double)] = [:]
-        for record in journal.records {
-            guard case let .number(p)? = record["point"], case let .array(s)? = record["scores"], case let .array(solves)? = record["solves"] else { continue }
+        func absorb(_ record: [String: JSONValue]) throws {
+            guard case let .number(p)? = record["point"], case let .array(s)? = record["scores"], case let .array(solves)? = record["solves"] else { return }
             let decoded = try solves.map { try JSONDecoder().decode(ProximalBregmanSolve.self, from: Data($0.serialized().utf8)) }
             truth[Int(p)] = (s.compactMap(\.doubleValue), decoded, record["seconds"]?.doubleValue ?? 0)
         }
-        for (k, point) in points.enumerated() where truth[point] == nil {
-            progress?("pbrf", k, points.count)
-            let started = Date()
-            let (scores, solves) = try solver.scores(of: point)
-            // An ε too small for the model shows in the first points: refuse it, naming one that works.
-            let first = Array(points.prefix(3))
-            if point == first.last, first.allSatisfy({ p in (p == point ? solves : truth[p]?.solves ?? []).allSatisfy { !$0.resolved } }) {
+        let first = Array(points.prefix(3))
+        try shareUnits(
+            done: journal?.records ?? [], units: points, isDone: { record in record["point"]?.intValue }, world: world,
+            absorb: absorb, commit: { try journal?.append($0) },
+            work: { k, point in
+                progress?("pbrf", k, points.count)
+                let started = Date()
+                let (scores, solves) = try solver.scores(of: point)
+                let encoded = try solves.map { try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode($0)) }
+                return [
+                    "point": .number(Double(point)), "scores": .array(scores.map { .number($0) }), "solves": .array(encoded),
+                    "seconds": .number(Date().timeIntervalSince(started)),
+                ]
+            },
+            afterRound: { round in
+                // An ε too small for the model shows in the first points: refuse it, naming one that works
+                // (every rank decides alike, from the same records).
+                guard round.contains(where: first.contains), first.allSatisfy({ truth[$0] != nil }),
+                    first.allSatisfy({ truth[$0]!.solves.allSatisfy { !$0.resolved } })
+                else { return }
                 let workable = try first.map { try solver.smallestWorkableEpsilon(of: $0) }.min()!
                 throw WorkflowError(
                     String(
                         format:
                             "ε = %.3g moves the parameters by less than float32 resolves (%.1g of their norm) for the first %d points; use --epsilon %.2g or more",
                         solver.epsilon, ProximalBregmanResponse<Task>.smallestRelativeDisplacement, first.count, workable))
-            }
-            let seconds = Date().timeIntervalSince(started)
-            truth[point] = (scores, solves, seconds)
-            let encoded = try solves.map { try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode($0)) }
-            try journal.append([
-                "point": .number(Double(point)), "scores": .array(scores.map { .number($0) }), "solves": .array(encoded),
-                "seconds": .number(seconds),
-            ])
-        }
+            })
+        guard world.isRoot else { return ValidationReport(kind: .pbrf, rows: [], groundTruth: [], groundTruthSeconds: 0, table: "") }
         progress?("pbrf", points.count, points.count)
         let solves = points.flatMap { truth[$0]!.solves }
         let truthSeconds = points.reduce(0) { $0 + truth[$1]!.seconds }
@@ -278,6 +291,42 @@ extension Workflows {
     }
 
     /// Pearson over every (query, point) pair, Spearman likewise, and the mean over queries of the per-query Pearson.
+    /// Computes the records of the `units` not in `done`, the ranks of `world` taking turns: in
+    /// each round, rank r works on the round's r-th unit. Rank 0 gathers a round's records and
+    /// commits them in unit order (its journal, so that a killed job resumes with the rounds it
+    /// finished); every rank absorbs them, and `afterRound` sees the round's units first (a round it
+    /// refuses is not committed). Rank 0's `done` records reach every rank first, so all agree on
+    /// what is left.
+    ///
+    /// - Parameters:
+    ///   - isDone: the unit a record belongs to, or nil for a record of no unit.
+    ///   - work: the record of a unit, given its position in `units` and the unit.
+    static func shareUnits(
+        done: [[String: JSONValue]], units: [Int], isDone: ([String: JSONValue]) -> Int?, world: any Communicator,
+        absorb: ([String: JSONValue]) throws -> Void, commit: ([String: JSONValue]) throws -> Void,
+        work: (Int, Int) throws -> [String: JSONValue], afterRound: ([Int]) throws -> Void
+    ) throws {
+        func encode(_ records: [[String: JSONValue]]) throws -> [UInt8] { Array(try JSONValue.array(records.map { .object($0) }).serialized().utf8) }
+        func decode(_ bytes: [UInt8]) throws -> [[String: JSONValue]] {
+            guard case let .array(list) = try JSONValue(parsing: Data(bytes)) else { throw CommunicatorError("a rank sent records that are not a list") }
+            return list.compactMap(\.objectValue)
+        }
+        let known = try decode(try world.broadcast(world.isRoot ? try encode(done) : [], root: 0))
+        for record in known { try absorb(record) }
+        let finished = Set(known.compactMap(isDone))
+        let todo = units.enumerated().filter { !finished.contains($0.element) }
+        for start in stride(from: 0, to: todo.count, by: world.size) {
+            let round = Array(todo[start..<Swift.min(todo.count, start + world.size)])
+            let mine = world.rank < round.count ? [try work(round[world.rank].offset, round[world.rank].element)] : []
+            let gathered = try world.gather(try encode(mine), root: 0).map { try $0.flatMap(decode) } ?? []
+            let records = try decode(try world.broadcast(world.isRoot ? try encode(gathered) : [], root: 0))
+            for record in records { try absorb(record) }
+            // A round that fails its check is not committed: a rerun with other settings starts clean.
+            try afterRound(round.map(\.element))
+            if world.isRoot { for record in records { try commit(record) } }
+        }
+    }
+
     static func correlations(_ estimate: [[Double]], _ reference: [[Double]]) -> [(name: String, value: Double?)] {
         let perQuery = zip(estimate, reference).compactMap { Correlation.pearson($0, $1) }
         return [
@@ -314,25 +363,31 @@ extension Workflows {
             "subsets": .number(Double(request.subsets)), "fraction": .number(request.subsetFraction), "seeds": .number(Double(request.seeds)),
             "seed": .number(Double(request.seed)),
         ]
-        let journal = try ValidationJournal(url: request.output.appendingPathComponent("lds-truth.jsonl"), header: header)
-        step("LDS: \(subsets.count) subsets of \(subsets[0].count) of \(n) rows, each retrained with \(request.seeds) seed(s): \(training)")
+        let world = request.communicator
+        let journal = world.isRoot ? try ValidationJournal(url: request.output.appendingPathComponent("lds-truth.jsonl"), header: header) : nil
+        step(
+            "LDS: \(subsets.count) subsets of \(subsets[0].count) of \(n) rows, each retrained with \(request.seeds) seed(s): \(training)"
+                + (world.size > 1 ? "; subsets shared by \(world.size) ranks" : ""))
         var measured: [Int: (values: [Double], seconds: Double)] = [:]
-        for record in journal.records {
-            guard case let .number(j)? = record["subset"], case let .array(v)? = record["measurements"] else { continue }
-            measured[Int(j)] = (v.compactMap(\.doubleValue), record["seconds"]?.doubleValue ?? 0)
-        }
-        for (j, subset) in subsets.enumerated() where measured[j] == nil {
-            progress?("retraining", j, subsets.count)
-            let started = Date()
-            var sums = [Double](repeating: 0, count: task.queryCount)
-            for s in 0..<request.seeds {
-                let values = try retrained(subset, baseSeed &+ UInt64(1 + j * request.seeds + s))
-                for (q, v) in values.enumerated() { sums[q] += v / Double(request.seeds) }
-            }
-            let seconds = Date().timeIntervalSince(started)
-            measured[j] = (sums, seconds)
-            try journal.append(["subset": .number(Double(j)), "measurements": .array(sums.map { .number($0) }), "seconds": .number(seconds)])
-        }
+        try shareUnits(
+            done: journal?.records ?? [], units: Array(subsets.indices), isDone: { record in record["subset"]?.intValue }, world: world,
+            absorb: { record in
+                guard case let .number(j)? = record["subset"], case let .array(v)? = record["measurements"] else { return }
+                measured[Int(j)] = (v.compactMap(\.doubleValue), record["seconds"]?.doubleValue ?? 0)
+            },
+            commit: { try journal?.append($0) },
+            work: { _, j in
+                progress?("retraining", j, subsets.count)
+                let started = Date()
+                var sums = [Double](repeating: 0, count: task.queryCount)
+                for s in 0..<request.seeds {
+                    let values = try retrained(subsets[j], baseSeed &+ UInt64(1 + j * request.seeds + s))
+                    for (q, v) in values.enumerated() { sums[q] += v / Double(request.seeds) }
+                }
+                return ["subset": .number(Double(j)), "measurements": .array(sums.map { .number($0) }), "seconds": .number(Date().timeIntervalSince(started))]
+            },
+            afterRound: { _ in })
+        guard world.isRoot else { return ValidationReport(kind: .lds, rows: [], groundTruth: [], groundTruthSeconds: 0, table: "") }
         progress?("retraining", subsets.count, subsets.count)
         let measurements = subsets.indices.map { measured[$0]!.values }
         let truthSeconds = subsets.indices.reduce(0) { $0 + measured[$1]!.seconds }

@@ -148,4 +148,39 @@ struct MPICommandTests {
         let r = try Influence.runMPI(ranks: 2, ["inspect", "--model", Influence.fixtureModel.path], timeout: 60)
         #expect(r.exitCode != 0 && r.standardError.contains("runs in one process"), "\(r.standardError)")
     }
+
+    /// The records of a validation journal (its first line is the header), by the unit they hold.
+    func journal(_ url: URL, unit: String) throws -> [Int: [String: JSONValue]] {
+        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n").dropFirst()
+        var records: [Int: [String: JSONValue]] = [:]
+        for line in lines {
+            guard var o = try JSONValue(parsing: Data(line.utf8)).objectValue, let k = o[unit]?.intValue else { continue }
+            o["seconds"] = nil
+            records[k] = o
+        }
+        return records
+    }
+
+    @Test func validationGroundTruthIsSharedByRanksWithTheSameResults() throws {
+        let s = try ValidateCommandTests.setUp()
+        let common = ["--model", s.model.path, "--train", s.train.path, "--queries", s.queries.path, "--strategies", "exact,identity", "--damping", "0.01"]
+        // PBRF: each rank solves its turn of the points; the solves, the journal and the report are those of one process.
+        let pbrf = try acrossRanks(s.directory, "pbrf", ["validate", "pbrf"] + common + ["--points", "5", "--pbrf-steps", "400"])
+        let pbrfTruth = try pbrf.map { try journal($0.appendingPathComponent("pbrf-truth.jsonl"), unit: "point") }
+        #expect(pbrfTruth[0].count == 5)
+        for (k, t) in pbrfTruth.enumerated().dropFirst() { #expect(t == pbrfTruth[0], "\(k + 1) ranks: the PBRF solves differ") }
+        let pearson = try pbrf.map {
+            ValidateCommandTests.strategies(try ValidateCommandTests.record($0.appendingPathComponent("pbrf.json")))["exact"]?["pearson"]
+        }
+        #expect(pearson[0] != nil && pearson.allSatisfy { $0 == pearson[0] }, "\(pearson)")
+        // LDS: each rank retrains its turn of the subsets.
+        let lds = try acrossRanks(s.directory, "lds", ["validate", "lds"] + common + ["--subsets", "5"])
+        let ldsTruth = try lds.map { try journal($0.appendingPathComponent("lds-truth.jsonl"), unit: "subset") }
+        #expect(ldsTruth[0].count == 5)
+        for (k, t) in ldsTruth.enumerated().dropFirst() { #expect(t == ldsTruth[0], "\(k + 1) ranks: the retrainings differ") }
+        // Mislabel detection has no ground truth to share: one process.
+        let mislabels = try Influence.runMPI(
+            ranks: 2, ["validate", "mislabels"] + common + ["--out", s.directory.appendingPathComponent("mislabels").path], timeout: 60)
+        #expect(mislabels.exitCode != 0 && mislabels.standardError.contains("runs in one process"), "\(mislabels.standardError)")
+    }
 }
