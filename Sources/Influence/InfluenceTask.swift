@@ -254,7 +254,8 @@ public final class ClassificationTask<Scalar: TensorScalar>: InfluenceTask {
 
 /// Regression with the squared error Σ_j (f(x)_j − y_j)² per example.
 ///
-/// Sampled labels (true Fisher) are y = f(x) + ε, ε ~ N(0, 1).
+/// Sampled labels (true Fisher) are y = f(x) + ε, ε ~ N(0, ½): the Gaussian whose negative log-likelihood is this loss,
+/// so that the Fisher is the loss's Gauss–Newton matrix.
 public final class RegressionTask<Scalar: TensorScalar>: InfluenceTask {
     /// The regression network, in evaluation mode.
     public let network: MultilayerPerceptron<Scalar>

@@ -92,7 +92,7 @@ public enum LabelSampling {
         return Tensor.sampleCategorical(logits: logits.reshaped(to: [-1, classes]), using: &generator)
     }
 
-    /// Regression targets `prediction + σ·ε`, ε ~ N(0, 1): the Gaussian whose negative
+    /// Regression targets `prediction + σ·ε` with ε ~ N(0, 1): the Gaussian whose negative
     /// log-likelihood is, up to constants, the squared error.
     ///
     /// The default σ = √½ matches ``Losses/meanSquaredError(_:_:reduction:)``, which has no ½:
